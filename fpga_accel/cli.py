@@ -1,0 +1,238 @@
+"""`fpga-accel` command line: argument parsing and presentation only; the work is in the stages.
+
+Exit codes: 0 success, 1 a user-facing error (one line, no traceback), 2 bad usage,
+3 csim disagrees with the reference model (so ``fpga-accel csim --reference`` can gate CI).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import FpgaAccelError, InputError
+
+EXIT_ERROR, EXIT_USAGE, EXIT_DISAGREE = 1, 2, 3
+log = logging.getLogger("fpga_accel.cli")
+
+
+def _setup_output(verbose: bool) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="fpga-accel: %(message)s",
+                        stream=sys.stderr)
+    for noisy in ("tensorflow", "absl", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+class _Progress:
+    """A one-line progress indicator on stderr for long predictions."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.t0, self.last = what, time.perf_counter(), -1.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - self.last < 0.5:
+            return
+        self.last = now
+        end = "\n" if done >= total or not sys.stderr.isatty() else "\r"
+        sys.stderr.write(f"fpga-accel: {self.what} {done}/{total} ({done / total:.0%}, {now - self.t0:.1f} s){end}")
+        sys.stderr.flush()
+
+
+def _out_path(path: str, force: bool) -> Path:
+    out = Path(path)
+    if out.exists() and not force:
+        raise FpgaAccelError(f"{out} exists; pass --force to overwrite it")
+    return out
+
+
+# ---- subcommands ----------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    result = run_demo(Path(args.output_dir), io_type=args.io_type, force=args.force, stage=log.info)
+    print(result.format())
+    return 0 if result.report.passed else EXIT_DISAGREE
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from .config import load_project_file, quantize_config_from
+    from .model_io import load_model, load_xy, save_model
+    from .stages.quantize import quantize
+
+    out = _out_path(args.output, args.force)
+    settings: dict[str, Any] = {}
+    if args.config:
+        data = load_project_file(args.config)
+        settings.update(data.get("quantize") or {})
+    for key in ("weight_bits", "weight_integer", "bias_bits", "bias_integer", "activation_bits",
+                "activation_integer", "input_bits", "input_integer", "epochs", "batch_size"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    config = quantize_config_from(settings)
+    x = y = None
+    if args.data:
+        x, y = load_xy(args.data)
+    model = load_model(args.model)  # also validates before the long work
+    log.info("quantizing %s (%d layers)%s", args.model, len(model.layers),
+             f" with {config.epochs} QAT epochs" if config.epochs else "")
+    qmodel = quantize(model, config, x, y)
+    save_model(qmodel, out, force=args.force)
+    log.info("wrote %s", out)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .config import ConvertConfig, load_project_file
+    from .model_io import load_array, load_model
+    from .stages.convert import convert
+
+    settings: dict[str, Any] = load_project_file(args.config) if args.config else {}
+    settings.pop("quantize", None)
+    model_path = args.model or settings.pop("model", None)
+    settings.pop("model", None)
+    if not model_path:
+        raise FpgaAccelError("no model given: pass MODEL or set `model:` in the project file")
+    for key in ("name", "board", "io_type", "reuse_factor", "strategy", "clock_period", "precision",
+                "input_precision", "softmax", "output_dir"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if "name" not in settings:
+        raise FpgaAccelError("no project name: pass --name or set `name:` in the project file")
+    config = ConvertConfig(**settings)
+    calibration = load_array(args.calibration) if args.calibration else None
+    if config.project_dir.exists() and any(config.project_dir.iterdir()) and not args.force:
+        raise FpgaAccelError(f"{config.project_dir} exists and is not empty; pass --force to overwrite it")
+    model = load_model(model_path)
+    log.info("converting %s → %s (board %s, %s, reuse factor %d, clock %.3g ns)", model_path,
+             config.project_dir, config.board, config.io_type.value, config.reuse_factor,
+             config.resolved_clock_period)
+    design = convert(model, config, calibration=calibration, force=args.force)
+    log.info("input precision %s; wrote %s", design.meta["input_precision"], design.root)
+    return 0
+
+
+def cmd_csim(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .model_io import load_array
+    from .stages.csim import Design
+
+    design = Design(args.project)
+    out = _out_path(args.output, args.force) if args.output else None
+    report_out = _out_path(args.report, args.force) if args.report else None
+    x = load_array(args.input)
+    model = None
+    if args.reference:
+        from .model_io import load_model
+
+        model = load_model(args.reference)
+    t0 = time.perf_counter()
+    build = design.compile()
+    log.info("csim library %s (%.1f s)", "up to date" if build.cached else "compiled", time.perf_counter() - t0)
+    y = design.predict(x, workers=args.workers, progress=_Progress("predicting"))  # validates x first
+    if out is not None:
+        np.save(out, y)
+        log.info("wrote %s %s", out, y.shape)
+    if model is None:
+        return 0
+    labels = load_array(args.labels) if args.labels else None
+    report = design.compare(model, x, labels, workers=args.workers)
+    print(report.format())
+    if report_out is not None:
+        report_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    if not report.passed:
+        log.error("csim is not bit-exact with %s", args.reference)
+        return EXIT_DISAGREE
+    return 0
+
+
+# ---- parser ---------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="fpga-accel", description=(
+        "Keras → QKeras → hls4ml HLS project for PYNQ-Z2, validated bit for bit in C simulation."))
+    parser.add_argument("--version", action="version", version=f"fpga-accel {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="digits: train, quantize (QAT), convert for pynq-z2, csim, report")
+    p.add_argument("--output-dir", default="hls_projects")
+    p.add_argument("--io-type", default="io_parallel", choices=["io_parallel", "io_stream"])
+    p.add_argument("--force", action="store_true", help="overwrite hls_projects/digits")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("quantize", help="float Keras model → QKeras model (+ optional QAT)")
+    p.add_argument("model", help="float Keras model (.h5/.keras)")
+    p.add_argument("-o", "--output", required=True, help="QKeras model to write (.h5/.keras)")
+    p.add_argument("--data", help=".npz with x (calibration) and y (for --epochs)")
+    p.add_argument("--config", help="YAML project file; its `quantize:` section")
+    for key, what in (("weight-bits", "weight bits"), ("weight-integer", "weight integer bits"),
+                      ("bias-bits", "bias bits"), ("bias-integer", "bias integer bits"),
+                      ("activation-bits", "activation bits"), ("activation-integer", "activation integer bits"),
+                      ("input-bits", "input quantizer bits (0: none)"),
+                      ("input-integer", "input quantizer integer bits (default: from --data)"),
+                      ("epochs", "QAT epochs (needs --data with y)"), ("batch-size", "QAT batch size")):
+        p.add_argument(f"--{key}", type=int, help=what)
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
+    p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("convert", help="QKeras model → hls4ml VivadoAccelerator project")
+    p.add_argument("model", nargs="?", help="QKeras model (.h5/.keras); or `model:` in --config")
+    p.add_argument("--name", help="project name (a C identifier)")
+    p.add_argument("--config", help="YAML project file; command-line flags override it")
+    p.add_argument("--board", help="target board (default pynq-z2)")
+    p.add_argument("--io-type", choices=["io_parallel", "io_stream"])
+    p.add_argument("--reuse-factor", type=int)
+    p.add_argument("--strategy", choices=["latency", "resource"])
+    p.add_argument("--clock-period", type=float, help="ns (default: the board's, 10 ns on pynq-z2)")
+    p.add_argument("--precision", help="default precision, e.g. 'ap_fixed<16,6>'")
+    p.add_argument("--input-precision", help="override the design's input type")
+    p.add_argument("--softmax", choices=["design", "host"], help="keep softmax in the design or run it on the host")
+    p.add_argument("--calibration", help=".npy/.npz of representative inputs (sizes the input type)")
+    p.add_argument("--output-dir", help="parent of the project folder (default hls_projects)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing project folder")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("csim", help="compile (cached) and run the C simulation; compare with the reference")
+    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("--input", required=True, help=".npy (or .npz with x) of input samples")
+    p.add_argument("--output", help=".npy to write the predictions to")
+    p.add_argument("--reference", help="QKeras model: report agreement, exit 3 unless bit-exact")
+    p.add_argument("--labels", help=".npy of labels: also report accuracy")
+    p.add_argument("--report", help="write the agreement report as JSON")
+    p.add_argument("--workers", type=int, help="processes for prediction (default: by batch size)")
+    p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
+    p.set_defaults(func=cmd_csim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_output(args.verbose)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        log.error("bad input: %s", exc)
+        return EXIT_ERROR
+    except FpgaAccelError as exc:
+        log.error("%s", exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Typed settings for the quantize and convert stages.
+
+Frozen dataclasses validated in ``__post_init__``; hls4ml's nested CamelCase dicts are built from them in
+exactly one place (``stages/convert.py``). A YAML project file carries the same keys.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping
+
+from .boards import get_board
+from .errors import ConfigError
+
+
+class IOType(str, Enum):
+    io_parallel = "io_parallel"
+    io_stream = "io_stream"
+
+
+class Strategy(str, Enum):
+    latency = "latency"
+    resource = "resource"
+
+
+class SoftmaxMode(str, Enum):
+    design = "design"
+    """Keep softmax in the FPGA design (hls4ml 'stable' implementation, widened tables)."""
+    host = "host"
+    """Cut softmax off the design; the design outputs logits and softmax runs in numpy on the host."""
+
+
+_PRECISION = re.compile(r"^(ap_)?u?fixed<\s*\d+\s*,\s*-?\d+\s*(,\s*\w+\s*)*>$|^(ap_)?u?int<\s*\d+\s*>$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check_precision(text: str, what: str) -> str:
+    if not _PRECISION.match(text.strip()):
+        raise ConfigError(f"{what}: {text!r} is not an HLS precision such as 'ap_fixed<16,6>'")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    """How a float Keras model becomes a QKeras model (bit widths count the sign bit)."""
+
+    weight_bits: int = 6
+    weight_integer: int = 0
+    bias_bits: int = 6
+    bias_integer: int = 0
+    activation_bits: int = 6
+    activation_integer: int = 2
+    input_bits: int = 8
+    """Bits of the input quantizer added in front of the model; 0 adds none."""
+    input_integer: int | None = None
+    """Integer bits of the input quantizer; None derives them from the calibration data's range."""
+    fold_batchnorm: bool = True
+    """Fold BatchNormalization into the preceding Dense/Conv (exact in csim, no BN hardware)."""
+    layers: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Per-layer overrides, e.g. {"fc1": {"weight_bits": 4}}."""
+    epochs: int = 0
+    """Quantization-aware fine-tuning epochs (needs data)."""
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for key in ("weight_bits", "bias_bits", "activation_bits"):
+            if not 2 <= getattr(self, key) <= 32:
+                raise ConfigError(f"{key} must be between 2 and 32, got {getattr(self, key)}")
+        if self.input_bits and not 2 <= self.input_bits <= 32:
+            raise ConfigError(f"input_bits must be 0 (no input quantizer) or 2..32, got {self.input_bits}")
+        if self.epochs < 0:
+            raise ConfigError("epochs must be >= 0")
+        known = {f.name for f in dataclasses.fields(self)}
+        for name, override in self.layers.items():
+            bad = set(override) - known
+            if bad:
+                raise ConfigError(f"layer {name!r}: unknown quantization keys {sorted(bad)}")
+
+    def for_layer(self, name: str) -> "QuantizeConfig":
+        override = self.layers.get(name)
+        return dataclasses.replace(self, layers={}, **override) if override else self
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """How a QKeras model becomes an hls4ml VivadoAccelerator project."""
+
+    name: str
+    board: str = "pynq-z2"
+    io_type: IOType = IOType.io_parallel
+    reuse_factor: int = 1
+    strategy: Strategy = Strategy.latency
+    clock_period: float | None = None
+    """ns; None takes the board's (10 ns on pynq-z2, not hls4ml's 5 ns)."""
+    precision: str = "ap_fixed<16,6>"
+    """Default precision for anything the quantizers do not fix."""
+    input_precision: str | None = None
+    """None: from the model's input quantizer, else from calibration data (32 bits wide)."""
+    softmax: SoftmaxMode = SoftmaxMode.design
+    output_dir: Path = Path("hls_projects")
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ConfigError(f"project name {self.name!r} must be a C identifier (letters, digits, _)")
+        get_board(self.board)
+        object.__setattr__(self, "io_type", _enum(IOType, self.io_type, "io_type"))
+        object.__setattr__(self, "strategy", _enum(Strategy, self.strategy, "strategy"))
+        object.__setattr__(self, "softmax", _enum(SoftmaxMode, self.softmax, "softmax"))
+        object.__setattr__(self, "output_dir", Path(self.output_dir))
+        if int(self.reuse_factor) < 1:
+            raise ConfigError(f"reuse_factor must be >= 1, got {self.reuse_factor}")
+        if self.clock_period is not None and not 0 < float(self.clock_period) < 1000:
+            raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
+        check_precision(self.precision, "precision")
+        if self.input_precision is not None:
+            check_precision(self.input_precision, "input_precision")
+
+    @property
+    def resolved_clock_period(self) -> float:
+        return float(self.clock_period) if self.clock_period is not None else get_board(self.board).clock_period
+
+    @property
+    def project_dir(self) -> Path:
+        return self.output_dir / self.name
+
+
+def _enum(kind: type[Enum], value: Any, what: str) -> Enum:
+    try:
+        return kind(value.value if isinstance(value, Enum) else str(value).lower())
+    except ValueError:
+        choices = ", ".join(m.value for m in kind)  # type: ignore[attr-defined]
+        raise ConfigError(f"{what} must be one of {choices}, got {value!r}") from None
+
+
+def load_project_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML project file: top-level convert keys plus an optional ``quantize:`` section."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"project file {path} does not exist")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
+    return data
+
+
+def quantize_config_from(data: Mapping[str, Any] | None) -> QuantizeConfig:
+    data = dict(data or {})
+    known = {f.name for f in dataclasses.fields(QuantizeConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown quantize keys {unknown}; known: {sorted(known)}")
+    return QuantizeConfig(**data)

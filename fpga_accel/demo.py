@@ -1,0 +1,82 @@
+"""The end-to-end demo: digits → float Keras → QKeras (QAT) → hls4ml project for PYNQ-Z2 → csim report."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .config import ConvertConfig, IOType, QuantizeConfig
+from .stages.csim import AgreementReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoResult:
+    float_accuracy: float
+    report: AgreementReport
+    project_dir: Path
+    input_precision: str
+
+    def format(self) -> str:
+        r = self.report
+        return "\n".join([
+            "digits demo: float → QKeras → hls4ml (pynq-z2) → csim",
+            f"accuracy float / QKeras / csim  {self.float_accuracy:.2%} / {r.reference_accuracy:.2%} / "
+            f"{r.csim_accuracy:.2%}",
+            f"csim == QKeras bit for bit      {r.bit_exact:.2%} of {r.n_samples} samples ({r.compared})",
+            f"max |csim - QKeras|             {r.max_abs_diff:.3g}",
+            f"argmax agreement                {r.argmax_agreement:.2%}",
+            *([f"softmax outputs max abs error  {r.output_max_abs_diff:.3g}"] if r.output_max_abs_diff is not None else []),
+            f"design input precision          {self.input_precision}",
+            f"HLS project                     {self.project_dir}",
+        ])
+
+
+def float_model(n_in: int, n_classes: int):  # noqa: ANN201 (keras type)
+    from tensorflow import keras
+
+    inp = keras.Input((n_in,), name="pixels")
+    x = keras.layers.Dense(32, name="fc1")(inp)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.Activation("relu", name="relu1")(x)
+    x = keras.layers.Dense(32, activation="relu", name="fc2")(x)
+    x = keras.layers.Dense(n_classes, name="logits")(x)
+    x = keras.layers.Activation("softmax", name="softmax")(x)
+    return keras.Model(inp, x, name="digits_mlp")
+
+
+def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_parallel", epochs: int = 40,
+             qat_epochs: int = 20, force: bool = False,
+             stage: Callable[[str], None] = lambda msg: log.info(msg)) -> DemoResult:
+    import tensorflow as tf
+
+    from .data import load_digits_split
+    from .stages.convert import convert
+    from .stages.quantize import quantize
+
+    tf.keras.utils.set_random_seed(0)
+    t0 = time.perf_counter()
+    x_train, y_train, x_test, y_test = load_digits_split()
+    stage(f"[1/5] training a float MLP on digits ({len(x_train)} train / {len(x_test)} test samples)")
+    model = float_model(x_train.shape[1], 10)
+    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
+    float_acc = float(np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test))
+    stage(f"[2/5] quantizing with QKeras + {qat_epochs} QAT epochs (float accuracy {float_acc:.2%})")
+    qmodel = quantize(model, QuantizeConfig(epochs=qat_epochs), x_train, y_train)
+    stage(f"[3/5] converting with hls4ml for pynq-z2 ({io_type})")
+    design = convert(qmodel, ConvertConfig(name="digits", io_type=IOType(io_type), output_dir=output_dir),
+                     calibration=x_train, force=force)
+    stage("[4/5] compiling C simulation")
+    build = design.compile()
+    stage(f"      {'reused cached' if build.cached else 'built'} {build.library.name}")
+    stage("[5/5] comparing csim with QKeras on the test set")
+    report = design.compare(qmodel, x_test, y_test)
+    stage(f"done in {time.perf_counter() - t0:.0f} s")
+    return DemoResult(float_acc, report, design.root, design.meta["input_precision"])

@@ -1,0 +1,32 @@
+"""The exception tree: every error a user can act on derives from FpgaAccelError.
+
+Kept free of heavy imports because the board runtime raises these too.
+"""
+
+
+class FpgaAccelError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero, never a traceback."""
+
+
+class ConfigError(FpgaAccelError):
+    """A setting, model or project is not usable as given (unsupported layer, bad value, existing dir)."""
+
+
+class InputError(FpgaAccelError):
+    """Data handed to predict/compare has the wrong shape or dtype, or holds NaN/inf."""
+
+
+class ToolNotFoundError(FpgaAccelError):
+    """An external tool (g++, vivado_hls, vivado, ssh) is not on PATH."""
+
+
+class BuildError(FpgaAccelError):
+    """An external build step ran and failed."""
+
+
+class BoardError(FpgaAccelError):
+    """The FPGA board, its overlay or its DMA cannot be used as asked."""
+
+
+class AgreementError(FpgaAccelError):
+    """csim and the reference model disagree (used by the CLI to gate CI)."""

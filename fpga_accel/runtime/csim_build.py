@@ -1,0 +1,126 @@
+"""Build the csim shared library of an hls4ml project with g++, cached by content.
+
+hls4ml's ``compile()`` reruns g++ (~5 s, mostly parsing ap_types) even when nothing changed. Here the
+library is keyed by a hash of every source the compiler reads, the compiler's version and the flags, so
+an unchanged design is a cache hit and a changed one is always rebuilt. numpy-free and hls4ml-free: the
+board runtime's csim backend builds through this too.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildError, ToolNotFoundError
+from ..layout import ProjectLayout
+
+log = logging.getLogger(__name__)
+
+CXX_FLAGS = ("-O3", "-fPIC", "-std=c++11", "-fno-gnu-unique")
+SOURCE_SUFFIXES = {".h", ".hpp", ".cpp", ".cc", ".txt"}
+""".txt: csim reads the weights from firmware/weights/*.txt at its first call (hls4ml's csim-only loader)."""
+
+
+@dataclass(frozen=True)
+class CsimBuild:
+    library: Path
+    key: str
+    cached: bool
+    """True when the library came from the cache without running the compiler."""
+
+
+def cache_dir() -> Path:
+    """``$FPGA_ACCEL_CACHE`` or ``~/.cache/fpga_accel``; shared by all projects and processes."""
+    root = os.environ.get("FPGA_ACCEL_CACHE") or Path.home() / ".cache" / "fpga_accel"
+    return Path(root) / "csim"
+
+
+def _compiler() -> str:
+    cxx = os.environ.get("CXX", "g++")
+    if shutil.which(cxx) is None:
+        raise ToolNotFoundError(f"{cxx} not on PATH: csim needs a C++ compiler (apt-get install g++)")
+    return cxx
+
+
+def _compiler_id(cxx: str) -> str:
+    out = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.splitlines()[0] if out.stdout else cxx
+
+
+def sources(layout: ProjectLayout) -> list[Path]:
+    """Every file g++ may read for this design, in a stable order."""
+    files = [p for p in layout.firmware.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
+    files.append(layout.bridge_cpp)
+    return sorted(files)
+
+
+def build_key(layout: ProjectLayout, cxx: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(_compiler_id(cxx).encode())
+    digest.update(" ".join(CXX_FLAGS + _defines(layout)).encode())
+    digest.update(layout.project_name.encode())
+    for path in sources(layout):
+        digest.update(str(path.relative_to(layout.root)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _defines(layout: ProjectLayout) -> tuple[str, ...]:
+    """csim loads weights at run time from this absolute path, so it is part of the build's identity."""
+    return (f'-DWEIGHTS_DIR="{(layout.firmware / "weights").resolve()}"',)
+
+
+def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
+    """Return the csim library for ``layout``, compiling only when its sources changed."""
+    layout = ProjectLayout(layout.root.resolve(), layout.project_name)
+    for needed in (layout.top_cpp, layout.axi_cpp, layout.bridge_cpp, layout.ap_types):
+        if not needed.exists():
+            raise BuildError(f"{needed} is missing: {layout.root} is not a complete hls4ml project")
+    cxx = _compiler()
+    key = build_key(layout, cxx)
+    target = cache_dir() / f"{layout.project_name}-{key}.so"
+    if target.is_file() and not force:
+        log.info("csim library up to date (%s)", target.name)
+        return CsimBuild(target, key, cached=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("compiling csim library for %s with %s", layout.root, cxx)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
+        objects = _compile_objects(layout, cxx, Path(tmp))
+        tmp_lib = Path(tmp) / target.name
+        _run([cxx, *CXX_FLAGS, "-shared", *map(str, objects), "-o", str(tmp_lib)], layout.root)
+        # Atomic: a concurrent build of the same design writes the same bytes under the same name.
+        os.replace(tmp_lib, target)
+    return CsimBuild(target, key, cached=False)
+
+
+def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path) -> list[Path]:
+    """Compile the design, its AXI wrapper and the bridge in parallel (parsing ap_types dominates)."""
+    include = ["-I", str(layout.ap_types), "-I", str(layout.firmware)]
+    jobs = []
+    for src in (layout.top_cpp, layout.axi_cpp, layout.bridge_cpp):
+        obj = out_dir / (src.stem + ".o")
+        cmd = [cxx, *CXX_FLAGS, *_defines(layout), *include, "-c", str(src), "-o", str(obj)]
+        jobs.append((obj, cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True)))
+    failures = []
+    for obj, cmd, proc in jobs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            failures.append(f"$ {' '.join(cmd)}\n{_tail(err)}")
+    if failures:
+        raise BuildError("csim compilation failed:\n" + "\n".join(failures))
+    return [obj for obj, _, _ in jobs]
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BuildError(f"csim link failed:\n$ {' '.join(cmd)}\n{_tail(proc.stderr)}")
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,137 @@
+"""Call a compiled csim library through ctypes: predict, trace, and process-parallel predict.
+
+The library is hls4ml's bridge around the AXI-stream wrapper (``<project>_float``), so csim sees exactly
+what the DMA feeds the FPGA: float32 samples cast to the design's input type. io_stream conv csim keeps
+``static`` line buffers, so one loaded library is never called from two threads: parallelism is by
+processes, each loading its own copy.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called with (samples done, samples total)."""
+
+
+class _TraceData(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p)]
+
+
+class CsimLibrary:
+    """One loaded csim library; not thread-safe (see module docstring)."""
+
+    def __init__(self, path: str | Path, project_name: str, n_in: int, n_out: int) -> None:
+        self.path = Path(path)
+        self.n_in = n_in
+        self.n_out = n_out
+        self._lib = ctypes.CDLL(str(self.path))
+        self._top = getattr(self._lib, f"{project_name}_float")
+        self._top.restype = None
+        self._top.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+
+    def predict(self, x: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+        """Run samples one by one; ``x`` is float32 (n, n_in), C-contiguous (the caller validates)."""
+        n = x.shape[0]
+        y = np.zeros((n, self.n_out), dtype=np.float32)
+        xp, yp = x.ctypes.data, y.ctypes.data
+        xs, ys = 4 * self.n_in, 4 * self.n_out
+        top = self._top
+        step = max(1, n // 100)
+        for i in range(n):
+            top(xp + i * xs, yp + i * ys)
+            if progress is not None and (i + 1) % step == 0:
+                progress(i + 1, n)
+        return y
+
+    def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Per-layer outputs of every traced layer (hls4ml writes trace hooks when a layer has Trace on)."""
+        alloc, collect, free = self._lib.allocate_trace_storage, self._lib.collect_trace_output, self._lib.free_trace_storage
+        alloc.argtypes, alloc.restype = [ctypes.c_size_t], None
+        collect.argtypes, collect.restype = [ctypes.POINTER(_TraceData)], None
+        free.argtypes, free.restype = [], None
+        buf = (_TraceData * len(shapes))()
+        out: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
+        y = np.zeros((x.shape[0], self.n_out), dtype=np.float32)
+        alloc(ctypes.sizeof(ctypes.c_float))
+        try:
+            for i in range(x.shape[0]):
+                self._top(x[i].ctypes.data, y[i].ctypes.data)
+                collect(buf)
+                for item in buf:
+                    if not item.name:
+                        continue
+                    name = item.name.decode()
+                    if name in out:
+                        size = int(np.prod(shapes[name]))
+                        arr = np.ctypeslib.as_array(ctypes.cast(item.data, ctypes.POINTER(ctypes.c_float)), (size,))
+                        out[name].append(arr.reshape(shapes[name]).copy())
+        finally:
+            free()
+        return y, {k: np.stack(v) for k, v in out.items() if v}
+
+
+# ---- process-parallel prediction -------------------------------------------------------------------
+
+_WORKER_LIB: CsimLibrary | None = None
+
+
+def _worker_init(path: str, project_name: str, n_in: int, n_out: int) -> None:
+    global _WORKER_LIB
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
+    _WORKER_LIB = CsimLibrary(path, project_name, n_in, n_out)
+
+
+def _worker_predict(chunk: np.ndarray) -> np.ndarray:
+    assert _WORKER_LIB is not None
+    return _WORKER_LIB.predict(np.ascontiguousarray(chunk))
+
+
+def default_workers(n_samples: int, threshold: int = 2000) -> int:
+    """Processes pay off once the batch outlasts their start-up (~0.3 s each for spawn + numpy import)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, 8)) if n_samples >= threshold else 1
+
+
+def predict_parallel(
+    path: str | Path,
+    project_name: str,
+    n_in: int,
+    n_out: int,
+    x: np.ndarray,
+    workers: int,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Split ``x`` across ``workers`` processes; order is preserved and results equal one worker's."""
+    import multiprocessing
+
+    n = x.shape[0]
+    n_chunks = min(n, workers * 8)
+    bounds = np.linspace(0, n, n_chunks + 1).astype(int)
+    chunks = [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    # spawn: the parent may hold TensorFlow threads, which fork would copy in a broken state.
+    ctx = multiprocessing.get_context("spawn")
+    pool = ctx.Pool(workers, initializer=_worker_init, initargs=(str(path), project_name, n_in, n_out))
+    results = []
+    try:
+        done = 0
+        for part in pool.imap(_worker_predict, chunks):
+            results.append(part)
+            done += part.shape[0]
+            if progress is not None:
+                progress(done, n)
+        pool.close()
+    except BaseException:
+        pool.terminate()  # Ctrl-C or a failure: no orphan workers
+        raise
+    finally:
+        pool.join()
+    return np.concatenate(results) if results else np.zeros((0, n_out), dtype=np.float32)

@@ -1,0 +1,296 @@
+"""QKeras → hls4ml VivadoAccelerator project: the one place hls4ml's config dicts are built.
+
+What plain hls4ml gets wrong for bit-exact csim, and what this stage does about it:
+- the input type: taken from the model's input quantizer (same grid, convergent rounding, saturation),
+  else a 32-bit type sized from calibration data, with a warning naming it;
+- BatchNormalization: hls4ml recomputes the affine map from (quantized) parameters differently from
+  QKeras; the map is taken from the Keras layer itself and stored in wide types;
+- float activations inside quantized layers (``QConv2D(activation="relu")``): their result keeps the
+  accumulator's type instead of the 16-bit default;
+- softmax: the 'stable' implementation with wider tables, or cut off to the host (``softmax="host"``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import shutil
+from typing import Any
+
+import numpy as np
+
+from ..boards import get_board
+from ..config import ConvertConfig, SoftmaxMode, Strategy
+from ..errors import ConfigError, InputError
+from ..layout import ProjectLayout, write_meta
+from ..model_io import model_hash
+from .csim import Design
+
+log = logging.getLogger(__name__)
+
+BN_LAYERS = ("BatchNormalization", "QBatchNormalization")
+BN_FRACTION_BITS = 24
+SOFTMAX_RANGE_BITS = 3
+"""x_max - x saturates at 2**3 = 8: exp(-8) = 3e-4 is the largest error that saturation adds."""
+MAX_TABLE_BITS = 14
+MAX_INV_TABLE_BITS = 12
+SOFTMAX = {"Implementation": "stable", "Precision": {"result": "ufixed<18,1,RND,SAT>"}}
+
+
+def check_supported(model: Any) -> None:
+    """Fail before any long work when hls4ml cannot convert a layer."""
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+
+    supported = set(get_supported_keras_layers()) | {"Dropout"}  # hls4ml skips Dropout itself
+    bad = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers
+           if type(layer).__name__ not in supported]
+    if bad:
+        raise ConfigError(f"hls4ml 1.3 cannot convert layers: {', '.join(bad)}")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ConfigError("only single-input, single-output models are supported by the PYNQ AXI-stream wrapper")
+
+
+def input_quantizer_precision(model: Any) -> str | None:
+    """The HLS type equal to the model's input quantizer, if the first layer is one hls4ml can match."""
+    from qkeras.quantizers import quantized_bits, quantized_relu
+
+    first = next((layer for layer in model.layers if type(layer).__name__ != "InputLayer"), None)
+    if type(first).__name__ != "QActivation":
+        return None
+    q = first.quantizer
+    if getattr(q, "use_stochastic_rounding", False):
+        return None
+    if isinstance(q, quantized_bits) and q.alpha in (None, 1, 1.0) and not q.symmetric:
+        if q.keep_negative:
+            return f"fixed<{q.bits},{q.integer + 1},RND_CONV,SAT>"
+        return f"ufixed<{q.bits},{q.integer},RND_CONV,SAT>"
+    if isinstance(q, quantized_relu) and not q.use_sigmoid and not q.negative_slope and q.relu_upper_bound is None:
+        return f"ufixed<{q.bits},{q.integer},RND_CONV,SAT>"
+    return None
+
+
+def wide_input_precision(calibration: np.ndarray | None) -> str:
+    """32 bits sized to the data: float inputs then reach the first layer almost unrounded."""
+    if calibration is None or calibration.size == 0:
+        integer = 8
+    else:
+        peak = float(np.max(np.abs(calibration)))
+        integer = (math.floor(math.log2(peak)) + 2) if peak > 0 else 1
+    return f"fixed<32,{max(1, integer)},RND_CONV,SAT>"
+
+
+def _affine_map(layer: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the Keras (Q)BatchNormalization layer computes per channel, y = a*x + b, probed from the layer."""
+    import tensorflow as tf
+
+    shape = (1,) + tuple(layer.input_shape[1:])
+    zero = layer(tf.zeros(shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
+    one = layer(tf.ones(shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
+    return one - zero, zero
+
+
+def _bits_for(values: np.ndarray) -> int:
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    return (math.floor(math.log2(peak)) + 2) if peak > 0 else 1
+
+
+def _strip_softmax(model: Any) -> Any:
+    from tensorflow import keras
+
+    last = model.layers[-1]
+    is_softmax = type(last).__name__ == "Softmax" or (
+        type(last).__name__ in ("Activation", "QActivation") and last.get_config().get("activation") == "softmax")
+    if not is_softmax:
+        if last.get_config().get("activation") == "softmax":
+            raise ConfigError(f"softmax inside {last.name}: put it in its own Activation layer to run it on the host")
+        raise ConfigError("softmax='host' but the model does not end in a softmax layer")
+    return keras.Model(model.inputs, model.layers[-2].output, name=model.name)
+
+
+def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[str, Any]:
+    """Build hls4ml's nested config: per-layer precisions from the quantizers, then our corrections."""
+    import hls4ml
+
+    cfg = hls4ml.utils.config_from_keras_model(
+        model, granularity="name", backend="VivadoAccelerator",
+        default_precision=config.precision.replace("ap_", ""), default_reuse_factor=config.reuse_factor)
+    cfg["Model"]["Strategy"] = "Resource" if config.strategy is Strategy.resource else "Latency"
+    layers = cfg["LayerName"]
+    input_name = model.input_names[0]
+    if input_name not in layers:
+        raise ConfigError(f"hls4ml config has no entry for input layer {input_name!r}")
+    layers[input_name]["Precision"]["result"] = input_precision
+    for name, entry in layers.items():
+        entry["Trace"] = True  # csim-only hooks (#ifndef __SYNTHESIS__): they locate a diverging layer
+        if "ReuseFactor" in entry:
+            entry["ReuseFactor"] = config.reuse_factor
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in BN_LAYERS:
+            a, b = _affine_map(layer, layer.input_shape[-1])
+            ia, ib = _bits_for(a), _bits_for(b)
+            layers[layer.name]["Precision"] = {
+                "scale": f"fixed<{ia + BN_FRACTION_BITS},{ia}>",
+                "bias": f"fixed<{ib + BN_FRACTION_BITS},{ib}>",
+                "result": f"fixed<{16 + BN_FRACTION_BITS},16>",
+            }
+        if kind == "Softmax" or layer.get_config().get("activation") == "softmax":
+            target = layer.name if kind in ("Softmax", "Activation") else f"{layer.name}_softmax"
+            entry = layers.setdefault(target, {"Trace": True})
+            entry["Implementation"] = SOFTMAX["Implementation"]
+            entry.setdefault("Precision", {}).update(SOFTMAX["Precision"])
+    return cfg
+
+
+def softmax_types(logits: Any, n: int) -> dict[str, tuple[int, int]]:
+    """Unsigned (width, integer) of hls4ml's 'stable' softmax types for logits of type ``logits``.
+
+    ``inp_norm`` (x_max - x) gets one exp-table entry per representable value below 8, so logits that
+    differ get different exponentials and argmax is preserved; tables round and saturate.
+    """
+    frac = max(0, int(logits.width) - int(logits.integer))
+    norm_bits = min(SOFTMAX_RANGE_BITS + frac, MAX_TABLE_BITS)
+    sum_int = max(1, math.ceil(math.log2(n + 1)))
+    return {
+        "inp_norm": (norm_bits, SOFTMAX_RANGE_BITS),
+        "exp_table": (18, 1),
+        "accum": (18 + sum_int, 1 + sum_int),
+        "inv_inp": (12 + sum_int, sum_int),
+        "inv_table": (18, 1),
+    }
+
+
+def _set_softmax_types(node: Any) -> None:
+    """hls4ml sizes softmax's types from defaults (18,8 tables; x_max - x as wide as the logits, too coarse
+    to index a table) and reads no config key for most: set them as converted types, as hls4ml's own type
+    transform would, and render the layer config again (hls4ml renders it during conversion)."""
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter, HLSTypeConverter
+    from hls4ml.backends.vivado.passes.core_templates import SoftmaxConfigTemplate
+    from hls4ml.model.types import FixedPrecisionType, NamedType, RoundingMode, SaturationMode
+
+    converter = HLSTypeConverter(precision_converter=APTypeConverter())
+    types = softmax_types(node.get_input_variable().type.precision, int(node.get_input_variable().size()))
+    for name, (width, integer) in types.items():
+        rounding = RoundingMode.TRN if name == "inp_norm" else RoundingMode.RND
+        precision = FixedPrecisionType(width, integer, signed=False, rounding_mode=rounding,
+                                       saturation_mode=SaturationMode.SAT)
+        node.set_attr(f"{name}_t", converter.convert(NamedType(f"{node.name}_{name}_t", precision)))
+    node.set_attr("exp_table_size", 2 ** types["inp_norm"][0])
+    node.set_attr("inv_table_size", 2 ** MAX_INV_TABLE_BITS)
+    template = SoftmaxConfigTemplate()
+    node.set_attr(template.attribute_name, template.format(node))
+
+
+def _softmax_nodes(hls_model: Any) -> list[Any]:
+    return [node for node in hls_model.get_layers() if node.class_name == "Softmax"]
+
+
+def _patch_graph(hls_model: Any, model: Any) -> None:
+    """Corrections that need the converted graph: BN maps from Keras, float activation result types."""
+    for layer in model.layers:
+        if type(layer).__name__ in BN_LAYERS:
+            node = hls_model.graph.get(layer.name)
+            if node is not None and "scale" in node.weights:
+                a, b = _affine_map(layer, layer.input_shape[-1])
+                node.weights["scale"].data = a
+                node.weights["bias"].data = b
+    keras_names = {layer.name for layer in model.layers}
+    for node in hls_model.get_layers():
+        # A float relu/linear that hls4ml split off a quantized layer ('<layer>_relu', not a Keras layer
+        # of its own) must keep the accumulator's type, or the 16-bit default truncates it.
+        if node.name not in keras_names and node.class_name in ("Activation", "ReLU") \
+                and node.get_attr("activation") in ("relu", "linear") and node.get_input_node() is not None:
+            parent = node.get_input_node()
+            if node.name.startswith(parent.name) and parent.class_name in ("Dense", "Conv1D", "Conv2D",
+                                                                             "PointwiseConv1D", "PointwiseConv2D"):
+                source = parent.get_output_variable().type.precision
+                node.get_output_variable().type.precision = source
+
+
+def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None, force: bool = False) -> Design:
+    """Write an hls4ml VivadoAccelerator project for ``config.board`` to ``config.project_dir``."""
+    import hls4ml
+
+    root = config.project_dir
+    if root.exists() and any(root.iterdir()) and not force:
+        raise ConfigError(f"{root} exists and is not empty; pass --force (force=True) to overwrite it")
+    check_supported(model)
+    if calibration is not None:
+        calibration = np.asarray(calibration, dtype=np.float32)
+        if calibration.shape[1:] != tuple(model.input_shape[1:]):
+            raise InputError(f"calibration data has sample shape {calibration.shape[1:]}, "
+                             f"the model expects {tuple(model.input_shape[1:])}")
+    reference = model
+    if config.softmax is SoftmaxMode.host:
+        model = _strip_softmax(model)
+
+    input_precision = config.input_precision or input_quantizer_precision(model)
+    if input_precision is None:
+        input_precision = wide_input_precision(calibration)
+        log.warning("model has no input quantizer: design input precision set to %s; float inputs are "
+                    "rounded to it (add one with `fpga-accel quantize` for an exact, cheaper input)",
+                    input_precision)
+    input_precision = input_precision.replace("ap_", "")
+    board = get_board(config.board)
+    cfg = hls_config(model, config, input_precision)
+
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        model, hls_config=cfg, output_dir=str(root), project_name=config.name,
+        backend="VivadoAccelerator", board=board.name, part=board.part,
+        clock_period=config.resolved_clock_period, io_type=config.io_type.value,
+        interface="axi_stream", driver="python", input_type="float", output_type="float")
+    for node in hls_model.get_layers():
+        if node.class_name == "Softmax":
+            _set_softmax_types(node)
+    _patch_graph(hls_model, model)
+    hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
+    hls_model.write()
+    layout = ProjectLayout(root, config.name)
+    reference.save(str(layout.keras_model), include_optimizer=False)
+    write_meta(root, _meta(hls_model, reference, model, config, cfg, input_precision))
+    return Design(root)
+
+
+def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg: dict[str, Any],
+          input_precision: str) -> dict[str, Any]:
+    import hls4ml
+
+    board = get_board(config.board)
+    layers = []
+    for node in hls_model.get_layers():
+        var = node.get_output_variable()
+        layers.append({"name": node.name, "class": node.class_name, "shape": [int(s) for s in var.shape],
+                       "precision": str(var.type.precision), "traced": bool(node.get_attr("trace", False))
+                       and node.get_attr("function_cpp", None) is not None})
+    out_var = hls_model.get_output_variables()[0]
+    return {
+        "format": 1,
+        "name": config.name,
+        "project_name": config.name,
+        "board": board.name,
+        "part": board.part,
+        "board_part": board.board_part,
+        "clock_period": config.resolved_clock_period,
+        "io_type": config.io_type.value,
+        "strategy": config.strategy.value,
+        "reuse_factor": config.reuse_factor,
+        "default_precision": config.precision,
+        "input_precision": input_precision,
+        "output_precision": str(out_var.type.precision),
+        "softmax": config.softmax.value,
+        "input_shape": [int(s) for s in model.input_shape[1:]],
+        "output_shape": [int(s) for s in model.output_shape[1:]],
+        "axi_input_type": "float32",
+        "axi_output_type": "float32",
+        "layers": layers,
+        "model_sha256": model_hash(reference),
+        "config_sha256": hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest(),
+        "hls4ml_version": hls4ml.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
