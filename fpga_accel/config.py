@@ -67,11 +67,12 @@ class QuantizeConfig:
     learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
+        # QKeras quantizes in float32: past 24 bits its grid is no longer exact (32 gives NaN).
         for key in ("weight_bits", "bias_bits", "activation_bits"):
-            if not 2 <= getattr(self, key) <= 32:
-                raise ConfigError(f"{key} must be between 2 and 32, got {getattr(self, key)}")
-        if self.input_bits and not 2 <= self.input_bits <= 32:
-            raise ConfigError(f"input_bits must be 0 (no input quantizer) or 2..32, got {self.input_bits}")
+            if not 2 <= getattr(self, key) <= 24:
+                raise ConfigError(f"{key} must be between 2 and 24, got {getattr(self, key)}")
+        if self.input_bits and not 2 <= self.input_bits <= 24:
+            raise ConfigError(f"input_bits must be 0 (no input quantizer) or 2..24, got {self.input_bits}")
         if self.epochs < 0:
             raise ConfigError("epochs must be >= 0")
         known = {f.name for f in dataclasses.fields(self)}
