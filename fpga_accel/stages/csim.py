@@ -14,7 +14,7 @@ import numpy as np
 
 from ..layout import ProjectLayout, read_meta
 from ..runtime.csim_build import CsimBuild, build_library
-from ..runtime.csim_lib import CsimLibrary, Progress, default_workers, predict_parallel
+from ..runtime.csim_lib import CsimLibrary, Progress, WorkerPool, default_workers
 from ..runtime.validate import check_input, softmax
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class Design:
         self.layout = ProjectLayout(self.root, self.meta["project_name"])
         self._lib: CsimLibrary | None = None
         self._build: CsimBuild | None = None
+        self._pool: WorkerPool | None = None
 
     def __repr__(self) -> str:
         return f"Design({str(self.root)!r}, io_type={self.meta['io_type']!r}, board={self.meta['board']!r})"
@@ -94,9 +95,24 @@ class Design:
 
     def compile(self, force: bool = False) -> CsimBuild:
         """Build (or fetch from the cache) the csim library and load it."""
-        self._build = build_library(self.layout, force=force)
-        self._lib = None
-        return self._build
+        build = build_library(self.layout, force=force)
+        if self._build is None or build.library != self._build.library:
+            self.close()
+            self._lib = None
+        self._build = build
+        return build
+
+    def close(self) -> None:
+        """Stop the worker processes of parallel predict (also done at interpreter exit)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> "Design":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _library(self) -> CsimLibrary:
         if self._build is None or not self._build.library.is_file():
@@ -116,7 +132,10 @@ class Design:
         lib = self._library()
         workers = default_workers(arr.shape[0]) if workers is None else max(1, int(workers))
         if workers > 1 and arr.shape[0] >= 2 * workers:
-            y = predict_parallel(lib.path, self.meta["project_name"], lib.n_in, lib.n_out, arr, workers, progress)
+            if self._pool is None or self._pool.closed or self._pool.workers != workers:
+                self.close()
+                self._pool = WorkerPool(lib.path, self.meta["project_name"], lib.n_in, lib.n_out, workers)
+            y = self._pool.predict(arr, progress)
         else:
             y = lib.predict(arr, progress)
         y = y.reshape((arr.shape[0],) + self.output_shape)

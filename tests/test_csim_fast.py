@@ -1,0 +1,105 @@
+"""Fast csim: content-keyed build cache and process-parallel prediction (never threads)."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from fpga_accel.runtime.csim_lib import default_workers
+from models import float_inputs, qcnn, qmlp
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FPGA_ACCEL_CACHE", str(cache))
+    return cache
+
+
+def test_unchanged_design_is_a_cache_hit_and_changed_design_rebuilds(tmp_path, fresh_cache, rng):
+    config = fa.ConvertConfig(name="mlp", output_dir=tmp_path / "hls")
+    design = fa.convert(qmlp(seed=0), config)
+    first = design.compile()
+    assert not first.cached and first.library.is_file()
+    again = design.compile()
+    assert again.cached and again.library == first.library
+    # re-convert the same model: same sources, same library, no compiler run
+    reconverted = fa.convert(qmlp(seed=0), config, force=True)
+    assert reconverted.compile().cached
+    x = float_inputs(rng, (16,), n=50)
+    y_old = reconverted.predict(x)
+    # other weights: a new build, never the stale library
+    changed = fa.convert(qmlp(seed=1), config, force=True)
+    build = changed.compile()
+    assert not build.cached and build.key != first.key
+    assert not np.array_equal(changed.predict(x), y_old)
+    assert changed.compare(qmlp(seed=1), x).bit_exact == 1.0
+
+
+def test_concurrent_builds_of_one_design_do_not_corrupt_the_cache(tmp_path, fresh_cache, rng):
+    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path))
+    script = ("import sys; from fpga_accel.layout import ProjectLayout; "
+              "from fpga_accel.runtime.csim_build import build_library; "
+              "print(build_library(ProjectLayout.open(sys.argv[1])).library)")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(design.root)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    paths = {p.communicate()[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(paths) == 1
+    assert list(fresh_cache.glob("csim/.build-*")) == []  # temporary build dirs cleaned up
+    x = float_inputs(rng, (16,), n=100)
+    assert design.compare(qmlp(), x).bit_exact == 1.0
+
+
+@pytest.mark.parametrize("make, io_type", [(qmlp, "io_parallel"), (qcnn, "io_stream")], ids=["mlp", "cnn-stream"])
+def test_parallel_predict_equals_one_worker(build, rng, make, io_type):
+    model = make()
+    design = build(model, io_type=io_type)
+    x = float_inputs(rng, model.input_shape[1:], n=600)
+    one = design.predict(x, workers=1)
+    seen = []
+    two = design.predict(x, workers=2, progress=lambda done, total: seen.append((done, total)))
+    assert np.array_equal(one, two)  # bit-identical and in order
+    assert seen[-1] == (600, 600) and len(seen) > 1
+    assert design.compare(model, x, workers=2).bit_exact == 1.0
+    workers = set(multiprocessing.active_children())
+    design.close()
+    assert not workers & set(multiprocessing.active_children())
+
+
+def test_interrupt_leaves_no_worker_processes(build, rng):
+    design = build(qmlp())
+    x = float_inputs(rng, (16,), n=400)
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+
+    before = set(multiprocessing.active_children())
+    with pytest.raises(KeyboardInterrupt):
+        design.predict(x, workers=2, progress=interrupt)
+    assert set(multiprocessing.active_children()) <= before  # the interrupted pool's workers are gone
+    assert np.array_equal(design.predict(x, workers=2), design.predict(x, workers=1))  # a new pool works
+    design.close()
+    assert set(multiprocessing.active_children()) <= before
+
+
+def test_default_workers_by_batch_size():
+    assert default_workers(10) == 1
+    assert default_workers(100_000) >= 1
+
+
+def test_csim_cli_workers_flag(build, rng, tmp_path):
+    from fpga_accel.cli import main
+
+    design = build(qmlp())
+    x = float_inputs(rng, (16,), n=64)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output",
+                 str(tmp_path / "y.npy"), "--workers", "2"]) == 0
+    assert np.array_equal(np.load(tmp_path / "y.npy"), design.predict(x, workers=1))
+    assert json.loads((design.root / "fpga_accel.json").read_text())["name"] == "design"
