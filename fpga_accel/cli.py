@@ -155,6 +155,42 @@ def cmd_csim(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from .model_io import load_array
+    from .stages.csim import Design
+    from .stages.package import make_bundle
+
+    design = Design(args.project)
+    x = load_array(args.vectors) if args.vectors else None
+    path = make_bundle(design, Path(args.bit), Path(args.hwh), Path(args.output_dir), x=x, force=args.force)
+    print(path)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .model_io import load_array
+    from .runtime import Accelerator
+
+    out = _out_path(args.output, args.force)
+    x = load_array(args.input)
+    with Accelerator.open(args.bundle, backend=args.backend, max_batch=args.max_batch) as acc:
+        log.info("backend: %s", acc.backend)
+        y = acc.predict(x, progress=_Progress("predicting"))
+    np.save(out, y)
+    log.info("wrote %s %s", out, y.shape)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .runtime import Accelerator
+
+    with Accelerator.open(args.bundle, backend=args.backend, max_batch=args.max_batch) as acc:
+        print(acc.bench(batch=args.batch, calls=args.calls).format())
+    return 0
+
+
 # ---- parser ---------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +250,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes for prediction (default: by batch size)")
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
+
+    p = sub.add_parser("bundle", help="project + .bit/.hwh built elsewhere → deployment bundle bitstreams/NAME")
+    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("--bit", required=True, help="the bitstream (e.g. design_1_wrapper.bit)")
+    p.add_argument("--hwh", required=True, help="its hardware handoff (e.g. design_1.hwh)")
+    p.add_argument("--vectors", help=".npy of test inputs to bundle (default: 32 random samples)")
+    p.add_argument("--output-dir", default="bitstreams")
+    p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
+    p.set_defaults(func=cmd_bundle)
+
+    backends = ["auto", "pynq", "csim", "simulated"]
+    p = sub.add_parser("run", help="predict with a bundle or project: FPGA on a PYNQ board, else csim")
+    p.add_argument("bundle", help="bitstreams/NAME or hls_projects/NAME")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--backend", default="auto", choices=backends)
+    p.add_argument("--max-batch", type=int, default=1024, help="samples per DMA transfer (pynq)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="inferences/s and latency p50/p99 of a bundle or project")
+    p.add_argument("bundle")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--calls", type=int, default=20)
+    p.add_argument("--backend", default="auto", choices=backends)
+    p.add_argument("--max-batch", type=int, default=1024)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -22,6 +22,8 @@ from ..layout import ProjectLayout
 log = logging.getLogger(__name__)
 
 CXX_FLAGS = ("-O3", "-fPIC", "-std=c++11", "-fno-gnu-unique")
+AXI_SIM = Path(__file__).with_name("axi_stream_sim.cpp")
+"""Compiled in place of the bridge (which it includes): adds the AXI-stream entry of the simulated board."""
 SOURCE_SUFFIXES = {".h", ".hpp", ".cpp", ".cc", ".txt"}
 """.txt: csim reads the weights from firmware/weights/*.txt at its first call (hls4ml's csim-only loader)."""
 
@@ -56,7 +58,7 @@ def sources(layout: ProjectLayout) -> list[Path]:
     """Every file g++ may read for this design, in a stable order."""
     files = [p for p in layout.firmware.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
     files.append(layout.bridge_cpp)
-    return sorted(files)
+    return sorted(files) + [AXI_SIM]
 
 
 def build_key(layout: ProjectLayout, cxx: str) -> str:
@@ -65,14 +67,17 @@ def build_key(layout: ProjectLayout, cxx: str) -> str:
     digest.update(" ".join(CXX_FLAGS + _defines(layout)).encode())
     digest.update(layout.project_name.encode())
     for path in sources(layout):
-        digest.update(str(path.relative_to(layout.root)).encode() + b"\0")
+        name = path.relative_to(layout.root) if layout.root in path.parents else path.name
+        digest.update(str(name).encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:32]
 
 
 def _defines(layout: ProjectLayout) -> tuple[str, ...]:
-    """csim loads weights at run time from this absolute path, so it is part of the build's identity."""
-    return (f'-DWEIGHTS_DIR="{(layout.firmware / "weights").resolve()}"',)
+    """csim loads weights at run time from an absolute path, so it is part of the build's identity."""
+    return (f'-DWEIGHTS_DIR="{(layout.firmware / "weights").resolve()}"',
+            f'-DFPGA_ACCEL_BRIDGE="{layout.bridge_cpp.resolve()}"',
+            f"-DFPGA_ACCEL_AXI_TOP={layout.project_name}_axi")
 
 
 def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
@@ -82,7 +87,7 @@ def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
         if not needed.exists():
             raise BuildError(f"{needed} is missing: {layout.root} is not a complete hls4ml project")
     cxx = _compiler()
-    key = build_key(layout, cxx)
+    key = build_key(layout, cxx)  # layout.root is resolved above, so relative names are stable
     target = cache_dir() / f"{layout.project_name}-{key}.so"
     if target.is_file() and not force:
         log.info("csim library up to date (%s)", target.name)
@@ -99,10 +104,11 @@ def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
 
 
 def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path) -> list[Path]:
-    """Compile the design, its AXI wrapper and the bridge in parallel (parsing ap_types dominates)."""
+    """Compile the design, its AXI wrapper and bridge + AXI simulation in parallel (ap_types parsing
+    dominates, so three processes on two cores beat one)."""
     include = ["-I", str(layout.ap_types), "-I", str(layout.firmware)]
     jobs = []
-    for src in (layout.top_cpp, layout.axi_cpp, layout.bridge_cpp):
+    for src in (layout.top_cpp, layout.axi_cpp, AXI_SIM):
         obj = out_dir / (src.stem + ".o")
         cmd = [cxx, *CXX_FLAGS, *_defines(layout), *include, "-c", str(src), "-o", str(obj)]
         jobs.append((obj, cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True)))

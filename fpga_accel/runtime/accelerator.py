@@ -1,0 +1,133 @@
+"""One API on the board and off it: ``Accelerator.open(path).predict(x)``.
+
+On a PYNQ-Z2 with the bundle's bitstream it drives the FPGA (pynq backend); anywhere else it falls back
+to C simulation of the same design (csim backend) and gives the same numbers. numpy (+ pynq) only.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from ..errors import BoardError, ConfigError
+from .csim_lib import Progress
+from .manifest import Bundle
+from .validate import check_input, softmax
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "pynq", "csim", "simulated")
+
+
+def pynq_available() -> bool:
+    """pynq imports and sees a device (off-board, pynq imports but lists no devices)."""
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pynq  # noqa: F401
+
+            return bool(pynq.Device.devices)
+    except Exception:  # ImportError, or pynq failing to probe the platform
+        return False
+
+
+@dataclass
+class BenchResult:
+    backend: str
+    batch: int
+    calls: int
+    inferences_per_s: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+
+    def format(self) -> str:
+        return (f"backend {self.backend}, batch {self.batch}, {self.calls} calls: {self.inferences_per_s:,.0f} "
+                f"inferences/s, latency p50 {self.latency_p50_ms:.3f} ms, p99 {self.latency_p99_ms:.3f} ms")
+
+
+class Accelerator:
+    """A design ready to run; create with ``Accelerator.open``, use as a context manager or ``close()``."""
+
+    def __init__(self, bundle: Bundle, backend: Any) -> None:
+        self.bundle = bundle
+        self._backend = backend
+
+    @classmethod
+    def open(cls, path: Union[str, Path], backend: str = "auto", max_batch: int = 1024, timeout: float = 5.0,
+             pynq: Any = None) -> "Accelerator":
+        """``path``: a bundle (bitstreams/NAME) or an HLS project (hls_projects/NAME).
+
+        backend: 'auto' (pynq on a board with the bitstream, else csim), 'pynq', 'csim', or 'simulated'
+        (the pynq backend's code on a software board backed by csim, for testing drivers).
+        """
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        bundle = Bundle.open(path)
+        if backend == "auto":
+            backend = "pynq" if bundle.has_bitstream and pynq_available() else "csim"
+            log.info("backend auto → %s (%s)", backend, "PYNQ device and bitstream found" if backend == "pynq"
+                     else "no PYNQ device" if bundle.has_bitstream else "no bitstream in bundle")
+        if backend == "csim":
+            from .csim_backend import CsimBackend
+
+            impl: Any = CsimBackend(bundle)
+        else:
+            from .pynq_backend import PynqBackend
+
+            if backend == "simulated":
+                from .sim_board import SimulatedPynq
+
+                pynq = pynq or SimulatedPynq(bundle)
+            elif not pynq_available() and pynq is None:
+                raise BoardError("backend 'pynq' needs a PYNQ board: pynq is not installed or sees no device; "
+                                 "use backend='csim' (or 'auto') off-board")
+            impl = PynqBackend(bundle, pynq=pynq, max_batch=max_batch, timeout=timeout)
+            impl.name = backend
+        return cls(bundle, impl)
+
+    @property
+    def backend(self) -> str:
+        return str(self._backend.name)
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.bundle.manifest.input_shape)
+
+    @property
+    def output_shape(self) -> tuple:
+        return tuple(self.bundle.manifest.output_shape)
+
+    def predict(self, x: Any, progress: Optional[Progress] = None) -> np.ndarray:
+        """Outputs for a batch: float32, shape (n,) + output_shape. Input checked before any transfer."""
+        arr = check_input(x, self.input_shape)
+        y = self._backend.predict(arr, progress).reshape((arr.shape[0],) + self.output_shape)
+        return softmax(y) if self.bundle.manifest.softmax == "host" else y
+
+    def bench(self, batch: int = 256, calls: int = 20, x: Optional[np.ndarray] = None) -> BenchResult:
+        """Throughput and per-call latency on random inputs (or ``x``)."""
+        if x is None:
+            x = np.random.default_rng(0).uniform(-1, 1, (batch,) + self.input_shape).astype(np.float32)
+        self.predict(x[:1])  # warm-up: library load, csim weight loading, caches
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            self.predict(x)
+            times.append(time.perf_counter() - t0)
+        t = np.array(times)
+        return BenchResult(self.backend, len(x), calls, len(x) * calls / t.sum(),
+                           float(np.percentile(t, 50) * 1e3), float(np.percentile(t, 99) * 1e3))
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> "Accelerator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

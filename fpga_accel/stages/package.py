@@ -1,0 +1,71 @@
+"""Project + bitstream → deployment bundle (bitstreams/NAME/) that the board runtime opens.
+
+The bundle is self-contained: NAME.bit/NAME.hwh (pynq wants one base name), manifest.json, the design's
+C++ (csim fallback and self-test work from the bundle alone) and test vectors with their QKeras outputs.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
+from .csim import Design
+
+log = logging.getLogger(__name__)
+
+N_TEST_VECTORS = 32
+
+
+def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("bitstreams"),
+                model: Any = None, x: Optional[np.ndarray] = None, force: bool = False,
+                extra: Optional[dict] = None) -> Path:
+    """Write ``output_dir/NAME/``; ``model`` (default: the project's reference model) labels the vectors."""
+    name = design.name
+    for path in (bit, hwh):
+        if not Path(path).is_file():
+            raise ConfigError(f"{path} does not exist")
+    target = Path(output_dir) / name
+    if target.exists() and any(target.iterdir()) and not force:
+        raise ConfigError(f"{target} exists and is not empty; pass --force to overwrite it")
+    if model is None:
+        from ..model_io import load_model
+
+        model = load_model(design.layout.keras_model)
+    if x is None:
+        x = np.random.default_rng(0).uniform(-1, 1, (N_TEST_VECTORS,) + design.input_shape).astype(np.float32)
+    x = np.asarray(x, dtype=np.float32)[:N_TEST_VECTORS]
+    y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
+
+    meta = dict(design.meta)
+    meta.pop("layers", None)
+    manifest = Manifest.from_dict(meta)
+    manifest.bitfile, manifest.hwhfile = f"{name}.bit", f"{name}.hwh"
+    manifest.bit_sha256, manifest.hwh_sha256 = sha256_file(Path(bit)), sha256_file(Path(hwh))
+    manifest.extra.update(extra or {})
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        shutil.copyfile(bit, staging / manifest.bitfile)
+        shutil.copyfile(hwh, staging / manifest.hwhfile)
+        shutil.copytree(design.layout.firmware, staging / "firmware",
+                        ignore=shutil.ignore_patterns("*.so", "*.o"))
+        shutil.copyfile(design.layout.bridge_cpp, staging / design.layout.bridge_cpp.name)
+        np.savez(staging / TEST_VECTORS, x=x, y=y)
+        import json
+
+        (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)  # the bundle appears whole or not at all
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    log.info("wrote bundle %s", target)
+    return target

@@ -1,0 +1,241 @@
+"""Board runtime: one Accelerator API; the pynq backend's own code on a simulated board backed by csim."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from fpga_accel.data import load_digits_split
+from fpga_accel.runtime import Accelerator
+from fpga_accel.runtime.fixed_point import Codec
+from fpga_accel.stages.package import make_bundle
+from models import float_mlp, qcnn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split()
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory, digits):
+    """Digits MLP (io_parallel) and CNN (io_stream) bundles with placeholder bit/hwh files.
+
+    No Vivado here: the .bit/.hwh are stand-ins whose hashes the manifest records; the simulated board
+    never reads them, the real pynq backend would program them.
+    """
+    root = tmp_path_factory.mktemp("runtime")
+    x_train, y_train, x_test, _ = digits
+    (root / "stand_in.bit").write_bytes(b"\x00\x09\x0f\xf0" * 256)
+    (root / "stand_in.hwh").write_text("<MODULES/>\n")
+    mlp = fa.quantize(float_mlp(), fa.QuantizeConfig(), x_train)
+    cnn = qcnn()
+    out = {}
+    for name, model, io_type, x in (("mlp", mlp, "io_parallel", x_test), ("cnn", cnn, "io_stream",
+                                                                          x_test.reshape(-1, 8, 8, 1))):
+        design = fa.convert(model, fa.ConvertConfig(name=name, io_type=io_type, output_dir=root / "hls"),
+                            calibration=x)
+        bundle = make_bundle(design, root / "stand_in.bit", root / "stand_in.hwh", root / "bitstreams",
+                             model=model, x=x)
+        out[name] = (bundle, design, model, x)
+    return out
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_simulated_board_equals_csim_and_qkeras(bundles, name):
+    bundle, design, model, x = bundles[name]
+    ref = model.predict(x, verbose=0)
+    with Accelerator.open(bundle, backend="simulated", max_batch=64) as acc:
+        assert acc.backend == "simulated"
+        y_sim = acc.predict(x)  # 359 samples in chunks of 64: larger than the buffers
+        y_one = acc.predict(x[:1])
+    with Accelerator.open(bundle, backend="csim") as acc:
+        y_csim = acc.predict(x)
+    assert np.array_equal(y_sim, y_csim)
+    assert np.array_equal(y_csim, design.predict(x))
+    logits_exact = design.compare(model, x).bit_exact
+    assert logits_exact == 1.0
+    if name == "cnn":  # no softmax: outputs themselves are bit-exact with QKeras
+        assert np.array_equal(y_sim, ref)
+    assert y_one.shape == (1,) + ref.shape[1:] and np.array_equal(y_one, y_sim[:1])
+
+
+def test_buffers_allocated_once_and_freed(bundles):
+    from fpga_accel.runtime.manifest import Bundle
+    from fpga_accel.runtime.sim_board import SimulatedPynq
+
+    bundle, _, _, x = bundles["mlp"]
+    board = SimulatedPynq(Bundle.open(bundle))
+    with Accelerator.open(bundle, backend="simulated", pynq=board, max_batch=16) as acc:
+        for n in (1, 16, 17, 100):
+            acc.predict(x[:n])
+        assert len(board.allocated) == 2  # one input, one output buffer, reused across calls
+        assert all(not buf.freed for buf in board.allocated)
+    assert all(buf.freed for buf in board.allocated)
+    with pytest.raises(fa.BoardError, match="closed"):
+        acc.predict(x[:1])
+
+
+def test_chunks_respect_the_dma_length_register(bundles):
+    from fpga_accel.runtime.manifest import Bundle
+    from fpga_accel.runtime.sim_board import SimulatedPynq
+
+    bundle, _, _, x = bundles["mlp"]
+    board = SimulatedPynq(Bundle.open(bundle), buffer_max_size=64 * 4 * 10)  # room for 10 samples
+    with Accelerator.open(bundle, backend="simulated", pynq=board, max_batch=1024) as acc:
+        assert acc._backend.chunk == 10
+        assert np.array_equal(acc.predict(x[:95]), Accelerator.open(bundle, backend="csim").predict(x[:95]))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((4, 63), np.float32), "expects (batch,) + (64,)"),
+    (np.zeros(64, np.float32), "add a batch axis"),
+    (np.array([[np.inf] * 64]), "NaN or inf in 1 sample"),
+    (np.zeros((2, 64), dtype=complex), "not numeric"),
+])
+def test_bad_input_is_refused_before_any_transfer(bundles, bad, message):
+    bundle, _, _, _ = bundles["mlp"]
+    with Accelerator.open(bundle, backend="simulated") as acc:
+        dma = acc._backend.dma
+        with pytest.raises(fa.InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+")):
+            acc.predict(bad)
+        assert dma.sendchannel.transferred == 0 and not dma.ip.inq
+
+
+@pytest.mark.parametrize("which", ["bit", "hwh"])
+def test_corrupt_bitstream_is_refused(bundles, tmp_path, which):
+    import shutil
+
+    bundle, _, _, _ = bundles["mlp"]
+    copy = tmp_path / "mlp"
+    shutil.copytree(bundle, copy)
+    target = copy / f"mlp.{which}"
+    target.write_bytes(target.read_bytes() + b"\x00")
+    with pytest.raises(fa.BoardError, match=f"mlp.{which} does not match manifest.json"):
+        Accelerator.open(copy, backend="simulated")
+    Accelerator.open(copy, backend="csim").close()  # csim does not need the bitstream
+
+
+def test_hung_stream_times_out_naming_tlast(bundles):
+    """A transfer that splits a sample leaves the IP waiting: no output TLAST, the receive never ends."""
+    bundle, _, _, _ = bundles["mlp"]
+    with Accelerator.open(bundle, backend="simulated", timeout=0.2) as acc:
+        b = acc._backend
+        b.dma.recvchannel.transfer(b.outbuf, 0, 4 * b.n_out)
+        b.dma.sendchannel.transfer(b.inbuf, 0, 4 * (b.n_in - 1))
+        with pytest.raises(fa.BoardError, match="did not finish within 0.2 s.*TLAST"):
+            b._wait(b.dma.recvchannel, "receive (S2MM)", 1)
+
+
+def test_backend_selection(bundles, caplog):
+    bundle, design, _, _ = bundles["mlp"]
+    with caplog.at_level("INFO", logger="fpga_accel"):
+        with Accelerator.open(bundle) as acc:
+            assert acc.backend == "csim"
+    assert "backend auto → csim (no PYNQ device)" in caplog.text
+    with pytest.raises(fa.BoardError, match="needs a PYNQ board"):
+        Accelerator.open(bundle, backend="pynq")
+    with pytest.raises(fa.BoardError, match="no bitstream"):
+        Accelerator.open(design.root, backend="simulated")  # an HLS project has no .bit
+    with Accelerator.open(design.root) as acc:
+        assert acc.backend == "csim"
+    with pytest.raises(fa.ConfigError, match="backend must be one of"):
+        Accelerator.open(bundle, backend="fpga")
+
+
+def test_manifest_contents(bundles):
+    bundle, _, _, _ = bundles["cnn"]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["bitfile"] == "cnn.bit" and manifest["hwhfile"] == "cnn.hwh"
+    assert manifest["input_shape"] == [8, 8, 1] and manifest["output_shape"] == [10]
+    assert manifest["axi_input_type"] == "float32" and manifest["dma"] == "hier_0/axi_dma_0"
+    for key in ("bit_sha256", "hwh_sha256", "model_sha256", "config_sha256", "hls4ml_version", "created"):
+        assert manifest[key], key
+    assert (bundle / "firmware" / "cnn_axi.cpp").is_file() and (bundle / "test_vectors.npz").is_file()
+
+
+def test_selftest_module(bundles):
+    bundle, _, _, _ = bundles["cnn"]
+    proc = subprocess.run([sys.executable, "-m", "fpga_accel.runtime", "selftest", str(bundle),
+                           "--backend", "simulated"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "bit-exact with QKeras  100.00%" in proc.stdout and "PASS" in proc.stdout
+
+
+def test_run_and_bench_cli(bundles, tmp_path, capsys):
+    from fpga_accel.cli import main
+
+    bundle, design, _, x = bundles["mlp"]
+    np.save(tmp_path / "x.npy", x[:20])
+    assert main(["run", str(bundle), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+                 "--backend", "simulated", "--max-batch", "8"]) == 0
+    assert np.array_equal(np.load(tmp_path / "y.npy"), design.predict(x[:20]))
+    assert main(["bench", str(bundle), "--batch", "32", "--calls", "3", "--backend", "csim"]) == 0
+    assert "backend csim, batch 32, 3 calls" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, x, words", [
+    ("ap_fixed<8,3>", [1.0, -1.0, 0.03, 100.0], [32, -32, 0, -128 + ((3200 + 128) % 256)]),
+    ("ap_fixed<8,3,AP_RND_CONV,AP_SAT>", [0.046875, 0.078125, 100.0, -100.0], [2, 2, 127, -128]),
+    ("ap_ufixed<8,2,AP_RND,AP_SAT>", [0.5, -1.0, 10.0, 0.0078125], [32, 0, 255, 1]),
+])
+def test_fixed_point_codec(text, x, words):
+    codec = Codec.parse(text)
+    got = codec.encode(np.array(x, dtype=np.float32))
+    assert got.dtype == np.int32 and got.tolist() == words
+    back = codec.decode(got)
+    assert np.array_equal(codec.encode(back), got)  # values on the grid survive a round trip
+
+
+def test_float_codec_is_identity():
+    codec = Codec.parse("float32")
+    x = np.array([0.1, -3.5], np.float32)
+    assert codec.encode(x) is not None and np.array_equal(codec.decode(codec.encode(x)), x)
+    with pytest.raises(fa.ConfigError, match="unsupported AXI stream type"):
+        Codec.parse("half")
+
+
+BOARD_PYTHON = os.environ.get("FPGA_ACCEL_BOARD_PYTHON")
+
+
+@pytest.mark.skipif(not BOARD_PYTHON, reason="set FPGA_ACCEL_BOARD_PYTHON to a numpy + pynq venv (.ci/run does)")
+def test_board_environment_runs_without_host_stack(bundles):
+    """In a venv with only numpy and the real pynq 3.x: import the runtime, run the simulated board end to
+    end, and fail if TensorFlow, QKeras or hls4ml were imported."""
+    bundle, _, _, _ = bundles["cnn"]
+    script = f"""
+import sys, importlib.util
+import numpy as np
+assert importlib.util.find_spec("pynq") is not None, "pynq missing from the board env"
+for host in ("tensorflow", "qkeras", "hls4ml"):
+    assert importlib.util.find_spec(host) is None, host + " installed in the board env"
+from fpga_accel.runtime import Accelerator
+from fpga_accel.runtime.selftest import selftest
+r = selftest({str(bundle)!r}, backend="simulated")
+print(r.format())
+assert r.passed and r.bit_exact == 1.0
+with Accelerator.open({str(bundle)!r}) as acc:
+    print("auto backend:", acc.backend)
+try:
+    Accelerator.open({str(bundle)!r}, backend="pynq")
+except Exception as exc:
+    print("pynq backend:", type(exc).__name__, exc)
+import pynq
+print("pynq", pynq.__version__)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "qkeras", "hls4ml", "keras"))
+assert not loaded, loaded
+"""
+    proc = subprocess.run([BOARD_PYTHON, "-c", script], capture_output=True, text=True, cwd=str(ROOT / "tests"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS" in proc.stdout
+    assert "auto backend: csim" in proc.stdout
+    assert "pynq backend: BoardError" in proc.stdout
+    assert "pynq 3." in proc.stdout
