@@ -167,6 +167,22 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from .stages.build import build, plan
+    from .stages.csim import Design
+
+    design = Design(args.project)
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    if args.dry_run:
+        print(plan(design, steps).describe())
+        return 0
+    result = build(design, steps, Path(args.output_dir), force=args.force, progress=log.info)
+    print(json.dumps(result.report, indent=2))
+    if result.bundle:
+        print(f"bundle: {result.bundle}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -250,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes for prediction (default: by batch size)")
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
+
+    p = sub.add_parser("build", help="Vivado HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
+    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("--steps", default="csim,synth,export,bitfile", help="of csim,synth,cosim,export,bitfile")
+    p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument("--output-dir", default="bitstreams", help="where the bundle goes")
+    p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
+    p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("bundle", help="project + .bit/.hwh built elsewhere → deployment bundle bitstreams/NAME")
     p.add_argument("project", help="hls_projects/NAME")
