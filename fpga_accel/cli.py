@@ -183,6 +183,23 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from .stages.deploy import Remote, deploy
+
+    remote = Remote(host=args.host, user=args.user, port=args.port,
+                    identity=Path(args.identity) if args.identity else None, ssh_options=tuple(args.ssh_option),
+                    python=args.python, remote_dir=args.remote_dir)
+    print(deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=log.info))
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from .stages.deploy import package
+
+    print(package(Path(args.bundle), Path(args.output), force=args.force))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -274,6 +291,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="bitstreams", help="where the bundle goes")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("deploy", help="copy a bundle + runtime to a PYNQ board over ssh, install, self-test")
+    p.add_argument("bundle", help="bitstreams/NAME")
+    p.add_argument("--host", required=True)
+    p.add_argument("--user", default="xilinx")
+    p.add_argument("--port", type=int, default=22)
+    p.add_argument("--identity", help="private key file (key-based auth only; no passwords)")
+    p.add_argument("--ssh-option", action="append", default=[], help="extra ssh -o option (repeatable)")
+    p.add_argument("--python", default="python3", help="the board's Python")
+    p.add_argument("--remote-dir", default="fpga_accel", help="folder on the board (relative to home)")
+    p.add_argument("--dry-run", action="store_true", help="print the ssh/scp commands, run nothing")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("package", help="bundle + runtime wheel + notebook as .tar.gz (for SD-card boards)")
+    p.add_argument("bundle", help="bitstreams/NAME")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_package)
 
     p = sub.add_parser("bundle", help="project + .bit/.hwh built elsewhere → deployment bundle bitstreams/NAME")
     p.add_argument("project", help="hls_projects/NAME")

@@ -1,0 +1,152 @@
+"""Deploy a bundle to a PYNQ board over ssh, and package one for boards reached by SD card.
+
+Uses the system OpenSSH client (ssh/scp) with key-based auth only (BatchMode: no password prompt, no
+password stored or passed) and host-key checking left on. The copy goes to a temporary directory on the
+board and is renamed into place only once complete, so a failed deploy leaves the previous bundle intact.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+from ..errors import BoardError, ConfigError, ToolNotFoundError
+from ..runtime.manifest import Bundle
+from .wheel import build_runtime_wheel
+
+log = logging.getLogger(__name__)
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_pynq_z2.ipynb"
+
+
+@dataclass(frozen=True)
+class Remote:
+    host: str
+    user: str = "xilinx"
+    port: int = 22
+    identity: Optional[Path] = None
+    ssh_options: Sequence[str] = field(default_factory=tuple)
+    """Extra ``-o`` options, e.g. ``UserKnownHostsFile=...``; never used to turn host-key checks off."""
+    python: str = "python3"
+    remote_dir: str = "fpga_accel"
+    """Relative to the remote home, or absolute."""
+
+    def __post_init__(self) -> None:
+        for opt in self.ssh_options:
+            if opt.replace(" ", "").lower().startswith(("stricthostkeychecking=no", "passwordauthentication=yes")):
+                raise ConfigError(f"ssh option {opt!r} is refused: host keys are checked and only keys are used")
+
+    def _common(self) -> List[str]:
+        args = ["-o", "BatchMode=yes"]
+        if self.identity:
+            args += ["-i", str(self.identity), "-o", "IdentitiesOnly=yes"]
+        for opt in self.ssh_options:
+            args += ["-o", opt]
+        return args
+
+    @property
+    def target(self) -> str:
+        return f"{self.user}@{self.host}"
+
+    def ssh(self, script: str) -> List[str]:
+        return ["ssh", "-p", str(self.port), *self._common(), self.target, script]
+
+    def scp(self, sources: Sequence[Path], dest: str) -> List[str]:
+        return ["scp", "-r", "-P", str(self.port), *self._common(), *map(str, sources), f"{self.target}:{dest}"]
+
+
+def _run(cmd: List[str], what: str, stream: Callable[[str], None]) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        stream(line)
+    if proc.returncode != 0:
+        hint = ""
+        if "Host key verification failed" in proc.stderr or "REMOTE HOST IDENTIFICATION HAS CHANGED" in proc.stderr:
+            hint = " (the board's host key is unknown or changed: check it, then add it with ssh-keyscan/ssh once)"
+        elif "Permission denied" in proc.stderr:
+            hint = " (key-based login failed: install your public key on the board with ssh-copy-id)"
+        raise BoardError(f"{what} failed (exit {proc.returncode}){hint}: {proc.stderr.strip()[-800:]}")
+    return proc.stdout
+
+
+def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]]:
+    name = bundle.manifest.name
+    base = remote.remote_dir.rstrip("/")
+    tmp = f"{base}/.incoming-{uuid.uuid4().hex[:8]}"
+    final = f"{base}/bundles/{name}"
+    q = shlex.quote
+    install = (f"set -e; {q(remote.python)} -c 'import numpy' || {{ echo 'numpy missing on the board' >&2; exit 3; }}; "
+               f"{q(remote.python)} -m pip install --quiet --no-deps --force-reinstall --no-index "
+               f"{q(tmp)}/{q(next(staging.glob('*.whl')).name)}")
+    swap = (f"set -e; mkdir -p {q(base)}/bundles {q(base)}/notebooks; rm -rf {q(final)}.old; "
+            f"if [ -d {q(final)} ]; then mv {q(final)} {q(final)}.old; fi; mv {q(tmp)}/{q(name)} {q(final)}; "
+            f"if [ -f {q(tmp)}/{NOTEBOOK.name} ]; then mv -f {q(tmp)}/{NOTEBOOK.name} {q(base)}/notebooks/; fi; "
+            f"rm -rf {q(final)}.old {q(tmp)}")
+    return [
+        remote.ssh(f"mkdir -p {q(tmp)}"),
+        remote.scp(sorted(staging.iterdir()), tmp + "/"),
+        remote.ssh(install),
+        remote.ssh(swap),
+        remote.ssh(f"cd {q(base)} && {q(remote.python)} -m fpga_accel.runtime selftest bundles/{q(name)}"),
+        remote.ssh(f"rm -rf {q(tmp)}"),  # cleanup, also after a failure
+    ]
+
+
+def _stage(bundle: Bundle, staging: Path) -> None:
+    shutil.copytree(bundle.root, staging / bundle.manifest.name, ignore=shutil.ignore_patterns("*.so", "*.o"))
+    build_runtime_wheel(staging)
+    if NOTEBOOK.is_file():
+        shutil.copyfile(NOTEBOOK, staging / NOTEBOOK.name)
+
+
+def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
+           progress: Callable[[str], None] = log.info) -> str:
+    """Copy, install, swap in and self-test; returns the self-test output."""
+    bundle = Bundle.open(bundle_path)
+    if bundle.manifest.bitfile is None:
+        raise ConfigError(f"{bundle_path} is an HLS project, not a bundle: build one with `fpga-accel build`")
+    for tool in ("ssh", "scp"):
+        if shutil.which(tool) is None:
+            raise ToolNotFoundError(f"{tool} not on PATH: install the OpenSSH client (apt-get install openssh-client)")
+    with tempfile.TemporaryDirectory(prefix="fpga_accel_deploy_") as tmp:
+        staging = Path(tmp)
+        _stage(bundle, staging)
+        commands = deploy_plan(bundle, remote, staging)
+        if dry_run:
+            return "\n".join(" ".join(shlex.quote(a) for a in cmd) for cmd in commands)
+        steps = ["create a temporary folder", "copy bundle, runtime wheel and notebook",
+                 "install the runtime wheel", "swap the bundle into place", "run the self-test"]
+        try:
+            for step, cmd in zip(steps, commands):
+                progress(f"{remote.target}: {step}")
+                out = _run(cmd, step, stream=lambda line: None if step != steps[-1] else progress(f"  {line}"))
+        finally:
+            subprocess.run(commands[-1], capture_output=True, check=False)
+    return out
+
+
+def package(bundle_path: Path, output: Path, force: bool = False) -> Path:
+    """A .tar.gz with the bundle, the runtime wheel and the board notebook, for boards reached by SD card."""
+    bundle = Bundle.open(bundle_path)
+    if output.exists() and not force:
+        raise ConfigError(f"{output} exists; pass --force to overwrite it")
+    with tempfile.TemporaryDirectory(prefix="fpga_accel_pkg_") as tmp:
+        staging = Path(tmp)
+        _stage(bundle, staging)
+        (staging / "INSTALL.txt").write_text(
+            "On the PYNQ board:\n"
+            "  python3 -m pip install --no-deps fpga_accel-*.whl\n"
+            f"  python3 -m fpga_accel.runtime selftest {bundle.manifest.name}\n")
+        partial = output.with_name(output.name + ".partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            for item in sorted(staging.iterdir()):
+                tar.add(item, arcname=f"{bundle.manifest.name}/{item.name}")
+        partial.replace(output)
+    return output

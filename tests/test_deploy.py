@@ -1,0 +1,134 @@
+"""Deploy over a real OpenSSH server on 127.0.0.1: this machine plays the board (csim self-test)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from fpga_accel.stages.deploy import Remote, deploy, package
+from fpga_accel.stages.package import make_bundle
+from fpga_accel.stages.wheel import build_runtime_wheel
+from models import qcnn
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+BOARD_PYTHON = os.environ.get("FPGA_ACCEL_BOARD_PYTHON")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    root = tmp_path_factory.mktemp("deploy")
+    model = qcnn()
+    design = fa.convert(model, fa.ConvertConfig(name="cnn", io_type="io_stream", output_dir=root / "hls"))
+    (root / "a.bit").write_bytes(b"\x00\x09" * 100)
+    (root / "a.hwh").write_text("<MODULES/>")
+    x = np.random.default_rng(0).uniform(-3, 3, (8, 8, 8, 1)).astype(np.float32)
+    return make_bundle(design, root / "a.bit", root / "a.hwh", root / "bitstreams", model=model, x=x)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A real sshd on a high port with a temporary host key and authorized key."""
+    if not os.path.exists(SSHD):
+        pytest.skip("openssh-server not installed (.ci/run installs it)")
+    d = tmp_path_factory.mktemp("sshd")
+    for key in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
+    shutil.copyfile(d / "user.pub", d / "authorized_keys")
+    port = _free_port()
+    (d / "sshd_config").write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host'}", f"AuthorizedKeysFile {d / 'authorized_keys'}",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", "UsePAM no",
+        "StrictModes no", "PermitRootLogin prohibit-password", f"PidFile {d / 'sshd.pid'}",
+        "Subsystem sftp internal-sftp", ""]))
+    os.makedirs("/run/sshd", exist_ok=True)
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")], stderr=subprocess.PIPE, text=True)
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("sshd did not start: " + proc.stderr.read())
+    host_pub = (d / "host.pub").read_text().split()
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    yield {"port": port, "dir": d}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _remote(sshd, tmp_path, python=None, known_hosts=None) -> Remote:
+    import getpass
+
+    return Remote(host="127.0.0.1", user=getpass.getuser(), port=sshd["port"], identity=sshd["dir"] / "user",
+                  ssh_options=(f"UserKnownHostsFile={known_hosts or sshd['dir'] / 'known_hosts'}",
+                               "StrictHostKeyChecking=yes"),
+                  python=python or BOARD_PYTHON, remote_dir=str(tmp_path / "board"))
+
+
+@pytest.mark.skipif(not BOARD_PYTHON, reason="needs the numpy + pynq board venv (FPGA_ACCEL_BOARD_PYTHON, set by .ci/run)")
+def test_deploy_installs_and_self_tests(bundle, sshd, tmp_path):
+    remote = _remote(sshd, tmp_path)
+    out = deploy(bundle, remote)
+    assert "bit-exact with QKeras  100.00%" in out and "PASS" in out and "inferences/s" in out
+    deployed = tmp_path / "board" / "bundles" / "cnn"
+    assert json.loads((deployed / "manifest.json").read_text())["name"] == "cnn"
+    assert not list((tmp_path / "board").glob(".incoming-*"))  # temporary folder removed
+    # a deploy that fails after the copy (here: no such Python) leaves the previous bundle as it was
+    before = (deployed / "manifest.json").read_text()
+    with pytest.raises(fa.BoardError, match="install the runtime wheel failed"):
+        deploy(bundle, _remote(sshd, tmp_path, python="/nonexistent/python3"))
+    assert (deployed / "manifest.json").read_text() == before
+    assert not list((tmp_path / "board").glob(".incoming-*"))
+
+
+def test_unknown_host_key_is_refused(bundle, sshd, tmp_path):
+    (tmp_path / "known_hosts").write_text("")
+    remote = _remote(sshd, tmp_path, python="python3", known_hosts=tmp_path / "known_hosts")
+    with pytest.raises(fa.BoardError, match="host key is unknown or changed"):
+        deploy(bundle, remote)
+    assert not (tmp_path / "board").exists()
+
+
+def test_insecure_options_and_dry_run(bundle, sshd, tmp_path):
+    with pytest.raises(fa.ConfigError, match="refused"):
+        Remote(host="h", ssh_options=("StrictHostKeyChecking=no",))
+    text = deploy(bundle, _remote(sshd, tmp_path, python="python3"), dry_run=True)
+    assert "BatchMode=yes" in text and "scp -r -P" in text and "selftest bundles/cnn" in text
+    assert not (tmp_path / "board").exists()
+
+
+def test_runtime_wheel_is_runtime_only(tmp_path):
+    wheel = build_runtime_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        metadata = zf.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "fpga_accel/runtime/accelerator.py" in names and "fpga_accel/runtime/axi_stream_sim.cpp" in names
+    assert not any(n.startswith(("fpga_accel/stages", "fpga_accel/cli")) for n in names)
+    assert "Requires-Dist: numpy" in metadata and "tensorflow" not in metadata and "hls4ml" not in metadata
+
+
+def test_package_for_sd_card(bundle, tmp_path):
+    out = package(bundle, tmp_path / "cnn.tar.gz")
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    assert "cnn/cnn/manifest.json" in names and "cnn/INSTALL.txt" in names
+    assert any(n.startswith("cnn/fpga_accel-") and n.endswith(".whl") for n in names)
+    with pytest.raises(fa.ConfigError, match="exists; pass --force"):
+        package(bundle, out)
