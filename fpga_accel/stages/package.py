@@ -23,9 +23,10 @@ N_TEST_VECTORS = 32
 
 
 def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("bitstreams"),
-                model: Any = None, x: Optional[np.ndarray] = None, force: bool = False,
-                extra: Optional[dict] = None) -> Path:
-    """Write ``output_dir/NAME/``; ``model`` (default: the project's reference model) labels the vectors."""
+                model: Any = None, x: Optional[np.ndarray] = None, labels: Optional[np.ndarray] = None,
+                force: bool = False, extra: Optional[dict] = None) -> Path:
+    """Write ``output_dir/NAME/``. Test vectors: ``x`` (default random) with ``model``'s outputs (default:
+    the project's reference model) and, when given, the true ``labels`` so the board can report accuracy."""
     name = design.name
     for path in (bit, hwh):
         if not Path(path).is_file():
@@ -57,7 +58,10 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
         shutil.copytree(design.layout.firmware, staging / "firmware",
                         ignore=shutil.ignore_patterns("*.so", "*.o"))
         shutil.copyfile(design.layout.bridge_cpp, staging / design.layout.bridge_cpp.name)
-        np.savez(staging / TEST_VECTORS, x=x, y=y)
+        vectors = {"x": x, "y": y}
+        if labels is not None:
+            vectors["labels"] = np.asarray(labels)[:len(x)]
+        np.savez(staging / TEST_VECTORS, **vectors)
         import json
 
         (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
