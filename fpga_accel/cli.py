@@ -102,7 +102,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if not model_path:
         raise FpgaAccelError("no model given: pass MODEL or set `model:` in the project file")
     for key in ("name", "board", "io_type", "reuse_factor", "strategy", "clock_period", "precision",
-                "input_precision", "softmax", "output_dir"):
+                "input_precision", "softmax", "output_dir", "margin"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if "name" not in settings:
@@ -112,7 +112,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if config.project_dir.exists() and any(config.project_dir.iterdir()) and not args.force:
         raise FpgaAccelError(f"{config.project_dir} exists and is not empty; pass --force to overwrite it")
     model = load_model(model_path)
-    log.info("converting %s → %s (board %s, %s, reuse factor %d, clock %.3g ns)", model_path,
+    log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)
     design = convert(model, config, calibration=calibration, force=args.force)
@@ -165,6 +165,15 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     path = make_bundle(design, Path(args.bit), Path(args.hwh), Path(args.output_dir), x=x, force=args.force)
     print(path)
     return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .analysis.estimate import estimate
+    from .stages.csim import Design
+
+    est = estimate(Design(args.project), board=args.board, figure=args.figure, margin=args.margin)
+    print(json.dumps(est.to_dict(), indent=2) if args.json else est.format())
+    return 0 if est.fits else EXIT_DISAGREE
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -262,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML project file; command-line flags override it")
     p.add_argument("--board", help="target board (default pynq-z2)")
     p.add_argument("--io-type", choices=["io_parallel", "io_stream"])
-    p.add_argument("--reuse-factor", type=int)
+    p.add_argument("--reuse-factor", help="an integer, or 'auto': per layer, the smallest that fits the board")
+    p.add_argument("--margin", type=float, help="share of each resource --reuse-factor auto may use (default 0.8)")
     p.add_argument("--strategy", choices=["latency", "resource"])
     p.add_argument("--clock-period", type=float, help="ns (default: the board's, 10 ns on pynq-z2)")
     p.add_argument("--precision", help="default precision, e.g. 'ap_fixed<16,6>'")
@@ -283,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes for prediction (default: by batch size)")
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
+
+    p = sub.add_parser("estimate", help="resources and latency on the board, in seconds, without Vivado")
+    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("--board", help="board to check against (default: the project's)")
+    p.add_argument("--figure", default="synth", choices=["synth", "csynth"],
+                   help="predict post-synthesis utilisation (default) or the HLS csynth estimate")
+    p.add_argument("--margin", type=float, default=0.8, help="share of each resource that counts as fitting")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("build", help="Vivado HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
     p.add_argument("project", help="hls_projects/NAME")

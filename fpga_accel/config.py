@@ -93,7 +93,9 @@ class ConvertConfig:
     name: str
     board: str = "pynq-z2"
     io_type: IOType = IOType.io_parallel
-    reuse_factor: int = 1
+    reuse_factor: int | str = 1
+    """hls4ml's reuse factor for every layer, or "auto": per layer, the smallest valid one whose
+    estimate fits the board within ``margin``."""
     strategy: Strategy = Strategy.latency
     clock_period: float | None = None
     """ns; None takes the board's (10 ns on pynq-z2, not hls4ml's 5 ns)."""
@@ -103,6 +105,8 @@ class ConvertConfig:
     """None: from the model's input quantizer, else from calibration data (32 bits wide)."""
     softmax: SoftmaxMode = SoftmaxMode.design
     output_dir: Path = Path("hls_projects")
+    margin: float = 0.8
+    """Share of each board resource that --reuse-factor auto may plan to use."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -112,8 +116,17 @@ class ConvertConfig:
         object.__setattr__(self, "strategy", _enum(Strategy, self.strategy, "strategy"))
         object.__setattr__(self, "softmax", _enum(SoftmaxMode, self.softmax, "softmax"))
         object.__setattr__(self, "output_dir", Path(self.output_dir))
-        if int(self.reuse_factor) < 1:
-            raise ConfigError(f"reuse_factor must be >= 1, got {self.reuse_factor}")
+        if str(self.reuse_factor).lower() == "auto":
+            object.__setattr__(self, "reuse_factor", "auto")
+        else:
+            try:
+                object.__setattr__(self, "reuse_factor", int(self.reuse_factor))
+            except ValueError:
+                raise ConfigError(f"reuse_factor must be a positive integer or 'auto', got {self.reuse_factor!r}") from None
+            if self.reuse_factor < 1:
+                raise ConfigError(f"reuse_factor must be >= 1, got {self.reuse_factor}")
+        if not 0 < float(self.margin) <= 1:
+            raise ConfigError(f"margin must be in (0, 1], got {self.margin}")
         if self.clock_period is not None and not 0 < float(self.clock_period) < 1000:
             raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
         check_precision(self.precision, "precision")
@@ -123,6 +136,10 @@ class ConvertConfig:
     @property
     def resolved_clock_period(self) -> float:
         return float(self.clock_period) if self.clock_period is not None else get_board(self.board).clock_period
+
+    @property
+    def auto_reuse(self) -> bool:
+        return self.reuse_factor == "auto"
 
     @property
     def project_dir(self) -> Path:

@@ -96,6 +96,11 @@ def _bits_for(values: np.ndarray) -> int:
     return (math.floor(math.log2(peak)) + 2) if peak > 0 else 1
 
 
+def _base_reuse(config: ConvertConfig) -> int:
+    """The reuse factor every layer starts from (auto starts at 1 and steps up per layer)."""
+    return 1 if config.auto_reuse else int(config.reuse_factor)
+
+
 def _strip_softmax(model: Any) -> Any:
     from tensorflow import keras
 
@@ -115,7 +120,7 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[
 
     cfg = hls4ml.utils.config_from_keras_model(
         model, granularity="name", backend="VivadoAccelerator",
-        default_precision=config.precision.replace("ap_", ""), default_reuse_factor=config.reuse_factor)
+        default_precision=config.precision.replace("ap_", ""), default_reuse_factor=_base_reuse(config))
     cfg["Model"]["Strategy"] = "Resource" if config.strategy is Strategy.resource else "Latency"
     layers = cfg["LayerName"]
     input_name = model.input_names[0]
@@ -125,7 +130,7 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[
     for name, entry in layers.items():
         entry["Trace"] = True  # csim-only hooks (#ifndef __SYNTHESIS__): they locate a diverging layer
         if "ReuseFactor" in entry:
-            entry["ReuseFactor"] = config.reuse_factor
+            entry["ReuseFactor"] = _base_reuse(config)
     for layer in model.layers:
         kind = type(layer).__name__
         if kind in BN_LAYERS:
@@ -236,15 +241,17 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     board = get_board(config.board)
     cfg = hls_config(model, config, input_precision)
 
+    reuse_factors: dict[str, int] = {}
+    if config.auto_reuse:
+        reuse_factors = _auto_reuse_factors(model, cfg, config, root)
+        for name, rf in reuse_factors.items():
+            cfg["LayerName"].setdefault(name, {})["ReuseFactor"] = rf
+
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
-    hls_model = hls4ml.converters.convert_from_keras_model(
-        model, hls_config=cfg, output_dir=str(root), project_name=config.name,
-        backend="VivadoAccelerator", board=board.name, part=board.part,
-        clock_period=config.resolved_clock_period, io_type=config.io_type.value,
-        interface="axi_stream", driver="python", input_type="float", output_type="float")
+    hls_model = _hls4ml_convert(model, cfg, config, root)
     for node in hls_model.get_layers():
         if node.class_name == "Softmax":
             _set_softmax_types(node)
@@ -257,17 +264,82 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     return Design(root)
 
 
-def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg: dict[str, Any],
-          input_precision: str) -> dict[str, Any]:
+HW_ATTRS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
+            "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "strategy", "table_size")
+
+
+def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
+    """What the estimator needs about a layer: sizes, operand types, reuse factor and its valid values."""
+    hw: dict[str, Any] = {}
+    for attr in HW_ATTRS:
+        value = node.get_attr(attr)
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            hw[attr] = value
+    inputs = node.get_input_variable() if node.inputs else None
+    if inputs is not None:
+        hw["input_precision"] = str(inputs.type.precision)
+    if "weight" in node.weights:
+        weights = np.asarray(node.weights["weight"].data)
+        hw["weight_precision"] = str(node.weights["weight"].type.precision)
+        hw["n_weights"] = int(weights.size)
+        hw["n_nonzero_weights"] = int(np.count_nonzero(weights))
+        if node.class_name in ("Dense", "Conv1D", "Conv2D"):
+            n_in = hw.get("n_in") if node.class_name == "Dense" else \
+                hw.get("n_chan", 1) * hw.get("filt_height", 1) * hw.get("filt_width", 1)
+            n_out = hw.get("n_out") if node.class_name == "Dense" else hw.get("n_filt")
+            if n_in and n_out:
+                hw["rf_n_in"], hw["rf_n_out"] = int(n_in), int(n_out)
+                hw["valid_reuse_factors"] = hls_model.config.backend.get_valid_reuse_factors(int(n_in), int(n_out))
+    accum = node.get_attr("accum_t")
+    if accum is not None and hasattr(accum, "precision"):
+        hw["accum_precision"] = str(accum.precision)
+    return hw
+
+
+def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> Any:
     import hls4ml
 
     board = get_board(config.board)
+    return hls4ml.converters.convert_from_keras_model(
+        model, hls_config=cfg, output_dir=str(root), project_name=config.name,
+        backend="VivadoAccelerator", board=board.name, part=board.part,
+        clock_period=config.resolved_clock_period, io_type=config.io_type.value,
+        interface="axi_stream", driver="python", input_type="float", output_type="float")
+
+
+def layer_table(hls_model: Any) -> list[dict[str, Any]]:
+    """Per-layer facts for fpga_accel.json and the estimator."""
     layers = []
     for node in hls_model.get_layers():
         var = node.get_output_variable()
         layers.append({"name": node.name, "class": node.class_name, "shape": [int(s) for s in var.shape],
                        "precision": str(var.type.precision), "traced": bool(node.get_attr("trace", False))
-                       and node.get_attr("function_cpp", None) is not None})
+                       and node.get_attr("function_cpp", None) is not None, **_hardware(hls_model, node)})
+    return layers
+
+
+def _auto_reuse_factors(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> dict[str, int]:
+    """A first conversion (in memory, nothing written) at reuse factor 1 tells the estimator the layer
+    sizes; it picks the smallest valid reuse factor per layer that fits the board with the margin."""
+    from ..analysis.estimate import choose_reuse_factors
+
+    first = _hls4ml_convert(model, cfg, config, root)
+    try:
+        chosen, est = choose_reuse_factors(layer_table(first), board=get_board(config.board),
+                                           io_type=config.io_type.value, clock_period=config.resolved_clock_period,
+                                           margin=config.margin, name=config.name)
+    except ValueError as exc:
+        raise ConfigError(f"--reuse-factor auto: {exc}") from exc
+    log.info("reuse factors chosen to fit %s within %.0f%%:\n%s", config.board, 100 * config.margin, est.format())
+    return chosen
+
+
+def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg: dict[str, Any],
+          input_precision: str) -> dict[str, Any]:
+    import hls4ml
+
+    board = get_board(config.board)
+    layers = layer_table(hls_model)
     out_var = hls_model.get_output_variables()[0]
     return {
         "format": 1,
@@ -279,7 +351,7 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
         "clock_period": config.resolved_clock_period,
         "io_type": config.io_type.value,
         "strategy": config.strategy.value,
-        "reuse_factor": config.reuse_factor,
+        "reuse_factor": "auto" if config.auto_reuse else config.reuse_factor,
         "default_precision": config.precision,
         "input_precision": input_precision,
         "output_precision": str(out_var.type.precision),
