@@ -176,6 +176,24 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0 if est.fits else EXIT_DISAGREE
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import SweepSpec, run_sweep
+
+    spec = SweepSpec.load(args.spec)
+    bar = _Progress("sweep points")
+
+    def show(done: int, total: int, row: dict) -> None:
+        bar(done, total)
+        log.info("  %s %s: csim accuracy %.2f%%, bit-exact %.0f%%, est. DSP %.0f LUT %.0f, %s", row["id"],
+                 row["params"], 100 * row["csim_accuracy"], 100 * row["bit_exact"], row["est_dsp"], row["est_lut"],
+                 "fits" if row["fits"] else "does not fit")
+
+    result = run_sweep(spec, scheduler=args.scheduler, workers=args.workers, progress=show)
+    print(f"{len(result.rows)} points ({result.ran} run, {result.skipped} already done): {result.table}"
+          + (f", {result.plot}" if result.plot else ""))
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from .stages.build import build, plan
     from .stages.csim import Design
@@ -302,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, default=0.8, help="share of each resource that counts as fitting")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")
+    p.add_argument("spec", help="sweep.yml")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=2, help="local cluster worker processes")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("build", help="Vivado HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
     p.add_argument("project", help="hls_projects/NAME")

@@ -1,0 +1,221 @@
+"""Design-space sweeps on Dask: every grid point is quantize (+QAT) → convert → csim agreement → estimate.
+
+Each point works in its own directory and writes ``result.json`` last, atomically, so results are never
+clobbered, a rerun skips finished points, and a point whose worker died is simply run again elsewhere
+(Dask reschedules it; ``retries`` covers exceptions). Runs on an embedded ``LocalCluster`` by default, or
+on any Dask cluster (``scheduler="tcp://host:8786"``), e.g. nodes with Vivado licences.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from .config import ConvertConfig, QuantizeConfig
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+QUANTIZE_KEYS = {f.name for f in dataclasses.fields(QuantizeConfig)} - {"layers"}
+CONVERT_KEYS = {f.name for f in dataclasses.fields(ConvertConfig)} - {"name", "output_dir"}
+RESULT = "result.json"
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    model: Path
+    """Float Keras model (.h5/.keras) every point quantizes."""
+    data: Path
+    """.npz with x, y (training/calibration) and optionally x_test, y_test (else the last 20 % of x, y)."""
+    grid: Dict[str, List[Any]]
+    fixed: Dict[str, Any] = field(default_factory=dict)
+    output_dir: Path = Path("sweeps")
+    test_samples: int = 300
+
+    @classmethod
+    def load(cls, path: "str | Path") -> "SweepSpec":
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"sweep file {path} does not exist")
+        data = yaml.safe_load(path.read_text()) or {}
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+        base = path.parent
+        for key in ("model", "data"):
+            if key not in data:
+                raise ConfigError(f"{path}: `{key}:` is required")
+            data[key] = (base / data[key]).resolve()
+        data["output_dir"] = (base / data.get("output_dir", "sweeps")).resolve()
+        return cls(**data)
+
+    def __post_init__(self) -> None:
+        self.model, self.data, self.output_dir = Path(self.model), Path(self.data), Path(self.output_dir)
+        if not self.grid or not all(isinstance(v, list) and v for v in self.grid.values()):
+            raise ConfigError("grid: give each swept key a non-empty list of values")
+        unknown = (set(self.grid) | set(self.fixed)) - QUANTIZE_KEYS - CONVERT_KEYS
+        if unknown:
+            raise ConfigError(f"unknown sweep keys {sorted(unknown)}; known: {sorted(QUANTIZE_KEYS | CONVERT_KEYS)}")
+        for path in (self.model, self.data):
+            if not path.is_file():
+                raise ConfigError(f"{path} does not exist")
+
+    @property
+    def root(self) -> Path:
+        return self.output_dir / self.name
+
+    def points(self) -> List[Dict[str, Any]]:
+        keys = sorted(self.grid)
+        return [dict(self.fixed, **dict(zip(keys, values))) for values in itertools.product(*(self.grid[k] for k in keys))]
+
+
+def point_id(params: Mapping[str, Any]) -> str:
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str) -> Dict[str, Any]:
+    """One design point, in a worker process. Idempotent: reruns after a crash start over in its folder."""
+    import numpy as np
+
+    from .analysis.estimate import estimate
+    from .model_io import load_model
+    from .stages.convert import convert
+    from .stages.quantize import quantize
+
+    out = Path(point_dir)
+    done = out / RESULT
+    if done.is_file():
+        return json.loads(done.read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
+    t0 = time.perf_counter()
+    with np.load(spec.data) as data:
+        x, y = data["x"].astype(np.float32), data["y"]
+        if "x_test" in data:
+            x_test, y_test = data["x_test"].astype(np.float32), data["y_test"]
+        else:
+            split = int(len(x) * 0.8)
+            x, y, x_test, y_test = x[:split], y[:split], x[split:], y[split:]
+    x_test, y_test = x_test[:spec.test_samples], y_test[:spec.test_samples]
+    qparams = {k: v for k, v in params.items() if k in QUANTIZE_KEYS}
+    cparams = {k: v for k, v in params.items() if k in CONVERT_KEYS}
+    qmodel = quantize(load_model(spec.model), QuantizeConfig(**qparams), x, y)
+    design = convert(qmodel, ConvertConfig(name="design", output_dir=out, **cparams), calibration=x, force=True)
+    design.compile()
+    report = design.compare(qmodel, x_test, y_test, workers=1)
+    est = estimate(design)
+    result = {
+        "id": out.name, "params": params,
+        "qkeras_accuracy": report.reference_accuracy, "csim_accuracy": report.csim_accuracy,
+        "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
+        "est_dsp": est.total["dsp"], "est_lut": est.total["lut"], "est_ff": est.total["ff"],
+        "est_bram36": est.total["bram36"], "est_latency_ns": est.latency_ns, "fits": est.fits,
+        "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid(),
+    }
+    tmp = out / (RESULT + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, done)  # the point is finished exactly when this file appears
+    return result
+
+
+@dataclass
+class SweepResult:
+    root: Path
+    rows: List[Dict[str, Any]]
+    ran: int
+    skipped: int
+    table: Path
+    plot: Optional[Path]
+
+
+def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2,
+              progress: Callable[[int, int, Dict[str, Any]], None] = lambda done, total, row: None,
+              retries: int = 2) -> SweepResult:
+    from distributed import Client, LocalCluster, as_completed
+
+    root = spec.root
+    root.mkdir(parents=True, exist_ok=True)
+    points = spec.points()
+    dirs = [root / "points" / point_id(p) for p in points]
+    todo = [(p, d) for p, d in zip(points, dirs) if not (d / RESULT).is_file()]
+    log.info("sweep %s: %d points, %d to run, %d already done", spec.name, len(points), len(todo),
+             len(points) - len(todo))
+    if todo:
+        cluster = None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = [client.submit(run_point, spec, p, str(d), key=f"point-{d.name}", pure=False, retries=retries)
+                       for p, d in todo]
+            for n, future in enumerate(as_completed(futures), 1):
+                progress(n, len(todo), future.result())
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    rows = [json.loads((d / RESULT).read_text()) for d in dirs]
+    table = write_table(rows, root / "results.csv")
+    plot = pareto_plot(rows, root / "pareto.png")
+    return SweepResult(root, rows, len(todo), len(points) - len(todo), table, plot)
+
+
+def write_table(rows: List[Dict[str, Any]], path: Path) -> Path:
+    keys = sorted({k for row in rows for k in row["params"]})
+    cols = ["id", *keys, "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp",
+            "est_lut", "est_ff", "est_bram36", "est_latency_ns", "fits", "seconds"]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(cols)
+        for row in rows:
+            writer.writerow([row["params"].get(c, row.get(c)) if c in keys else row.get(c) for c in cols])
+    return path
+
+
+def pareto_front(rows: List[Dict[str, Any]], cost: str) -> List[Dict[str, Any]]:
+    """Points no other point beats on both accuracy (higher) and ``cost`` (lower)."""
+    front = [r for r in rows if not any(o["csim_accuracy"] >= r["csim_accuracy"] and o[cost] <= r[cost]
+                                        and (o["csim_accuracy"], o[cost]) != (r["csim_accuracy"], r[cost])
+                                        for o in rows)]
+    return sorted(front, key=lambda r: r[cost])
+
+
+def pareto_plot(rows: List[Dict[str, Any]], path: Path) -> Optional[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib not installed: no Pareto plot")
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, cost, label in ((axes[0], "est_dsp", "estimated DSP48E1"), (axes[1], "est_lut", "estimated LUT")):
+        for fits, marker in ((True, "o"), (False, "x")):
+            sel = [r for r in rows if r["fits"] == fits]
+            ax.scatter([r[cost] for r in sel], [r["csim_accuracy"] for r in sel], marker=marker,
+                       label="fits PYNQ-Z2" if fits else "does not fit")
+        front = pareto_front(rows, cost)
+        ax.plot([r[cost] for r in front], [r["csim_accuracy"] for r in front], "k--", lw=1, label="Pareto front")
+        ax.set_xlabel(label)
+        ax.set_ylabel("csim accuracy")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
