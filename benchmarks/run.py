@@ -1,4 +1,4 @@
-"""Benchmarks: csim build cache, process-parallel predict, board-runtime overhead.
+"""Benchmarks: csim build cache, process-parallel predict, board-runtime overhead, estimator, sweep.
 
 Run with `make bench` (or `.venv/bin/python benchmarks/run.py`). Prints a table; README quotes it.
 Goals (from the issues): unchanged rebuild ≥ 10x faster than the first build, < 0.5 s for re-convert +
@@ -77,8 +77,11 @@ def main() -> None:
         bench_cache(Path(tmp) / "cache")
         bench_parallel(Path(tmp) / "parallel")
     from runtime_overhead import bench_runtime_overhead
+    from sweep_estimate import bench_estimator, bench_sweep
 
     bench_runtime_overhead()
+    bench_estimator()
+    bench_sweep()
 
 
 if __name__ == "__main__":

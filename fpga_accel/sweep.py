@@ -85,7 +85,7 @@ def point_id(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str) -> Dict[str, Any]:
+def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs: int = 1) -> Dict[str, Any]:
     """One design point, in a worker process. Idempotent: reruns after a crash start over in its folder."""
     import numpy as np
 
@@ -99,6 +99,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str) -> Dict[s
     if done.is_file():
         return json.loads(done.read_text())
     out.mkdir(parents=True, exist_ok=True)
+    os.environ["FPGA_ACCEL_CSIM_JOBS"] = str(csim_jobs)  # this process is a sweep worker
     (out / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     with np.load(spec.data) as data:
@@ -154,6 +155,8 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
              len(points) - len(todo))
     if todo:
         cluster = None
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        csim_jobs = 1 if scheduler else max(1, cores // max(1, workers))  # cores per point's g++ build
         if scheduler:
             client = Client(scheduler)
         else:
@@ -161,7 +164,8 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
                                    dashboard_address=None)
             client = Client(cluster)
         try:
-            futures = [client.submit(run_point, spec, p, str(d), key=f"point-{d.name}", pure=False, retries=retries)
+            futures = [client.submit(run_point, spec, p, str(d), csim_jobs, key=f"point-{d.name}", pure=False,
+                                     retries=retries)
                        for p, d in todo]
             for n, future in enumerate(as_completed(futures), 1):
                 progress(n, len(todo), future.result())

@@ -103,23 +103,36 @@ def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
     return CsimBuild(target, key, cached=False)
 
 
+def compile_jobs() -> int:
+    """g++ processes at once: ``$FPGA_ACCEL_CSIM_JOBS``, default 3 (one per translation unit). A sweep
+    sets it lower so that parallelism comes from design points instead of oversubscribing cores."""
+    try:
+        return max(1, int(os.environ.get("FPGA_ACCEL_CSIM_JOBS", "3")))
+    except ValueError:
+        return 3
+
+
 def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path) -> list[Path]:
-    """Compile the design, its AXI wrapper and bridge + AXI simulation in parallel (ap_types parsing
-    dominates, so three processes on two cores beat one)."""
+    """Compile the design, its AXI wrapper and bridge + AXI simulation, in parallel by default (parsing
+    ap_types dominates each of them)."""
     include = ["-I", str(layout.ap_types), "-I", str(layout.firmware)]
-    jobs = []
+    pending = []
     for src in (layout.top_cpp, layout.axi_cpp, AXI_SIM):
         obj = out_dir / (src.stem + ".o")
-        cmd = [cxx, *CXX_FLAGS, *_defines(layout), *include, "-c", str(src), "-o", str(obj)]
-        jobs.append((obj, cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True)))
-    failures = []
-    for obj, cmd, proc in jobs:
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            failures.append(f"$ {' '.join(cmd)}\n{_tail(err)}")
+        pending.append((obj, [cxx, *CXX_FLAGS, *_defines(layout), *include, "-c", str(src), "-o", str(obj)]))
+    failures, running = [], []
+    limit = compile_jobs()
+    for i, (obj, cmd) in enumerate(pending):
+        running.append((cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True)))
+        if len(running) == limit or i == len(pending) - 1:
+            for cmd_done, proc in running:
+                _, err = proc.communicate()
+                if proc.returncode != 0:
+                    failures.append(f"$ {' '.join(cmd_done)}\n{_tail(err)}")
+            running = []
     if failures:
         raise BuildError("csim compilation failed:\n" + "\n".join(failures))
-    return [obj for obj, _, _ in jobs]
+    return [obj for obj, _ in pending]
 
 
 def _run(cmd: list[str], cwd: Path) -> None:

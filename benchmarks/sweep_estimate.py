@@ -1,0 +1,62 @@
+"""Sweep speed-up on 1 vs 2 Dask workers (goal >= 1.7x on 2 cores) and estimator time on a 10-layer
+model (goal < 1 s)."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import fpga_accel as fa
+from fpga_accel.analysis.estimate import estimate
+from fpga_accel.data import load_digits_split
+from fpga_accel.sweep import SweepSpec, run_sweep
+
+
+def _inputs(root: Path) -> None:
+    from tensorflow import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((64,))
+    t = keras.layers.Dense(16, activation="relu")(inp)
+    t = keras.layers.Dense(10)(t)
+    keras.Model(inp, t).save(root / "float.h5")
+    x, y, x_test, y_test = load_digits_split()
+    np.savez(root / "digits.npz", x=x, y=y, x_test=x_test, y_test=y_test)
+
+
+def bench_sweep() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _inputs(root)
+        times = {}
+        for workers in (1, 2):
+            spec = SweepSpec(name=f"w{workers}", model=root / "float.h5", data=root / "digits.npz",
+                             output_dir=root / "out", grid={"weight_bits": [3, 4, 5, 6], "reuse_factor": [1, 2]},
+                             test_samples=200)
+            t0 = time.perf_counter()
+            run_sweep(spec, workers=workers)
+            times[workers] = time.perf_counter() - t0
+        print("sweep of 8 points (quantize, convert, csim build + compare, estimate)")
+        print(f"  1 worker {times[1]:6.1f} s   2 workers {times[2]:6.1f} s   speed-up {times[1] / times[2]:4.2f}x"
+              "  (goal >= 1.7x)")
+
+
+def bench_estimator() -> None:
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    inp = keras.Input((32,))
+    t = QActivation(quantized_bits(8, 2, alpha=1))(inp)
+    for i in range(10):
+        t = QDense(32, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+                   name=f"fc{i}")(t)
+        t = QActivation(quantized_relu(6, 2), name=f"relu{i}")(t)
+    with tempfile.TemporaryDirectory() as tmp:
+        design = fa.convert(keras.Model(inp, t), fa.ConvertConfig(name="deep", output_dir=Path(tmp)))
+        t0 = time.perf_counter()
+        for _ in range(100):
+            est = estimate(design)
+        elapsed = (time.perf_counter() - t0) / 100
+    print(f"estimator on a 10-Dense-layer model ({len(est.layers)} layers): {elapsed * 1e3:.2f} ms  (goal < 1 s)")
