@@ -56,6 +56,7 @@ def test_simulated_board_equals_csim_and_qkeras(bundles, name):
     with Accelerator.open(bundle, backend="simulated", max_batch=64) as acc:
         assert acc.backend == "simulated"
         y_sim = acc.predict(x)  # 359 samples in chunks of 64: larger than the buffers
+        assert acc.last_call_seconds > 0
         y_one = acc.predict(x[:1])
     with Accelerator.open(bundle, backend="csim") as acc:
         y_csim = acc.predict(x)
@@ -133,6 +134,23 @@ def test_hung_stream_times_out_naming_tlast(bundles):
         b.dma.sendchannel.transfer(b.inbuf, 0, 4 * (b.n_in - 1))
         with pytest.raises(fa.BoardError, match="did not finish within 0.2 s.*TLAST"):
             b._wait(b.dma.recvchannel, "receive (S2MM)", 1)
+
+
+def test_dma_lookup_in_the_overlay():
+    from types import SimpleNamespace
+
+    from fpga_accel.runtime.pynq_backend import find_dma
+
+    dma = object()
+    hls4ml_layout = SimpleNamespace(ip_dict={"hier_0/axi_dma_0": {"type": "xilinx.com:ip:axi_dma:7.1"}},
+                                    hier_0=SimpleNamespace(axi_dma_0=dma))
+    assert find_dma(hls4ml_layout, "hier_0/axi_dma_0") is dma
+    elsewhere = SimpleNamespace(ip_dict={"dma_x": {"type": "xilinx.com:ip:axi_dma:7.1"},
+                                         "gpio": {"type": "xilinx.com:ip:axi_gpio:2.0"}}, dma_x=dma)
+    assert find_dma(elsewhere, "hier_0/axi_dma_0") is dma  # the only DMA there is
+    none = SimpleNamespace(ip_dict={"gpio": {"type": "xilinx.com:ip:axi_gpio:2.0"}})
+    with pytest.raises(fa.BoardError, match=r"no unique AXI DMA .*found: gpio \(xilinx.com:ip:axi_gpio:2.0\)"):
+        find_dma(none, "hier_0/axi_dma_0")
 
 
 def test_backend_selection(bundles, caplog):

@@ -57,6 +57,8 @@ class Accelerator:
     def __init__(self, bundle: Bundle, backend: Any) -> None:
         self.bundle = bundle
         self._backend = backend
+        self.last_call_seconds: Optional[float] = None
+        """Wall time of the last predict() (checks, transfers/simulation, decoding)."""
 
     @classmethod
     def open(cls, path: Union[str, Path], backend: str = "auto", max_batch: int = 1024, timeout: float = 5.0,
@@ -105,9 +107,13 @@ class Accelerator:
 
     def predict(self, x: Any, progress: Optional[Progress] = None) -> np.ndarray:
         """Outputs for a batch: float32, shape (n,) + output_shape. Input checked before any transfer."""
+        t0 = time.perf_counter()
         arr = check_input(x, self.input_shape)
         y = self._backend.predict(arr, progress).reshape((arr.shape[0],) + self.output_shape)
-        return softmax(y) if self.bundle.manifest.softmax == "host" else y
+        y = softmax(y) if self.bundle.manifest.softmax == "host" else y
+        self.last_call_seconds = time.perf_counter() - t0
+        log.debug("%s: %d samples in %.3f ms", self.backend, arr.shape[0], 1e3 * self.last_call_seconds)
+        return y
 
     def bench(self, batch: int = 256, calls: int = 20, x: Optional[np.ndarray] = None) -> BenchResult:
         """Throughput and per-call latency on random inputs (or ``x``)."""
