@@ -8,8 +8,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .errors import (AgreementError, BoardError, BuildError, ConfigError, FpgaAccelError, InputError,
-                     ToolNotFoundError)
+from .errors import BoardError, BuildError, ConfigError, FpgaAccelError, InputError, ToolNotFoundError
 
 __version__ = "0.1.0"
 
@@ -25,9 +24,18 @@ _LAZY = {
     "get_board": "fpga_accel.boards",
     "load_model": "fpga_accel.model_io",
     "save_model": "fpga_accel.model_io",
+    "estimate": "fpga_accel.analysis.estimate",
+    "build": "fpga_accel.stages.build",
+    "make_bundle": "fpga_accel.stages.package",
+    "deploy": "fpga_accel.stages.deploy",
+    "Remote": "fpga_accel.stages.deploy",
+    "package": "fpga_accel.stages.deploy",
+    "run_sweep": "fpga_accel.sweep",
+    "SweepSpec": "fpga_accel.sweep",
+    "Accelerator": "fpga_accel.runtime.accelerator",
 }
 
-__all__ = sorted([*_LAZY, "AgreementError", "BoardError", "BuildError", "ConfigError", "FpgaAccelError",
+__all__ = sorted([*_LAZY, "BoardError", "BuildError", "ConfigError", "FpgaAccelError",
                   "InputError", "ToolNotFoundError", "__version__"])
 
 

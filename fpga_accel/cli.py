@@ -47,10 +47,10 @@ class _Progress:
 
 
 def _out_path(path: str, force: bool) -> Path:
-    out = Path(path)
-    if out.exists() and not force:
-        raise FpgaAccelError(f"{out} exists; pass --force to overwrite it")
-    return out
+    from .layout import refuse_overwrite
+
+    refuse_overwrite(Path(path), force)
+    return Path(path)
 
 
 # ---- subcommands ----------------------------------------------------------------------------------
@@ -109,8 +109,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise FpgaAccelError("no project name: pass --name or set `name:` in the project file")
     config = ConvertConfig(**settings)
     calibration = load_array(args.calibration) if args.calibration else None
-    if config.project_dir.exists() and any(config.project_dir.iterdir()) and not args.force:
-        raise FpgaAccelError(f"{config.project_dir} exists and is not empty; pass --force to overwrite it")
+    _out_path(str(config.project_dir), args.force)  # before loading the model: fail fast
     model = load_model(model_path)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,

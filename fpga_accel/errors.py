@@ -26,7 +26,3 @@ class BuildError(FpgaAccelError):
 
 class BoardError(FpgaAccelError):
     """The FPGA board, its overlay or its DMA cannot be used as asked."""
-
-
-class AgreementError(FpgaAccelError):
-    """csim and the reference model disagree (used by the CLI to gate CI)."""

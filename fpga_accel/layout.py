@@ -69,6 +69,15 @@ class ProjectLayout:
         return self.root / "design.tcl"
 
 
+def refuse_overwrite(path: Path, force: bool) -> None:
+    """Nothing is overwritten without --force: an existing file, or a folder that is not empty."""
+    path = Path(path)
+    if force or not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return
+    what = "exists and is not empty" if path.is_dir() else "exists"
+    raise ConfigError(f"{path} {what}; pass --force to overwrite it")
+
+
 def read_meta(root: str | Path) -> dict[str, Any]:
     path = Path(root) / META_FILE
     if not path.is_file():

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, InputError
+from .layout import refuse_overwrite
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -30,8 +31,7 @@ def load_model(path: str | Path) -> Any:
 
 def save_model(model: Any, path: str | Path, force: bool = False) -> Path:
     path = Path(path)
-    if path.exists() and not force:
-        raise ConfigError(f"{path} exists; pass --force to overwrite it")
+    refuse_overwrite(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(path), include_optimizer=False)
     return path

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .config import ConvertConfig, QuantizeConfig
 from .errors import ConfigError
+from .runtime.csim_lib import available_cores
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +156,7 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
              len(points) - len(todo))
     if todo:
         cluster = None
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        csim_jobs = 1 if scheduler else max(1, cores // max(1, workers))  # cores per point's g++ build
+        csim_jobs = 1 if scheduler else max(1, available_cores() // max(1, workers))  # cores per point's g++ build
         if scheduler:
             client = Client(scheduler)
         else:

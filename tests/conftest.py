@@ -12,6 +12,24 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for servers the tests start (sshd, dask scheduler)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stand_in_bitstream(folder):
+    """(.bit, .hwh) stand-ins: no Vivado here. The simulated board never reads them; the manifest
+    records their hashes, so the runtime's integrity checks are exercised for real."""
+    bit, hwh = folder / "stand_in.bit", folder / "stand_in.hwh"
+    bit.write_bytes(b"\x00\x09\x0f\xf0" * 256)
+    hwh.write_text("<MODULES/>\n")
+    return bit, hwh
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

@@ -9,7 +9,6 @@ import subprocess
 import tarfile
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ import fpga_accel as fa
 from fpga_accel.stages.deploy import Remote, deploy, package
 from fpga_accel.stages.package import make_bundle
 from fpga_accel.stages.wheel import build_runtime_wheel
+from conftest import free_port, stand_in_bitstream
 from models import qcnn
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -29,16 +29,8 @@ def bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("deploy")
     model = qcnn()
     design = fa.convert(model, fa.ConvertConfig(name="cnn", io_type="io_stream", output_dir=root / "hls"))
-    (root / "a.bit").write_bytes(b"\x00\x09" * 100)
-    (root / "a.hwh").write_text("<MODULES/>")
     x = np.random.default_rng(0).uniform(-3, 3, (8, 8, 8, 1)).astype(np.float32)
-    return make_bundle(design, root / "a.bit", root / "a.hwh", root / "bitstreams", model=model, x=x)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return make_bundle(design, *stand_in_bitstream(root), root / "bitstreams", model=model, x=x)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +42,7 @@ def sshd(tmp_path_factory):
     for key in ("host", "user"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
     shutil.copyfile(d / "user.pub", d / "authorized_keys")
-    port = _free_port()
+    port = free_port()
     (d / "sshd_config").write_text("\n".join([
         f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host'}", f"AuthorizedKeysFile {d / 'authorized_keys'}",
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", "UsePAM no",

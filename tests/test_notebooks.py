@@ -11,6 +11,7 @@ from nbclient import NotebookClient
 
 import fpga_accel as fa
 from fpga_accel.data import load_digits_split
+from conftest import stand_in_bitstream
 from fpga_accel.stages.package import make_bundle
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -40,11 +41,8 @@ def test_board_notebook_falls_back_to_csim(workdir):
     project = workdir / "hls_projects" / "quickstart"
     if not project.is_dir():
         pytest.skip("needs the quickstart notebook's project")
-    (workdir / "stand_in.bit").write_bytes(b"\0" * 32)  # no Vivado here: stand-in bitstream files
-    (workdir / "stand_in.hwh").write_text("<MODULES/>")
     _, _, x_test, y_test = load_digits_split()
-    design = fa.Design(project)
-    make_bundle(design, workdir / "stand_in.bit", workdir / "stand_in.hwh", workdir / "bitstreams", x=x_test[:32],
+    make_bundle(fa.Design(project), *stand_in_bitstream(workdir), workdir / "bitstreams", x=x_test[:32],
                 labels=y_test[:32])
     text = _execute(workdir / "notebooks" / "02_pynq_z2.ipynb")
     assert "no PYNQ board here: falling back to csim" in text

@@ -15,6 +15,7 @@ from fpga_accel.data import load_digits_split
 from fpga_accel.runtime import Accelerator
 from fpga_accel.runtime.fixed_point import Codec
 from fpga_accel.stages.package import make_bundle
+from conftest import stand_in_bitstream
 from models import float_mlp, qcnn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +35,7 @@ def bundles(tmp_path_factory, digits):
     """
     root = tmp_path_factory.mktemp("runtime")
     x_train, y_train, x_test, _ = digits
-    (root / "stand_in.bit").write_bytes(b"\x00\x09\x0f\xf0" * 256)
-    (root / "stand_in.hwh").write_text("<MODULES/>\n")
+    bit, hwh = stand_in_bitstream(root)
     mlp = fa.quantize(float_mlp(), fa.QuantizeConfig(), x_train)
     cnn = qcnn()
     out = {}
@@ -43,8 +43,7 @@ def bundles(tmp_path_factory, digits):
                                                                           x_test.reshape(-1, 8, 8, 1))):
         design = fa.convert(model, fa.ConvertConfig(name=name, io_type=io_type, output_dir=root / "hls"),
                             calibration=x)
-        bundle = make_bundle(design, root / "stand_in.bit", root / "stand_in.hwh", root / "bitstreams",
-                             model=model, x=x)
+        bundle = make_bundle(design, bit, hwh, root / "bitstreams", model=model, x=x)
         out[name] = (bundle, design, model, x)
     return out
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from fpga_accel.data import load_digits_split
+from conftest import free_port
 from fpga_accel.sweep import SweepSpec, run_sweep
 
 BIN = Path(sys.executable).parent
@@ -67,16 +67,10 @@ def test_local_cluster_sweep_and_rerun(inputs, tmp_path, capsys):
     assert (result.ran, result.skipped) == (0, 4)
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1."""
-    port = _port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),

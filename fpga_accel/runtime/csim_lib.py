@@ -96,10 +96,13 @@ def _worker_predict(chunk: np.ndarray) -> np.ndarray:
     return _WORKER_LIB.predict(np.ascontiguousarray(chunk))
 
 
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_workers(n_samples: int, threshold: int = 10_000) -> int:
     """Processes pay off once the batch outlasts their first start-up (~0.3 s: spawn, numpy, dlopen)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus, 8)) if n_samples >= threshold else 1
+    return max(1, min(available_cores(), 8)) if n_samples >= threshold else 1
 
 
 class WorkerPool:

@@ -21,6 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_percentages
 from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
+from ..layout import refuse_overwrite
 from .csim import Design
 
 log = logging.getLogger(__name__)
@@ -186,9 +187,7 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS, bitstreams: Path
     build_plan = plan(design, steps)
     versions = preflight(build_plan)
     if "bitfile" in build_plan.steps:
-        target = Path(bitstreams) / design.name
-        if target.exists() and any(target.iterdir()) and not force:
-            raise ConfigError(f"{target} exists and is not empty; pass --force to overwrite it")
+        refuse_overwrite(Path(bitstreams) / design.name, force)
         _ensure_flat_utilization(design)
     log_path = design.root / "build.log"
     paths = outputs(design)

@@ -24,7 +24,7 @@ import numpy as np
 from ..boards import get_board
 from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError
-from ..layout import ProjectLayout, write_meta
+from ..layout import ProjectLayout, refuse_overwrite, write_meta
 from ..model_io import model_hash
 from .csim import Design
 
@@ -219,8 +219,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     import hls4ml
 
     root = config.project_dir
-    if root.exists() and any(root.iterdir()) and not force:
-        raise ConfigError(f"{root} exists and is not empty; pass --force (force=True) to overwrite it")
+    refuse_overwrite(root, force)
     check_supported(model)
     if calibration is not None:
         calibration = np.asarray(calibration, dtype=np.float32)

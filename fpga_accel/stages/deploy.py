@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from ..errors import BoardError, ConfigError, ToolNotFoundError
+from ..layout import refuse_overwrite
 from ..runtime.manifest import Bundle
 from .wheel import build_runtime_wheel
 
@@ -135,8 +136,7 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
 def package(bundle_path: Path, output: Path, force: bool = False) -> Path:
     """A .tar.gz with the bundle, the runtime wheel and the board notebook, for boards reached by SD card."""
     bundle = Bundle.open(bundle_path)
-    if output.exists() and not force:
-        raise ConfigError(f"{output} exists; pass --force to overwrite it")
+    refuse_overwrite(output, force)
     with tempfile.TemporaryDirectory(prefix="fpga_accel_pkg_") as tmp:
         staging = Path(tmp)
         _stage(bundle, staging)

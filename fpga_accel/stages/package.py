@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import ConfigError
+from ..layout import refuse_overwrite
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
 from .csim import Design
 
@@ -32,8 +33,7 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
         if not Path(path).is_file():
             raise ConfigError(f"{path} does not exist")
     target = Path(output_dir) / name
-    if target.exists() and any(target.iterdir()) and not force:
-        raise ConfigError(f"{target} exists and is not empty; pass --force to overwrite it")
+    refuse_overwrite(target, force)
     if model is None:
         from ..model_io import load_model
 
