@@ -69,3 +69,20 @@ def test_bad_calibration_data(rng):
 @pytest.mark.parametrize("peak, bits", [(0.9, 0), (1.0, 1), (3.0, 2), (16.0, 5)])
 def test_input_integer_bits(peak, bits):
     assert input_integer_bits(np.array([0.0, -peak / 2, peak])) == bits
+
+
+def test_batchnorm_that_cannot_be_folded_is_followed_by_a_quantizer(build, rng):
+    """Dense(relu) → BN: BN after an activation cannot be folded; its float output gets a quantizer, so
+    the design stays bit-exact with QKeras (a Sequential model, as many users write them)."""
+    from tensorflow import keras
+
+    model = keras.Sequential([keras.layers.Dense(16, activation="relu", input_shape=(10,)),
+                              keras.layers.BatchNormalization(name="bn"), keras.layers.Dense(4, name="out")])
+    model.get_layer("bn").set_weights([rng.uniform(0.5, 2, 16), rng.uniform(-1, 1, 16), rng.uniform(0, 1, 16),
+                                       rng.uniform(0.5, 2, 16)])
+    x = rng.uniform(0, 2, (300, 10)).astype(np.float32)
+    qmodel = fa.quantize(model, x=x)
+    names = [layer.name for layer in qmodel.layers]
+    assert names.index("bn_quant") == names.index("bn") + 1
+    report = build(qmodel, calibration=x, io_type="io_stream").compare(qmodel, x)
+    assert report.bit_exact == 1.0, report.format()

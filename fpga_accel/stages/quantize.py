@@ -140,6 +140,11 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
             clone = type(layer).from_config(layer.get_config())
             t = clone(t)
             clone.set_weights(layer.get_weights())
+            if kind == "BatchNormalization":
+                # its float output must meet a grid before the next layer, or csim cannot match QKeras
+                t = QActivation(quantized_bits(cfg.activation_bits, cfg.activation_integer, alpha=1),
+                                name=f"{layer.name}_quant")(t)
+                log.info("kept %s (not after a linear Dense/Conv) and quantized its output", layer.name)
         i += 1
     qmodel = keras.Model(inp, t, name=f"{model.name}_q")
     if config.epochs:
