@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 
+from .analysis.estimate import Estimate, estimate
 from .config import ConvertConfig, IOType, QuantizeConfig
 from .stages.csim import AgreementReport
 
@@ -21,6 +22,7 @@ class DemoResult:
     report: AgreementReport
     project_dir: Path
     input_precision: str
+    estimate: Estimate
 
     def format(self) -> str:
         r = self.report
@@ -33,6 +35,9 @@ class DemoResult:
             f"argmax agreement                {r.argmax_agreement:.2%}",
             *([f"softmax outputs max abs error  {r.output_max_abs_diff:.3g}"] if r.output_max_abs_diff is not None else []),
             f"design input precision          {self.input_precision}",
+            f"estimate on the PYNQ-Z2          DSP {self.estimate.total['dsp']:.0f}, LUT {self.estimate.total['lut']:.0f}"
+            f" ({self.estimate.used_pct['lut']:.0f}%), latency {self.estimate.latency_ns:g} ns: "
+            f"{'fits' if self.estimate.fits else 'does not fit'} (`fpga-accel estimate {self.project_dir}`)",
             f"HLS project                     {self.project_dir}",
         ])
 
@@ -79,4 +84,4 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
     stage("[5/5] comparing csim with QKeras on the test set")
     report = design.compare(qmodel, x_test, y_test)
     stage(f"done in {time.perf_counter() - t0:.0f} s")
-    return DemoResult(float_acc, report, design.root, design.meta["input_precision"])
+    return DemoResult(float_acc, report, design.root, design.meta["input_precision"], estimate(design))

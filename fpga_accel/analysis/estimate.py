@@ -24,11 +24,11 @@ DSP_PER_WIDE_MULT = {"synth": 66 / 80, "csynth": 73 / 80}
 LUT_PER_MULT_BIT = {"synth": 1526 / (80 * 16), "csynth": 2532 / (80 * 16)}
 FF_PER_MULT_BIT = {"synth": 2428 / (80 * 16), "csynth": 7969 / (80 * 16)}
 # GUESS (no calibration data yet): a product maps to a DSP48E1 when both operands exceed 10 bits; a
-# LUT-built product by a constant weight costs ~0.2*a*w LUTs (shift-and-add) plus ~0.5*(a+w) LUTs and
-# FFs of adder tree and pipeline per product.
+# LUT-built product by a constant weight (Vivado folds constants into shift-and-add) costs ~0.1*a*w LUTs
+# plus ~0.25*(a+w) LUTs and FFs of adder tree and pipeline: ~7 LUTs for a 6x6-bit product.
 DSP_MIN_WIDTH = 10
-LUT_PER_PRODUCT_BIT = 0.2
-TREE_PER_OPERAND_BIT = 0.5
+LUT_PER_PRODUCT_BIT = 0.1
+TREE_PER_OPERAND_BIT = 0.25
 # GUESS: AXI DMA (256-beat bursts), interconnect and reset logic of hls4ml's PYNQ-Z2 block design.
 PLATFORM = {"lut": 2100, "ff": 3000, "dsp": 0, "bram36": 2}
 BRAM18_BITS = 18432

@@ -90,7 +90,7 @@ def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
     key = build_key(layout, cxx)  # layout.root is resolved above, so relative names are stable
     target = cache_dir() / f"{layout.project_name}-{key}.so"
     if target.is_file() and not force:
-        log.info("csim library up to date (%s)", target.name)
+        log.debug("csim library up to date (%s)", target.name)
         return CsimBuild(target, key, cached=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("compiling csim library for %s with %s", layout.root, cxx)
