@@ -188,10 +188,6 @@ def _set_softmax_types(node: Any) -> None:
     node.set_attr(template.attribute_name, template.format(node))
 
 
-def _softmax_nodes(hls_model: Any) -> list[Any]:
-    return [node for node in hls_model.get_layers() if node.class_name == "Softmax"]
-
-
 def _patch_graph(hls_model: Any, model: Any) -> None:
     """Corrections that need the converted graph: BN maps from Keras, float activation result types."""
     for layer in model.layers:
