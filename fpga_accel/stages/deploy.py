@@ -105,6 +105,8 @@ def _stage(bundle: Bundle, staging: Path) -> None:
     build_runtime_wheel(staging)
     if NOTEBOOK.is_file():
         shutil.copyfile(NOTEBOOK, staging / NOTEBOOK.name)
+    else:
+        log.warning("board notebook %s not found (installed without the source tree): not copied", NOTEBOOK)
 
 
 def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
