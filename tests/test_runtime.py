@@ -256,3 +256,21 @@ assert not loaded, loaded
     assert "auto backend: csim" in proc.stdout
     assert "pynq backend: BoardError" in proc.stdout
     assert "pynq 3." in proc.stdout
+
+
+def test_fixed_point_axi_words_through_the_simulated_board(bundles, tmp_path):
+    """A wrapper streaming ap_fixed words: the driver encodes/decodes from the manifest's types."""
+    import shutil
+
+    bundle, design, _, x = bundles["cnn"]
+    copy = tmp_path / "cnn"
+    shutil.copytree(bundle, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest.update(axi_input_type="ap_fixed<16,6>", axi_output_type="ap_fixed<32,16>")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    codec_in = Codec.parse("ap_fixed<16,6>")
+    with Accelerator.open(copy, backend="simulated", max_batch=32) as acc:
+        assert acc._backend.inbuf.dtype == np.int32
+        y = acc.predict(x[:100])
+    on_grid = codec_in.decode(codec_in.encode(x[:100]))  # what 16-bit words can carry
+    assert np.array_equal(y, design.predict(on_grid))
