@@ -37,6 +37,12 @@ def save_model(model: Any, path: str | Path, force: bool = False) -> Path:
     return path
 
 
+def ends_in_softmax(model: Any) -> bool:
+    """The model's last layer is a softmax (a Softmax layer, or any layer with activation='softmax')."""
+    last = model.layers[-1]
+    return type(last).__name__ == "Softmax" or last.get_config().get("activation") == "softmax"
+
+
 def model_hash(model: Any) -> str:
     """sha256 over architecture and weights: identifies the model a design came from."""
     digest = hashlib.sha256(model.to_json().encode())

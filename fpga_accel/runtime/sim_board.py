@@ -108,7 +108,25 @@ class SimChannel:
             self.transferred, self.idle = nbytes, True  # MM2S always ends its transfer with TLAST
         else:
             self._buffer, self._pos, self._end = array, start // word, (start + nbytes) // word
-        self._dma.pump()
+        self._dma.recvchannel.receive()
+
+    def receive(self) -> None:
+        """S2MM: move the IP's output words into the buffer until TLAST (transfer done) or it is full.
+        Without either the channel stays busy, as the real DMA does."""
+        if self.idle or self._buffer is None:
+            return
+        outq = self._dma.ip.outq
+        while outq and self._pos < self._end:
+            word, last = outq.popleft()
+            self._buffer[self._pos] = word
+            self._pos += 1
+            self.transferred += self._buffer.itemsize
+            if last:
+                break
+        else:
+            if self._pos < self._end:
+                return
+        self.idle, self._buffer = True, None
 
     def wait(self) -> None:
         if not self.idle:
@@ -119,22 +137,6 @@ class SimDMA:
     def __init__(self, ip: AxiStreamIP, buffer_max_size: int = (1 << 26) - 1) -> None:
         self.ip, self.buffer_max_size = ip, buffer_max_size
         self.sendchannel, self.recvchannel = SimChannel(self, "send"), SimChannel(self, "recv")
-
-    def pump(self) -> None:
-        recv = self.recvchannel
-        if recv.idle or recv._buffer is None:
-            return
-        outq = self.ip.outq
-        while outq and recv._pos < recv._end:
-            word, last = outq.popleft()
-            recv._buffer[recv._pos] = word
-            recv._pos += 1
-            recv.transferred += recv._buffer.itemsize
-            if last:
-                recv.idle, recv._buffer = True, None
-                return
-        if recv._pos >= recv._end:
-            recv.idle, recv._buffer = True, None
 
 
 class SimulatedPynq:

@@ -25,7 +25,7 @@ from ..boards import get_board
 from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError
 from ..layout import ProjectLayout, refuse_overwrite, write_meta
-from ..model_io import model_hash
+from ..model_io import ends_in_softmax, model_hash
 from .csim import Design
 
 log = logging.getLogger(__name__)
@@ -105,12 +105,10 @@ def _strip_softmax(model: Any) -> Any:
     from tensorflow import keras
 
     last = model.layers[-1]
-    is_softmax = type(last).__name__ == "Softmax" or (
-        type(last).__name__ in ("Activation", "QActivation") and last.get_config().get("activation") == "softmax")
-    if not is_softmax:
-        if last.get_config().get("activation") == "softmax":
-            raise ConfigError(f"softmax inside {last.name}: put it in its own Activation layer to run it on the host")
+    if not ends_in_softmax(model):
         raise ConfigError("softmax='host' but the model does not end in a softmax layer")
+    if type(last).__name__ not in ("Softmax", "Activation", "QActivation"):
+        raise ConfigError(f"softmax inside {last.name}: put it in its own Activation layer to run it on the host")
     return keras.Model(model.inputs, model.layers[-2].output, name=model.name)
 
 

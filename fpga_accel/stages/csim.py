@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..layout import ProjectLayout, read_meta
+from ..model_io import ends_in_softmax
 from ..runtime.csim_build import CsimBuild, build_library
 from ..runtime.csim_lib import CsimLibrary, Progress, WorkerPool, default_workers
 from ..runtime.validate import check_input, softmax
@@ -155,11 +156,11 @@ class Design:
         xs = arr.reshape((arr.shape[0],) + self.input_shape)
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
         ours = self.predict(xs, workers=workers)
-        ends_in_softmax = _ends_in_softmax(model)
+        softmax_output = ends_in_softmax(model)
         out_exact, out_diff = None, None
         compared = "outputs"
         ref_cmp, ours_cmp = ref, ours
-        if ends_in_softmax:
+        if softmax_output:
             out_exact = _exact_rows(ref, ours)
             out_diff = float(np.max(np.abs(ref - ours)))
             compared = "logits"
@@ -201,11 +202,6 @@ class Design:
             report.layer_exact[name] = frac
             if frac < 1.0 and report.first_divergent_layer is None:
                 report.first_divergent_layer = name
-
-
-def _ends_in_softmax(model: Any) -> bool:
-    last = model.layers[-1]
-    return type(last).__name__ == "Softmax" or last.get_config().get("activation") == "softmax"
 
 
 def _exact_rows(a: np.ndarray, b: np.ndarray) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import QuantizeConfig
 from ..errors import ConfigError, InputError
+from ..model_io import ends_in_softmax
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def fine_tune(qmodel: Any, x: np.ndarray, y: np.ndarray, config: QuantizeConfig)
 
     y = np.asarray(y)
     n_out = qmodel.output_shape[-1]
-    softmax_out = qmodel.layers[-1].get_config().get("activation") == "softmax"
+    softmax_out = ends_in_softmax(qmodel)
     if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) and n_out > 1:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax_out)
         metrics = ["accuracy"]
