@@ -144,7 +144,9 @@ class SweepResult:
 
 def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2,
               progress: Callable[[int, int, Dict[str, Any]], None] = lambda done, total, row: None,
-              retries: int = 2) -> SweepResult:
+              retries: int = 2, csim_jobs: Optional[int] = None) -> SweepResult:
+    """Run the points not finished yet; ``csim_jobs``: g++ processes per point (default: the cores a local
+    worker has to itself, 1 on a remote cluster)."""
     from distributed import Client, LocalCluster, as_completed
 
     root = spec.root
@@ -156,7 +158,8 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
              len(points) - len(todo))
     if todo:
         cluster = None
-        csim_jobs = 1 if scheduler else max(1, available_cores() // max(1, workers))  # cores per point's g++ build
+        if csim_jobs is None:
+            csim_jobs = 1 if scheduler else max(1, available_cores() // max(1, workers))
         if scheduler:
             client = Client(scheduler)
         else:
