@@ -123,12 +123,15 @@ def cmd_csim(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .model_io import load_array
+    from .runtime.validate import check_input
     from .stages.csim import Design
 
     design = Design(args.project)
     out = _out_path(args.output, args.force) if args.output else None
     report_out = _out_path(args.report, args.force) if args.report else None
     x = load_array(args.input)
+    check_input(x, design.input_shape)  # before the compiler runs
+    labels = load_array(args.labels) if args.labels else None
     model = None
     if args.reference:
         from .model_io import load_model
@@ -137,13 +140,12 @@ def cmd_csim(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     build = design.compile()
     log.info("csim library %s (%.1f s)", "up to date" if build.cached else "compiled", time.perf_counter() - t0)
-    y = design.predict(x, workers=args.workers, progress=_Progress("predicting"))  # validates x first
+    y = design.predict(x, workers=args.workers, progress=_Progress("predicting"))
     if out is not None:
         np.save(out, y)
         log.info("wrote %s %s", out, y.shape)
     if model is None:
         return 0
-    labels = load_array(args.labels) if args.labels else None
     report = design.compare(model, x, labels, workers=args.workers)
     print(report.format())
     if report_out is not None:
