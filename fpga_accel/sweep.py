@@ -100,7 +100,11 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
     if done.is_file():
         return json.loads(done.read_text())
     out.mkdir(parents=True, exist_ok=True)
-    os.environ["FPGA_ACCEL_CSIM_JOBS"] = str(csim_jobs)  # this process is a sweep worker
+    # This process is a sweep worker with `csim_jobs` cores to itself: size g++ and (before TensorFlow
+    # first loads here) TensorFlow's thread pools to them, so that workers do not fight over cores.
+    os.environ["FPGA_ACCEL_CSIM_JOBS"] = str(csim_jobs)
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(csim_jobs))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     (out / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     with np.load(spec.data) as data:
