@@ -112,7 +112,14 @@ def _strip_softmax(model: Any) -> Any:
     return keras.Model(model.inputs, model.layers[-2].output, name=model.name)
 
 
-def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[str, Any]:
+def bn_maps(model: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The (scale, offset) of every (Q)BatchNormalization layer, probed once from Keras."""
+    return {layer.name: _affine_map(layer, layer.input_shape[-1]) for layer in model.layers
+            if type(layer).__name__ in BN_LAYERS}
+
+
+def hls_config(model: Any, config: ConvertConfig, input_precision: str,
+               maps: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Build hls4ml's nested config: per-layer precisions from the quantizers, then our corrections."""
     import hls4ml
 
@@ -131,8 +138,8 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[
             entry["ReuseFactor"] = _base_reuse(config)
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind in BN_LAYERS:
-            a, b = _affine_map(layer, layer.input_shape[-1])
+        if layer.name in maps:
+            a, b = maps[layer.name]
             ia, ib = _bits_for(a), _bits_for(b)
             layers[layer.name]["Precision"] = {
                 "scale": f"fixed<{ia + BN_FRACTION_BITS},{ia}>",
@@ -186,15 +193,13 @@ def _set_softmax_types(node: Any) -> None:
     node.set_attr(template.attribute_name, template.format(node))
 
 
-def _patch_graph(hls_model: Any, model: Any) -> None:
+def _patch_graph(hls_model: Any, model: Any, maps: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """Corrections that need the converted graph: BN maps from Keras, float activation result types."""
-    for layer in model.layers:
-        if type(layer).__name__ in BN_LAYERS:
-            node = hls_model.graph.get(layer.name)
-            if node is not None and "scale" in node.weights:
-                a, b = _affine_map(layer, layer.input_shape[-1])
-                node.weights["scale"].data = a
-                node.weights["bias"].data = b
+    for name, (a, b) in maps.items():
+        node = hls_model.graph.get(name)
+        if node is not None and "scale" in node.weights:
+            node.weights["scale"].data = a
+            node.weights["bias"].data = b
     keras_names = {layer.name for layer in model.layers}
     for node in hls_model.get_layers():
         # A float relu/linear that hls4ml split off a quantized layer ('<layer>_relu', not a Keras layer
@@ -232,7 +237,8 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
                     input_precision)
     input_precision = input_precision.replace("ap_", "")
     board = get_board(config.board)
-    cfg = hls_config(model, config, input_precision)
+    maps = bn_maps(model)
+    cfg = hls_config(model, config, input_precision, maps)
 
     reuse_factors: dict[str, int] = {}
     if config.auto_reuse:
@@ -248,7 +254,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     for node in hls_model.get_layers():
         if node.class_name == "Softmax":
             _set_softmax_types(node)
-    _patch_graph(hls_model, model)
+    _patch_graph(hls_model, model, maps)
     hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
     hls_model.write()
     layout = ProjectLayout(root, config.name)
