@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .accelerator import Accelerator, BenchResult
+from .validate import argmax_agreement, exact_rows
 
 
 @dataclass
@@ -46,7 +47,7 @@ def selftest(path: Union[str, Path], backend: str = "auto") -> SelfTestResult:
         flat, ref = y.reshape(len(x), -1), y_ref.reshape(len(x), -1)
         return SelfTestResult(
             backend=acc.backend, n=len(x),
-            bit_exact=float(np.mean(np.all(flat == ref, axis=1))),
-            argmax_agreement=float(np.mean(flat.argmax(1) == ref.argmax(1))),
+            bit_exact=float(exact_rows(flat, ref).mean()),
+            argmax_agreement=argmax_agreement(flat, ref),
             max_abs_diff=float(np.max(np.abs(flat - ref))),
             bench=acc.bench(batch=max(len(x), 1), calls=10, x=x))

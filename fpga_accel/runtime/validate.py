@@ -27,6 +27,15 @@ def check_input(x: object, input_shape: Sequence[int]) -> np.ndarray:
     return arr
 
 
+def exact_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per sample: are all of its values equal bit for bit? (the agreement figure csim is judged by)"""
+    return np.all(np.reshape(a, (len(a), -1)) == np.reshape(b, (len(b), -1)), axis=1)
+
+
+def argmax_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.reshape(a, (len(a), -1)).argmax(1) == np.reshape(b, (len(b), -1)).argmax(1)))
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float32, for designs whose softmax runs on the host."""
     z = z.astype(np.float32)

@@ -16,7 +16,7 @@ from ..layout import ProjectLayout, read_meta
 from ..model_io import ends_in_softmax
 from ..runtime.csim_build import CsimBuild, build_library
 from ..runtime.csim_lib import CsimLibrary, Progress, WorkerPool, default_workers
-from ..runtime.validate import check_input, softmax
+from ..runtime.validate import argmax_agreement, check_input, exact_rows, softmax
 
 log = logging.getLogger(__name__)
 
@@ -161,16 +161,16 @@ class Design:
         compared = "outputs"
         ref_cmp, ours_cmp = ref, ours
         if softmax_output:
-            out_exact = _exact_rows(ref, ours)
+            out_exact = float(exact_rows(ref, ours).mean())
             out_diff = float(np.max(np.abs(ref - ours)))
             compared = "logits"
             ref_cmp = _keras_outputs(model, xs, [model.layers[-2].name])[model.layers[-2].name]
             ours_cmp = self._logits(xs, ours)
-        exact = np.all(ref_cmp.reshape(len(xs), -1) == ours_cmp.reshape(len(xs), -1), axis=1)
+        exact = exact_rows(ref_cmp, ours_cmp)
         report = AgreementReport(
             n_samples=len(xs), bit_exact=float(exact.mean()),
             element_exact=float(np.mean(ref_cmp == ours_cmp)),
-            argmax_agreement=float(np.mean(ref.reshape(len(xs), -1).argmax(1) == ours.reshape(len(xs), -1).argmax(1))),
+            argmax_agreement=argmax_agreement(ref, ours),
             max_abs_diff=float(np.max(np.abs(ref_cmp - ours_cmp))),
             compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff)
         if y_true is not None:
@@ -195,17 +195,12 @@ class Design:
         order = [layer["name"] for layer in self.meta["layers"] if layer["name"] in traces and layer["name"] in keras_names]
         ref = _keras_outputs(model, xs, order)
         for name in order:
-            a, b = ref[name].reshape(len(xs), -1), traces[name].reshape(len(xs), -1)
-            if a.shape != b.shape:
+            if ref[name].size != traces[name].size:
                 continue
-            frac = float(np.mean(np.all(a == b, axis=1)))
+            frac = float(exact_rows(ref[name], traces[name]).mean())
             report.layer_exact[name] = frac
             if frac < 1.0 and report.first_divergent_layer is None:
                 report.first_divergent_layer = name
-
-
-def _exact_rows(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(np.all(a.reshape(len(a), -1) == b.reshape(len(b), -1), axis=1)))
 
 
 def _keras_outputs(model: Any, xs: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
