@@ -134,7 +134,7 @@ def run_tool(cmd: List[str], cwd: Path, log_path: Path, progress: Callable[[str]
     with open(log_path, "a") as log_file:
         log_file.write(f"\n$ {' '.join(cmd)}\n")
         log_file.flush()
-        start_line = sum(1 for _ in open(log_path))
+        start_line = len(log_path.read_text(errors="replace").splitlines())
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -148,7 +148,8 @@ def run_tool(cmd: List[str], cwd: Path, log_path: Path, progress: Callable[[str]
 
 
 def _error_lines(log_path: Path, start: int, limit: int = 15) -> str:
-    hits = [f"  {log_path.name}:{n}: {line.rstrip()}" for n, line in enumerate(open(log_path, errors="replace"), 1)
+    lines = log_path.read_text(errors="replace").splitlines()
+    hits = [f"  {log_path.name}:{n}: {line}" for n, line in enumerate(lines, 1)
             if n >= start and re.search(r"\b(ERROR|CRITICAL WARNING|Error)\b", line)]
     return "\n".join(hits[:limit]) if hits else "  (no ERROR lines; read the end of the log)"
 
