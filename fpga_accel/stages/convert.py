@@ -1,13 +1,8 @@
 """QKeras → hls4ml VivadoAccelerator project: the one place hls4ml's config dicts are built.
 
-What plain hls4ml gets wrong for bit-exact csim, and what this stage does about it:
-- the input type: taken from the model's input quantizer (same grid, convergent rounding, saturation),
-  else a 32-bit type sized from calibration data, with a warning naming it;
-- BatchNormalization: hls4ml recomputes the affine map from (quantized) parameters differently from
-  QKeras; the map is taken from the Keras layer itself and stored in wide types;
-- float activations inside quantized layers (``QConv2D(activation="relu")``): their result keeps the
-  accumulator's type instead of the 16-bit default;
-- softmax: the 'stable' implementation with wider tables, or cut off to the host (``softmax="host"``).
+The design's input type is the model's input quantizer (same grid, convergent rounding, saturation), else
+a 32-bit type sized from calibration data, with a warning naming it. Every other type is derived from
+the quantizers by the passes of ``fpga_accel.exact_types``, run inside hls4ml's own flow.
 """
 from __future__ import annotations
 
@@ -24,18 +19,13 @@ import numpy as np
 from ..boards import get_board
 from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError
+from ..exact_types import exact_flows
 from ..layout import ProjectLayout, refuse_overwrite, write_meta
 from ..model_io import ends_in_softmax, model_hash
 from .csim import Design
 
 log = logging.getLogger(__name__)
 
-BN_LAYERS = ("BatchNormalization", "QBatchNormalization")
-BN_FRACTION_BITS = 24
-SOFTMAX_RANGE_BITS = 3
-"""x_max - x saturates at 2**3 = 8: exp(-8) = 3e-4 is the largest error that saturation adds."""
-MAX_TABLE_BITS = 14
-MAX_INV_TABLE_BITS = 12
 SOFTMAX = {"Implementation": "stable", "Precision": {"result": "ufixed<18,1,RND,SAT>"}}
 
 
@@ -81,21 +71,6 @@ def wide_input_precision(calibration: np.ndarray | None) -> str:
     return f"fixed<32,{max(1, integer)},RND_CONV,SAT>"
 
 
-def _affine_map(layer: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """What the Keras (Q)BatchNormalization layer computes per channel, y = a*x + b, probed from the layer."""
-    import tensorflow as tf
-
-    shape = (1,) + tuple(layer.input_shape[1:])
-    zero = layer(tf.zeros(shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
-    one = layer(tf.ones(shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
-    return one - zero, zero
-
-
-def _bits_for(values: np.ndarray) -> int:
-    peak = float(np.max(np.abs(values))) if values.size else 0.0
-    return (math.floor(math.log2(peak)) + 2) if peak > 0 else 1
-
-
 def _base_reuse(config: ConvertConfig) -> int:
     """The reuse factor every layer starts from (auto starts at 1 and steps up per layer)."""
     return 1 if config.auto_reuse else int(config.reuse_factor)
@@ -112,15 +87,9 @@ def _strip_softmax(model: Any) -> Any:
     return keras.Model(model.inputs, model.layers[-2].output, name=model.name)
 
 
-def bn_maps(model: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The (scale, offset) of every (Q)BatchNormalization layer, probed once from Keras."""
-    return {layer.name: _affine_map(layer, layer.input_shape[-1]) for layer in model.layers
-            if type(layer).__name__ in BN_LAYERS}
-
-
-def hls_config(model: Any, config: ConvertConfig, input_precision: str,
-               maps: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Build hls4ml's nested config: per-layer precisions from the quantizers, then our corrections."""
+def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[str, Any]:
+    """Build hls4ml's nested config: per-layer precisions from the quantizers; the rest is left 'auto'
+    for ``exact_types`` to derive."""
     import hls4ml
 
     cfg = hls4ml.utils.config_from_keras_model(
@@ -138,79 +107,12 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
             entry["ReuseFactor"] = _base_reuse(config)
     for layer in model.layers:
         kind = type(layer).__name__
-        if layer.name in maps:
-            a, b = maps[layer.name]
-            ia, ib = _bits_for(a), _bits_for(b)
-            layers[layer.name]["Precision"] = {
-                "scale": f"fixed<{ia + BN_FRACTION_BITS},{ia}>",
-                "bias": f"fixed<{ib + BN_FRACTION_BITS},{ib}>",
-                "result": f"fixed<{16 + BN_FRACTION_BITS},16>",
-            }
         if kind == "Softmax" or layer.get_config().get("activation") == "softmax":
             target = layer.name if kind in ("Softmax", "Activation") else f"{layer.name}_softmax"
             entry = layers.setdefault(target, {"Trace": True})
             entry["Implementation"] = SOFTMAX["Implementation"]
             entry.setdefault("Precision", {}).update(SOFTMAX["Precision"])
     return cfg
-
-
-def softmax_types(logits: Any, n: int) -> dict[str, tuple[int, int]]:
-    """Unsigned (width, integer) of hls4ml's 'stable' softmax types for logits of type ``logits``.
-
-    ``inp_norm`` (x_max - x) gets one exp-table entry per representable value below 8, so logits that
-    differ get different exponentials and argmax is preserved; tables round and saturate.
-    """
-    frac = max(0, int(logits.width) - int(logits.integer))
-    norm_bits = min(SOFTMAX_RANGE_BITS + frac, MAX_TABLE_BITS)
-    sum_int = max(1, math.ceil(math.log2(n + 1)))
-    return {
-        "inp_norm": (norm_bits, SOFTMAX_RANGE_BITS),
-        "exp_table": (18, 1),
-        "accum": (18 + sum_int, 1 + sum_int),
-        "inv_inp": (12 + sum_int, sum_int),
-        "inv_table": (18, 1),
-    }
-
-
-def _set_softmax_types(node: Any) -> None:
-    """hls4ml sizes softmax's types from defaults (18,8 tables; x_max - x as wide as the logits, too coarse
-    to index a table) and reads no config key for most: set them as converted types, as hls4ml's own type
-    transform would, and render the layer config again (hls4ml renders it during conversion)."""
-    from hls4ml.backends.fpga.fpga_types import APTypeConverter, HLSTypeConverter
-    from hls4ml.backends.vivado.passes.core_templates import SoftmaxConfigTemplate
-    from hls4ml.model.types import FixedPrecisionType, NamedType, RoundingMode, SaturationMode
-
-    converter = HLSTypeConverter(precision_converter=APTypeConverter())
-    types = softmax_types(node.get_input_variable().type.precision, int(node.get_input_variable().size()))
-    for name, (width, integer) in types.items():
-        rounding = RoundingMode.TRN if name == "inp_norm" else RoundingMode.RND
-        precision = FixedPrecisionType(width, integer, signed=False, rounding_mode=rounding,
-                                       saturation_mode=SaturationMode.SAT)
-        node.set_attr(f"{name}_t", converter.convert(NamedType(f"{node.name}_{name}_t", precision)))
-    node.set_attr("exp_table_size", 2 ** types["inp_norm"][0])
-    node.set_attr("inv_table_size", 2 ** MAX_INV_TABLE_BITS)
-    template = SoftmaxConfigTemplate()
-    node.set_attr(template.attribute_name, template.format(node))
-
-
-def _patch_graph(hls_model: Any, model: Any, maps: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    """Corrections that need the converted graph: BN maps from Keras, float activation result types."""
-    for name, (a, b) in maps.items():
-        node = hls_model.graph.get(name)
-        if node is not None and "scale" in node.weights:
-            node.weights["scale"].data = a
-            node.weights["bias"].data = b
-    keras_names = {layer.name for layer in model.layers}
-    for node in hls_model.get_layers():
-        # A float relu/linear that hls4ml split off a quantized layer ('<layer>_relu', not a Keras layer
-        # of its own) must keep the accumulator's type, or the 16-bit default truncates it.
-        if node.name not in keras_names and node.class_name in ("Activation", "ReLU") \
-                and node.get_attr("activation") in ("relu", "linear") and node.get_input_node() is not None:
-            parent = node.get_input_node()
-            if node.name.startswith(parent.name) and parent.class_name in ("Dense", "Conv1D", "Conv2D",
-                                                                             "PointwiseConv1D", "PointwiseConv2D"):
-                source = parent.get_output_variable().type.precision
-                node.get_output_variable().type.precision = source
 
 
 def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None, force: bool = False) -> Design:
@@ -237,8 +139,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
                     input_precision)
     input_precision = input_precision.replace("ap_", "")
     board = get_board(config.board)
-    maps = bn_maps(model)
-    cfg = hls_config(model, config, input_precision, maps)
+    cfg = hls_config(model, config, input_precision)
 
     reuse_factors: dict[str, int] = {}
     if config.auto_reuse:
@@ -251,10 +152,6 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     root.mkdir(parents=True)
     log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
     hls_model = _hls4ml_convert(model, cfg, config, root)
-    for node in hls_model.get_layers():
-        if node.class_name == "Softmax":
-            _set_softmax_types(node)
-    _patch_graph(hls_model, model, maps)
     hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
     hls_model.write()
     layout = ProjectLayout(root, config.name)
@@ -299,11 +196,12 @@ def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root
     import hls4ml
 
     board = get_board(config.board)
-    return hls4ml.converters.convert_from_keras_model(
-        model, hls_config=cfg, output_dir=str(root), project_name=config.name,
-        backend="VivadoAccelerator", board=board.name, part=board.part,
-        clock_period=config.resolved_clock_period, io_type=config.io_type.value,
-        interface="axi_stream", driver="python", input_type="float", output_type="float")
+    with exact_flows("VivadoAccelerator") as flows:
+        return hls4ml.converters.convert_from_keras_model(
+            model, hls_config={**cfg, "Flows": flows}, output_dir=str(root), project_name=config.name,
+            backend="VivadoAccelerator", board=board.name, part=board.part,
+            clock_period=config.resolved_clock_period, io_type=config.io_type.value,
+            interface="axi_stream", driver="python", input_type="float", output_type="float")
 
 
 def layer_table(hls_model: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,420 @@
+"""Every HLS type of a design derived from the QKeras quantizers: the one place csim is made exact.
+
+hls4ml 1.3 takes the types a quantizer gives (weights, biases, activations) and fills every other type
+(products, accumulators, results of float activations, batch-norm maps, pooling) by its own inference,
+which falls back to the 16-bit default for power-of-two and binary weights, batch-norm constants and
+anything it does not know. A 16-bit type that cannot hold a layer's range wraps silently. Here those
+types are derived instead, layer kind by layer kind, so that the C++ computes exactly what QKeras
+computes in float32:
+
+- **weights** given as powers of two or as binary (0/1-encoded) values become the smallest exact
+  fixed/int type of their values (±1 for binary), so the ordinary exact product is used;
+- **sums** (Dense, Conv, depthwise, pointwise) get a product type of input width + weight width and an
+  accumulator with ``ceil(log2(fan-in))`` more integer bits and the bias's bits: no rounding, no overflow;
+- **float activations** split off a quantized layer (``QConv2D(activation="relu")``) keep their input's
+  type; quantized ones keep their quantizer's type (hls4ml's);
+- **batch normalisation** (and hls4ml's ``ApplyAlpha``, into which it folds alpha and the bias) uses the
+  affine map probed from the Keras layer at parse time (:func:`install_batchnorm_probe`), constants
+  kept to 24 fraction bits, and a result type wide enough for the product and the sum;
+- **binary activations**: QKeras' ``binary_tanh`` maps 0 to −1 while hls4ml's maps it to +1; the
+  preceding sum's bias is lowered by one step of its own grid, which moves exactly the ties;
+- **average pooling** keeps the bits the division by a power of two adds;
+- **softmax** gets tables sized from the logits type (one exp entry per representable ``x_max − x``).
+
+Types a configuration states explicitly (from a quantizer or by the user) are never changed. The
+rules run as one hls4ml optimizer pass in the flow :data:`FLOW`, after hls4ml's own graph passes and
+before it renders C++ types and templates.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from typing import Any, Iterator
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FLOW = "fpga_accel:exact_types"
+PASS = "fpga_accel:derive_exact_types"
+CONST_FRACTION_BITS = 24
+"""Fraction bits kept for batch-norm constants that are not on a short fixed-point grid."""
+MAX_EXACT_FRACTION_BITS = 32
+SOFTMAX_RANGE_BITS = 3
+"""x_max - x saturates at 2**3 = 8: exp(-8) = 3e-4 is the largest error that saturation adds."""
+MAX_TABLE_BITS = 14
+MAX_INV_TABLE_BITS = 12
+SUM_CLASSES = {"Dense": "dense", "Conv1D": "conv", "Conv2D": "conv", "PointwiseConv1D": "conv",
+               "PointwiseConv2D": "conv", "Conv2DBatchnorm": "conv", "DepthwiseConv1D": "depthwise",
+               "DepthwiseConv2D": "depthwise"}
+AFFINE_CLASSES = ("BatchNormalization", "ApplyAlpha")
+ACTIVATION_CLASSES = ("Activation", "ReLU")
+# hls4ml passes that replace a batch norm + binary activation by a threshold computed in its own
+# rounding (and re-encode ±1 as 0/1); the exact types below make them unnecessary.
+_REPLACED_HLS4ML_PASSES = ("vivado:merge_batch_norm_quantized_tanh", "vivado:quantize_dense_output")
+
+
+# ---------------------------------------------------------------------------------------- types
+
+
+def _fixed(width: int, integer: int, signed: bool = True) -> Any:
+    from hls4ml.model.types import FixedPrecisionType
+
+    return FixedPrecisionType(width=int(width), integer=int(integer), signed=bool(signed))
+
+
+def _as_fixed(precision: Any) -> tuple[int, int, bool] | None:
+    """(width, integer, signed) of a fixed or integer precision; None for other kinds."""
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, XnorPrecisionType
+
+    if isinstance(precision, XnorPrecisionType):
+        return None
+    if isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
+        return int(precision.width), int(precision.integer), bool(precision.signed)
+    return None
+
+
+def exact_type(values: np.ndarray, max_fraction: int = MAX_EXACT_FRACTION_BITS) -> Any | None:
+    """The smallest fixed type that holds every value exactly, or None if one needs > max_fraction bits."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        return None
+    frac = 0
+    while frac <= max_fraction and not np.all(np.ldexp(v, frac) == np.round(np.ldexp(v, frac))):
+        frac += 1
+    if frac > max_fraction:
+        return None
+    return _range_type(v, frac)
+
+
+def _range_type(v: np.ndarray, frac: int) -> Any:
+    """A fixed type with ``frac`` fraction bits whose range holds [min(v), max(v)]."""
+    lo, hi = float(v.min(initial=0.0)), float(v.max(initial=0.0))
+    signed = lo < 0
+    lsb = 2.0 ** -frac
+    integer = 0 if not signed else 1
+    while hi > 2.0 ** (integer - int(signed)) - lsb or (signed and lo < -(2.0 ** (integer - 1))):
+        integer += 1
+    return _fixed(integer + frac, integer, signed)
+
+
+def constant_type(values: np.ndarray) -> Any:
+    """Exact if the constants sit on a short grid (po2 alphas, quantized params), else 24 fraction bits."""
+    found = exact_type(values, CONST_FRACTION_BITS)
+    if found is not None:
+        return found
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return _range_type(v, CONST_FRACTION_BITS)
+
+
+def sum_type(x: tuple[int, int, bool], w: tuple[int, int, bool], n_terms: int,
+             bias: tuple[int, int, bool] | None) -> Any:
+    """Exact type of sum_i x_i*w_i (+ bias): products full width, log2(n) carry bits, bias aligned."""
+    width, integer, signed = x[0] + w[0], x[1] + w[1], x[2] or w[2]
+    carry = math.ceil(math.log2(max(1, n_terms)))
+    width, integer = width + carry, integer + carry
+    if bias is not None:
+        frac = max(width - integer, bias[0] - bias[1])
+        integer = max(integer + (bias[2] and not signed), bias[1] + (signed and not bias[2])) + 1
+        signed = signed or bias[2]
+        width = integer + frac
+    return _fixed(width, integer, signed)
+
+
+# ---------------------------------------------------------------------------------------- graph
+
+
+def _configured_auto(node: Any, type_name: str) -> bool:
+    """True where the configuration left a type to inference (hls4ml nodes made by passes have none)."""
+    cfg = node.get_attr("precision")
+    if isinstance(cfg, dict):
+        return cfg.get(type_name.removesuffix("_t"), "auto") == "auto"
+    return True
+
+
+def _set_type(node: Any, type_name: str, precision: Any) -> None:
+    node.types[type_name].name = f"{node.name}_{type_name}"
+    node.types[type_name].precision = precision
+    weight = type_name.removesuffix("_t")
+    if weight in node.weights:
+        node.weights[weight].update_precision(precision)
+
+
+def _replace_weight(node: Any, weight: str, data: np.ndarray, precision: Any) -> None:
+    """A plain weight variable with new (exactly equal) data and type, under the same C++ name."""
+    from hls4ml.model.types import WeightVariable
+
+    old = node.weights[weight]
+    var = WeightVariable(old.name, type_name=f"{node.name}_{weight}_t", precision=precision, data=data,
+                         quantizer=None)
+    var.data_unquantized = getattr(old, "data_unquantized", data)
+    node.set_attr(weight, var)
+
+
+def _exact_weights(node: Any) -> None:
+    """Power-of-two and binary weights → the exact fixed/int type of their values (ordinary products)."""
+    from hls4ml.model.types import ExponentPrecisionType, IntegerPrecisionType, XnorPrecisionType
+
+    for name, var in list(node.weights.items()):
+        precision = var.type.precision
+        if isinstance(precision, XnorPrecisionType):  # stored 0/1, meaning -1/+1
+            _replace_weight(node, name, np.where(np.asarray(var.data) == 0, -1, 1).astype(np.int64),
+                            IntegerPrecisionType(width=2, signed=True))
+        elif isinstance(precision, ExponentPrecisionType):
+            found = exact_type(np.asarray(var.data))
+            if found is None:
+                raise ValueError(f"{node.name}: power-of-two {name} values need more than "
+                                 f"{MAX_EXACT_FRACTION_BITS} fraction bits")
+            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found)
+
+
+def _n_terms(node: Any, kind: str) -> int:
+    if kind == "dense":
+        return int(node.get_attr("n_in"))
+    taps = int(node.get_attr("filt_height", 1)) * int(node.get_attr("filt_width", 1))
+    return taps if kind == "depthwise" else taps * int(node.get_attr("n_chan"))
+
+
+def _derive_sum(node: Any, kind: str) -> bool:
+    x = _as_fixed(node.get_input_variable().type.precision)
+    w = _as_fixed(node.types["weight_t"].precision) if "weight_t" in node.types else None
+    if x is None or w is None:
+        return False
+    bias = None
+    if "bias" in node.weights and np.any(np.asarray(node.weights["bias"].data) != 0):
+        if _configured_auto(node, "bias_t") and node.get_attr("bias_quantizer") is None:
+            _set_type(node, "bias_t", constant_type(np.asarray(node.weights["bias"].data)))
+        bias = _as_fixed(node.types["bias_t"].precision)
+    exact = sum_type(x, w, _n_terms(node, kind), bias)
+    for type_name in ("accum_t", "result_t"):
+        if type_name in node.types and _configured_auto(node, type_name):
+            _set_type(node, type_name, exact)
+    return True
+
+
+def _derive_affine(node: Any) -> bool:
+    """y = scale*x + bias per channel (batch norm, hls4ml's ApplyAlpha)."""
+    x = _as_fixed(node.get_input_variable().type.precision)
+    if x is None:
+        return False
+    for weight in ("scale", "bias"):
+        if _configured_auto(node, f"{weight}_t") and node.get_attr(f"{weight}_quantizer") is None:
+            _set_type(node, f"{weight}_t", constant_type(np.asarray(node.weights[weight].data)))
+    s, b = _as_fixed(node.types["scale_t"].precision), _as_fixed(node.types["bias_t"].precision)
+    if s is None or b is None:
+        return False
+    if _configured_auto(node, "result_t"):
+        _set_type(node, "result_t", sum_type(x, s, 1, b))
+    return True
+
+
+def _derive_activation(node: Any) -> bool:
+    if node.get_attr("activation") in ("relu", "linear") and _configured_auto(node, "result_t"):
+        _set_type(node, "result_t", node.get_input_variable().type.precision)
+    return True
+
+
+def _derive_pooling(node: Any) -> bool:
+    x = _as_fixed(node.get_input_variable().type.precision)
+    if x is None:
+        return False
+    extra = 0
+    if str(node.get_attr("pool_op", "max")).lower() == "average":
+        size = int(node.get_attr("pool_height", 1)) * int(node.get_attr("pool_width", 1))
+        extra = math.ceil(math.log2(max(1, size)))
+    if "accum_t" in node.types and _configured_auto(node, "accum_t"):
+        _set_type(node, "accum_t", _fixed(x[0] + 2 * extra, x[1] + extra, x[2]))
+    if _configured_auto(node, "result_t"):
+        _set_type(node, "result_t", _fixed(x[0] + extra, x[1], x[2]))
+    return True
+
+
+def _derive_passthrough(node: Any) -> bool:
+    """Reshape, Flatten, Clone, padding, Transpose...: values move, so the input's type carries over."""
+    if _configured_auto(node, "result_t"):
+        _set_type(node, "result_t", node.get_input_variable().type.precision)
+    return True
+
+
+def _strict_sign_consumer(node: Any) -> bool:
+    """Is node's only consumer QKeras' binary_tanh, which maps 0 to -1 (hls4ml's maps it to +1)?"""
+    users = node.get_output_nodes()
+    if len(users) != 1:
+        return False
+    act = users[0]
+    quantizer = act.get_attr("activation_quantizer") or {}
+    return act.class_name in ACTIVATION_CLASSES and act.get_attr("activation") == "binary_tanh" \
+        and quantizer.get("class_name") == "binary_tanh" and "use_01" not in quantizer.get("config", {})
+
+
+def _lower_ties(node: Any) -> None:
+    """x > 0 as x - lsb >= 0: lower the bias by one step of the node's (exact) result grid."""
+    if node.get_attr("fpga_accel_ties_lowered") or "bias" not in node.weights:
+        return
+    result = _as_fixed(node.types["result_t"].precision)
+    if result is None:
+        return
+    lsb = 2.0 ** -(result[0] - result[1])
+    bias = np.asarray(node.weights["bias"].data, dtype=np.float64) - lsb
+    _replace_weight(node, "bias", bias, constant_type(bias))
+    node.set_attr("fpga_accel_ties_lowered", True)
+
+
+def softmax_types(logits: Any, n: int) -> dict[str, tuple[int, int]]:
+    """Unsigned (width, integer) of hls4ml's 'stable' softmax types for logits of type ``logits``.
+
+    ``inp_norm`` (x_max - x) gets one exp-table entry per representable value below 8, so logits that
+    differ get different exponentials and argmax is preserved; tables round and saturate.
+    """
+    frac = max(0, int(logits.width) - int(logits.integer))
+    norm_bits = min(SOFTMAX_RANGE_BITS + frac, MAX_TABLE_BITS)
+    sum_int = max(1, math.ceil(math.log2(n + 1)))
+    return {
+        "inp_norm": (norm_bits, SOFTMAX_RANGE_BITS),
+        "exp_table": (18, 1),
+        "accum": (18 + sum_int, 1 + sum_int),
+        "inv_inp": (12 + sum_int, sum_int),
+        "inv_table": (18, 1),
+    }
+
+
+def _derive_softmax(node: Any) -> bool:
+    """hls4ml sizes softmax tables from defaults (x_max - x as wide as the logits, too coarse to index
+    a table) and reads no config key for most of them."""
+    from hls4ml.model.types import FixedPrecisionType, NamedType, RoundingMode, SaturationMode
+
+    logits = node.get_input_variable().type.precision
+    if _as_fixed(logits) is None:
+        return False
+    types = softmax_types(logits, int(node.get_input_variable().size()))
+    for name, (width, integer) in types.items():
+        rounding = RoundingMode.TRN if name == "inp_norm" else RoundingMode.RND
+        precision = FixedPrecisionType(width, integer, signed=False, rounding_mode=rounding,
+                                       saturation_mode=SaturationMode.SAT)
+        node.set_attr(f"{name}_t", NamedType(f"{node.name}_{name}_t", precision))
+    node.set_attr("exp_table_size", 2 ** types["inp_norm"][0])
+    node.set_attr("inv_table_size", 2 ** MAX_INV_TABLE_BITS)
+    return True
+
+
+def derive_types(model: Any) -> list[str]:
+    """Derive the types of every layer in graph order; returns the layers no rule covers."""
+    uncovered = []
+    for node in model.get_layers():
+        cls = node.class_name
+        _exact_weights(node)
+        if cls in ("Input", "InputLayer"):
+            done = True
+        elif cls in SUM_CLASSES:
+            done = _derive_sum(node, SUM_CLASSES[cls])
+        elif cls in AFFINE_CLASSES:
+            done = _derive_affine(node)
+        elif cls in ACTIVATION_CLASSES:
+            done = _derive_activation(node)
+        elif cls in ("Pooling1D", "Pooling2D"):
+            done = _derive_pooling(node)
+        elif cls == "Softmax":
+            done = _derive_softmax(node)
+        elif cls in ("Reshape", "Transpose", "Clone", "ZeroPadding1D", "ZeroPadding2D", "Resize", "Repack"):
+            done = _derive_passthrough(node)
+        else:
+            done = False
+        if (cls in SUM_CLASSES or cls in AFFINE_CLASSES) and _strict_sign_consumer(node):
+            _lower_ties(node)
+            done = _derive_sum(node, SUM_CLASSES[cls]) if cls in SUM_CLASSES else _derive_affine(node)
+        if not done:
+            uncovered.append(f"{node.name} ({cls})")
+    return uncovered
+
+
+# ------------------------------------------------------------------------------ hls4ml hooks
+
+
+def _pass_class() -> type:
+    from hls4ml.model.optimizer import ModelOptimizerPass
+
+    class DeriveExactTypes(ModelOptimizerPass):
+        """hls4ml pass wrapper around :func:`derive_types` (runs once per conversion)."""
+
+        def __init__(self) -> None:
+            self.name = PASS
+
+        def transform(self, model: Any) -> bool:
+            if model.config.config.get("fpga_accel_types_derived"):
+                return False
+            uncovered = derive_types(model)
+            model.config.config["fpga_accel_types_derived"] = True
+            model.config.config["fpga_accel_uncovered"] = uncovered
+            if uncovered:
+                log.info("types left to hls4ml (no exact rule): %s", ", ".join(uncovered))
+            return False
+
+    return DeriveExactTypes
+
+
+def _affine_probe(layer: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """What a Keras (Q)BatchNormalization computes per channel, y = a*x + b, probed from the layer."""
+    import tensorflow as tf
+
+    n = int(shape[-1])
+    zero = layer(tf.zeros((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
+    one = layer(tf.ones((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
+    return one - zero, zero
+
+
+def install_batchnorm_probe() -> None:
+    """Wrap hls4ml's (Q)BatchNormalization parsers: the node's scale and bias are the map the Keras layer
+    computes (QKeras quantizes gamma/beta/mean/variance its own way), set at parse time so that every
+    hls4ml fusion afterwards (alpha factorisation, consecutive BNs) composes with it."""
+    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
+
+    handlers = get_layer_handlers()
+    for cls in ("BatchNormalization", "QBatchNormalization"):
+        original = handlers.get(cls)
+        if original is None or getattr(original, "fpga_accel_probe", False):
+            continue
+
+        def probed(keras_layer: Any, input_names: Any, input_shapes: Any, reader: Any, _orig: Any = original) -> Any:
+            layer, shape = _orig(keras_layer, input_names, input_shapes, reader)
+            model = getattr(reader, "model", None)
+            if model is not None:
+                scale, bias = _affine_probe(model.get_layer(layer["name"]), tuple(input_shapes[0][1:]))
+                layer["scale_data"], layer["bias_data"] = scale, bias
+            return layer, shape
+
+        probed.fpga_accel_probe = True  # type: ignore[attr-defined]
+        handlers[cls] = probed
+
+
+def _register() -> None:
+    from hls4ml.model.flow import get_available_flows, register_flow
+    from hls4ml.model.optimizer import get_available_passes, register_pass
+
+    if PASS not in get_available_passes():
+        register_pass(PASS, _pass_class())
+    if FLOW not in get_available_flows():
+        register_flow(FLOW, [PASS], requires=["vivado:streaming", "vivado:quantization", "vivado:optimize"])
+
+
+@contextlib.contextmanager
+def exact_flows(backend: str) -> Iterator[list[str]]:
+    """The ``Flows`` an hls4ml config needs for exact types, with hls4ml's batch-norm + binary threshold
+    merge taken out of its quantization flow for the duration (restored afterwards)."""
+    import hls4ml
+    from hls4ml.model.flow import get_flow, update_flow
+
+    install_batchnorm_probe()
+    _register()
+    saved = list(get_flow("vivado:quantization").optimizers)
+    update_flow("vivado:quantization", remove_optimizers=saved)
+    update_flow("vivado:quantization", add_optimizers=[p for p in saved if p not in _REPLACED_HLS4ML_PASSES])
+    try:
+        yield [FLOW, hls4ml.backends.get_backend(backend).get_default_flow()]
+    finally:  # hls4ml's own order again, for anyone else converting in this process
+        update_flow("vivado:quantization", remove_optimizers=list(get_flow("vivado:quantization").optimizers))
+        update_flow("vivado:quantization", add_optimizers=saved)
+
+
+__all__ = ["FLOW", "derive_types", "exact_flows", "exact_type", "install_batchnorm_probe", "softmax_types",
+           "sum_type"]
