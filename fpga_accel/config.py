@@ -107,6 +107,13 @@ class ConvertConfig:
     output_dir: Path = Path("hls_projects")
     margin: float = 0.8
     """Share of each board resource that --reuse-factor auto may plan to use."""
+    verify_samples: int = 1000
+    """Samples convert runs through csim and the Keras model before returning (0: no check)."""
+    strict: bool = False
+    """Any disagreement found by that check is an error (NotExactError) instead of a warning."""
+    allow_inexact: bool = False
+    """Convert layers known to have no exact hls4ml counterpart (ternary activations, leaky
+    quantized_relu) instead of refusing them; the check above then reports the disagreement."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -129,6 +136,12 @@ class ConvertConfig:
             raise ConfigError(f"margin must be in (0, 1], got {self.margin}")
         if self.clock_period is not None and not 0 < float(self.clock_period) < 1000:
             raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
+        if isinstance(self.verify_samples, bool) or not isinstance(self.verify_samples, int) \
+                or self.verify_samples < 0:
+            raise ConfigError(f"verify_samples must be a whole number >= 0, got {self.verify_samples!r}")
+        for key in ("strict", "allow_inexact"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
         check_precision(self.precision, "precision")
         if self.input_precision is not None:
             check_precision(self.input_precision, "input_precision")
@@ -155,7 +168,8 @@ def _enum(kind: type[Enum], value: Any, what: str) -> Enum:
 
 
 def load_project_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML project file: top-level convert keys plus an optional ``quantize:`` section."""
+    """Read a YAML project file: top-level convert keys, ``model``, ``custom_objects`` (a module holding the
+    model's custom layer classes) and an optional ``quantize:`` section."""
     import yaml
 
     path = Path(path)
@@ -164,7 +178,7 @@ def load_project_file(path: str | Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
-    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model"}
+    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model", "custom_objects"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")

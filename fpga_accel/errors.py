@@ -26,3 +26,7 @@ class BuildError(FpgaAccelError):
 
 class BoardError(FpgaAccelError):
     """The FPGA board, its overlay or its DMA cannot be used as asked."""
+
+
+class NotExactError(FpgaAccelError):
+    """csim does not compute what the Keras model computes (``--strict`` convert, ``csim --reference``)."""

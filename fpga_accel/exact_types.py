@@ -96,16 +96,19 @@ def _range_type(v: np.ndarray, frac: int) -> Any:
     integer = 0 if not signed else 1
     while hi > 2.0 ** (integer - int(signed)) - lsb or (signed and lo < -(2.0 ** (integer - 1))):
         integer += 1
+    if integer + frac < 1:  # all zeros: ap_fixed<0,...> does not exist
+        integer = 1
     return _fixed(integer + frac, integer, signed)
 
 
-def constant_type(values: np.ndarray) -> Any:
-    """Exact if the constants sit on a short grid (po2 alphas, quantized params), else 24 fraction bits."""
-    found = exact_type(values, CONST_FRACTION_BITS)
+def constant_type(values: np.ndarray, fraction: int = CONST_FRACTION_BITS) -> Any:
+    """Exact if the constants sit on a grid of at most ``fraction`` bits (po2 alphas, quantized
+    parameters), else rounded to ``fraction`` bits (float constants)."""
+    found = exact_type(values, fraction)
     if found is not None:
         return found
     v = np.asarray(values, dtype=np.float64).ravel()
-    return _range_type(v, CONST_FRACTION_BITS)
+    return _range_type(v, fraction)
 
 
 def sum_type(x: tuple[int, int, bool], w: tuple[int, int, bool], n_terms: int,
@@ -181,6 +184,10 @@ def _derive_sum(node: Any, kind: str) -> bool:
     w = _as_fixed(node.types["weight_t"].precision) if "weight_t" in node.types else None
     if x is None or w is None:
         return False
+    if node.get_attr("weight_quantizer") is None and str(node.get_attr("class_name", "")).startswith("Q"):
+        # a QKeras layer without a kernel quantizer computes with float32 weights
+        _set_type(node, "weight_t", constant_type(np.asarray(node.weights["weight"].data), MAX_EXACT_FRACTION_BITS))
+        w = _as_fixed(node.types["weight_t"].precision)
     bias = None
     if "bias" in node.weights and np.any(np.asarray(node.weights["bias"].data) != 0):
         if _configured_auto(node, "bias_t") and node.get_attr("bias_quantizer") is None:
@@ -209,8 +216,28 @@ def _derive_affine(node: Any) -> bool:
     return True
 
 
+def quantized_bits_type(config: dict[str, Any]) -> Any | None:
+    """The HLS type whose cast *is* QKeras' quantized_bits (alpha 1): its grid, round half to even,
+    saturation (symmetric when QKeras' is). hls4ml 1.3 ignores keep_negative=False (one fraction bit lost)."""
+    from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
+
+    if config.get("alpha") not in (None, 1, 1.0) or config.get("use_stochastic_rounding"):
+        return None
+    bits, integer = int(config["bits"]), int(config.get("integer", 0))
+    signed = bool(config.get("keep_negative", True))
+    saturation = SaturationMode.SAT_SYM if signed and config.get("symmetric") else SaturationMode.SAT
+    return FixedPrecisionType(bits, integer + int(signed), signed=signed, rounding_mode=RoundingMode.RND_CONV,
+                              saturation_mode=saturation)
+
+
 def _derive_activation(node: Any) -> bool:
-    if node.get_attr("activation") in ("relu", "linear") and _configured_auto(node, "result_t"):
+    quantizer = node.get_attr("activation_quantizer") or {}
+    if quantizer.get("class_name") == "linear":  # hls4ml's name for a quantized_bits activation
+        exact = quantized_bits_type(quantizer.get("config", {}))
+        if exact is None:
+            return False
+        _set_type(node, "result_t", exact)
+    elif node.get_attr("activation") in ("relu", "linear") and _configured_auto(node, "result_t"):
         _set_type(node, "result_t", node.get_input_variable().type.precision)
     return True
 
@@ -328,6 +355,34 @@ def derive_types(model: Any) -> list[str]:
     return uncovered
 
 
+# ------------------------------------------------------------------------------ refusals
+
+
+def _activation_quantizer(layer: Any) -> Any:
+    """The quantizer a QKeras layer applies to its output (QActivation's, or an activation argument)."""
+    q = getattr(layer, "quantizer", None) if type(layer).__name__ == "QActivation" else getattr(layer, "activation", None)
+    if isinstance(q, str):
+        from qkeras.quantizers import get_quantizer
+
+        q = get_quantizer(q)
+    return q
+
+
+def inexact_layers(model: Any) -> list[str]:
+    """Layers whose QKeras arithmetic hls4ml 1.3 has no exact counterpart for, each with the reason."""
+    found = []
+    for layer in model.layers:
+        q = _activation_quantizer(layer)
+        kind = type(q).__name__ if q is not None else ""
+        if kind == "ternary" or getattr(q, "__name__", "") == "ternary_tanh":
+            found.append(f"{layer.name}: QKeras' ternary activation switches at |x| >= its threshold, hls4ml's "
+                         "ternary_tanh at |x| > 0.5 with its own scaling (use quantized_bits(2, 1) or binary)")
+        elif kind == "quantized_relu" and float(getattr(q, "negative_slope", 0) or 0) != 0:
+            found.append(f"{layer.name}: quantized_relu(negative_slope={q.negative_slope}) clips negative values at "
+                         "-negative_slope * 2**integer, which hls4ml's leaky relu does not")
+    return found
+
+
 # ------------------------------------------------------------------------------ hls4ml hooks
 
 
@@ -416,5 +471,5 @@ def exact_flows(backend: str) -> Iterator[list[str]]:
         update_flow("vivado:quantization", add_optimizers=saved)
 
 
-__all__ = ["FLOW", "derive_types", "exact_flows", "exact_type", "install_batchnorm_probe", "softmax_types",
+__all__ = ["FLOW", "derive_types", "exact_flows", "exact_type", "inexact_layers", "install_batchnorm_probe", "softmax_types",
            "sum_type"]

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..boards import get_board
 from ..config import ConvertConfig, SoftmaxMode, Strategy
-from ..errors import ConfigError, InputError
-from ..exact_types import exact_flows
+from ..errors import ConfigError, InputError, NotExactError
+from ..exact_types import exact_flows, inexact_layers
 from ..layout import ProjectLayout, refuse_overwrite, write_meta
 from ..model_io import ends_in_softmax, model_hash
 from .csim import Design
@@ -42,11 +42,15 @@ def check_supported(model: Any) -> None:
         raise ConfigError("only single-input, single-output models are supported by the PYNQ AXI-stream wrapper")
 
 
+def _first_layer(model: Any) -> Any:
+    return next((layer for layer in model.layers if type(layer).__name__ != "InputLayer"), None)
+
+
 def input_quantizer_precision(model: Any) -> str | None:
     """The HLS type equal to the model's input quantizer, if the first layer is one hls4ml can match."""
     from qkeras.quantizers import quantized_bits, quantized_relu
 
-    first = next((layer for layer in model.layers if type(layer).__name__ != "InputLayer"), None)
+    first = _first_layer(model)
     if type(first).__name__ != "QActivation":
         return None
     q = first.quantizer
@@ -59,6 +63,12 @@ def input_quantizer_precision(model: Any) -> str | None:
     if isinstance(q, quantized_relu) and not q.use_sigmoid and not q.negative_slope and q.relu_upper_bound is None:
         return f"ufixed<{q.bits},{q.integer},RND_CONV,SAT>"
     return None
+
+
+def _has_layers_after_input_quantizer(model: Any) -> bool:
+    """The input type can only *be* the input quantizer when more follows it: hls4ml drops the
+    quantizer as an identity, and a model that is nothing else would be left without any layer."""
+    return sum(type(layer).__name__ not in ("InputLayer", "Dropout") for layer in model.layers) > 1
 
 
 def wide_input_precision(calibration: np.ndarray | None) -> str:
@@ -122,6 +132,12 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     root = config.project_dir
     refuse_overwrite(root, force)
     check_supported(model)
+    inexact = inexact_layers(model)
+    if inexact and not config.allow_inexact:
+        raise ConfigError("csim cannot be exact for this model: " + "; ".join(inexact)
+                          + " (allow_inexact / --allow-inexact converts it anyway)")
+    for reason in inexact:
+        log.warning("not exact: %s", reason)
     if calibration is not None:
         calibration = np.asarray(calibration, dtype=np.float32)
         if calibration.shape[1:] != tuple(model.input_shape[1:]):
@@ -131,9 +147,11 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     if config.softmax is SoftmaxMode.host:
         model = _strip_softmax(model)
 
-    input_precision = config.input_precision or input_quantizer_precision(model)
+    quantizer_type = input_quantizer_precision(model)
+    input_precision = config.input_precision or (quantizer_type if _has_layers_after_input_quantizer(model) else None)
     if input_precision is None:
         input_precision = wide_input_precision(calibration)
+    if quantizer_type is None and not config.input_precision:
         log.warning("model has no input quantizer: design input precision set to %s; float inputs are "
                     "rounded to it (add one with `fpga-accel quantize` for an exact, cheaper input)",
                     input_precision)
@@ -156,8 +174,55 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     hls_model.write()
     layout = ProjectLayout(root, config.name)
     reference.save(str(layout.keras_model), include_optimizer=False)
-    write_meta(root, _meta(hls_model, reference, model, config, cfg, input_precision))
-    return Design(root)
+    meta = _meta(hls_model, reference, model, config, cfg, input_precision)
+    meta["uncovered_layers"] = list(hls_model.config.config.get("fpga_accel_uncovered", []))
+    write_meta(root, meta)
+    design = Design(root)
+    if config.verify_samples:
+        meta["fidelity"] = verify(design, reference, verification_inputs(reference, calibration, config.verify_samples),
+                                  meta["uncovered_layers"], strict=config.strict)
+        write_meta(root, meta)
+        design = Design(root)
+    return design
+
+
+def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
+    """What convert checks csim on: the calibration data, else float samples spanning the input
+    quantizer's range (±1.25 × its bound, so saturation is exercised), else [-4, 4)."""
+    if calibration is not None and len(calibration):
+        return calibration[:n], "calibration data"
+    bound = 4.0
+    q = getattr(_first_layer(model), "quantizer", None)
+    if q is not None and hasattr(q, "bits"):
+        bound = 1.25 * 2.0 ** float(getattr(q, "integer", 0) or 0)
+    shape = (n,) + tuple(model.input_shape[1:])
+    return np.random.default_rng(seed).uniform(-bound, bound, shape).astype(np.float32), f"uniform samples in ±{bound:g}"
+
+
+def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str],
+           strict: bool = False) -> dict[str, Any]:
+    """Run csim against the Keras model before handing the design over: the verdict goes into
+    fpga_accel.json, one log line says it, and ``strict`` turns any disagreement into an error."""
+    x, source = inputs
+    report = design.compare(reference, x)
+    verdict = {"samples": report.n_samples, "source": source, "compared": report.compared,
+               "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
+               "max_abs_diff": report.max_abs_diff, "first_divergent_layer": report.first_divergent_layer,
+               "passed": report.passed}
+    if report.passed:
+        log.info("csim == Keras bit for bit on %s samples (%s%s)", f"{report.n_samples:,}", source,
+                 ", logits" if report.compared == "logits" else "")
+        return verdict
+    why = f"; first diverging layer {report.first_divergent_layer}" if report.first_divergent_layer else ""
+    if uncovered:
+        why += f"; layers without an exact type rule: {', '.join(uncovered)}"
+    message = (f"csim matches Keras bit for bit on only {report.bit_exact:.2%} of {report.n_samples:,} samples "
+               f"({source}, {report.compared}; argmax {report.argmax_agreement:.2%}, "
+               f"max abs diff {report.max_abs_diff:.3g}){why}")
+    if strict:
+        raise NotExactError(message + f" — project kept at {design.root} for inspection")
+    log.warning("%s", message)
+    return verdict
 
 
 HW_ATTRS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
