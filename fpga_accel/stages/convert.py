@@ -20,6 +20,7 @@ from ..boards import get_board
 from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers
+from ..float_ranges import float_precisions, is_float_model
 from ..layout import ProjectLayout, refuse_overwrite, write_meta
 from ..model_io import ends_in_softmax, model_hash
 from .csim import Design
@@ -97,9 +98,10 @@ def _strip_softmax(model: Any) -> Any:
     return keras.Model(model.inputs, model.layers[-2].output, name=model.name)
 
 
-def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[str, Any]:
-    """Build hls4ml's nested config: per-layer precisions from the quantizers; the rest is left 'auto'
-    for ``exact_types`` to derive."""
+def hls_config(model: Any, config: ConvertConfig, input_precision: str,
+               calibration: np.ndarray | None = None) -> dict[str, Any]:
+    """Build hls4ml's nested config: per-layer precisions from the quantizers (or, for a float model,
+    from calibration data); the rest is left 'auto' for ``exact_types`` to derive."""
     import hls4ml
 
     cfg = hls4ml.utils.config_from_keras_model(
@@ -115,6 +117,13 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str) -> dict[
         entry["Trace"] = True  # csim-only hooks (#ifndef __SYNTHESIS__): they locate a diverging layer
         if "ReuseFactor" in entry:
             entry["ReuseFactor"] = _base_reuse(config)
+    if is_float_model(model):
+        if calibration is None:
+            log.warning("float model without calibration data: every layer keeps hls4ml's default %s; pass "
+                        "--calibration to size each layer's type from data", config.precision)
+        else:
+            for name, precision in float_precisions(model, calibration).items():
+                layers.setdefault(name, {"Trace": True}).setdefault("Precision", {}).update(precision)
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "Softmax" or layer.get_config().get("activation") == "softmax":
@@ -157,7 +166,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
                     input_precision)
     input_precision = input_precision.replace("ap_", "")
     board = get_board(config.board)
-    cfg = hls_config(model, config, input_precision)
+    cfg = hls_config(model, config, input_precision, calibration)
 
     reuse_factors: dict[str, int] = {}
     if config.auto_reuse:
@@ -199,29 +208,41 @@ def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed
     return np.random.default_rng(seed).uniform(-bound, bound, shape).astype(np.float32), f"uniform samples in ±{bound:g}"
 
 
+FLOAT_ARGMAX_GOAL = 0.99
+"""A float model cannot be matched bit for bit by fixed point: the check then asks for this argmax agreement."""
+
+
 def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str],
            strict: bool = False) -> dict[str, Any]:
     """Run csim against the Keras model before handing the design over: the verdict goes into
     fpga_accel.json, one log line says it, and ``strict`` turns any disagreement into an error."""
     x, source = inputs
     report = design.compare(reference, x)
+    float_model = is_float_model(reference)
+    passed = report.argmax_agreement >= FLOAT_ARGMAX_GOAL if float_model else report.passed
     verdict = {"samples": report.n_samples, "source": source, "compared": report.compared,
                "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
                "max_abs_diff": report.max_abs_diff, "first_divergent_layer": report.first_divergent_layer,
-               "passed": report.passed}
-    if report.passed:
-        log.info("csim == Keras bit for bit on %s samples (%s%s)", f"{report.n_samples:,}", source,
-                 ", logits" if report.compared == "logits" else "")
-        return verdict
-    why = f"; first diverging layer {report.first_divergent_layer}" if report.first_divergent_layer else ""
-    if uncovered:
-        why += f"; layers without an exact type rule: {', '.join(uncovered)}"
-    message = (f"csim matches Keras bit for bit on only {report.bit_exact:.2%} of {report.n_samples:,} samples "
-               f"({source}, {report.compared}; argmax {report.argmax_agreement:.2%}, "
-               f"max abs diff {report.max_abs_diff:.3g}){why}")
-    if strict:
-        raise NotExactError(message + f" — project kept at {design.root} for inspection")
-    log.warning("%s", message)
+               "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed}
+    samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''})"
+    if float_model:
+        message = (f"float model: csim agrees with Keras on argmax for {report.argmax_agreement:.2%} of {samples}, "
+                   f"max abs error {report.max_abs_diff:.3g}")
+    elif passed:
+        message = f"csim == Keras bit for bit on {samples}"
+    else:
+        message = (f"csim matches Keras bit for bit on only {report.bit_exact:.2%} of {samples}; "
+                   f"argmax {report.argmax_agreement:.2%}, max abs diff {report.max_abs_diff:.3g}")
+        if report.first_divergent_layer:
+            message += f"; first diverging layer {report.first_divergent_layer}"
+        if uncovered:
+            message += f"; layers without an exact type rule: {', '.join(uncovered)}"
+    if passed:
+        log.info("%s", message)
+    elif strict:
+        raise NotExactError(f"{message} — project kept at {design.root} for inspection")
+    else:
+        log.warning("%s", message)
     return verdict
 
 
