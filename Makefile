@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fidelity clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
+
+fidelity: $(BIN)/.installed
+	$(BIN)/python benchmarks/fidelity.py
 
 clean:
 	rm -rf $(VENV) hls_projects/*/ bitstreams/*/

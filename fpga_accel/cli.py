@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import FpgaAccelError, InputError
+from .errors import FpgaAccelError, InputError, NotExactError
 
 EXIT_ERROR, EXIT_USAGE, EXIT_DISAGREE = 1, 2, 3
 log = logging.getLogger("fpga_accel.cli")
@@ -70,9 +70,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
     out = _out_path(args.output, args.force)
     settings: dict[str, Any] = {}
+    custom_objects = args.custom_objects
     if args.config:
         data = load_project_file(args.config)
         settings.update(data.get("quantize") or {})
+        custom_objects = custom_objects or data.get("custom_objects")
     for key in ("weight_bits", "weight_integer", "bias_bits", "bias_integer", "activation_bits",
                 "activation_integer", "input_bits", "input_integer", "epochs", "batch_size"):
         if getattr(args, key) is not None:
@@ -81,7 +83,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     x = y = None
     if args.data:
         x, y = load_xy(args.data)
-    model = load_model(args.model)  # also validates before the long work
+    model = load_model(args.model, custom_objects)  # also validates before the long work
     log.info("quantizing %s (%d layers)%s", args.model, len(model.layers),
              f" with {config.epochs} QAT epochs" if config.epochs else "")
     qmodel = quantize(model, config, x, y)
@@ -99,10 +101,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     settings.pop("quantize", None)
     model_path = args.model or settings.pop("model", None)
     settings.pop("model", None)
+    custom_objects = args.custom_objects or settings.pop("custom_objects", None)
+    settings.pop("custom_objects", None)
     if not model_path:
         raise FpgaAccelError("no model given: pass MODEL or set `model:` in the project file")
     for key in ("name", "board", "io_type", "reuse_factor", "strategy", "clock_period", "precision",
-                "input_precision", "softmax", "output_dir", "margin"):
+                "input_precision", "softmax", "output_dir", "margin", "verify_samples", "strict", "allow_inexact"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if "name" not in settings:
@@ -110,7 +114,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     config = ConvertConfig(**settings)
     calibration = load_array(args.calibration) if args.calibration else None
     _out_path(str(config.project_dir), args.force)  # before loading the model: fail fast
-    model = load_model(model_path)
+    model = load_model(model_path, custom_objects)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)
@@ -136,7 +140,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
     if args.reference:
         from .model_io import load_model
 
-        model = load_model(args.reference)
+        model = load_model(args.reference, args.custom_objects)
     t0 = time.perf_counter()
     build = design.compile()
     log.info("csim library %s (%.1f s)", "up to date" if build.cached else "compiled", time.perf_counter() - t0)
@@ -254,6 +258,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # ---- parser ---------------------------------------------------------------------------------------
 
+def _custom_objects_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--custom-objects", metavar="MODULE", help=(
+        "module (dotted name or .py file) defining the model's custom layer classes: its `custom_objects` "
+        "dict, else its Keras Layer subclasses, are used to load the model"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -281,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                       ("input-integer", "input quantizer integer bits (default: from --data)"),
                       ("epochs", "QAT epochs (needs --data with y)"), ("batch-size", "QAT batch size")):
         p.add_argument(f"--{key}", type=int, help=what)
+    _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(func=cmd_quantize)
 
@@ -299,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--softmax", choices=["design", "host"], help="keep softmax in the design or run it on the host")
     p.add_argument("--calibration", help=".npy/.npz of representative inputs (sizes the input type)")
     p.add_argument("--output-dir", help="parent of the project folder (default hls_projects)")
+    p.add_argument("--verify-samples", type=int, help="samples csim is checked on against the model "
+                   "before convert returns (default 1000; 0 skips the check)")
+    p.add_argument("--strict", action="store_true", default=None,
+                   help="exit 3 unless that check finds csim bit-exact (logits for softmax models)")
+    p.add_argument("--allow-inexact", action="store_true", default=None,
+                   help="convert layers with no exact hls4ml counterpart (ternary activations, leaky "
+                   "quantized_relu) instead of refusing")
+    _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing project folder")
     p.set_defaults(func=cmd_convert)
 
@@ -310,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help=".npy of labels: also report accuracy")
     p.add_argument("--report", help="write the agreement report as JSON")
     p.add_argument("--workers", type=int, help="processes for prediction (default: by batch size)")
+    _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
 
@@ -392,6 +412,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         log.error("bad input: %s", exc)
         return EXIT_ERROR
+    except NotExactError as exc:
+        log.error("not exact: %s", exc)
+        return EXIT_DISAGREE
     except FpgaAccelError as exc:
         log.error("%s", exc)
         return EXIT_ERROR

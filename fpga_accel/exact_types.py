@@ -320,6 +320,7 @@ def _derive_softmax(node: Any) -> bool:
         precision = FixedPrecisionType(width, integer, signed=False, rounding_mode=rounding,
                                        saturation_mode=SaturationMode.SAT)
         node.set_attr(f"{name}_t", NamedType(f"{node.name}_{name}_t", precision))
+    node.set_attr("activation", "softmax")  # a Keras Softmax layer leaves "Softmax": config/call names differ
     node.set_attr("exp_table_size", 2 ** types["inp_norm"][0])
     node.set_attr("inv_table_size", 2 ** MAX_INV_TABLE_BITS)
     return True

@@ -1,10 +1,22 @@
-"""Load and save Keras/QKeras models and .npz/.npy data, with errors that say what is wrong."""
+"""Load and save Keras/QKeras models and .npz/.npy data, with errors that say what is wrong.
+
+Also what the stages need to know about a model's ending: whether it ends in softmax and where its
+logits live (a standalone softmax layer's input, or the pre-activation output of a layer with
+``activation="softmax"``), so quantize, convert and compare agree on it.
+"""
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
+import inspect
+import logging
 import os
+import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -12,20 +24,96 @@ from .errors import ConfigError, InputError
 from .layout import refuse_overwrite
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+log = logging.getLogger(__name__)
+
+CustomObjects = Mapping[str, Any] | str | Path | None
+"""A {name: class} mapping, or a module (dotted name or .py file) holding one: see ``load_custom_objects``."""
+
+SOFTMAX_LAYERS = ("Softmax", "Activation", "QActivation")
+"""Layers that are nothing but their activation: when it is softmax, the logits are the layer's input."""
+
+_UNKNOWN = re.compile(r"Unknown (?:layer|object|activation|loss|metric|class|config)[^:]*:\s*'?([\w.>]+)'?")
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a float Keras or a QKeras model (.h5/.keras) with QKeras' custom objects registered."""
+def load_custom_objects(spec: CustomObjects) -> dict[str, Any]:
+    """The custom objects a model needs to load, from a mapping or from a module given as a dotted name
+    (``mypkg.layers``) or a path to a .py file: its ``custom_objects`` dict, else its public Keras Layer
+    subclasses by class name. Importing the module also runs any registration it does (e.g. hls4ml
+    extension layers), which convert then sees."""
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    module = _import_module(str(spec))
+    found = getattr(module, "custom_objects", None)
+    if found is not None:
+        if not isinstance(found, Mapping) or not found:
+            raise ConfigError(f"custom objects module {spec}: `custom_objects` must be a non-empty dict "
+                              f"of name → class, got {type(found).__name__}")
+        return dict(found)
+    from tensorflow import keras
+
+    layers: dict[str, Any] = {}
+    for name, obj in vars(module).items():
+        if not name.startswith("_") and inspect.isclass(obj) and issubclass(obj, keras.layers.Layer) \
+                and obj.__module__ == module.__name__:
+            # saved configs name a class by its registered name ('Package>Name') when it has one
+            layers[obj.__name__] = layers[keras.utils.get_registered_name(obj)] = obj
+    if not layers:
+        raise ConfigError(f"custom objects module {spec} ({module.__file__}) defines no `custom_objects` dict "
+                          "and no Keras Layer subclasses")
+    return layers
+
+
+def _import_module(spec: str) -> Any:
+    path = Path(spec)
+    if spec.endswith(".py") or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"custom objects module {spec} does not exist")
+        name = f"_fpga_accel_custom_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+        if name in sys.modules:
+            return sys.modules[name]
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ConfigError(f"custom objects module {spec}: not a Python file")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module  # Keras and pickling look classes up by module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[name]
+            raise ConfigError(f"custom objects module {spec} failed to import: {type(exc).__name__}: {exc}") from exc
+        return module
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"custom objects module {spec!r} not found ({exc}): give a dotted module name "
+                          "importable from here (check PYTHONPATH) or a path to a .py file") from exc
+    except Exception as exc:
+        raise ConfigError(f"custom objects module {spec} failed to import: {type(exc).__name__}: {exc}") from exc
+
+
+def load_model(path: str | Path, custom_objects: CustomObjects = None) -> Any:
+    """Load a float Keras or a QKeras model (.h5/.keras) with QKeras' custom objects registered, plus
+    ``custom_objects`` (a mapping, or a module holding them: see ``load_custom_objects``)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"model file {path} does not exist")
     if path.suffix not in (".h5", ".keras", ".hdf5"):
         raise ConfigError(f"{path}: expected a Keras model file (.h5 or .keras)")
+    extra = load_custom_objects(custom_objects)
     from qkeras.utils import load_qmodel
 
     try:
-        return load_qmodel(str(path), compile=False)
+        return load_qmodel(str(path), custom_objects=extra, compile=False)
     except Exception as exc:  # Keras raises many kinds here; keep the cause
+        unknown = _UNKNOWN.search(str(exc))
+        if unknown:
+            given = f" (the custom objects given hold {sorted(extra)})" if extra else ""
+            raise ConfigError(
+                f"cannot load Keras model {path}: it uses {unknown.group(1)!r}, which neither Keras nor QKeras "
+                f"defines{given}; pass --custom-objects MODULE (a module with a `custom_objects` dict mapping "
+                f"{unknown.group(1)!r} to its class, or defining that Layer class)") from exc
         raise ConfigError(f"cannot load Keras model {path}: {exc}") from exc
 
 
@@ -37,10 +125,93 @@ def save_model(model: Any, path: str | Path, force: bool = False) -> Path:
     return path
 
 
+def activation_name(layer: Any) -> str | None:
+    """The name of a layer's ``activation`` setting ('relu', 'softmax', 'quantized_relu', ...), None if it
+    has none. QKeras serializes quantizer activations as dicts; a missing or 'linear' one is None."""
+    try:
+        act = layer.get_config().get("activation")
+    except (NotImplementedError, AttributeError):
+        return None
+    if isinstance(act, Mapping):
+        act = act.get("class_name")
+    if act is None or act == "linear":
+        return None
+    return str(act)
+
+
+def output_layer(model: Any) -> Any:
+    """The layer producing the model's (single) output: not always ``model.layers[-1]`` in a graph."""
+    outputs = getattr(model, "outputs", None) or []
+    history = getattr(outputs[0], "_keras_history", None) if len(outputs) == 1 else None
+    return history.layer if history is not None else model.layers[-1]
+
+
 def ends_in_softmax(model: Any) -> bool:
     """The model's last layer is a softmax (a Softmax layer, or any layer with activation='softmax')."""
-    last = model.layers[-1]
-    return type(last).__name__ == "Softmax" or last.get_config().get("activation") == "softmax"
+    return logits_layer(model) is not None
+
+
+@dataclass(frozen=True)
+class LogitsLocation:
+    """Where a softmax-ending model's logits (its pre-softmax tensor) live."""
+
+    layer: str
+    """The final layer, the one holding the softmax."""
+    inside: bool
+    """True: softmax is the layer's ``activation`` (``Dense(..., activation="softmax")``), the logits are
+    its pre-activation output. False: a standalone softmax layer, the logits are its input tensor."""
+    from_input: bool = False
+    """The logits are the model's input itself (a model that is a softmax alone)."""
+
+
+def logits_layer(model: Any) -> LogitsLocation | None:
+    """Where the logits of a model ending in softmax live; None when it does not end in softmax."""
+    last = output_layer(model)
+    kind = type(last).__name__
+    if kind == "Softmax":
+        inside = False
+    elif activation_name(last) == "softmax":
+        inside = kind not in SOFTMAX_LAYERS
+    else:
+        return None
+    from_input = not inside and any(last.input is t for t in model.inputs)
+    return LogitsLocation(layer=last.name, inside=inside, from_input=from_input)
+
+
+def logits_model(model: Any) -> Any:
+    """A Keras model computing ``model``'s logits (sharing its weights), or ``model`` itself when it does
+    not end in softmax. A layer with ``activation="softmax"`` is replaced by a clone with a linear
+    activation and the same weights and name, so hls4ml and the trace see the same layer names."""
+    from tensorflow import keras
+
+    where = logits_layer(model)
+    if where is None:
+        return model
+    last = model.get_layer(where.layer)
+    if not where.inside:
+        return keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+    return keras.Model(model.inputs, linear_clone(last)(last.input), name=f"{model.name}_logits")
+
+
+def linear_clone(layer: Any) -> Any:
+    """A copy of ``layer`` with ``activation="linear"`` and the same weights: its output is the layer's
+    pre-activation output. Built from the layer's config, like Keras' own clone_model."""
+    from qkeras.utils import _add_supported_quantized_objects
+    from tensorflow import keras
+
+    config = dict(layer.get_config(), activation="linear")
+    scope: dict[str, Any] = {}
+    _add_supported_quantized_objects(scope)
+    try:
+        with keras.utils.custom_object_scope(scope):
+            clone = type(layer).from_config(config)
+        clone.build(layer.input_shape)
+        clone.set_weights(layer.get_weights())
+    except Exception as exc:  # from_config/build/set_weights of arbitrary layer classes
+        raise ConfigError(f"cannot compute the logits of {layer.name} ({type(layer).__name__}) with a linear "
+                          f"copy of it: {type(exc).__name__}: {exc}; put the softmax in its own "
+                          "Activation('softmax') layer") from exc
+    return clone
 
 
 def model_hash(model: Any) -> str:

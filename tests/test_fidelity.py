@@ -1,0 +1,53 @@
+"""The fidelity zoo (tests/fidelity_zoo.py): every QKeras model, in both io types, must run in csim bit for bit
+like QKeras on arbitrary float inputs — or be refused up front with a ConfigError saying why.
+
+Marked ``fidelity`` (about 90 conversions): run with ``pytest -m fidelity``, skip with ``-m 'not fidelity'``.
+``make fidelity`` measures the same models and writes the table (benchmarks/fidelity.py).
+"""
+from __future__ import annotations
+
+import pytest
+
+from fidelity_zoo import FLOAT_MODELS, N_SAMPLES, ZOO
+
+IO_TYPES = ["io_parallel", "io_stream"]
+
+pytestmark = pytest.mark.fidelity
+
+
+def _convert(entry, io_type, tmp_path, seed=0):
+    import fpga_accel as fa
+
+    model = entry.model(seed)
+    x = entry.inputs(model, seed, n=N_SAMPLES)
+    config = fa.ConvertConfig(name=entry.id, output_dir=tmp_path / "hls_projects", io_type=io_type)
+    return model, x, (lambda: fa.convert(model, config, calibration=x))
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+@pytest.mark.parametrize("entry", list(ZOO.values()), ids=list(ZOO))
+def test_zoo_model_is_bit_exact_or_refused(entry, io_type, tmp_path):
+    import fpga_accel as fa
+
+    model, x, convert = _convert(entry, io_type, tmp_path)
+    if entry.refusal is not None:
+        with pytest.raises(fa.ConfigError) as info:
+            convert()
+        assert entry.refusal in str(info.value)
+        return
+    design = convert()
+    design.compile()
+    report = design.compare(model, x)
+    assert report.bit_exact == 1.0, f"{entry.id} ({entry.kind}), {io_type}:\n{report.format()}"
+
+
+@pytest.mark.parametrize("io_type", IO_TYPES)
+@pytest.mark.parametrize("entry", list(FLOAT_MODELS.values()), ids=list(FLOAT_MODELS))
+def test_float_model_agrees_on_argmax(entry, io_type, tmp_path):
+    model, x, convert = _convert(entry, io_type, tmp_path)
+    design = convert()
+    design.compile()
+    report = design.compare(model, x)
+    text = report.format()
+    assert isinstance(text, str) and "argmax agreement" in text
+    assert report.argmax_agreement >= 0.99, f"{entry.id} ({entry.kind}), {io_type}:\n{text}"
