@@ -8,7 +8,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .errors import BoardError, BuildError, ConfigError, FpgaAccelError, InputError, ToolNotFoundError
+from .errors import (BoardError, BuildError, ConfigError, FpgaAccelError, InputError, NotExactError,
+                     ToolNotFoundError)
 
 __version__ = "0.1.0"
 
@@ -36,7 +37,7 @@ _LAZY = {
 }
 
 __all__ = sorted([*_LAZY, "BoardError", "BuildError", "ConfigError", "FpgaAccelError",
-                  "InputError", "ToolNotFoundError", "__version__"])
+                  "InputError", "NotExactError", "ToolNotFoundError", "__version__"])
 
 
 def __getattr__(name: str) -> Any:

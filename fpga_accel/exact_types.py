@@ -50,9 +50,13 @@ SUM_CLASSES = {"Dense": "dense", "Conv1D": "conv", "Conv2D": "conv", "PointwiseC
                "DepthwiseConv2D": "depthwise"}
 AFFINE_CLASSES = ("BatchNormalization", "ApplyAlpha")
 ACTIVATION_CLASSES = ("Activation", "ReLU")
-# hls4ml passes that replace a batch norm + binary activation by a threshold computed in its own
-# rounding (and re-encode ±1 as 0/1); the exact types below make them unnecessary.
-_REPLACED_HLS4ML_PASSES = ("vivado:merge_batch_norm_quantized_tanh", "vivado:quantize_dense_output")
+# hls4ml passes taken out of its flows while fpga_accel converts: the batch norm + binary activation
+# merge computes a threshold in its own rounding (and re-encodes ±1 as 0/1); merge_linear_activation
+# drops a QActivation(quantized_bits) whose parent's type is not set yet — with its quantization.
+_REPLACED_HLS4ML_PASSES = {
+    "vivado:quantization": ("vivado:merge_batch_norm_quantized_tanh", "vivado:quantize_dense_output"),
+    "convert": ("merge_linear_activation",),
+}
 
 
 # ---------------------------------------------------------------------------------------- types
@@ -455,21 +459,27 @@ def _register() -> None:
 
 @contextlib.contextmanager
 def exact_flows(backend: str) -> Iterator[list[str]]:
-    """The ``Flows`` an hls4ml config needs for exact types, with hls4ml's batch-norm + binary threshold
-    merge taken out of its quantization flow for the duration (restored afterwards)."""
+    """The ``Flows`` an hls4ml config needs for exact types, with the hls4ml passes listed in
+    ``_REPLACED_HLS4ML_PASSES`` taken out of their flows for the duration (restored afterwards)."""
     import hls4ml
     from hls4ml.model.flow import get_flow, update_flow
 
     install_batchnorm_probe()
     _register()
-    saved = list(get_flow("vivado:quantization").optimizers)
-    update_flow("vivado:quantization", remove_optimizers=saved)
-    update_flow("vivado:quantization", add_optimizers=[p for p in saved if p not in _REPLACED_HLS4ML_PASSES])
+    hls4ml.backends.get_backend(backend)  # registers the backend's flows
+    saved = {name: list(get_flow(name).optimizers) for name in _REPLACED_HLS4ML_PASSES}
+
+    def set_passes(name: str, passes: list[str]) -> None:
+        update_flow(name, remove_optimizers=list(get_flow(name).optimizers))
+        update_flow(name, add_optimizers=passes)
+
+    for name, passes in saved.items():
+        set_passes(name, [p for p in passes if p not in _REPLACED_HLS4ML_PASSES[name]])
     try:
         yield [FLOW, hls4ml.backends.get_backend(backend).get_default_flow()]
     finally:  # hls4ml's own order again, for anyone else converting in this process
-        update_flow("vivado:quantization", remove_optimizers=list(get_flow("vivado:quantization").optimizers))
-        update_flow("vivado:quantization", add_optimizers=saved)
+        for name, passes in saved.items():
+            set_passes(name, passes)
 
 
 __all__ = ["FLOW", "derive_types", "exact_flows", "exact_type", "inexact_layers", "install_batchnorm_probe", "softmax_types",

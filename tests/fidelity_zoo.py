@@ -682,6 +682,24 @@ def qdense_softmax_arg(seed: int):
 # ------------------------------------------------------------------------------------- float models
 
 
+@zoo(-3, 3, "QDense → QActivation(quantized_bits): signed, unsigned, symmetric 'linear' quantizers")
+def qdense_qbits_activations(seed: int):
+    from qkeras import QActivation, QConv1D, QDense
+    from tensorflow import keras
+
+    _seed(seed)
+    inp = _input((12, 2))
+    t = _in_quant(inp, 10, 2)
+    t = QConv1D(4, 3, kernel_quantizer=qb(5, 0), bias_quantizer=qb(5, 0), name="conv")(t)
+    t = QActivation(qb(6, 2), name="q_signed")(t)
+    t = keras.layers.Flatten(name="flat")(t)
+    t = QDense(12, kernel_quantizer=qb(4, 0), bias_quantizer=qb(4, 0), name="fc1")(t)
+    t = QActivation(qb(5, 1, keep_negative=False), name="q_unsigned")(t)
+    t = QDense(6, kernel_quantizer=qb(6, 1), name="fc2")(t)
+    t = QActivation(qb(4, 1, symmetric=True), name="q_symmetric")(t)
+    return _model(inp, t, "qdense_qbits_activations")
+
+
 @float_model(-3, 3, "jet tagger KERAS_3layer style: BatchNormalization first, Dense/relu, softmax")
 def float_bn_first(seed: int):
     from tensorflow import keras

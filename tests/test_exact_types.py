@@ -1,0 +1,171 @@
+"""The type rules of fpga_accel.exact_types, and convert's verdict, refusals and float-model sizing."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from models import float_inputs, float_mlp, qmlp
+
+
+def _values(precision, n=4096, seed=0):
+    """Random values on the grid and in the range of a fixed type."""
+    lsb = 2.0 ** -(precision.width - precision.integer)
+    lo = -(2.0 ** (precision.integer - 1)) if precision.signed else 0.0
+    hi = 2.0 ** (precision.integer - int(precision.signed)) - lsb
+    steps = np.random.default_rng(seed).integers(0, int(round((hi - lo) / lsb)) + 1, n)
+    return lo + steps * lsb
+
+
+@pytest.mark.parametrize("values", [
+    np.array([0.5, -0.25, 0.125]), np.array([2.0 ** -9, 1.0, -1.0]), np.array([3.0, 7.0]),
+    np.array([2.0 ** 18, -(2.0 ** 20)]), np.array([0.0, 0.0]), np.array([-0.75, 0.3125]),
+])
+def test_exact_type_holds_every_value_exactly_and_is_minimal(values):
+    from fpga_accel.exact_types import exact_type
+
+    t = exact_type(values)
+    frac = t.width - t.integer
+    assert np.all(np.ldexp(values, frac) == np.round(np.ldexp(values, frac)))  # on the grid
+    lsb = 2.0 ** -frac
+    assert values.max() <= 2.0 ** (t.integer - int(t.signed)) - lsb
+    assert values.min() >= (-(2.0 ** (t.integer - 1)) if t.signed else 0.0)
+    if frac > 0:  # one fraction bit fewer would not hold them
+        assert not np.all(np.ldexp(values, frac - 1) == np.round(np.ldexp(values, frac - 1)))
+
+
+def test_exact_type_refuses_values_off_any_short_grid():
+    from fpga_accel.exact_types import exact_type
+
+    assert exact_type(np.array([0.1], dtype=np.float32), max_fraction=16) is None
+
+
+@pytest.mark.parametrize("x, w, n, bias", [
+    ((8, 3, True), (6, 1, True), 16, (6, 1, True)),
+    ((8, 0, False), (4, 1, True), 64, None),
+    ((2, 2, True), (2, 2, True), 128, (5, 2, True)),     # ±1 activations, ±1 weights
+    ((6, 2, False), (6, 2, False), 3, (4, 1, False)),
+])
+def test_sum_type_never_rounds_or_overflows(x, w, n, bias):
+    """Worst-case sums of random on-grid operands are held exactly by the derived accumulator."""
+    from hls4ml.model.types import FixedPrecisionType
+
+    from fpga_accel.exact_types import sum_type
+
+    acc = sum_type(x, w, n, bias)
+    xs = _values(FixedPrecisionType(*x), n * 64).reshape(64, n)
+    ws = _values(FixedPrecisionType(*w), n, seed=1)
+    b = _values(FixedPrecisionType(*bias), 1, seed=2)[0] if bias else 0.0
+    extremes = [np.full(n, v) for v in (xs.min(), xs.max())]
+    wext = [np.full(n, v) for v in (ws.min(), ws.max())]
+    sums = [float(np.dot(a, c) + b) for a in [*xs, *extremes] for c in (ws, *wext)]
+    frac = acc.width - acc.integer
+    lo = -(2.0 ** (acc.integer - 1)) if acc.signed else 0.0
+    hi = 2.0 ** (acc.integer - int(acc.signed)) - 2.0 ** -frac
+    for s in sums:
+        assert lo <= s <= hi
+        assert np.ldexp(s, frac) == np.round(np.ldexp(s, frac))
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"bits": 8, "integer": 2, "keep_negative": True, "alpha": 1}, "fixed<8,3,RND_CONV,SAT>"),
+    ({"bits": 8, "integer": 0, "keep_negative": False, "alpha": 1}, "ufixed<8,0,RND_CONV,SAT>"),
+    ({"bits": 6, "integer": 1, "keep_negative": True, "symmetric": 1, "alpha": 1}, "fixed<6,2,RND_CONV,SAT_SYM>"),
+])
+def test_quantized_bits_activation_type_is_the_quantizer(config, expected):
+    from fpga_accel.exact_types import quantized_bits_type
+
+    assert str(quantized_bits_type(config)).replace(",0>", ">") == expected
+
+
+def test_quantized_bits_with_data_dependent_alpha_has_no_type():
+    from fpga_accel.exact_types import quantized_bits_type
+
+    assert quantized_bits_type({"bits": 4, "integer": 0, "alpha": "auto"}) is None
+
+
+def test_hls4ml_flows_are_restored_after_convert(tmp_path):
+    """The BN+binary threshold merge is taken out of hls4ml's flow only while fpga_accel converts."""
+    import hls4ml
+    from hls4ml.model.flow import get_flow
+
+    hls4ml.backends.get_backend("VivadoAccelerator")
+    before = list(get_flow("vivado:quantization").optimizers)
+    fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=0))
+    assert list(get_flow("vivado:quantization").optimizers) == before
+    assert "vivado:merge_batch_norm_quantized_tanh" in before
+
+
+def test_convert_records_its_verdict(tmp_path, rng, caplog):
+    model = qmlp()
+    x = float_inputs(rng, (16,), n=300)
+    with caplog.at_level(logging.INFO, logger="fpga_accel"):
+        design = fa.convert(model, fa.ConvertConfig(name="mlp", output_dir=tmp_path), calibration=x)
+    verdict = json.loads((design.root / "fpga_accel.json").read_text())["fidelity"]
+    assert verdict["passed"] and verdict["bit_exact"] == 1.0
+    assert verdict["samples"] == 300 and verdict["source"] == "calibration data"
+    assert any("csim == Keras bit for bit on 300 samples" in r.message for r in caplog.records)
+
+
+def test_convert_without_calibration_checks_generated_samples(tmp_path):
+    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=200))
+    verdict = design.meta["fidelity"]
+    assert verdict["samples"] == 200 and verdict["source"] == "uniform samples in ±5"  # 1.25 × 2**2
+    assert verdict["passed"]
+
+
+def test_strict_convert_fails_on_an_inexact_design_and_keeps_it(tmp_path, rng):
+    model = qmlp(input_quantizer=False)
+    x = float_inputs(rng, (16,), n=200)
+    config = fa.ConvertConfig(name="coarse", output_dir=tmp_path, input_precision="ap_fixed<6,3>", strict=True)
+    with pytest.raises(fa.NotExactError, match="first diverging layer fc1") as info:
+        fa.convert(model, config, calibration=x)
+    assert "project kept at" in str(info.value)
+    assert (tmp_path / "coarse" / "fpga_accel.json").is_file()
+    # not strict: the same design converts, with the disagreement recorded
+    design = fa.convert(model, fa.ConvertConfig(name="coarse", output_dir=tmp_path, input_precision="ap_fixed<6,3>"),
+                        calibration=x, force=True)
+    assert not design.meta["fidelity"]["passed"]
+    assert design.meta["fidelity"]["first_divergent_layer"] == "fc1"
+
+
+def _ternary_activation_model():
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    inp = keras.Input((8,), name="x")
+    t = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    t = QDense(4, kernel_quantizer=quantized_bits(4, 0, alpha=1), name="fc")(t)
+    t = QActivation("ternary", name="tern")(t)
+    return keras.Model(inp, t)
+
+
+def test_layers_without_an_exact_counterpart_are_refused_up_front(tmp_path, caplog):
+    config = fa.ConvertConfig(name="tern", output_dir=tmp_path)
+    with pytest.raises(fa.ConfigError, match="tern: QKeras' ternary activation"):
+        fa.convert(_ternary_activation_model(), config)
+    assert not (tmp_path / "tern").exists()  # nothing written
+    with caplog.at_level(logging.WARNING, logger="fpga_accel"):
+        design = fa.convert(_ternary_activation_model(),
+                            fa.ConvertConfig(name="tern", output_dir=tmp_path, allow_inexact=True, verify_samples=100))
+    assert any("not exact: tern" in r.message for r in caplog.records)
+    assert "fidelity" in design.meta
+
+
+def test_float_model_types_come_from_calibration_data(tmp_path, rng, caplog):
+    model = float_mlp(bn=False)
+    x = float_inputs(rng, (64,), n=400, low=-1, high=1)
+    design = fa.convert(model, fa.ConvertConfig(name="fl", output_dir=tmp_path), calibration=x)
+    layers = {layer["name"]: layer for layer in design.meta["layers"]}
+    peak = float(np.max(np.abs(model.get_layer("fc1")(x))))
+    integer = int(layers["fc1"]["precision"].split(",")[1])
+    assert 2.0 ** (integer - 1) > peak  # holds the calibration range with headroom
+    assert layers["fc1"]["precision"].endswith("RND,SAT,0>")
+    assert design.meta["fidelity"]["criterion"] == "argmax >= 99%" and design.meta["fidelity"]["passed"]
+    with caplog.at_level(logging.WARNING, logger="fpga_accel"):
+        fa.convert(model, fa.ConvertConfig(name="fl2", output_dir=tmp_path, verify_samples=0))
+    assert any("float model without calibration data" in r.message and "ap_fixed<16,6>" in r.message
+               for r in caplog.records)
