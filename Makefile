@@ -21,7 +21,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
 
 fidelity: $(BIN)/.installed
-	$(BIN)/python benchmarks/fidelity.py
+	$(BIN)/python benchmarks/fidelity.py --readme
 
 clean:
 	rm -rf $(VENV) hls_projects/*/ bitstreams/*/

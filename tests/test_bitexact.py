@@ -41,7 +41,7 @@ def test_batchnorm_in_a_qkeras_model(build, rng, qbn):
     model = qmlp_bn(qbn)
     x = float_inputs(rng, (16,), n=2000)
     report = build(model).compare(model, x)
-    assert report.bit_exact >= 0.99, report.format()
+    assert report.bit_exact == 1.0, report.format()
     assert report.argmax_agreement == 1.0
 
 
@@ -52,8 +52,8 @@ def test_po2_symmetric_inner_relu_dropout_softmax(build, rng):
     report = design.compare(model, x)
     assert report.compared == "logits"
     assert report.bit_exact == 1.0, report.format()
-    assert report.argmax_agreement >= 0.995
-    assert report.output_max_abs_diff < 0.01
+    assert report.argmax_agreement == 1.0
+    assert report.output_max_abs_diff < 0.003  # the softmax tables' own error (README)
     assert report.passed
 
 
