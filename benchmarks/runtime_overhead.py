@@ -13,7 +13,7 @@ import numpy as np
 
 import fpga_accel as fa
 from fpga_accel.runtime import Accelerator
-from fpga_accel.stages.package import make_bundle
+from fpga_accel.stages.bundle import make_bundle
 from models import qmlp
 
 

@@ -103,6 +103,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     settings.pop("model", None)
     custom_objects = args.custom_objects or settings.pop("custom_objects", None)
     settings.pop("custom_objects", None)
+    from .flow import FLOW_KEYS
+
+    for key in FLOW_KEYS:  # the flow's own keys: `fpga-accel flow` reads them
+        settings.pop(key, None)
     if not model_path:
         raise FpgaAccelError("no model given: pass MODEL or set `model:` in the project file")
     for key in ("name", "board", "io_type", "reuse_factor", "strategy", "clock_period", "precision",
@@ -126,44 +130,59 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_csim(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .design import Design
     from .model_io import load_array
     from .runtime.validate import check_input
-    from .stages.csim import Design
+    from .stages.csim import csim
 
     design = Design(args.project)
     out = _out_path(args.output, args.force) if args.output else None
     report_out = _out_path(args.report, args.force) if args.report else None
     x = load_array(args.input)
-    check_input(x, design.input_shape)  # before the compiler runs
+    check_input(x, design.input_shape)  # before the model loads and the compiler runs
     labels = load_array(args.labels) if args.labels else None
     model = None
     if args.reference:
         from .model_io import load_model
 
         model = load_model(args.reference, args.custom_objects)
-    t0 = time.perf_counter()
-    build = design.compile()
-    log.info("csim library %s (%.1f s)", "up to date" if build.cached else "compiled", time.perf_counter() - t0)
-    y = design.predict(x, workers=args.workers, progress=_Progress("predicting"))
+    result = csim(design, x, model, labels, workers=args.workers, progress=_Progress("predicting"))
     if out is not None:
-        np.save(out, y)
-        log.info("wrote %s %s", out, y.shape)
-    if model is None:
+        np.save(out, result.outputs)
+        log.info("wrote %s %s", out, result.outputs.shape)
+    if result.report is None:
         return 0
-    report = design.compare(model, x, labels, workers=args.workers)
-    print(report.format())
+    print(result.report.format())
     if report_out is not None:
-        report_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    if not report.passed:
+        report_out.write_text(json.dumps(result.report.to_dict(), indent=2) + "\n")
+    if not result.report.passed:
         log.error("csim is not bit-exact with %s", args.reference)
         return EXIT_DISAGREE
     return 0
 
 
+def cmd_flow(args: argparse.Namespace) -> int:
+    from .flow import STEPS, FlowConfig, FlowProject, run_flow
+
+    config = FlowConfig.from_file(args.project_file)
+    failed: FpgaAccelError | None = None
+    try:
+        project = run_flow(config, start=args.start, stop=args.stop, force=args.force, progress=log.info)
+    except FpgaAccelError as exc:
+        failed, project = exc, FlowProject.open(config)
+    for step in STEPS:
+        r = project.records.get(step)
+        if r is not None:
+            print(f"{step:11s} {r.status:14s} {r.seconds:7.1f} s  {r.detail}".rstrip())
+    if failed is not None:
+        raise failed
+    return 0
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from .model_io import load_array
-    from .stages.csim import Design
-    from .stages.package import make_bundle
+    from .design import Design
+    from .stages.bundle import make_bundle
 
     design = Design(args.project)
     x = load_array(args.vectors) if args.vectors else None
@@ -174,7 +193,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .analysis.estimate import estimate
-    from .stages.csim import Design
+    from .design import Design
 
     est = estimate(Design(args.project), board=args.board, figure=args.figure, margin=args.margin)
     print(json.dumps(est.to_dict(), indent=2) if args.json else est.format())
@@ -200,18 +219,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from .design import Design
     from .stages.build import build, plan
-    from .stages.csim import Design
 
     design = Design(args.project)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     if args.dry_run:
         print(plan(design, steps).describe())
         return 0
-    result = build(design, steps, Path(args.output_dir), force=args.force, progress=log.info)
+    from .layout import refuse_overwrite
+    from .stages.bundle import make_bundle
+
+    if "bitfile" in steps:  # fail before an hour of Vivado, not after
+        refuse_overwrite(Path(args.output_dir) / design.name, args.force)
+    result = build(design, steps, progress=log.info)
     print(json.dumps(result.report, indent=2))
-    if result.bundle:
-        print(f"bundle: {result.bundle}")
+    if result.bit is not None and result.hwh is not None:
+        bundle = make_bundle(design, result.bit, result.hwh, Path(args.output_dir), force=args.force,
+                             extra={"tool_versions": result.tool_versions, "report": result.report})
+        print(f"bundle: {bundle}")
     return 0
 
 
@@ -226,7 +252,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_package(args: argparse.Namespace) -> int:
-    from .stages.deploy import package
+    from .board_payload import sd_card_package as package
 
     print(package(Path(args.bundle), Path(args.output), force=args.force))
     return 0
@@ -373,6 +399,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_package)
+
+    p = sub.add_parser("flow", help="run the pipeline's steps from a project file: quantize, convert, csim, "
+                       "estimate, build, bundle (deploy with --to deploy); unchanged steps are skipped")
+    p.add_argument("project_file", help="YAML project file (model, data, convert keys, quantize:, build:, deploy:)")
+    p.add_argument("--from", dest="start", help="first step to run (default quantize)")
+    p.add_argument("--to", dest="stop", help="last step to run (default bundle)")
+    p.add_argument("--force", action="store_true", help="run every selected step even if its inputs are unchanged")
+    p.set_defaults(func=cmd_flow)
 
     p = sub.add_parser("bundle", help="project + .bit/.hwh built elsewhere → deployment bundle bitstreams/NAME")
     p.add_argument("project", help="hls_projects/NAME")

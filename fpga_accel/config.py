@@ -178,7 +178,8 @@ def load_project_file(path: str | Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
-    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model", "custom_objects"}
+    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model", "custom_objects",
+                                                                    "data", "test_samples", "build", "deploy"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")

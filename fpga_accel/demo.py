@@ -11,7 +11,7 @@ import numpy as np
 
 from .analysis.estimate import Estimate, estimate
 from .config import ConvertConfig, IOType, QuantizeConfig
-from .stages.csim import AgreementReport
+from .design import AgreementReport
 
 log = logging.getLogger(__name__)
 

@@ -385,6 +385,15 @@ def inexact_layers(model: Any) -> list[str]:
         elif kind == "quantized_relu" and float(getattr(q, "negative_slope", 0) or 0) != 0:
             found.append(f"{layer.name}: quantized_relu(negative_slope={q.negative_slope}) clips negative values at "
                          "-negative_slope * 2**integer, which hls4ml's leaky relu does not")
+        elif kind == "quantized_relu" and (getattr(q, "relu_upper_bound", None) is not None
+                                          or getattr(q, "use_sigmoid", False)):
+            found.append(f"{layer.name}: quantized_relu with relu_upper_bound or use_sigmoid has no hls4ml "
+                         "counterpart (hls4ml 1.3 ignores both)")
+        elif getattr(q, "use_stochastic_rounding", False):
+            found.append(f"{layer.name}: stochastic rounding cannot be reproduced by a deterministic design")
+        elif kind == "quantized_bits" and isinstance(getattr(q, "alpha", None), str):
+            found.append(f"{layer.name}: quantized_bits(alpha={q.alpha!r}) as an activation scales by statistics of "
+                         "each batch, which no fixed design reproduces")
     return found
 
 

@@ -8,8 +8,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # A fresh csim cache for the test session: tests see real builds, and reuse within the session.
 os.environ["FPGA_ACCEL_CACHE"] = tempfile.mkdtemp(prefix="fpga_accel_cache_")
 
+from pathlib import Path  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+STAND_INS = Path(__file__).resolve().parent / "stand_in_tools"
 
 
 def free_port() -> int:
@@ -47,3 +51,18 @@ def build(tmp_path):
         return design
 
     return _build
+
+
+@pytest.fixture
+def vivado(tmp_path, monkeypatch):
+    """Stand-in tools first on PATH and a Vivado install with the PYNQ-Z2 board files."""
+    install = tmp_path / "Xilinx" / "Vivado" / "2020.1"
+    board = install / "data" / "boards" / "board_files" / "pynq-z2" / "A.0"
+    board.mkdir(parents=True)
+    (board / "board.xml").write_text('<board schema_version="2.1" vendor="tul.com.tw" name="pynq-z2" '
+                                     'display_name="PYNQ-Z2"/>\n')
+    monkeypatch.setenv("XILINX_VIVADO", str(install))
+    monkeypatch.setenv("PATH", f"{STAND_INS}{os.pathsep}{os.environ['PATH']}")
+    for var in ("STANDIN_FAIL", "STANDIN_NO_BITFILE", "STANDIN_HLS_VERSION"):
+        monkeypatch.delenv(var, raising=False)
+    return install

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from models import qmlp
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "vivado_reports"
-STAND_INS = HERE / "stand_in_tools"
 
 
 def test_parse_real_csynth_report():
@@ -39,21 +37,6 @@ def test_parse_real_utilization_report():
 @pytest.fixture
 def design(tmp_path):
     return fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path / "hls"))
-
-
-@pytest.fixture
-def vivado(tmp_path, monkeypatch):
-    """Stand-in tools first on PATH and a Vivado install with the PYNQ-Z2 board files."""
-    install = tmp_path / "Xilinx" / "Vivado" / "2020.1"
-    board = install / "data" / "boards" / "board_files" / "pynq-z2" / "A.0"
-    board.mkdir(parents=True)
-    (board / "board.xml").write_text('<board schema_version="2.1" vendor="tul.com.tw" name="pynq-z2" '
-                                     'display_name="PYNQ-Z2"/>\n')
-    monkeypatch.setenv("XILINX_VIVADO", str(install))
-    monkeypatch.setenv("PATH", f"{STAND_INS}{os.pathsep}{os.environ['PATH']}")
-    for var in ("STANDIN_FAIL", "STANDIN_NO_BITFILE", "STANDIN_HLS_VERSION"):
-        monkeypatch.delenv(var, raising=False)
-    return install
 
 
 def test_dry_run_prints_the_commands(design, capsys):
@@ -82,14 +65,18 @@ def test_missing_tools_fail_fast_with_what_to_do(design, tmp_path, monkeypatch, 
 
 
 def test_full_build_writes_report_and_bundle(design, vivado, tmp_path):
+    from fpga_accel.stages.bundle import make_bundle
+
     progress = []
-    result = build(design, bitstreams=tmp_path / "bitstreams", progress=progress.append)
+    result = build(design, progress=progress.append)
     report = json.loads((design.root / "report.json").read_text())
     assert report == result.report
     assert report["hls"]["latency_cycles_worst"] == 10 and report["hls"]["dsp"] == 73
     assert report["implementation"]["lut"] == 1526 and report["implementation"]["dsp_pct"] == 30.0
     assert report["part"] == "xc7z020clg400-1" and report["clock_period_ns"] == 10.0
-    bundle = result.bundle
+    assert result.bit.name == "design_1_wrapper.bit" and result.hwh.name == "design_1.hwh"
+    bundle = make_bundle(design, result.bit, result.hwh, tmp_path / "bitstreams",
+                         extra={"tool_versions": result.tool_versions, "report": result.report})
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
         ["mlp.bit", "mlp.hwh", "manifest.json", "firmware", "mlp_bridge.cpp", "test_vectors.npz"])
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -102,23 +89,23 @@ def test_full_build_writes_report_and_bundle(design, vivado, tmp_path):
         x = np.zeros((3, 16), np.float32)
         assert np.array_equal(acc.predict(x), design.predict(x))
     with pytest.raises(fa.ConfigError, match="exists and is not empty"):
-        build(design, bitstreams=tmp_path / "bitstreams")
+        make_bundle(design, result.bit, result.hwh, tmp_path / "bitstreams")
 
 
 def test_failing_tool_stops_and_names_log_lines(design, vivado, tmp_path, monkeypatch):
     monkeypatch.setenv("STANDIN_FAIL", "vivado_hls")
     with pytest.raises(fa.BuildError) as info:
-        build(design, bitstreams=tmp_path / "b")
+        build(design)
     message = str(info.value)
     assert "vivado_hls failed with exit code 1" in message
     assert "build.log:" in message and "ERROR: [HLS 200-70] Compilation errors found" in message
-    assert not (tmp_path / "b" / "mlp").exists()
+    assert not (design.root / "report.json").exists()
 
 
 def test_missing_bitfile_is_an_error(design, vivado, tmp_path, monkeypatch):
     monkeypatch.setenv("STANDIN_NO_BITFILE", "1")
     with pytest.raises(fa.BuildError, match="did not produce .*design_1_wrapper.bit"):
-        build(design, bitstreams=tmp_path / "b")
+        build(design)
 
 
 def test_missing_board_files_and_too_new_hls(design, vivado, tmp_path, monkeypatch):
@@ -127,10 +114,10 @@ def test_missing_board_files_and_too_new_hls(design, vivado, tmp_path, monkeypat
     shutil.rmtree(vivado / "data")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with pytest.raises(fa.ToolNotFoundError, match=r"board files for tul.com.tw:pynq-z2:part0:1.0 not installed"):
-        build(design, bitstreams=tmp_path / "b")
+        build(design)
     monkeypatch.setenv("STANDIN_HLS_VERSION", "2023.2")
     with pytest.raises(fa.ToolNotFoundError, match="vivado_hls 2023.2 is newer than 2020.1"):
-        build(design, steps=["synth"], bitstreams=tmp_path / "b")
+        build(design, steps=["synth"])
     monkeypatch.delenv("STANDIN_HLS_VERSION")
-    result = build(design, steps=["synth"], bitstreams=tmp_path / "b")  # HLS alone needs no board files
-    assert result.bundle is None and result.report["hls"]["lut"] == 2532
+    result = build(design, steps=["synth"])  # HLS alone needs no board files
+    assert result.bit is None and result.report["hls"]["lut"] == 2532

@@ -1,10 +1,10 @@
 """Fast csim: content-keyed build cache and process-parallel prediction (never threads)."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,8 +50,11 @@ def test_concurrent_builds_of_one_design_do_not_corrupt_the_cache(tmp_path, fres
     procs = [subprocess.Popen([sys.executable, "-c", script, str(design.root)], stdout=subprocess.PIPE, text=True)
              for _ in range(2)]
     paths = {p.communicate()[0].strip() for p in procs}
-    assert all(p.returncode == 0 for p in procs)
-    assert len(paths) == 1
+    assert [p.returncode for p in procs] == [0, 0]
+    assert len(paths) == 1  # both name the one cached library
+    library = Path(paths.pop())
+    assert library.parent == fresh_cache / "csim" and library.name.startswith("mlp-") and library.suffix == ".so"
+    assert design.compile().cached and design.compile().library == library
     assert list(fresh_cache.glob("csim/.build-*")) == []  # temporary build dirs cleaned up
     x = float_inputs(rng, (16,), n=100)
     assert design.compare(qmlp(), x).bit_exact == 1.0
@@ -66,7 +69,7 @@ def test_parallel_predict_equals_one_worker(build, rng, make, io_type):
     seen = []
     two = design.predict(x, workers=2, progress=lambda done, total: seen.append((done, total)))
     assert np.array_equal(one, two)  # bit-identical and in order
-    assert seen[-1] == (600, 600) and len(seen) > 1
+    assert seen == [(300, 600), (600, 600)]  # one progress call per chunk; 600 samples make one chunk a worker
     assert design.compare(model, x, workers=2).bit_exact == 1.0
     workers = set(multiprocessing.active_children())
     design.close()
@@ -89,18 +92,38 @@ def test_interrupt_leaves_no_worker_processes(build, rng):
     assert set(multiprocessing.active_children()) <= before
 
 
-def test_default_workers_by_batch_size():
-    assert default_workers(10) == 1
-    assert default_workers(100_000) >= 1
+def test_default_workers_by_batch_size(monkeypatch):
+    """One process below 10,000 samples (a worker's start-up would cost more than it saves); from 10,000
+    on, one per available core, at most 8."""
+    from fpga_accel.runtime import csim_lib
+
+    for cores, many in ((1, 1), (2, 2), (6, 6), (32, 8)):
+        monkeypatch.setattr(csim_lib, "available_cores", lambda: cores)
+        assert [default_workers(n) for n in (1, 9_999, 10_000, 1_000_000)] == [1, 1, many, many], cores
+    assert default_workers(500, threshold=500) == 8 and default_workers(499, threshold=500) == 1  # 32 cores
 
 
-def test_csim_cli_workers_flag(build, rng, tmp_path):
+def test_csim_cli_workers_flag(build, rng, tmp_path, monkeypatch):
+    from fpga_accel import design as design_module
     from fpga_accel.cli import main
 
+    pools = []
+
+    class RecordedPool(design_module.WorkerPool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(design_module, "WorkerPool", RecordedPool)
     design = build(qmlp())
     x = float_inputs(rng, (16,), n=64)
     np.save(tmp_path / "x.npy", x)
     assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output",
                  str(tmp_path / "y.npy"), "--workers", "2"]) == 0
+    assert [pool.workers for pool in pools] == [2]  # --workers 2: the CLI predicted with two processes
+    pools[0].close()
     assert np.array_equal(np.load(tmp_path / "y.npy"), design.predict(x, workers=1))
-    assert json.loads((design.root / "fpga_accel.json").read_text())["name"] == "design"
+    # without the flag, 64 samples stay in this process (the default below 10,000 samples)
+    assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output",
+                 str(tmp_path / "y1.npy")]) == 0
+    assert len(pools) == 1 and np.array_equal(np.load(tmp_path / "y1.npy"), np.load(tmp_path / "y.npy"))

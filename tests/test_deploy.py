@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import fpga_accel as fa
-from fpga_accel.stages.deploy import Remote, deploy, package
-from fpga_accel.stages.package import make_bundle
-from fpga_accel.stages.wheel import build_runtime_wheel
+from fpga_accel.board_payload import sd_card_package as package
+from fpga_accel.stages.deploy import Remote, deploy
+from fpga_accel.stages.bundle import make_bundle
+from fpga_accel.runtime_wheel import build_runtime_wheel
 from conftest import free_port, stand_in_bitstream
 from models import qcnn
 

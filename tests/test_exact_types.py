@@ -169,3 +169,20 @@ def test_float_model_types_come_from_calibration_data(tmp_path, rng, caplog):
         fa.convert(model, fa.ConvertConfig(name="fl2", output_dir=tmp_path, verify_samples=0))
     assert any("float model without calibration data" in r.message and "ap_fixed<16,6>" in r.message
                for r in caplog.records)
+
+
+def test_every_quantizer_without_an_exact_counterpart_is_named():
+    from qkeras import QActivation, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    from fpga_accel.exact_types import inexact_layers
+
+    inp = keras.Input((4,))
+    t = QActivation(quantized_relu(4, 1, relu_upper_bound=1.0), name="bounded")(inp)
+    t = QActivation(quantized_bits(4, 0, alpha="auto_po2"), name="batch_alpha")(t)
+    t = QActivation(quantized_bits(4, 0, alpha=1, use_stochastic_rounding=True), name="stochastic")(t)
+    t = QActivation(quantized_relu(4, 1, negative_slope=0.25), name="leaky")(t)
+    t = QActivation(quantized_relu(4, 1), name="plain")(t)
+    t = QActivation(quantized_bits(6, 2, alpha=1), name="bits")(t)
+    found = inexact_layers(keras.Model(inp, t))
+    assert [reason.split(":")[0] for reason in found] == ["bounded", "batch_alpha", "stochastic", "leaky"]

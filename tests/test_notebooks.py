@@ -12,7 +12,7 @@ from nbclient import NotebookClient
 import fpga_accel as fa
 from fpga_accel.data import load_digits_split
 from conftest import stand_in_bitstream
-from fpga_accel.stages.package import make_bundle
+from fpga_accel.stages.bundle import make_bundle
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import fpga_accel as fa
 from fpga_accel.data import load_digits_split
 from fpga_accel.runtime import Accelerator
 from fpga_accel.runtime.fixed_point import Codec
-from fpga_accel.stages.package import make_bundle
+from fpga_accel.stages.bundle import make_bundle
 from conftest import stand_in_bitstream
 from models import float_mlp, qcnn
 
@@ -112,8 +113,6 @@ def test_bad_input_is_refused_before_any_transfer(bundles, bad, message):
 
 @pytest.mark.parametrize("which", ["bit", "hwh"])
 def test_corrupt_bitstream_is_refused(bundles, tmp_path, which):
-    import shutil
-
     bundle, _, _, _ = bundles["mlp"]
     copy = tmp_path / "mlp"
     shutil.copytree(bundle, copy)
@@ -215,7 +214,9 @@ def test_fixed_point_codec(text, x, words):
 def test_float_codec_is_identity():
     codec = Codec.parse("float32")
     x = np.array([0.1, -3.5], np.float32)
-    assert codec.encode(x) is not None and np.array_equal(codec.decode(codec.encode(x)), x)
+    words = codec.encode(x.astype(np.float64))
+    assert words.dtype == np.float32 and np.array_equal(words, x)  # float32 AXI words: the values themselves
+    assert codec.decode(words).dtype == np.float32 and np.array_equal(codec.decode(words), x)
     with pytest.raises(fa.ConfigError, match="unsupported AXI stream type"):
         Codec.parse("half")
 
@@ -258,10 +259,102 @@ assert not loaded, loaded
     assert "pynq 3." in proc.stdout
 
 
+RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelError", "InputError",
+                     "NotExactError", "ToolNotFoundError", "__version__"]
+
+
+def test_host_install_lists_and_resolves_the_whole_api():
+    assert set(RUNTIME_WHEEL_ALL) | {"convert", "quantize", "Design", "run_sweep"} <= set(fa.__all__)
+    assert set(fa.__all__) <= set(dir(fa))
+    for name in fa.__all__:
+        getattr(fa, name)  # no stale entry in the lazy table
+    with pytest.raises(AttributeError, match="has no attribute 'nonexistent'"):
+        fa.nonexistent
+
+
+def _pyenv_python38() -> str | None:
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    found = sorted(Path(root).glob("versions/3.8*/bin/python")) if root else []
+    return str(found[-1]) if found else None
+
+
+def _install_runtime_wheel(tmp_path: Path) -> tuple[str, dict, Path]:
+    """(python, env, root of the installed fpga_accel) for a Python with numpy and the runtime wheel only.
+
+    The board venv of .ci/run is reused when there is one: the wheel goes into a --target folder put
+    first on its PYTHONPATH (that venv holds a full `pip install .` of fpga_accel, left as it is).
+    Elsewhere a Python 3.8 (the oldest board Python) venv gets numpy<2 and the wheel, nothing else.
+    """
+    from fpga_accel.runtime_wheel import build_runtime_wheel
+
+    wheel = build_runtime_wheel(tmp_path / "dist")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if BOARD_PYTHON:
+        target = tmp_path / "wheel_site"
+        proc = subprocess.run([BOARD_PYTHON, *pip, "--no-deps", "--no-index", "--target", str(target), str(wheel)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return BOARD_PYTHON, {**env, "PYTHONPATH": str(target)}, target
+    base = _pyenv_python38()
+    if base is None:
+        pytest.skip("no board Python: set FPGA_ACCEL_BOARD_PYTHON or install Python 3.8 with pyenv")
+    venv = tmp_path / "venv"
+    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    proc = subprocess.run([str(venv / "bin" / "python"), *pip, "numpy<2", str(wheel)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return str(venv / "bin" / "python"), env, venv
+
+
+def test_runtime_wheel_lists_only_what_it_ships(bundles, tmp_path):
+    """The wheel deploy installs on the board: it imports with numpy alone, lists only the names it ships,
+    says that a host-pipeline name needs the host install, and runs a bundle's self-test through csim."""
+    bundle, _, _, _ = bundles["cnn"]
+    python, env, root = _install_runtime_wheel(tmp_path)
+    script = f"""
+import site, sys
+started = set(sys.modules)  # .pth files of the environment may import things at start-up
+import fpga_accel
+assert fpga_accel.__file__.startswith({str(root)!r}), fpga_accel.__file__
+assert fpga_accel.__all__ == {RUNTIME_WHEEL_ALL!r}, fpga_accel.__all__
+assert "Accelerator" in dir(fpga_accel) and not {{"convert", "quantize", "Design"}} & set(dir(fpga_accel))
+from fpga_accel import *  # every listed name resolves
+try:
+    fpga_accel.convert
+except ImportError as exc:
+    print("convert:", type(exc).__name__, exc)
+else:
+    sys.exit("fpga_accel.convert resolved on the runtime wheel")
+try:
+    from fpga_accel import Design
+except ImportError as exc:
+    print("Design:", type(exc).__name__, exc)
+else:
+    sys.exit("fpga_accel.Design resolved on the runtime wheel")
+from fpga_accel.runtime.selftest import selftest
+r = selftest({str(bundle)!r}, backend="csim")
+assert r.passed and r.bit_exact == 1.0, r.format()
+installed = tuple(site.getsitepackages())
+loaded = {{name.split(".")[0] for name, module in list(sys.modules.items())
+          if name not in started and (getattr(module, "__file__", None) or "").startswith(installed)}}
+assert loaded <= {{"numpy", "fpga_accel"}}, sorted(loaded)  # the board's pynq is loaded only by its backend
+print("python", sys.version_info[0], sys.version_info[1])
+"""
+    proc = subprocess.run([python, "-c", script], capture_output=True, text=True, cwd=str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
+    for name, module in (("convert", "stages.convert"), ("Design", "design")):
+        assert lines[name] == (f"ModuleNotFoundError fpga_accel.{name} belongs to the host pipeline, which this "
+                               f"runtime-only install of fpga_accel does not ship (no fpga_accel.{module}): run it "
+                               "on a host with pip install 'fpga-accel[host]'; on the board use fpga_accel.Accelerator")
+    if not BOARD_PYTHON:
+        assert "python 3 8" in proc.stdout
+
+
 def test_fixed_point_axi_words_through_the_simulated_board(bundles, tmp_path):
     """A wrapper streaming ap_fixed words: the driver encodes/decodes from the manifest's types."""
-    import shutil
-
     bundle, design, _, x = bundles["cnn"]
     copy = tmp_path / "cnn"
     shutil.copytree(bundle, copy)

@@ -1,3 +1,2 @@
-"""Pipeline stages, in order. Each module has one public entry taking the previous stage's output."""
-
-STAGES = ("quantize", "convert", "csim", "build", "package", "deploy")
+"""The pipeline's steps, one module each (quantize, convert, csim, build, bundle, deploy); their order and
+the runner are in ``fpga_accel.flow``. No step imports another: they share the core objects instead."""

@@ -21,8 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_percentages
 from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
-from ..layout import refuse_overwrite
-from .csim import Design
+from ..design import Design
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +156,11 @@ def _error_lines(log_path: Path, start: int, limit: int = 15) -> str:
 @dataclass
 class BuildResult:
     report: Dict[str, object]
-    bundle: Optional[Path]
     log: Path
+    bit: Optional[Path] = None
+    """design_1_wrapper.bit and design_1.hwh when the bitfile step ran (the bundle step collects them)."""
+    hwh: Optional[Path] = None
+    tool_versions: Dict[str, str] = field(default_factory=dict)
 
 
 def outputs(design: Design) -> Dict[str, Path]:
@@ -183,12 +185,12 @@ def _ensure_flat_utilization(design: Design) -> None:
         tcl.write_text(text.rstrip("\n") + f"\n{line}\n")
 
 
-def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS, bitstreams: Path = Path("bitstreams"),
-          force: bool = False, progress: Callable[[str], None] = log.info) -> BuildResult:
+def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
+          progress: Callable[[str], None] = log.info) -> BuildResult:
+    """Run the vendor tools on the project; the report goes to ``report.json`` in it."""
     build_plan = plan(design, steps)
     versions = preflight(build_plan)
     if "bitfile" in build_plan.steps:
-        refuse_overwrite(Path(bitstreams) / design.name, force)
         _ensure_flat_utilization(design)
     log_path = design.root / "build.log"
     paths = outputs(design)
@@ -200,18 +202,14 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS, bitstreams: Path
         run_tool(cmd, design.root, log_path, progress)
     report = collect_report(design)
     (design.root / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    bundle = None
+    result = BuildResult(report, log_path, tool_versions=versions)
     if "bitfile" in build_plan.steps:
         missing = [str(paths[k]) for k in ("bit", "hwh") if not paths[k].is_file()]
         if missing:
             raise BuildError(f"vivado finished but did not produce {', '.join(missing)}; see {log_path}\n"
                              + _error_lines(log_path, 1))
-        from .package import make_bundle
-
-        bundle = make_bundle(design, paths["bit"], paths["hwh"], bitstreams, force=force,
-                             extra={"tool_versions": versions, "report": report})
-        progress(f"bundle written to {bundle}")
-    return BuildResult(report, bundle, log_path)
+        result.bit, result.hwh = paths["bit"], paths["hwh"]
+    return result
 
 
 def collect_report(design: Design) -> Dict[str, object]:

@@ -23,7 +23,7 @@ from ..exact_types import exact_flows, inexact_layers
 from ..float_ranges import float_precisions, is_float_model
 from ..layout import ProjectLayout, refuse_overwrite, write_meta
 from ..model_io import ends_in_softmax, model_hash
-from .csim import Design
+from ..design import Design
 
 log = logging.getLogger(__name__)
 

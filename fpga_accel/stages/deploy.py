@@ -1,4 +1,4 @@
-"""Deploy a bundle to a PYNQ board over ssh, and package one for boards reached by SD card.
+"""Deploy a bundle to a PYNQ board over ssh (boards reached by SD card: ``board_payload.sd_card_package``).
 
 Uses the system OpenSSH client (ssh/scp) with key-based auth only (BatchMode: no password prompt, no
 password stored or passed) and host-key checking left on. The copy goes to a temporary directory on the
@@ -10,21 +10,18 @@ import logging
 import shlex
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
+from ..board_payload import NOTEBOOK, stage_board_files
 from ..errors import BoardError, ConfigError, ToolNotFoundError
-from ..layout import refuse_overwrite
 from ..runtime.manifest import Bundle
-from .wheel import build_runtime_wheel
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_pynq_z2.ipynb"
 
 
 @dataclass(frozen=True)
@@ -100,15 +97,6 @@ def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]
     ]
 
 
-def _stage(bundle: Bundle, staging: Path) -> None:
-    shutil.copytree(bundle.root, staging / bundle.manifest.name, ignore=shutil.ignore_patterns("*.so", "*.o"))
-    build_runtime_wheel(staging)
-    if NOTEBOOK.is_file():
-        shutil.copyfile(NOTEBOOK, staging / NOTEBOOK.name)
-    else:
-        log.warning("board notebook %s not found (installed without the source tree): not copied", NOTEBOOK)
-
-
 def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
            progress: Callable[[str], None] = log.info) -> str:
     """Copy, install, swap in and self-test; returns the self-test output."""
@@ -120,7 +108,7 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
             raise ToolNotFoundError(f"{tool} not on PATH: install the OpenSSH client (apt-get install openssh-client)")
     with tempfile.TemporaryDirectory(prefix="fpga_accel_deploy_") as tmp:
         staging = Path(tmp)
-        _stage(bundle, staging)
+        stage_board_files(bundle, staging)
         commands = deploy_plan(bundle, remote, staging)
         if dry_run:
             return "\n".join(" ".join(shlex.quote(a) for a in cmd) for cmd in commands)
@@ -133,22 +121,3 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
         finally:
             subprocess.run(commands[-1], capture_output=True, check=False)
     return out
-
-
-def package(bundle_path: Path, output: Path, force: bool = False) -> Path:
-    """A .tar.gz with the bundle, the runtime wheel and the board notebook, for boards reached by SD card."""
-    bundle = Bundle.open(bundle_path)
-    refuse_overwrite(output, force)
-    with tempfile.TemporaryDirectory(prefix="fpga_accel_pkg_") as tmp:
-        staging = Path(tmp)
-        _stage(bundle, staging)
-        (staging / "INSTALL.txt").write_text(
-            "On the PYNQ board:\n"
-            "  python3 -m pip install --no-deps fpga_accel-*.whl\n"
-            f"  python3 -m fpga_accel.runtime selftest {bundle.manifest.name}\n")
-        partial = output.with_name(output.name + ".partial")
-        with tarfile.open(partial, "w:gz") as tar:
-            for item in sorted(staging.iterdir()):
-                tar.add(item, arcname=f"{bundle.manifest.name}/{item.name}")
-        partial.replace(output)
-    return output

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..layout import refuse_overwrite
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
-from .csim import Design
+from ..design import Design
 
 log = logging.getLogger(__name__)
 

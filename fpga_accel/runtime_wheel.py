@@ -1,5 +1,8 @@
 """A runtime-only wheel of fpga_accel: the package root, errors, layout and runtime/ — numpy (and pynq on
-the board) as its only dependencies. Built with zipfile: no build backend or network needed on the host."""
+the board) as its only dependencies. Built with zipfile: no build backend or network needed on the host.
+
+The package root's ``__all__`` follows what is installed, so on the board it lists the runtime's names only
+and a host-pipeline name (``fpga_accel.convert``) says it needs the host install."""
 from __future__ import annotations
 
 import base64

@@ -1,0 +1,323 @@
+"""The Design: an hls4ml project written by convert, compiled and run in C simulation.
+
+The object every step after convert hands around (csim, estimate, build, bundle): compile (cached),
+predict, trace, and compare against the Keras model. Light at import: TensorFlow is only imported by
+``compare``, which needs the reference model anyway.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, InputError
+from .layout import ProjectLayout, read_meta
+from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
+from .runtime.csim_build import CsimBuild, build_library
+from .runtime.csim_lib import CsimLibrary, Progress, WorkerPool, default_workers
+from .runtime.fixed_point import Codec
+from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
+
+log = logging.getLogger(__name__)
+
+_KERAS_ACTIVATION_LAYERS = frozenset({"Activation", "QActivation", "Softmax", "ReLU", "LeakyReLU",
+                                      "ThresholdedReLU", "ELU", "PReLU"})
+"""Keras layers that are an activation: hls4ml converts them to one node, nothing is split off."""
+_ACTIVATION_NODES = frozenset({"Activation", "ParametrizedActivation", "PReLU", "Softmax", "TernaryTanh",
+                               "HardActivation"})
+"""hls4ml classes of the node it splits off a layer's ``activation``."""
+_INPUT_NODES = frozenset({"Input", "InputLayer"})
+_RESHAPE_NODES = frozenset({"Reshape", "Flatten"})
+
+
+@dataclass
+class AgreementReport:
+    """How closely csim reproduces the reference model on a batch."""
+
+    n_samples: int
+    bit_exact: float
+    """Fraction of samples whose every output equals the reference bit for bit."""
+    element_exact: float
+    argmax_agreement: float
+    max_abs_diff: float
+    compared: str = "outputs"
+    """'outputs', or 'logits' when the model ends in softmax (its tables are approximate by design)."""
+    output_bit_exact: float | None = None
+    output_max_abs_diff: float | None = None
+    first_divergent_layer: str | None = None
+    layer_exact: dict[str, float] = field(default_factory=dict)
+    reference_accuracy: float | None = None
+    csim_accuracy: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.bit_exact == 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"passed": self.passed}
+
+    def format(self) -> str:
+        lines = [f"samples compared        {self.n_samples}",
+                 f"bit-exact ({self.compared:7s})   {self.bit_exact:.2%} of samples "
+                 f"({self.element_exact:.2%} of values)",
+                 f"max |csim - QKeras|     {self.max_abs_diff:.3g}",
+                 f"argmax agreement        {self.argmax_agreement:.2%}"]
+        if self.output_bit_exact is not None:
+            lines.append(f"softmax outputs         {self.output_bit_exact:.2%} bit-exact, "
+                         f"max abs error {self.output_max_abs_diff:.3g}")
+        if self.reference_accuracy is not None:
+            lines.append(f"accuracy QKeras / csim  {self.reference_accuracy:.2%} / {self.csim_accuracy:.2%}")
+        if self.first_divergent_layer:
+            lines.append(f"first diverging layer   {self.first_divergent_layer} "
+                         f"({self.layer_exact[self.first_divergent_layer]:.2%} of samples exact)")
+        return "\n".join(lines)
+
+
+class Design:
+    """An hls4ml project written by ``convert``: compile and run it in C simulation."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.meta = read_meta(self.root)
+        self.layout = ProjectLayout(self.root, self.meta["project_name"])
+        self._lib: CsimLibrary | None = None
+        self._build: CsimBuild | None = None
+        self._pool: WorkerPool | None = None
+
+    def __repr__(self) -> str:
+        return f"Design({str(self.root)!r}, io_type={self.meta['io_type']!r}, board={self.meta['board']!r})"
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.meta["input_shape"])
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return tuple(self.meta["output_shape"])
+
+    @property
+    def host_softmax(self) -> bool:
+        return self.meta.get("softmax") == "host"
+
+    def compile(self, force: bool = False) -> CsimBuild:
+        """Build (or fetch from the cache) the csim library and load it."""
+        build = build_library(self.layout, force=force)
+        if self._build is None or build.library != self._build.library:
+            self.close()
+            self._lib = None
+        self._build = build
+        return build
+
+    def close(self) -> None:
+        """Stop the worker processes of parallel predict (also done at interpreter exit)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> "Design":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _library(self) -> CsimLibrary:
+        if self._build is None or not self._build.library.is_file():
+            self.compile()
+        assert self._build is not None
+        if self._lib is None:
+            n_in, n_out = int(np.prod(self.input_shape)), int(np.prod(self.output_shape))
+            self._lib = CsimLibrary(self._build.library, self.meta["project_name"], n_in, n_out)
+        return self._lib
+
+    def predict(self, x: Any, workers: int | None = None, progress: Progress | None = None) -> np.ndarray:
+        """Design outputs for a batch, float32 of shape (n,) + output_shape (softmax applied if on host).
+
+        ``workers`` > 1 splits the batch across processes; None picks by batch size.
+        """
+        arr = check_input(x, self.input_shape)
+        lib = self._library()
+        workers = default_workers(arr.shape[0]) if workers is None else max(1, int(workers))
+        if workers > 1 and arr.shape[0] >= 2 * workers:
+            if self._pool is None or self._pool.closed or self._pool.workers != workers:
+                self.close()
+                self._pool = WorkerPool(lib.path, self.meta["project_name"], lib.n_in, lib.n_out, workers)
+            y = self._pool.predict(arr, progress)
+        else:
+            y = lib.predict(arr, progress)
+        y = y.reshape((arr.shape[0],) + self.output_shape)
+        return softmax(y) if self.host_softmax else y
+
+    def trace(self, x: Any) -> dict[str, np.ndarray]:
+        """Every traced layer's csim output for a batch, keyed by hls4ml layer name."""
+        arr = check_input(x, self.input_shape)
+        shapes = {layer["name"]: layer["shape"] for layer in self.meta["layers"] if layer.get("traced")}
+        _, traces = self._library().trace(arr, shapes)
+        return traces
+
+    def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None) -> AgreementReport:
+        """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer
+        that diverges when it is not bit-exact.
+
+        A model ending in softmax is judged on its logits (the design's softmax tables are approximate by
+        design), wherever they live: a standalone softmax layer's input, or the pre-activation output of a
+        layer with ``activation="softmax"``.
+        """
+        arr = check_input(x, self.input_shape)
+        self._check_reference(model)
+        xs = arr.reshape((arr.shape[0],) + self.input_shape)
+        n = len(xs)
+        ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
+        ours = self.predict(xs, workers=workers)
+        if ref.size != ours.size:
+            raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "
+                              f"{ours.shape[1:]}: compare the design with the model it was converted from")
+        out_exact, out_diff = None, None
+        compared = "outputs"
+        ref_cmp, ours_cmp = ref.reshape(n, -1), ours.reshape(n, -1)
+        where = logits_layer(model)
+        if where is not None:
+            ours_logits = self._design_logits(xs)
+            if ours_logits is None:
+                log.warning("the design's logits are not observable (nothing traced before its softmax): "
+                            "comparing softmax outputs, which its tables only approximate")
+            else:
+                ref_logits = _keras_logits(model, where, xs)
+                if ref_logits.shape != ours_logits.shape:
+                    raise ConfigError(f"logits of {where.layer}: the reference model has {ref_logits.shape[1]} "
+                                      f"per sample, the design {ours_logits.shape[1]}")
+                out_exact = float(exact_rows(ref, ours).mean())
+                out_diff = float(np.max(np.abs(ref - ours)))
+                compared = "logits"
+                ref_cmp, ours_cmp = ref_logits, ours_logits
+        elif self.host_softmax:
+            log.warning("the design runs softmax on the host but the reference model does not end in "
+                        "softmax: comparing the design's softmax outputs with the model's outputs")
+        exact = exact_rows(ref_cmp, ours_cmp)
+        report = AgreementReport(
+            n_samples=n, bit_exact=float(exact.mean()),
+            element_exact=float(np.mean(ref_cmp == ours_cmp)),
+            argmax_agreement=argmax_agreement(ref, ours),
+            max_abs_diff=float(np.max(np.abs(ref_cmp - ours_cmp))),
+            compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff)
+        if y_true is not None:
+            y_true = np.asarray(y_true)
+            labels = y_true.argmax(1) if y_true.ndim == 2 else y_true
+            if labels.shape != (n,):
+                raise InputError(f"labels have shape {y_true.shape}, expected ({n},) or ({n}, classes)")
+            report.reference_accuracy = float(np.mean(ref.reshape(n, -1).argmax(1) == labels))
+            report.csim_accuracy = float(np.mean(ours.reshape(n, -1).argmax(1) == labels))
+        if not exact.all():
+            self._locate_divergence(model, xs[~exact][:200], report)
+        return report
+
+    def _check_reference(self, model: Any) -> None:
+        """The reference must be a model of the same interface, or nothing below is meaningful."""
+        if len(getattr(model, "inputs", None) or []) != 1 or len(getattr(model, "outputs", None) or []) != 1:
+            raise ConfigError("the reference must be a single-input, single-output Keras model")
+        shape = tuple(model.input_shape[1:])
+        if len(shape) != len(self.input_shape) \
+                or any(m is not None and m != d for m, d in zip(shape, self.input_shape)):
+            raise ConfigError(f"the reference model takes inputs of shape {shape}, the design {self.input_shape}: "
+                              "compare the design with the model it was converted from")
+
+    def _design_logits(self, xs: np.ndarray) -> np.ndarray | None:
+        """The design's pre-softmax values, (n, k); None when the design does not expose them."""
+        n = len(xs)
+        if self.host_softmax:  # the design itself outputs logits
+            return self._library().predict(check_input(xs, self.input_shape)).reshape(n, -1)
+        node = self._logits_node()
+        if node is None:
+            return None
+        if node.get("class") in _INPUT_NODES:  # a softmax-only design: its logits are its input, cast
+            try:
+                codec = Codec.parse(self.meta["input_precision"])
+            except (ConfigError, KeyError):
+                return None
+            flat = xs.reshape(n, -1).astype(np.float32)
+            return flat if codec.kind == "float32" else codec.decode(codec.encode(flat))
+        traced = self.trace(xs).get(node["name"])
+        return None if traced is None else traced.reshape(n, -1)
+
+    def _logits_node(self) -> dict[str, Any] | None:
+        """The graph node feeding the design's final softmax: the nearest traced node before it, through
+        untraced nodes that only reshape; None if another kind of node is in the way."""
+        layers = self.meta.get("layers") or []
+        last = layers[-1] if layers else {}
+        if last.get("class") != "Softmax":
+            raise ConfigError(f"the reference model ends in softmax but design {self.name} does not (its last "
+                              f"layer is {last.get('name')!r}, {last.get('class')}): compare it with the model it "
+                              "was converted from")
+        for entry in reversed(layers[:-1]):
+            if entry.get("class") in _INPUT_NODES or entry.get("traced"):
+                return entry
+            if entry.get("class") not in _RESHAPE_NODES:
+                return None
+        return None
+
+    def _layer_pairs(self, model: Any) -> list[tuple[str, str]]:
+        """(Keras layer, traced csim node computing the same tensor), in graph order.
+
+        hls4ml splits a layer's non-linear ``activation`` into a node of its own after it, so a Keras
+        ``QConv2D(..., activation="relu")`` (output after relu) is compared with that node, not with the
+        layer's own node (before relu). Nodes without a Keras counterpart, and Keras layers hls4ml
+        dropped or left untraced (Flatten, Dropout), are skipped.
+        """
+        layers = self.meta.get("layers") or []
+        keras_layers = {layer.name: layer for layer in model.layers}
+        pairs = []
+        for i, entry in enumerate(layers):
+            layer = keras_layers.get(entry["name"])
+            if layer is None or type(layer).__name__ == "InputLayer":
+                continue
+            target = entry
+            if type(layer).__name__ not in _KERAS_ACTIVATION_LAYERS and activation_name(layer) is not None:
+                split = layers[i + 1] if i + 1 < len(layers) else None
+                if split is not None and split.get("class") in _ACTIVATION_NODES \
+                        and split["name"] not in keras_layers \
+                        and split.get("inputs", [entry["name"]]) == [entry["name"]]:
+                    target = split
+                # else hls4ml kept the activation inside the node: its output is after the activation
+            if target.get("traced"):
+                pairs.append((layer.name, target["name"]))
+        return pairs
+
+    def _locate_divergence(self, model: Any, xs: np.ndarray, report: AgreementReport) -> None:
+        pairs = self._layer_pairs(model)
+        if not pairs:
+            return
+        traces = self.trace(xs)
+        ref = _keras_outputs(model, xs, [name for name, _ in pairs])
+        for name, node in pairs:
+            ours = traces.get(node)
+            if ours is None or ref[name].size != ours.size:  # same per-sample size: channels-last on both sides
+                log.debug("not comparing %s with csim node %s: sizes differ", name, node)
+                continue
+            frac = float(exact_rows(ref[name], ours).mean())
+            report.layer_exact[name] = frac
+            if frac < 1.0 and report.first_divergent_layer is None:
+                report.first_divergent_layer = name
+
+
+def _keras_logits(model: Any, where: LogitsLocation, xs: np.ndarray) -> np.ndarray:
+    """The reference model's pre-softmax values, (n, k)."""
+    n = len(xs)
+    if where.from_input:
+        return xs.reshape(n, -1).astype(np.float32)
+    logits = logits_model(model).predict(xs, verbose=0, batch_size=1024)
+    return np.asarray(logits, dtype=np.float32).reshape(n, -1)
+
+
+def _keras_outputs(model: Any, xs: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    from tensorflow import keras
+
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    outs = probe.predict(xs, verbose=0, batch_size=1024)
+    outs = outs if isinstance(outs, list) else [outs]
+    return {n: np.asarray(o, dtype=np.float32) for n, o in zip(names, outs)}

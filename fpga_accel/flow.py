@@ -1,0 +1,366 @@
+"""One flow: the pipeline as named steps with one signature, run by one runner (FINN's builder shape).
+
+Every step is ``step(project: FlowProject, progress: Progress) -> FlowProject``; their order is
+:data:`STEPS`. The runner starts and stops at named steps (``fpga-accel flow project.yml --from csim
+--to bundle``), records per step what ran, how long it took and its outcome in
+``<output_dir>/<name>.flow/flow.json``, and skips a step whose inputs (files and settings, by sha256)
+are the ones it last ran with and whose outputs are still there.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .config import ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
+from .errors import ConfigError, NotExactError
+
+log = logging.getLogger(__name__)
+
+STEPS = ("quantize", "convert", "csim", "estimate", "build", "bundle", "deploy")
+DEFAULT_STOP = "bundle"
+"""deploy reaches a board: it runs only when asked for (``--to deploy``) and configured."""
+FLOW_KEYS = ("data", "test_samples", "build", "deploy")
+"""Project-file keys of the flow itself, beside ConvertConfig's keys, ``model`` and ``quantize:``."""
+
+Progress = Callable[[str], None]
+"""One progress interface for the flow: a line of text per event (the CLI prints it)."""
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """A project file parsed once: model and data, and the settings of every step."""
+
+    model: Path
+    convert: ConvertConfig
+    quantize: Optional[QuantizeConfig] = None
+    """None: the model is already quantized (QKeras) and is used as it is."""
+    data: Optional[Path] = None
+    """.npz with x (and y; x_test/y_test, else the last 20 % of x/y are the test set)."""
+    test_samples: int = 500
+    build_steps: Tuple[str, ...] = ("csim", "synth", "export", "bitfile")
+    bitstreams: Path = Path("bitstreams")
+    deploy: Optional[Mapping[str, Any]] = None
+    """Keyword arguments of ``stages.deploy.Remote`` (host, user, identity, ...)."""
+    custom_objects: Optional[str] = None
+    """Module with the model's custom layer classes (see ``model_io.load_model``)."""
+
+    @classmethod
+    def from_file(cls, path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> "FlowConfig":
+        """Parse a project file; ``overrides`` (from CLI flags) win over its keys."""
+        data = dict(load_project_file(path))
+        data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        base = Path(path).resolve().parent
+        model = data.pop("model", None)
+        if not model:
+            raise ConfigError(f"{path}: no `model:` (the float or QKeras model the flow starts from)")
+        quantize = data.pop("quantize", None)
+        flow = {k: data.pop(k) for k in FLOW_KEYS if k in data}
+        custom_objects = data.pop("custom_objects", None)
+        build = dict(flow.get("build") or {})
+        unknown = set(build) - {"steps", "bitstreams"}
+        if unknown:
+            raise ConfigError(f"{path}: unknown build keys {sorted(unknown)}; known: ['bitstreams', 'steps']")
+        return cls(
+            model=_relative(base, model), convert=ConvertConfig(**data),
+            quantize=quantize_config_from(quantize) if quantize is not None else None,
+            data=_relative(base, flow["data"]) if flow.get("data") else None,
+            test_samples=int(flow.get("test_samples", 500)),
+            build_steps=tuple(str(build.get("steps", "csim,synth,export,bitfile")).split(",")),
+            bitstreams=Path(build.get("bitstreams", "bitstreams")), deploy=flow.get("deploy"),
+            custom_objects=custom_objects)
+
+    @property
+    def name(self) -> str:
+        return self.convert.name
+
+
+def _relative(base: Path, value: Any) -> Path:
+    path = Path(str(value))
+    return path if path.is_absolute() else base / path
+
+
+@dataclass
+class StepRecord:
+    step: str
+    status: str
+    """ran, skipped (inputs unchanged), not configured, failed."""
+    seconds: float = 0.0
+    inputs: str = ""
+    """sha256 over the step's settings and input files."""
+    outputs: Dict[str, str] = field(default_factory=dict)
+    detail: str = ""
+
+
+@dataclass
+class FlowProject:
+    """The flow's state: its settings, where every output lands, and what each step last did."""
+
+    config: FlowConfig
+    records: Dict[str, StepRecord] = field(default_factory=dict)
+
+    @property
+    def work_dir(self) -> Path:
+        return self.config.convert.output_dir / f"{self.config.name}.flow"
+
+    @property
+    def record_file(self) -> Path:
+        return self.work_dir / "flow.json"
+
+    @property
+    def quantized_model(self) -> Path:
+        return self.work_dir / "quantized.h5" if self.config.quantize is not None else self.config.model
+
+    @property
+    def hls_project(self) -> Path:
+        return self.config.convert.project_dir
+
+    @property
+    def bundle(self) -> Path:
+        return self.config.bitstreams / self.config.name
+
+    @classmethod
+    def open(cls, config: FlowConfig) -> "FlowProject":
+        project = cls(config)
+        if project.record_file.is_file():
+            try:
+                raw = json.loads(project.record_file.read_text())
+                project.records = {r["step"]: StepRecord(**r) for r in raw.get("steps", [])}
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ConfigError(f"{project.record_file} is damaged ({exc}); delete it to run every step again") from None
+        return project
+
+    def save(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.record_file.with_suffix(".tmp")
+        steps = [dataclasses.asdict(self.records[s]) for s in STEPS if s in self.records]
+        tmp.write_text(json.dumps({"format": 1, "name": self.config.name, "steps": steps}, indent=2) + "\n")
+        tmp.replace(self.record_file)
+
+    # ---- data the steps share ------------------------------------------------------------------
+
+    def load(self, path: Path) -> Any:
+        from .model_io import load_model
+
+        return load_model(path, self.config.custom_objects)
+
+    def train_test(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
+        if self.config.data is None:
+            return None, None, None, None
+        from .model_io import load_xy
+
+        if self.config.data.suffix != ".npz":
+            x, _ = load_xy(self.config.data)
+            return x, None, x[-self.config.test_samples:], None
+        with np.load(self.config.data, allow_pickle=False) as data:
+            x = data["x"].astype(np.float32)
+            y = data["y"] if "y" in data else None
+            if "x_test" in data:
+                xt, yt = data["x_test"].astype(np.float32), data["y_test"] if "y_test" in data else None
+            else:
+                split = int(len(x) * 0.8)
+                x, xt = x[:split], x[split:]
+                y, yt = (y[:split], y[split:]) if y is not None else (None, None)
+        n = self.config.test_samples
+        return x, y, xt[:n], (yt[:n] if yt is not None else None)
+
+
+# ---- the steps ------------------------------------------------------------------------------------
+
+
+def step_quantize(project: FlowProject, progress: Progress) -> FlowProject:
+    from .model_io import save_model
+    from .stages.quantize import quantize
+
+    x, y, _, _ = project.train_test()
+    qmodel = quantize(project.load(project.config.model), project.config.quantize, x, y)
+    save_model(qmodel, project.quantized_model, force=True)
+    return project
+
+
+def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
+    from .stages.convert import convert
+
+    x, _, _, _ = project.train_test()
+    design = convert(project.load(project.quantized_model), project.config.convert, calibration=x, force=True)
+    fidelity = design.meta.get("fidelity") or {}
+    if fidelity:
+        progress(f"  convert check: bit-exact {fidelity['bit_exact']:.2%}, argmax {fidelity['argmax_agreement']:.2%}")
+    return project
+
+
+def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
+    from .design import Design
+    from .stages.csim import csim
+
+    _, _, xt, yt = project.train_test()
+    model = project.load(project.quantized_model)
+    if xt is None:
+        xt = np.random.default_rng(0).uniform(-1, 1, (project.config.test_samples,)
+                                              + tuple(model.input_shape[1:])).astype(np.float32)
+    report = csim(Design(project.hls_project), xt, model, yt).report
+    assert report is not None
+    (project.work_dir / "csim_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    progress("  " + report.format().replace("\n", "\n  "))
+    if not report.passed:
+        raise NotExactError(f"csim is not bit-exact ({report.bit_exact:.2%} of {report.n_samples} samples)")
+    return project
+
+
+def step_estimate(project: FlowProject, progress: Progress) -> FlowProject:
+    from .analysis.estimate import estimate
+    from .design import Design
+
+    est = estimate(Design(project.hls_project), margin=project.config.convert.margin)
+    (project.work_dir / "estimate.json").write_text(json.dumps(est.to_dict(), indent=2) + "\n")
+    progress(f"  estimate: {'fits' if est.fits else 'DOES NOT FIT'} the {project.config.convert.board}")
+    return project
+
+
+def step_build(project: FlowProject, progress: Progress) -> FlowProject:
+    from .design import Design
+    from .stages.build import build
+
+    build(Design(project.hls_project), project.config.build_steps, progress=progress)
+    return project
+
+
+def step_bundle(project: FlowProject, progress: Progress) -> FlowProject:
+    from .design import Design
+    from .stages.build import outputs
+    from .stages.bundle import make_bundle
+
+    design = Design(project.hls_project)
+    paths = outputs(design)
+    report_file = design.root / "report.json"
+    extra = {"report": json.loads(report_file.read_text())} if report_file.is_file() else {}
+    _, _, xt, yt = project.train_test()
+    make_bundle(design, paths["bit"], paths["hwh"], project.config.bitstreams,
+                model=project.load(project.quantized_model), x=xt, labels=yt, force=True, extra=extra)
+    return project
+
+
+def step_deploy(project: FlowProject, progress: Progress) -> FlowProject:
+    from .stages.deploy import Remote, deploy
+
+    progress(deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress))
+    return project
+
+
+STEP_FUNCTIONS: Dict[str, Callable[[FlowProject, Progress], FlowProject]] = {
+    "quantize": step_quantize, "convert": step_convert, "csim": step_csim, "estimate": step_estimate,
+    "build": step_build, "bundle": step_bundle, "deploy": step_deploy,
+}
+
+
+# ---- what each step reads and writes (for skipping unchanged steps) --------------------------------
+
+
+def _file_digest(path: Path) -> str:
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for f in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix not in (".so", ".o", ".log")):
+            digest.update(str(f.relative_to(path)).encode())
+            digest.update(_file_digest(f).encode())
+        return digest.hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def _io(project: FlowProject, step: str) -> Tuple[Dict[str, Any], List[Path], List[Path]]:
+    """(settings, input files, output files) of a step."""
+    c = project.config
+    data = [c.data] if c.data else []
+    hls_sources = [project.hls_project / "firmware", project.hls_project / "fpga_accel.json"]
+    table: Dict[str, Tuple[Any, List[Path], List[Path]]] = {
+        "quantize": (c.quantize, [c.model, *data], [project.quantized_model]),
+        "convert": (c.convert, [project.quantized_model, *data], [project.hls_project / "fpga_accel.json"]),
+        "csim": (c.test_samples, [project.quantized_model, *data, *hls_sources],
+                 [project.work_dir / "csim_report.json"]),
+        "estimate": (c.convert.margin, [project.hls_project / "fpga_accel.json"], [project.work_dir / "estimate.json"]),
+        "build": (c.build_steps, hls_sources, [project.hls_project / "report.json"]),
+        "bundle": (str(c.bitstreams), [project.hls_project / "report.json", project.quantized_model, *data],
+                   [project.bundle / "manifest.json"]),
+        "deploy": (c.deploy, [project.bundle / "manifest.json"], []),
+    }
+    settings, inputs, outs = table[step]
+    return {"settings": repr(settings)}, inputs, outs
+
+
+def input_digest(project: FlowProject, step: str) -> str:
+    settings, inputs, _ = _io(project, step)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in inputs:
+        digest.update(f"{path}:{_file_digest(path)}".encode())
+    return digest.hexdigest()
+
+
+def _not_configured(project: FlowProject, step: str) -> Optional[str]:
+    if step == "quantize" and project.config.quantize is None:
+        return "no `quantize:` section: the model is used as it is"
+    if step == "deploy" and not project.config.deploy:
+        return "no `deploy:` section"
+    return None
+
+
+# ---- the runner -----------------------------------------------------------------------------------
+
+
+def select_steps(start: Optional[str] = None, stop: Optional[str] = None) -> List[str]:
+    for value in (start, stop):
+        if value is not None and value not in STEPS:
+            raise ConfigError(f"unknown step {value!r}; the steps are {', '.join(STEPS)}")
+    first = STEPS.index(start) if start else 0
+    last = STEPS.index(stop or DEFAULT_STOP)
+    if first > last:
+        raise ConfigError(f"--from {start} comes after --to {stop or DEFAULT_STOP}")
+    return list(STEPS[first:last + 1])
+
+
+def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str] = None, force: bool = False,
+             progress: Progress = log.info) -> FlowProject:
+    """Run the steps from ``start`` to ``stop``; a step whose inputs are unchanged since it last ran
+    (and whose outputs exist) is skipped unless ``force``. Records are saved after every step."""
+    project = FlowProject.open(config)
+    steps = select_steps(start, stop)
+    project.work_dir.mkdir(parents=True, exist_ok=True)
+    for i, step in enumerate(steps, 1):
+        reason = _not_configured(project, step)
+        if reason:
+            project.records[step] = StepRecord(step, "not configured", detail=reason)
+            progress(f"[{i}/{len(steps)}] {step}: not configured ({reason})")
+            project.save()
+            continue
+        digest = input_digest(project, step)
+        _, _, outs = _io(project, step)
+        last = project.records.get(step)
+        if not force and last is not None and last.status in ("ran", "skipped") and last.inputs == digest \
+                and all(p.exists() for p in outs):
+            project.records[step] = dataclasses.replace(last, status="skipped", seconds=0.0,
+                                                        detail="inputs unchanged since it last ran")
+            progress(f"[{i}/{len(steps)}] {step}: skipped (inputs unchanged)")
+            project.save()
+            continue
+        progress(f"[{i}/{len(steps)}] {step} …")
+        t0 = time.perf_counter()
+        try:
+            project = STEP_FUNCTIONS[step](project, progress)
+        except BaseException as exc:
+            project.records[step] = StepRecord(step, "failed", round(time.perf_counter() - t0, 2), digest,
+                                               detail=" ".join(str(exc).split())[:500] or type(exc).__name__)
+            project.save()
+            raise
+        project.records[step] = StepRecord(step, "ran", round(time.perf_counter() - t0, 2), digest,
+                                           {str(p): _file_digest(p) for p in outs})
+        project.save()
+        progress(f"[{i}/{len(steps)}] {step}: done in {project.records[step].seconds:.1f} s")
+    return project
+
+
+__all__ = ["FlowConfig", "FlowProject", "STEPS", "StepRecord", "run_flow", "select_steps"]

@@ -1,0 +1,124 @@
+"""One flow: `fpga-accel flow project.yml` from quantize to bundle with stand-in vendor tools, steps that
+are skipped when their inputs did not change, and stages that do not import each other."""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from fpga_accel.flow import STEPS, FlowConfig, select_steps
+
+STAGES = Path(fa.__file__).parent / "stages"
+
+
+def _records(root: Path) -> dict:
+    raw = json.loads((root / "hls" / "mlp.flow" / "flow.json").read_text())
+    return {r["step"]: r for r in raw["steps"]}
+
+
+@pytest.fixture
+def project_file(tmp_path):
+    """A float MLP, its data and a project file that quantizes it with 5-bit weights."""
+    from tensorflow import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Dense(16, activation="relu", input_shape=(12,), name="fc1"),
+                              keras.layers.Dense(4, name="out")])
+    model.save(tmp_path / "float.h5")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (300, 12)).astype(np.float32)
+    np.savez(tmp_path / "data.npz", x=x, y=rng.integers(0, 4, 300))
+    path = tmp_path / "project.yml"
+    path.write_text(f"""name: mlp
+model: float.h5
+data: data.npz
+output_dir: {tmp_path / 'hls'}
+test_samples: 100
+quantize: {{weight_bits: 5}}
+build: {{bitstreams: {tmp_path / 'bits'}}}
+""")
+    return path
+
+
+def test_flow_runs_quantize_to_bundle_then_skips_what_did_not_change(project_file, vivado, tmp_path, capsys):
+    from fpga_accel.cli import main
+
+    assert main(["flow", str(project_file)]) == 0
+    records = _records(tmp_path)
+    assert [records[s]["status"] for s in STEPS[:6]] == ["ran"] * 6
+    assert "deploy" not in records  # reaches a board: only with --to deploy
+    manifest = json.loads((tmp_path / "bits" / "mlp" / "manifest.json").read_text())
+    assert manifest["name"] == "mlp" and manifest["bit_sha256"]
+    assert json.loads((tmp_path / "hls" / "mlp.flow" / "csim_report.json").read_text())["bit_exact"] == 1.0
+    with np.load(tmp_path / "bits" / "mlp" / "test_vectors.npz") as vectors:
+        assert len(vectors["x"]) == 32 and "labels" in vectors.files
+    bundle_mtime = (tmp_path / "bits" / "mlp" / "manifest.json").stat().st_mtime_ns
+
+    assert main(["flow", str(project_file), "--from", "csim"]) == 0
+    again = _records(tmp_path)
+    assert [again[s]["status"] for s in ("csim", "estimate", "build", "bundle")] == ["skipped"] * 4
+    assert again["quantize"]["status"] == again["convert"]["status"] == "ran"  # not in the range: kept
+    assert (tmp_path / "bits" / "mlp" / "manifest.json").stat().st_mtime_ns == bundle_mtime
+    out = capsys.readouterr().out
+    assert "csim        skipped" in out
+
+    # a changed setting re-runs its step and everything downstream whose inputs changed with it
+    project_file.write_text(project_file.read_text().replace("weight_bits: 5", "weight_bits: 4"))
+    assert main(["flow", str(project_file), "--to", "csim"]) == 0
+    changed = _records(tmp_path)
+    assert [changed[s]["status"] for s in ("quantize", "convert", "csim")] == ["ran"] * 3
+
+
+def test_flow_without_vivado_stops_at_build_with_the_tool_message(project_file, tmp_path, monkeypatch, caplog):
+    from fpga_accel.cli import main
+
+    import shutil
+
+    if shutil.which("vivado_hls"):
+        pytest.skip("a real vivado_hls is on PATH")
+    assert main(["flow", str(project_file)]) == 1
+    records = _records(tmp_path)
+    assert records["estimate"]["status"] == "ran"
+    assert records["build"]["status"] == "failed" and "vivado_hls not on PATH" in records["build"]["detail"]
+    assert "Traceback" not in caplog.text
+
+
+def test_step_selection_and_project_file_errors(tmp_path):
+    assert select_steps() == list(STEPS[:STEPS.index("bundle") + 1])
+    assert select_steps("csim", "csim") == ["csim"]
+    with pytest.raises(fa.ConfigError, match="unknown step 'synth'"):
+        select_steps("synth")
+    with pytest.raises(fa.ConfigError, match="--from bundle comes after --to csim"):
+        select_steps("bundle", "csim")
+    path = tmp_path / "p.yml"
+    path.write_text("name: x\n")
+    with pytest.raises(fa.ConfigError, match="no `model:`"):
+        FlowConfig.from_file(path)
+    path.write_text("name: x\nmodel: m.h5\nbuild: {step: synth}\n")
+    with pytest.raises(fa.ConfigError, match="unknown build keys"):
+        FlowConfig.from_file(path)
+
+
+def _imports(path: Path) -> set:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names.update({base} if node.module else {f"{base}{a.name}" for a in node.names})
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+def test_no_stage_imports_another_stage():
+    stages = {p.stem for p in STAGES.glob("*.py") if p.stem != "__init__"}
+    assert {"quantize", "convert", "csim", "build", "bundle", "deploy"} <= stages
+    for path in STAGES.glob("*.py"):
+        for name in _imports(path):
+            target = name.split(".")[-1] if name.startswith(".") and not name.startswith("..") else None
+            absolute = name.split(".")[2] if name.startswith("fpga_accel.stages.") else None
+            assert target not in stages and absolute not in stages, f"{path.name} imports stage {name}"
