@@ -1,6 +1,7 @@
 """The end-to-end demo: digits → float Keras → QKeras (QAT) → hls4ml project for PYNQ-Z2 → csim report."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -58,12 +59,16 @@ def float_model(n_in: int, n_classes: int):  # noqa: ANN201 (keras type)
 def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_parallel", epochs: int = 40,
              qat_epochs: int = 20, force: bool = False,
              stage: Callable[[str], None] = lambda msg: log.info(msg)) -> DemoResult:
+    """Train a float MLP on digits, then run the flow's steps on it: quantize (QAT), convert, csim, estimate."""
     import tensorflow as tf
 
     from .data import load_digits_split
-    from .stages.convert import convert
-    from .stages.quantize import quantize
+    from .design import Design
+    from .flow import FlowConfig, run_flow
+    from .layout import refuse_overwrite
 
+    output_dir = Path(output_dir)
+    refuse_overwrite(output_dir / "digits", force)
     tf.keras.utils.set_random_seed(0)
     t0 = time.perf_counter()
     x_train, y_train, x_test, y_test = load_digits_split()
@@ -73,15 +78,27 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
                   metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
     float_acc = float(np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test))
-    stage(f"[2/5] quantizing with QKeras + {qat_epochs} QAT epochs (float accuracy {float_acc:.2%})")
-    qmodel = quantize(model, QuantizeConfig(epochs=qat_epochs), x_train, y_train)
-    stage(f"[3/5] converting with hls4ml for pynq-z2 ({io_type})")
-    design = convert(qmodel, ConvertConfig(name="digits", io_type=IOType(io_type), output_dir=output_dir),
-                     calibration=x_train, force=force)
-    stage("[4/5] compiling C simulation")
-    build = design.compile()
-    stage(f"      {'reused cached' if build.cached else 'built'} {build.library.name}")
-    stage("[5/5] comparing csim with QKeras on the test set")
-    report = design.compare(qmodel, x_test, y_test)
+    inputs = output_dir / "digits.flow" / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    model.save(inputs / "float.h5", include_optimizer=False)
+    np.savez(inputs / "digits.npz", x=x_train, y=y_train, x_test=x_test, y_test=y_test)
+    config = FlowConfig(model=inputs / "float.h5", data=inputs / "digits.npz", test_samples=len(x_test),
+                        quantize=QuantizeConfig(epochs=qat_epochs),
+                        convert=ConvertConfig(name="digits", io_type=IOType(io_type), output_dir=output_dir))
+    titles = {"quantize": f"[2/5] quantizing with QKeras + {qat_epochs} QAT epochs (float accuracy {float_acc:.2%})",
+              "convert": f"[3/5] converting with hls4ml for pynq-z2 ({io_type}); convert checks csim itself",
+              "csim": "[4/5] csim: comparing with QKeras on the test set", "estimate": "[5/5] estimating the PYNQ-Z2 build"}
+
+    def progress(line: str) -> None:
+        if not line.startswith("["):
+            stage(line)
+            return
+        text = line.split("] ", 1)[1]
+        step = text.split(" ")[0].rstrip(":")
+        stage(titles[step] if text.endswith("…") and step in titles else f"      {text}")
+
+    run_flow(config, stop="estimate", force=True, progress=progress)
+    report = AgreementReport.from_dict(json.loads((output_dir / "digits.flow" / "csim_report.json").read_text()))
+    design = Design(output_dir / "digits")
     stage(f"done in {time.perf_counter() - t0:.0f} s")
     return DemoResult(float_acc, report, design.root, design.meta["input_precision"], estimate(design))

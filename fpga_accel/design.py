@@ -7,7 +7,7 @@ predict, trace, and compare against the Keras model. Light at import: TensorFlow
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,12 @@ class AgreementReport:
     def passed(self) -> bool:
         return self.bit_exact == 1.0
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AgreementReport":
+        """Read back what ``to_dict`` wrote (e.g. the flow's csim_report.json)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"passed": self.passed}
 
@@ -79,8 +85,10 @@ class AgreementReport:
 class Design:
     """An hls4ml project written by ``convert``: compile and run it in C simulation."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, jobs: int | None = None) -> None:
+        """``jobs``: g++ processes for compiling (default 3; a sweep worker passes its own cores)."""
         self.root = Path(root)
+        self.jobs = jobs
         self.meta = read_meta(self.root)
         self.layout = ProjectLayout(self.root, self.meta["project_name"])
         self._lib: CsimLibrary | None = None
@@ -108,7 +116,7 @@ class Design:
 
     def compile(self, force: bool = False) -> CsimBuild:
         """Build (or fetch from the cache) the csim library and load it."""
-        build = build_library(self.layout, force=force)
+        build = build_library(self.layout, force=force, jobs=self.jobs)
         if self._build is None or build.library != self._build.library:
             self.close()
             self._lib = None

@@ -51,6 +51,8 @@ class FlowConfig:
     """Keyword arguments of ``stages.deploy.Remote`` (host, user, identity, ...)."""
     custom_objects: Optional[str] = None
     """Module with the model's custom layer classes (see ``model_io.load_model``)."""
+    require_exact: bool = True
+    """The csim step fails (NotExactError) unless csim is bit-exact; a sweep records the figure instead."""
 
     @classmethod
     def from_file(cls, path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> "FlowConfig":
@@ -105,6 +107,8 @@ class FlowProject:
 
     config: FlowConfig
     records: Dict[str, StepRecord] = field(default_factory=dict)
+    jobs: Optional[int] = None
+    """g++ processes for csim builds: the cores this flow has to itself (None: the default)."""
 
     @property
     def work_dir(self) -> Path:
@@ -127,8 +131,8 @@ class FlowProject:
         return self.config.bitstreams / self.config.name
 
     @classmethod
-    def open(cls, config: FlowConfig) -> "FlowProject":
-        project = cls(config)
+    def open(cls, config: FlowConfig, jobs: Optional[int] = None) -> "FlowProject":
+        project = cls(config, jobs=jobs)
         if project.record_file.is_file():
             try:
                 raw = json.loads(project.record_file.read_text())
@@ -189,7 +193,8 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
     from .stages.convert import convert
 
     x, _, _, _ = project.train_test()
-    design = convert(project.load(project.quantized_model), project.config.convert, calibration=x, force=True)
+    design = convert(project.load(project.quantized_model), project.config.convert, calibration=x, force=True,
+                     jobs=project.jobs)
     fidelity = design.meta.get("fidelity") or {}
     if fidelity:
         progress(f"  convert check: bit-exact {fidelity['bit_exact']:.2%}, argmax {fidelity['argmax_agreement']:.2%}")
@@ -205,11 +210,11 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     if xt is None:
         xt = np.random.default_rng(0).uniform(-1, 1, (project.config.test_samples,)
                                               + tuple(model.input_shape[1:])).astype(np.float32)
-    report = csim(Design(project.hls_project), xt, model, yt).report
+    report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
     assert report is not None
     (project.work_dir / "csim_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     progress("  " + report.format().replace("\n", "\n  "))
-    if not report.passed:
+    if project.config.require_exact and not report.passed:
         raise NotExactError(f"csim is not bit-exact ({report.bit_exact:.2%} of {report.n_samples} samples)")
     return project
 
@@ -324,10 +329,11 @@ def select_steps(start: Optional[str] = None, stop: Optional[str] = None) -> Lis
 
 
 def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str] = None, force: bool = False,
-             progress: Progress = log.info) -> FlowProject:
+             progress: Progress = log.info, jobs: Optional[int] = None) -> FlowProject:
     """Run the steps from ``start`` to ``stop``; a step whose inputs are unchanged since it last ran
-    (and whose outputs exist) is skipped unless ``force``. Records are saved after every step."""
-    project = FlowProject.open(config)
+    (and whose outputs exist) is skipped unless ``force``. Records are saved after every step. ``jobs``:
+    cores the flow has to itself (g++ processes for csim builds)."""
+    project = FlowProject.open(config, jobs=jobs)
     steps = select_steps(start, stop)
     project.work_dir.mkdir(parents=True, exist_ok=True)
     for i, step in enumerate(steps, 1):

@@ -11,7 +11,6 @@ import importlib
 import importlib.util
 import inspect
 import logging
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ import numpy as np
 from .errors import ConfigError, InputError
 from .layout import refuse_overwrite
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 log = logging.getLogger(__name__)
 
 CustomObjects = Mapping[str, Any] | str | Path | None

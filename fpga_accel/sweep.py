@@ -26,7 +26,7 @@ from .runtime.csim_lib import available_cores
 log = logging.getLogger(__name__)
 
 QUANTIZE_KEYS = {f.name for f in dataclasses.fields(QuantizeConfig)} - {"layers"}
-CONVERT_KEYS = {f.name for f in dataclasses.fields(ConvertConfig)} - {"name", "output_dir"}
+CONVERT_KEYS = {f.name for f in dataclasses.fields(ConvertConfig)} - {"name", "output_dir", "verify_samples", "strict"}
 RESULT = "result.json"
 
 
@@ -86,48 +86,45 @@ def point_id(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs: int = 1) -> Dict[str, Any]:
-    """One design point, in a worker process. Idempotent: reruns after a crash start over in its folder."""
-    import numpy as np
+def _size_tensorflow_threads(cores: int) -> None:
+    """A sweep worker has ``cores`` to itself: TensorFlow's thread pools follow (before its first op)."""
+    import tensorflow as tf
 
-    from .analysis.estimate import estimate
-    from .model_io import load_model
-    from .stages.convert import convert
-    from .stages.quantize import quantize
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cores)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already ran an op in this worker: its pools are fixed
+        log.debug("TensorFlow thread pools already initialised in this worker")
+
+
+def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs: int = 1) -> Dict[str, Any]:
+    """One design point, in a worker process, through the flow's runner (quantize → convert → csim →
+    estimate). Idempotent: a point with its result is not run again, and the flow skips steps whose
+    inputs did not change when a crashed point is retried."""
+    from .flow import FlowConfig, run_flow
 
     out = Path(point_dir)
     done = out / RESULT
     if done.is_file():
         return json.loads(done.read_text())
     out.mkdir(parents=True, exist_ok=True)
-    # This process is a sweep worker with `csim_jobs` cores to itself: size g++ and (before TensorFlow
-    # first loads here) TensorFlow's thread pools to them, so that workers do not fight over cores.
-    os.environ["FPGA_ACCEL_CSIM_JOBS"] = str(csim_jobs)
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(csim_jobs))
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    _size_tensorflow_threads(csim_jobs)
     (out / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
-    with np.load(spec.data) as data:
-        x, y = data["x"].astype(np.float32), data["y"]
-        if "x_test" in data:
-            x_test, y_test = data["x_test"].astype(np.float32), data["y_test"]
-        else:
-            split = int(len(x) * 0.8)
-            x, y, x_test, y_test = x[:split], y[:split], x[split:], y[split:]
-    x_test, y_test = x_test[:spec.test_samples], y_test[:spec.test_samples]
-    qparams = {k: v for k, v in params.items() if k in QUANTIZE_KEYS}
-    cparams = {k: v for k, v in params.items() if k in CONVERT_KEYS}
-    qmodel = quantize(load_model(spec.model), QuantizeConfig(**qparams), x, y)
-    design = convert(qmodel, ConvertConfig(name="design", output_dir=out, **cparams), calibration=x, force=True)
-    design.compile()
-    report = design.compare(qmodel, x_test, y_test, workers=1)
-    est = estimate(design)
+    config = FlowConfig(
+        model=spec.model, data=spec.data, test_samples=spec.test_samples, require_exact=False,
+        quantize=QuantizeConfig(**{k: v for k, v in params.items() if k in QUANTIZE_KEYS}),
+        convert=ConvertConfig(name="design", output_dir=out, verify_samples=0,
+                              **{k: v for k, v in params.items() if k in CONVERT_KEYS}))
+    project = run_flow(config, stop="estimate", progress=log.debug, jobs=csim_jobs)
+    report = json.loads((project.work_dir / "csim_report.json").read_text())
+    est = json.loads((project.work_dir / "estimate.json").read_text())
     result = {
         "id": out.name, "params": params,
-        "qkeras_accuracy": report.reference_accuracy, "csim_accuracy": report.csim_accuracy,
-        "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
-        "est_dsp": est.total["dsp"], "est_lut": est.total["lut"], "est_ff": est.total["ff"],
-        "est_bram36": est.total["bram36"], "est_latency_ns": est.latency_ns, "fits": est.fits,
+        "qkeras_accuracy": report["reference_accuracy"], "csim_accuracy": report["csim_accuracy"],
+        "bit_exact": report["bit_exact"], "argmax_agreement": report["argmax_agreement"],
+        "est_dsp": est["total"]["dsp"], "est_lut": est["total"]["lut"], "est_ff": est["total"]["ff"],
+        "est_bram36": est["total"]["bram36"], "est_latency_ns": est["latency_ns"], "fits": est["fits"],
         "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid(),
     }
     tmp = out / (RESULT + ".tmp")

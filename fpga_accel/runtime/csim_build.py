@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from ..errors import BuildError, ToolNotFoundError
 from ..layout import ProjectLayout
@@ -80,7 +81,7 @@ def _defines(layout: ProjectLayout) -> tuple[str, ...]:
             f"-DFPGA_ACCEL_AXI_TOP={layout.project_name}_axi")
 
 
-def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
+def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int] = None) -> CsimBuild:
     """Return the csim library for ``layout``, compiling only when its sources changed."""
     layout = ProjectLayout(layout.root.resolve(), layout.project_name)
     for needed in (layout.top_cpp, layout.axi_cpp, layout.bridge_cpp, layout.ap_types):
@@ -95,7 +96,7 @@ def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("compiling csim library for %s with %s", layout.root, cxx)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        objects = _compile_objects(layout, cxx, Path(tmp))
+        objects = _compile_objects(layout, cxx, Path(tmp), jobs or COMPILE_JOBS)
         tmp_lib = Path(tmp) / target.name
         _run([cxx, *CXX_FLAGS, "-shared", *map(str, objects), "-o", str(tmp_lib)], layout.root)
         # Atomic: a concurrent build of the same design writes the same bytes under the same name.
@@ -103,16 +104,12 @@ def build_library(layout: ProjectLayout, force: bool = False) -> CsimBuild:
     return CsimBuild(target, key, cached=False)
 
 
-def compile_jobs() -> int:
-    """g++ processes at once: ``$FPGA_ACCEL_CSIM_JOBS``, default 3 (one per translation unit). A sweep
-    sets it lower so that parallelism comes from design points instead of oversubscribing cores."""
-    try:
-        return max(1, int(os.environ.get("FPGA_ACCEL_CSIM_JOBS", "3")))
-    except ValueError:
-        return 3
+COMPILE_JOBS = 3
+"""g++ processes at once by default: one per translation unit. A sweep worker passes ``jobs`` = the
+cores it has to itself, so that parallelism comes from design points instead of oversubscribing cores."""
 
 
-def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path) -> list[Path]:
+def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int) -> list[Path]:
     """Compile the design, its AXI wrapper and bridge + AXI simulation, in parallel by default (parsing
     ap_types dominates each of them)."""
     include = ["-I", str(layout.ap_types), "-I", str(layout.firmware)]
@@ -121,7 +118,6 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path) -> list[Pat
         obj = out_dir / (src.stem + ".o")
         pending.append((obj, [cxx, *CXX_FLAGS, *_defines(layout), *include, "-c", str(src), "-o", str(obj)]))
     failures, running = [], []
-    limit = compile_jobs()
     for i, (obj, cmd) in enumerate(pending):
         running.append((cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True)))
         if len(running) == limit or i == len(pending) - 1:

@@ -134,8 +134,10 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
     return cfg
 
 
-def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None, force: bool = False) -> Design:
-    """Write an hls4ml VivadoAccelerator project for ``config.board`` to ``config.project_dir``."""
+def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None, force: bool = False,
+            jobs: int | None = None) -> Design:
+    """Write an hls4ml VivadoAccelerator project for ``config.board`` to ``config.project_dir``; ``jobs``:
+    g++ processes for the csim check (see ``Design``)."""
     import hls4ml
 
     root = config.project_dir
@@ -186,12 +188,12 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     meta = _meta(hls_model, reference, model, config, cfg, input_precision)
     meta["uncovered_layers"] = list(hls_model.config.config.get("fpga_accel_uncovered", []))
     write_meta(root, meta)
-    design = Design(root)
+    design = Design(root, jobs=jobs)
     if config.verify_samples:
         meta["fidelity"] = verify(design, reference, verification_inputs(reference, calibration, config.verify_samples),
                                   meta["uncovered_layers"], strict=config.strict)
         write_meta(root, meta)
-        design = Design(root)
+        design = Design(root, jobs=jobs)
     return design
 
 
