@@ -123,7 +123,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)
     design = convert(model, config, calibration=calibration, force=args.force)
-    log.info("input precision %s; wrote %s", design.meta["input_precision"], design.root)
+    log.info("input precision %s; wrote %s", design.meta.input_precision, design.root)
     return 0
 
 

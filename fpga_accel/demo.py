@@ -101,4 +101,4 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
     report = AgreementReport.from_dict(json.loads((output_dir / "digits.flow" / "csim_report.json").read_text()))
     design = Design(output_dir / "digits")
     stage(f"done in {time.perf_counter() - t0:.0f} s")
-    return DemoResult(float_acc, report, design.root, design.meta["input_precision"], estimate(design))
+    return DemoResult(float_acc, report, design.root, design.meta.input_precision, estimate(design))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, InputError
-from .layout import ProjectLayout, read_meta
+from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
 from .runtime.csim_build import CsimBuild, build_library
 from .runtime.csim_lib import CsimLibrary, Progress, WorkerPool, default_workers
@@ -89,30 +89,30 @@ class Design:
         """``jobs``: g++ processes for compiling (default 3; a sweep worker passes its own cores)."""
         self.root = Path(root)
         self.jobs = jobs
-        self.meta = read_meta(self.root)
-        self.layout = ProjectLayout(self.root, self.meta["project_name"])
+        self.meta = ProjectMeta.read(self.root)
+        self.layout = ProjectLayout(self.root, self.meta.project_name)
         self._lib: CsimLibrary | None = None
         self._build: CsimBuild | None = None
         self._pool: WorkerPool | None = None
 
     def __repr__(self) -> str:
-        return f"Design({str(self.root)!r}, io_type={self.meta['io_type']!r}, board={self.meta['board']!r})"
+        return f"Design({str(self.root)!r}, io_type={self.meta.io_type!r}, board={self.meta.board!r})"
 
     @property
     def name(self) -> str:
-        return self.meta["name"]
+        return self.meta.name
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.meta["input_shape"])
+        return tuple(self.meta.input_shape)
 
     @property
     def output_shape(self) -> tuple[int, ...]:
-        return tuple(self.meta["output_shape"])
+        return tuple(self.meta.output_shape)
 
     @property
     def host_softmax(self) -> bool:
-        return self.meta.get("softmax") == "host"
+        return self.meta.softmax == "host"
 
     def compile(self, force: bool = False) -> CsimBuild:
         """Build (or fetch from the cache) the csim library and load it."""
@@ -141,7 +141,7 @@ class Design:
         assert self._build is not None
         if self._lib is None:
             n_in, n_out = int(np.prod(self.input_shape)), int(np.prod(self.output_shape))
-            self._lib = CsimLibrary(self._build.library, self.meta["project_name"], n_in, n_out)
+            self._lib = CsimLibrary(self._build.library, self.meta.project_name, n_in, n_out)
         return self._lib
 
     def predict(self, x: Any, workers: int | None = None, progress: Progress | None = None) -> np.ndarray:
@@ -155,7 +155,7 @@ class Design:
         if workers > 1 and arr.shape[0] >= 2 * workers:
             if self._pool is None or self._pool.closed or self._pool.workers != workers:
                 self.close()
-                self._pool = WorkerPool(lib.path, self.meta["project_name"], lib.n_in, lib.n_out, workers)
+                self._pool = WorkerPool(lib.path, self.meta.project_name, lib.n_in, lib.n_out, workers)
             y = self._pool.predict(arr, progress)
         else:
             y = lib.predict(arr, progress)
@@ -165,7 +165,7 @@ class Design:
     def trace(self, x: Any) -> dict[str, np.ndarray]:
         """Every traced layer's csim output for a batch, keyed by hls4ml layer name."""
         arr = check_input(x, self.input_shape)
-        shapes = {layer["name"]: layer["shape"] for layer in self.meta["layers"] if layer.get("traced")}
+        shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
         _, traces = self._library().trace(arr, shapes)
         return traces
 
@@ -245,7 +245,7 @@ class Design:
             return None
         if node.get("class") in _INPUT_NODES:  # a softmax-only design: its logits are its input, cast
             try:
-                codec = Codec.parse(self.meta["input_precision"])
+                codec = Codec.parse(self.meta.input_precision)
             except (ConfigError, KeyError):
                 return None
             flat = xs.reshape(n, -1).astype(np.float32)
@@ -256,7 +256,7 @@ class Design:
     def _logits_node(self) -> dict[str, Any] | None:
         """The graph node feeding the design's final softmax: the nearest traced node before it, through
         untraced nodes that only reshape; None if another kind of node is in the way."""
-        layers = self.meta.get("layers") or []
+        layers = self.meta.layers
         last = layers[-1] if layers else {}
         if last.get("class") != "Softmax":
             raise ConfigError(f"the reference model ends in softmax but design {self.name} does not (its last "
@@ -277,7 +277,7 @@ class Design:
         layer's own node (before relu). Nodes without a Keras counterpart, and Keras layers hls4ml
         dropped or left untraced (Flatten, Dropout), are skipped.
         """
-        layers = self.meta.get("layers") or []
+        layers = self.meta.layers
         keras_layers = {layer.name: layer for layer in model.layers}
         pairs = []
         for i, entry in enumerate(layers):

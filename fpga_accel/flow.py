@@ -195,7 +195,7 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
     x, _, _, _ = project.train_test()
     design = convert(project.load(project.quantized_model), project.config.convert, calibration=x, force=True,
                      jobs=project.jobs)
-    fidelity = design.meta.get("fidelity") or {}
+    fidelity = design.meta.fidelity or {}
     if fidelity:
         progress(f"  convert check: bit-exact {fidelity['bit_exact']:.2%}, argmax {fidelity['argmax_agreement']:.2%}")
     return project

@@ -5,9 +5,11 @@ Light on purpose (pathlib + json): the board runtime reads projects and bundles 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import re
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List, Optional, Union
 
 from .errors import ConfigError
 
@@ -23,8 +25,7 @@ class ProjectLayout:
     @classmethod
     def open(cls, root: str | Path) -> "ProjectLayout":
         root = Path(root)
-        meta = read_meta(root)
-        return cls(root=root, project_name=meta["project_name"])
+        return cls(root=root, project_name=ProjectMeta.read(root).project_name)
 
     @property
     def meta_file(self) -> Path:
@@ -78,14 +79,90 @@ def refuse_overwrite(path: Path, force: bool) -> None:
     raise ConfigError(f"{path} {what}; pass --force to overwrite it")
 
 
-def read_meta(root: str | Path) -> dict[str, Any]:
-    path = Path(root) / META_FILE
-    if not path.is_file():
-        raise ConfigError(
-            f"{root} is not an fpga_accel HLS project ({META_FILE} missing); create one with `fpga-accel convert`"
-        )
-    return json.loads(path.read_text())
+META_FORMAT = 2
+"""Version of fpga_accel.json: 2 adds the fidelity verdict and uncovered layers (format 1 still loads)."""
+_CNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def write_meta(root: Path, meta: dict[str, Any]) -> None:
-    (root / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+@dataclass
+class ProjectMeta:
+    """fpga_accel.json — what convert recorded about a project: one reader (:meth:`read`, validating)
+    and one writer (:meth:`write`, atomic), used by the host and, numpy-free, by the board runtime."""
+
+    name: str
+    project_name: str
+    board: str
+    part: str
+    board_part: str
+    clock_period: float
+    io_type: str
+    strategy: str
+    reuse_factor: Union[int, str]
+    default_precision: str
+    input_precision: str
+    output_precision: str
+    softmax: str
+    input_shape: List[int]
+    output_shape: List[int]
+    axi_input_type: str = "float32"
+    axi_output_type: str = "float32"
+    layers: List[Dict[str, Any]] = field(default_factory=list)
+    """Per hls4ml layer: name, class, shape, precision, traced, and what the estimator needs."""
+    model_sha256: str = ""
+    config_sha256: str = ""
+    hls4ml_version: str = ""
+    created: str = ""
+    uncovered_layers: List[str] = field(default_factory=list)
+    """Layers no exact type rule covered (``exact_types``)."""
+    fidelity: Optional[Dict[str, Any]] = None
+    """convert's own check of csim against the Keras model."""
+    format: int = META_FORMAT
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], source: str = META_FILE) -> "ProjectMeta":
+        fmt = data.get("format")
+        if fmt not in (1, META_FORMAT):
+            raise ConfigError(f"{source} has format {fmt!r}, this fpga_accel reads {META_FORMAT}: re-convert the "
+                              "project with `fpga-accel convert --force`")
+        names = [f.name for f in fields(cls)]
+        missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+                   and f.name not in data]
+        if missing:
+            raise ConfigError(f"{source} lacks {missing}: it is truncated or edited; re-convert the project")
+        meta = cls(**{k: v for k, v in data.items() if k in names})
+        meta.check(source)
+        return meta
+
+    def check(self, source: str = META_FILE) -> None:
+        """Names that become C identifiers and paths, and shapes that size buffers, are what they claim."""
+        for key in ("name", "project_name"):
+            if not isinstance(getattr(self, key), str) or not _CNAME.match(getattr(self, key)):
+                raise ConfigError(f"{source}: {key} {getattr(self, key)!r} is not a C identifier")
+        for key in ("input_shape", "output_shape"):
+            shape = getattr(self, key)
+            if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+                raise ConfigError(f"{source}: {key} {shape!r} is not a list of positive integers")
+
+    @classmethod
+    def read(cls, root: "str | Path") -> "ProjectMeta":
+        path = Path(root) / META_FILE
+        if not path.is_file():
+            raise ConfigError(f"{root} is not an fpga_accel HLS project ({META_FILE} missing); create one with "
+                              "`fpga-accel convert`")
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is damaged ({exc}); re-convert the project") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} is damaged (not a JSON object); re-convert the project")
+        return cls.from_dict(data, str(path))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def write(self, root: "str | Path") -> None:
+        """Written whole or not at all (temporary file, then rename)."""
+        path = Path(root) / META_FILE
+        tmp = path.with_name(f".{META_FILE}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)

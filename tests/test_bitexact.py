@@ -20,7 +20,7 @@ def test_bit_exact_on_float_inputs(build, rng, make, io_type):
     assert report.bit_exact == 1.0, report.format()
     assert report.max_abs_diff == 0.0
     # the design's input type is the input quantizer's grid, rounded like QKeras rounds
-    assert design.meta["input_precision"] == "fixed<8,3,RND_CONV,SAT>"
+    assert design.meta.input_precision == "fixed<8,3,RND_CONV,SAT>"
 
 
 @pytest.mark.parametrize("make", [qmlp, qcnn], ids=["mlp", "cnn"])
@@ -29,7 +29,7 @@ def test_model_without_input_quantizer_gets_wide_input_and_a_warning(build, rng,
     x = float_inputs(rng, model.input_shape[1:])
     with caplog.at_level(logging.WARNING, logger="fpga_accel"):
         design = build(model, calibration=x, io_type="io_stream")
-    precision = design.meta["input_precision"]
+    precision = design.meta.input_precision
     assert precision == "fixed<32,3,RND_CONV,SAT>"  # |x| < 3 → 2 integer bits + sign
     assert any("no input quantizer" in r.message and precision in r.message for r in caplog.records)
     report = design.compare(model, x)
@@ -64,7 +64,7 @@ def test_softmax_on_the_host(build, rng):
     model = qcnn(softmax=True)
     x = float_inputs(rng, (8, 8, 1), n=300)
     design = build(model, softmax="host")
-    assert design.meta["output_precision"].startswith("fixed<")  # the design ends at the logits
+    assert design.meta.output_precision.startswith("fixed<")  # the design ends at the logits
     y = design.predict(x)
     ref = model.predict(x, verbose=0)
     assert np.allclose(y.sum(axis=1), 1.0, atol=1e-5)

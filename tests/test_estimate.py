@@ -38,7 +38,7 @@ def test_estimate_of_a_converted_design(tmp_path):
     est = estimate(design)
     names = [l.name for l in est.layers]
     assert names == ["x", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3", "out", "axi_wrapper"]
-    nonzero = {l["name"]: l["n_nonzero_weights"] for l in design.meta["layers"] if l["class"] == "Dense"}
+    nonzero = {l["name"]: l["n_nonzero_weights"] for l in design.meta.layers if l["class"] == "Dense"}
     for layer in est.layers:
         if layer.name in nonzero:  # 8-bit inputs x 6-bit weights: LUT multipliers, one per non-zero weight at RF 1
             assert (layer.mapped_to, layer.dsp, layer.multiplications, layer.multipliers) == \
@@ -96,10 +96,10 @@ def test_convert_with_auto_reuse_factor(tmp_path, caplog):
     model = _big_dense_model()
     with caplog.at_level("INFO", logger="fpga_accel"):
         design = fa.convert(model, fa.ConvertConfig(name="big", reuse_factor="auto", output_dir=tmp_path))
-    layers = {l["name"]: l for l in design.meta["layers"]}
+    layers = {l["name"]: l for l in design.meta.layers}
     rf, valid = layers["big"]["reuse_factor"], layers["big"]["valid_reuse_factors"]
     assert rf > 1 and rf in valid
-    one_step_less = estimate_layers(design.meta["layers"], name="big", board=get_board("pynq-z2"),
+    one_step_less = estimate_layers(design.meta.layers, name="big", board=get_board("pynq-z2"),
                                     io_type="io_parallel", clock_period=10,
                                     reuse_factors={"big": valid[valid.index(rf) - 1]})
     assert not one_step_less.fits  # the smallest valid reuse factor that fits
@@ -117,7 +117,7 @@ def test_estimate_cli(tmp_path, capsys):
     assert main(["estimate", str(design.root)]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line.split()[1:] for line in lines[3:-5]}
-    fc1 = next(l for l in design.meta["layers"] if l["name"] == "fc1")
+    fc1 = next(l for l in design.meta.layers if l["name"] == "fc1")
     #                      kind    RF   mults                         map    DSP
     assert rows["fc1"][:5] == ["Dense", "1", str(fc1["n_nonzero_weights"]), "LUT", "0"]
     assert rows["axi_wrapper"][-1] == "16"  # II: one input word per cycle, 16 inputs

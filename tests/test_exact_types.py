@@ -112,7 +112,7 @@ def test_convert_records_its_verdict(tmp_path, rng, caplog):
 
 def test_convert_without_calibration_checks_generated_samples(tmp_path):
     design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=200))
-    verdict = design.meta["fidelity"]
+    verdict = design.meta.fidelity
     assert verdict["samples"] == 200 and verdict["source"] == "uniform samples in ±5"  # 1.25 × 2**2
     assert verdict["passed"]
 
@@ -128,8 +128,8 @@ def test_strict_convert_fails_on_an_inexact_design_and_keeps_it(tmp_path, rng):
     # not strict: the same design converts, with the disagreement recorded
     design = fa.convert(model, fa.ConvertConfig(name="coarse", output_dir=tmp_path, input_precision="ap_fixed<6,3>"),
                         calibration=x, force=True)
-    assert not design.meta["fidelity"]["passed"]
-    assert design.meta["fidelity"]["first_divergent_layer"] == "fc1"
+    assert not design.meta.fidelity["passed"]
+    assert design.meta.fidelity["first_divergent_layer"] == "fc1"
 
 
 def _ternary_activation_model():
@@ -152,19 +152,19 @@ def test_layers_without_an_exact_counterpart_are_refused_up_front(tmp_path, capl
         design = fa.convert(_ternary_activation_model(),
                             fa.ConvertConfig(name="tern", output_dir=tmp_path, allow_inexact=True, verify_samples=100))
     assert any("not exact: tern" in r.message for r in caplog.records)
-    assert "fidelity" in design.meta
+    assert design.meta.fidelity is not None
 
 
 def test_float_model_types_come_from_calibration_data(tmp_path, rng, caplog):
     model = float_mlp(bn=False)
     x = float_inputs(rng, (64,), n=400, low=-1, high=1)
     design = fa.convert(model, fa.ConvertConfig(name="fl", output_dir=tmp_path), calibration=x)
-    layers = {layer["name"]: layer for layer in design.meta["layers"]}
+    layers = {layer["name"]: layer for layer in design.meta.layers}
     peak = float(np.max(np.abs(model.get_layer("fc1")(x))))
     integer = int(layers["fc1"]["precision"].split(",")[1])
     assert 2.0 ** (integer - 1) > peak  # holds the calibration range with headroom
     assert layers["fc1"]["precision"].endswith("RND,SAT,0>")
-    assert design.meta["fidelity"]["criterion"] == "argmax >= 99%" and design.meta["fidelity"]["passed"]
+    assert design.meta.fidelity["criterion"] == "argmax >= 99%" and design.meta.fidelity["passed"]
     with caplog.at_level(logging.WARNING, logger="fpga_accel"):
         fa.convert(model, fa.ConvertConfig(name="fl2", output_dir=tmp_path, verify_samples=0))
     assert any("float model without calibration data" in r.message and "ap_fixed<16,6>" in r.message

@@ -197,7 +197,7 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
 
 def estimate(design: Any, board: Optional[str] = None, figure: str = "synth", margin: float = 0.8) -> Estimate:
     """Estimate a converted design (a ``Design`` or anything with its ``meta`` dict)."""
-    meta = design.meta if hasattr(design, "meta") else design
+    meta = design.meta.to_dict() if hasattr(design, "meta") else design  # a Design, or its fpga_accel.json
     return estimate_layers(meta["layers"], name=meta["name"], board=get_board(board or meta["board"]),
                            io_type=meta["io_type"], clock_period=meta["clock_period"], figure=figure, margin=margin)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..errors import BoardError, ConfigError
-from ..layout import META_FILE, ProjectLayout, read_meta
+from ..layout import META_FILE, ProjectLayout, ProjectMeta
 
 MANIFEST = "manifest.json"
 TEST_VECTORS = "test_vectors.npz"
@@ -75,7 +75,7 @@ class Bundle:
         if (root / MANIFEST).is_file():
             return cls(root, Manifest.from_dict(json.loads((root / MANIFEST).read_text())))
         if (root / META_FILE).is_file():
-            return cls(root, Manifest.from_dict(read_meta(root)))
+            return cls(root, Manifest.from_dict(ProjectMeta.read(root).to_dict()))
         if not root.exists():
             raise ConfigError(f"{root} does not exist")
         raise ConfigError(f"{root} is neither a bundle ({MANIFEST}) nor an HLS project ({META_FILE})")

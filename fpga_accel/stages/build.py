@@ -112,7 +112,7 @@ def preflight(build_plan: BuildPlan) -> Dict[str, str]:
         if tool == "vivado_hls" and version and tuple(map(int, version.split("."))) > MAX_HLS_VERSION:
             problems.append(f"vivado_hls {version} is newer than 2020.1, the last release hls4ml's accelerator "
                             "flow supports")
-    board = get_board(build_plan.design.meta["board"])
+    board = get_board(build_plan.design.meta.board)
     if "bitfile" in build_plan.steps and shutil.which("vivado"):
         if find_board_files(board.board_part) is None:
             problems.append(f"board files for {board.board_part} not installed: copy the PYNQ-Z2 board files "
@@ -165,7 +165,7 @@ class BuildResult:
 
 def outputs(design: Design) -> Dict[str, Path]:
     """Where Vivado HLS and hls4ml's design.tcl leave what the build collects."""
-    p, root = design.meta["project_name"], design.root
+    p, root = design.meta.project_name, design.root
     accel = root / f"{p}_vivado_accelerator"
     return {
         "csynth": root / f"{p}_prj" / "solution1" / "syn" / "report" / f"{p}_axi_csynth.xml",
@@ -213,10 +213,10 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
 
 
 def collect_report(design: Design) -> Dict[str, object]:
-    board = get_board(design.meta["board"])
+    board = get_board(design.meta.board)
     paths = outputs(design)
     report: Dict[str, object] = {"board": board.name, "part": board.part,
-                                 "clock_period_ns": design.meta["clock_period"]}
+                                 "clock_period_ns": design.meta.clock_period}
     if paths["csynth"].is_file():
         report["hls"] = with_percentages(parse_csynth_xml(paths["csynth"]), board)
     if paths["utilization"].is_file():

@@ -43,7 +43,7 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
     x = np.asarray(x, dtype=np.float32)[:N_TEST_VECTORS]
     y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
 
-    meta = dict(design.meta)
+    meta = design.meta.to_dict()
     meta.pop("layers", None)
     manifest = Manifest.from_dict(meta)
     manifest.bitfile, manifest.hwhfile = f"{name}.bit", f"{name}.hwh"

@@ -21,7 +21,7 @@ from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers
 from ..float_ranges import float_precisions, is_float_model
-from ..layout import ProjectLayout, refuse_overwrite, write_meta
+from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite
 from ..model_io import ends_in_softmax, model_hash
 from ..design import Design
 
@@ -186,13 +186,12 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     layout = ProjectLayout(root, config.name)
     reference.save(str(layout.keras_model), include_optimizer=False)
     meta = _meta(hls_model, reference, model, config, cfg, input_precision)
-    meta["uncovered_layers"] = list(hls_model.config.config.get("fpga_accel_uncovered", []))
-    write_meta(root, meta)
+    meta.write(root)
     design = Design(root, jobs=jobs)
     if config.verify_samples:
-        meta["fidelity"] = verify(design, reference, verification_inputs(reference, calibration, config.verify_samples),
-                                  meta["uncovered_layers"], strict=config.strict)
-        write_meta(root, meta)
+        meta.fidelity = verify(design, reference, verification_inputs(reference, calibration, config.verify_samples),
+                               meta.uncovered_layers, strict=config.strict)
+        meta.write(root)
         design = Design(root, jobs=jobs)
     return design
 
@@ -320,14 +319,15 @@ def _auto_reuse_factors(model: Any, cfg: dict[str, Any], config: ConvertConfig, 
 
 
 def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg: dict[str, Any],
-          input_precision: str) -> dict[str, Any]:
+          input_precision: str) -> ProjectMeta:
     import hls4ml
 
     board = get_board(config.board)
     layers = layer_table(hls_model)
     out_var = hls_model.get_output_variables()[0]
-    return {
-        "format": 1,
+    return ProjectMeta.from_dict({
+        "format": META_FORMAT,
+        "uncovered_layers": list(hls_model.config.config.get("fpga_accel_uncovered", [])),
         "name": config.name,
         "project_name": config.name,
         "board": board.name,
@@ -350,4 +350,4 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
         "config_sha256": hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest(),
         "hls4ml_version": hls4ml.__version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    })
