@@ -53,6 +53,18 @@ def _out_path(path: str, force: bool) -> Path:
     return Path(path)
 
 
+def _override(settings: dict[str, Any], args: argparse.Namespace, kind: type) -> dict[str, Any]:
+    """Command-line flags win over the project file — one rule for every command, keyed by the settings
+    dataclass's own fields (no second list of keys to keep in step)."""
+    import dataclasses
+
+    for f in dataclasses.fields(kind):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            settings[f.name] = value
+    return settings
+
+
 # ---- subcommands ----------------------------------------------------------------------------------
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -64,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from .config import load_project_file, quantize_config_from
+    from .config import QuantizeConfig, load_project_file, quantize_config_from
     from .model_io import load_model, load_xy, save_model
     from .stages.quantize import quantize
 
@@ -75,11 +87,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         data = load_project_file(args.config)
         settings.update(data.get("quantize") or {})
         custom_objects = custom_objects or data.get("custom_objects")
-    for key in ("weight_bits", "weight_integer", "bias_bits", "bias_integer", "activation_bits",
-                "activation_integer", "input_bits", "input_integer", "epochs", "batch_size"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    config = quantize_config_from(settings)
+    config = quantize_config_from(_override(settings, args, QuantizeConfig))
     x = y = None
     if args.data:
         x, y = load_xy(args.data)
@@ -109,10 +117,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         settings.pop(key, None)
     if not model_path:
         raise FpgaAccelError("no model given: pass MODEL or set `model:` in the project file")
-    for key in ("name", "board", "io_type", "reuse_factor", "strategy", "clock_period", "precision",
-                "input_precision", "softmax", "output_dir", "margin", "verify_samples", "strict", "allow_inexact"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
+    _override(settings, args, ConvertConfig)
     if "name" not in settings:
         raise FpgaAccelError("no project name: pass --name or set `name:` in the project file")
     config = ConvertConfig(**settings)
@@ -167,7 +172,8 @@ def cmd_flow(args: argparse.Namespace) -> int:
     config = FlowConfig.from_file(args.project_file)
     failed: FpgaAccelError | None = None
     try:
-        project = run_flow(config, start=args.start, stop=args.stop, force=args.force, progress=log.info)
+        project = run_flow(config, start=args.start, stop=args.stop, force=args.force, progress=log.info,
+                           subset=args.steps)
     except FpgaAccelError as exc:
         failed, project = exc, FlowProject.open(config)
     for step in STEPS:
@@ -405,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project_file", help="YAML project file (model, data, convert keys, quantize:, build:, deploy:)")
     p.add_argument("--from", dest="start", help="first step to run (default quantize)")
     p.add_argument("--to", dest="stop", help="last step to run (default bundle)")
+    p.add_argument("--steps", choices=["host", "board"], help="a named subset: host (quantize..estimate, no "
+                   "vendor tools) or board (build..deploy)")
     p.add_argument("--force", action="store_true", help="run every selected step even if its inputs are unchanged")
     p.set_defaults(func=cmd_flow)
 

@@ -25,6 +25,8 @@ from .errors import ConfigError, NotExactError
 log = logging.getLogger(__name__)
 
 STEPS = ("quantize", "convert", "csim", "estimate", "build", "bundle", "deploy")
+SUBSETS = {"host": ("quantize", "estimate"), "board": ("build", "deploy")}
+"""Named ranges of steps: what runs without vendor tools, and what needs them (and a board)."""
 DEFAULT_STOP = "bundle"
 """deploy reaches a board: it runs only when asked for (``--to deploy``) and configured."""
 FLOW_KEYS = ("data", "test_samples", "build", "deploy")
@@ -317,7 +319,14 @@ def _not_configured(project: FlowProject, step: str) -> Optional[str]:
 # ---- the runner -----------------------------------------------------------------------------------
 
 
-def select_steps(start: Optional[str] = None, stop: Optional[str] = None) -> List[str]:
+def select_steps(start: Optional[str] = None, stop: Optional[str] = None, subset: Optional[str] = None) -> List[str]:
+    """The steps from ``start`` to ``stop`` (names in STEPS), or those of a named ``subset``."""
+    if subset is not None:
+        if subset not in SUBSETS:
+            raise ConfigError(f"unknown subset {subset!r}; the subsets are {', '.join(SUBSETS)}")
+        if start or stop:
+            raise ConfigError("give either a subset of steps or --from/--to, not both")
+        start, stop = SUBSETS[subset]
     for value in (start, stop):
         if value is not None and value not in STEPS:
             raise ConfigError(f"unknown step {value!r}; the steps are {', '.join(STEPS)}")
@@ -329,12 +338,12 @@ def select_steps(start: Optional[str] = None, stop: Optional[str] = None) -> Lis
 
 
 def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str] = None, force: bool = False,
-             progress: Progress = log.info, jobs: Optional[int] = None) -> FlowProject:
+             progress: Progress = log.info, jobs: Optional[int] = None, subset: Optional[str] = None) -> FlowProject:
     """Run the steps from ``start`` to ``stop``; a step whose inputs are unchanged since it last ran
     (and whose outputs exist) is skipped unless ``force``. Records are saved after every step. ``jobs``:
     cores the flow has to itself (g++ processes for csim builds)."""
     project = FlowProject.open(config, jobs=jobs)
-    steps = select_steps(start, stop)
+    steps = select_steps(start, stop, subset)
     project.work_dir.mkdir(parents=True, exist_ok=True)
     for i, step in enumerate(steps, 1):
         reason = _not_configured(project, step)
@@ -369,4 +378,4 @@ def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str
     return project
 
 
-__all__ = ["FlowConfig", "FlowProject", "STEPS", "StepRecord", "run_flow", "select_steps"]
+__all__ = ["FlowConfig", "FlowProject", "STEPS", "SUBSETS", "StepRecord", "run_flow", "select_steps"]

@@ -90,6 +90,10 @@ def test_flow_without_vivado_stops_at_build_with_the_tool_message(project_file, 
 def test_step_selection_and_project_file_errors(tmp_path):
     assert select_steps() == list(STEPS[:STEPS.index("bundle") + 1])
     assert select_steps("csim", "csim") == ["csim"]
+    assert select_steps(subset="host") == ["quantize", "convert", "csim", "estimate"]
+    assert select_steps(subset="board") == ["build", "bundle", "deploy"]
+    with pytest.raises(fa.ConfigError, match="either a subset of steps or --from/--to"):
+        select_steps("csim", subset="host")
     with pytest.raises(fa.ConfigError, match="unknown step 'synth'"):
         select_steps("synth")
     with pytest.raises(fa.ConfigError, match="--from bundle comes after --to csim"):
