@@ -59,3 +59,30 @@ def test_unsupported_layer_fails_before_writing(tmp_path):
 def test_softmax_host_needs_a_softmax(tmp_path):
     with pytest.raises(fa.ConfigError, match="does not end in a softmax"):
         fa.convert(qmlp(), fa.ConvertConfig(name="m", output_dir=tmp_path, softmax="host"))
+
+
+def _snapshot(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_failed_force_convert_leaves_the_old_project_as_it_was(tmp_path, monkeypatch):
+    """--force replaces a project only once the new one is complete: hls4ml failing (or Ctrl-C) midway
+    loses nothing and leaves no half-written folder."""
+    import fpga_accel.stages.convert as convert_stage
+
+    config = fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=0)
+    fa.convert(qmlp(), config)
+    before = _snapshot(tmp_path / "mlp")
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convert_stage, "_meta", broken)  # after hls4ml has written half a project
+    with pytest.raises(KeyboardInterrupt):
+        fa.convert(qmlp(seed=1), config, force=True)
+    assert _snapshot(tmp_path / "mlp") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp"]  # no staging or old folder left
+    monkeypatch.undo()
+    design = fa.convert(qmlp(seed=1), config, force=True)  # and a working --force still replaces it
+    assert _snapshot(design.root) != before
+    assert "/." not in (design.root / "hls4ml_config.yml").read_text().split("OutputDir:")[1].splitlines()[0]

@@ -12,6 +12,9 @@ import json
 import logging
 import math
 import shutil
+import tempfile
+import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -176,17 +179,21 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         for name, rf in reuse_factors.items():
             cfg["LayerName"].setdefault(name, {})["ReuseFactor"] = rf
 
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
     log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
-    hls_model = _hls4ml_convert(model, cfg, config, root)
-    hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
-    hls_model.write()
-    layout = ProjectLayout(root, config.name)
-    reference.save(str(layout.keras_model), include_optimizer=False)
-    meta = _meta(hls_model, reference, model, config, cfg, input_precision)
-    meta.write(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.converting-", dir=root.parent))
+    try:  # written aside and renamed into place: a failed or interrupted convert leaves the old project as it was
+        hls_model = _hls4ml_convert(model, cfg, config, staging)
+        hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
+        hls_model.write()
+        reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
+        meta = _meta(hls_model, reference, model, config, cfg, input_precision)
+        meta.write(staging)
+        _fix_output_dir(staging, root)
+        _replace_dir(staging, root)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     design = Design(root, jobs=jobs)
     if config.verify_samples:
         meta.fidelity = verify(design, reference, verification_inputs(reference, calibration, config.verify_samples),
@@ -194,6 +201,29 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         meta.write(root)
         design = Design(root, jobs=jobs)
     return design
+
+
+def _fix_output_dir(staging: Path, root: Path) -> None:
+    """hls4ml records its output folder in hls4ml_config.yml: name the final one, not the staging one."""
+    config_file = staging / "hls4ml_config.yml"
+    if config_file.is_file():
+        config_file.write_text(config_file.read_text().replace(str(staging), str(root.resolve())))
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``: the old folder is moved aside first and removed only once ``new`` is in place."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        target.rename(old)
+    try:
+        new.rename(target)
+    except BaseException:
+        if old is not None:
+            old.rename(target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
