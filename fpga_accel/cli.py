@@ -47,10 +47,24 @@ class _Progress:
 
 
 def _out_path(path: str, force: bool) -> Path:
+    """Checked before any work: the folder exists and nothing is overwritten without --force."""
     from .layout import refuse_overwrite
 
-    refuse_overwrite(Path(path), force)
-    return Path(path)
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise FpgaAccelError(f"cannot write {out}: folder {out.parent} does not exist")
+    refuse_overwrite(out, force)
+    return out
+
+
+def _save_array(path: Path, array: Any) -> None:
+    """Exactly at ``path`` (np.save would append .npy to another name), whole or not at all."""
+    import numpy as np
+
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
 
 
 def _override(settings: dict[str, Any], args: argparse.Namespace, kind: type) -> dict[str, Any]:
@@ -80,7 +94,10 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from .model_io import load_model, load_xy, save_model
     from .stages.quantize import quantize
 
-    out = _out_path(args.output, args.force)
+    from .layout import refuse_overwrite
+
+    out = Path(args.output)
+    refuse_overwrite(out, args.force)  # its folder is created when the model is saved
     settings: dict[str, Any] = {}
     custom_objects = args.custom_objects
     if args.config:
@@ -122,7 +139,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise FpgaAccelError("no project name: pass --name or set `name:` in the project file")
     config = ConvertConfig(**settings)
     calibration = load_array(args.calibration) if args.calibration else None
-    _out_path(str(config.project_dir), args.force)  # before loading the model: fail fast
+    from .layout import refuse_overwrite
+
+    refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
     model = load_model(model_path, custom_objects)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
@@ -153,7 +172,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
         model = load_model(args.reference, args.custom_objects)
     result = csim(design, x, model, labels, workers=args.workers, progress=_Progress("predicting"))
     if out is not None:
-        np.save(out, result.outputs)
+        _save_array(out, result.outputs)
         log.info("wrote %s %s", out, result.outputs.shape)
     if result.report is None:
         return 0
@@ -275,7 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with Accelerator.open(args.bundle, backend=args.backend, max_batch=args.max_batch) as acc:
         log.info("backend: %s", acc.backend)
         y = acc.predict(x, progress=_Progress("predicting"))
-    np.save(out, y)
+    _save_array(out, y)
     log.info("wrote %s %s", out, y.shape)
     return 0
 

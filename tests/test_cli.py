@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from fpga_accel.cli import EXIT_DISAGREE, EXIT_ERROR, main
-from models import float_mlp
+import fpga_accel as fa
+from models import float_mlp, qmlp
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,23 @@ def test_console_script_help():
              "heavy = [m for m in ('tensorflow', 'qkeras', 'hls4ml') if m in sys.modules]; print(heavy)")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_output_is_written_at_the_path_checked(tmp_path):
+    """`--output keep` writes `keep`, never a `keep.npy` beside an existing file; a missing folder is an
+    error before any work."""
+    import numpy as np
+
+    from fpga_accel.cli import main
+
+    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path / "hls", verify_samples=0))
+    np.save(tmp_path / "x.npy", np.zeros((4, 16), np.float32))
+    keep = tmp_path / "keep"
+    keep.write_text("precious")
+    assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output", str(keep)]) == 1
+    assert keep.read_text() == "precious" and not (tmp_path / "keep.npy").exists()
+    assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output", str(keep), "--force"]) == 0
+    assert np.load(keep).shape == (4, 5)
+    assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "missing" / "y.npy")]) == 1
+    assert not (tmp_path / "missing").exists()
