@@ -57,6 +57,16 @@ def _out_path(path: str, force: bool) -> Path:
     return out
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _save_array(path: Path, array: Any) -> None:
     """Exactly at ``path`` (np.save would append .npy to another name), whole or not at all."""
     import numpy as np
@@ -456,8 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="inferences/s and latency p50/p99 of a bundle or project")
     p.add_argument("bundle")
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--calls", type=int, default=20)
+    p.add_argument("--batch", type=_positive_int, default=256)
+    p.add_argument("--calls", type=_positive_int, default=20)
     p.add_argument("--backend", default="auto", choices=backends)
     p.add_argument("--max-batch", type=int, default=1024)
     p.set_defaults(func=cmd_bench)

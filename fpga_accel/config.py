@@ -126,6 +126,9 @@ class ConvertConfig:
         if str(self.reuse_factor).lower() == "auto":
             object.__setattr__(self, "reuse_factor", "auto")
         else:
+            if isinstance(self.reuse_factor, bool) or (isinstance(self.reuse_factor, float)
+                                                        and not self.reuse_factor.is_integer()):
+                raise ConfigError(f"reuse_factor must be a positive integer or 'auto', got {self.reuse_factor!r}")
             try:
                 object.__setattr__(self, "reuse_factor", int(self.reuse_factor))
             except ValueError:

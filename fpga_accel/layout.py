@@ -79,6 +79,19 @@ def refuse_overwrite(path: Path, force: bool) -> None:
     raise ConfigError(f"{path} {what}; pass --force to overwrite it")
 
 
+def check_identity(data: Dict[str, Any], source: str) -> None:
+    """Names that become C identifiers and paths, and shapes that size buffers, are what they claim
+    (a project record or a bundle manifest read back from disk is never trusted as it is)."""
+    for key in ("name", "project_name"):
+        if not isinstance(data.get(key), str) or not _CNAME.match(data[key]):
+            raise ConfigError(f"{source}: {key} {data.get(key)!r} is not a C identifier")
+    for key in ("input_shape", "output_shape"):
+        shape = data.get(key)
+        if not isinstance(shape, list) or not shape or \
+                not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ConfigError(f"{source}: {key} {shape!r} is not a list of positive integers")
+
+
 META_FORMAT = 2
 """Version of fpga_accel.json: 2 adds the fidelity verdict and uncovered layers (format 1 still loads)."""
 _CNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -134,14 +147,7 @@ class ProjectMeta:
         return meta
 
     def check(self, source: str = META_FILE) -> None:
-        """Names that become C identifiers and paths, and shapes that size buffers, are what they claim."""
-        for key in ("name", "project_name"):
-            if not isinstance(getattr(self, key), str) or not _CNAME.match(getattr(self, key)):
-                raise ConfigError(f"{source}: {key} {getattr(self, key)!r} is not a C identifier")
-        for key in ("input_shape", "output_shape"):
-            shape = getattr(self, key)
-            if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and d > 0 for d in shape):
-                raise ConfigError(f"{source}: {key} {shape!r} is not a list of positive integers")
+        check_identity(self.to_dict(), source)
 
     @classmethod
     def read(cls, root: "str | Path") -> "ProjectMeta":

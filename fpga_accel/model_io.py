@@ -220,26 +220,45 @@ def model_hash(model: Any) -> str:
     return digest.hexdigest()
 
 
-def load_array(path: str | Path) -> np.ndarray:
-    path = Path(path)
+def _read_npy_or_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of an .npy (as 'x') or .npz, numeric only; anything unreadable is an InputError."""
+    import zipfile
+
+    try:
+        if path.suffix == ".npy":
+            found = {"x": np.load(path, allow_pickle=False)}
+        else:
+            with np.load(path, allow_pickle=False) as data:
+                if names[0] not in data.files:
+                    raise InputError(f"{path}: expected an array named {names[0]!r} (found {sorted(data.files)})")
+                found = {n: data[n] for n in names if n in data.files}
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise InputError(f"{path} is not a readable numeric NumPy file ({exc})") from None
+    for name, array in found.items():
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiub" or array.ndim == 0:
+            raise InputError(f"{path}: {name!r} has dtype {getattr(array, 'dtype', type(array))} and shape "
+                             f"{getattr(array, 'shape', '?')}; expected a numeric array with a batch axis")
+    return found
+
+
+def _check_data_file(path: Path) -> None:
     if not path.is_file():
         raise InputError(f"input file {path} does not exist")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            if "x" not in data:
-                raise InputError(f"{path}: expected an array named 'x' (found {sorted(data.files)})")
-            return data["x"]
-    raise InputError(f"{path}: expected a .npy or .npz file")
+    if path.suffix not in (".npy", ".npz"):
+        raise InputError(f"{path}: expected a .npy or .npz file")
+
+
+def load_array(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    _check_data_file(path)
+    return _read_npy_or_npz(path, ("x",))["x"]
 
 
 def load_xy(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Training/calibration data: an .npz with ``x`` (and ``y`` for fine-tuning) or an .npy of x."""
     path = Path(path)
-    x = load_array(path)
-    y = None
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            y = data["y"] if "y" in data else None
-    return x, y
+    _check_data_file(path)
+    found = _read_npy_or_npz(path, ("x", "y"))
+    return found["x"], found.get("y")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..errors import BuildError, ToolNotFoundError
+from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..layout import ProjectLayout
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,10 @@ class CsimBuild:
 
 def cache_dir() -> Path:
     """``$FPGA_ACCEL_CACHE`` or ``~/.cache/fpga_accel``; shared by all projects and processes."""
-    root = os.environ.get("FPGA_ACCEL_CACHE") or Path.home() / ".cache" / "fpga_accel"
-    return Path(root) / "csim"
+    root = Path(os.environ.get("FPGA_ACCEL_CACHE") or Path.home() / ".cache" / "fpga_accel")
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"the csim cache {root} (FPGA_ACCEL_CACHE) is a file, not a folder: point it at a folder")
+    return root / "csim"
 
 
 def _compiler() -> str:

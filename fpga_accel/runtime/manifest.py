@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..errors import BoardError, ConfigError
-from ..layout import META_FILE, ProjectLayout, ProjectMeta
+from ..layout import META_FILE, ProjectLayout, ProjectMeta, check_identity
 
 MANIFEST = "manifest.json"
 TEST_VECTORS = "test_vectors.npz"
@@ -53,6 +53,11 @@ class Manifest:
         missing = [k for k in ("name", "project_name", "input_shape", "output_shape") if k not in data]
         if missing:
             raise ConfigError(f"manifest lacks {missing}")
+        check_identity(data, MANIFEST)
+        for key in ("bitfile", "hwhfile"):
+            value = data.get(key)
+            if value is not None and (not isinstance(value, str) or Path(value).name != value or value in (".", "..")):
+                raise ConfigError(f"{MANIFEST}: {key} {value!r} is not a plain file name")
         known = {k: data[k] for k in cls.FIELDS if k in data}
         return cls(**known, extra={k: v for k, v in data.items() if k not in cls.FIELDS})
 

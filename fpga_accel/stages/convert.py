@@ -153,10 +153,17 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     for reason in inexact:
         log.warning("not exact: %s", reason)
     if calibration is not None:
-        calibration = np.asarray(calibration, dtype=np.float32)
+        calibration = np.asarray(calibration)
+        if calibration.dtype.kind not in "fiu":
+            raise InputError(f"calibration data has dtype {calibration.dtype}; it must be numeric")
+        calibration = calibration.astype(np.float32)
         if calibration.shape[1:] != tuple(model.input_shape[1:]):
             raise InputError(f"calibration data has sample shape {calibration.shape[1:]}, "
                              f"the model expects {tuple(model.input_shape[1:])}")
+        bad = ~np.isfinite(calibration.reshape(len(calibration), -1)).all(axis=1)
+        if bad.any():
+            raise InputError(f"calibration data holds NaN or inf in {int(bad.sum())} sample(s), first at index "
+                             f"{int(np.argmax(bad))}: it would size the input type wrongly")
     reference = model
     if config.softmax is SoftmaxMode.host:
         model = _strip_softmax(model)

@@ -37,6 +37,8 @@ class Remote:
     """Relative to the remote home, or absolute."""
 
     def __post_init__(self) -> None:
+        if not str(self.remote_dir).strip().strip("/"):
+            raise ConfigError(f"remote_dir {self.remote_dir!r} would be the board's home or root folder: name a folder")
         for opt in self.ssh_options:
             if opt.replace(" ", "").lower().startswith(("stricthostkeychecking=no", "passwordauthentication=yes")):
                 raise ConfigError(f"ssh option {opt!r} is refused: host keys are checked and only keys are used")

@@ -1,0 +1,141 @@
+"""User mistakes and hostile files: one line naming the problem, exit 1 (2 for bad usage), no traceback,
+nothing written or changed. (A start on the robustness suite of the 'Nothing lost' issue.)"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from fpga_accel.cli import main
+from models import qmlp
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("robust")
+    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=root / "hls", verify_samples=0))
+    np.save(root / "x.npy", np.random.default_rng(0).uniform(-1, 1, (8, 16)).astype(np.float32))
+    qmlp().save(root / "q.h5")
+    return root, design
+
+
+def _bad_files(root):
+    """name → (writer) of data files that are not usable numeric arrays."""
+    ok = np.zeros((4, 16), np.float32)
+    np.save(root / "ok.npy", ok)
+    raw = (root / "ok.npy").read_bytes()
+    return {
+        "empty.npy": lambda p: p.write_bytes(b""),
+        "text.npy": lambda p: p.write_text("1,2,3\n"),
+        "truncated.npy": lambda p: p.write_bytes(raw[:-12]),
+        "object.npy": lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True),
+        "strings.npy": lambda p: np.save(p, np.array(["a", "b"])),
+        "corrupt.npz": lambda p: p.write_bytes(b"PK\x03\x04 not a zip"),
+        "scalar.npy": lambda p: np.save(p, np.float32(1.0)),
+    }
+
+
+BAD = ["empty.npy", "text.npy", "truncated.npy", "object.npy", "strings.npy", "corrupt.npz", "scalar.npy"]
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_unreadable_input_files_are_one_line_errors(project, tmp_path, bad, caplog):
+    root, design = project
+    _bad_files(tmp_path)[bad](tmp_path / bad)
+    out = tmp_path / "y.npy"
+    assert main(["csim", str(design.root), "--input", str(tmp_path / bad), "--output", str(out)]) == 1
+    assert "Traceback" not in caplog.text and bad in caplog.text
+    assert not out.exists()
+    assert main(["convert", str(root / "q.h5"), "--name", "other", "--output-dir", str(tmp_path / "hls"),
+                 "--calibration", str(tmp_path / bad)]) == 1
+    assert not (tmp_path / "hls" / "other").exists()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_calibration_with_nan_or_inf_is_refused(project, tmp_path, value, caplog):
+    root, _ = project
+    x = np.random.default_rng(0).uniform(-1, 1, (50, 16)).astype(np.float32)
+    x[7, 3] = value
+    np.save(tmp_path / "cal.npy", x)
+    assert main(["convert", str(root / "q.h5"), "--name", "cal", "--output-dir", str(tmp_path / "hls"),
+                 "--calibration", str(tmp_path / "cal.npy")]) == 1
+    assert "calibration data holds NaN or inf in 1 sample(s), first at index 7" in caplog.text
+    assert not (tmp_path / "hls" / "cal").exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"name": "../../somewhere"}, "name '../../somewhere' is not a C identifier"),
+    ({"project_name": "x; rm -rf ~"}, "is not a C identifier"),
+    ({"input_shape": [-16]}, "input_shape [-16] is not a list of positive integers"),
+    ({"bitfile": "../../evil.bit"}, "bitfile '../../evil.bit' is not a plain file name"),
+])
+def test_hostile_bundle_manifests_are_refused(project, tmp_path, edit, message):
+    from fpga_accel.runtime.manifest import MANIFEST, Bundle
+
+    _, design = project
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    manifest = dict(design.meta.to_dict(), bitfile="mlp.bit", hwhfile="mlp.hwh")
+    manifest.update(edit)
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(fa.ConfigError) as info:
+        Bundle.open(bundle)
+    assert message in str(info.value)
+
+
+def test_edited_project_record_is_refused_by_every_command(project, tmp_path, caplog):
+    _, design = project
+    copy = tmp_path / "mlp"
+    shutil.copytree(design.root, copy)
+    meta = json.loads((copy / "fpga_accel.json").read_text())
+    meta["output_shape"] = "5"
+    (copy / "fpga_accel.json").write_text(json.dumps(meta))
+    for argv in (["csim", str(copy), "--input", str(tmp_path / "none.npy")], ["estimate", str(copy)],
+                 ["build", str(copy), "--dry-run"]):
+        caplog.clear()
+        assert main(argv) == 1
+        assert "output_shape '5' is not a list of positive integers" in caplog.text
+        assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("value", [2.7, True, "two", 0])
+def test_reuse_factor_is_a_positive_whole_number(tmp_path, value):
+    with pytest.raises(fa.ConfigError, match="reuse_factor must be"):
+        fa.ConvertConfig(name="x", reuse_factor=value)
+
+
+def test_reuse_factor_from_yaml_is_not_silently_truncated(project, tmp_path, caplog):
+    root, _ = project
+    (tmp_path / "p.yml").write_text(f"name: y\nreuse_factor: 2.7\noutput_dir: {tmp_path / 'hls'}\n")
+    assert main(["convert", str(root / "q.h5"), "--config", str(tmp_path / "p.yml")]) == 1
+    assert "reuse_factor must be a positive integer or 'auto', got 2.7" in caplog.text
+
+
+@pytest.mark.parametrize("flag", ["--calls", "--batch"])
+def test_bench_counts_must_be_positive(project, flag, capsys):
+    _, design = project
+    with pytest.raises(SystemExit) as info:
+        main(["bench", str(design.root), flag, "0"])
+    assert info.value.code == 2
+    assert "must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_cache_that_is_a_file_is_a_clear_error(project, tmp_path, monkeypatch, caplog):
+    _, design = project
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    monkeypatch.setenv("FPGA_ACCEL_CACHE", str(cache))
+    np.save(tmp_path / "x.npy", np.zeros((2, 16), np.float32))
+    assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy")]) == 1
+    assert "is a file, not a folder" in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("remote_dir", ["", "/", "  "])
+def test_remote_dir_must_name_a_folder(remote_dir):
+    from fpga_accel.stages.deploy import Remote
+
+    with pytest.raises(fa.ConfigError, match="would be the board's home or root folder"):
+        Remote(host="pynq", remote_dir=remote_dir)
