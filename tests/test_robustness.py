@@ -139,3 +139,39 @@ def test_remote_dir_must_name_a_folder(remote_dir):
 
     with pytest.raises(fa.ConfigError, match="would be the board's home or root folder"):
         Remote(host="pynq", remote_dir=remote_dir)
+
+
+@pytest.mark.parametrize("option, weakened", [
+    ("StrictHostKeyChecking=off", "stricthostkeychecking false"),       # not the spelling `=no`
+    ("stricthostkeychecking false", "stricthostkeychecking false"),
+    ("StrictHostKeyChecking accept-new", "stricthostkeychecking accept-new"),
+    ("UserKnownHostsFile=/dev/null", "userknownhostsfile /dev/null"),
+    ("ForwardAgent=yes", "forwardagent yes"),
+    ("PasswordAuthentication = yes", "passwordauthentication yes"),
+])
+def test_ssh_options_are_judged_by_what_ssh_resolves(option, weakened):
+    from fpga_accel.stages.deploy import Remote
+
+    if shutil.which("ssh") is None:
+        pytest.skip("no ssh client here")
+    with pytest.raises(fa.ConfigError) as info:
+        Remote(host="pynq", ssh_options=(option,))
+    assert weakened in str(info.value)
+
+
+@pytest.mark.parametrize("option", ["ConnectTimeout=5", "UserKnownHostsFile=/tmp/known_hosts",
+                                    "StrictHostKeyChecking=yes", "BatchMode=no"])
+def test_harmless_ssh_options_pass(option):
+    """BatchMode=no cannot undo fpga_accel's own BatchMode=yes: ssh keeps the first value it is given."""
+    from fpga_accel.stages.deploy import Remote
+
+    assert Remote(host="pynq", ssh_options=(option,)).ssh_options == (option,)
+
+
+def test_ssh_rejects_nonsense_options_before_anything_runs():
+    from fpga_accel.stages.deploy import Remote
+
+    if shutil.which("ssh") is None:
+        pytest.skip("no ssh client here")
+    with pytest.raises(fa.ConfigError, match="ssh rejects the options"):
+        Remote(host="pynq", ssh_options=("Bogus=1",))

@@ -7,6 +7,7 @@ board and is renamed into place only once complete, so a failed deploy leaves th
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from ..board_payload import NOTEBOOK, stage_board_files
 from ..errors import BoardError, ConfigError, ToolNotFoundError
@@ -22,6 +23,53 @@ from ..runtime.manifest import Bundle
 
 log = logging.getLogger(__name__)
 
+
+
+WEAK_SSH_SETTINGS = {
+    "stricthostkeychecking": ("false", "no", "off", "accept-new"),
+    "userknownhostsfile": ("/dev/null",),
+    "globalknownhostsfile": ("/dev/null",),
+    "passwordauthentication": ("yes",),
+    "kbdinteractiveauthentication": ("yes",),
+    "forwardagent": ("yes",),
+    "batchmode": ("no",),
+}
+"""What ssh must not be told by extra options: judged on what ``ssh -G`` resolves them to, not on spelling."""
+
+
+def _ssh_resolve(host: str, options: List[str]) -> Optional[Dict[str, str]]:
+    if shutil.which("ssh") is None:
+        return None
+    args = ["ssh", "-G", "-o", "BatchMode=yes"]
+    for opt in options:
+        args += ["-o", opt]
+    proc = subprocess.run([*args, host], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ConfigError(f"ssh rejects the options {options}: {proc.stderr.strip() or proc.returncode}")
+    return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+
+
+def weakened_ssh_settings(host: str, options: List[str]) -> List[str]:
+    """The guarded settings that ``options`` change to a weak value, as ssh itself resolves them."""
+    if not options:
+        return []
+    resolved, baseline = _ssh_resolve(host, options), _ssh_resolve(host, [])
+    if resolved is None or baseline is None:  # no ssh here: judge the spelling (deploy needs ssh anyway)
+        text = " ".join(o.replace(" ", "").replace("=", " ").lower() for o in options)
+        return [f"{key} {value}" for key, values in WEAK_SSH_SETTINGS.items() for value in values
+                if f"{key} {value}" in text]
+    found = []
+    for key, weak in WEAK_SSH_SETTINGS.items():
+        value = resolved.get(key, "").lower()
+        if value != baseline.get(key, "").lower() and any(w in value for w in weak):
+            found.append(f"{key} {value}")
+    # ssh's own default for password logins is "yes": an explicit one shows no difference, so read it
+    for opt in options:
+        parts = re.split(r"\s*=\s*|\s+", opt.strip(), maxsplit=1)
+        if len(parts) == 2 and parts[0].strip('"').lower() in ("passwordauthentication", "kbdinteractiveauthentication") \
+                and parts[1].strip().strip('"').lower() == "yes":
+            found.append(f"{parts[0].strip(chr(34)).lower()} yes")
+    return found
 
 
 @dataclass(frozen=True)
@@ -39,9 +87,10 @@ class Remote:
     def __post_init__(self) -> None:
         if not str(self.remote_dir).strip().strip("/"):
             raise ConfigError(f"remote_dir {self.remote_dir!r} would be the board's home or root folder: name a folder")
-        for opt in self.ssh_options:
-            if opt.replace(" ", "").lower().startswith(("stricthostkeychecking=no", "passwordauthentication=yes")):
-                raise ConfigError(f"ssh option {opt!r} is refused: host keys are checked and only keys are used")
+        weakened = weakened_ssh_settings(self.host, list(self.ssh_options))
+        if weakened:
+            raise ConfigError(f"ssh options {list(self.ssh_options)} are refused: they would set {', '.join(weakened)} "
+                              "(host keys are always checked, only keys are used, no agent forwarding)")
 
     def _common(self) -> List[str]:
         args = ["-o", "BatchMode=yes"]
