@@ -89,6 +89,18 @@ def test_deploy_installs_and_self_tests(bundle, sshd, tmp_path):
         deploy(bundle, _remote(sshd, tmp_path, python="/nonexistent/python3"))
     assert (deployed / "manifest.json").read_text() == before
     assert not list((tmp_path / "board").glob(".incoming-*"))
+    # a bundle that fails its self-test on the board is taken out again and the previous one put back
+    broken = tmp_path / "broken" / "cnn"
+    shutil.copytree(bundle, broken)
+    with np.load(broken / "test_vectors.npz") as vectors:
+        data = dict(vectors)
+    data["y"] = data["y"] + 1.0  # expected outputs the design does not produce
+    np.savez(broken / "test_vectors.npz", **data)
+    files_before = {p.name: p.read_bytes() for p in deployed.iterdir() if p.is_file()}
+    with pytest.raises(fa.BoardError, match="self-test failed"):
+        deploy(broken, remote)
+    assert {p.name: p.read_bytes() for p in deployed.iterdir() if p.is_file()} == files_before
+    assert not (tmp_path / "board" / "bundles" / "cnn.previous").exists()
 
 
 def test_unknown_host_key_is_refused(bundle, sshd, tmp_path):

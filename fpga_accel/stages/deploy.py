@@ -134,16 +134,23 @@ def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]
     install = (f"set -e; {q(remote.python)} -c 'import numpy' || {{ echo 'numpy missing on the board' >&2; exit 3; }}; "
                f"{q(remote.python)} -m pip install --quiet --no-deps --force-reinstall --no-index "
                f"{q(tmp)}/{q(next(staging.glob('*.whl')).name)}")
-    swap = (f"set -e; mkdir -p {q(base)}/bundles {q(base)}/notebooks; rm -rf {q(final)}.old; "
-            f"if [ -d {q(final)} ]; then mv {q(final)} {q(final)}.old; fi; mv {q(tmp)}/{q(name)} {q(final)}; "
-            f"if [ -f {q(tmp)}/{NOTEBOOK.name} ]; then mv -f {q(tmp)}/{NOTEBOOK.name} {q(base)}/notebooks/; fi; "
-            f"rm -rf {q(final)}.old {q(tmp)}")
+    previous = f"{final}.previous"
+    # The previous bundle is moved aside, not deleted, until the new one has passed its self-test on the
+    # board; when the self-test fails it is put back and the new one removed.
+    swap_and_test = (
+        f"set -e; mkdir -p {q(base)}/bundles {q(base)}/notebooks; rm -rf {q(previous)}; "
+        f"if [ -d {q(final)} ]; then mv {q(final)} {q(previous)}; fi; mv {q(tmp)}/{q(name)} {q(final)}; "
+        f"set +e; (cd {q(base)} && {q(remote.python)} -m fpga_accel.runtime selftest bundles/{q(name)}); status=$?; "
+        f"if [ $status -ne 0 ]; then rm -rf {q(final)}; "
+        f"if [ -d {q(previous)} ]; then mv {q(previous)} {q(final)}; echo 'self-test failed: the previous bundle "
+        f"is back in place' >&2; fi; exit $status; fi; "
+        f"rm -rf {q(previous)}; "
+        f"if [ -f {q(tmp)}/{NOTEBOOK.name} ]; then mv -f {q(tmp)}/{NOTEBOOK.name} {q(base)}/notebooks/; fi")
     return [
         remote.ssh(f"mkdir -p {q(tmp)}"),
         remote.scp(sorted(staging.iterdir()), tmp + "/"),
         remote.ssh(install),
-        remote.ssh(swap),
-        remote.ssh(f"cd {q(base)} && {q(remote.python)} -m fpga_accel.runtime selftest bundles/{q(name)}"),
+        remote.ssh(swap_and_test),
         remote.ssh(f"rm -rf {q(tmp)}"),  # cleanup, also after a failure
     ]
 
@@ -164,7 +171,7 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
         if dry_run:
             return "\n".join(" ".join(shlex.quote(a) for a in cmd) for cmd in commands)
         steps = ["create a temporary folder", "copy bundle, runtime wheel and notebook",
-                 "install the runtime wheel", "swap the bundle into place", "run the self-test"]
+                 "install the runtime wheel", "swap the bundle in and run its self-test"]
         try:
             for step, cmd in zip(steps, commands):
                 progress(f"{remote.target}: {step}")
