@@ -81,8 +81,20 @@ class SweepSpec:
         return [dict(self.fixed, **dict(zip(keys, values))) for values in itertools.product(*(self.grid[k] for k in keys))]
 
 
-def point_id(params: Mapping[str, Any]) -> str:
-    text = json.dumps(params, sort_keys=True, default=str)
+def inputs_identity(spec: "SweepSpec") -> str:
+    """What besides the parameters makes a point's result: the model and data bytes, the test size and
+    the tool versions — a rerun after any of them changed is new work, not "already done"."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for path in (spec.model, spec.data):
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    digest.update(f"{spec.test_samples}|{version('fpga-accel')}|{version('hls4ml')}".encode())
+    return digest.hexdigest()
+
+
+def point_id(params: Mapping[str, Any], identity: str = "") -> str:
+    text = json.dumps(params, sort_keys=True, default=str) + identity
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -153,7 +165,8 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
     root = spec.root
     root.mkdir(parents=True, exist_ok=True)
     points = spec.points()
-    dirs = [root / "points" / point_id(p) for p in points]
+    identity = inputs_identity(spec)
+    dirs = [root / "points" / point_id(p, identity) for p in points]
     todo = [(p, d) for p, d in zip(points, dirs) if not (d / RESULT).is_file()]
     log.info("sweep %s: %d points, %d to run, %d already done", spec.name, len(points), len(todo),
              len(points) - len(todo))

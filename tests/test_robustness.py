@@ -175,3 +175,53 @@ def test_ssh_rejects_nonsense_options_before_anything_runs():
         pytest.skip("no ssh client here")
     with pytest.raises(fa.ConfigError, match="ssh rejects the options"):
         Remote(host="pynq", ssh_options=("Bogus=1",))
+
+
+def test_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch):
+    """A truncated .so in the cache would crash (SIGBUS) the process that loads it: its digest is
+    checked on every cache hit and a damaged one is rebuilt."""
+    monkeypatch.setenv("FPGA_ACCEL_CACHE", str(tmp_path / "cache"))
+    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path / "hls", verify_samples=0))
+    first = design.compile()  # built, not loaded: truncating a library this process maps would crash it too
+    first.library.write_bytes(first.library.read_bytes()[:4096])
+    again = fa.Design(design.root)
+    build = again.compile()
+    assert not build.cached and build.library == first.library
+    x = np.random.default_rng(0).uniform(-1, 1, (50, 16)).astype(np.float32)
+    assert again.compare(qmlp(), x).bit_exact == 1.0
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_missing_or_short_weights_are_an_error_not_an_exit(project, tmp_path, damage):
+    """hls4ml's csim calls exit(1) inside the Python process when a weight file is missing or short."""
+    _, design = project
+    copy = tmp_path / "mlp"
+    shutil.copytree(design.root, copy)
+    weights = sorted((copy / "firmware" / "weights").glob("w*.txt"))[0]
+    if damage == "delete":
+        weights.unlink()
+    else:
+        weights.write_text(",".join(weights.read_text().split(",")[:-3]))
+    with pytest.raises(fa.BuildError, match="re-convert the project") as info:
+        fa.Design(copy).predict(np.zeros((2, 16), np.float32))
+    assert weights.name in str(info.value)
+
+
+def test_sweep_points_are_identified_by_what_produced_them(tmp_path):
+    """The same sweep name and grid over another model or other data is new work: the old results are
+    not reported as "already done" for it."""
+    from fpga_accel.sweep import SweepSpec, inputs_identity, point_id
+
+    for name, content in (("a.h5", b"model A"), ("b.h5", b"model B"), ("d1.npz", b"data 1"), ("d2.npz", b"data 2")):
+        (tmp_path / name).write_bytes(content)
+
+    def spec(model, data, test_samples=300):
+        return SweepSpec(name="s", model=tmp_path / model, data=tmp_path / data, grid={"weight_bits": [4, 6]},
+                         output_dir=tmp_path / "sweeps", test_samples=test_samples)
+
+    params = spec("a.h5", "d1.npz").points()[0]
+    ids = {point_id(params, inputs_identity(s)) for s in
+           (spec("a.h5", "d1.npz"), spec("b.h5", "d1.npz"), spec("a.h5", "d2.npz"), spec("a.h5", "d1.npz", 100))}
+    assert len(ids) == 4
+    assert point_id(params, inputs_identity(spec("a.h5", "d1.npz"))) == \
+        point_id(params, inputs_identity(spec("a.h5", "d1.npz")))  # and stable for the same inputs

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -83,25 +84,61 @@ def _defines(layout: ProjectLayout) -> tuple[str, ...]:
             f"-DFPGA_ACCEL_AXI_TOP={layout.project_name}_axi")
 
 
+_LOAD_WEIGHTS = re.compile(r'load_(exponent_)?weights_from_txt<.*?,\s*(\d+)>\(\w+,\s*"([^"]+)"\)')
+
+
+def check_weights(layout: ProjectLayout) -> None:
+    """hls4ml's csim loads every weight file at the first call and calls ``exit(1)`` when one is missing or
+    short — inside the Python process that loaded it. Check them first."""
+    weights = layout.firmware / "weights"
+    for exponent, size, name in _LOAD_WEIGHTS.findall(layout.top_cpp.read_text()):
+        path = weights / name
+        if not path.is_file():
+            raise BuildError(f"{path} is missing: the design cannot load its weights; re-convert the project")
+        if not exponent:
+            count = len(path.read_text().replace(",", " ").split())
+            if count != int(size):
+                raise BuildError(f"{path} holds {count} values, the design expects {size}: it is damaged; "
+                                 "re-convert the project")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _intact(library: Path) -> bool:
+    """A cached library is used only if it is the file that was built (a truncated or damaged .so
+    would crash the process that loads it)."""
+    digest = library.with_name(library.name + ".sha256")
+    return digest.is_file() and digest.read_text().strip() == _sha256(library)
+
+
 def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int] = None) -> CsimBuild:
     """Return the csim library for ``layout``, compiling only when its sources changed."""
     layout = ProjectLayout(layout.root.resolve(), layout.project_name)
     for needed in (layout.top_cpp, layout.axi_cpp, layout.bridge_cpp, layout.ap_types):
         if not needed.exists():
             raise BuildError(f"{needed} is missing: {layout.root} is not a complete hls4ml project")
+    check_weights(layout)
     cxx = _compiler()
     key = build_key(layout, cxx)  # layout.root is resolved above, so relative names are stable
     target = cache_dir() / f"{layout.project_name}-{key}.so"
     if target.is_file() and not force:
-        log.debug("csim library up to date (%s)", target.name)
-        return CsimBuild(target, key, cached=True)
+        if _intact(target):
+            log.debug("csim library up to date (%s)", target.name)
+            return CsimBuild(target, key, cached=True)
+        log.warning("cached csim library %s is damaged: rebuilding it", target)
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("compiling csim library for %s with %s", layout.root, cxx)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
         objects = _compile_objects(layout, cxx, Path(tmp), jobs or COMPILE_JOBS)
         tmp_lib = Path(tmp) / target.name
         _run([cxx, *CXX_FLAGS, "-shared", *map(str, objects), "-o", str(tmp_lib)], layout.root)
+        # The digest lands first, then the library: a reader never sees a library without its digest.
         # Atomic: a concurrent build of the same design writes the same bytes under the same name.
+        tmp_digest = Path(tmp) / (target.name + ".sha256")
+        tmp_digest.write_text(_sha256(tmp_lib) + "\n")
+        os.replace(tmp_digest, target.with_name(target.name + ".sha256"))
         os.replace(tmp_lib, target)
     return CsimBuild(target, key, cached=False)
 
