@@ -225,3 +225,16 @@ def test_sweep_points_are_identified_by_what_produced_them(tmp_path):
     assert len(ids) == 4
     assert point_id(params, inputs_identity(spec("a.h5", "d1.npz"))) == \
         point_id(params, inputs_identity(spec("a.h5", "d1.npz")))  # and stable for the same inputs
+
+
+def test_edited_but_consistent_shapes_are_caught_by_the_compiled_design(project, tmp_path):
+    """A record saying [8] where the design takes 16 values would make csim read at the wrong stride: the
+    library's own AXI sizes are compared with the record before any sample is run."""
+    _, design = project
+    copy = tmp_path / "mlp"
+    shutil.copytree(design.root, copy)
+    meta = json.loads((copy / "fpga_accel.json").read_text())
+    meta["input_shape"] = [8]
+    (copy / "fpga_accel.json").write_text(json.dumps(meta))
+    with pytest.raises(fa.ConfigError, match="takes 16 values and returns 5 per sample, but its record says 8 and 5"):
+        fa.Design(copy).predict(np.zeros((2, 8), np.float32))

@@ -17,6 +17,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -35,6 +37,11 @@ class CsimLibrary:
         self.n_in = n_in
         self.n_out = n_out
         self._lib = ctypes.CDLL(str(self.path))
+        compiled = (int(self._lib.fpga_accel_axi_n_in()), int(self._lib.fpga_accel_axi_n_out()))
+        if compiled != (n_in, n_out):  # else samples are read at the wrong stride, or past the buffer
+            raise ConfigError(f"the compiled design takes {compiled[0]} values and returns {compiled[1]} per sample, "
+                              f"but its record says {n_in} and {n_out}: the project or manifest is edited or stale; "
+                              "re-convert (or re-bundle) it")
         self._top = getattr(self._lib, f"{project_name}_float")
         self._top.restype = None
         self._top.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
