@@ -478,6 +478,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_output(args.verbose)
+    import signal
+
+    def terminated(signum: int, frame: Any) -> None:  # SIGTERM unwinds like Ctrl-C: temp folders, compilers
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated) if _main_thread() else None
     try:
         return int(args.func(args))
     except InputError as exc:
@@ -492,6 +498,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

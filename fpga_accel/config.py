@@ -37,9 +37,16 @@ _PRECISION = re.compile(r"^(ap_)?u?fixed<\s*\d+\s*,\s*-?\d+\s*(,\s*\w+\s*)*>$|^(
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+MAX_WIDTH = 1024
+"""ap_int/ap_fixed's largest width by default (AP_INT_MAX_W); a width of 0 aborts inside ap_private."""
+
+
 def check_precision(text: str, what: str) -> str:
-    if not _PRECISION.match(text.strip()):
+    if not isinstance(text, str) or not _PRECISION.match(text.strip()):
         raise ConfigError(f"{what}: {text!r} is not an HLS precision such as 'ap_fixed<16,6>'")
+    width = int(re.search(r"<\s*(\d+)", text).group(1))
+    if not 1 <= width <= MAX_WIDTH:
+        raise ConfigError(f"{what}: {text!r} has width {width}; it must be 1 to {MAX_WIDTH} bits")
     return text.strip()
 
 

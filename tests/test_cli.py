@@ -67,7 +67,7 @@ def test_convert_refuses_existing_project(files, caplog):
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((5, 63), np.float32), "input has shape (5, 63), the design expects (batch,) + (64,)"),
     (np.full((3, 64), np.nan, np.float32), "input holds NaN or inf in 3 sample(s), first at index 0"),
-    (np.array([["a"] * 64]), "input dtype <U1 is not numeric"),
+    (np.array([["a"] * 64]), "'x' has dtype <U1 and shape (1, 64); expected a numeric array"),
 ])
 def test_bad_inputs_write_nothing(files, caplog, bad, message):
     np.save(files / "bad.npy", bad)

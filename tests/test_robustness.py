@@ -238,3 +238,55 @@ def test_edited_but_consistent_shapes_are_caught_by_the_compiled_design(project,
     (copy / "fpga_accel.json").write_text(json.dumps(meta))
     with pytest.raises(fa.ConfigError, match="takes 16 values and returns 5 per sample, but its record says 8 and 5"):
         fa.Design(copy).predict(np.zeros((2, 8), np.float32))
+
+
+@pytest.mark.parametrize("precision, message", [("ap_fixed<0,0>", "has width 0"), ("fixed<5000,6>", "has width 5000"),
+                                                ("ap_fixed<16>", "is not an HLS precision")])
+def test_precisions_that_would_abort_or_fail_in_hls4ml_are_refused(precision, message):
+    with pytest.raises(fa.ConfigError, match=message):
+        fa.ConvertConfig(name="x", input_precision=precision)
+
+
+def test_a_second_convert_of_the_same_project_is_refused_while_one_runs(tmp_path):
+    import fcntl
+
+    (tmp_path / "hls").mkdir()
+    with open(tmp_path / "hls" / ".mlp.lock", "w") as held:  # what a running convert holds
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(fa.ConfigError, match="another convert is writing"):
+            fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path / "hls", verify_samples=0))
+    assert not (tmp_path / "hls" / "mlp").exists()
+    fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path / "hls", verify_samples=0))
+    assert sorted(p.name for p in (tmp_path / "hls").iterdir()) == ["mlp"]  # lock file gone
+
+
+def test_sigterm_during_a_compile_leaves_no_compiler_and_no_build_folder(project, tmp_path):
+    """`fpga-accel csim` killed with SIGTERM while g++ runs: the compilers are stopped and the cache has
+    no half-built folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, design = project
+    copy = tmp_path / "mlp"
+    shutil.copytree(design.root, copy)
+    cache = tmp_path / "cache"
+    np.save(tmp_path / "x.npy", np.zeros((2, 16), np.float32))
+    proc = subprocess.Popen([sys.executable, "-m", "fpga_accel.cli", "csim", str(copy), "--input",
+                             str(tmp_path / "x.npy")], env={**__import__("os").environ, "FPGA_ACCEL_CACHE": str(cache)},
+                            stderr=subprocess.PIPE, text=True)
+    for _ in range(600):  # wait for the compilers to start
+        if list(cache.glob("csim/.build-*")):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the compile never started")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert "Traceback" not in proc.stderr.read()
+    assert list(cache.glob("csim/.build-*")) == []
+    left = subprocess.run(["pgrep", "-f", str(copy / "firmware")], capture_output=True, text=True).stdout.split()
+    assert left == []

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -157,14 +158,24 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
         obj = out_dir / (src.stem + ".o")
         pending.append((obj, [cxx, *CXX_FLAGS, *_defines(layout), *include, "-c", str(src), "-o", str(obj)]))
     failures, running = [], []
-    for i, (obj, cmd) in enumerate(pending):
-        running.append((cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True)))
-        if len(running) == limit or i == len(pending) - 1:
-            for cmd_done, proc in running:
-                _, err = proc.communicate()
-                if proc.returncode != 0:
-                    failures.append(f"$ {' '.join(cmd_done)}\n{_tail(err)}")
-            running = []
+    try:
+        for i, (obj, cmd) in enumerate(pending):
+            running.append((cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True,
+                                                  start_new_session=True)))  # g++ and its cc1plus: one group
+            if len(running) == limit or i == len(pending) - 1:
+                for cmd_done, proc in running:
+                    _, err = proc.communicate()
+                    if proc.returncode != 0:
+                        failures.append(f"$ {' '.join(cmd_done)}\n{_tail(err)}")
+                running = []
+    except BaseException:  # Ctrl-C / SIGTERM: no compiler is left running behind us
+        for _, proc in running:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        raise
     if failures:
         raise BuildError("csim compilation failed:\n" + "\n".join(failures))
     return [obj for obj, _ in pending]

@@ -6,6 +6,7 @@ the quantizers by the passes of ``fpga_accel.exact_types``, run inside hls4ml's 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -15,7 +16,7 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -188,6 +189,38 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
 
     log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
     root.parent.mkdir(parents=True, exist_ok=True)
+    with _only_writer(root):
+        meta = _write_project(model, reference, cfg, config, input_precision, root)
+        design = Design(root, jobs=jobs)
+        if config.verify_samples:
+            meta.fidelity = verify(design, reference, verification_inputs(reference, calibration,
+                                                                          config.verify_samples),
+                                   meta.uncovered_layers, strict=config.strict)
+            meta.write(root)
+            design = Design(root, jobs=jobs)
+    return design
+
+
+@contextlib.contextmanager
+def _only_writer(root: Path) -> Iterator[None]:
+    """Two converts of one project at once: the second is refused instead of interleaving with the first."""
+    import fcntl
+
+    lock_path = root.with_name(f".{root.name}.lock")
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another convert is writing {root} right now; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: ConvertConfig, input_precision: str,
+                   root: Path) -> ProjectMeta:
     staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.converting-", dir=root.parent))
     try:  # written aside and renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
@@ -201,13 +234,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    design = Design(root, jobs=jobs)
-    if config.verify_samples:
-        meta.fidelity = verify(design, reference, verification_inputs(reference, calibration, config.verify_samples),
-                               meta.uncovered_layers, strict=config.strict)
-        meta.write(root)
-        design = Design(root, jobs=jobs)
-    return design
+    return meta
 
 
 def _fix_output_dir(staging: Path, root: Path) -> None:
