@@ -160,20 +160,19 @@ class FlowProject:
     def train_test(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
         if self.config.data is None:
             return None, None, None, None
-        from .model_io import load_xy
+        from .model_io import load_xy, read_arrays
 
         if self.config.data.suffix != ".npz":
             x, _ = load_xy(self.config.data)
             return x, None, x[-self.config.test_samples:], None
-        with np.load(self.config.data, allow_pickle=False) as data:
-            x = data["x"].astype(np.float32)
-            y = data["y"] if "y" in data else None
-            if "x_test" in data:
-                xt, yt = data["x_test"].astype(np.float32), data["y_test"] if "y_test" in data else None
-            else:
-                split = int(len(x) * 0.8)
-                x, xt = x[:split], x[split:]
-                y, yt = (y[:split], y[split:]) if y is not None else (None, None)
+        data = read_arrays(self.config.data, ("x", "y", "x_test", "y_test"))
+        x, y = data["x"].astype(np.float32), data.get("y")
+        if "x_test" in data:
+            xt, yt = data["x_test"].astype(np.float32), data.get("y_test")
+        else:
+            split = int(len(x) * 0.8)
+            x, xt = x[:split], x[split:]
+            y, yt = (y[:split], y[split:]) if y is not None else (None, None)
         n = self.config.test_samples
         return x, y, xt[:n], (yt[:n] if yt is not None else None)
 

@@ -220,7 +220,7 @@ def model_hash(model: Any) -> str:
     return digest.hexdigest()
 
 
-def _read_npy_or_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+def read_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The named arrays of an .npy (as 'x') or .npz, numeric only; anything unreadable is an InputError."""
     import zipfile
 
@@ -253,12 +253,12 @@ def _check_data_file(path: Path) -> None:
 def load_array(path: str | Path) -> np.ndarray:
     path = Path(path)
     _check_data_file(path)
-    return _read_npy_or_npz(path, ("x",))["x"]
+    return read_arrays(path, ("x",))["x"]
 
 
 def load_xy(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Training/calibration data: an .npz with ``x`` (and ``y`` for fine-tuning) or an .npy of x."""
     path = Path(path)
     _check_data_file(path)
-    found = _read_npy_or_npz(path, ("x", "y"))
+    found = read_arrays(path, ("x", "y"))
     return found["x"], found.get("y")
