@@ -290,3 +290,10 @@ def test_sigterm_during_a_compile_leaves_no_compiler_and_no_build_folder(project
     assert list(cache.glob("csim/.build-*")) == []
     left = subprocess.run(["pgrep", "-f", str(copy / "firmware")], capture_output=True, text=True).stdout.split()
     assert left == []
+
+
+@pytest.mark.parametrize("name", ["d", "t"])
+def test_project_names_that_break_hls4mls_bridge_are_refused(tmp_path, name):
+    with pytest.raises(fa.ConfigError, match=f"project name '{name}' clashes with code in hls4ml's generated bridge"):
+        fa.convert(qmlp(), fa.ConvertConfig(name=name, output_dir=tmp_path, verify_samples=0))
+    assert list(tmp_path.iterdir()) == []  # nothing left behind

@@ -226,6 +226,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         hls_model = _hls4ml_convert(model, cfg, config, staging)
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         hls_model.write()
+        _check_bridge(ProjectLayout(staging, config.name))
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
         meta = _meta(hls_model, reference, model, config, cfg, input_precision)
         meta.write(staging)
@@ -235,6 +236,16 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return meta
+
+
+def _check_bridge(layout: ProjectLayout) -> None:
+    """hls4ml 1.3 rewrites every line of the csim bridge that contains ``NAME(`` into the AXI call, so a
+    name that ends another identifier there (``d`` in ``std(``, ``t`` in ``collect(``...) breaks the C++."""
+    name = layout.project_name
+    clashes = [line.strip() for line in layout.bridge_cpp.read_text().splitlines() if f"{name}_axi(" in line]
+    if len(clashes) > 2:  # the float and the double wrapper each call the AXI top once
+        raise ConfigError(f"project name {name!r} clashes with code in hls4ml's generated bridge (hls4ml 1.3 "
+                          f"rewrites every line containing '{name}('); choose a longer, more specific name")
 
 
 def _fix_output_dir(staging: Path, root: Path) -> None:
