@@ -50,6 +50,38 @@ def check_precision(text: str, what: str) -> str:
     return text.strip()
 
 
+def _whole(value: Any, what: str, allow_none: bool = False) -> int | None:
+    """An integer setting: ints, or floats with no fraction (YAML's 6.0); never bools, never truncated."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(f"{what} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _number(value: Any, what: str, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        raise ConfigError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{what} must be true or false, got {value!r}")
+    return value
+
+
+def _text(value: Any, what: str, allow_none: bool = False) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} must be text, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class QuantizeConfig:
     """How a float Keras model becomes a QKeras model (bit widths count the sign bit)."""
@@ -74,6 +106,17 @@ class QuantizeConfig:
     learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
+        for key in ("weight_bits", "weight_integer", "bias_bits", "bias_integer", "activation_bits",
+                    "activation_integer", "input_bits", "epochs", "batch_size"):
+            object.__setattr__(self, key, _whole(getattr(self, key), key))
+        object.__setattr__(self, "input_integer", _whole(self.input_integer, "input_integer", allow_none=True))
+        object.__setattr__(self, "fold_batchnorm", _flag(self.fold_batchnorm, "fold_batchnorm"))
+        object.__setattr__(self, "learning_rate", _number(self.learning_rate, "learning_rate"))
+        if self.batch_size < 1 or not self.learning_rate > 0:
+            raise ConfigError(f"batch_size must be >= 1 and learning_rate > 0, got {self.batch_size}, "
+                              f"{self.learning_rate}")
+        if not isinstance(self.layers, Mapping) or not all(isinstance(v, Mapping) for v in self.layers.values()):
+            raise ConfigError(f"layers must map layer names to settings, got {self.layers!r}")
         # QKeras quantizes in float32: past 24 bits its grid is no longer exact (32 gives NaN).
         for key in ("weight_bits", "bias_bits", "activation_bits"):
             if not 2 <= getattr(self, key) <= 24:
@@ -123,35 +166,41 @@ class ConvertConfig:
     quantized_relu) instead of refusing them; the check above then reports the disagreement."""
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ConfigError(f"project name {self.name!r} must be a C identifier (letters, digits, _)")
-        get_board(self.board)
+        get_board(_text(self.board, "board"))
+        _text(self.precision, "precision")
+        _text(self.input_precision, "input_precision", allow_none=True)
+        if not isinstance(self.output_dir, (str, Path)):
+            raise ConfigError(f"output_dir must be a folder path, got {self.output_dir!r}")
+        object.__setattr__(self, "margin", _number(self.margin, "margin"))
+        object.__setattr__(self, "clock_period", _number(self.clock_period, "clock_period", allow_none=True))
+        object.__setattr__(self, "verify_samples", _whole(self.verify_samples, "verify_samples"))
         object.__setattr__(self, "io_type", _enum(IOType, self.io_type, "io_type"))
         object.__setattr__(self, "strategy", _enum(Strategy, self.strategy, "strategy"))
         object.__setattr__(self, "softmax", _enum(SoftmaxMode, self.softmax, "softmax"))
         object.__setattr__(self, "output_dir", Path(self.output_dir))
-        if str(self.reuse_factor).lower() == "auto":
+        reuse = self.reuse_factor
+        if isinstance(reuse, str) and reuse.strip().lower() == "auto":
             object.__setattr__(self, "reuse_factor", "auto")
         else:
-            if isinstance(self.reuse_factor, bool) or (isinstance(self.reuse_factor, float)
-                                                        and not self.reuse_factor.is_integer()):
-                raise ConfigError(f"reuse_factor must be a positive integer or 'auto', got {self.reuse_factor!r}")
+            if isinstance(reuse, str) and reuse.strip().isdigit():  # from the command line
+                reuse = int(reuse)
             try:
-                object.__setattr__(self, "reuse_factor", int(self.reuse_factor))
-            except ValueError:
+                reuse = _whole(reuse, "reuse_factor")
+            except ConfigError:
                 raise ConfigError(f"reuse_factor must be a positive integer or 'auto', got {self.reuse_factor!r}") from None
-            if self.reuse_factor < 1:
-                raise ConfigError(f"reuse_factor must be >= 1, got {self.reuse_factor}")
-        if not 0 < float(self.margin) <= 1:
+            if reuse < 1:
+                raise ConfigError(f"reuse_factor must be a positive integer or 'auto', got {self.reuse_factor!r}")
+            object.__setattr__(self, "reuse_factor", reuse)
+        if not 0 < self.margin <= 1:
             raise ConfigError(f"margin must be in (0, 1], got {self.margin}")
-        if self.clock_period is not None and not 0 < float(self.clock_period) < 1000:
+        if self.clock_period is not None and not 0 < self.clock_period < 1000:
             raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
-        if isinstance(self.verify_samples, bool) or not isinstance(self.verify_samples, int) \
-                or self.verify_samples < 0:
+        if self.verify_samples < 0:
             raise ConfigError(f"verify_samples must be a whole number >= 0, got {self.verify_samples!r}")
         for key in ("strict", "allow_inexact"):
-            if not isinstance(getattr(self, key), bool):
-                raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
+            _flag(getattr(self, key), key)
         check_precision(self.precision, "precision")
         if self.input_precision is not None:
             check_precision(self.input_precision, "input_precision")

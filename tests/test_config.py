@@ -19,7 +19,7 @@ def test_pynq_z2_defaults():
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "my-model"}, "C identifier"),
     ({"name": "m", "io_type": "io_serial"}, "io_type must be one of io_parallel, io_stream"),
-    ({"name": "m", "reuse_factor": 0}, "reuse_factor must be >= 1"),
+    ({"name": "m", "reuse_factor": 0}, "reuse_factor must be a positive integer or .auto., got 0"),
     ({"name": "m", "precision": "float"}, "not an HLS precision"),
     ({"name": "m", "board": "zcu999"}, "unknown board 'zcu999'"),
     ({"name": "m", "strategy": "fast"}, "strategy must be one of latency, resource"),

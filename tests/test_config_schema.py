@@ -1,0 +1,49 @@
+"""Property-based tests of the settings schema: any value of any type, from YAML or Python, either builds
+a valid config or raises ConfigError — never a TypeError/ValueError traceback, never a silently wrong value."""
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fpga_accel as fa
+from fpga_accel.config import ConvertConfig, QuantizeConfig
+
+ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                st.text(max_size=12), st.lists(st.integers(0, 9), max_size=3),
+                st.dictionaries(st.text(max_size=4), st.integers(0, 9), max_size=2))
+CONVERT_FIELDS = [f.name for f in dataclasses.fields(ConvertConfig) if f.name != "output_dir"]
+QUANTIZE_FIELDS = [f.name for f in dataclasses.fields(QuantizeConfig)]
+
+
+def _build(kind, values):
+    try:
+        return kind(**values)
+    except fa.ConfigError:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(CONVERT_FIELDS), ANY, max_size=4))
+def test_convert_settings_are_valid_or_a_config_error(values):
+    config = _build(ConvertConfig, {"name": "p", **values})
+    if config is None:
+        return
+    assert isinstance(config.name, str) and config.name.isidentifier()
+    assert config.reuse_factor == "auto" or (isinstance(config.reuse_factor, int) and config.reuse_factor >= 1)
+    assert 0 < config.margin <= 1 and config.resolved_clock_period > 0
+    assert isinstance(config.verify_samples, int) and config.verify_samples >= 0
+    assert isinstance(config.strict, bool) and isinstance(config.allow_inexact, bool)
+    assert isinstance(config.precision, str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(QUANTIZE_FIELDS), ANY, max_size=4))
+def test_quantize_settings_are_valid_or_a_config_error(values):
+    config = _build(QuantizeConfig, values)
+    if config is None:
+        return
+    for key in ("weight_bits", "bias_bits", "activation_bits"):
+        assert isinstance(getattr(config, key), int) and 2 <= getattr(config, key) <= 24
+    assert isinstance(config.epochs, int) and config.epochs >= 0
