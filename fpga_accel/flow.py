@@ -111,6 +111,7 @@ class FlowProject:
     records: Dict[str, StepRecord] = field(default_factory=dict)
     jobs: Optional[int] = None
     """g++ processes for csim builds: the cores this flow has to itself (None: the default)."""
+    _data: Optional[Tuple[Any, Any, Any, Any]] = field(default=None, repr=False, compare=False)
 
     @property
     def work_dir(self) -> Path:
@@ -158,6 +159,12 @@ class FlowProject:
         return load_model(path, self.config.custom_objects)
 
     def train_test(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
+        """(x, y, x_test, y_test) from the data file, read once per run (several steps use it)."""
+        if self._data is None:
+            self._data = self._read_data()
+        return self._data
+
+    def _read_data(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
         if self.config.data is None:
             return None, None, None, None
         from .model_io import load_xy, read_arrays

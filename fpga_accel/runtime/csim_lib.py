@@ -29,6 +29,16 @@ class _TraceData(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p)]
 
 
+def check_stream_sizes(lib: ctypes.CDLL, n_in: int, n_out: int) -> None:
+    """The compiled design's own values per sample against its record's shapes: a mismatch would read
+    samples at the wrong stride, or past the buffer."""
+    compiled = (int(lib.fpga_accel_axi_n_in()), int(lib.fpga_accel_axi_n_out()))
+    if compiled != (n_in, n_out):
+        raise ConfigError(f"the compiled design takes {compiled[0]} values and returns {compiled[1]} per sample, "
+                          f"but its record says {n_in} and {n_out}: the project or manifest is edited or stale; "
+                          "re-convert (or re-bundle) it")
+
+
 class CsimLibrary:
     """One loaded csim library; not thread-safe (see module docstring)."""
 
@@ -37,11 +47,7 @@ class CsimLibrary:
         self.n_in = n_in
         self.n_out = n_out
         self._lib = ctypes.CDLL(str(self.path))
-        compiled = (int(self._lib.fpga_accel_axi_n_in()), int(self._lib.fpga_accel_axi_n_out()))
-        if compiled != (n_in, n_out):  # else samples are read at the wrong stride, or past the buffer
-            raise ConfigError(f"the compiled design takes {compiled[0]} values and returns {compiled[1]} per sample, "
-                              f"but its record says {n_in} and {n_out}: the project or manifest is edited or stale; "
-                              "re-convert (or re-bundle) it")
+        check_stream_sizes(self._lib, n_in, n_out)
         self._top = getattr(self._lib, f"{project_name}_float")
         self._top.restype = None
         self._top.argtypes = [ctypes.c_void_p, ctypes.c_void_p]

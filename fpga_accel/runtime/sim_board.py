@@ -15,8 +15,8 @@ from typing import Any, Deque, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ConfigError
 from .csim_build import build_library
+from .csim_lib import check_stream_sizes
 from .fixed_point import Codec
 from .manifest import Bundle
 
@@ -54,10 +54,7 @@ class AxiStreamIP:
         self._run = self._lib.fpga_accel_axi_run
         self._run.restype = None
         self._run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_void_p]
-        if (self._lib.fpga_accel_axi_n_in(), self._lib.fpga_accel_axi_n_out()) != (n_in, n_out):
-            raise ConfigError(f"the compiled design's AXI streams carry {self._lib.fpga_accel_axi_n_in()} and "
-                              f"{self._lib.fpga_accel_axi_n_out()} words per sample, the manifest says {n_in} and "
-                              f"{n_out}: it is edited or stale; re-bundle it")
+        check_stream_sizes(self._lib, n_in, n_out)
         self.n_in, self.n_out, self.codec_in, self.codec_out = n_in, n_out, codec_in, codec_out
         self.inq: Deque[Tuple[Any, bool]] = deque()
         self.outq: Deque[Tuple[Any, bool]] = deque()
