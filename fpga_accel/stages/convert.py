@@ -11,7 +11,6 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import math
 import shutil
 import tempfile
 import uuid
@@ -24,7 +23,7 @@ from ..boards import get_board
 from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers
-from ..float_ranges import float_precisions, is_float_model
+from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite
 from ..model_io import ends_in_softmax, model_hash
 from ..design import Design
@@ -81,9 +80,8 @@ def wide_input_precision(calibration: np.ndarray | None) -> str:
     if calibration is None or calibration.size == 0:
         integer = 8
     else:
-        peak = float(np.max(np.abs(calibration)))
-        integer = (math.floor(math.log2(peak)) + 2) if peak > 0 else 1
-    return f"fixed<32,{max(1, integer)},RND_CONV,SAT>"
+        integer = integer_bits(float(np.max(np.abs(calibration))))
+    return f"fixed<32,{integer},RND_CONV,SAT>"
 
 
 def _base_reuse(config: ConvertConfig) -> int:
