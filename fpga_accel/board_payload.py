@@ -7,8 +7,9 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
-from .layout import refuse_overwrite
+from .layout import refuse_overwrite, write_atomic
 from .runtime.manifest import Bundle
 from .runtime_wheel import build_runtime_wheel
 
@@ -38,11 +39,12 @@ def sd_card_package(bundle_path: Path, output: Path, force: bool = False) -> Pat
             "On the PYNQ board:\n"
             "  python3 -m pip install --no-deps fpga_accel-*.whl\n"
             f"  python3 -m fpga_accel.runtime selftest {bundle.manifest.name}\n")
-        partial = output.with_name(output.name + ".partial")
-        with tarfile.open(partial, "w:gz") as tar:
-            for item in sorted(staging.iterdir()):
-                tar.add(item, arcname=f"{bundle.manifest.name}/{item.name}")
-        partial.replace(output)
+        def pack(f: BinaryIO) -> None:
+            with tarfile.open(fileobj=f, mode="w:gz") as tar:
+                for item in sorted(staging.iterdir()):
+                    tar.add(item, arcname=f"{bundle.manifest.name}/{item.name}")
+
+        write_atomic(output, pack)
     return output
 
 

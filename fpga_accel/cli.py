@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import FpgaAccelError, InputError, NotExactError
+from .layout import refuse_overwrite, write_atomic
 
 EXIT_ERROR, EXIT_USAGE, EXIT_DISAGREE = 1, 2, 3
 log = logging.getLogger("fpga_accel.cli")
@@ -48,7 +49,6 @@ class _Progress:
 
 def _out_path(path: str, force: bool) -> Path:
     """Checked before any work: the folder exists and nothing is overwritten without --force."""
-    from .layout import refuse_overwrite
 
     out = Path(path)
     if not out.parent.is_dir():
@@ -71,10 +71,7 @@ def _save_array(path: Path, array: Any) -> None:
     """Exactly at ``path`` (np.save would append .npy to another name), whole or not at all."""
     import numpy as np
 
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: np.save(f, array))
 
 
 def _override(settings: dict[str, Any], args: argparse.Namespace, kind: type) -> dict[str, Any]:
@@ -104,7 +101,6 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from .model_io import load_model, load_xy, save_model
     from .stages.quantize import quantize
 
-    from .layout import refuse_overwrite
 
     out = Path(args.output)
     refuse_overwrite(out, args.force)  # its folder is created when the model is saved
@@ -149,7 +145,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise FpgaAccelError("no project name: pass --name or set `name:` in the project file")
     config = ConvertConfig(**settings)
     calibration = load_array(args.calibration) if args.calibration else None
-    from .layout import refuse_overwrite
 
     refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
     model = load_model(model_path, custom_objects)
@@ -188,7 +183,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
         return 0
     print(result.report.format())
     if report_out is not None:
-        report_out.write_text(json.dumps(result.report.to_dict(), indent=2) + "\n")
+        write_atomic(report_out, json.dumps(result.report.to_dict(), indent=2) + "\n")
     if not result.report.passed:
         log.error("csim is not bit-exact with %s", args.reference)
         return EXIT_DISAGREE
@@ -262,7 +257,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(plan(design, steps).describe())
         return 0
-    from .layout import refuse_overwrite
     from .stages.bundle import make_bundle
 
     if "bitfile" in steps:  # fail before an hour of Vivado, not after

@@ -141,7 +141,7 @@ class Design:
         assert self._build is not None
         if self._lib is None:
             n_in, n_out = int(np.prod(self.input_shape)), int(np.prod(self.output_shape))
-            self._lib = CsimLibrary(self._build.library, self.meta.project_name, n_in, n_out)
+            self._lib = CsimLibrary(self._build.library, self.meta.project_name, n_in, n_out, self._build.weights_dir)
         return self._lib
 
     def predict(self, x: Any, workers: int | None = None, progress: Progress | None = None) -> np.ndarray:
@@ -155,7 +155,7 @@ class Design:
         if workers > 1 and arr.shape[0] >= 2 * workers:
             if self._pool is None or self._pool.closed or self._pool.workers != workers:
                 self.close()
-                self._pool = WorkerPool(lib.path, self.meta.project_name, lib.n_in, lib.n_out, workers)
+                self._pool = WorkerPool(lib.path, self.meta.project_name, lib.n_in, lib.n_out, lib.weights_dir, workers)
             y = self._pool.predict(arr, progress)
         else:
             y = lib.predict(arr, progress)

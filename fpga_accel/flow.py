@@ -21,6 +21,7 @@ import numpy as np
 
 from .config import ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
 from .errors import ConfigError, NotExactError
+from .layout import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +147,8 @@ class FlowProject:
 
     def save(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.record_file.with_suffix(".tmp")
         steps = [dataclasses.asdict(self.records[s]) for s in STEPS if s in self.records]
-        tmp.write_text(json.dumps({"format": 1, "name": self.config.name, "steps": steps}, indent=2) + "\n")
-        tmp.replace(self.record_file)
+        write_atomic(self.record_file, json.dumps({"format": 1, "name": self.config.name, "steps": steps}, indent=2) + "\n")
 
     # ---- data the steps share ------------------------------------------------------------------
 

@@ -4,14 +4,20 @@ Light on purpose (pathlib + json): the board runtime reads projects and bundles 
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
+import shutil
+import uuid
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Union
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 META_FILE = "fpga_accel.json"
 """Written by the convert stage next to hls4ml's files: shapes, precisions, settings, hashes."""
@@ -77,6 +83,72 @@ def refuse_overwrite(path: Path, force: bool) -> None:
         return
     what = "exists and is not empty" if path.is_dir() else "exists"
     raise ConfigError(f"{path} {what}; pass --force to overwrite it")
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put the finished folder ``new`` at ``target``: the old one is moved aside first and removed only
+    once ``new`` is in place, so at every instant ``target`` is the old folder or the new one."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        target.rename(old)
+    try:
+        new.rename(target)
+    except BaseException:
+        if old is not None:
+            old.rename(target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_atomic(path: Path, content: "bytes | str | Callable[[BinaryIO], None]") -> Path:
+    """Write ``path`` whole or not at all: a temporary file beside it, renamed into place when complete.
+    An error or interruption (Ctrl-C, SIGTERM) leaves the previous file as it was and no temporary."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with open(tmp, "wb") as f:
+            if callable(content):
+                content(f)
+            else:
+                f.write(content.encode() if isinstance(content, str) else content)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+@contextlib.contextmanager
+def sole_writer(target: Path, step: str, force: bool) -> Iterator[None]:
+    """Serialise writers of one folder: a second ``step`` of ``target`` at the same time is refused
+    instead of interleaving with the first. The lock (``.NAME.lock`` beside it) dies with its process, so
+    a writer killed by SIGKILL or power loss leaves no stale lock; what it left around ``target`` is
+    cleaned up here before the next write: a folder moved aside but not yet replaced is put back, its
+    staging folders (``.NAME.STEP-*``) and old copies are removed. Then, and again under the lock, an
+    existing ``target`` is only replaced with ``force``."""
+    import fcntl
+
+    lock_path = target.with_name(f".{target.name}.lock")
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another {step} is writing {target} right now; wait for it to finish") from None
+        try:
+            aside = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+            if aside and not target.exists():
+                log.warning("an earlier %s of %s was cut off while replacing it: the previous one is put back",
+                            step, target)
+                aside.pop().rename(target)
+            for leftover in aside + list(target.parent.glob(f".{target.name}.{step}-*")):
+                shutil.rmtree(leftover, ignore_errors=True)
+            refuse_overwrite(target, force)
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def check_identity(data: Dict[str, Any], source: str) -> None:
@@ -168,7 +240,4 @@ class ProjectMeta:
 
     def write(self, root: "str | Path") -> None:
         """Written whole or not at all (temporary file, then rename)."""
-        path = Path(root) / META_FILE
-        tmp = path.with_name(f".{META_FILE}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_atomic(Path(root) / META_FILE, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")

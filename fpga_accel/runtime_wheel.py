@@ -21,7 +21,7 @@ DIST = "fpga_accel"
 def _files() -> List[Tuple[str, bytes]]:
     files = [(f"fpga_accel/{name}", (PACKAGE / name).read_bytes()) for name in RUNTIME_FILES]
     for path in sorted((PACKAGE / "runtime").iterdir()):
-        if path.suffix in (".py", ".cpp"):
+        if path.suffix in (".py", ".cpp", ".h"):
             files.append((f"fpga_accel/runtime/{path.name}", path.read_bytes()))
     return files
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .config import ConvertConfig, QuantizeConfig
 from .errors import ConfigError
+from .layout import write_atomic
 from .runtime.csim_lib import available_cores
 
 log = logging.getLogger(__name__)
@@ -139,9 +140,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
         "est_bram36": est["total"]["bram36"], "est_latency_ns": est["latency_ns"], "fits": est["fits"],
         "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid(),
     }
-    tmp = out / (RESULT + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, done)  # the point is finished exactly when this file appears
+    write_atomic(done, json.dumps(result, indent=2, sort_keys=True) + "\n")  # the point is finished exactly when this file appears
     return result
 
 

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import tempfile
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # A fresh csim cache for the test session: tests see real builds, and reuse within the session.
@@ -14,6 +18,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 STAND_INS = Path(__file__).resolve().parent / "stand_in_tools"
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+BOARD_PYTHON = os.environ.get("FPGA_ACCEL_BOARD_PYTHON")
+"""The numpy + pynq board venv .ci/run makes: deploy tests run the board side with it."""
 
 
 def free_port() -> int:
@@ -66,3 +73,47 @@ def vivado(tmp_path, monkeypatch):
     for var in ("STANDIN_FAIL", "STANDIN_NO_BITFILE", "STANDIN_HLS_VERSION"):
         monkeypatch.delenv(var, raising=False)
     return install
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real sshd on a high port with a temporary host key and authorized key."""
+    if not os.path.exists(SSHD):
+        pytest.skip("openssh-server not installed (.ci/run installs it)")
+    d = tmp_path_factory.mktemp("sshd")
+    for key in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
+    shutil.copyfile(d / "user.pub", d / "authorized_keys")
+    port = free_port()
+    (d / "sshd_config").write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host'}", f"AuthorizedKeysFile {d / 'authorized_keys'}",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", "UsePAM no",
+        "StrictModes no", "PermitRootLogin prohibit-password", f"PidFile {d / 'sshd.pid'}",
+        "Subsystem sftp internal-sftp", ""]))
+    os.makedirs("/run/sshd", exist_ok=True)
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")], stderr=subprocess.PIPE, text=True)
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("sshd did not start: " + proc.stderr.read())
+    host_pub = (d / "host.pub").read_text().split()
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    yield {"port": port, "dir": d}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def board_remote(sshd, tmp_path, python=None, known_hosts=None):
+    """A Remote for the test sshd whose board folder is tmp_path/board."""
+    import getpass
+
+    from fpga_accel.stages.deploy import Remote
+
+    return Remote(host="127.0.0.1", user=getpass.getuser(), port=sshd["port"], identity=sshd["dir"] / "user",
+                  ssh_options=(f"UserKnownHostsFile={known_hosts or sshd['dir'] / 'known_hosts'}",
+                               "StrictHostKeyChecking=yes"),
+                  python=python or BOARD_PYTHON, remote_dir=str(tmp_path / "board"))

@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
 import tarfile
-import time
 import zipfile
 
 import numpy as np
@@ -18,11 +14,9 @@ from fpga_accel.board_payload import sd_card_package as package
 from fpga_accel.stages.deploy import Remote, deploy
 from fpga_accel.stages.bundle import make_bundle
 from fpga_accel.runtime_wheel import build_runtime_wheel
-from conftest import free_port, stand_in_bitstream
+from conftest import BOARD_PYTHON, board_remote as _remote, stand_in_bitstream
 from models import qcnn
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-BOARD_PYTHON = os.environ.get("FPGA_ACCEL_BOARD_PYTHON")
 
 
 @pytest.fixture(scope="module")
@@ -32,47 +26,6 @@ def bundle(tmp_path_factory):
     design = fa.convert(model, fa.ConvertConfig(name="cnn", io_type="io_stream", output_dir=root / "hls"))
     x = np.random.default_rng(0).uniform(-3, 3, (8, 8, 8, 1)).astype(np.float32)
     return make_bundle(design, *stand_in_bitstream(root), root / "bitstreams", model=model, x=x)
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    """A real sshd on a high port with a temporary host key and authorized key."""
-    if not os.path.exists(SSHD):
-        pytest.skip("openssh-server not installed (.ci/run installs it)")
-    d = tmp_path_factory.mktemp("sshd")
-    for key in ("host", "user"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
-    shutil.copyfile(d / "user.pub", d / "authorized_keys")
-    port = free_port()
-    (d / "sshd_config").write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {d / 'host'}", f"AuthorizedKeysFile {d / 'authorized_keys'}",
-        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", "UsePAM no",
-        "StrictModes no", "PermitRootLogin prohibit-password", f"PidFile {d / 'sshd.pid'}",
-        "Subsystem sftp internal-sftp", ""]))
-    os.makedirs("/run/sshd", exist_ok=True)
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")], stderr=subprocess.PIPE, text=True)
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("sshd did not start: " + proc.stderr.read())
-    host_pub = (d / "host.pub").read_text().split()
-    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
-    yield {"port": port, "dir": d}
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def _remote(sshd, tmp_path, python=None, known_hosts=None) -> Remote:
-    import getpass
-
-    return Remote(host="127.0.0.1", user=getpass.getuser(), port=sshd["port"], identity=sshd["dir"] / "user",
-                  ssh_options=(f"UserKnownHostsFile={known_hosts or sshd['dir'] / 'known_hosts'}",
-                               "StrictHostKeyChecking=yes"),
-                  python=python or BOARD_PYTHON, remote_dir=str(tmp_path / "board"))
 
 
 @pytest.mark.skipif(not BOARD_PYTHON, reason="needs the numpy + pynq board venv (FPGA_ACCEL_BOARD_PYTHON, set by .ci/run)")

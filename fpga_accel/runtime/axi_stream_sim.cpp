@@ -3,7 +3,15 @@
 // Compiled by fpga_accel.runtime.csim_build together with the project's bridge, which it includes.
 #include FPGA_ACCEL_BRIDGE
 
+#include <string>
+
+static std::string fpga_accel_weights = "weights";
+
 extern "C" {
+
+// Where csim reads firmware/weights/*.txt at its first call (see weights_dir.h).
+const char *fpga_accel_weights_dir() { return fpga_accel_weights.c_str(); }
+void fpga_accel_set_weights_dir(const char *folder) { fpga_accel_weights = folder; }
 
 unsigned fpga_accel_axi_n_in() { return N_IN; }
 unsigned fpga_accel_axi_n_out() { return N_OUT; }

@@ -17,7 +17,7 @@ class CsimBackend:
         build = build_library(bundle.layout)
         m = bundle.manifest
         self.library = CsimLibrary(build.library, m.project_name, int(np.prod(m.input_shape)),
-                                   int(np.prod(m.output_shape)))
+                                   int(np.prod(m.output_shape)), build.weights_dir)
 
     def predict(self, x: np.ndarray, progress: Optional[Progress] = None) -> np.ndarray:
         return self.library.predict(x, progress)

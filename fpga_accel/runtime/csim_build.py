@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 CXX_FLAGS = ("-O3", "-fPIC", "-std=c++11", "-fno-gnu-unique")
 AXI_SIM = Path(__file__).with_name("axi_stream_sim.cpp")
 """Compiled in place of the bridge (which it includes): adds the AXI-stream entry of the simulated board."""
+WEIGHTS_DIR_H = Path(__file__).with_name("weights_dir.h")
+"""Included first in every translation unit: hls4ml's WEIGHTS_DIR becomes a folder set when the library
+is loaded, so one library serves every copy of a design (a project's staging folder, the project once
+renamed into place, a bundle) and its identity does not depend on where the project lives."""
 SOURCE_SUFFIXES = {".h", ".hpp", ".cpp", ".cc", ".txt"}
 """.txt: csim reads the weights from firmware/weights/*.txt at its first call (hls4ml's csim-only loader)."""
 
@@ -37,6 +41,8 @@ class CsimBuild:
     key: str
     cached: bool
     """True when the library came from the cache without running the compiler."""
+    weights_dir: Path
+    """The folder csim loads the weights from at its first call (see ``CsimLibrary``)."""
 
 
 def cache_dir() -> Path:
@@ -63,13 +69,14 @@ def sources(layout: ProjectLayout) -> list[Path]:
     """Every file g++ may read for this design, in a stable order."""
     files = [p for p in layout.firmware.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
     files.append(layout.bridge_cpp)
-    return sorted(files) + [AXI_SIM]
+    return sorted(files) + [AXI_SIM, WEIGHTS_DIR_H]
 
 
 def build_key(layout: ProjectLayout, cxx: str) -> str:
     digest = hashlib.sha256()
     digest.update(_compiler_id(cxx).encode())
-    digest.update(" ".join(CXX_FLAGS + _defines(layout)).encode())
+    where_free = _defines(ProjectLayout(Path("/project"), layout.project_name), Path(WEIGHTS_DIR_H.name))
+    digest.update(" ".join(CXX_FLAGS + where_free).encode())  # contents are hashed below, not locations
     digest.update(layout.project_name.encode())
     for path in sources(layout):
         name = path.relative_to(layout.root) if layout.root in path.parents else path.name
@@ -78,9 +85,9 @@ def build_key(layout: ProjectLayout, cxx: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def _defines(layout: ProjectLayout) -> tuple[str, ...]:
-    """csim loads weights at run time from an absolute path, so it is part of the build's identity."""
-    return (f'-DWEIGHTS_DIR="{(layout.firmware / "weights").resolve()}"',
+def _defines(layout: ProjectLayout, weights_dir_h: Path = WEIGHTS_DIR_H) -> tuple[str, ...]:
+    """The bridge's path only locates a source whose content is hashed; the weights folder is set at load time."""
+    return ("-include", str(weights_dir_h), "-DWEIGHTS_DIR=fpga_accel_weights_dir()",
             f'-DFPGA_ACCEL_BRIDGE="{layout.bridge_cpp.resolve()}"',
             f"-DFPGA_ACCEL_AXI_TOP={layout.project_name}_axi")
 
@@ -127,7 +134,7 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
     if target.is_file() and not force:
         if _intact(target):
             log.debug("csim library up to date (%s)", target.name)
-            return CsimBuild(target, key, cached=True)
+            return CsimBuild(target, key, cached=True, weights_dir=layout.firmware / "weights")
         log.warning("cached csim library %s is damaged: rebuilding it", target)
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("compiling csim library for %s with %s", layout.root, cxx)
@@ -141,7 +148,7 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
         tmp_digest.write_text(_sha256(tmp_lib) + "\n")
         os.replace(tmp_digest, target.with_name(target.name + ".sha256"))
         os.replace(tmp_lib, target)
-    return CsimBuild(target, key, cached=False)
+    return CsimBuild(target, key, cached=False, weights_dir=layout.firmware / "weights")
 
 
 COMPILE_JOBS = 3

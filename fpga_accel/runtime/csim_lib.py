@@ -12,6 +12,7 @@ import ctypes
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -29,6 +30,12 @@ class _TraceData(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p)]
 
 
+def bind_weights(lib: ctypes.CDLL, weights_dir: str | Path) -> None:
+    """Point the library at the design's weight files before its first call loads them."""
+    lib.fpga_accel_set_weights_dir.argtypes = [ctypes.c_char_p]
+    lib.fpga_accel_set_weights_dir(os.fsencode(str(weights_dir)))
+
+
 def check_stream_sizes(lib: ctypes.CDLL, n_in: int, n_out: int) -> None:
     """The compiled design's own values per sample against its record's shapes: a mismatch would read
     samples at the wrong stride, or past the buffer."""
@@ -42,12 +49,14 @@ def check_stream_sizes(lib: ctypes.CDLL, n_in: int, n_out: int) -> None:
 class CsimLibrary:
     """One loaded csim library; not thread-safe (see module docstring)."""
 
-    def __init__(self, path: str | Path, project_name: str, n_in: int, n_out: int) -> None:
+    def __init__(self, path: str | Path, project_name: str, n_in: int, n_out: int, weights_dir: str | Path) -> None:
         self.path = Path(path)
         self.n_in = n_in
         self.n_out = n_out
+        self.weights_dir = Path(weights_dir)
         self._lib = ctypes.CDLL(str(self.path))
         check_stream_sizes(self._lib, n_in, n_out)
+        bind_weights(self._lib, weights_dir)
         self._top = getattr(self._lib, f"{project_name}_float")
         self._top.restype = None
         self._top.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
@@ -98,10 +107,20 @@ class CsimLibrary:
 _WORKER_LIB: CsimLibrary | None = None
 
 
-def _worker_init(path: str, project_name: str, n_in: int, n_out: int) -> None:
+def _worker_init(path: str, project_name: str, n_in: int, n_out: int, weights_dir: str) -> None:
     global _WORKER_LIB
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
-    _WORKER_LIB = CsimLibrary(path, project_name, n_in, n_out)
+    _die_with_parent()
+    _WORKER_LIB = CsimLibrary(path, project_name, n_in, n_out, weights_dir)
+
+
+def _die_with_parent() -> None:
+    """A parent killed by SIGKILL cannot stop its workers: on Linux the kernel does it (PR_SET_PDEATHSIG),
+    instead of each worker finishing its chunk and dying on a broken pipe with a traceback."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent was gone before the call
+            os._exit(1)
 
 
 def _worker_predict(chunk: np.ndarray) -> np.ndarray:
@@ -125,13 +144,15 @@ class WorkerPool:
     samples, so a Design keeps its pool between calls. Order is preserved; results equal one worker's.
     """
 
-    def __init__(self, path: str | Path, project_name: str, n_in: int, n_out: int, workers: int) -> None:
+    def __init__(self, path: str | Path, project_name: str, n_in: int, n_out: int, weights_dir: str | Path,
+                 workers: int) -> None:
         import multiprocessing
 
         self.workers, self.n_out = workers, n_out
         # spawn: the parent may hold TensorFlow threads, which fork would copy in a broken state.
         ctx = multiprocessing.get_context("spawn")
-        self._pool = ctx.Pool(workers, initializer=_worker_init, initargs=(str(path), project_name, n_in, n_out))
+        self._pool = ctx.Pool(workers, initializer=_worker_init, initargs=(str(path), project_name, n_in, n_out,
+                                                                                   str(weights_dir)))
         atexit.register(self.close)
 
     def predict(self, x: np.ndarray, progress: Progress | None = None) -> np.ndarray:

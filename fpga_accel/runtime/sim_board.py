@@ -16,7 +16,7 @@ from typing import Any, Deque, List, Optional, Tuple
 import numpy as np
 
 from .csim_build import build_library
-from .csim_lib import check_stream_sizes
+from .csim_lib import bind_weights, check_stream_sizes
 from .fixed_point import Codec
 from .manifest import Bundle
 
@@ -49,8 +49,10 @@ def sim_allocate(shape: Any, dtype: Any = np.uint32, **_: Any) -> SimBuffer:
 class AxiStreamIP:
     """hls4ml's AXI-stream wrapper in csim: consumes whole samples from its input FIFO."""
 
-    def __init__(self, library_path: str, n_in: int, n_out: int, codec_in: Codec, codec_out: Codec) -> None:
+    def __init__(self, library_path: str, weights_dir: str, n_in: int, n_out: int, codec_in: Codec,
+                 codec_out: Codec) -> None:
         self._lib = ctypes.CDLL(library_path)
+        bind_weights(self._lib, weights_dir)
         self._run = self._lib.fpga_accel_axi_run
         self._run.restype = None
         self._run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_void_p]
@@ -155,7 +157,7 @@ class SimulatedPynq:
     def Overlay(self, bitfile: str, download: bool = True, **_: Any) -> Any:  # noqa: N802 (pynq's name)
         m = self.bundle.manifest
         build = build_library(self.bundle.layout)
-        ip = AxiStreamIP(str(build.library), int(np.prod(m.input_shape)), int(np.prod(m.output_shape)),
+        ip = AxiStreamIP(str(build.library), str(build.weights_dir), int(np.prod(m.input_shape)), int(np.prod(m.output_shape)),
                          Codec.parse(m.axi_input_type), Codec.parse(m.axi_output_type))
         dma = SimDMA(ip, self.buffer_max_size)
         hier, dma_name = m.dma.split("/")

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import ConfigError
-from ..layout import refuse_overwrite
+from ..layout import refuse_overwrite, replace_dir, sole_writer
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
 from ..design import Design
 
@@ -51,7 +51,15 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
     manifest.extra.update(extra or {})
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    with sole_writer(target, "bundle", force):
+        _write_bundle(design, bit, hwh, target, manifest, x, y, labels)
+    log.info("wrote bundle %s", target)
+    return target
+
+
+def _write_bundle(design: Design, bit: Path, hwh: Path, target: Path, manifest: Manifest, x: np.ndarray,
+                  y: np.ndarray, labels: Optional[np.ndarray]) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.bundle-", dir=target.parent))
     try:
         shutil.copyfile(bit, staging / manifest.bitfile)
         shutil.copyfile(hwh, staging / manifest.hwhfile)
@@ -65,11 +73,7 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
         import json
 
         (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)  # the bundle appears whole or not at all
+        replace_dir(staging, target)  # the bundle appears whole or not at all; the old one stays until then
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    log.info("wrote bundle %s", target)
-    return target

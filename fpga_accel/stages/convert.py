@@ -6,16 +6,14 @@ the quantizers by the passes of ``fpga_accel.exact_types``, run inside hls4ml's 
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
 import logging
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,7 +22,7 @@ from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
-from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite
+from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
 from ..model_io import ends_in_softmax, model_hash
 from ..design import Design
 
@@ -187,40 +185,25 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
 
     log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
     root.parent.mkdir(parents=True, exist_ok=True)
-    with _only_writer(root):
-        meta = _write_project(model, reference, cfg, config, input_precision, root)
-        design = Design(root, jobs=jobs)
+    with sole_writer(root, "convert", force):
+        check = None
         if config.verify_samples:
-            meta.fidelity = verify(design, reference, verification_inputs(reference, calibration,
-                                                                          config.verify_samples),
-                                   meta.uncovered_layers, strict=config.strict)
-            meta.write(root)
-            design = Design(root, jobs=jobs)
-    return design
+            inputs = verification_inputs(reference, calibration, config.verify_samples)
+            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers)  # noqa: E731
+        meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs)
+    if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
+        raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
+    return Design(root, jobs=jobs)
 
 
-@contextlib.contextmanager
-def _only_writer(root: Path) -> Iterator[None]:
-    """Two converts of one project at once: the second is refused instead of interleaving with the first."""
-    import fcntl
-
-    lock_path = root.with_name(f".{root.name}.lock")
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(f"another convert is writing {root} right now; wait for it to finish") from None
-        try:
-            yield
-        finally:
-            lock_path.unlink(missing_ok=True)
-            fcntl.flock(lock, fcntl.LOCK_UN)
+Check = Callable[[Design, ProjectMeta], dict[str, Any]]
+"""Run on the finished project in its staging folder; returns the fidelity verdict."""
 
 
 def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: ConvertConfig, input_precision: str,
-                   root: Path) -> ProjectMeta:
-    staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.converting-", dir=root.parent))
-    try:  # written aside and renamed into place: a failed or interrupted convert leaves the old project as it was
+                   root: Path, check: Check | None, jobs: int | None) -> ProjectMeta:
+    staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.convert-", dir=root.parent))
+    try:  # written, checked, then renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         hls_model.write()
@@ -228,8 +211,12 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
         meta = _meta(hls_model, reference, model, config, cfg, input_precision)
         meta.write(staging)
+        if check is not None:  # the csim library does not depend on the folder: the one built here is reused
+            with Design(staging, jobs=jobs) as design:
+                meta.fidelity = check(design, meta)
+            meta.write(staging)
         _fix_output_dir(staging, root)
-        _replace_dir(staging, root)
+        replace_dir(staging, root)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -253,22 +240,6 @@ def _fix_output_dir(staging: Path, root: Path) -> None:
         config_file.write_text(config_file.read_text().replace(str(staging), str(root.resolve())))
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``: the old folder is moved aside first and removed only once ``new`` is in place."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        target.rename(old)
-    try:
-        new.rename(target)
-    except BaseException:
-        if old is not None:
-            old.rename(target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
     """What convert checks csim on: the calibration data, else float samples spanning the input
     quantizer's range (±1.25 × its bound, so saturation is exercised), else [-4, 4)."""
@@ -286,10 +257,9 @@ FLOAT_ARGMAX_GOAL = 0.99
 """A float model cannot be matched bit for bit by fixed point: the check then asks for this argmax agreement."""
 
 
-def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str],
-           strict: bool = False) -> dict[str, Any]:
+def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str]) -> dict[str, Any]:
     """Run csim against the Keras model before handing the design over: the verdict goes into
-    fpga_accel.json, one log line says it, and ``strict`` turns any disagreement into an error."""
+    fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error)."""
     x, source = inputs
     report = design.compare(reference, x)
     float_model = is_float_model(reference)
@@ -311,12 +281,8 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
             message += f"; first diverging layer {report.first_divergent_layer}"
         if uncovered:
             message += f"; layers without an exact type rule: {', '.join(uncovered)}"
-    if passed:
-        log.info("%s", message)
-    elif strict:
-        raise NotExactError(f"{message} — project kept at {design.root} for inspection")
-    else:
-        log.warning("%s", message)
+    (log.info if passed else log.warning)("%s", message)
+    verdict["message"] = message
     return verdict
 
 

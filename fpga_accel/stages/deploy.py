@@ -135,23 +135,28 @@ def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]
                f"{q(remote.python)} -m pip install --quiet --no-deps --force-reinstall --no-index "
                f"{q(tmp)}/{q(next(staging.glob('*.whl')).name)}")
     previous = f"{final}.previous"
+    log_file = f"{tmp}/selftest.log"
     # The previous bundle is moved aside, not deleted, until the new one has passed its self-test on the
-    # board; when the self-test fails it is put back and the new one removed.
+    # board; when the self-test fails it is put back and the new one removed. The board finishes this
+    # even when the connection drops (HUP/PIPE ignored, output to a file), and a swap that was cut off
+    # anyway (power loss) is undone by the next deploy before anything else.
     swap_and_test = (
-        f"set -e; mkdir -p {q(base)}/bundles {q(base)}/notebooks; rm -rf {q(previous)}; "
+        f"set -e; trap '' HUP PIPE; trap 'rm -rf {q(tmp)}' EXIT; mkdir -p {q(base)}/bundles {q(base)}/notebooks; "
+        f"if [ -d {q(previous)} ] && [ ! -d {q(final)} ]; then mv {q(previous)} {q(final)}; fi; rm -rf {q(previous)}; "
         f"if [ -d {q(final)} ]; then mv {q(final)} {q(previous)}; fi; mv {q(tmp)}/{q(name)} {q(final)}; "
-        f"set +e; (cd {q(base)} && {q(remote.python)} -m fpga_accel.runtime selftest bundles/{q(name)}); status=$?; "
-        f"if [ $status -ne 0 ]; then rm -rf {q(final)}; "
+        f"set +e; (cd {q(base)} && {q(remote.python)} -m fpga_accel.runtime selftest bundles/{q(name)}) "
+        f"> {q(log_file)} 2>&1; status=$?; "
+        f"if [ $status -ne 0 ]; then cat {q(log_file)} >&2; rm -rf {q(final)}; "
         f"if [ -d {q(previous)} ]; then mv {q(previous)} {q(final)}; echo 'self-test failed: the previous bundle "
         f"is back in place' >&2; fi; exit $status; fi; "
-        f"rm -rf {q(previous)}; "
+        f"cat {q(log_file)}; rm -rf {q(previous)}; "
         f"if [ -f {q(tmp)}/{NOTEBOOK.name} ]; then mv -f {q(tmp)}/{NOTEBOOK.name} {q(base)}/notebooks/; fi")
     return [
         remote.ssh(f"mkdir -p {q(tmp)}"),
         remote.scp(sorted(staging.iterdir()), tmp + "/"),
         remote.ssh(install),
         remote.ssh(swap_and_test),
-        remote.ssh(f"rm -rf {q(tmp)}"),  # cleanup, also after a failure
+        remote.ssh(f"rm -rf {q(tmp)}"),  # cleanup after a failure before the swap (the swap cleans up itself)
     ]
 
 
@@ -172,10 +177,13 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
             return "\n".join(" ".join(shlex.quote(a) for a in cmd) for cmd in commands)
         steps = ["create a temporary folder", "copy bundle, runtime wheel and notebook",
                  "install the runtime wheel", "swap the bundle in and run its self-test"]
+        swapping = False
         try:
             for step, cmd in zip(steps, commands):
                 progress(f"{remote.target}: {step}")
-                out = _run(cmd, step, stream=lambda line: None if step != steps[-1] else progress(f"  {line}"))
+                swapping = step == steps[-1]
+                out = _run(cmd, step, stream=lambda line: None if not swapping else progress(f"  {line}"))
         finally:
-            subprocess.run(commands[-1], capture_output=True, check=False)
+            if not swapping:  # once the swap has started the board finishes it and removes its own files
+                subprocess.run(commands[-1], capture_output=True, check=False)
     return out
