@@ -1,0 +1,229 @@
+"""The calibration set: published hls4ml synthesis reports with the configuration that produced them.
+
+Why: the estimator's constants must be fitted on, and its error measured against, real Vivado HLS /
+Vivado numbers rather than one design. Each ``designs/*.json`` file is one design (schema in README.md
+next to this file); :func:`load_designs` reads and validates them all, so a malformed file fails loudly
+with its name instead of skewing a benchmark. Read-only, numpy-free, no hls4ml needed.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+__all__ = ["CalibrationError", "Provenance", "Figure", "CalibrationDesign", "DESIGNS_DIR", "load_design",
+           "load_designs", "estimator_layers"]
+
+DESIGNS_DIR = Path(__file__).parent / "designs"
+RESOURCES = ("lut", "ff", "dsp")
+CONV_CLASSES = ("Conv1D", "Conv2D", "Conv2DBatchnorm")
+
+
+class CalibrationError(ValueError):
+    """A calibration file is missing a field or holds an inconsistent number (the message names the file)."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    repository: str
+    commit: str
+    paths: Dict[str, str]
+    tool: str
+    tool_version: str
+    part: str
+    clock_ns: float
+    synth_tool_version: Optional[str] = None
+    synth_part: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One report's totals. ``bram18`` for C-synthesis (BRAM_18K), ``bram36`` tiles for Vivado."""
+
+    lut: int
+    ff: int
+    dsp: int
+    bram18: Optional[float] = None
+    bram36: Optional[float] = None
+    latency_min: Optional[int] = None
+    latency_max: Optional[int] = None
+    interval_min: Optional[int] = None
+    interval_max: Optional[int] = None
+    scope: str = ""
+    instances: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def bram36_equiv(self) -> float:
+        """BRAM in 36 Kb tiles, whichever unit the report used."""
+        return float(self.bram36) if self.bram36 is not None else float(self.bram18 or 0) / 2.0
+
+
+@dataclass(frozen=True)
+class CalibrationDesign:
+    id: str
+    kind: str
+    partial: bool
+    notes: List[str]
+    provenance: Provenance
+    io_type: str
+    strategy: Optional[str]
+    reuse_factors: List[int]
+    weight_bits: List[int]
+    input_precision: str
+    layers: List[Dict[str, Any]]
+    csynth: Figure
+    synth: Optional[Figure] = None
+    source: str = ""
+
+    @property
+    def figures(self) -> Dict[str, Figure]:
+        return {"csynth": self.csynth, **({"synth": self.synth} if self.synth else {})}
+
+
+def _req(d: Mapping[str, Any], key: str, where: str, kinds: Any) -> Any:
+    if key not in d or d[key] is None:
+        raise CalibrationError(f"{where}: missing '{key}'")
+    if isinstance(d[key], bool) or not isinstance(d[key], kinds):
+        raise CalibrationError(f"{where}: '{key}' should be {kinds}, got {d[key]!r}")
+    return d[key]
+
+
+def _figure(d: Mapping[str, Any], where: str, csynth: bool) -> Figure:
+    for k in RESOURCES:
+        if _req(d, k, where, (int, float)) < 0:
+            raise CalibrationError(f"{where}: '{k}' is negative")
+    if csynth:
+        if "bram36" in d:
+            raise CalibrationError(f"{where}: C-synthesis reports BRAM_18K; use 'bram18', not 'bram36'")
+        bram18 = _req(d, "bram18", where, (int, float))
+        lo, hi = _req(d, "latency_min", where, int), _req(d, "latency_max", where, int)
+        if not 0 <= lo <= hi:
+            raise CalibrationError(f"{where}: latency_min {lo} > latency_max {hi} or negative")
+        ilo, ihi = d.get("interval_min"), d.get("interval_max")
+        if ilo is not None and ihi is not None and not 0 <= ilo <= ihi:
+            raise CalibrationError(f"{where}: interval_min {ilo} > interval_max {ihi}")
+        return Figure(lut=d["lut"], ff=d["ff"], dsp=d["dsp"], bram18=bram18, latency_min=lo, latency_max=hi,
+                      interval_min=ilo, interval_max=ihi, instances=list(d.get("instances", [])))
+    bram36 = _req(d, "bram36", where, (int, float))
+    if d.get("ramb18") is not None and d.get("ramb36") is not None and \
+            not math.isclose(d["ramb36"] + d["ramb18"] / 2.0, bram36, abs_tol=0.5):
+        raise CalibrationError(f"{where}: RAMB36 {d['ramb36']} + RAMB18 {d['ramb18']}/2 != Block RAM Tile {bram36}")
+    return Figure(lut=d["lut"], ff=d["ff"], dsp=d["dsp"], bram36=bram36, scope=_req(d, "scope", where, str))
+
+
+def _layer(d: Mapping[str, Any], where: str) -> Dict[str, Any]:
+    cls = _req(d, "class", where, str)
+    _req(d, "name", where, str)
+    if cls == "Dense" or cls in CONV_CLASSES:
+        for k in ("n_in", "n_out", "reuse_factor"):
+            if _req(d, k, where, int) <= 0:
+                raise CalibrationError(f"{where}: '{k}' must be positive")
+        _req(d, "weight_precision", where, str)
+        w = d.get("weights") or {}
+        if "n_weights" in w and w["n_weights"] != d["n_in"] * d["n_out"]:
+            raise CalibrationError(f"{where}: weights.n_weights {w['n_weights']} != n_in*n_out {d['n_in'] * d['n_out']}")
+        if "n_nonzero" in w and not 0 <= w["n_nonzero"] <= w["n_weights"]:
+            raise CalibrationError(f"{where}: weights.n_nonzero out of range")
+    return dict(d)
+
+
+def load_design(path: Path) -> CalibrationDesign:
+    """Read and validate one design file; raises :class:`CalibrationError` naming the file."""
+    name = Path(path).name
+    try:
+        raw = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"{name}: not valid JSON ({exc})") from exc
+    if _req(raw, "id", name, str) != Path(path).stem:
+        raise CalibrationError(f"{name}: id '{raw['id']}' does not match the file name")
+    p = _req(raw, "provenance", name, dict)
+    paths = _req(p, "paths", f"{name} provenance", dict)
+    _req(paths, "csynth", f"{name} provenance.paths", str)
+    if not re.fullmatch(r"[0-9a-f]{40}", p.get("commit") or "") and not raw.get("partial"):
+        raise CalibrationError(f"{name}: provenance.commit must be a 40-hex commit unless the design is 'partial'")
+    clock = _req(p, "clock_ns", f"{name} provenance", (int, float))
+    if clock <= 0:
+        raise CalibrationError(f"{name}: clock_ns must be positive")
+    prov = Provenance(repository=_req(p, "repository", f"{name} provenance", str), commit=_req(p, "commit", f"{name} provenance", str),
+                      paths=dict(paths), tool=_req(p, "tool", f"{name} provenance", str),
+                      tool_version=_req(p, "tool_version", f"{name} provenance", str),
+                      part=_req(p, "part", f"{name} provenance", str), clock_ns=float(clock),
+                      synth_tool_version=p.get("synth_tool_version"), synth_part=p.get("synth_part"))
+    d = _req(raw, "design", name, dict)
+    io = _req(d, "io_type", f"{name} design", str)
+    if io not in ("io_parallel", "io_stream"):
+        raise CalibrationError(f"{name}: io_type '{io}' is neither io_parallel nor io_stream")
+    layers = [_layer(l, f"{name} layer {i}") for i, l in enumerate(_req(d, "layers", f"{name} design", list))]
+    if not layers:
+        raise CalibrationError(f"{name}: no layers")
+    rep = _req(raw, "reported", name, dict)
+    synth = rep.get("synth")
+    if synth is not None and "synth" not in paths:
+        raise CalibrationError(f"{name}: a Vivado figure needs provenance.paths.synth")
+    return CalibrationDesign(
+        id=raw["id"], kind=_req(raw, "kind", name, str), partial=bool(raw.get("partial", False)),
+        notes=list(raw.get("notes", [])), provenance=prov, io_type=io, strategy=d.get("strategy"),
+        reuse_factors=list(d.get("reuse_factors", [])), weight_bits=list(d.get("weight_bits", [])),
+        input_precision=_req(d, "input_precision", f"{name} design", str), layers=layers,
+        csynth=_figure(_req(rep, "csynth", name, dict), f"{name} reported.csynth", csynth=True),
+        synth=_figure(synth, f"{name} reported.synth", csynth=False) if synth is not None else None,
+        source=str(path))
+
+
+def load_designs(directory: Optional[Path] = None) -> List[CalibrationDesign]:
+    """Every design of the set, sorted by id."""
+    files = sorted(Path(directory or DESIGNS_DIR).glob("*.json"))
+    return [load_design(f) for f in files]
+
+
+def _out_shape(layer: Mapping[str, Any]) -> List[int]:
+    cls = layer["class"]
+    if cls in CONV_CLASSES or cls.startswith("Pooling"):
+        spatial = [layer[k] for k in ("out_height", "out_width") if k in layer]
+        return spatial + [layer.get("n_filt", layer.get("n_out", 1))]
+    if cls == "Dense":
+        return [layer["n_out"]]
+    return [layer["n_in"]] if "n_in" in layer else []
+
+
+def estimator_layers(design: CalibrationDesign) -> List[Dict[str, Any]]:
+    """The design as the per-layer records ``fpga_accel.analysis.estimate`` reads from fpga_accel.json.
+
+    Layer classes pass through unchanged (so a class the estimator does not know shows up as such);
+    non-zero weights come from the committed weights when known, else from hls4ml's n_zeros.
+    """
+    first = design.layers[0]
+    if first["class"] in CONV_CLASSES or first["class"].startswith(("Pooling", "ZeroPadding")):
+        in_shape = [first[k] for k in ("in_height", "in_width", "n_chan") if k in first]
+    else:
+        in_shape = [first.get("n_in", 1)]
+    records: List[Dict[str, Any]] = [{"name": "input", "class": "Input", "shape": in_shape,
+                                      "precision": design.input_precision}]
+    prev_shape = in_shape
+    for layer in design.layers:
+        shape = _out_shape(layer)
+        if layer["class"] not in ("Dense",) + CONV_CLASSES and not layer["class"].startswith("Pooling"):
+            n = layer.get("n_in")
+            shape = prev_shape if n is None or n == math.prod(prev_shape) else [n]
+        rec: Dict[str, Any] = {"name": layer["name"], "class": layer["class"], "shape": shape,
+                               "reuse_factor": layer.get("reuse_factor", 1),
+                               "input_precision": layer.get("input_precision"),
+                               "precision": layer.get("result_precision")}
+        for k in ("in_height", "in_width", "n_chan", "filt_height", "filt_width"):
+            if k in layer:
+                rec[k] = layer[k]
+        if layer["class"] == "Dense" or layer["class"] in CONV_CLASSES:
+            n_weights = layer["n_in"] * layer["n_out"]
+            w = layer.get("weights") or {}
+            nonzero = w.get("n_nonzero", n_weights - int(layer.get("n_zeros", 0)))
+            rec.update(n_in=layer["n_in"], n_out=layer["n_out"], rf_n_in=layer["n_in"], rf_n_out=layer["n_out"],
+                       weight_precision=layer.get("weight_precision"), accum_precision=layer.get("accum_precision"),
+                       n_weights=n_weights, n_nonzero_weights=nonzero, strategy=layer.get("strategy", "latency"))
+            if layer["class"] == "Conv1D":
+                rec.setdefault("filt_height", 1)
+        records.append(rec)
+        prev_shape = shape or prev_shape
+    return records
