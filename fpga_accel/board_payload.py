@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import ConfigError
 from .layout import refuse_overwrite, write_atomic
 from .runtime.manifest import Bundle
 from .runtime_wheel import build_runtime_wheel
@@ -16,6 +17,15 @@ from .runtime_wheel import build_runtime_wheel
 log = logging.getLogger(__name__)
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_pynq_z2.ipynb"
+
+
+def open_bundle(path: Path) -> Bundle:
+    """A bundle for the board: an HLS project (which ``Bundle.open`` also reads, for csim) has no bitstream."""
+    bundle = Bundle.open(path)
+    if bundle.manifest.bitfile is None:
+        raise ConfigError(f"{path} is an HLS project, not a bundle: build one with `fpga-accel build` "
+                          "(or `fpga-accel bundle` with a .bit/.hwh built elsewhere)")
+    return bundle
 
 
 def stage_board_files(bundle: Bundle, staging: Path) -> None:
@@ -30,7 +40,7 @@ def stage_board_files(bundle: Bundle, staging: Path) -> None:
 
 def sd_card_package(bundle_path: Path, output: Path, force: bool = False) -> Path:
     """A .tar.gz with the bundle, the runtime wheel and the board notebook, for boards reached by SD card."""
-    bundle = Bundle.open(bundle_path)
+    bundle = open_bundle(bundle_path)
     refuse_overwrite(output, force)
     with tempfile.TemporaryDirectory(prefix="fpga_accel_pkg_") as tmp:
         staging = Path(tmp)
@@ -48,4 +58,4 @@ def sd_card_package(bundle_path: Path, output: Path, force: bool = False) -> Pat
     return output
 
 
-__all__ = ["NOTEBOOK", "sd_card_package", "stage_board_files"]
+__all__ = ["NOTEBOOK", "open_bundle", "sd_card_package", "stage_board_files"]

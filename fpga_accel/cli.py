@@ -170,6 +170,11 @@ def cmd_csim(args: argparse.Namespace) -> int:
     x = load_array(args.input)
     check_input(x, design.input_shape)  # before the model loads and the compiler runs
     labels = load_array(args.labels) if args.labels else None
+    if labels is not None and not args.reference:
+        raise InputError("--labels scores the design against the reference model: pass --reference too")
+    if labels is not None and (labels.shape[:1] != x.shape[:1] or labels.ndim > 2):
+        raise InputError(f"{args.labels} has shape {labels.shape}; expected ({len(x)},) class indices or "
+                         f"({len(x)}, classes) one-hot rows, one per input sample")
     model = None
     if args.reference:
         from .model_io import load_model
@@ -321,6 +326,7 @@ def _custom_objects_flag(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .flow import STEPS
 
     parser = argparse.ArgumentParser(prog="fpga-accel", description=(
         "Keras → QKeras → hls4ml HLS project for PYNQ-Z2, validated bit for bit in C simulation."))
@@ -383,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="QKeras model: report agreement, exit 3 unless bit-exact")
     p.add_argument("--labels", help=".npy of labels: also report accuracy")
     p.add_argument("--report", help="write the agreement report as JSON")
-    p.add_argument("--workers", type=int, help="processes for prediction (default: by batch size)")
+    p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: by batch size)")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
@@ -400,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")
     p.add_argument("spec", help="sweep.yml")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
-    p.add_argument("--workers", type=int, default=2, help="local cluster worker processes")
+    p.add_argument("--workers", type=_positive_int, default=2, help="local cluster worker processes")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("build", help="Vivado HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
@@ -432,8 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("flow", help="run the pipeline's steps from a project file: quantize, convert, csim, "
                        "estimate, build, bundle (deploy with --to deploy); unchanged steps are skipped")
     p.add_argument("project_file", help="YAML project file (model, data, convert keys, quantize:, build:, deploy:)")
-    p.add_argument("--from", dest="start", help="first step to run (default quantize)")
-    p.add_argument("--to", dest="stop", help="last step to run (default bundle)")
+    p.add_argument("--from", dest="start", choices=STEPS, help="first step to run (default quantize)")
+    p.add_argument("--to", dest="stop", choices=STEPS, help="last step to run (default bundle)")
     p.add_argument("--steps", choices=["host", "board"], help="a named subset: host (quantize..estimate, no "
                    "vendor tools) or board (build..deploy)")
     p.add_argument("--force", action="store_true", help="run every selected step even if its inputs are unchanged")

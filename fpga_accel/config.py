@@ -226,17 +226,33 @@ def _enum(kind: type[Enum], value: Any, what: str) -> Enum:
         raise ConfigError(f"{what} must be one of {choices}, got {value!r}") from None
 
 
-def load_project_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML project file: top-level convert keys, ``model``, ``custom_objects`` (a module holding the
-    model's custom layer classes) and an optional ``quantize:`` section."""
+def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
+    """A YAML file of settings as a dict; a missing, unreadable, malformed or non-mapping file is one
+    ConfigError naming it (never a parser traceback)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"project file {path} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+        raise ConfigError(f"{what} {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        raise ConfigError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings")
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def load_project_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML project file: top-level convert keys, ``model``, ``custom_objects`` (a module holding the
+    model's custom layer classes) and an optional ``quantize:`` section."""
+    data = read_yaml(path, "project file")
     known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model", "custom_objects",
                                                                     "data", "test_samples", "build", "deploy"}
     unknown = sorted(set(data) - known)

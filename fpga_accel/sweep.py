@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from .config import ConvertConfig, QuantizeConfig
+from .config import ConvertConfig, QuantizeConfig, read_yaml
 from .errors import ConfigError
 from .layout import write_atomic
 from .runtime.csim_lib import available_cores
@@ -45,12 +45,8 @@ class SweepSpec:
 
     @classmethod
     def load(cls, path: "str | Path") -> "SweepSpec":
-        import yaml
-
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"sweep file {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path, "sweep file")
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")

@@ -117,3 +117,17 @@ def board_remote(sshd, tmp_path, python=None, known_hosts=None):
                   ssh_options=(f"UserKnownHostsFile={known_hosts or sshd['dir'] / 'known_hosts'}",
                                "StrictHostKeyChecking=yes"),
                   python=python or BOARD_PYTHON, remote_dir=str(tmp_path / "board"))
+
+
+@pytest.fixture(scope="session")
+def robust_project(tmp_path_factory):
+    """(folder, Design) of a converted QKeras MLP, its input x.npy and model q.h5, for tests that only read
+    it or work on a copy."""
+    import fpga_accel as fa
+    from models import qmlp
+
+    root = tmp_path_factory.mktemp("robust")
+    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=root / "hls", verify_samples=0))
+    np.save(root / "x.npy", np.random.default_rng(0).uniform(-1, 1, (8, 16)).astype(np.float32))
+    qmlp().save(root / "q.h5")
+    return root, design

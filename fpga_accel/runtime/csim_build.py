@@ -142,6 +142,7 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
         objects = _compile_objects(layout, cxx, Path(tmp), jobs or COMPILE_JOBS)
         tmp_lib = Path(tmp) / target.name
         _run([cxx, *CXX_FLAGS, "-shared", *map(str, objects), "-o", str(tmp_lib)], layout.root)
+        _first_call_survives(tmp_lib, layout)
         # The digest lands first, then the library: a reader never sees a library without its digest.
         # Atomic: a concurrent build of the same design writes the same bytes under the same name.
         tmp_digest = Path(tmp) / (target.name + ".sha256")
@@ -149,6 +150,31 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
         os.replace(tmp_digest, target.with_name(target.name + ".sha256"))
         os.replace(tmp_lib, target)
     return CsimBuild(target, key, cached=False, weights_dir=layout.firmware / "weights")
+
+
+_FIRST_CALL = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.fpga_accel_set_weights_dir(sys.argv[2].encode())
+n_in, n_out = lib.fpga_accel_axi_n_in(), lib.fpga_accel_axi_n_out()
+getattr(lib, sys.argv[3] + "_float")((ctypes.c_float * n_in)(), (ctypes.c_float * n_out)())
+"""
+
+
+def _first_call_survives(library: Path, layout: ProjectLayout) -> None:
+    """Load a new library and run one sample in a child process first: C++ that aborts or exits (an
+    ap_fixed assertion, hls4ml's exit(1) on a weight file) then fails the build with a message instead of
+    killing the caller, and such a library never enters the cache."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _FIRST_CALL, str(library), str(layout.firmware / "weights"),
+                           layout.project_name], capture_output=True, text=True, check=False, timeout=300)
+    if proc.returncode == 0:
+        return
+    how = (f"was killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
+           else f"exited with status {proc.returncode}")
+    raise BuildError(f"the compiled csim of {layout.root} {how} on its first sample, so it was not cached or "
+                     f"loaded here; the design or its weights are broken (re-convert it): {_tail(proc.stderr, 8)}")
 
 
 COMPILE_JOBS = 3

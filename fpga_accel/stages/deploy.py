@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ..board_payload import NOTEBOOK, stage_board_files
+from ..board_payload import NOTEBOOK, open_bundle, stage_board_files
 from ..errors import BoardError, ConfigError, ToolNotFoundError
 from ..runtime.manifest import Bundle
 
@@ -163,9 +163,7 @@ def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]
 def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
            progress: Callable[[str], None] = log.info) -> str:
     """Copy, install, swap in and self-test; returns the self-test output."""
-    bundle = Bundle.open(bundle_path)
-    if bundle.manifest.bitfile is None:
-        raise ConfigError(f"{bundle_path} is an HLS project, not a bundle: build one with `fpga-accel build`")
+    bundle = open_bundle(bundle_path)
     for tool in ("ssh", "scp"):
         if shutil.which(tool) is None:
             raise ToolNotFoundError(f"{tool} not on PATH: install the OpenSSH client (apt-get install openssh-client)")

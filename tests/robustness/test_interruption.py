@@ -140,6 +140,38 @@ def test_interrupted_parallel_csim_leaves_no_worker_processes(work, tmp_path, si
         time.sleep(0.2)
 
 
+def test_sigterm_during_a_compile_leaves_no_compiler_and_no_build_folder(robust_project, tmp_path):
+    """`fpga-accel csim` killed with SIGTERM while g++ runs: the compilers are stopped and the cache has
+    no half-built folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, design = robust_project
+    copy = tmp_path / "mlp"
+    shutil.copytree(design.root, copy)
+    cache = tmp_path / "cache"
+    np.save(tmp_path / "x.npy", np.zeros((2, 16), np.float32))
+    proc = subprocess.Popen([sys.executable, "-m", "fpga_accel.cli", "csim", str(copy), "--input",
+                             str(tmp_path / "x.npy")], env={**__import__("os").environ, "FPGA_ACCEL_CACHE": str(cache)},
+                            stderr=subprocess.PIPE, text=True)
+    for _ in range(600):  # wait for the compilers to start
+        if list(cache.glob("csim/.build-*")):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the compile never started")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert "Traceback" not in proc.stderr.read()
+    assert list(cache.glob("csim/.build-*")) == []
+    left = subprocess.run(["pgrep", "-f", str(copy / "firmware")], capture_output=True, text=True).stdout.split()
+    assert left == []
+
+
 # ---- bundle --force --------------------------------------------------------------------------------
 
 BUNDLE_POINTS = {
