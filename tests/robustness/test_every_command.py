@@ -27,6 +27,7 @@ def folder(robust_project, tmp_path_factory):
     np.save(work / "y.npy", np.zeros((8, 5), np.float32))
     np.save(work / "x3.npy", np.zeros((8, 3), np.float32))
     np.save(work / "x16.npy", np.zeros((16,), np.int64))
+    np.save(work / "nan.npy", np.full((4, 16), np.nan, np.float32))
     bit, hwh = stand_in_bitstream(work)
     fa.make_bundle(fa.Design(work / "hls" / "mlp"), bit, hwh, work / "bitstreams")
     (work / "not_a_model.h5").write_bytes(b"plain text, not HDF5")
@@ -77,6 +78,8 @@ CASES = {
                                   "--output-dir", W("bitstreams2")], 1, "none.bit"),
     "bundle-existing": (["bundle", W("hls/mlp"), "--bit", W("stand_in.bit"), "--hwh", W("stand_in.hwh"),
                          "--output-dir", W("bitstreams")], 1, "pass --force"),
+    "bundle-nan-test-vectors": (["bundle", W("hls/mlp"), "--bit", W("stand_in.bit"), "--hwh", W("stand_in.hwh"),
+                                 "--output-dir", W("bitstreams2"), "--vectors", W("nan.npy")], 1, "NaN or inf"),
     "package-existing-output": (["package", W("bitstreams/mlp"), "-o", W("x.npy")], 1, "pass --force"),
     "package-not-a-bundle": (["package", W("hls/mlp"), "-o", W("p.tar.gz")], 1, "bundle"),
     "deploy-empty-remote-dir": (["deploy", W("bitstreams/mlp"), "--host", "pynq", "--remote-dir", ""], 1,
