@@ -44,6 +44,8 @@ _LAZY = {
     "run_sweep": "fpga_accel.sweep",
     "SweepSpec": "fpga_accel.sweep",
     "Accelerator": "fpga_accel.runtime.accelerator",
+    "Progress": "fpga_accel.runtime.progress",
+    "Update": "fpga_accel.runtime.progress",
 }
 
 

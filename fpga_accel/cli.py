@@ -32,18 +32,22 @@ def _setup_output(verbose: bool) -> None:
 
 
 class _Progress:
-    """A one-line progress indicator on stderr for long predictions."""
+    """How the CLI shows every long step's updates: counts as a one-line indicator on stderr (redrawn on a
+    terminal, at most every 0.5 s), everything else as a log line."""
 
-    def __init__(self, what: str) -> None:
-        self.what, self.t0, self.last = what, time.perf_counter(), -1.0
+    def __init__(self) -> None:
+        self.t0, self.last = time.perf_counter(), -1.0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, update: Any) -> None:
+        if update.event != "count":
+            log.info("%s", update)
+            return
         now = time.perf_counter()
-        if done < total and now - self.last < 0.5:
+        if update.done < update.total and now - self.last < 0.5:
             return
         self.last = now
-        end = "\n" if done >= total or not sys.stderr.isatty() else "\r"
-        sys.stderr.write(f"fpga-accel: {self.what} {done}/{total} ({done / total:.0%}, {now - self.t0:.1f} s){end}")
+        end = "\n" if update.done >= update.total or not sys.stderr.isatty() else "\r"
+        sys.stderr.write(f"fpga-accel: {update} {now - self.t0:.1f} s{end}")
         sys.stderr.flush()
 
 
@@ -91,7 +95,7 @@ def _override(settings: dict[str, Any], args: argparse.Namespace, kind: type) ->
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    result = run_demo(Path(args.output_dir), io_type=args.io_type, force=args.force, stage=log.info)
+    result = run_demo(Path(args.output_dir), io_type=args.io_type, force=args.force, progress=_Progress())
     print(result.format())
     return 0 if result.report.passed else EXIT_DISAGREE
 
@@ -180,7 +184,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
         from .model_io import load_model
 
         model = load_model(args.reference, args.custom_objects)
-    result = csim(design, x, model, labels, workers=args.workers, progress=_Progress("predicting"))
+    result = csim(design, x, model, labels, workers=args.workers, progress=_Progress())
     if out is not None:
         _save_array(out, result.outputs)
         log.info("wrote %s %s", out, result.outputs.shape)
@@ -201,7 +205,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
     config = FlowConfig.from_file(args.project_file)
     failed: FpgaAccelError | None = None
     try:
-        project = run_flow(config, start=args.start, stop=args.stop, force=args.force, progress=log.info,
+        project = run_flow(config, start=args.start, stop=args.stop, force=args.force, progress=_Progress(),
                            subset=args.steps)
     except FpgaAccelError as exc:
         failed, project = exc, FlowProject.open(config)
@@ -239,10 +243,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import SweepSpec, run_sweep
 
     spec = SweepSpec.load(args.spec)
-    bar = _Progress("sweep points")
+    bar = _Progress()
 
-    def show(done: int, total: int, row: dict) -> None:
-        bar(done, total)
+    def show(update: Any) -> None:
+        bar(update)
+        row = update.result
         log.info("  %s %s: csim accuracy %.2f%%, bit-exact %.0f%%, est. DSP %.0f LUT %.0f, %s", row["id"],
                  row["params"], 100 * row["csim_accuracy"], 100 * row["bit_exact"], row["est_dsp"], row["est_lut"],
                  "fits" if row["fits"] else "does not fit")
@@ -266,7 +271,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     if "bitfile" in steps:  # fail before an hour of Vivado, not after
         refuse_overwrite(Path(args.output_dir) / design.name, args.force)
-    result = build(design, steps, progress=log.info)
+    result = build(design, steps, progress=_Progress())
     print(json.dumps(result.report, indent=2))
     if result.bit is not None and result.hwh is not None:
         bundle = make_bundle(design, result.bit, result.hwh, Path(args.output_dir), force=args.force,
@@ -281,7 +286,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     remote = Remote(host=args.host, user=args.user, port=args.port,
                     identity=Path(args.identity) if args.identity else None, ssh_options=tuple(args.ssh_option),
                     python=args.python, remote_dir=args.remote_dir)
-    print(deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=log.info))
+    print(deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress()))
     return 0
 
 
@@ -302,7 +307,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     x = load_array(args.input)
     with Accelerator.open(args.bundle, backend=args.backend, max_batch=args.max_batch) as acc:
         log.info("backend: %s", acc.backend)
-        y = acc.predict(x, progress=_Progress("predicting"))
+        y = acc.predict(x, progress=_Progress())
     _save_array(out, y)
     log.info("wrote %s %s", out, y.shape)
     return 0

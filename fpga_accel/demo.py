@@ -6,13 +6,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Optional
 
 import numpy as np
 
 from .analysis.estimate import Estimate, estimate
 from .config import ConvertConfig, IOType, QuantizeConfig
 from .design import AgreementReport
+from .runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def float_model(n_in: int, n_classes: int):  # noqa: ANN201 (keras type)
 
 def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_parallel", epochs: int = 40,
              qat_epochs: int = 20, force: bool = False,
-             stage: Callable[[str], None] = lambda msg: log.info(msg)) -> DemoResult:
+             progress: Optional[Progress] = None) -> DemoResult:
     """Train a float MLP on digits, then run the flow's steps on it: quantize (QAT), convert, csim, estimate."""
     import tensorflow as tf
 
@@ -67,12 +68,14 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
     from .flow import FlowConfig, run_flow
     from .layout import refuse_overwrite
 
+    progress = progress or log_progress(log)
     output_dir = Path(output_dir)
     refuse_overwrite(output_dir / "digits", force)
     tf.keras.utils.set_random_seed(0)
     t0 = time.perf_counter()
     x_train, y_train, x_test, y_test = load_digits_split()
-    stage(f"[1/5] training a float MLP on digits ({len(x_train)} train / {len(x_test)} test samples)")
+    progress(Update(f"training a float MLP on digits ({len(x_train)} train / {len(x_test)} test samples)",
+                    "start", 1, 5, "train"))
     model = float_model(x_train.shape[1], 10)
     model.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
@@ -85,20 +88,21 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
     config = FlowConfig(model=inputs / "float.h5", data=inputs / "digits.npz", test_samples=len(x_test),
                         quantize=QuantizeConfig(epochs=qat_epochs),
                         convert=ConvertConfig(name="digits", io_type=IOType(io_type), output_dir=output_dir))
-    titles = {"quantize": f"[2/5] quantizing with QKeras + {qat_epochs} QAT epochs (float accuracy {float_acc:.2%})",
-              "convert": f"[3/5] converting with hls4ml for pynq-z2 ({io_type}); convert checks csim itself",
-              "csim": "[4/5] csim: comparing with QKeras on the test set", "estimate": "[5/5] estimating the PYNQ-Z2 build"}
+    titles = {"quantize": f"quantizing with QKeras + {qat_epochs} QAT epochs (float accuracy {float_acc:.2%})",
+              "convert": f"converting with hls4ml for pynq-z2 ({io_type}); convert checks csim itself",
+              "csim": "csim: comparing with QKeras on the test set", "estimate": "estimating the PYNQ-Z2 build"}
 
-    def progress(line: str) -> None:
-        if not line.startswith("["):
-            stage(line)
-            return
-        text = line.split("] ", 1)[1]
-        step = text.split(" ")[0].rstrip(":")
-        stage(titles[step] if text.endswith("…") and step in titles else f"      {text}")
+    def relay(update: Update) -> None:
+        """The flow's steps as the demo's stages 2-5."""
+        if update.event == "start" and update.step in titles:
+            progress(Update(titles[update.step], "start", 2 + list(titles).index(update.step), 5, update.step))
+        elif update.event in ("done", "skipped"):
+            progress(Update(f"      {update.what}", step=update.step))
+        else:
+            progress(update)
 
-    run_flow(config, stop="estimate", force=True, progress=progress)
+    run_flow(config, stop="estimate", force=True, progress=relay)
     report = AgreementReport.from_dict(json.loads((output_dir / "digits.flow" / "csim_report.json").read_text()))
     design = Design(output_dir / "digits")
-    stage(f"done in {time.perf_counter() - t0:.0f} s")
+    progress(Update(f"done in {time.perf_counter() - t0:.0f} s"))
     return DemoResult(float_acc, report, design.root, design.meta.input_precision, estimate(design))

@@ -17,7 +17,8 @@ from .errors import ConfigError, InputError
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
 from .runtime.csim_build import CsimBuild, build_library
-from .runtime.csim_lib import CsimLibrary, Progress, WorkerPool, default_workers
+from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers
+from .runtime.progress import Progress
 from .runtime.fixed_point import Codec
 from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
 

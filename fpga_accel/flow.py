@@ -22,6 +22,7 @@ import numpy as np
 from .config import ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
 from .errors import ConfigError, NotExactError
 from .layout import write_atomic
+from .runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ DEFAULT_STOP = "bundle"
 FLOW_KEYS = ("data", "test_samples", "build", "deploy")
 """Project-file keys of the flow itself, beside ConvertConfig's keys, ``model`` and ``quantize:``."""
 
-Progress = Callable[[str], None]
-"""One progress interface for the flow: a line of text per event (the CLI prints it)."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,8 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
                      jobs=project.jobs)
     fidelity = design.meta.fidelity or {}
     if fidelity:
-        progress(f"  convert check: bit-exact {fidelity['bit_exact']:.2%}, argmax {fidelity['argmax_agreement']:.2%}")
+        progress(Update(f"  convert check: bit-exact {fidelity['bit_exact']:.2%}, argmax {fidelity['argmax_agreement']:.2%}",
+                        step="convert"))
     return project
 
 
@@ -220,7 +220,7 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
     assert report is not None
     (project.work_dir / "csim_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    progress("  " + report.format().replace("\n", "\n  "))
+    progress(Update("  " + report.format().replace("\n", "\n  "), step="csim"))
     if project.config.require_exact and not report.passed:
         raise NotExactError(f"csim is not bit-exact ({report.bit_exact:.2%} of {report.n_samples} samples)")
     return project
@@ -232,7 +232,8 @@ def step_estimate(project: FlowProject, progress: Progress) -> FlowProject:
 
     est = estimate(Design(project.hls_project), margin=project.config.convert.margin)
     (project.work_dir / "estimate.json").write_text(json.dumps(est.to_dict(), indent=2) + "\n")
-    progress(f"  estimate: {'fits' if est.fits else 'DOES NOT FIT'} the {project.config.convert.board}")
+    progress(Update(f"  estimate: {'fits' if est.fits else 'DOES NOT FIT'} the {project.config.convert.board}",
+                    step="estimate"))
     return project
 
 
@@ -262,7 +263,7 @@ def step_bundle(project: FlowProject, progress: Progress) -> FlowProject:
 def step_deploy(project: FlowProject, progress: Progress) -> FlowProject:
     from .stages.deploy import Remote, deploy
 
-    progress(deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress))
+    progress(Update(deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress), step="deploy"))
     return project
 
 
@@ -343,10 +344,11 @@ def select_steps(start: Optional[str] = None, stop: Optional[str] = None, subset
 
 
 def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str] = None, force: bool = False,
-             progress: Progress = log.info, jobs: Optional[int] = None, subset: Optional[str] = None) -> FlowProject:
+             progress: Optional[Progress] = None, jobs: Optional[int] = None, subset: Optional[str] = None) -> FlowProject:
     """Run the steps from ``start`` to ``stop``; a step whose inputs are unchanged since it last ran
     (and whose outputs exist) is skipped unless ``force``. Records are saved after every step. ``jobs``:
     cores the flow has to itself (g++ processes for csim builds)."""
+    progress = progress or log_progress(log)
     project = FlowProject.open(config, jobs=jobs)
     steps = select_steps(start, stop, subset)
     project.work_dir.mkdir(parents=True, exist_ok=True)
@@ -354,7 +356,7 @@ def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str
         reason = _not_configured(project, step)
         if reason:
             project.records[step] = StepRecord(step, "not configured", detail=reason)
-            progress(f"[{i}/{len(steps)}] {step}: not configured ({reason})")
+            progress(Update(f"{step}: not configured ({reason})", "skipped", i, len(steps), step))
             project.save()
             continue
         digest = input_digest(project, step)
@@ -364,10 +366,10 @@ def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str
                 and all(p.exists() for p in outs):
             project.records[step] = dataclasses.replace(last, status="skipped", seconds=0.0,
                                                         detail="inputs unchanged since it last ran")
-            progress(f"[{i}/{len(steps)}] {step}: skipped (inputs unchanged)")
+            progress(Update(f"{step}: skipped (inputs unchanged)", "skipped", i, len(steps), step))
             project.save()
             continue
-        progress(f"[{i}/{len(steps)}] {step} …")
+        progress(Update(f"{step} …", "start", i, len(steps), step))
         t0 = time.perf_counter()
         try:
             project = STEP_FUNCTIONS[step](project, progress)
@@ -379,7 +381,7 @@ def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str
         project.records[step] = StepRecord(step, "ran", round(time.perf_counter() - t0, 2), digest,
                                            {str(p): _file_digest(p) for p in outs})
         project.save()
-        progress(f"[{i}/{len(steps)}] {step}: done in {project.records[step].seconds:.1f} s")
+        progress(Update(f"{step}: done in {project.records[step].seconds:.1f} s", "done", i, len(steps), step))
     return project
 
 

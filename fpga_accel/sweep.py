@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from .config import ConvertConfig, QuantizeConfig, read_yaml
 from .errors import ConfigError
 from .layout import write_atomic
+from .runtime.progress import Progress, Update, log_progress
 from .runtime.csim_lib import available_cores
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
         quantize=QuantizeConfig(**{k: v for k, v in params.items() if k in QUANTIZE_KEYS}),
         convert=ConvertConfig(name="design", output_dir=out, verify_samples=0,
                               **{k: v for k, v in params.items() if k in CONVERT_KEYS}))
-    project = run_flow(config, stop="estimate", progress=log.debug, jobs=csim_jobs)
+    project = run_flow(config, stop="estimate", progress=log_progress(log, logging.DEBUG), jobs=csim_jobs)
     report = json.loads((project.work_dir / "csim_report.json").read_text())
     est = json.loads((project.work_dir / "estimate.json").read_text())
     result = {
@@ -151,7 +152,7 @@ class SweepResult:
 
 
 def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2,
-              progress: Callable[[int, int, Dict[str, Any]], None] = lambda done, total, row: None,
+              progress: Optional[Progress] = None,
               retries: int = 2, csim_jobs: Optional[int] = None) -> SweepResult:
     """Run the points not finished yet; ``csim_jobs``: g++ processes per point (default: the cores a local
     worker has to itself, 1 on a remote cluster)."""
@@ -180,7 +181,8 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
                                      retries=retries)
                        for p, d in todo]
             for n, future in enumerate(as_completed(futures), 1):
-                progress(n, len(todo), future.result())
+                if progress is not None:
+                    progress(Update("sweep points", "count", n, len(todo), result=future.result()))
         finally:
             client.close()
             if cluster is not None:

@@ -82,7 +82,7 @@ def test_full_build_writes_report_and_bundle(design, vivado, tmp_path):
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["tool_versions"] == {"vivado": "2020.1", "vivado_hls": "2020.1"}
     assert "C/RTL SYNTHESIS COMPLETED" in result.log.read_text()
-    assert any("c/rtl synthesis done" in p for p in progress)
+    assert any("c/rtl synthesis done" in str(p) and p.step == "build" for p in progress)
     from fpga_accel.runtime import Accelerator
 
     with Accelerator.open(bundle, backend="simulated") as acc:  # hashes of the built bit/hwh check out

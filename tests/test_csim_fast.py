@@ -67,7 +67,7 @@ def test_parallel_predict_equals_one_worker(build, rng, make, io_type):
     x = float_inputs(rng, model.input_shape[1:], n=600)
     one = design.predict(x, workers=1)
     seen = []
-    two = design.predict(x, workers=2, progress=lambda done, total: seen.append((done, total)))
+    two = design.predict(x, workers=2, progress=lambda update: seen.append((update.done, update.total)))
     assert np.array_equal(one, two)  # bit-identical and in order
     assert seen == [(300, 600), (600, 600)]  # one progress call per chunk; 600 samples make one chunk a worker
     assert design.compare(model, x, workers=2).bit_exact == 1.0
@@ -80,7 +80,7 @@ def test_interrupt_leaves_no_worker_processes(build, rng):
     design = build(qmlp())
     x = float_inputs(rng, (16,), n=400)
 
-    def interrupt(done, total):
+    def interrupt(update):
         raise KeyboardInterrupt
 
     before = set(multiprocessing.active_children())

@@ -260,7 +260,7 @@ assert not loaded, loaded
 
 
 RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelError", "InputError",
-                     "NotExactError", "ToolNotFoundError", "__version__"]
+                     "NotExactError", "Progress", "ToolNotFoundError", "Update", "__version__"]
 
 
 def test_host_install_lists_and_resolves_the_whole_api():

@@ -6,5 +6,6 @@ from __future__ import annotations
 
 from .accelerator import Accelerator, BenchResult
 from .manifest import Bundle, Manifest
+from .progress import Progress, Update
 
-__all__ = ["Accelerator", "BenchResult", "Bundle", "Manifest"]
+__all__ = ["Accelerator", "BenchResult", "Bundle", "Manifest", "Progress", "Update"]

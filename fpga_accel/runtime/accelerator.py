@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ..errors import BoardError, ConfigError
-from .csim_lib import Progress
+from .progress import Progress
 from .manifest import Bundle
 from .validate import check_input, softmax
 

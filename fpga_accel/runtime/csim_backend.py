@@ -6,7 +6,8 @@ from typing import Optional
 import numpy as np
 
 from .csim_build import build_library
-from .csim_lib import CsimLibrary, Progress
+from .csim_lib import CsimLibrary
+from .progress import Progress
 from .manifest import Bundle
 
 

@@ -14,16 +14,15 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
+from .progress import Progress, Update
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
-"""Called with (samples done, samples total)."""
 
 
 class _TraceData(ctypes.Structure):
@@ -72,7 +71,7 @@ class CsimLibrary:
         for i in range(n):
             top(xp + i * xs, yp + i * ys)
             if progress is not None and (i + 1) % step == 0:
-                progress(i + 1, n)
+                progress(Update("predicting", "count", i + 1, n))
         return y
 
     def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -170,7 +169,7 @@ class WorkerPool:
                 results.append(part)
                 done += part.shape[0]
                 if progress is not None:
-                    progress(done, n)
+                    progress(Update("predicting", "count", done, n))
         except BaseException:
             self.close(terminate=True)  # Ctrl-C or a failure: no orphan workers, no half-used pool
             raise

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import BoardError
-from .csim_lib import Progress
+from .progress import Progress, Update
 from .fixed_point import Codec
 from .manifest import Bundle
 
@@ -91,7 +91,7 @@ class PynqBackend:
                                  "output size does not match the manifest")
             out[start:start + k] = self.codec_out.decode(self.outbuf[: k * self.n_out]).reshape(k, self.n_out)
             if progress is not None:
-                progress(start + k, n)
+                progress(Update("predicting", "count", start + k, n))
         return out
 
     def _wait(self, channel: Any, what: str, k: int) -> None:

@@ -16,12 +16,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_percentages
 from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..design import Design
+from ..runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ _MARKERS = re.compile(r"\*+\s*(C SIMULATION|C/RTL SYNTHESIS|C/RTL SIMULATION|EXP
                       r" COMPLETED IN (\S+)|launch_runs|write_bitstream")
 
 
-def run_tool(cmd: List[str], cwd: Path, log_path: Path, progress: Callable[[str], None]) -> None:
+def run_tool(cmd: List[str], cwd: Path, log_path: Path, progress: Progress) -> None:
     with open(log_path, "a") as log_file:
         log_file.write(f"\n$ {' '.join(cmd)}\n")
         log_file.flush()
@@ -140,7 +141,7 @@ def run_tool(cmd: List[str], cwd: Path, log_path: Path, progress: Callable[[str]
             log_file.write(line)
             m = _MARKERS.search(line)
             if m and m.group(1):
-                progress(f"  {m.group(1).lower()} done ({m.group(2)})")
+                progress(Update(f"  {m.group(1).lower()} done ({m.group(2)})", step="build"))
         code = proc.wait()
     if code != 0:
         raise BuildError(f"{cmd[0]} failed with exit code {code}; see {log_path}\n" + _error_lines(log_path, start_line))
@@ -186,8 +187,9 @@ def _ensure_flat_utilization(design: Design) -> None:
 
 
 def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
-          progress: Callable[[str], None] = log.info) -> BuildResult:
+          progress: Optional[Progress] = None) -> BuildResult:
     """Run the vendor tools on the project; the report goes to ``report.json`` in it."""
+    progress = progress or log_progress(log)
     build_plan = plan(design, steps)
     versions = preflight(build_plan)
     if "bitfile" in build_plan.steps:
@@ -197,8 +199,8 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
     for cmd in build_plan.commands:
         if cmd[0] == "vivado" and not paths["ip"].is_dir():
             raise BuildError(f"no exported IP in {paths['ip']}: run the 'export' step first")
-        progress(f"running {cmd[0]} ({', '.join(s for s in build_plan.steps if (s == 'bitfile') == (cmd[0] == 'vivado'))}) "
-                 f"— output in {log_path}")
+        what = ", ".join(s for s in build_plan.steps if (s == "bitfile") == (cmd[0] == "vivado"))
+        progress(Update(f"running {cmd[0]} ({what}) — output in {log_path}", step="build"))
         run_tool(cmd, design.root, log_path, progress)
     report = collect_report(design)
     (design.root / "report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from ..design import AgreementReport, Design
+from ..runtime.progress import Progress
 from ..runtime.validate import check_input
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class CsimResult:
 
 
 def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, workers: Optional[int] = None,
-         progress: Optional[Callable[[int, int], None]] = None) -> CsimResult:
+         progress: Optional[Progress] = None) -> CsimResult:
     """Compile (or reuse) the design's library, predict ``x``; with ``reference``, compare against it."""
     check_input(x, design.input_shape)  # before the compiler runs
     t0 = time.perf_counter()

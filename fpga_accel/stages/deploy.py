@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from ..board_payload import NOTEBOOK, open_bundle, stage_board_files
 from ..errors import BoardError, ConfigError, ToolNotFoundError
 from ..runtime.manifest import Bundle
+from ..runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +162,9 @@ def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]
 
 
 def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
-           progress: Callable[[str], None] = log.info) -> str:
+           progress: Optional[Progress] = None) -> str:
     """Copy, install, swap in and self-test; returns the self-test output."""
+    progress = progress or log_progress(log)
     bundle = open_bundle(bundle_path)
     for tool in ("ssh", "scp"):
         if shutil.which(tool) is None:
@@ -178,9 +180,9 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
         swapping = False
         try:
             for step, cmd in zip(steps, commands):
-                progress(f"{remote.target}: {step}")
+                progress(Update(f"{remote.target}: {step}", step="deploy"))
                 swapping = step == steps[-1]
-                out = _run(cmd, step, stream=lambda line: None if not swapping else progress(f"  {line}"))
+                out = _run(cmd, step, stream=lambda line: None if not swapping else progress(Update(f"  {line}", step="deploy")))
         finally:
             if not swapping:  # once the swap has started the board finishes it and removes its own files
                 subprocess.run(commands[-1], capture_output=True, check=False)
