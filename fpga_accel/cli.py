@@ -274,8 +274,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     result = build(design, steps, progress=_Progress())
     print(json.dumps(result.report, indent=2))
     if result.bit is not None and result.hwh is not None:
-        bundle = make_bundle(design, result.bit, result.hwh, Path(args.output_dir), force=args.force,
-                             extra={"tool_versions": result.tool_versions, "report": result.report})
+        bundle = make_bundle(design, result.bit, result.hwh, Path(args.output_dir), force=args.force)
         print(f"bundle: {bundle}")
     return 0
 

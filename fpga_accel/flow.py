@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
 from .errors import ConfigError, NotExactError
-from .layout import write_atomic
+from .layout import META_FILE, ProjectMeta, write_atomic
 from .runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
@@ -230,8 +230,10 @@ def step_estimate(project: FlowProject, progress: Progress) -> FlowProject:
     from .analysis.estimate import estimate
     from .design import Design
 
-    est = estimate(Design(project.hls_project), margin=project.config.convert.margin)
-    (project.work_dir / "estimate.json").write_text(json.dumps(est.to_dict(), indent=2) + "\n")
+    design = Design(project.hls_project)
+    est = estimate(design, margin=project.config.convert.margin)
+    design.meta.estimate = est.to_dict()
+    design.meta.write(design.root)
     progress(Update(f"  estimate: {'fits' if est.fits else 'DOES NOT FIT'} the {project.config.convert.board}",
                     step="estimate"))
     return project
@@ -252,11 +254,9 @@ def step_bundle(project: FlowProject, progress: Progress) -> FlowProject:
 
     design = Design(project.hls_project)
     paths = outputs(design)
-    report_file = design.root / "report.json"
-    extra = {"report": json.loads(report_file.read_text())} if report_file.is_file() else {}
     _, _, xt, yt = project.train_test()
     make_bundle(design, paths["bit"], paths["hwh"], project.config.bitstreams,
-                model=project.load(project.quantized_model), x=xt, labels=yt, force=True, extra=extra)
+                model=project.load(project.quantized_model), x=xt, labels=yt, force=True)
     return project
 
 
@@ -277,6 +277,8 @@ STEP_FUNCTIONS: Dict[str, Callable[[FlowProject, Progress], FlowProject]] = {
 
 
 def _file_digest(path: Path) -> str:
+    if path.name == META_FILE and path.is_file():  # the design it records, not the results added to it
+        return ProjectMeta.read(path.parent).design_sha256()
     if path.is_dir():
         digest = hashlib.sha256()
         for f in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix not in (".so", ".o", ".log")):
@@ -290,20 +292,32 @@ def _io(project: FlowProject, step: str) -> Tuple[Dict[str, Any], List[Path], Li
     """(settings, input files, output files) of a step."""
     c = project.config
     data = [c.data] if c.data else []
-    hls_sources = [project.hls_project / "firmware", project.hls_project / "fpga_accel.json"]
+    record = project.hls_project / META_FILE  # hashed as the design it records (see _file_digest)
+    hls_sources = [project.hls_project / "firmware", record]
     table: Dict[str, Tuple[Any, List[Path], List[Path]]] = {
         "quantize": (c.quantize, [c.model, *data], [project.quantized_model]),
-        "convert": (c.convert, [project.quantized_model, *data], [project.hls_project / "fpga_accel.json"]),
+        "convert": (c.convert, [project.quantized_model, *data], [record]),
         "csim": (c.test_samples, [project.quantized_model, *data, *hls_sources],
                  [project.work_dir / "csim_report.json"]),
-        "estimate": (c.convert.margin, [project.hls_project / "fpga_accel.json"], [project.work_dir / "estimate.json"]),
-        "build": (c.build_steps, hls_sources, [project.hls_project / "report.json"]),
-        "bundle": (str(c.bitstreams), [project.hls_project / "report.json", project.quantized_model, *data],
+        "estimate": (c.convert.margin, [record], [record]),
+        "build": (c.build_steps, hls_sources, [record]),
+        "bundle": (str(c.bitstreams), [record, *_bitstream(project), project.quantized_model, *data],
                    [project.bundle / "manifest.json"]),
         "deploy": (c.deploy, [project.bundle / "manifest.json"], []),
     }
     settings, inputs, outs = table[step]
     return {"settings": repr(settings)}, inputs, outs
+
+
+def _bitstream(project: FlowProject) -> List[Path]:
+    """The .bit and .hwh the build step leaves (where hls4ml's Vivado project puts them)."""
+    if not (project.hls_project / META_FILE).is_file():
+        return []
+    from .design import Design
+    from .stages.build import outputs
+
+    paths = outputs(Design(project.hls_project))
+    return [paths["bit"], paths["hwh"]]
 
 
 def input_digest(project: FlowProject, step: str) -> str:

@@ -13,7 +13,7 @@ import shutil
 import uuid
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Union
+from typing import Any, BinaryIO, Callable, ClassVar, Dict, Iterator, List, Optional, Union
 
 from .errors import ConfigError
 
@@ -201,19 +201,25 @@ class ProjectMeta:
     """Layers no exact type rule covered (``exact_types``)."""
     fidelity: Optional[Dict[str, Any]] = None
     """convert's own check of csim against the Keras model."""
+    estimate: Optional[Dict[str, Any]] = None
+    """The flow's estimate step: totals, per-layer rows and the verdict for the board."""
+    build: Optional[Dict[str, Any]] = None
+    """The vendor build's reports (C-synthesis, Vivado utilisation and timing) and tool versions."""
     format: int = META_FORMAT
+
+    FIX: ClassVar[str] = "re-convert the project (`fpga-accel convert --force`)"
+    """What the user does about a file of this kind that cannot be read."""
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any], source: str = META_FILE) -> "ProjectMeta":
         fmt = data.get("format")
         if fmt not in (1, META_FORMAT):
-            raise ConfigError(f"{source} has format {fmt!r}, this fpga_accel reads {META_FORMAT}: re-convert the "
-                              "project with `fpga-accel convert --force`")
+            raise ConfigError(f"{source} has format {fmt!r}, this fpga_accel reads {META_FORMAT}: {cls.FIX}")
         names = [f.name for f in fields(cls)]
         missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
                    and f.name not in data]
         if missing:
-            raise ConfigError(f"{source} lacks {missing}: it is truncated or edited; re-convert the project")
+            raise ConfigError(f"{source} lacks {missing}: it is truncated or edited; {cls.FIX}")
         meta = cls(**{k: v for k, v in data.items() if k in names})
         meta.check(source)
         return meta
@@ -221,18 +227,34 @@ class ProjectMeta:
     def check(self, source: str = META_FILE) -> None:
         check_identity(self.to_dict(), source)
 
+    RESULTS: ClassVar[tuple] = ("estimate", "build")
+    """Sections later steps add; not part of what the design is."""
+
+    def design_sha256(self) -> str:
+        """What the design is (everything convert recorded): unchanged when estimate or build add their
+        results, so steps that read the design are not re-run because of them."""
+        import hashlib
+
+        record = {k: v for k, v in self.to_dict().items() if k not in self.RESULTS}
+        return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
     @classmethod
     def read(cls, root: "str | Path") -> "ProjectMeta":
         path = Path(root) / META_FILE
         if not path.is_file():
             raise ConfigError(f"{root} is not an fpga_accel HLS project ({META_FILE} missing); create one with "
                               "`fpga-accel convert`")
+        return cls.read_file(path)
+
+    @classmethod
+    def read_file(cls, path: Path) -> Any:
+        """The one validating reader of this kind of file (damaged JSON, wrong types, unknown format)."""
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(Path(path).read_text())
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} is damaged ({exc}); re-convert the project") from None
+            raise ConfigError(f"{path} is damaged ({exc}); {cls.FIX}") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"{path} is damaged (not a JSON object); re-convert the project")
+            raise ConfigError(f"{path} is damaged (not a JSON object); {cls.FIX}")
         return cls.from_dict(data, str(path))
 
     def to_dict(self) -> Dict[str, Any]:
@@ -240,4 +262,7 @@ class ProjectMeta:
 
     def write(self, root: "str | Path") -> None:
         """Written whole or not at all (temporary file, then rename)."""
-        write_atomic(Path(root) / META_FILE, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        self.write_file(Path(root) / META_FILE)
+
+    def write_file(self, path: Path) -> None:
+        write_atomic(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .config import ConvertConfig, QuantizeConfig, read_yaml
 from .errors import ConfigError
-from .layout import write_atomic
+from .layout import ProjectMeta, write_atomic
 from .runtime.progress import Progress, Update, log_progress
 from .runtime.csim_lib import available_cores
 
@@ -128,7 +128,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
                               **{k: v for k, v in params.items() if k in CONVERT_KEYS}))
     project = run_flow(config, stop="estimate", progress=log_progress(log, logging.DEBUG), jobs=csim_jobs)
     report = json.loads((project.work_dir / "csim_report.json").read_text())
-    est = json.loads((project.work_dir / "estimate.json").read_text())
+    est = ProjectMeta.read(project.hls_project).estimate
     result = {
         "id": out.name, "params": params,
         "qkeras_accuracy": report["reference_accuracy"], "csim_accuracy": report["csim_accuracy"],

@@ -69,18 +69,17 @@ def test_full_build_writes_report_and_bundle(design, vivado, tmp_path):
 
     progress = []
     result = build(design, progress=progress.append)
-    report = json.loads((design.root / "report.json").read_text())
+    report = json.loads((design.root / "fpga_accel.json").read_text())["build"]["report"]
     assert report == result.report
     assert report["hls"]["latency_cycles_worst"] == 10 and report["hls"]["dsp"] == 73
     assert report["implementation"]["lut"] == 1526 and report["implementation"]["dsp_pct"] == 30.0
     assert report["part"] == "xc7z020clg400-1" and report["clock_period_ns"] == 10.0
     assert result.bit.name == "design_1_wrapper.bit" and result.hwh.name == "design_1.hwh"
-    bundle = make_bundle(design, result.bit, result.hwh, tmp_path / "bitstreams",
-                         extra={"tool_versions": result.tool_versions, "report": result.report})
+    bundle = make_bundle(design, result.bit, result.hwh, tmp_path / "bitstreams")
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
         ["mlp.bit", "mlp.hwh", "manifest.json", "firmware", "mlp_bridge.cpp", "test_vectors.npz"])
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["tool_versions"] == {"vivado": "2020.1", "vivado_hls": "2020.1"}
+    assert manifest["build"] == {"report": report, "tool_versions": {"vivado": "2020.1", "vivado_hls": "2020.1"}}
     assert "C/RTL SYNTHESIS COMPLETED" in result.log.read_text()
     assert any("c/rtl synthesis done" in str(p) and p.step == "build" for p in progress)
     from fpga_accel.runtime import Accelerator

@@ -53,6 +53,10 @@ def test_flow_runs_quantize_to_bundle_then_skips_what_did_not_change(project_fil
     assert "deploy" not in records  # reaches a board: only with --to deploy
     manifest = json.loads((tmp_path / "bits" / "mlp" / "manifest.json").read_text())
     assert manifest["name"] == "mlp" and manifest["bit_sha256"]
+    record = json.loads((tmp_path / "hls" / "mlp" / "fpga_accel.json").read_text())  # one record of the project
+    assert record["fidelity"]["passed"] and record["estimate"]["total"]["lut"] > 0
+    assert record["build"]["report"]["hls"]["dsp"] == 73 and record["build"]["tool_versions"]["vivado"] == "2020.1"
+    assert manifest["build"] == record["build"] and manifest["estimate"] == record["estimate"]
     assert json.loads((tmp_path / "hls" / "mlp.flow" / "csim_report.json").read_text())["bit_exact"] == 1.0
     with np.load(tmp_path / "bits" / "mlp" / "test_vectors.npz") as vectors:
         assert len(vectors["x"]) == 32 and "labels" in vectors.files

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, ClassVar, Dict, Optional
 
 from ..errors import BoardError, ConfigError
 from ..layout import META_FILE, ProjectLayout, ProjectMeta, check_identity
@@ -29,42 +29,36 @@ def sha256_file(path: Path) -> str:
 
 
 @dataclass
-class Manifest:
-    name: str
-    project_name: str
-    input_shape: List[int]
-    output_shape: List[int]
-    axi_input_type: str = "float32"
-    axi_output_type: str = "float32"
-    softmax: str = "design"
+class Manifest(ProjectMeta):
+    """manifest.json: the design's own record (``ProjectMeta`` — one field list, one validating reader —
+    without its per-layer table) plus what the bundle adds: the bitstream's files and their hashes."""
+
     bitfile: Optional[str] = None
     hwhfile: Optional[str] = None
     bit_sha256: Optional[str] = None
     hwh_sha256: Optional[str] = None
     dma: str = DMA_PATH
     extra: Dict[str, Any] = field(default_factory=dict)
-    """Everything else recorded (part, clock, tool and hls4ml versions, model/config hashes, created)."""
+    """What else the bundle records (e.g. the build's tool versions)."""
 
-    FIELDS = ("name", "project_name", "input_shape", "output_shape", "axi_input_type", "axi_output_type",
-              "softmax", "bitfile", "hwhfile", "bit_sha256", "hwh_sha256", "dma")
+    FIX: ClassVar[str] = "re-create the bundle (`fpga-accel bundle` or `build`) or copy it again"
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "Manifest":
-        missing = [k for k in ("name", "project_name", "input_shape", "output_shape") if k not in data]
-        if missing:
-            raise ConfigError(f"manifest lacks {missing}")
-        check_identity(data, MANIFEST)
+    def for_project(cls, meta: ProjectMeta, **bundle: Any) -> "Manifest":
+        record = {f.name: getattr(meta, f.name) for f in fields(ProjectMeta)}
+        record["layers"] = []  # the board needs shapes and types, not the estimator's layer table
+        return cls(**record, **bundle)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], source: str = MANIFEST) -> "Manifest":
         for key in ("bitfile", "hwhfile"):
             value = data.get(key)
             if value is not None and (not isinstance(value, str) or Path(value).name != value or value in (".", "..")):
-                raise ConfigError(f"{MANIFEST}: {key} {value!r} is not a plain file name")
-        known = {k: data[k] for k in cls.FIELDS if k in data}
-        return cls(**known, extra={k: v for k, v in data.items() if k not in cls.FIELDS})
-
-    def to_dict(self) -> Dict[str, Any]:
-        out = dict(self.extra)
-        out.update({k: getattr(self, k) for k in self.FIELDS})
-        return out
+                raise ConfigError(f"{source}: {key} {value!r} is not a plain file name; {cls.FIX}")
+        names = {f.name for f in fields(cls)}
+        manifest = super().from_dict({k: v for k, v in data.items() if k in names}, source)
+        manifest.extra = {**dict(data.get("extra") or {}), **{k: v for k, v in data.items() if k not in names}}
+        return manifest
 
 
 @dataclass
@@ -78,9 +72,9 @@ class Bundle:
     def open(cls, path: "str | Path") -> "Bundle":
         root = Path(path)
         if (root / MANIFEST).is_file():
-            return cls(root, Manifest.from_dict(json.loads((root / MANIFEST).read_text())))
+            return cls(root, Manifest.read_file(root / MANIFEST))
         if (root / META_FILE).is_file():
-            return cls(root, Manifest.from_dict(ProjectMeta.read(root).to_dict()))
+            return cls(root, Manifest.for_project(ProjectMeta.read(root)))
         if not root.exists():
             raise ConfigError(f"{root} does not exist")
         raise ConfigError(f"{root} is neither a bundle ({MANIFEST}) nor an HLS project ({META_FILE})")

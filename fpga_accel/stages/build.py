@@ -1,5 +1,5 @@
 """Vendor build: Vivado HLS (csim, synth, cosim, export) then Vivado (block design → bitstream), then the
-reports (report.json) and the deployment bundle (bitstreams/NAME/).
+reports (``build`` in fpga_accel.json) and the deployment bundle (bitstreams/NAME/).
 
 Tools run through subprocess with argument lists, the project as working directory and their exit codes
 checked (hls4ml's own build() uses os.system and ignores them: "bitfile never produced"). Output streams
@@ -188,7 +188,8 @@ def _ensure_flat_utilization(design: Design) -> None:
 
 def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
           progress: Optional[Progress] = None) -> BuildResult:
-    """Run the vendor tools on the project; the report goes to ``report.json`` in it."""
+    """Run the vendor tools on the project; the reports and tool versions are recorded under ``build`` in
+    its fpga_accel.json (and so in every bundle made from it)."""
     progress = progress or log_progress(log)
     build_plan = plan(design, steps)
     versions = preflight(build_plan)
@@ -203,7 +204,8 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
         progress(Update(f"running {cmd[0]} ({what}) — output in {log_path}", step="build"))
         run_tool(cmd, design.root, log_path, progress)
     report = collect_report(design)
-    (design.root / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    design.meta.build = {"report": report, "tool_versions": versions}
+    design.meta.write(design.root)
     result = BuildResult(report, log_path, tool_versions=versions)
     if "bitfile" in build_plan.steps:
         missing = [str(paths[k]) for k in ("bit", "hwh") if not paths[k].is_file()]

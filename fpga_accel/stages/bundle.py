@@ -44,12 +44,9 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
     x = check_input(x, design.input_shape)[:N_TEST_VECTORS].reshape((-1,) + design.input_shape)  # the board's self-test refuses NaN
     y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
 
-    meta = design.meta.to_dict()
-    meta.pop("layers", None)
-    manifest = Manifest.from_dict(meta)
-    manifest.bitfile, manifest.hwhfile = f"{name}.bit", f"{name}.hwh"
-    manifest.bit_sha256, manifest.hwh_sha256 = sha256_file(Path(bit)), sha256_file(Path(hwh))
-    manifest.extra.update(extra or {})
+    manifest = Manifest.for_project(design.meta, bitfile=f"{name}.bit", hwhfile=f"{name}.hwh",
+                                    bit_sha256=sha256_file(Path(bit)), hwh_sha256=sha256_file(Path(hwh)),
+                                    extra=dict(extra or {}))
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with sole_writer(target, "bundle", force):
@@ -71,9 +68,8 @@ def _write_bundle(design: Design, bit: Path, hwh: Path, target: Path, manifest: 
         if labels is not None:
             vectors["labels"] = np.asarray(labels)[:len(x)]
         np.savez(staging / TEST_VECTORS, **vectors)
-        import json
 
-        (staging / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
+        manifest.write_file(staging / MANIFEST)
         replace_dir(staging, target)  # the bundle appears whole or not at all; the old one stays until then
     finally:
         if staging.exists():
