@@ -581,19 +581,16 @@ def estimate(design: Any = None, board: Optional[str] = None, figure: str = "syn
     ``design`` is any of: a converted ``Design``; its ``fpga_accel.json`` dict; a path to a project this
     toolkit wrote (has ``fpga_accel.json``) or to **any hls4ml project** (``firmware/parameters.h``);
     or leave it out and pass a Keras ``model`` with an hls4ml ``config`` (a dict or a YAML file path).
-    ``board`` is the board to check against; ``part`` only labels a foreign project (the per-layer
-    figures do not depend on it).
+    ``board`` is the board to check against; ``part`` (default: the project's, else the board's) picks
+    the DSP family (7-series or UltraScale), which changes how many registers HLS puts around DSPs.
     """
     from .hls4ml_project import read_design  # local: keeps this module free of the parser
 
     meta = read_design(design, model=model, config=config)
     b = get_board(board or meta.get("board") or "pynq-z2")
-    name = meta.get("name", "design")
-    if part:
-        name = f"{name} ({part})"
-    return estimate_layers(meta["layers"], name=name, board=b, io_type=meta["io_type"],
+    return estimate_layers(meta["layers"], name=meta.get("name", "design"), board=b, io_type=meta["io_type"],
                            clock_period=float(meta.get("clock_period") or b.clock_period), figure=figure,
-                           margin=margin)
+                           margin=margin, part=part or meta.get("part"))
 
 
 def choose_reuse_factors(layers: Sequence[Mapping[str, Any]], *, board: Board, io_type: str, clock_period: float,

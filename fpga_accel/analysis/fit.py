@@ -285,6 +285,12 @@ def write_constants(designs: Sequence[CalibrationDesign], path: Path = est.CONST
     insample = [{"figure": f, "reported": published(d, f), "estimate": predict(d, f, constants)}
                 for d in designs for f in d.figures]
     constants["bands"] = bands(rows + insample)
+    # a Vivado figure is the C-synthesis estimate times a ratio: it inherits the C-synthesis band too (only
+    # a few, simple designs published a Vivado figure)
+    for m in ("lut", "ff", "dsp", "bram36"):
+        s, c = constants["bands"].get(f"synth/{m}"), constants["bands"].get(f"csynth/{m}")
+        if s and c:
+            s.update(low=min(s["low"], c["low"]), high=max(s["high"], c["high"]))
     constants["doc"] = {"terms": {k: v[0] for k, v in {**est.TERMS, **est.LATENCY_TERMS}.items()},
                         "how": "fpga_accel/analysis/fit.py; bands = published / estimate, leave-one-design-out "
                                "and in-sample, min..max"}
