@@ -531,7 +531,8 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     if any(fifo.values()):
         rows.append(LayerEstimate("fifos" if io_type == "io_stream" else "buffers", "between layers", lut=round(fifo["lut"], 1), ff=round(fifo["ff"], 1),
                                   bram36=round(fifo["bram18"] / 2.0, 1), latency_cycles=0, interval=0))
-    lat, ii = combine_latency([(l.latency_cycles, l.interval) for l in per_layer], io_type, c["latency"])
+    lat, ii = combine_latency([(l.latency_cycles, l.interval) for l, rec in zip(per_layer, layers)
+                               if rec["class"] not in FREE_CLASSES], io_type, c["latency"])
     ip = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
     if platform:
         inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)

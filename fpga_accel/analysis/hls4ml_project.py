@@ -9,7 +9,6 @@ quantisation to the weight type) — the same facts the calibration set was buil
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -255,7 +254,9 @@ def read_design(design: Any, model: Any = None, config: Any = None) -> Dict[str,
         return dict(design)
     root = Path(design)
     if (root / "fpga_accel.json").exists():
-        return json.loads((root / "fpga_accel.json").read_text())
+        from ..design import Design  # validates the record (an edited one is refused, as by every command)
+
+        return Design(root).meta.to_dict()
     if (root / "firmware" / "parameters.h").exists():
         return read_hls4ml_project(root)
     raise InputError(f"{root}: neither a project of this toolkit (fpga_accel.json) nor an hls4ml project "
