@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench fidelity clean
+.PHONY: demo test bench fidelity estimate-accuracy clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ bench: $(BIN)/.installed
 
 fidelity: $(BIN)/.installed
 	$(BIN)/python benchmarks/fidelity.py --readme
+
+# Refit the estimator on the calibration set, cross-validate it (leave one design out) and print the error
+estimate-accuracy: $(BIN)/.installed
+	$(BIN)/python benchmarks/estimate_accuracy.py --write-constants --markdown benchmarks/estimate_accuracy.md
 
 clean:
 	rm -rf $(VENV) hls_projects/*/ bitstreams/*/

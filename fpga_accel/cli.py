@@ -232,11 +232,14 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .analysis.estimate import estimate
-    from .design import Design
 
-    est = estimate(Design(args.project), board=args.board, figure=args.figure, margin=args.margin)
+    if args.model or args.config:
+        est = estimate(None, model=args.model or args.project, config=args.config, board=args.board,
+                       figure=args.figure, margin=args.margin, part=args.part)
+    else:
+        est = estimate(args.project, board=args.board, figure=args.figure, margin=args.margin, part=args.part)
     print(json.dumps(est.to_dict(), indent=2) if args.json else est.format())
-    return 0 if est.fits else EXIT_DISAGREE
+    return EXIT_DISAGREE if est.verdict == "DOES NOT FIT" else 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -398,9 +401,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
 
-    p = sub.add_parser("estimate", help="resources and latency on the board, in seconds, without Vivado")
-    p.add_argument("project", help="hls_projects/NAME")
-    p.add_argument("--board", help="board to check against (default: the project's)")
+    p = sub.add_parser("estimate", help="resources and latency on the board, in seconds, without Vivado",
+                       description="Estimate a design: a project of this toolkit (hls_projects/NAME), any hls4ml "
+                                   "project directory (firmware/parameters.h), or a Keras model with --config "
+                                   "(hls4ml YAML). Exit 3 when it does not fit; UNCERTAIN (the error band straddles "
+                                   "the limit) exits 0.")
+    p.add_argument("project", nargs="?", help="hls_projects/NAME, an hls4ml project directory, or a Keras model file")
+    p.add_argument("--model", help="a Keras model file (with --config)")
+    p.add_argument("--config", help="hls4ml YAML configuration for --model (HLSConfig, IOType, ClockPeriod, Part)")
+    p.add_argument("--part", help="FPGA part (default: the project's, else the board's): 7-series or UltraScale DSP rules")
+    p.add_argument("--board", help="board to check against (default: the project's, else pynq-z2)")
     p.add_argument("--figure", default="synth", choices=["synth", "csynth"],
                    help="predict post-synthesis utilisation (default) or the HLS csynth estimate")
     p.add_argument("--margin", type=float, default=0.8, help="share of each resource that counts as fitting")

@@ -84,11 +84,43 @@ def test_a_bad_file_is_named(tmp_path):
         load_design(bad)
 
 
-def test_benchmark_summarises_every_comparison():
+@pytest.mark.parametrize("design", DESIGNS, ids=IDS)
+def test_every_design_is_within_its_stated_band(design):
+    """The shipped constants (fitted on the whole set) estimate each published figure within the band
+    every estimate quotes (measured leave-one-design-out)."""
+    from fpga_accel.analysis import fit
+    from fpga_accel.analysis.estimate import load_constants
+
+    c = load_constants()
+    assert sorted(c["fitted_on"]) == sorted(IDS), "estimator_constants.json is stale: run make estimate-accuracy"
+    for figure in design.figures:
+        e = fit.predict(design, figure, c)
+        for metric, published in fit.published(design, figure).items():
+            band = c["bands"].get(f"{figure}/{metric}")
+            if published is None or band is None or e[metric] == 0:
+                continue
+            assert e[metric] * band["low"] * 0.999 <= published <= e[metric] * band["high"] * 1.001, (figure, metric)
+
+
+def test_instances_are_matched_to_layers():
+    from fpga_accel.analysis.fit import instance_pairs
+
+    mnist = next(d for d in DESIGNS if d.id.startswith("z020_mnist"))
+    layers = estimator_layers(mnist)
+    pairs = {layers[i]["name"]: inst["module"] for i, inst in instance_pairs(mnist)}
+    assert "config2" in pairs["conv2d"] and "config9" in pairs["dense"] and len(pairs) == 8
+
+
+def test_benchmark_cross_validates_every_comparison():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import estimate_accuracy as ea
+    from fpga_accel.analysis import fit
 
     rows = ea.compare(DESIGNS, loo=True)
     assert len(rows) == sum(len(d.figures) for d in DESIGNS)
     s = ea.summary(rows)
     assert {"csynth/lut", "csynth/latency", "synth/lut"} <= set(s)
+    # leave-one-out really holds the design out: its estimate changes when it is in the fit
+    held_out = next(r for r in rows if r["id"] == IDS[0] and r["figure"] == "csynth")
+    insample = fit.predict(DESIGNS[0], "csynth", fit.fit_constants(DESIGNS))
+    assert held_out["estimate"] != insample

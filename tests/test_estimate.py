@@ -1,94 +1,191 @@
-"""Resource/latency estimates, the auto reuse factor, and the estimate CLI."""
+"""Resource/latency estimates: the model's rules, its fitted constants and bands, the auto reuse factor,
+foreign hls4ml projects and the estimate CLI."""
 from __future__ import annotations
 
 import json
+import logging
+import math
 
 import pytest
 
 import fpga_accel as fa
-from fpga_accel.analysis.estimate import choose_reuse_factors, estimate, estimate_layer, estimate_layers
+from fpga_accel.analysis.estimate import (choose_reuse_factors, estimate, estimate_layer, estimate_layers,
+                                          layer_terms, load_constants)
+from fpga_accel.analysis.hls4ml_project import read_hls4ml_project, weight_statistics
 from fpga_accel.boards import get_board
 from models import qmlp
 
-# The calibration design of shared/fixtures/vivado_reports: Dense(5) on 16 inputs, ap_fixed<16,6>, RF 1.
+C = load_constants()
+# A Dense(5) on 16 inputs, ap_fixed<16,6> everywhere, RF 1 (the shared fixture's design).
 FIXTURE_LAYER = {"name": "dense", "class": "Dense", "shape": [5], "n_in": 16, "n_out": 5, "rf_n_in": 16,
                  "rf_n_out": 5, "reuse_factor": 1, "input_precision": "fixed<16,6>", "precision": "fixed<16,6>",
                  "weight_precision": "fixed<16,6>", "accum_precision": "fixed<16,6>", "n_weights": 80,
                  "n_nonzero_weights": 80, "strategy": "latency", "valid_reuse_factors": [1, 2, 4, 5, 8, 10, 16, 20, 40, 80]}
+NARROW = dict(FIXTURE_LAYER, input_precision="ufixed<6,2>", weight_precision="fixed<6,1>", accum_precision="fixed<16,6>")
 
 
-def test_reproduces_the_calibration_design():
-    synth = estimate_layer(FIXTURE_LAYER, "io_stream", "synth")
-    assert (round(synth.dsp), round(synth.lut), round(synth.ff)) == (66, 1526, 2428)  # vivado_synth.rpt
-    hls = estimate_layer(FIXTURE_LAYER, "io_stream", "csynth")
-    assert (round(hls.dsp), round(hls.lut), round(hls.ff)) == (73, 2532, 7969)  # myproject_csynth.xml
-    assert (hls.latency_cycles, hls.interval) == (10, 8)
-    assert synth.mapped_to == "DSP" and synth.multipliers == 80
-
-
-def test_reuse_factor_divides_multipliers():
-    one = estimate_layer(FIXTURE_LAYER, "io_parallel", reuse_factor=1)
-    four = estimate_layer(FIXTURE_LAYER, "io_parallel", reuse_factor=4)
-    assert four.multipliers == 20 and four.dsp == pytest.approx(one.dsp / 4)
+def test_wide_constant_products_go_to_dsps_up_to_the_multiplier_limit():
+    one = estimate_layer(FIXTURE_LAYER, "io_parallel", "csynth")
+    assert one.mapped_to == "DSP" and one.multipliers == 80
+    assert one.dsp == pytest.approx(80 * C["csynth"]["dsp.const_wide"], abs=0.1)
+    four = estimate_layer(FIXTURE_LAYER, "io_parallel", "csynth", reuse_factor=4)
+    assert four.multipliers == 20 and four.dsp == pytest.approx(20 * C["csynth"]["dsp.const_wide"], abs=0.1)
     assert four.interval == 4 and four.latency_cycles > one.latency_cycles
+    assert four.terms["lut.share_bit"] == 60 * 16  # the other 60 products multiplexed into the 20 DSPs
 
 
-def test_estimate_of_a_converted_design(tmp_path):
-    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path))
-    est = estimate(design)
-    names = [l.name for l in est.layers]
-    assert names == ["x", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3", "out", "axi_wrapper"]
-    nonzero = {l["name"]: l["n_nonzero_weights"] for l in design.meta.layers if l["class"] == "Dense"}
-    for layer in est.layers:
-        if layer.name in nonzero:  # 8-bit inputs x 6-bit weights: LUT multipliers, one per non-zero weight at RF 1
-            assert (layer.mapped_to, layer.dsp, layer.multiplications, layer.multipliers) == \
-                ("LUT", 0, nonzero[layer.name], nonzero[layer.name])
-    assert est.interval == 16 == est.layers[-1].interval  # the AXI wrapper reads one of the 16 input words per cycle
-    assert est.total["lut"] == pytest.approx(sum(l.lut for l in est.layers), abs=0.05)
-    assert est.used_pct["lut"] == round(100 * est.total["lut"] / get_board("pynq-z2").lut, 1)
-    assert est.fits and (est.dominant_resource, est.dominant_layer) == ("lut", "fc2")
-    text = est.format()
-    assert text.splitlines()[0] == ("estimate for mlp on pynq-z2 (io_parallel, 10 ns): "
-                                    "predicts Vivado post-synthesis utilisation")
-    assert text.splitlines()[-1] == "FITS: largest use is LUT, dominated by layer fc2"
+def test_narrow_products_stay_parallel_at_any_reuse_factor():
+    """HLS builds multiplications by small constants as shift-and-add circuits, all of them (issue 13)."""
+    one, big = (estimate_layer(NARROW, "io_parallel", "csynth", reuse_factor=rf) for rf in (1, 64))
+    assert one.mapped_to == big.mapped_to == "LUT" and one.multipliers == big.multipliers == 80
+    assert big.lut == one.lut > 0 and big.dsp == pytest.approx(0, abs=1)
 
 
-def _big_layers():
-    big = dict(FIXTURE_LAYER, name="big", n_in=64, n_out=256, rf_n_in=64, rf_n_out=256, n_weights=16384,
-               n_nonzero_weights=16384, valid_reuse_factors=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
-               shape=[256])
-    return [{"name": "in", "class": "Input", "shape": [64]}, big]
+def test_zero_weights_are_free_and_powers_of_two_are_shifts():
+    dense = layer_terms(NARROW, "io_parallel").quantities
+    pruned = layer_terms(dict(NARROW, n_nonzero_weights=20), "io_parallel").quantities
+    shifts = layer_terms(dict(NARROW, n_nonzero_weights=20, n_pow2_weights=10), "io_parallel").quantities
+    assert dense["lut.narrow_mult_bit"] == 80 * 6 * 6 and pruned["lut.narrow_mult_bit"] == 20 * 6 * 6
+    assert shifts["lut.narrow_mult_bit"] == 10 * 6 * 6
+    assert shifts["lut.add_bit"] == pruned["lut.add_bit"] == 20 * 16  # a shifted term is still accumulated
 
 
-def test_auto_reuse_factor_picks_the_smallest_that_fits():
+def test_resource_strategy_time_shares_real_multipliers_and_stores_weights_in_bram():
+    layer = dict(FIXTURE_LAYER, n_in=64, n_out=32, rf_n_in=64, rf_n_out=32, n_weights=2048, n_nonzero_weights=512,
+                 weight_precision="fixed<7,1>", input_precision="fixed<7,1>", strategy="resource", reuse_factor=64)
+    t = layer_terms(layer, "io_parallel")
+    assert t.multipliers == 32 and t.mapped_to == "LUT"  # ceil(2048 / 64); zeros are not skipped
+    assert t.quantities["bram18.resource_weights"] == math.ceil(32 * 7 / 36)  # one 7-bit column per multiplier
+    assert t.latency["base"] == 64
+
+
+def test_io_stream_latency_overlaps_and_fifos_are_costed():
+    conv = {"name": "conv", "class": "Conv2D", "shape": [30, 30, 16], "in_height": 32, "in_width": 32, "n_chan": 3,
+            "filt_height": 3, "filt_width": 3, "rf_n_in": 27, "rf_n_out": 16, "n_weights": 432,
+            "n_nonzero_weights": 432, "reuse_factor": 1, "strategy": "latency", "input_precision": "fixed<16,6>",
+            "weight_precision": "fixed<16,6>", "accum_precision": "fixed<16,6>", "precision": "fixed<16,6>"}
+    relu = {"name": "relu", "class": "Activation", "shape": [30, 30, 16], "activation": "relu",
+            "input_precision": "fixed<16,6>", "precision": "fixed<16,6>"}
+    layers = [{"name": "in", "class": "Input", "shape": [32, 32, 3]}, conv, relu,
+              dict(relu, name="relu2")]
     board = get_board("pynq-z2")
-    assert not estimate_layers(_big_layers(), name="b", board=board, io_type="io_parallel", clock_period=10).fits
-    chosen, est = choose_reuse_factors(_big_layers(), board=board, io_type="io_parallel", clock_period=10)
-    assert est.fits and chosen == {"big": 128}
-    smaller = estimate_layers(_big_layers(), name="b", board=board, io_type="io_parallel", clock_period=10,
-                              reuse_factors={"big": 64})
-    assert not smaller.fits  # 128 is the smallest valid value that fits
+    s = estimate_layers(layers, name="c", board=board, io_type="io_stream", clock_period=5, platform=False)
+    per = {l.name: l.latency_cycles for l in s.layers}
+    assert per["conv"] >= 32 * 32  # one input pixel per cycle
+    assert s.latency_cycles == per["conv"] + round(C["latency"]["lat.fill"] * 2)  # dataflow: max + fill
+    fifo = next(l for l in s.layers if l.name == "fifos")
+    # conv's and relu's outputs: 900 words deep, 16 channels of 16 bits: one BRAM18 per channel each
+    assert fifo.bram36 == pytest.approx(32 * C["csynth"]["bram18.fifo"] * C["synth_term_ratio"]["bram18.fifo"] / 2, abs=0.1)
+
+
+def test_unknown_layer_classes_are_reported_not_free():
+    layers = [{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER),
+              {"name": "mystery", "class": "FancyAttention", "shape": [5], "input_precision": "fixed<16,6>"}]
+    est = estimate_layers(layers, name="u", board=get_board("pynq-z2"), io_type="io_parallel", clock_period=10)
+    row = next(l for l in est.layers if l.name == "mystery")
+    assert row.flag.startswith("unknown layer class FancyAttention") and row.lut > 0
+    assert est.unknown_layers == ["mystery"] and est.verdict == "UNCERTAIN"
+    assert "NOT COSTED: unknown layer classes in mystery" in est.format()
+
+
+def test_every_estimate_carries_its_band_and_says_uncertain_when_it_straddles():
+    board = get_board("pynq-z2")
+    layers = [{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER)]
+    est = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth")
+    band = C["bands"]["csynth/dsp"]
+    assert est.low["dsp"] == pytest.approx(est.ip_total["dsp"] * band["low"], abs=0.2)
+    assert est.high["dsp"] == pytest.approx(est.ip_total["dsp"] * band["high"], abs=0.2)
+    # a margin between the central DSP estimate and its upper end: fits centrally, not for sure
+    margin = (est.total["dsp"] + est.high["dsp"]) / 2 / board.dsp
+    mid = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth",
+                          margin=margin)
+    assert mid.fits and mid.verdict == "UNCERTAIN"
+    low = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth",
+                          margin=est.low["dsp"] / 2 / board.dsp)
+    assert low.verdict == "DOES NOT FIT"
+
+
+def test_converted_design_records_weight_statistics_and_reads_back_as_an_hls4ml_project(tmp_path):
+    design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path))
+    dense = {l["name"]: l for l in design.meta.layers if l["class"] == "Dense"}
+    foreign = {l["name"]: l for l in read_hls4ml_project(design.root)["layers"] if l["class"] == "Dense"}
+    for name, layer in dense.items():  # convert and the firmware parser count the same weights
+        assert 0 < layer["n_pow2_weights"] <= layer["n_nonzero_weights"] < layer["n_weights"]
+        assert (foreign[name]["n_nonzero_weights"], foreign[name]["n_pow2_weights"]) == \
+            (layer["n_nonzero_weights"], layer["n_pow2_weights"])
+    mine, theirs = estimate(design), estimate(read_hls4ml_project(design.root))
+    assert theirs.total == mine.total and theirs.latency_cycles == mine.latency_cycles
+    assert [l.name for l in mine.layers] == ["x", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3", "out", "axi_wrapper"]
+    for layer in mine.layers:
+        if layer.name in dense:  # 6-bit weights x 8/6-bit inputs: LUT products, one per non-zero non-shift weight
+            d = dense[layer.name]
+            assert (layer.mapped_to, layer.multipliers) == ("LUT", d["n_nonzero_weights"] - d["n_pow2_weights"])
+            terms = layer_terms(d, "io_parallel").quantities
+            expected = sum(q * C["csynth"][k] * C["synth_ratio"]["lut"] for k, q in terms.items() if k.startswith("lut."))
+            assert layer.lut == pytest.approx(expected, abs=0.1)  # every number is terms x fitted constants
+    assert mine.total["lut"] == pytest.approx(sum(l.lut for l in mine.layers), abs=0.5)
+    assert mine.dominant_layer == "fc2" and mine.dominant_resource == "lut"
+
+
+def test_weight_statistics_quantise_to_the_weight_type():
+    stats = weight_statistics([0.0, 0.01, 0.25, -0.5, 0.3], "ap_fixed<6,1>")  # step 1/32: 0.01 truncates to 0
+    assert stats == {"n_nonzero_weights": 3, "n_pow2_weights": 2}
+
+
+def _big_layers(valid=(1, 2, 4, 8, 16, 32, 64, 128, 256)):
+    """16 -> Dense(16) at 16 bits: 256 DSP products at reuse factor 1, beyond the xc7z020's 220 DSP48E1."""
+    big = dict(FIXTURE_LAYER, name="big", n_in=16, n_out=16, rf_n_in=16, rf_n_out=16, n_weights=256,
+               n_nonzero_weights=256, valid_reuse_factors=list(valid), shape=[16])
+    return [{"name": "in", "class": "Input", "shape": [16]}, big]
+
+
+def test_auto_reuse_factor_makes_the_upper_end_of_the_band_fit():
+    board = get_board("pynq-z2")
+    kw = dict(board=board, io_type="io_parallel", clock_period=10)
+    assert not estimate_layers(_big_layers(), name="b", **kw).fits
+    chosen, est = choose_reuse_factors(_big_layers(), **kw)
+    assert all(est.high[k] <= 0.8 * getattr(board, k) for k in ("dsp", "lut", "ff", "bram36"))
+    values = _big_layers()[1]["valid_reuse_factors"]
+    smaller = estimate_layers(_big_layers(), name="b", reuse_factors={"big": values[values.index(chosen["big"]) - 1]},
+                              **kw)
+    assert smaller.high["dsp"] > 0.8 * board.dsp  # the smallest valid value whose upper end fits
+    assert smaller.fits  # ... although its central estimate fits: the band is what decides
     with pytest.raises(ValueError, match="does not fit pynq-z2 even at the largest reuse factors"):
-        choose_reuse_factors(_big_layers(), board=board, io_type="io_parallel", clock_period=10, margin=0.001)
+        choose_reuse_factors(_big_layers(), margin=0.001, **kw)
+
+
+def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog):
+    board = get_board("pynq-z2")
+    layers = _big_layers(valid=(1, 2, 4))
+    central = estimate_layers(layers, name="w", board=board, io_type="io_parallel", clock_period=10,
+                              reuse_factors={"big": 4})
+    margin = (central.total["dsp"] + central.high["dsp"]) / 2 / board.dsp  # central fits, upper end does not
+    with caplog.at_level(logging.WARNING, logger="fpga_accel"):
+        chosen, est = choose_reuse_factors(layers, board=board, io_type="io_parallel", clock_period=10, margin=margin,
+                                           name="wide")
+    centrally = [rf for rf in (1, 2, 4) if estimate_layers(layers, name="w", board=board, io_type="io_parallel",
+                                                          clock_period=10, margin=margin, reuse_factors={"big": rf}).fits]
+    assert chosen == {"big": centrally[0]} and est.fits and est.verdict == "UNCERTAIN"
+    assert "reuse factors for wide" in caplog.text and "upper end of its error band does not" in caplog.text
 
 
 def _big_dense_model(tail=True):
-    """64 → Dense(256) at 16 bits (→ relu → Dense(10)): 16,384 DSP products at reuse factor 1, far beyond the
-    xc7z020's 220 DSP48E1. Weights 0.25 (exact in quantized_bits(16, 2)): every product is non-zero."""
+    """16 → Dense(32) at 16 bits (→ relu → Dense(10)): 512 DSP products at reuse factor 1, beyond the xc7z020's
+    220 DSP48E1. Weights 0.3 (not a power of two): every product is a real multiplication."""
     import numpy as np
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
     from tensorflow import keras
 
-    inp = keras.Input((64,))
+    inp = keras.Input((16,))
     t = QActivation(quantized_bits(16, 4, alpha=1), name="inq")(inp)
-    big = QDense(256, kernel_quantizer=quantized_bits(16, 2, alpha=1), bias_quantizer=quantized_bits(16, 2, alpha=1),
+    big = QDense(32, kernel_quantizer=quantized_bits(16, 2, alpha=1), bias_quantizer=quantized_bits(16, 2, alpha=1),
                  name="big")
     t = big(t)
     if tail:
         t = QActivation(quantized_relu(16, 6), name="relu")(t)
         t = QDense(10, kernel_quantizer=quantized_bits(16, 2, alpha=1),
                    bias_quantizer=quantized_bits(16, 2, alpha=1), name="out")(t)
-    big.set_weights([np.full((64, 256), 0.25, np.float32), np.zeros(256, np.float32)])
+    big.set_weights([np.full((16, 32), 0.3, np.float32), np.zeros(32, np.float32)])
     return keras.Model(inp, t)
 
 
@@ -99,43 +196,76 @@ def test_convert_with_auto_reuse_factor(tmp_path, caplog):
     layers = {l["name"]: l for l in design.meta.layers}
     rf, valid = layers["big"]["reuse_factor"], layers["big"]["valid_reuse_factors"]
     assert rf > 1 and rf in valid
-    one_step_less = estimate_layers(design.meta.layers, name="big", board=get_board("pynq-z2"),
-                                    io_type="io_parallel", clock_period=10,
-                                    reuse_factors={"big": valid[valid.index(rf) - 1]})
-    assert not one_step_less.fits  # the smallest valid reuse factor that fits
     assert "reuse factors chosen to fit pynq-z2" in caplog.text
     assert f"reuse_factor = {rf}" in (tmp_path / "big" / "firmware" / "parameters.h").read_text()
-    assert estimate(design).fits
+    est = estimate(design)
+    assert est.total["dsp"] <= 0.8 * 220 and est.verdict != "DOES NOT FIT"
     with pytest.raises(fa.ConfigError, match="reuse_factor must be a positive integer or 'auto'"):
         fa.ConvertConfig(name="x", reuse_factor="fast")
+
+
+def test_qconv2dbatchnorm_costs_like_qconv2d_plus_batchnorm(tmp_path):
+    """hls4ml's fused Conv2DBatchnorm is a convolution (issue 13: it was costed as an element-wise layer)."""
+    import numpy as np
+    from qkeras import QActivation, QConv2D, QConv2DBatchnorm, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    def model(fused: bool) -> keras.Model:
+        inp = keras.Input((10, 10, 3))
+        t = QActivation(quantized_bits(8, 2, alpha=1), name="inq")(inp)
+        kw = dict(kernel_quantizer=quantized_bits(8, 1, alpha=1), bias_quantizer=quantized_bits(8, 1, alpha=1))
+        if fused:
+            t = QConv2DBatchnorm(8, 3, name="conv", **kw)(t)
+        else:
+            t = QConv2D(8, 3, name="conv", **kw)(t)
+            t = keras.layers.BatchNormalization(name="bn")(t)
+        t = QActivation(quantized_relu(8, 2), name="relu")(t)
+        m = keras.Model(inp, keras.layers.Flatten()(t))
+        m(np.random.default_rng(0).normal(size=(4, 10, 10, 3)).astype("float32"))
+        return m
+
+    est = {}
+    for fused in (True, False):
+        design = fa.convert(model(fused), fa.ConvertConfig(name="fusedbn" if fused else "plainbn", output_dir=tmp_path,
+                                                           io_type="io_stream", verify_samples=0))
+        est[fused] = estimate(design, figure="csynth")
+    conv = next(l for l in est[True].layers if l.name == "conv")
+    plain = next(l for l in est[False].layers if l.name == "conv")
+    assert conv.kind == "Conv2DBatchnorm" and conv.multiplications > 0 and conv.lut > 0
+    assert not est[True].unknown_layers and not est[False].unknown_layers
+    assert conv.multiplications == pytest.approx(plain.multiplications, rel=0.1)
+    bn = next(l for l in est[False].layers if l.kind == "BatchNormalization")
+    for k in ("lut", "ff", "dsp"):  # the fused convolution costs what the plain one does; its BN is folded away
+        assert getattr(conv, k) == pytest.approx(getattr(plain, k), rel=0.35, abs=5), k
+        assert est[True].ip_total[k] == pytest.approx(est[False].ip_total[k] - getattr(bn, k), rel=0.35, abs=5), k
 
 
 def test_estimate_cli(tmp_path, capsys):
     from fpga_accel.cli import EXIT_DISAGREE, main
 
     design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path))
-    assert main(["estimate", str(design.root)]) == 0
+    expected = estimate(design)
+    code = main(["estimate", str(design.root)])
     lines = capsys.readouterr().out.splitlines()
-    rows = {line.split()[0]: line.split()[1:] for line in lines[3:-5]}
-    fc1 = next(l for l in design.meta.layers if l["name"] == "fc1")
-    #                      kind    RF   mults                         map    DSP
-    assert rows["fc1"][:5] == ["Dense", "1", str(fc1["n_nonzero_weights"]), "LUT", "0"]
+    assert code == (EXIT_DISAGREE if expected.verdict == "DOES NOT FIT" else 0)
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:] if line.split() and line.split()[0] in
+            {l.name for l in expected.layers}}
+    fc1 = next(l for l in expected.layers if l.name == "fc1")
+    #                      kind    RF   mults                    map    DSP
+    assert rows["fc1"][:5] == ["Dense", "1", str(fc1.multiplications), "LUT", "0"]
+    assert rows["fc1"][5] == f"{fc1.lut:.0f}"
     assert rows["axi_wrapper"][-1] == "16"  # II: one input word per cycle, 16 inputs
-    assert lines[-3:] == ["board use: DSP 0.0%, LUT 58.7%, FF 15.5%, BRAM36 1.4%  (margin 80% of each resource)",
-                          "latency 55 cycles = 550 ns, interval 16 cycles",
-                          "FITS: largest use is LUT, dominated by layer fc2"]
-    assert main(["estimate", str(design.root), "--json"]) == 0
+    assert lines[-1].startswith(f"{expected.verdict}: largest use is LUT, dominated by layer fc2")
+    assert any(line.startswith("expected range: ") and "leave-one-design-out" in line for line in lines)
+    assert main(["estimate", str(design.root), "--json"]) == code
     data = json.loads(capsys.readouterr().out)
-    assert (data["board"], data["figure"], data["fits"], data["dominant_layer"]) == ("pynq-z2", "synth", True, "fc2")
-    assert (data["latency_cycles"], data["latency_ns"], data["interval"]) == (55, 550.0, 16)
-    assert main(["estimate", str(design.root), "--margin", "0.0001"]) == EXIT_DISAGREE  # LUT 58.7% > 0.01%
+    assert (data["board"], data["figure"], data["verdict"], data["dominant_layer"]) == \
+        ("pynq-z2", "synth", expected.verdict, "fc2")
+    assert data["total"] == expected.total and data["high"]["lut"] > data["total"]["lut"] > data["low"]["lut"]
+    assert main(["estimate", str(design.root), "--margin", "0.0001"]) == EXIT_DISAGREE
     assert capsys.readouterr().out.splitlines()[-1] == "DOES NOT FIT: largest use is LUT, dominated by layer fc2"
 
-    # 16,384 16-bit products at reuse factor 1: DSP-mapped, at the calibration design's 66 DSP per 80 products
-    big = fa.convert(_big_dense_model(tail=False), fa.ConvertConfig(name="big", reuse_factor=1, output_dir=tmp_path,
-                                                                    verify_samples=0))
-    assert main(["estimate", str(big.root)]) == EXIT_DISAGREE
-    lines = capsys.readouterr().out.splitlines()
-    row = next(line.split() for line in lines if line.startswith("big "))
-    assert row[1:6] == ["Dense", "1", "16384", "DSP", str(round(16384 * 66 / 80))]
-    assert lines[-1] == "DOES NOT FIT: largest use is DSP, dominated by layer big"
+    # a plain hls4ml project (no fpga_accel.json): same numbers, read from the firmware
+    (design.root / "fpga_accel.json").rename(tmp_path / "moved.json")
+    assert main(["estimate", str(design.root), "--json"]) == code
+    assert json.loads(capsys.readouterr().out)["total"] == expected.total

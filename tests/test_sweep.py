@@ -61,7 +61,10 @@ def test_local_cluster_sweep_and_rerun(inputs, tmp_path, capsys):
     assert len({r["id"] for r in rows}) == 4
     rf1 = [r for r in rows if r["reuse_factor"] == "1" and r["weight_bits"] == "6"][0]
     rf2 = [r for r in rows if r["reuse_factor"] == "2" and r["weight_bits"] == "6"][0]
-    assert float(rf2["est_lut"]) < float(rf1["est_lut"])
+    four = [r for r in rows if r["reuse_factor"] == "1" and r["weight_bits"] == "4"][0]
+    # 6-bit products by constants are LUT circuits HLS builds in parallel whatever the reuse factor (issue 13);
+    # narrower weights make them smaller
+    assert float(rf2["est_lut"]) == float(rf1["est_lut"]) and float(four["est_lut"]) < float(rf1["est_lut"])
     # a rerun finds every point finished and runs nothing
     result = run_sweep(SweepSpec.load(tmp_path / "sweep.yml"))
     assert (result.ran, result.skipped) == (0, 4)

@@ -1,43 +1,409 @@
-"""Fit before you build: resource and latency estimates for a converted design, in well under a second.
+"""Fit before you build: resource and latency estimates of an hls4ml design, in well under a second.
 
-Read-only: works from the project's fpga_accel.json (sizes, operand types, reuse factors recorded by the
-convert stage), so it needs neither hls4ml nor Vivado. What it predicts is **Vivado post-synthesis
-utilisation** (what decides whether a design fits); ``figure="csynth"`` predicts Vivado HLS's C-synthesis
-estimate instead, which runs ~1.7x (LUT) and ~3.3x (FF) higher on the calibration design.
+Read-only and numpy-free: works from per-layer records (sizes, operand types, reuse factor, strategy,
+weight statistics) — those a converted project stores in ``fpga_accel.json``, those
+:mod:`fpga_accel.analysis.hls4ml_project` parses from any hls4ml project, or those of the calibration set.
 
-How good it is: constants marked CALIBRATED were fitted to the one real xc7z020 design in the shared
-fixtures (a 16→5 Dense, 16-bit operands, io_stream, RF 1); the estimator reproduces it exactly by
-construction and has **no independent validation yet**. Constants marked GUESS are engineering
-estimates, not measurements. Treat fits/does-not-fit near the margin as "build to find out".
+The model is analytical and explainable per layer: every layer is broken into *terms* (a count of things
+HLS builds, e.g. "LUT-built constant products × operand bits", "FIFO channels deeper than 32 words"), and a
+resource is the sum of terms times one constant each. What HLS builds, as modelled (see ``TERMS``):
+
+- **Constant multiplications (Latency strategy)**: zero weights cost nothing, ±2^k weights are shifts;
+  the other products are fully unrolled whatever the reuse factor. Products with both operands ≥ 10 bits
+  go to DSPs, capped by hls4ml's multiplier limit ceil(weights / RF) (then time-shared through input
+  multiplexers); narrower ones are LUT shift-and-add circuits built in parallel — a large reuse factor
+  does not make them smaller.
+- **Resource strategy**: ceil(weights / RF) real multipliers fed from weight memories (BRAM, one column of
+  width bits per multiplier), accumulators and input selection in LUTs; zeros are not skipped.
+- **io_stream**: one FIFO per channel between layers; deeper than 32 words they take BRAM, else SRLs.
+  Latency is dataflow-overlapped: the slowest layer plus a fill delay per other layer.
+- **io_parallel**: the layers' latencies add up; the interval is the slowest layer's.
+- Every hls4ml layer class that convert can produce has a rule; a class without one is a flagged row
+  (``Estimate.unknown_layers``), never silently free.
+
+The constants are fitted on the calibration set (``fpga_accel/analysis/calibration``) by
+``fpga_accel.analysis.fit`` and stored in ``estimator_constants.json`` next to this file, with the error
+band each figure showed under leave-one-design-out cross-validation (``make estimate-accuracy``).
+``figure="csynth"`` predicts Vivado/Vitis HLS's C-synthesis report; ``figure="synth"`` (default) predicts
+Vivado post-synthesis utilisation, as the C-synthesis estimate times a per-resource ratio fitted on the
+designs that published both.
 """
 from __future__ import annotations
 
+import json
+import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..boards import Board, get_board
 
-# CALIBRATED on shared/fixtures/vivado_reports (80 DSP-mapped 16x16 products, 16-bit accumulators).
-DSP_PER_WIDE_MULT = {"synth": 66 / 80, "csynth": 73 / 80}
-LUT_PER_MULT_BIT = {"synth": 1526 / (80 * 16), "csynth": 2532 / (80 * 16)}
-FF_PER_MULT_BIT = {"synth": 2428 / (80 * 16), "csynth": 7969 / (80 * 16)}
-# GUESS (no calibration data yet): a product maps to a DSP48E1 when both operands exceed 10 bits; a
-# LUT-built product by a constant weight (Vivado folds constants into shift-and-add) costs ~0.1*a*w LUTs
-# plus ~0.25*(a+w) LUTs and FFs of adder tree and pipeline: ~7 LUTs for a 6x6-bit product.
-DSP_MIN_WIDTH = 10
-LUT_PER_PRODUCT_BIT = 0.1
-TREE_PER_OPERAND_BIT = 0.25
-# GUESS: AXI DMA (256-beat bursts), interconnect and reset logic of hls4ml's PYNQ-Z2 block design.
-PLATFORM = {"lut": 2100, "ff": 3000, "dsp": 0, "bram36": 2}
+__all__ = ["part_family", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
+           "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
+           "KNOWN_CLASSES"]
+
+log = logging.getLogger("fpga_accel.estimate")
+
+CONSTANTS_FILE = Path(__file__).parent / "estimator_constants.json"
+RESOURCES = ("lut", "ff", "dsp", "bram18")
+METRICS = ("lut", "ff", "dsp", "bram36", "latency")
 BRAM18_BITS = 18432
+WIDE_BITS = 10      # both operands at least this wide: a constant product is worth a DSP
+FIFO_SRL_DEPTH = 32  # FIFOs this deep or shallower are SRLs (SVHN: 36-deep in BRAM; zu9: 25-deep in SRL)
+
+# What each term counts, and the engineering prior its constant is pulled towards when fitting.
+TERMS: Dict[str, Tuple[str, float]] = {
+    "dsp.const_wide": ("DSPs needed by constant products with both operands >= 10 bits, at most ceil(weights/RF) "
+                       "(Dense/Conv weights, BatchNormalization scales)", 0.9),
+    "dsp.const_narrow": ("DSPs needed by constant products with an operand < 10 bits (HLS puts few on DSPs)", 0.05),
+    "dsp.generic": ("DSPs needed by the Resource strategy's multipliers (weights from memory) wider than 10 bits", 1.0),
+    "dsp.param_act": ("DSPs of parametrised activations (LeakyReLU, ELU, PReLU: a product by alpha per element)", 0.5),
+    "dsp.softmax": ("softmax elements (one product each, by the inverse of the sum)", 1.0),
+    "lut.narrow_mult_bit": ("LUT-built constant products x input bits x weight bits (not zeros, not powers of two)", 0.3),
+    "lut.wide_mult_bit": ("DSP-mapped constant products x input bits x weight bits (glue, the few LUT-built ones)", 0.1),
+    "lut.add_bit": ("accumulations (one per non-zero product, shifts included) x accumulator bits", 1.0),
+    "lut.share_bit": ("products time-shared through a DSP (Latency strategy, RF > 1) x input bits: multiplexers", 1.0),
+    "lut.generic_mult_bit": ("Resource-strategy multipliers built in LUTs x input bits x weight bits", 0.5),
+    "lut.resource_bit": ("Resource strategy: (multipliers + outputs) x accumulator bits (accumulators, selection)", 2.0),
+    "lut.elem_bit": ("element-wise layers: elements per cycle x (input + output bits)", 1.5),
+    "lut.pool_bit": ("pooling: elements per cycle x input bits x window size", 3.0),
+    "lut.softmax_bit": ("softmax: elements x input bits", 10.0),
+    "lut.stream_bit": ("io_stream layer ports: channels x (input + output bits)", 2.0),
+    "lut.fifo_srl_bit": ("io_stream FIFOs of <= 32 words, in SRLs: channels x bits", 0.5),
+    "lut.fifo": ("io_stream FIFOs in BRAM: channels (read/write pointers, full/empty flags)", 50.0),
+    "lut.pipo_bit": ("io_parallel dataflow (Resource layers or convolutions): bits of the arrays between layers", 1.0),
+    "lut.layer": ("layers (control logic of each HLS function)", 100.0),
+    "lut.kernel": ("Dense/Conv layers (loop control, weight indexing)", 200.0),
+    "lut.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 0.5),
+    "ff.mult_bit": ("instantiated products (DSP or LUT) x accumulator bits: pipeline registers", 1.0),
+    "ff.dsp_bit_7s": ("7-series parts: DSP-mapped constant products x accumulator bits (HLS registers the DSP48E1's "
+                      "operands in fabric; ~100 FF per 16-bit product on xc7z020, ~4 on UltraScale)", 4.0),
+    "ff.share_bit": ("products time-shared through a DSP x input bits", 1.0),
+    "ff.resource_bit": ("Resource strategy: (multipliers + outputs) x accumulator bits", 2.0),
+    "ff.elem_bit": ("element-wise and pooling layers: elements per cycle x (input + output bits)", 1.0),
+    "ff.softmax_bit": ("softmax: elements x input bits", 5.0),
+    "ff.stream_bit": ("io_stream layer ports: channels x (input + output bits)", 2.0),
+    "ff.layer": ("layers (control registers)", 50.0),
+    "ff.kernel": ("Dense/Conv layers (loop counters, weight indices, output registers)", 300.0),
+    "ff.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 1.0),
+    "ff.fifo": ("io_stream FIFOs in BRAM: channels", 30.0),
+    "ff.pipo_bit": ("io_parallel dataflow: bits of the arrays between layers", 0.5),
+    "bram18.resource_weights": ("Resource strategy weight memories: ceil(multipliers x weight bits / 36) BRAM18", 1.0),
+    "bram18.fifo": ("io_stream FIFOs deeper than 32 words: one per channel, ceil(depth x bits / 18 Kb) BRAM18 each", 1.0),
+    "bram18.table": ("lookup tables: softmax (exp + inverse) counts 2, sigmoid/tanh/... 1", 1.5),
+}
+# Latency constants (cycles), fitted by a 1-D search each (see fit.py); defaults are the priors.
+LATENCY_TERMS: Dict[str, Tuple[str, float]] = {
+    "lat.dense_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel, cycles", 3.0),
+    "lat.resource_depth": ("pipeline depth added to the RF cycles of a Resource-strategy kernel", 4.0),
+    "lat.resource_pixel": ("cycles added to RF per input pixel by a Resource-strategy io_stream convolution", 12.0),
+    "lat.elem": ("latency of an element-wise / pooling layer beyond its pixels, cycles", 1.0),
+    "lat.softmax": ("latency of a softmax, cycles", 7.0),
+    "lat.fill": ("io_stream: cycles each non-dominant layer adds to the slowest one's latency", 2.0),
+    "lat.parallel_step": ("io_parallel: cycles added per layer (registers between functions)", 1.0),
+}
+
+
+Constants = Dict[str, Any]
+
+
+def default_constants() -> Constants:
+    """The engineering priors: what the estimator uses when nothing was fitted (no band: unknown error)."""
+    return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
+            "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
+            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "bram18.fifo": 0.8}, "bands": {}, "fitted_on": []}
+
+
+_CACHE: Dict[str, Constants] = {}
+
+
+def load_constants(path: Optional[Path] = None) -> Constants:
+    """The fitted constants and error bands (``estimator_constants.json``); the priors if there is none."""
+    key = str(path or CONSTANTS_FILE)
+    if key not in _CACHE:
+        p = Path(key)
+        _CACHE[key] = json.loads(p.read_text()) if p.exists() else default_constants()
+    return _CACHE[key]
 
 
 def precision_bits(text: Optional[str]) -> int:
-    """Width of an HLS precision string ('fixed<16,6,...>', 'ufixed<6,2>', 'int<8>'); 16 if unknown."""
+    """Width of an HLS precision string ('fixed<16,6,...>', 'ap_ufixed<6,2>', 'int<8>'); 16 if unknown."""
     m = re.search(r"(?:fixed|int)<\s*(\d+)", text or "")
     return int(m.group(1)) if m else 16
+
+
+# hls4ml layer classes, by the rule that costs them (every class convert can produce from a Keras/QKeras model)
+DENSE_CLASSES = ("Dense", "BinaryDense", "TernaryDense")
+CONV_CLASSES = ("Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm", "PointwiseConv1D", "PointwiseConv2D",
+                "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D", "Conv")
+ELEMENTWISE_CLASSES = ("Activation", "ReLU", "HardActivation", "TernaryTanh", "BinaryTanh", "ThresholdedReLU")
+PARAM_ACT_CLASSES = ("ParametrizedActivation", "LeakyReLU", "ELU", "PReLU")
+SCALE_CLASSES = ("BatchNormalization", "ApplyAlpha", "Normalize")
+POOL_CLASSES = ("Pooling1D", "Pooling2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D")
+GLOBAL_POOL_CLASSES = ("GlobalPooling1D", "GlobalPooling2D")
+MOVE_CLASSES = ("ZeroPadding1D", "ZeroPadding2D", "Resize", "UpSampling1D", "UpSampling2D", "Cropping1D",
+                "Cropping2D", "Concatenate", "Transpose", "Repack", "Clone")
+MERGE_CLASSES = ("Merge", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+FREE_CLASSES = ("Input", "InputLayer", "Reshape", "Flatten", "Dropout")
+TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "softsign", "elu", "selu", "hard_tanh")
+KNOWN_CLASSES = (DENSE_CLASSES + CONV_CLASSES + ELEMENTWISE_CLASSES + PARAM_ACT_CLASSES + SCALE_CLASSES
+                 + POOL_CLASSES + GLOBAL_POOL_CLASSES + MOVE_CLASSES + MERGE_CLASSES + FREE_CLASSES + ("Softmax",))
+
+
+def _shape(layer: Mapping[str, Any]) -> List[int]:
+    return [int(s) for s in (layer.get("shape") or [1])]
+
+
+def _channels(layer: Mapping[str, Any]) -> int:
+    return _shape(layer)[-1]
+
+
+def _pixels(layer: Mapping[str, Any]) -> int:
+    s = _shape(layer)
+    return int(math.prod(s[:-1])) if len(s) > 1 else 1
+
+
+def _elements(layer: Mapping[str, Any]) -> int:
+    return int(math.prod(_shape(layer)))
+
+
+def dsp_per_product(a: int, w: int) -> int:
+    """DSP48 slices one a x w product needs (25 x 18 multiplier; a 32 x 32 product takes 4)."""
+    big, small = max(a, w), min(a, w)
+    return math.ceil(big / 25) * math.ceil(small / 18)
+
+
+def _weight_stats(layer: Mapping[str, Any]) -> Tuple[int, int, int]:
+    """(weights, non-zero weights, non-zero ±2^k weights). Old projects record no powers of two: 0 assumed."""
+    n = int(layer.get("n_weights") or layer.get("rf_n_in", 1) * layer.get("rf_n_out", 1))
+    nz = int(layer.get("n_nonzero_weights", n))
+    return n, nz, min(nz, int(layer.get("n_pow2_weights", 0)))
+
+
+@dataclass
+class Terms:
+    """What HLS builds for one layer: quantities per term (resource terms) and its latency and interval."""
+
+    quantities: Dict[str, float] = field(default_factory=dict)
+    latency: Dict[str, float] = field(default_factory=dict)  # {"base": cycles, "<lat term>": multiplier}
+    interval: Dict[str, float] = field(default_factory=dict)
+    multiplications: int = 0
+    multipliers: int = 0
+    mapped_to: str = "-"
+    flag: str = ""
+
+    def add(self, term: str, qty: float) -> None:
+        if qty:
+            self.quantities[term] = self.quantities.get(term, 0.0) + float(qty)
+
+
+def part_family(part: Optional[str]) -> str:
+    """'7series' (xc7*: DSP48E1) or 'ultrascale' (xcu*, xczu*, xcvu*, ...: DSP48E2)."""
+    return "7series" if re.match(r"xc7", (part or "xc7").lower()) else "ultrascale"
+
+
+def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: str) -> None:
+    """Dense and convolution layers: the multiplications, by strategy."""
+    kind = layer["class"]
+    a = precision_bits(layer.get("input_precision"))
+    w = precision_bits(layer.get("weight_precision"))
+    acc = precision_bits(layer.get("accum_precision") or layer.get("precision"))
+    n_in = int(layer.get("rf_n_in") or layer.get("n_in") or 1)
+    n_out = int(layer.get("rf_n_out") or layer.get("n_out") or 1)
+    n, nz, pow2 = _weight_stats(layer)
+    is_conv = kind not in DENSE_CLASSES
+    # io_parallel convolutions compute ceil(positions / RF) output positions at once; io_stream ones one pixel
+    units = max(1, math.ceil(_pixels(layer) / rf)) if is_conv and io_type == "io_parallel" else 1
+    positions = _pixels(layer) if is_conv else 1
+    t.multiplications = nz * positions
+    t.add("lut.kernel", 1)
+    t.add("ff.kernel", 1)
+    if is_conv and io_type == "io_stream":
+        window = int(layer.get("filt_height", 1)) * int(layer.get("filt_width", 1)) * int(layer.get("n_chan", 1)) * a
+        t.add("lut.window_bit", window)
+        t.add("ff.window_bit", window)
+    strategy = str(layer.get("strategy") or "latency").lower()
+    if strategy == "resource":
+        m = math.ceil(n_in * n_out / rf)
+        t.multipliers = m
+        if max(a, w) > WIDE_BITS and min(a, w) > 4:
+            t.mapped_to = "DSP"
+            t.add("dsp.generic", m * dsp_per_product(a, w))
+        else:
+            t.mapped_to = "LUT"
+            t.add("lut.generic_mult_bit", m * a * w)
+        t.add("lut.resource_bit", (m + n_out) * acc)
+        t.add("ff.resource_bit", (m + n_out) * acc)
+        if n * w > 1024:
+            t.add("bram18.resource_weights", math.ceil(m * w / 36) * math.ceil(rf / 512))
+        if is_conv and io_type == "io_stream":
+            px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1))
+            t.latency = {"base": px * rf, "lat.resource_pixel": px}
+            t.interval = dict(t.latency)
+        else:
+            t.latency = {"base": rf, "lat.resource_depth": 1}
+            t.interval = {"base": rf}
+        return
+    mults = (nz - pow2) * units                      # real multiplications (zeros free, 2^k are shifts)
+    limit = max(1, math.ceil(nz * units / rf))       # hls4ml's multiplier limit (ALLOCATION pragma)
+    wide = min(a, w) >= WIDE_BITS
+    on_dsp = min(mults, limit)
+    t.multipliers = on_dsp if wide else mults
+    t.mapped_to = "DSP" if wide else "LUT"
+    if wide:
+        t.add("dsp.const_wide", on_dsp * dsp_per_product(a, w))
+        t.add("lut.wide_mult_bit", on_dsp * a * w)
+        t.add("lut.share_bit", (mults - on_dsp) * a)
+        t.add("ff.share_bit", (mults - on_dsp) * a)
+    else:
+        t.add("dsp.const_narrow", on_dsp * dsp_per_product(a, w))
+        t.add("lut.narrow_mult_bit", mults * a * w)
+    adders = nz * units if not wide else min(nz * units, limit + pow2 * units)
+    t.add("lut.add_bit", adders * acc)
+    t.add("ff.mult_bit", adders * acc)
+    if wide and family == "7series":
+        t.add("ff.dsp_bit_7s", on_dsp * acc)
+    ii = max(1, math.ceil(mults / on_dsp)) if wide and mults else 1
+    if is_conv and io_type == "io_stream":
+        px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1))
+        t.latency = {"base": px * ii, "lat.dense_depth": 1}
+        t.interval = {"base": px * ii}
+    else:
+        t.latency = {"base": ii, "lat.dense_depth": 1}
+        t.interval = {"base": ii}
+
+
+def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[int] = None,
+                family: str = "7series") -> Terms:
+    """The terms of one layer record (the fitted constants turn them into resources and cycles)."""
+    kind = str(layer["class"])
+    rf = max(1, int(reuse_factor or layer.get("reuse_factor") or 1))
+    t = Terms()
+    a = precision_bits(layer.get("input_precision") or layer.get("precision"))
+    o = precision_bits(layer.get("precision") or layer.get("input_precision"))
+    stream = io_type == "io_stream"
+    per_cycle = _channels(layer) if stream else _elements(layer)
+    px = _pixels(layer) if stream else 1
+    if kind in FREE_CLASSES:
+        return t
+    t.add("lut.layer", 1)
+    t.add("ff.layer", 1)
+    if stream:
+        t.add("lut.stream_bit", _channels(layer) * (a + o))
+        t.add("ff.stream_bit", _channels(layer) * (a + o))
+    if kind in DENSE_CLASSES or kind in CONV_CLASSES:
+        if kind.startswith(("Separable", "Depthwise")):
+            t.flag = "depthwise/separable costed as one convolution of its recorded sizes"
+        _kernel(layer, io_type, rf, t, family)
+        return t
+    if kind == "Softmax":
+        n = _elements(layer)
+        t.add("dsp.softmax", n)
+        t.add("lut.softmax_bit", n * a)
+        t.add("ff.softmax_bit", n * a)
+        t.add("bram18.table", 2)
+        t.latency, t.interval = {"lat.softmax": 1}, {"base": 1}
+        return t
+    if kind in POOL_CLASSES or kind in GLOBAL_POOL_CLASSES:
+        if kind in GLOBAL_POOL_CLASSES:
+            window = 1
+        else:
+            window = int(layer.get("pool_height") or layer.get("filt_height") or 2) * \
+                int(layer.get("pool_width") or layer.get("filt_width") or (1 if kind.endswith("1D") else 2))
+        t.add("lut.pool_bit", per_cycle * a * window)
+        t.add("ff.elem_bit", per_cycle * (a + o))
+        in_px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1)) if stream else 1
+        t.latency = {"base": max(in_px, px), "lat.elem": 1}
+        t.interval = {"base": max(in_px, px)}
+        return t
+    known = kind in KNOWN_CLASSES
+    if not known:
+        t.flag = f"unknown layer class {kind}: not costed (costed as a generic element-wise layer)"
+    t.add("lut.elem_bit", per_cycle * (a + o))
+    t.add("ff.elem_bit", per_cycle * (a + o))
+    if kind in PARAM_ACT_CLASSES or str(layer.get("activation", "")).lower() in ("leakyrelu", "elu", "prelu"):
+        t.add("dsp.param_act", per_cycle * dsp_per_product(a, a) if a >= WIDE_BITS else 0)
+    elif kind in SCALE_CLASSES or kind in ("Multiply",):  # products by constant scales: like a kernel's
+        w = precision_bits(layer.get("weight_precision") or layer.get("precision"))
+        if min(a, w) >= WIDE_BITS:
+            t.add("dsp.const_wide", per_cycle * dsp_per_product(a, w))
+        else:
+            t.add("dsp.const_narrow", per_cycle * dsp_per_product(a, w))
+            t.add("lut.narrow_mult_bit", per_cycle * a * w)
+    if kind in ("Activation",) and str(layer.get("activation", "")).lower() in TABLE_ACTIVATIONS:
+        t.add("bram18.table", 1)
+    t.latency = {"base": px, "lat.elem": 1}
+    t.interval = {"base": px}
+    return t
+
+
+def _fifo_terms(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, float]:
+    """io_stream: the FIFOs between layers (one per channel, hls4ml sets the depth to the pixel count)."""
+    q: Dict[str, float] = {}
+    inner = [l for l in layers[1:-1] if l["class"] not in FREE_CLASSES]  # the input and output are ports
+    if io_type != "io_stream":
+        dataflow = any(str(l.get("strategy", "")).lower() == "resource" or l["class"] in CONV_CLASSES for l in layers)
+        if dataflow:
+            bits = sum(_elements(l) * precision_bits(l.get("precision")) for l in inner)
+            q["lut.pipo_bit"], q["ff.pipo_bit"] = float(bits), float(bits)
+        return q
+    for l in inner:
+        depth, chans = _pixels(l), _channels(l)
+        bits = precision_bits(l.get("precision"))
+        if depth > FIFO_SRL_DEPTH:
+            per_channel = min(math.ceil(bits / wd) * math.ceil(depth / d)
+                              for d, wd in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
+            q["bram18.fifo"] = q.get("bram18.fifo", 0.0) + chans * per_channel
+            q["lut.fifo"] = q.get("lut.fifo", 0.0) + chans
+            q["ff.fifo"] = q.get("ff.fifo", 0.0) + chans
+        else:
+            q["lut.fifo_srl_bit"] = q.get("lut.fifo_srl_bit", 0.0) + chans * bits
+    return q
+
+
+def design_terms(layers: Sequence[Mapping[str, Any]], io_type: str,
+                 reuse_factors: Optional[Mapping[str, int]] = None,
+                 family: str = "7series") -> Tuple[List[Terms], Dict[str, float]]:
+    """Per-layer terms and the design-level ones (FIFOs, dataflow buffers)."""
+    reuse_factors = reuse_factors or {}
+    per_layer = [layer_terms(l, io_type, reuse_factors.get(l["name"]), family) for l in layers]
+    return per_layer, _fifo_terms(layers, io_type)
+
+
+def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
+    return float(spec.get("base", 0.0)) + sum(v * lat.get(k, 0.0) for k, v in spec.items() if k != "base")
+
+
+# Terms whose Vivado-synthesis ratio differs from their resource's: the FFs HLS counts around DSP48E1
+# products, which Vivado packs into the DSP's own pipeline registers; FIFO BRAM, which Vivado keeps while it
+# moves small weight memories into LUTRAM.
+SYNTH_TERMS = ("ff.dsp_bit_7s", "bram18.fifo")
+
+
+def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csynth") -> Dict[str, float]:
+    c = constants["csynth"]
+    out = {r: 0.0 for r in RESOURCES}
+    for term, qty in q.items():
+        resource = term.split(".", 1)[0]
+        value = qty * float(c.get(term, 0.0))
+        if figure == "synth":
+            value *= float(constants.get("synth_term_ratio", {}).get(term, constants["synth_ratio"].get(resource, 1.0)))
+        out[resource] += value
+    return out
+
+
+def combine_latency(stages: Sequence[Tuple[float, float]], io_type: str, lat: Mapping[str, float]) -> Tuple[float, float]:
+    """(latency, interval) of a chain of (latency, interval) stages: io_stream overlaps them (dataflow: the
+    slowest stage plus a fill delay per other stage); io_parallel runs them one after the other."""
+    real = [s for s in stages if s[0] > 0 or s[1] > 0]
+    if not real:
+        return 0.0, 1.0
+    interval = max(max(s[1] for s in real), 1.0)
+    if io_type == "io_stream":
+        return max(s[0] for s in real) + lat.get("lat.fill", 0.0) * (len(real) - 1), interval
+    return sum(s[0] for s in real) + lat.get("lat.parallel_step", 0.0) * len(real), interval
 
 
 @dataclass
@@ -54,10 +420,15 @@ class LayerEstimate:
     bram36: float = 0.0
     latency_cycles: int = 0
     interval: int = 1
+    terms: Dict[str, float] = field(default_factory=dict)
+    flag: str = ""
 
 
 @dataclass
 class Estimate:
+    """Totals for the hls4ml IP (``ip_total``) and with the platform (``total``, what must fit), each with
+    the expected error band measured by leave-one-design-out cross-validation (``low``/``high``)."""
+
     name: str
     board: str
     figure: str
@@ -66,19 +437,26 @@ class Estimate:
     layers: List[LayerEstimate]
     margin: float
     total: Dict[str, float] = field(default_factory=dict)
+    ip_total: Dict[str, float] = field(default_factory=dict)
+    low: Dict[str, float] = field(default_factory=dict)
+    high: Dict[str, float] = field(default_factory=dict)
     used_pct: Dict[str, float] = field(default_factory=dict)
     latency_cycles: int = 0
+    latency_range: Tuple[int, int] = (0, 0)
     interval: int = 1
     fits: bool = True
+    verdict: str = "FITS"
     dominant_layer: str = ""
     dominant_resource: str = ""
+    unknown_layers: List[str] = field(default_factory=list)
+    band_source: str = ""
 
     @property
     def latency_ns(self) -> float:
         return self.latency_cycles * self.clock_period_ns
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self) | {"latency_ns": self.latency_ns}
+        return {**asdict(self), "latency_ns": self.latency_ns}
 
     def format(self) -> str:
         predicted = ("Vivado post-synthesis utilisation" if self.figure == "synth"
@@ -90,139 +468,172 @@ class Estimate:
         for l in self.layers:
             lines.append(f"{l.name[:16]:16s} {l.kind[:11]:11s} {l.reuse_factor:4d} {l.multiplications:6d} "
                          f"{l.mapped_to:>4s} {l.dsp:6.0f} {l.lut:8.0f} {l.ff:8.0f} {l.bram36:7.1f} "
-                         f"{l.latency_cycles:7d} {l.interval:6d}")
+                         f"{l.latency_cycles:7d} {l.interval:6d}" + (f"  ! {l.flag}" if l.flag else ""))
         lines.append("-" * len(head))
         t = self.total
         lines.append(f"{'total':16s} {'':11s} {'':4s} {'':6s} {'':4s} {t['dsp']:6.0f} {t['lut']:8.0f} {t['ff']:8.0f} "
                      f"{t['bram36']:7.1f} {self.latency_cycles:7d} {self.interval:6d}")
+        if self.high:
+            band = ", ".join(f"{k.upper()} {self.low[k]:.0f}-{self.high[k]:.0f}" for k in ("dsp", "lut", "ff", "bram36"))
+            lines.append(f"expected range: {band}; latency {self.latency_range[0]}-{self.latency_range[1]} cycles "
+                         f"({self.band_source})")
+        else:
+            lines.append("expected range: unknown (no fitted error band)")
         pct = ", ".join(f"{k.upper()} {v:.1f}%" for k, v in self.used_pct.items())
         lines.append(f"board use: {pct}  (margin {self.margin:.0%} of each resource)")
         lines.append(f"latency {self.latency_cycles} cycles = {self.latency_ns:g} ns, interval {self.interval} cycles")
-        verdict = "FITS" if self.fits else "DOES NOT FIT"
-        lines.append(f"{verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer "
+        if self.unknown_layers:
+            lines.append(f"NOT COSTED: unknown layer classes in {', '.join(self.unknown_layers)}")
+        lines.append(f"{self.verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer "
                      f"{self.dominant_layer}")
         return "\n".join(lines)
 
 
-def _spatial(layer: Mapping[str, Any]) -> int:
-    shape = layer.get("shape") or [1]
-    return int(math.prod(shape[:-1])) if len(shape) > 1 else 1
-
-
 def estimate_layer(layer: Mapping[str, Any], io_type: str, figure: str = "synth",
-                   reuse_factor: Optional[int] = None) -> LayerEstimate:
-    kind = layer["class"]
-    rf = int(reuse_factor or layer.get("reuse_factor") or 1)
-    est = LayerEstimate(layer["name"], kind, rf)
-    a = precision_bits(layer.get("input_precision"))
-    out_bits = precision_bits(layer.get("precision"))
-    if kind in ("Dense", "Conv1D", "Conv2D") and "rf_n_in" in layer:
-        n_in, n_out = layer["rf_n_in"], layer["rf_n_out"]
-        w = precision_bits(layer.get("weight_precision"))
-        acc = precision_bits(layer.get("accum_precision"))
-        nonzero = layer.get("n_nonzero_weights", n_in * n_out) / max(1, layer.get("n_weights", n_in * n_out))
-        products = int(round(n_in * n_out * nonzero))
-        est.multiplications = products * (1 if kind == "Dense" else _spatial(layer))
-        est.multipliers = math.ceil(products / rf)
-        wide = min(a, w) > DSP_MIN_WIDTH
-        est.mapped_to = "DSP" if wide else "LUT"
-        est.dsp = est.multipliers * DSP_PER_WIDE_MULT[figure] if wide else 0.0
-        if wide:
-            est.lut = est.multipliers * acc * LUT_PER_MULT_BIT[figure]
-            est.ff = est.multipliers * acc * FF_PER_MULT_BIT[figure]
-        else:
-            est.lut = est.multipliers * (LUT_PER_PRODUCT_BIT * a * w + TREE_PER_OPERAND_BIT * (a + w))
-            est.ff = est.multipliers * TREE_PER_OPERAND_BIT * (a + w)
-        tree = math.ceil(math.log2(max(2, n_in)))
-        if kind == "Dense":
-            if io_type == "io_stream":  # CALIBRATED: the fixture's io_stream Dense has II 8, latency 10
-                est.interval = max(rf, math.ceil(n_in / 2))
-                est.latency_cycles = est.interval + tree - 2
-            else:  # GUESS: pipelined multiply, adder tree, RF passes
-                est.interval, est.latency_cycles = rf, rf + tree + 1
-        else:  # GUESS: one output position per RF cycles (io_stream: per input pixel, line buffer)
-            positions = (layer.get("in_height", 1) * layer.get("in_width", 1)) if io_type == "io_stream" \
-                else _spatial(layer)
-            est.interval = positions * rf
-            est.latency_cycles = est.interval + tree + 2
-            if io_type == "io_stream":  # GUESS: line buffer of (k-1) rows in SRLs, or BRAM when large
-                bits = (layer.get("filt_height", 1) - 1) * layer.get("in_width", 1) * layer.get("n_chan", 1) * a
-                est.bram36 = math.ceil(bits / (2 * BRAM18_BITS)) if bits > BRAM18_BITS else 0.0
-                est.lut += 0 if est.bram36 else bits / 32
-        if layer.get("strategy") == "resource" and layer.get("n_weights", 0) * w > 2048:  # GUESS
-            est.bram36 = max(est.bram36, math.ceil(layer["n_weights"] * w / (2 * BRAM18_BITS)),
-                             math.ceil(est.multipliers * w / 72))
-    elif kind == "Softmax":  # exp and inverse tables in BRAM; GUESS for the logic
-        n = int(math.prod(layer.get("shape") or [1]))
-        est.bram36 = 2 * math.ceil(4096 * 18 / (2 * BRAM18_BITS))
-        est.lut, est.ff = 40.0 * n, 60.0 * n
-        est.latency_cycles, est.interval = 6 + math.ceil(math.log2(max(2, n))), 1
-    elif kind in ("Input", "Reshape", "Transpose"):
-        return est
-    else:  # activations, pooling, BN: light per-element logic; GUESS
-        n = int(math.prod(layer.get("shape") or [1]))
-        per_cycle = n if io_type == "io_parallel" else max(1, n // max(1, _spatial(layer)))
-        est.lut, est.ff = per_cycle * out_bits * 1.0, per_cycle * out_bits * 1.0
-        if kind == "BatchNormalization":
-            est.dsp = per_cycle * DSP_PER_WIDE_MULT[figure]
-        est.interval = 1 if io_type == "io_parallel" else max(1, _spatial(layer))
-        est.latency_cycles = est.interval + 1
-    return est
+                   reuse_factor: Optional[int] = None, constants: Optional[Constants] = None,
+                   family: str = "7series") -> LayerEstimate:
+    """One layer's estimate (no FIFOs, no dataflow: those belong to the design)."""
+    c = constants or load_constants()
+    t = layer_terms(layer, io_type, reuse_factor, family)
+    res = _resources(t.quantities, c, figure)
+    rf = max(1, int(reuse_factor or layer.get("reuse_factor") or 1))
+    return LayerEstimate(str(layer["name"]), str(layer["class"]), rf, t.multiplications, t.multipliers, t.mapped_to,
+                         dsp=round(res["dsp"], 1), lut=round(res["lut"], 1), ff=round(res["ff"], 1),
+                         bram36=round(res["bram18"] / 2.0, 1),
+                         latency_cycles=int(round(_cycles(t.latency, c["latency"]))),
+                         interval=max(1, int(round(_cycles(t.interval, c["latency"])))),
+                         terms=dict(t.quantities), flag=t.flag)
+
+
+# AXI DMA (256-beat bursts), interconnect and reset logic of hls4ml's PYNQ-Z2 block design; GUESS (the
+# calibration reports are of the IP alone, so this row is not fitted).
+PLATFORM = {"lut": 2100, "ff": 3000, "dsp": 0, "bram36": 2}
+
+
+def _band(c: Constants, figure: str, metric: str) -> Optional[Tuple[float, float]]:
+    b = (c.get("bands") or {}).get(f"{figure}/{metric}")
+    return (float(b["low"]), float(b["high"])) if b else None
 
 
 def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Board, io_type: str,
                     clock_period: float, figure: str = "synth", margin: float = 0.8,
-                    reuse_factors: Optional[Mapping[str, int]] = None) -> Estimate:
+                    reuse_factors: Optional[Mapping[str, int]] = None,
+                    constants: Optional[Constants] = None, platform: bool = True,
+                    part: Optional[str] = None) -> Estimate:
+    """Estimate a design given as per-layer records (the ``layers`` of fpga_accel.json, dataflow order).
+    ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products."""
+    c = constants or load_constants()
     reuse_factors = reuse_factors or {}
-    per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"])) for l in layers]
-    inputs = next((l for l in layers if l["class"] == "Input"), None)
-    n_in = int(math.prod(inputs["shape"])) if inputs else 1
-    n_out = int(math.prod(layers[-1]["shape"])) if layers else 1
-    wrapper = LayerEstimate("axi_wrapper", "AXI stream", 1, lut=(n_in + n_out) * 2.0 + PLATFORM["lut"],
-                            ff=(n_in + n_out) * 4.0 + PLATFORM["ff"], bram36=PLATFORM["bram36"],
-                            latency_cycles=n_in + n_out, interval=max(n_in, n_out))
-    per_layer.append(wrapper)  # one word per cycle in and out: II >= max(N_IN, N_OUT)
-    total = {k: round(sum(getattr(l, k) for l in per_layer), 1) for k in ("dsp", "lut", "ff", "bram36")}
+    family = part_family(part or board.part)
+    per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"]), c, family) for l in layers]
+    fifo = _resources(_fifo_terms(layers, io_type), c, figure)
+    rows = list(per_layer)
+    if any(fifo.values()):
+        rows.append(LayerEstimate("fifos" if io_type == "io_stream" else "buffers", "between layers", lut=round(fifo["lut"], 1), ff=round(fifo["ff"], 1),
+                                  bram36=round(fifo["bram18"] / 2.0, 1), latency_cycles=0, interval=0))
+    lat, ii = combine_latency([(l.latency_cycles, l.interval) for l, rec in zip(per_layer, layers)
+                               if rec["class"] not in FREE_CLASSES], io_type, c["latency"])
+    ip = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
+    if platform:
+        inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
+        n_in = _elements(inputs) if inputs else 1
+        n_out = _elements(layers[-1]) if layers else 1
+        rows.append(LayerEstimate("axi_wrapper", "AXI stream", 1, lut=(n_in + n_out) * 2.0 + PLATFORM["lut"],
+                                  ff=(n_in + n_out) * 4.0 + PLATFORM["ff"], bram36=PLATFORM["bram36"],
+                                  latency_cycles=n_in + n_out, interval=max(n_in, n_out)))
+        lat, ii = lat + n_in + n_out, max(ii, n_in, n_out)  # one word per cycle in and out
+    total = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
+    extra = {k: total[k] - ip[k] for k in total}  # the platform row is not scaled by the band
+    low, high = {}, {}
+    for k in total:
+        band = _band(c, figure, k)
+        if band:
+            low[k], high[k] = round(ip[k] * band[0] + extra[k], 1), round(ip[k] * band[1] + extra[k], 1)
+    lband = _band(c, "csynth", "latency")
+    lat_range = (int(lat * lband[0]), int(math.ceil(lat * lband[1]))) if lband else (int(lat), int(lat))
     capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
     used = {k: round(100.0 * total[k] / capacity[k], 1) for k in capacity}
     resource = max(used, key=lambda k: used[k])
-    dominant = max(per_layer[:-1] or per_layer, key=lambda l: getattr(l, resource))
+    costed = [l for l in rows if l.name not in ("axi_wrapper", "fifos", "buffers")] or rows
+    dominant = max(costed, key=lambda l: getattr(l, resource))
+    limit = {k: margin * capacity[k] for k in capacity}
+    fits = all(total[k] <= limit[k] for k in capacity)
+    unknown = [l.name for l in per_layer if l.flag.startswith("unknown")]
+    if high and not all(high[k] <= limit[k] for k in capacity) and \
+            not any(low[k] > limit[k] for k in capacity):
+        verdict = "UNCERTAIN"
+    else:
+        verdict = "FITS" if fits else "DOES NOT FIT"
+    if unknown and verdict == "FITS":
+        verdict = "UNCERTAIN"
+    src = f"error band from leave-one-design-out over {len(c.get('fitted_on', []))} published designs" if high else ""
     return Estimate(name=name, board=board.name, figure=figure, io_type=io_type, clock_period_ns=clock_period,
-                    layers=per_layer, margin=margin, total=total, used_pct=used,
-                    latency_cycles=sum(l.latency_cycles for l in per_layer),
-                    interval=max(l.interval for l in per_layer),
-                    fits=all(total[k] <= margin * capacity[k] for k in capacity),
-                    dominant_layer=dominant.name, dominant_resource=resource)
+                    layers=rows, margin=margin, total=total, ip_total=ip, low=low, high=high, used_pct=used,
+                    latency_cycles=int(round(lat)), latency_range=lat_range, interval=int(round(ii)), fits=fits,
+                    verdict=verdict, dominant_layer=dominant.name, dominant_resource=resource,
+                    unknown_layers=unknown, band_source=src)
 
 
-def estimate(design: Any, board: Optional[str] = None, figure: str = "synth", margin: float = 0.8) -> Estimate:
-    """Estimate a converted design (a ``Design`` or anything with its ``meta`` dict)."""
-    meta = design.meta.to_dict() if hasattr(design, "meta") else design  # a Design, or its fpga_accel.json
-    return estimate_layers(meta["layers"], name=meta["name"], board=get_board(board or meta["board"]),
-                           io_type=meta["io_type"], clock_period=meta["clock_period"], figure=figure, margin=margin)
+def estimate(design: Any = None, board: Optional[str] = None, figure: str = "synth", margin: float = 0.8, *,
+             model: Any = None, config: Any = None, part: Optional[str] = None) -> Estimate:
+    """Estimate a design: resources (both figures: ``figure="synth"`` Vivado post-synthesis, ``"csynth"``
+    the HLS report) and latency, per layer and in total, with the expected error band.
+
+    ``design`` is any of: a converted ``Design``; its ``fpga_accel.json`` dict; a path to a project this
+    toolkit wrote (has ``fpga_accel.json``) or to **any hls4ml project** (``firmware/parameters.h``);
+    or leave it out and pass a Keras ``model`` with an hls4ml ``config`` (a dict or a YAML file path).
+    ``board`` is the board to check against; ``part`` (default: the project's, else the board's) picks
+    the DSP family (7-series or UltraScale), which changes how many registers HLS puts around DSPs.
+    """
+    from .hls4ml_project import read_design  # local: keeps this module free of the parser
+
+    meta = read_design(design, model=model, config=config)
+    b = get_board(board or meta.get("board") or "pynq-z2")
+    return estimate_layers(meta["layers"], name=meta.get("name", "design"), board=b, io_type=meta["io_type"],
+                           clock_period=float(meta.get("clock_period") or b.clock_period), figure=figure,
+                           margin=margin, part=part or meta.get("part"))
 
 
 def choose_reuse_factors(layers: Sequence[Mapping[str, Any]], *, board: Board, io_type: str, clock_period: float,
-                         margin: float = 0.8, name: str = "design") -> tuple[Dict[str, int], Estimate]:
-    """The smallest reuse factor per layer (among hls4ml's valid values) whose estimate fits the board.
+                         margin: float = 0.8, name: str = "design") -> Tuple[Dict[str, int], Estimate]:
+    """The smallest reuse factor per layer (among hls4ml's valid values) whose estimate fits the board,
+    counting the error band: the upper end of the band must fit.
 
-    Greedy: while the design does not fit, step up the reuse factor of the layer using most of the
-    binding resource. Raises ValueError when even the largest reuse factors do not fit.
+    Greedy: while the design does not fit, step up the reuse factor of the layer using most of the binding
+    resource. When no choice makes the upper end fit but the central estimate can, the first that fits
+    centrally is returned and a warning names the design and resource (the build may not fit).
+    Raises ValueError when even the central estimate of the largest reuse factors does not fit.
     """
     options = {l["name"]: l["valid_reuse_factors"] for l in layers if l.get("valid_reuse_factors")}
-    chosen = {n: v[0] for n, v in options.items()}
-    while True:
-        est = estimate_layers(layers, name=name, board=board, io_type=io_type, clock_period=clock_period,
-                              margin=margin, reuse_factors=chosen)
-        if est.fits:
-            return chosen, est
-        capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
-        over = [k for k in capacity if est.total[k] > margin * capacity[k]]
-        resource = max(over, key=lambda k: est.total[k] / capacity[k])
-        candidates = [l for l in est.layers if l.name in options and chosen[l.name] != options[l.name][-1]]
-        if not candidates:
-            raise ValueError(f"does not fit {board.name} even at the largest reuse factors: "
-                             f"{resource.upper()} at {est.used_pct[resource]:.0f}%")
-        worst = max(candidates, key=lambda l: getattr(l, resource))
-        values = options[worst.name]
-        chosen[worst.name] = values[values.index(chosen[worst.name]) + 1]
+    capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
+
+    def search(use_band: bool) -> Tuple[Optional[Dict[str, int]], Estimate, str]:
+        chosen = {n: v[0] for n, v in options.items()}
+        while True:
+            est = estimate_layers(layers, name=name, board=board, io_type=io_type, clock_period=clock_period,
+                                  margin=margin, reuse_factors=chosen)
+            value = est.high if use_band and est.high else est.total
+            over = [k for k in capacity if value[k] > margin * capacity[k]]
+            if not over:
+                return chosen, est, ""
+            resource = max(over, key=lambda k: value[k] / capacity[k])
+            key = resource if resource != "bram36" else "bram36"
+            candidates = [l for l in est.layers if l.name in options and chosen[l.name] != options[l.name][-1]
+                          and getattr(l, key) > 0]
+            if not candidates:
+                return None, est, resource
+            worst = max(candidates, key=lambda l: getattr(l, key))
+            values = options[worst.name]
+            chosen[worst.name] = values[values.index(chosen[worst.name]) + 1]
+
+    chosen, est, _ = search(use_band=True)
+    if chosen is not None:
+        return chosen, est
+    chosen, est, resource = search(use_band=False)
+    if chosen is None:
+        raise ValueError(f"does not fit {board.name} even at the largest reuse factors: "
+                         f"{resource.upper()} at {est.used_pct[resource]:.0f}%")
+    over = [k.upper() for k in capacity if est.high and est.high[k] > margin * capacity[k]]
+    log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not "
+                "(%s); no reuse factor makes it fit for sure — build to find out", name, board.name, ", ".join(over))
+    return chosen, est

@@ -305,7 +305,10 @@ def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
         hw["weight_precision"] = str(node.weights["weight"].type.precision)
         hw["n_weights"] = int(weights.size)
         hw["n_nonzero_weights"] = int(np.count_nonzero(weights))
-        if node.class_name in ("Dense", "Conv1D", "Conv2D"):
+        # ±2^k weights are shifts, not multiplications, for HLS (old projects lack this: the estimator takes 0)
+        nonzero = np.abs(weights[weights != 0]).astype(np.float64)
+        hw["n_pow2_weights"] = int(np.count_nonzero(np.log2(nonzero) == np.round(np.log2(nonzero))))
+        if node.class_name in ("Dense", "Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm"):
             n_in = hw.get("n_in") if node.class_name == "Dense" else \
                 hw.get("n_chan", 1) * hw.get("filt_height", 1) * hw.get("filt_width", 1)
             n_out = hw.get("n_out") if node.class_name == "Dense" else hw.get("n_filt")

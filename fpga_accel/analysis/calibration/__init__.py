@@ -179,50 +179,74 @@ def load_designs(directory: Optional[Path] = None) -> List[CalibrationDesign]:
     return [load_design(f) for f in files]
 
 
-def _out_shape(layer: Mapping[str, Any]) -> List[int]:
-    cls = layer["class"]
-    if cls in CONV_CLASSES or cls.startswith("Pooling"):
+def _spatial_out(layer: Mapping[str, Any]) -> Optional[List[int]]:
+    if "out_height" in layer or "out_width" in layer:
         spatial = [layer[k] for k in ("out_height", "out_width") if k in layer]
-        return spatial + [layer.get("n_filt", layer.get("n_out", 1))]
-    if cls == "Dense":
-        return [layer["n_out"]]
-    return [layer["n_in"]] if "n_in" in layer else []
+        return spatial + [layer.get("n_filt", layer.get("n_chan", layer.get("n_out", 1)))]
+    return None
+
+
+def _in_shape(layer: Mapping[str, Any]) -> Optional[List[int]]:
+    if "in_width" in layer:
+        return [layer[k] for k in ("in_height", "in_width") if k in layer] + \
+            [layer.get("n_chan", layer.get("n_filt", 1))]
+    return None
+
+
+def _nonzero(layer: Mapping[str, Any], n_weights: int) -> int:
+    """Non-zero weights: counted in the committed weights; else hls4ml's n_zeros; else the pruning target."""
+    w = layer.get("weights") or {}
+    if "n_nonzero" in w:
+        return int(w["n_nonzero"])
+    if "n_zeros" in layer:
+        return n_weights - int(layer["n_zeros"])
+    if "pruned_fraction_target" in w:
+        return int(round(n_weights * (1 - float(w["pruned_fraction_target"]))))
+    return n_weights
 
 
 def estimator_layers(design: CalibrationDesign) -> List[Dict[str, Any]]:
     """The design as the per-layer records ``fpga_accel.analysis.estimate`` reads from fpga_accel.json.
 
     Layer classes pass through unchanged (so a class the estimator does not know shows up as such);
-    non-zero weights come from the committed weights when known, else from hls4ml's n_zeros.
+    non-zero weights come from the committed weights when known, else from hls4ml's n_zeros, else from
+    the pruning target; powers of two from the weights (0 when unknown, the same default as old projects).
+    Output shapes are the layer's own sizes, else the next layer's input sizes (what the FIFO holds).
     """
-    first = design.layers[0]
-    if first["class"] in CONV_CLASSES or first["class"].startswith(("Pooling", "ZeroPadding")):
-        in_shape = [first[k] for k in ("in_height", "in_width", "n_chan") if k in first]
-    else:
-        in_shape = [first.get("n_in", 1)]
+    layers = design.layers
+    first = layers[0]
+    in_shape = _in_shape(first) or [first.get("n_in", 1)]
     records: List[Dict[str, Any]] = [{"name": "input", "class": "Input", "shape": in_shape,
                                       "precision": design.input_precision}]
     prev_shape = in_shape
-    for layer in design.layers:
-        shape = _out_shape(layer)
-        if layer["class"] not in ("Dense",) + CONV_CLASSES and not layer["class"].startswith("Pooling"):
-            n = layer.get("n_in")
-            shape = prev_shape if n is None or n == math.prod(prev_shape) else [n]
-        rec: Dict[str, Any] = {"name": layer["name"], "class": layer["class"], "shape": shape,
+    for i, layer in enumerate(layers):
+        cls = layer["class"]
+        nxt = _in_shape(layers[i + 1]) if i + 1 < len(layers) else None
+        if cls == "Dense":
+            shape = [layer["n_out"]]
+        else:
+            shape = _spatial_out(layer) or nxt
+            if shape is None or (layer.get("n_in") and math.prod(shape) != layer["n_in"]
+                                 and cls not in CONV_CLASSES and math.prod(prev_shape) == layer["n_in"]):
+                n = layer.get("n_in")
+                shape = prev_shape if n is None or n == math.prod(prev_shape) else [n]
+        rec: Dict[str, Any] = {"name": layer["name"], "class": cls, "shape": shape,
                                "reuse_factor": layer.get("reuse_factor", 1),
                                "input_precision": layer.get("input_precision"),
-                               "precision": layer.get("result_precision")}
-        for k in ("in_height", "in_width", "n_chan", "filt_height", "filt_width"):
-            if k in layer:
+                               "precision": layer.get("result_precision") or layer.get("input_precision")}
+        for k in ("in_height", "in_width", "n_chan", "filt_height", "filt_width", "pool_height", "pool_width",
+                  "activation", "config", "weight_precision"):
+            if layer.get(k) is not None:
                 rec[k] = layer[k]
-        if layer["class"] == "Dense" or layer["class"] in CONV_CLASSES:
+        if cls == "Dense" or cls in CONV_CLASSES:
             n_weights = layer["n_in"] * layer["n_out"]
             w = layer.get("weights") or {}
-            nonzero = w.get("n_nonzero", n_weights - int(layer.get("n_zeros", 0)))
             rec.update(n_in=layer["n_in"], n_out=layer["n_out"], rf_n_in=layer["n_in"], rf_n_out=layer["n_out"],
-                       weight_precision=layer.get("weight_precision"), accum_precision=layer.get("accum_precision"),
-                       n_weights=n_weights, n_nonzero_weights=nonzero, strategy=layer.get("strategy", "latency"))
-            if layer["class"] == "Conv1D":
+                       accum_precision=layer.get("accum_precision"), n_weights=n_weights,
+                       n_nonzero_weights=_nonzero(layer, n_weights), strategy=layer.get("strategy", "latency"))
+            if "n_pow2" in w:
+                rec["n_pow2_weights"] = int(w["n_pow2"])
+            if cls == "Conv1D":
                 rec.setdefault("filt_height", 1)
         records.append(rec)
         prev_shape = shape or prev_shape

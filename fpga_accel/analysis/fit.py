@@ -1,0 +1,299 @@
+"""Fit the estimator's constants on the calibration set, and measure its error by leaving one design out.
+
+Why a separate module: the estimator itself must stay numpy-free and instant; fitting needs numpy and
+runs only when the calibration set changes (``make estimate-accuracy`` refits, cross-validates and
+rewrites ``estimator_constants.json``).
+
+How each constant is fitted (every constant is one number per term, see ``estimate.TERMS``):
+
+- **Resource terms** (per resource, C-synthesis figure): non-negative least *absolute relative* error
+  (iteratively reweighted least squares) over two kinds of rows: each training design's reported total
+  (weight 1 per design) and the per-layer instances of its report that can be matched to a layer (weight
+  1 per design, shared by its instances). A weak prior row per constant (weight ``PRIOR_WEIGHT``) pulls it
+  towards its engineering default, so a term the set barely exercises keeps a physical value.
+- **Latency constants**: coordinate search, minimising the median absolute log error of the training
+  designs' reported latency.
+- **Vivado synthesis**: per resource, the median of (Vivado post-synthesis ÷ C-synthesis) over the
+  training designs that published both.
+
+Leave-one-design-out: :func:`cross_validate` fits on all designs but one, estimates the held-out one, for
+every design; :func:`bands` turns the held-out ratios into the error band each estimate carries.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import estimate as est
+from .calibration import CalibrationDesign, estimator_layers
+
+__all__ = ["fit_constants", "cross_validate", "bands", "predict", "published", "instance_pairs", "write_constants",
+           "PRIOR_WEIGHT"]
+
+PRIOR_WEIGHT = 0.1
+FLOOR = {"lut": 100.0, "ff": 100.0, "dsp": 2.0, "bram18": 2.0}  # relative errors of tiny numbers are noise
+_GROUPS = (("softmax", ("Softmax",)), ("normalize", est.SCALE_CLASSES), ("pool", est.POOL_CLASSES + est.GLOBAL_POOL_CLASSES),
+           ("conv", est.CONV_CLASSES), ("dense", est.DENSE_CLASSES), ("zeropad", ("ZeroPadding1D", "ZeroPadding2D")),
+           ("resize", ("Resize",)),
+           ("act", est.ELEMENTWISE_CLASSES + est.PARAM_ACT_CLASSES))
+_MODULE_GROUP = (("softmax", "softmax"), ("normalize", "normalize"), ("pooling", "pool"), ("conv", "conv"),
+                 ("dense", "dense"), ("zeropad", "zeropad"), ("resize", "resize"), ("relu", "act"), ("sigmoid", "act"),
+                 ("tanh", "act"), ("leaky", "act"), ("elu", "act"), ("linear", "act"))
+
+
+def _group(cls: str) -> Optional[str]:
+    return next((g for g, classes in _GROUPS if cls in classes), None)
+
+
+def instance_pairs(design: CalibrationDesign) -> List[Tuple[int, Dict[str, Any]]]:
+    """(index in ``estimator_layers(design)``, report instance) pairs: by the hls4ml config name in the
+    module name, else by order within a kind (conv, dense, relu, ...) when the modules carry config
+    numbers. Designs whose modules carry neither (e.g. ``dense_resource_1``) give none."""
+    layers = estimator_layers(design)
+    by_config = {l.get("config"): i for i, l in enumerate(layers) if l.get("config")}
+    pairs, unmatched = [], []
+    for inst in design.csynth.instances:
+        m = re.search(r"config(\d+)", inst["module"])
+        if not m:
+            continue
+        idx = next((i for cfg, i in by_config.items() if re.fullmatch(rf"\w*config{m.group(1)}", cfg or "")), None)
+        if idx is not None:
+            pairs.append((idx, inst))
+        else:
+            unmatched.append((int(m.group(1)), inst))
+    if unmatched and not by_config:
+        queues: Dict[str, List[int]] = {}
+        for i, l in enumerate(layers):
+            g = _group(l["class"])
+            if g:
+                queues.setdefault(g, []).append(i)
+        for _, inst in sorted(unmatched, key=lambda x: x[0]):
+            g = next((grp for key, grp in _MODULE_GROUP if key in inst["module"]), None)
+            if g and queues.get(g):
+                pairs.append((queues[g].pop(0), inst))
+    return pairs
+
+
+def _family(design: CalibrationDesign) -> str:
+    return est.part_family(design.provenance.part)
+
+
+def _layer_q(layer: Mapping[str, Any], design: CalibrationDesign) -> Dict[str, float]:
+    return est.layer_terms(layer, design.io_type, family=_family(design)).quantities
+
+
+def _design_q(design: CalibrationDesign) -> Dict[str, float]:
+    layers = estimator_layers(design)
+    per, fifo = est.design_terms(layers, design.io_type, family=_family(design))
+    total: Dict[str, float] = dict(fifo)
+    for t in per:
+        for k, v in t.quantities.items():
+            total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares with x >= 0 (scipy's Lawson-Hanson when installed, else a greedy active set)."""
+    try:
+        from scipy.optimize import nnls
+    except ImportError:
+        pass
+    else:
+        return nnls(a, b, maxiter=50 * a.shape[1])[0]
+    active = list(range(a.shape[1]))
+    x = np.zeros(a.shape[1])
+    while active:
+        sol, *_ = np.linalg.lstsq(a[:, active], b, rcond=None)
+        if (sol >= 0).all():
+            x[:] = 0
+            x[active] = sol
+            return x
+        active.pop(int(np.argmin(sol)))
+    return x
+
+
+def _fit_resource(resource: str, rows: Sequence[Tuple[Dict[str, float], float, float]]) -> Dict[str, float]:
+    """Constants of one resource's terms from (quantities, reported, row weight) rows."""
+    terms = sorted(k for k in est.TERMS if k.startswith(resource + "."))
+    return _fit_linear(terms, [est.TERMS[k][1] for k in terms], rows, FLOOR[resource])
+
+
+def _fit_linear(terms: Sequence[str], priors: Sequence[float], rows: Sequence[Tuple[Dict[str, float], float, float]],
+                floor: float) -> Dict[str, float]:
+    """y ~ sum_k c_k x_k with c >= 0: least absolute relative error (IRLS) plus weak priors."""
+    prior = np.array(priors, dtype=float)
+    a = np.array([[q.get(k, 0.0) for k in terms] for q, _, _ in rows])
+    y = np.array([r for _, r, _ in rows], dtype=float)
+    wt = np.array([w for _, _, w in rows], dtype=float)
+    scale = np.maximum(y, floor)
+    # the prior rows: (c_k - prior_k) / prior_k, weight PRIOR_WEIGHT
+    pa, pb = np.diag(1.0 / prior), np.ones(len(terms))
+    def objective(c: np.ndarray) -> float:
+        pred = a @ c
+        err = np.abs(pred - y) / np.maximum(np.maximum(y, pred), floor)
+        return float(wt @ err + PRIOR_WEIGHT * np.abs(c / prior - 1).sum())
+
+    best, best_obj = prior.copy(), objective(prior)
+    for eps in (0.3, 0.1, 0.03):  # IRLS from a uniform start, several damping levels; keep the best
+        u = np.ones(len(y))
+        scale = np.maximum(y, floor)
+        for _ in range(30):
+            sw = np.sqrt(wt * u)
+            lhs = np.vstack([a / scale[:, None] * sw[:, None], pa * PRIOR_WEIGHT])
+            rhs = np.concatenate([y / scale * sw, pb * PRIOR_WEIGHT])
+            c = _nnls(lhs, rhs)
+            pred = a @ c
+            # least absolute error relative to the larger of estimate and report: symmetric, so a 3x
+            # over-estimate weighs like a 3x under-estimate
+            scale = np.maximum(np.maximum(y, pred), floor)
+            u = 1.0 / np.maximum(np.abs(pred - y) / scale, eps)
+            obj = objective(c)
+            if obj < best_obj:
+                best, best_obj = c.copy(), obj
+    c = best
+    return {k: float(v) for k, v in zip(terms, c)}
+
+
+def _latency_error(designs: Sequence[CalibrationDesign], lat: Mapping[str, float]) -> float:
+    errs = []
+    for d in designs:
+        rep = d.csynth.latency_max
+        if not rep:
+            continue
+        pred = _latency(d, lat)
+        errs.append(abs(math.log(max(pred, 1.0) / rep)))
+    return statistics.median(errs) + 0.25 * statistics.mean(errs) if errs else 0.0
+
+
+def _latency(design: CalibrationDesign, lat: Mapping[str, float]) -> float:
+    layers = estimator_layers(design)
+    stages = []
+    for l in layers:
+        t = est.layer_terms(l, design.io_type, family=_family(design))
+        stages.append((est._cycles(t.latency, lat), est._cycles(t.interval, lat)))
+    return est.combine_latency(stages, design.io_type, lat)[0]
+
+
+def _fit_latency(designs: Sequence[CalibrationDesign]) -> Dict[str, float]:
+    lat = {k: v[1] for k, v in est.LATENCY_TERMS.items()}
+    grid = [0, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32]
+    for _ in range(3):
+        for k in lat:
+            best = min(grid, key=lambda v: (_latency_error(designs, {**lat, k: v}), abs(v - lat[k])))
+            lat[k] = float(best)
+    return lat
+
+
+def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Vivado synthesis ÷ C-synthesis per resource, and for the terms in ``estimate.SYNTH_TERMS`` their own
+    ratio: the same robust fit, on the designs that published both figures, of the reported Vivado figure
+    against the estimator's C-synthesis components (the special terms vs the rest)."""
+    prior = est.default_constants()
+    ratios: Dict[str, float] = {}
+    term_ratios: Dict[str, float] = {}
+    for resource in est.RESOURCES:
+        special = [t for t in est.SYNTH_TERMS if t.startswith(resource + ".")]
+        names = ["rest"] + special
+        priors = [prior["synth_ratio"][resource]] + [prior["synth_term_ratio"][t] for t in special]
+        rows = []
+        for d in designs:
+            if d.synth is None:
+                continue
+            q = _design_q(d)
+            parts = {t: q.get(t, 0.0) * partial["csynth"].get(t, 0.0) for t in special}
+            whole = est._resources(q, partial)[resource]
+            reported = d.synth.bram36 * 2.0 if resource == "bram18" else float(getattr(d.synth, resource))
+            rows.append(({"rest": whole - sum(parts.values()), **parts}, reported, 1.0))
+        fitted = _fit_linear(names, priors, rows, FLOOR[resource]) if rows else dict(zip(names, priors))
+        ratios[resource] = fitted["rest"]
+        term_ratios.update({t: fitted[t] for t in special})
+    return ratios, term_ratios
+
+
+def fit_constants(designs: Sequence[CalibrationDesign]) -> est.Constants:
+    """Constants fitted on ``designs`` (see the module docstring for how)."""
+    csynth: Dict[str, float] = {}
+    for resource in est.RESOURCES:
+        rows: List[Tuple[Dict[str, float], float, float]] = []
+        for d in designs:
+            reported = {"lut": d.csynth.lut, "ff": d.csynth.ff, "dsp": d.csynth.dsp, "bram18": d.csynth.bram18 or 0}
+            rows.append((_design_q(d), float(reported[resource]), 1.0))
+            pairs = instance_pairs(d)
+            layers = estimator_layers(d)
+            for idx, inst in pairs:
+                rows.append((_layer_q(layers[idx], d), float(inst[resource]), 1.0 / len(pairs)))
+        csynth.update(_fit_resource(resource, rows))
+    partial = {"csynth": csynth, "synth_ratio": {}, "synth_term_ratio": {}}
+    ratios, term_ratios = _fit_synth(designs, partial)
+    return {"csynth": csynth, "latency": _fit_latency(designs), "synth_ratio": ratios,
+            "synth_term_ratio": term_ratios, "bands": {},
+            "fitted_on": [d.id for d in designs]}
+
+
+def predict(design: CalibrationDesign, figure: str, constants: est.Constants) -> Dict[str, float]:
+    """The estimator's totals for the hls4ml IP (no platform row), in the reports' units (BRAM in 36 Kb)."""
+    e = est.estimate_layers(estimator_layers(design), name=design.id, board=est.get_board("pynq-z2"),
+                            io_type=design.io_type, clock_period=design.provenance.clock_ns, figure=figure,
+                            constants=constants, platform=False, part=design.provenance.part)
+    return {**e.ip_total, "latency": float(e.latency_cycles)}
+
+
+def published(design: CalibrationDesign, figure: str) -> Dict[str, Optional[float]]:
+    fig = design.figures[figure]
+    return {"lut": fig.lut, "ff": fig.ff, "dsp": fig.dsp, "bram36": fig.bram36_equiv,
+            "latency": float(fig.latency_max) if figure == "csynth" and fig.latency_max is not None else None}
+
+
+def cross_validate(designs: Sequence[CalibrationDesign], loo: bool = True) -> List[Dict[str, Any]]:
+    """One row per (design, figure): estimate (constants fitted without the design when ``loo``) and
+    published value per metric."""
+    rows = []
+    full = None if loo else fit_constants(designs)
+    for i, d in enumerate(designs):
+        constants = fit_constants([x for j, x in enumerate(designs) if j != i]) if loo else full
+        for figure in d.figures:
+            rows.append({"id": d.id, "figure": figure, "part": d.provenance.part,
+                         "estimate": predict(d, figure, constants), "reported": published(d, figure)})
+    return rows
+
+
+def bands(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, float]]:
+    """Per figure/metric: the range of published ÷ estimate seen in ``rows`` (held-out designs): an
+    estimate E means the published figure is expected within [E x low, E x high]."""
+    out: Dict[str, Dict[str, float]] = {}
+    for figure in ("csynth", "synth"):
+        for m in est.METRICS:
+            qs = [r["reported"][m] / r["estimate"][m] for r in rows if r["figure"] == figure
+                  and r["reported"][m] is not None and r["estimate"][m] > 0 and r["reported"][m] > 0]
+            if qs:
+                out[f"{figure}/{m}"] = {"low": round(min(qs), 3), "high": round(max(qs), 3), "n": len(qs)}
+    return out
+
+
+def write_constants(designs: Sequence[CalibrationDesign], path: Path = est.CONSTANTS_FILE,
+                    loo_rows: Optional[Sequence[Mapping[str, Any]]] = None) -> est.Constants:
+    """Fit on every design, attach the bands of the leave-one-out rows (and of the in-sample fit, so
+    the band covers both), and write ``estimator_constants.json``."""
+    constants = fit_constants(designs)
+    rows = list(loo_rows if loo_rows is not None else cross_validate(designs))
+    insample = [{"figure": f, "reported": published(d, f), "estimate": predict(d, f, constants)}
+                for d in designs for f in d.figures]
+    constants["bands"] = bands(rows + insample)
+    # a Vivado figure is the C-synthesis estimate times a ratio: it inherits the C-synthesis band too (only
+    # a few, simple designs published a Vivado figure)
+    for m in ("lut", "ff", "dsp", "bram36"):
+        s, c = constants["bands"].get(f"synth/{m}"), constants["bands"].get(f"csynth/{m}")
+        if s and c:
+            s.update(low=min(s["low"], c["low"]), high=max(s["high"], c["high"]))
+    constants["doc"] = {"terms": {k: v[0] for k, v in {**est.TERMS, **est.LATENCY_TERMS}.items()},
+                        "how": "fpga_accel/analysis/fit.py; bands = published / estimate, leave-one-design-out "
+                               "and in-sample, min..max"}
+    path.write_text(json.dumps(constants, indent=1, sort_keys=True) + "\n")
+    est._CACHE.pop(str(path), None)
+    return constants
