@@ -128,30 +128,22 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .config import ConvertConfig, load_project_file
+    from .config import ConvertConfig
+    from .flow import FlowConfig
     from .model_io import load_array, load_model
     from .stages.convert import convert
 
-    settings: dict[str, Any] = load_project_file(args.config) if args.config else {}
-    settings.pop("quantize", None)
-    model_path = args.model or settings.pop("model", None)
-    settings.pop("model", None)
-    custom_objects = args.custom_objects or settings.pop("custom_objects", None)
-    settings.pop("custom_objects", None)
-    from .flow import FLOW_KEYS
-
-    for key in FLOW_KEYS:  # the flow's own keys: `fpga-accel flow` reads them
-        settings.pop(key, None)
-    if not model_path:
-        raise FpgaAccelError("no model given: pass MODEL or set `model:` in the project file")
-    _override(settings, args, ConvertConfig)
-    if "name" not in settings:
-        raise FpgaAccelError("no project name: pass --name or set `name:` in the project file")
-    config = ConvertConfig(**settings)
+    flags = _override({}, args, ConvertConfig)
+    flags.update(model=args.model and str(Path(args.model).resolve()), custom_objects=args.custom_objects)
+    if args.config:
+        project = FlowConfig.from_file(args.config, overrides=flags)
+    else:
+        project = FlowConfig.from_settings({}, Path.cwd(), "the command line (pass MODEL and --name)", flags)
+    config, model_path = project.convert, project.model
     calibration = load_array(args.calibration) if args.calibration else None
 
     refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
-    model = load_model(model_path, custom_objects)
+    model = load_model(model_path, project.custom_objects)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)

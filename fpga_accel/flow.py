@@ -58,13 +58,22 @@ class FlowConfig:
 
     @classmethod
     def from_file(cls, path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> "FlowConfig":
-        """Parse a project file; ``overrides`` (from CLI flags) win over its keys."""
-        data = dict(load_project_file(path))
+        """Parse a project file; ``overrides`` (from CLI flags) win over its keys; relative paths in it
+        are relative to its folder."""
+        return cls.from_settings(load_project_file(path), Path(path).resolve().parent, str(path), overrides)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], base: Path, source: str,
+                      overrides: Optional[Mapping[str, Any]] = None) -> "FlowConfig":
+        """The one place project settings become typed sections (``source`` names them in errors)."""
+        data = dict(settings)
         data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        base = Path(path).resolve().parent
+        path = source
         model = data.pop("model", None)
         if not model:
             raise ConfigError(f"{path}: no `model:` (the float or QKeras model the flow starts from)")
+        if "name" not in data:
+            raise ConfigError(f"{path}: no project `name:`")
         quantize = data.pop("quantize", None)
         flow = {k: data.pop(k) for k in FLOW_KEYS if k in data}
         custom_objects = data.pop("custom_objects", None)
