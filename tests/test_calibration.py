@@ -57,7 +57,12 @@ def test_layers_match_the_weight_statistics(design):
             assert w["n_weights"] == layer["n_in"] * layer["n_out"]
             assert w["n_zero_quantized"] + w["n_nonzero"] == w["n_weights"]
             if "n_zeros" in layer:  # hls4ml's own count of zero weights
-                assert layer["n_zeros"] == w["n_zero"]
+                if layer["class"] == "Conv2DBatchnorm":
+                    # hls4ml counts the zeros of the folded float kernel; folding then quantizing for the
+                    # file can only add zeros (LeNet-5's second convolution: 649 counted, 671 in w6.txt)
+                    assert layer["n_zeros"] <= w["n_zero"]
+                else:
+                    assert layer["n_zeros"] == w["n_zero"]
 
 
 @pytest.mark.parametrize("design", DESIGNS, ids=IDS)

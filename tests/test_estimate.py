@@ -269,3 +269,45 @@ def test_estimate_cli(tmp_path, capsys):
     (design.root / "fpga_accel.json").rename(tmp_path / "moved.json")
     assert main(["estimate", str(design.root), "--json"]) == code
     assert json.loads(capsys.readouterr().out)["total"] == expected.total
+
+
+def test_estimate_cli_model_and_hls4ml_yaml_config(tmp_path, capsys):
+    """``fpga-accel estimate --model m.h5 --config hls4ml.yml`` converts through hls4ml in a temporary folder.
+    Its totals must be those of the same conversion written out as an ordinary hls4ml project and read back
+    by the firmware parser (two independent readers of one hls4ml model), and the YAML's settings must
+    reach the estimate: its reuse factor, strategy, io type and clock, not this toolkit's defaults."""
+    import hls4ml
+    import yaml
+
+    from fpga_accel.cli import EXIT_DISAGREE, main
+
+    model = qmlp()
+    model.save(tmp_path / "m.h5")
+    hls_config = hls4ml.utils.config_from_keras_model(model, granularity="name")
+    hls_config["Model"].update(ReuseFactor=4, Strategy="Resource")
+    for layer in ("fc1", "fc2", "fc3", "out"):
+        hls_config["LayerName"][layer]["ReuseFactor"] = 4
+    settings = {"IOType": "io_stream", "ClockPeriod": 7.5, "Part": "xc7z020clg400-1"}
+    (tmp_path / "hls4ml.yml").write_text(yaml.safe_dump({"HLSConfig": hls_config, **settings}))
+
+    code = main(["estimate", "--model", str(tmp_path / "m.h5"), "--config", str(tmp_path / "hls4ml.yml"), "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert code == (EXIT_DISAGREE if printed["verdict"] == "DOES NOT FIT" else 0)
+    assert (printed["io_type"], printed["clock_period_ns"]) == ("io_stream", 7.5)
+
+    # the same model and configuration, written by hls4ml itself as a project on disk
+    prj = tmp_path / "hls4ml_prj"
+    hls4ml.converters.convert_from_keras_model(
+        model, hls_config=hls_config, output_dir=str(prj), io_type=settings["IOType"],
+        clock_period=settings["ClockPeriod"], part=settings["Part"], backend="Vivado").write()
+    written = estimate(prj)
+    assert printed["total"] == written.total and printed["ip_total"] == written.ip_total
+    assert printed["latency_cycles"] == written.latency_cycles
+    rows = {l["name"]: l for l in printed["layers"]}
+    assert {"fc1", "fc2", "fc3", "out", "fifos"} <= set(rows)  # io_stream: FIFOs between the layers
+    for layer in written.layers:
+        if layer.kind == "Dense":
+            assert (rows[layer.name]["reuse_factor"], rows[layer.name]["mapped_to"]) == (4, layer.mapped_to)
+            assert rows[layer.name]["multipliers"] == layer.multipliers
+    # and the Python entry gives what the command printed
+    assert fa.estimate(model=tmp_path / "m.h5", config=tmp_path / "hls4ml.yml").total == printed["total"]
