@@ -35,6 +35,7 @@ DEFAULT_STEPS = ("csim", "synth", "export", "bitfile")
 MAX_HLS_VERSION = Version(2020, 1)
 """hls4ml's accelerator flow needs Vivado HLS <= 2020.1 (Vitis HLS makes TLAST unreliable)."""
 FLAT_UTILIZATION = "vivado_utilization.rpt"
+VIVADO_INSTALL = "source Vivado's settings64.sh"
 SELF_CONTAINED = ("The project folder {root} is self-contained: copy it to any machine with Vivado 2020.1 "
                   "and run `fpga-accel build {root}` there (or use csim meanwhile).")
 
@@ -168,7 +169,7 @@ def preflight(build_plan: BuildPlan) -> Dict[str, str]:
     problems = []
     for tool in tools.values():
         if not tool.found:
-            hint = flow.install if tool.name == flow.hls_tool else "source Vivado's settings64.sh"
+            hint = flow.install if tool.name == flow.hls_tool else VIVADO_INSTALL
             if tool.name == "vivado_hls" and shutil.which("vitis_hls"):
                 hint += "; found vitis_hls, which makes the wrapper's TLAST unreliable"
             problems.append(f"{tool.name} not on PATH: {hint}")
@@ -330,7 +331,7 @@ def check_machine(board: str = "pynq-z2") -> MachineCheck:
         names = sorted({flow.hls_tool, "vivado", *flow.detect})
         tools = {name: found.setdefault(name, find_tool(name)) for name in names}
         needed = [flow.hls_tool, "vivado"]
-        problems = [f"{name} not on PATH: {flow.install if name == flow.hls_tool else 'source Vivado settings64.sh'}"
+        problems = [f"{name} not on PATH: " + (flow.install if name == flow.hls_tool else VIVADO_INSTALL)
                     for name in needed if not tools[name].found]
         problems += flow.version_problems({n: t for n, t in tools.items() if n in needed})
         if board_files is None and tools["vivado"].found:
