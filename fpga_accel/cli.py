@@ -257,21 +257,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .design import Design
     from .stages.build import build, plan
 
+    if args.check:
+        return cmd_doctor(args)
+    if args.project is None:
+        raise FpgaAccelError("build needs a project folder (hls_projects/NAME), or --check")
     design = Design(args.project)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    flow = None if args.flow == "auto" else args.flow
     if args.dry_run:
-        print(plan(design, steps).describe())
+        print(plan(design, steps, flow).describe())
         return 0
     from .stages.bundle import make_bundle
 
     if "bitfile" in steps:  # fail before an hour of Vivado, not after
         refuse_overwrite(Path(args.output_dir) / design.name, args.force)
-    result = build(design, steps, progress=_Progress())
+    result = build(design, steps, progress=_Progress(), flow=flow)
     print(json.dumps(result.report, indent=2))
     if result.bit is not None and result.hwh is not None:
         bundle = make_bundle(design, result.bit, result.hwh, Path(args.output_dir), force=args.force)
         print(f"bundle: {bundle}")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0 when at least one build flow can run here."""
+    from .stages.build import check_machine
+
+    report = check_machine()
+    print(report.format())
+    return 0 if any(check.runnable for check in report.flows) else EXIT_ERROR
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -415,13 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=2, help="local cluster worker processes")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("build", help="Vivado HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
-    p.add_argument("project", help="hls_projects/NAME")
+    p = sub.add_parser("build", help="HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
+    p.add_argument("project", nargs="?", help="hls_projects/NAME")
     p.add_argument("--steps", default="csim,synth,export,bitfile", help="of csim,synth,cosim,export,bitfile")
+    p.add_argument("--flow", default="auto", choices=["auto", "vitis", "vivado-hls"],
+                   help="vitis: Vitis HLS + Vivado 2023.1+; vivado-hls: hls4ml's flow, Vivado HLS <= 2020.1; "
+                   "auto: vitis if vitis-run/v++ is on PATH, else vivado-hls")
+    p.add_argument("--check", action="store_true", help="say which flows this machine can run (as `doctor`)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--output-dir", default="bitstreams", help="where the bundle goes")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("doctor", help="which build flows this machine can run: tools, versions, board files")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("deploy", help="copy a bundle + runtime to a PYNQ board over ssh, install, self-test")
     p.add_argument("bundle", help="bitstreams/NAME")

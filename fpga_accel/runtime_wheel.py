@@ -20,9 +20,9 @@ DIST = "fpga_accel"
 
 def _files() -> List[Tuple[str, bytes]]:
     files = [(f"fpga_accel/{name}", (PACKAGE / name).read_bytes()) for name in RUNTIME_FILES]
-    for path in sorted((PACKAGE / "runtime").iterdir()):
-        if path.suffix in (".py", ".cpp", ".h"):
-            files.append((f"fpga_accel/runtime/{path.name}", path.read_bytes()))
+    for path in sorted((PACKAGE / "runtime").rglob("*")):  # with hls_csim/, the csim's hls::axis header
+        if path.suffix in (".py", ".cpp", ".h") and "__pycache__" not in path.parts:
+            files.append((f"fpga_accel/runtime/{path.relative_to(PACKAGE / 'runtime').as_posix()}", path.read_bytes()))
     return files
 
 

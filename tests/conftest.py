@@ -70,9 +70,21 @@ def vivado(tmp_path, monkeypatch):
                                      'display_name="PYNQ-Z2"/>\n')
     monkeypatch.setenv("XILINX_VIVADO", str(install))
     monkeypatch.setenv("PATH", f"{STAND_INS}{os.pathsep}{os.environ['PATH']}")
-    for var in ("STANDIN_FAIL", "STANDIN_NO_BITFILE", "STANDIN_HLS_VERSION"):
+    for var in ("STANDIN_FAIL", "STANDIN_NO_BITFILE", "STANDIN_HLS_VERSION", "STANDIN_VIVADO_VERSION",
+                "STANDIN_VITIS_VERSION", "STANDIN_NO_BOARD", "STANDIN_RECORD", "XILINX_BOARD_REPO_PATHS"):
         monkeypatch.delenv(var, raising=False)
     return install
+
+
+@pytest.fixture
+def vitis(vivado, tmp_path, monkeypatch):
+    """The vivado fixture plus stand-in vitis-run and v++ first on PATH, Vivado reporting 2023.2, every
+    stand-in's command line recorded in the returned file."""
+    monkeypatch.setenv("PATH", f"{STAND_INS / 'vitis'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_VIVADO_VERSION", "2023.2")
+    record = tmp_path / "commands.jsonl"
+    monkeypatch.setenv("STANDIN_RECORD", str(record))
+    return record
 
 
 @pytest.fixture(scope="session")

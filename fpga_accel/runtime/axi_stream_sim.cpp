@@ -34,3 +34,52 @@ void fpga_accel_axi_run(const float *in, const unsigned char *in_last, unsigned 
     }
 }
 }
+
+#ifdef FPGA_ACCEL_AXIS_WRAPPER
+// The hls::axis wrapper the vitis build flow synthesises (runtime/axis_wrapper.py), compiled as is.
+#include FPGA_ACCEL_AXIS_WRAPPER
+
+#include <cstdint>
+#include <cstring>
+
+// Words in and out as the DMA moves them: raw 32-bit TDATA (the wrapper's data type read bit for bit),
+// TLAST beside each. Returns 0, or the sample + 1 after which the wrapper did not write exactly N_OUT
+// words (the caller raises).
+template <typename In, typename Out>
+static unsigned long fpga_accel_axis_drive(void (*top)(hls::stream<In> &, hls::stream<Out> &), const uint32_t *in,
+                                           const unsigned char *in_last, unsigned long n_samples, uint32_t *out,
+                                           unsigned char *out_last) {
+    static_assert(sizeof(In().data) == sizeof(uint32_t) && sizeof(Out().data) == sizeof(uint32_t),
+                  "the simulated DMA moves 32-bit words");
+    hls::stream<In> in_stream("in_stream");
+    hls::stream<Out> out_stream("out_stream");
+    for (unsigned long s = 0; s < n_samples; ++s) {
+        for (unsigned i = 0; i < N_IN; ++i) {
+            In word;
+            std::memcpy(&word.data, &in[s * N_IN + i], sizeof(uint32_t));
+            word.keep = -1;
+            word.strb = -1;
+            word.last = in_last[s * N_IN + i] ? 1 : 0;
+            in_stream.write(word);
+        }
+        top(in_stream, out_stream);
+        for (unsigned j = 0; j < N_OUT; ++j) {
+            if (out_stream.empty()) {
+                return s + 1;
+            }
+            Out word = out_stream.read();
+            std::memcpy(&out[s * N_OUT + j], &word.data, sizeof(uint32_t));
+            out_last[s * N_OUT + j] = word.last == 1 ? 1 : 0;
+        }
+        if (!out_stream.empty() || !in_stream.empty()) {
+            return s + 1;
+        }
+    }
+    return 0;
+}
+
+extern "C" unsigned long fpga_accel_axis_run(const uint32_t *in, const unsigned char *in_last, unsigned long n_samples,
+                                            uint32_t *out, unsigned char *out_last) {
+    return fpga_accel_axis_drive(&FPGA_ACCEL_AXIS_TOP, in, in_last, n_samples, out, out_last);
+}
+#endif

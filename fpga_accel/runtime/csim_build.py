@@ -21,6 +21,7 @@ from typing import Optional
 
 from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..layout import ProjectLayout
+from .axis_wrapper import HEADERS as AXIS_HEADERS, AxisWrapper
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,17 @@ def sources(layout: ProjectLayout) -> list[Path]:
     """Every file g++ may read for this design, in a stable order."""
     files = [p for p in layout.firmware.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
     files.append(layout.bridge_cpp)
-    return sorted(files) + [AXI_SIM, WEIGHTS_DIR_H]
+    return sorted(files) + [AXI_SIM, WEIGHTS_DIR_H, AXIS_HEADERS / "ap_axi_sdata.h"]
+
+
+def axis_wrapper(layout: ProjectLayout) -> Optional[AxisWrapper]:
+    """The vitis flow's hls::axis wrapper of this design, compiled into every csim library beside
+    hls4ml's (None for AXI types it does not stream: the library then lacks ``fpga_accel_axis_run``)."""
+    try:
+        return AxisWrapper.for_layout(layout)
+    except ConfigError as exc:
+        log.debug("csim without the hls::axis wrapper: %s", exc)
+        return None
 
 
 def build_key(layout: ProjectLayout, cxx: str) -> str:
@@ -82,6 +93,8 @@ def build_key(layout: ProjectLayout, cxx: str) -> str:
         name = path.relative_to(layout.root) if layout.root in path.parents else path.name
         digest.update(str(name).encode() + b"\0")
         digest.update(path.read_bytes())
+    wrapper = axis_wrapper(layout)
+    digest.update(wrapper.source().encode() if wrapper else b"no axis wrapper")
     return digest.hexdigest()[:32]
 
 
@@ -189,7 +202,8 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
     pending = []
     for src in (layout.top_cpp, layout.axi_cpp, AXI_SIM):
         obj = out_dir / (src.stem + ".o")
-        pending.append((obj, [cxx, *CXX_FLAGS, *_defines(layout), *include, "-c", str(src), "-o", str(obj)]))
+        pending.append((obj, [cxx, *CXX_FLAGS, *_defines(layout), *include, *_axis_flags(layout, src, out_dir),
+                              "-c", str(src), "-o", str(obj)]))
     failures, running = [], []
     try:
         for i, (obj, cmd) in enumerate(pending):
@@ -212,6 +226,17 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
     if failures:
         raise BuildError("csim compilation failed:\n" + "\n".join(failures))
     return [obj for obj, _ in pending]
+
+
+def _axis_flags(layout: ProjectLayout, src: Path, out_dir: Path) -> list[str]:
+    """The simulation of the board's stream compiles the hls::axis wrapper too, from the very text the
+    vitis flow gives Vitis HLS (written next to the objects: the project is not touched)."""
+    wrapper = axis_wrapper(layout) if src == AXI_SIM else None
+    if wrapper is None:
+        return []
+    path = out_dir / wrapper.file_name
+    path.write_text(wrapper.source())
+    return ["-I", str(AXIS_HEADERS), f'-DFPGA_ACCEL_AXIS_WRAPPER="{path}"', f"-DFPGA_ACCEL_AXIS_TOP={wrapper.top}"]
 
 
 def _run(cmd: list[str], cwd: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Deque, List, Optional, Tuple
 
 import numpy as np
 
+from ..errors import ConfigError
 from .csim_build import build_library
 from .csim_lib import bind_weights, check_stream_sizes
 from .fixed_point import Codec
@@ -47,14 +48,22 @@ def sim_allocate(shape: Any, dtype: Any = np.uint32, **_: Any) -> SimBuffer:
 
 
 class AxiStreamIP:
-    """hls4ml's AXI-stream wrapper in csim: consumes whole samples from its input FIFO."""
+    """The design's AXI-stream wrapper in csim: consumes whole samples from its input FIFO.
+
+    ``axis=False``: hls4ml's wrapper (what the vivado-hls flow synthesises), fed the decoded values.
+    ``axis=True``: the vitis flow's ``hls::axis`` wrapper, fed the DMA's raw 32-bit words, so its word
+    format and TLAST logic are what is simulated."""
 
     def __init__(self, library_path: str, weights_dir: str, n_in: int, n_out: int, codec_in: Codec,
-                 codec_out: Codec) -> None:
+                 codec_out: Codec, axis: bool = False) -> None:
         self._lib = ctypes.CDLL(library_path)
         bind_weights(self._lib, weights_dir)
-        self._run = self._lib.fpga_accel_axi_run
-        self._run.restype = None
+        if axis and not hasattr(self._lib, "fpga_accel_axis_run"):
+            raise ConfigError("this design's csim has no hls::axis wrapper (its AXI types are not float32), "
+                              "yet its bundle says the vitis flow built it: re-convert and rebuild it")
+        self.axis = axis
+        self._run = self._lib.fpga_accel_axis_run if axis else self._lib.fpga_accel_axi_run
+        self._run.restype = ctypes.c_ulong if axis else None
         self._run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_void_p]
         check_stream_sizes(self._lib, n_in, n_out)
         self.n_in, self.n_out, self.codec_in, self.codec_out = n_in, n_out, codec_in, codec_out
@@ -68,12 +77,28 @@ class AxiStreamIP:
         if n_samples == 0:
             return  # a partial sample waits for the rest, as the IP does
         items = [self.inq.popleft() for _ in range(n_samples * self.n_in)]
+        if self.axis:
+            self._run_axis(items, n_samples)
+            return
         data = self.codec_in.decode(np.array([w for w, _ in items])).astype(np.float32)
         last = np.array([t for _, t in items], dtype=np.uint8)
         out = np.zeros(n_samples * self.n_out, dtype=np.float32)
         out_last = np.zeros(n_samples * self.n_out, dtype=np.uint8)
         self._run(data.ctypes.data, last.ctypes.data, n_samples, out.ctypes.data, out_last.ctypes.data)
         for w, t in zip(self.codec_out.encode(out), out_last):
+            self.outq.append((w, bool(t)))
+
+
+    def _run_axis(self, items: List[Tuple[Any, bool]], n_samples: int) -> None:
+        words = np.ascontiguousarray(np.array([w for w, _ in items])).view(np.uint32)
+        last = np.array([t for _, t in items], dtype=np.uint8)
+        out = np.zeros(n_samples * self.n_out, dtype=np.uint32)
+        out_last = np.zeros(n_samples * self.n_out, dtype=np.uint8)
+        bad = self._run(words.ctypes.data, last.ctypes.data, n_samples, out.ctypes.data, out_last.ctypes.data)
+        if bad:
+            raise RuntimeError(f"simulated IP: the hls::axis wrapper did not write {self.n_out} words for sample {bad}")
+        dtype = self.codec_out.encode(np.zeros(1, np.float32)).dtype  # the words as the DMA buffer holds them
+        for w, t in zip(out.view(dtype), out_last):
             self.outq.append((w, bool(t)))
 
 
@@ -157,13 +182,15 @@ class SimulatedPynq:
     def Overlay(self, bitfile: str, download: bool = True, **_: Any) -> Any:  # noqa: N802 (pynq's name)
         m = self.bundle.manifest
         build = build_library(self.bundle.layout)
+        axis = (m.build or {}).get("flow") == "vitis"  # the wrapper the bitstream has
         ip = AxiStreamIP(str(build.library), str(build.weights_dir), int(np.prod(m.input_shape)), int(np.prod(m.output_shape)),
-                         Codec.parse(m.axi_input_type), Codec.parse(m.axi_output_type))
+                         Codec.parse(m.axi_input_type), Codec.parse(m.axi_output_type), axis=axis)
         dma = SimDMA(ip, self.buffer_max_size)
+        ip_name = f"{m.project_name}_axis" if axis else f"{m.project_name}_axi"
         hier, dma_name = m.dma.split("/")
         overlay = SimpleNamespace(bitfile_name=bitfile, downloaded=download, ip_dict={
             m.dma: {"type": "xilinx.com:ip:axi_dma:7.1", "fullpath": m.dma},
-            f"{hier}/{m.project_name}_axi_0": {"type": f"xilinx.com:hls:{m.project_name}_axi:1.0"},
+            f"{hier}/{ip_name}_0": {"type": f"xilinx.com:hls:{ip_name}:1.0"},
         })
         setattr(overlay, hier, SimpleNamespace(**{dma_name: dma}))
         return overlay

@@ -1,5 +1,9 @@
-"""Vendor build: Vivado HLS (csim, synth, cosim, export) then Vivado (block design → bitstream), then the
+"""Vendor build: HLS (csim, synth, cosim, export) then Vivado (block design → bitstream), then the
 reports (``build`` in fpga_accel.json) and the deployment bundle (bitstreams/NAME/).
+
+Two flows, one registry (:data:`FLOWS`): ``vivado-hls`` drives hls4ml's VivadoAccelerator project with
+Vivado HLS <= 2020.1; ``vitis`` (:mod:`.vitis`) synthesises an ``hls::axis`` wrapper with Vitis HLS and
+Vivado 2023.1+. Without ``flow`` the tools on PATH choose (:func:`choose_flow`).
 
 Tools run through subprocess with argument lists, the project as working directory and their exit codes
 checked (hls4ml's own build() uses os.system and ignores them: "bitfile never produced"). Output streams
@@ -7,121 +11,180 @@ to hls_projects/NAME/build.log; the first failing step stops the build naming th
 """
 from __future__ import annotations
 
-import glob
-import json
 import logging
-import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Protocol, Sequence
 
 from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_percentages
 from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..design import Design
 from ..runtime.progress import Progress, Update, log_progress
+from ..vendor.toolchain import BOARD_FILES_HINT, Tool, Version, find_board_files, find_hwh, find_tool
+from ..vendor.vitis import VitisFlow
 
 log = logging.getLogger(__name__)
 
 STEPS = ("csim", "synth", "cosim", "export", "bitfile")
 HLS_STEPS = ("csim", "synth", "cosim", "export")
 DEFAULT_STEPS = ("csim", "synth", "export", "bitfile")
-MAX_HLS_VERSION = (2020, 1)
+MAX_HLS_VERSION = Version(2020, 1)
 """hls4ml's accelerator flow needs Vivado HLS <= 2020.1 (Vitis HLS makes TLAST unreliable)."""
 FLAT_UTILIZATION = "vivado_utilization.rpt"
+VIVADO_INSTALL = "source Vivado's settings64.sh"
 SELF_CONTAINED = ("The project folder {root} is self-contained: copy it to any machine with Vivado 2020.1 "
                   "and run `fpga-accel build {root}` there (or use csim meanwhile).")
+
+
+class BuildFlow(Protocol):
+    """One way from a converted project to reports, IP and bitstream (see :data:`FLOWS`)."""
+
+    name: str
+    hls_tool: str
+    detect: Sequence[str]
+    summary: str
+    install: str
+
+    def commands(self, design: Design, steps: Sequence[str]) -> List[List[str]]: ...
+
+    def describe_options(self, design: Design, steps: Sequence[str]) -> str: ...
+
+    def version_problems(self, tools: Dict[str, Tool]) -> List[str]: ...
+
+    def outputs(self, design: Design) -> Dict[str, Path]: ...
+
+    def prepare(self, design: Design, steps: Sequence[str]) -> None: ...
+
+
+class VivadoHlsFlow:
+    """``--flow vivado-hls``: hls4ml's own build_prj.tcl (Vivado HLS <= 2020.1) and design.tcl."""
+
+    name = "vivado-hls"
+    hls_tool = "vivado_hls"
+    detect = ("vivado_hls",)
+    summary = "hls4ml's VivadoAccelerator flow: Vivado HLS + Vivado 2020.1 or older (vivado_hls, vivado)"
+    install = ("source Vivado 2020.1's settings64.sh (hls4ml's accelerator flow needs Vivado HLS <= 2020.1; "
+               "Vitis HLS is not supported)")
+
+    def commands(self, design: Design, steps: Sequence[str]) -> List[List[str]]:
+        result = []
+        hls = [s for s in steps if s in HLS_STEPS]
+        if hls:
+            flags = {s: int(s in hls) for s in ("csim", "synth", "cosim")}
+            opts = (f"reset=0 csim={flags['csim']} synth={flags['synth']} cosim={flags['cosim']} validation=0 "
+                    f"export={int('export' in hls)} vsynth=0 fifo_opt=0")
+            result.append([self.hls_tool, "-f", "build_prj.tcl", opts])
+        if "bitfile" in steps:
+            result.append(["vivado", "-mode", "batch", "-source", "design.tcl"])
+        return result
+
+    def describe_options(self, design: Design, steps: Sequence[str]) -> str:
+        return ""
+
+    def version_problems(self, tools: Dict[str, Tool]) -> List[str]:
+        hls = tools.get(self.hls_tool)
+        if hls and hls.version and hls.version > MAX_HLS_VERSION:
+            return [f"vivado_hls {hls.version} is newer than 2020.1, the last release hls4ml's accelerator "
+                    "flow supports; use --flow vitis with Vitis 2023.1+"]
+        return []
+
+    def outputs(self, design: Design) -> Dict[str, Path]:
+        """Where Vivado HLS and hls4ml's design.tcl leave what the build collects."""
+        p, root = design.meta.project_name, design.root
+        return {
+            "csynth": root / f"{p}_prj" / "solution1" / "syn" / "report" / f"{p}_axi_csynth.xml",
+            "ip": root / f"{p}_prj" / "solution1" / "impl" / "ip",
+            "bit": root / f"{p}_vivado_accelerator" / "project_1.runs" / "impl_1" / "design_1_wrapper.bit",
+            "hwh": find_hwh(root / f"{p}_vivado_accelerator"),
+            "utilization": root / FLAT_UTILIZATION,
+        }
+
+    def prepare(self, design: Design, steps: Sequence[str]) -> None:
+        if "bitfile" in steps:
+            _ensure_flat_utilization(design)
+
+
+FLOWS: Dict[str, BuildFlow] = {flow.name: flow for flow in (VivadoHlsFlow(), VitisFlow())}
+"""Build flows by name (``--flow``); the first one whose tools are on PATH is chosen when none is named,
+newest tools first."""
+AUTO_ORDER = ("vitis", "vivado-hls")
+
+
+def get_flow(name: str) -> BuildFlow:
+    try:
+        return FLOWS[name]
+    except KeyError:
+        raise ConfigError(f"unknown build flow {name!r}; choose from {', '.join(FLOWS)}") from None
+
+
+def choose_flow(name: Optional[str] = None) -> BuildFlow:
+    """``name``, else the flow whose HLS tool is on PATH (vitis-run/v++ before vivado_hls); with none,
+    vivado-hls, whose preflight then says what to install for either."""
+    if name:
+        return get_flow(name)
+    for candidate in AUTO_ORDER:
+        if any(shutil.which(tool) for tool in FLOWS[candidate].detect):
+            return FLOWS[candidate]
+    return FLOWS["vivado-hls"]
 
 
 @dataclass
 class BuildPlan:
     design: Design
     steps: List[str]
+    flow: BuildFlow = field(default_factory=VivadoHlsFlow)
     commands: List[List[str]] = field(default_factory=list)
 
     def describe(self) -> str:
-        return "\n".join(f"(cd {self.design.root} && {' '.join(_quote(a) for a in cmd)})" for cmd in self.commands)
+        lines = [f"# flow: {self.flow.name} ({self.flow.summary})"]
+        options = self.flow.describe_options(self.design, self.steps)
+        lines += [options] if options else []
+        lines += [f"(cd {self.design.root} && {' '.join(_quote(a) for a in cmd)})" for cmd in self.commands]
+        return "\n".join(lines)
 
 
 def _quote(arg: str) -> str:
     return f'"{arg}"' if " " in arg else arg
 
 
-def plan(design: Design, steps: Sequence[str] = DEFAULT_STEPS) -> BuildPlan:
+def plan(design: Design, steps: Sequence[str] = DEFAULT_STEPS, flow: Optional[str] = None) -> BuildPlan:
     bad = [s for s in steps if s not in STEPS]
     if bad or not steps:
         raise ConfigError(f"unknown build steps {bad}; choose from {', '.join(STEPS)}")
     ordered = [s for s in STEPS if s in steps]
-    result = BuildPlan(design, ordered)
-    hls = [s for s in ordered if s in HLS_STEPS]
-    if hls:
-        flags = {s: int(s in hls) for s in ("csim", "synth", "cosim")}
-        opts = (f"reset=0 csim={flags['csim']} synth={flags['synth']} cosim={flags['cosim']} validation=0 "
-                f"export={int('export' in hls)} vsynth=0 fifo_opt=0")
-        result.commands.append(["vivado_hls", "-f", "build_prj.tcl", opts])
-    if "bitfile" in ordered:
-        result.commands.append(["vivado", "-mode", "batch", "-source", "design.tcl"])
-    return result
+    chosen = choose_flow(flow)
+    return BuildPlan(design, ordered, chosen, chosen.commands(design, ordered))
 
 
 # ---- preflight ------------------------------------------------------------------------------------
 
-def tool_version(tool: str) -> Optional[str]:
-    try:
-        out = subprocess.run([tool, "-version"], capture_output=True, text=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r"v(\d{4}\.\d+)", out.stdout + out.stderr)
-    return m.group(1) if m else None
-
-
-def find_board_files(board_part: str) -> Optional[Path]:
-    """board.xml of ``vendor:name:...`` in Vivado's board repositories, or None."""
-    vendor, name = board_part.split(":")[:2]
-    roots = []
-    if os.environ.get("XILINX_VIVADO"):
-        roots.append(Path(os.environ["XILINX_VIVADO"]) / "data" / "boards")
-    vivado = shutil.which("vivado")
-    if vivado:
-        roots.append(Path(vivado).resolve().parents[1] / "data" / "boards")
-    roots.append(Path.home() / ".Xilinx")
-    for root in roots:
-        for found in sorted(glob.glob(str(root / "**" / name / "**" / "board.xml"), recursive=True)):
-            text = Path(found).read_text(errors="replace")
-            if f'vendor="{vendor}"' in text and f'name="{name}"' in text:
-                return Path(found)
-    return None
-
-
 def preflight(build_plan: BuildPlan) -> Dict[str, str]:
     """Everything missing, said at once, before any tool starts. Returns tool versions."""
-    tools = sorted({cmd[0] for cmd in build_plan.commands})
-    problems, versions = [], {}
-    for tool in tools:
-        if shutil.which(tool) is None:
-            hint = ("source Vivado 2020.1's settings64.sh (hls4ml's accelerator flow needs Vivado HLS <= 2020.1; "
-                    "Vitis HLS is not supported)" if tool == "vivado_hls" else "source Vivado's settings64.sh")
-            if tool == "vivado_hls" and shutil.which("vitis_hls"):
+    flow = build_plan.flow
+    tools = {name: find_tool(name) for name in sorted({cmd[0] for cmd in build_plan.commands})}
+    problems = []
+    for tool in tools.values():
+        if not tool.found:
+            hint = flow.install if tool.name == flow.hls_tool else VIVADO_INSTALL
+            if tool.name == "vivado_hls" and shutil.which("vitis_hls"):
                 hint += "; found vitis_hls, which makes the wrapper's TLAST unreliable"
-            problems.append(f"{tool} not on PATH: {hint}")
-            continue
-        version = tool_version(tool)
-        versions[tool] = version or "unknown"
-        if tool == "vivado_hls" and version and tuple(map(int, version.split("."))) > MAX_HLS_VERSION:
-            problems.append(f"vivado_hls {version} is newer than 2020.1, the last release hls4ml's accelerator "
-                            "flow supports")
+            problems.append(f"{tool.name} not on PATH: {hint}")
+    problems += flow.version_problems(tools)
+    if not any(shutil.which(t) for f in FLOWS.values() for t in f.detect):
+        others = [f for f in FLOWS.values() if f is not flow]
+        problems += [f"or, for --flow {f.name} ({f.summary}): {f.install}" for f in others]
     board = get_board(build_plan.design.meta.board)
     if "bitfile" in build_plan.steps and shutil.which("vivado"):
         if find_board_files(board.board_part) is None:
-            problems.append(f"board files for {board.board_part} not installed: copy the PYNQ-Z2 board files "
-                            "(board.xml) into <Vivado>/data/boards/board_files/pynq-z2/ or a board repository")
+            problems.append(f"board files for {board.board_part} not installed: {BOARD_FILES_HINT}")
     if problems:
         raise ToolNotFoundError("cannot build:\n  - " + "\n  - ".join(problems) + "\n"
                                 + SELF_CONTAINED.format(root=build_plan.design.root))
-    return versions
+    return {name: str(tool.version or "unknown") for name, tool in tools.items() if tool.found}
 
 
 # ---- running --------------------------------------------------------------------------------------
@@ -164,17 +227,11 @@ class BuildResult:
     tool_versions: Dict[str, str] = field(default_factory=dict)
 
 
-def outputs(design: Design) -> Dict[str, Path]:
-    """Where Vivado HLS and hls4ml's design.tcl leave what the build collects."""
-    p, root = design.meta.project_name, design.root
-    accel = root / f"{p}_vivado_accelerator"
-    return {
-        "csynth": root / f"{p}_prj" / "solution1" / "syn" / "report" / f"{p}_axi_csynth.xml",
-        "ip": root / f"{p}_prj" / "solution1" / "impl" / "ip",
-        "bit": accel / "project_1.runs" / "impl_1" / "design_1_wrapper.bit",
-        "hwh": accel / "project_1.srcs" / "sources_1" / "bd" / "design_1" / "hw_handoff" / "design_1.hwh",
-        "utilization": root / FLAT_UTILIZATION,
-    }
+def outputs(design: Design, flow: Optional[str] = None) -> Dict[str, Path]:
+    """Where the flow (default: the one that built the project, recorded under ``build``) leaves what
+    the build collects."""
+    name = flow or (design.meta.build or {}).get("flow") or "vivado-hls"
+    return get_flow(name).outputs(design)
 
 
 def _ensure_flat_utilization(design: Design) -> None:
@@ -187,27 +244,27 @@ def _ensure_flat_utilization(design: Design) -> None:
 
 
 def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
-          progress: Optional[Progress] = None) -> BuildResult:
-    """Run the vendor tools on the project; the reports and tool versions are recorded under ``build`` in
-    its fpga_accel.json (and so in every bundle made from it)."""
+          progress: Optional[Progress] = None, flow: Optional[str] = None) -> BuildResult:
+    """Run the vendor tools on the project; the flow, reports and tool versions are recorded under
+    ``build`` in its fpga_accel.json (and so in every bundle made from it)."""
     progress = progress or log_progress(log)
-    build_plan = plan(design, steps)
+    build_plan = plan(design, steps, flow)
     versions = preflight(build_plan)
-    if "bitfile" in build_plan.steps:
-        _ensure_flat_utilization(design)
+    build_plan.flow.prepare(design, build_plan.steps)
     log_path = design.root / "build.log"
-    paths = outputs(design)
+    paths = build_plan.flow.outputs(design)
     for cmd in build_plan.commands:
         if cmd[0] == "vivado" and not paths["ip"].is_dir():
             raise BuildError(f"no exported IP in {paths['ip']}: run the 'export' step first")
         what = ", ".join(s for s in build_plan.steps if (s == "bitfile") == (cmd[0] == "vivado"))
         progress(Update(f"running {cmd[0]} ({what}) — output in {log_path}", step="build"))
         run_tool(cmd, design.root, log_path, progress)
-    report = collect_report(design)
-    design.meta.build = {"report": report, "tool_versions": versions}
+    report = collect_report(design, build_plan.flow.name)
+    design.meta.build = {"flow": build_plan.flow.name, "report": report, "tool_versions": versions}
     design.meta.write(design.root)
     result = BuildResult(report, log_path, tool_versions=versions)
     if "bitfile" in build_plan.steps:
+        paths = build_plan.flow.outputs(design)  # the hwh is looked for where this Vivado put it
         missing = [str(paths[k]) for k in ("bit", "hwh") if not paths[k].is_file()]
         if missing:
             raise BuildError(f"vivado finished but did not produce {', '.join(missing)}; see {log_path}\n"
@@ -216,9 +273,9 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
     return result
 
 
-def collect_report(design: Design) -> Dict[str, object]:
+def collect_report(design: Design, flow: Optional[str] = None) -> Dict[str, object]:
     board = get_board(design.meta.board)
-    paths = outputs(design)
+    paths = outputs(design, flow)
     report: Dict[str, object] = {"board": board.name, "part": board.part,
                                  "clock_period_ns": design.meta.clock_period}
     if paths["csynth"].is_file():
@@ -226,3 +283,58 @@ def collect_report(design: Design) -> Dict[str, object]:
     if paths["utilization"].is_file():
         report["implementation"] = with_percentages(parse_utilization_rpt(paths["utilization"]), board)
     return report
+
+
+# ---- what this machine can build ------------------------------------------------------------------
+
+@dataclass
+class FlowCheck:
+    flow: BuildFlow
+    tools: Dict[str, Tool]
+    problems: List[str]
+
+    @property
+    def runnable(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class MachineCheck:
+    """``fpga-accel doctor``: which flows can run here, with which tools, and what is missing."""
+
+    flows: List[FlowCheck]
+    board_part: str
+    board_files: Optional[Path]
+    chosen: str
+    """The flow ``fpga-accel build`` picks without --flow."""
+
+    def format(self) -> str:
+        lines = []
+        for check in self.flows:
+            state = "can build" if check.runnable else "cannot build"
+            lines.append(f"flow {check.flow.name}: {state} — {check.flow.summary}")
+            lines += [f"    {tool.describe()}" for tool in check.tools.values()]
+            lines += [f"    to do: {problem}" for problem in check.problems]
+        where = f"found at {self.board_files}" if self.board_files else f"missing: {BOARD_FILES_HINT}"
+        lines.append(f"board files {self.board_part}: {where}")
+        lines.append(f"`fpga-accel build` without --flow uses: {self.chosen}")
+        return "\n".join(lines)
+
+
+def check_machine(board: str = "pynq-z2") -> MachineCheck:
+    """Ask every flow's tools for their release, and look for the board files: nothing is built."""
+    board_part = get_board(board).board_part
+    board_files = find_board_files(board_part)
+    found: Dict[str, Tool] = {}
+    checks = []
+    for flow in FLOWS.values():
+        names = sorted({flow.hls_tool, "vivado", *flow.detect})
+        tools = {name: found.setdefault(name, find_tool(name)) for name in names}
+        needed = [flow.hls_tool, "vivado"]
+        problems = [f"{name} not on PATH: " + (flow.install if name == flow.hls_tool else VIVADO_INSTALL)
+                    for name in needed if not tools[name].found]
+        problems += flow.version_problems({n: t for n, t in tools.items() if n in needed})
+        if board_files is None and tools["vivado"].found:
+            problems.append(f"board files for {board_part} not installed (needed for the bitfile step)")
+        checks.append(FlowCheck(flow, tools, problems))
+    return MachineCheck(checks, board_part, board_files, choose_flow().name)
