@@ -84,9 +84,11 @@ def keras_module() -> ModuleType:
 # ------------------------------------------------------------------------------ model facts
 
 
-def _history_layer(tensor: Any) -> Any:
-    """The layer that made a symbolic tensor: Keras 2 names it ``history.layer``, Keras 3
-    ``history.operation``; both keep it first in the tuple."""
+def producing_layer(tensor: Any) -> Any:
+    """The layer that made a symbolic tensor (an InputLayer for a model input); None if unknown.
+    Keras 2 names it ``history.layer``, Keras 3 ``history.operation``; both keep it first in the tuple.
+    Compare layers with this, not tensors by identity: Keras 3 calls the layers of a Sequential model
+    loaded from .h5 twice, so ``layer.output`` need not be the next layer's ``input`` object."""
     history = getattr(tensor, "_keras_history", None)
     return history[0] if history is not None else None
 
@@ -96,14 +98,14 @@ def input_layer_name(model: Any) -> str:
     names = getattr(model, "input_names", None)  # Keras 2 only
     if names:
         return str(names[0])
-    layer = _history_layer(model.inputs[0])
+    layer = producing_layer(model.inputs[0])
     return str(layer.name if layer is not None else model.inputs[0].name)
 
 
 def output_layer(model: Any) -> Any:
     """The layer producing the model's (single) output: not always ``model.layers[-1]`` in a graph."""
     outputs = getattr(model, "outputs", None) or []
-    layer = _history_layer(outputs[0]) if len(outputs) == 1 else None
+    layer = producing_layer(outputs[0]) if len(outputs) == 1 else None
     return layer if layer is not None else model.layers[-1]
 
 
@@ -210,4 +212,4 @@ def save(model: Any, path: Path) -> None:
 
 __all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_layer_name", "input_shape", "is_keras3",
            "keras_module", "keras_version", "layer_input_shape", "load_qmodel", "output_layer", "output_shape",
-           "quantizer_of", "register_hls4ml_handlers", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]
+           "producing_layer", "quantizer_of", "register_hls4ml_handlers", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]

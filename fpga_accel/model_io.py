@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import ConfigError, InputError
-from .keras_compat import keras_module, layer_input_shape, load_qmodel, output_layer, save
+from .keras_compat import keras_module, layer_input_shape, load_qmodel, output_layer, producing_layer, save
 from .layout import refuse_overwrite
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ def activation_name(layer: Any) -> str | None:
         return None
     if isinstance(act, Mapping):
         act = act.get("class_name")
+    elif callable(act):  # qkeras-v3 keeps the function or quantizer object itself in QActivation's config
+        act = getattr(act, "__name__", None) or type(act).__name__
     if act is None or act == "linear":
         return None
     return str(act)
@@ -166,7 +168,7 @@ def logits_layer(model: Any) -> LogitsLocation | None:
         inside = kind not in SOFTMAX_LAYERS
     else:
         return None
-    from_input = not inside and any(last.input is t for t in model.inputs)
+    from_input = not inside and producing_layer(last.input) is producing_layer(model.inputs[0])
     return LogitsLocation(layer=last.name, inside=inside, from_input=from_input)
 
 

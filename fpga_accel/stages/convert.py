@@ -27,7 +27,7 @@ from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..keras_compat import (hls4ml_supported_layers, input_layer_name, input_shape, keras_module, output_shape,
                             quantizer_of, register_hls4ml_handlers)
 from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite
-from ..model_io import ends_in_softmax, model_hash
+from ..model_io import activation_name, ends_in_softmax, model_hash
 from ..design import Design
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
                 layers.setdefault(name, {"Trace": True}).setdefault("Precision", {}).update(precision)
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind == "Softmax" or layer.get_config().get("activation") == "softmax":
+        if kind == "Softmax" or activation_name(layer) == "softmax":
             target = layer.name if kind in ("Softmax", "Activation") else f"{layer.name}_softmax"
             entry = layers.setdefault(target, {"Trace": True})
             entry["Implementation"] = SOFTMAX["Implementation"]

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..config import QuantizeConfig
 from ..errors import ConfigError, InputError
-from ..keras_compat import input_layer_name, input_shape, keras_module, layer_input_shape, output_shape
+from ..keras_compat import (input_layer_name, input_shape, keras_module, layer_input_shape, output_shape,
+                            producing_layer)
 from ..model_io import ends_in_softmax
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,11 @@ def check_chain(model: Any) -> list[Any]:
         raise ConfigError("cannot quantize layers: " + ", ".join(unsupported + bad_act)
                           + f"; supported: {', '.join(sorted(QUANTIZED | PASS_THROUGH))}"
                           + f" with activations {', '.join(sorted(ACTIVATIONS))}")
-    prev = model.inputs[0]
+    prev = producing_layer(model.inputs[0])
     for layer in layers:
-        if isinstance(layer.input, list) or layer.input is not prev:
+        if isinstance(layer.input, list) or producing_layer(layer.input) is not prev:
             raise ConfigError(f"layer {layer.name} is not in a simple chain; quantize rebuilds sequential models only")
-        prev = layer.output
+        prev = layer
     return layers
 
 
