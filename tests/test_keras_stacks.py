@@ -5,6 +5,8 @@ The fixtures in tests/fixtures/models were written by make_fixtures.py there, on
 """
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +72,24 @@ def test_tf214_h5_loads_on_both_stacks_with_the_same_outputs():
 
 
 @pytest.mark.skipif(is_keras3(), reason="Keras 3 reads its own files")
-def test_keras3_file_is_refused_on_tf214_with_the_reason():
-    with pytest.raises(fa.ConfigError, match=r"saved with Keras 3\.\d+.*cannot read Keras 3 files"):
+def test_keras3_files_are_refused_on_tf214_with_the_reason(tmp_path):
+    with pytest.raises(fa.ConfigError, match=r"saved with Keras 3\.15\.1.*cannot read Keras 3 files"):
         load_model(KERAS3_H5)
+    archive = tmp_path / "m.keras"  # what Keras 3 writes as .keras: a zip whose metadata names the version
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2026-01-01"}))
+        z.writestr("config.json", "{}")
+    with pytest.raises(fa.ConfigError, match=r"saved with Keras 3\.15\.1"):
+        load_model(archive)
+
+
+@keras3_only
+def test_keras3_format_round_trips_on_keras3(tmp_path):
+    model = qmlp()
+    path = save_model(model, tmp_path / "m.keras")
+    assert saved_keras_version(path)[0] == 3
+    x = non_grid_inputs(64, (16,))
+    assert np.array_equal(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 @keras3_only
