@@ -6,6 +6,8 @@ The fixtures in tests/fixtures/models were written by make_fixtures.py there, on
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from fpga_accel.keras_compat import (input_layer_name, input_shape, is_keras3, k
 from fpga_accel.model_io import load_model, save_model
 from models import qmlp
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "models"
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "models"
 TF214_H5 = FIXTURES / "qmlp_tf214.h5"
 KERAS3_H5 = FIXTURES / "qmlp_keras3.h5"
 
@@ -126,3 +129,31 @@ def test_keras3_parser_splits_quantizer_activations_like_keras2():
     assert nodes[3]["activation_quantizer"]["class_name"] == "quantized_relu"
     assert {"scale_data", "bias_data"} <= set(nodes[4])  # the probed affine map of the Keras layer
     assert inputs == ["x"] and outputs == ["softmax"]
+
+
+def test_host_extra_picks_the_stack_by_python_version():
+    """`pip install "fpga-accel[host]"`: Keras 2 / TF 2.14 on 3.10–3.11, Keras 3 / qkeras-v3 on 3.12+."""
+    tomllib = pytest.importorskip("tomllib")
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+    def chosen(python: str) -> set[str]:
+        return {extra for req in map(Requirement, extras["host"]) if req.marker.evaluate({"python_version": python})
+                for extra in req.extras}
+
+    assert chosen("3.10") == chosen("3.11") == {"host-keras2"}
+    assert chosen("3.12") == chosen("3.13") == {"host-keras3"}
+    keras2 = {Requirement(r).name for r in extras["host-keras2"]}
+    keras3 = {Requirement(r).name for r in extras["host-keras3"]}
+    assert {"qkeras", "tensorflow"} <= keras2 and "qkeras-v3" not in keras2
+    assert {"qkeras-v3", "tensorflow", "keras"} <= keras3 and "qkeras" not in keras3 and "hgq2" not in keras3
+
+
+def test_find_python_finds_a_running_interpreter_or_says_why():
+    tool = str(ROOT / "tools" / "find-python")
+    found = subprocess.run([tool, "--version", sys.executable], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "%d.%d" % sys.version_info[:2]
+    missing = subprocess.run([tool, "python9.99"], capture_output=True, text=True)
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert "no working 'python9.99'" in missing.stderr and "PYTHON=/path/to/python" in missing.stderr
