@@ -1,14 +1,22 @@
-# The two commands README opens with: `make demo` and `make test`. Both create .venv on first use.
+# The two commands README opens with: `make demo` and `make test`. Both create a venv on first use.
+# PYTHON picks the interpreter (found by tools/find-python: on PATH, else pyenv's versions/X.Y.*), and with
+# it the host stack: Python 3.10–3.11 gets TensorFlow 2.14 / Keras 2, 3.12+ Keras 3. EXTRA=host-keras3 asks
+# for Keras 3 on 3.10–3.11. The default (python3, host) lives in .venv; any other in .venv-X.Y[-EXTRA].
 PYTHON ?= python3
-VENV   := .venv
+EXTRA  ?= host
+ifeq ($(PYTHON)/$(EXTRA),python3/host)
+VENV   ?= .venv
+else
+VENV   ?= .venv-$(shell tools/find-python --version $(PYTHON))$(if $(filter-out host,$(EXTRA)),-$(EXTRA))
+endif
 BIN    := $(VENV)/bin
 
 .PHONY: demo test bench fidelity estimate-accuracy clean
 
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	py="$$(tools/find-python $(PYTHON))" && "$$py" -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[host,test]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRA),test]"
 	touch $@
 
 demo: $(BIN)/.installed
@@ -28,4 +36,4 @@ estimate-accuracy: $(BIN)/.installed
 	$(BIN)/python benchmarks/estimate_accuracy.py --write-constants --markdown benchmarks/estimate_accuracy.md
 
 clean:
-	rm -rf $(VENV) hls_projects/*/ bitstreams/*/
+	rm -rf .venv .venv-[0-9]* hls_projects/*/ bitstreams/*/

@@ -45,7 +45,9 @@ class DemoResult:
 
 
 def float_model(n_in: int, n_classes: int):  # noqa: ANN201 (keras type)
-    from tensorflow import keras
+    from .keras_compat import keras_module
+
+    keras = keras_module()
 
     inp = keras.Input((n_in,), name="pixels")
     x = keras.layers.Dense(32, name="fc1")(inp)
@@ -61,29 +63,30 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
              qat_epochs: int = 20, force: bool = False,
              progress: Optional[Progress] = None) -> DemoResult:
     """Train a float MLP on digits, then run the flow's steps on it: quantize (QAT), convert, csim, estimate."""
-    import tensorflow as tf
-
     from .data import load_digits_split
     from .design import Design
     from .flow import FlowConfig, run_flow
+    from .keras_compat import keras_module
     from .layout import refuse_overwrite
+    from .model_io import save_model
 
     progress = progress or log_progress(log)
     output_dir = Path(output_dir)
     refuse_overwrite(output_dir / "digits", force)
-    tf.keras.utils.set_random_seed(0)
+    keras = keras_module()
+    keras.utils.set_random_seed(0)
     t0 = time.perf_counter()
     x_train, y_train, x_test, y_test = load_digits_split()
     progress(Update(f"training a float MLP on digits ({len(x_train)} train / {len(x_test)} test samples)",
                     "start", 1, 5, "train"))
     model = float_model(x_train.shape[1], 10)
-    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
     float_acc = float(np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test))
     inputs = output_dir / "digits.flow" / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
-    model.save(inputs / "float.h5", include_optimizer=False)
+    save_model(model, inputs / "float.h5", force=True)
     np.savez(inputs / "digits.npz", x=x_train, y=y_train, x_test=x_test, y_test=y_test)
     config = FlowConfig(model=inputs / "float.h5", data=inputs / "digits.npz", test_samples=len(x_test),
                         quantize=QuantizeConfig(epochs=qat_epochs),

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, InputError
+from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
 from .runtime.csim_build import CsimBuild, build_library
@@ -230,7 +231,7 @@ class Design:
         """The reference must be a model of the same interface, or nothing below is meaningful."""
         if len(getattr(model, "inputs", None) or []) != 1 or len(getattr(model, "outputs", None) or []) != 1:
             raise ConfigError("the reference must be a single-input, single-output Keras model")
-        shape = tuple(model.input_shape[1:])
+        shape = input_shape(model)
         if len(shape) != len(self.input_shape) \
                 or any(m is not None and m != d for m, d in zip(shape, self.input_shape)):
             raise ConfigError(f"the reference model takes inputs of shape {shape}, the design {self.input_shape}: "
@@ -324,8 +325,7 @@ def _keras_logits(model: Any, where: LogitsLocation, xs: np.ndarray) -> np.ndarr
 
 
 def _keras_outputs(model: Any, xs: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-    from tensorflow import keras
-
+    keras = keras_module()
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
     outs = probe.predict(xs, verbose=0, batch_size=1024)
     outs = outs if isinstance(outs, list) else [outs]

@@ -365,7 +365,9 @@ def derive_types(model: Any) -> list[str]:
 
 def _activation_quantizer(layer: Any) -> Any:
     """The quantizer a QKeras layer applies to its output (QActivation's, or an activation argument)."""
-    q = getattr(layer, "quantizer", None) if type(layer).__name__ == "QActivation" else getattr(layer, "activation", None)
+    from .keras_compat import quantizer_of
+
+    q = quantizer_of(layer) if type(layer).__name__ == "QActivation" else getattr(layer, "activation", None)
     if isinstance(q, str):
         from qkeras.quantizers import get_quantizer
 

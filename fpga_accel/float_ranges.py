@@ -42,8 +42,9 @@ def _pre_activation(layer: Any, inputs: np.ndarray) -> np.ndarray:
 def layer_peaks(model: Any, x: np.ndarray) -> dict[str, float]:
     """max |output| per hls4ml layer name on ``x``: Keras layers, and the linear part hls4ml splits off a
     layer with an activation argument (the layer keeps the name, the activation becomes NAME_act)."""
-    from tensorflow import keras
+    from .keras_compat import keras_module
 
+    keras = keras_module()
     layers = [layer for layer in model.layers if type(layer).__name__ not in SKIPPED
               and not (type(layer).__name__ == "Activation" and layer.get_config().get("activation") == "softmax")]
     if not layers:

@@ -224,8 +224,9 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     _, _, xt, yt = project.train_test()
     model = project.load(project.quantized_model)
     if xt is None:
-        xt = np.random.default_rng(0).uniform(-1, 1, (project.config.test_samples,)
-                                              + tuple(model.input_shape[1:])).astype(np.float32)
+        from .keras_compat import input_shape
+
+        xt = np.random.default_rng(0).uniform(-1, 1, (project.config.test_samples,) + input_shape(model)).astype(np.float32)
     report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
     assert report is not None
     (project.work_dir / "csim_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")

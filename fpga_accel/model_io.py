@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import ConfigError, InputError
+from .keras_compat import keras_module, layer_input_shape, load_qmodel, output_layer, producing_layer, save
 from .layout import refuse_overwrite
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,7 @@ def load_custom_objects(spec: CustomObjects) -> dict[str, Any]:
             raise ConfigError(f"custom objects module {spec}: `custom_objects` must be a non-empty dict "
                               f"of name → class, got {type(found).__name__}")
         return dict(found)
-    from tensorflow import keras
-
+    keras = keras_module()
     layers: dict[str, Any] = {}
     for name, obj in vars(module).items():
         if not name.startswith("_") and inspect.isclass(obj) and issubclass(obj, keras.layers.Layer) \
@@ -99,11 +99,12 @@ def load_model(path: str | Path, custom_objects: CustomObjects = None) -> Any:
         raise ConfigError(f"model file {path} does not exist")
     if path.suffix not in (".h5", ".keras", ".hdf5"):
         raise ConfigError(f"{path}: expected a Keras model file (.h5 or .keras)")
+    keras_module()  # the backend is chosen before a custom objects module imports Keras
     extra = load_custom_objects(custom_objects)
-    from qkeras.utils import load_qmodel
-
     try:
-        return load_qmodel(str(path), custom_objects=extra, compile=False)
+        return load_qmodel(path, extra)
+    except ConfigError:
+        raise
     except Exception as exc:  # Keras raises many kinds here; keep the cause
         unknown = _UNKNOWN.search(str(exc))
         if unknown:
@@ -119,7 +120,7 @@ def save_model(model: Any, path: str | Path, force: bool = False) -> Path:
     path = Path(path)
     refuse_overwrite(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(path), include_optimizer=False)
+    save(model, path)
     return path
 
 
@@ -132,16 +133,11 @@ def activation_name(layer: Any) -> str | None:
         return None
     if isinstance(act, Mapping):
         act = act.get("class_name")
+    elif callable(act):  # qkeras-v3 keeps the function or quantizer object itself in QActivation's config
+        act = getattr(act, "__name__", None) or type(act).__name__
     if act is None or act == "linear":
         return None
     return str(act)
-
-
-def output_layer(model: Any) -> Any:
-    """The layer producing the model's (single) output: not always ``model.layers[-1]`` in a graph."""
-    outputs = getattr(model, "outputs", None) or []
-    history = getattr(outputs[0], "_keras_history", None) if len(outputs) == 1 else None
-    return history.layer if history is not None else model.layers[-1]
 
 
 def ends_in_softmax(model: Any) -> bool:
@@ -172,7 +168,7 @@ def logits_layer(model: Any) -> LogitsLocation | None:
         inside = kind not in SOFTMAX_LAYERS
     else:
         return None
-    from_input = not inside and any(last.input is t for t in model.inputs)
+    from_input = not inside and producing_layer(last.input) is producing_layer(model.inputs[0])
     return LogitsLocation(layer=last.name, inside=inside, from_input=from_input)
 
 
@@ -180,8 +176,7 @@ def logits_model(model: Any) -> Any:
     """A Keras model computing ``model``'s logits (sharing its weights), or ``model`` itself when it does
     not end in softmax. A layer with ``activation="softmax"`` is replaced by a clone with a linear
     activation and the same weights and name, so hls4ml and the trace see the same layer names."""
-    from tensorflow import keras
-
+    keras = keras_module()
     where = logits_layer(model)
     if where is None:
         return model
@@ -195,15 +190,15 @@ def linear_clone(layer: Any) -> Any:
     """A copy of ``layer`` with ``activation="linear"`` and the same weights: its output is the layer's
     pre-activation output. Built from the layer's config, like Keras' own clone_model."""
     from qkeras.utils import _add_supported_quantized_objects
-    from tensorflow import keras
 
+    keras = keras_module()
     config = dict(layer.get_config(), activation="linear")
     scope: dict[str, Any] = {}
     _add_supported_quantized_objects(scope)
     try:
         with keras.utils.custom_object_scope(scope):
             clone = type(layer).from_config(config)
-        clone.build(layer.input_shape)
+        clone.build(layer_input_shape(layer))
         clone.set_weights(layer.get_weights())
     except Exception as exc:  # from_config/build/set_weights of arbitrary layer classes
         raise ConfigError(f"cannot compute the logits of {layer.name} ({type(layer).__name__}) with a linear "

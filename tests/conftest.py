@@ -17,6 +17,10 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from fpga_accel.keras_compat import use_tensorflow_backend  # noqa: E402
+
+use_tensorflow_backend()  # before any test module imports Keras 3
+
 STAND_INS = Path(__file__).resolve().parent / "stand_in_tools"
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 BOARD_PYTHON = os.environ.get("FPGA_ACCEL_BOARD_PYTHON")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fpga_accel as fa
+from fpga_accel.keras_compat import quantizer_of
 from fpga_accel.stages.quantize import input_integer_bits
 from models import float_mlp
 
@@ -19,7 +20,7 @@ def test_quantize_replaces_layers_and_adds_input_quantizer(rng):
     assert "bn1" not in kinds  # folded into fc1
     assert qmodel.get_layer("fc1").kernel_quantizer_internal.bits == 4
     assert qmodel.get_layer("logits").kernel_quantizer_internal.bits == 8
-    quantizer = qmodel.get_layer("input_quant").quantizer
+    quantizer = quantizer_of(qmodel.get_layer("input_quant"))
     assert (quantizer.bits, quantizer.integer) == (8, 1)  # [0, 1] needs 1 integer bit
 
 

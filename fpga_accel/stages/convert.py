@@ -22,8 +22,10 @@ from ..config import ConvertConfig, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
+from ..keras_compat import (hls4ml_supported_layers, input_layer_name, input_shape, keras_module, output_shape,
+                            quantizer_of, register_hls4ml_handlers)
 from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
-from ..model_io import ends_in_softmax, model_hash
+from ..model_io import activation_name, ends_in_softmax, model_hash
 from ..design import Design
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,7 @@ SOFTMAX = {"Implementation": "stable", "Precision": {"result": "ufixed<18,1,RND,
 
 def check_supported(model: Any) -> None:
     """Fail before any long work when hls4ml cannot convert a layer."""
-    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
-
-    supported = set(get_supported_keras_layers()) | {"Dropout"}  # hls4ml skips Dropout itself
+    supported = hls4ml_supported_layers() | {"Dropout"}  # hls4ml skips Dropout itself
     bad = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers
            if type(layer).__name__ not in supported]
     if bad:
@@ -55,7 +55,7 @@ def input_quantizer_precision(model: Any) -> str | None:
     first = _first_layer(model)
     if type(first).__name__ != "QActivation":
         return None
-    q = first.quantizer
+    q = quantizer_of(first)
     if getattr(q, "use_stochastic_rounding", False):
         return None
     if isinstance(q, quantized_bits) and q.alpha in (None, 1, 1.0) and not q.symmetric:
@@ -88,8 +88,7 @@ def _base_reuse(config: ConvertConfig) -> int:
 
 
 def _strip_softmax(model: Any) -> Any:
-    from tensorflow import keras
-
+    keras = keras_module()
     last = model.layers[-1]
     if not ends_in_softmax(model):
         raise ConfigError("softmax='host' but the model does not end in a softmax layer")
@@ -104,12 +103,13 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
     from calibration data); the rest is left 'auto' for ``exact_types`` to derive."""
     import hls4ml
 
+    register_hls4ml_handlers()
     cfg = hls4ml.utils.config_from_keras_model(
         model, granularity="name", backend="VivadoAccelerator",
         default_precision=config.precision.replace("ap_", ""), default_reuse_factor=_base_reuse(config))
     cfg["Model"]["Strategy"] = "Resource" if config.strategy is Strategy.resource else "Latency"
     layers = cfg["LayerName"]
-    input_name = model.input_names[0]
+    input_name = input_layer_name(model)
     if input_name not in layers:
         raise ConfigError(f"hls4ml config has no entry for input layer {input_name!r}")
     layers[input_name]["Precision"]["result"] = input_precision
@@ -126,7 +126,7 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
                 layers.setdefault(name, {"Trace": True}).setdefault("Precision", {}).update(precision)
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind == "Softmax" or layer.get_config().get("activation") == "softmax":
+        if kind == "Softmax" or activation_name(layer) == "softmax":
             target = layer.name if kind in ("Softmax", "Activation") else f"{layer.name}_softmax"
             entry = layers.setdefault(target, {"Trace": True})
             entry["Implementation"] = SOFTMAX["Implementation"]
@@ -154,9 +154,9 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         if calibration.dtype.kind not in "fiu":
             raise InputError(f"calibration data has dtype {calibration.dtype}; it must be numeric")
         calibration = calibration.astype(np.float32)
-        if calibration.shape[1:] != tuple(model.input_shape[1:]):
+        if calibration.shape[1:] != input_shape(model):
             raise InputError(f"calibration data has sample shape {calibration.shape[1:]}, "
-                             f"the model expects {tuple(model.input_shape[1:])}")
+                             f"the model expects {input_shape(model)}")
         bad = ~np.isfinite(calibration.reshape(len(calibration), -1)).all(axis=1)
         if bad.any():
             raise InputError(f"calibration data holds NaN or inf in {int(bad.sum())} sample(s), first at index "
@@ -246,10 +246,10 @@ def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed
     if calibration is not None and len(calibration):
         return calibration[:n], "calibration data"
     bound = 4.0
-    q = getattr(_first_layer(model), "quantizer", None)
+    q = quantizer_of(_first_layer(model))
     if q is not None and hasattr(q, "bits"):
         bound = 1.25 * 2.0 ** float(getattr(q, "integer", 0) or 0)
-    shape = (n,) + tuple(model.input_shape[1:])
+    shape = (n,) + input_shape(model)
     return np.random.default_rng(seed).uniform(-bound, bound, shape).astype(np.float32), f"uniform samples in ±{bound:g}"
 
 
@@ -325,12 +325,14 @@ def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root
     import hls4ml
 
     board = get_board(config.board)
+    register_hls4ml_handlers()
     with exact_flows("VivadoAccelerator") as flows:
         return hls4ml.converters.convert_from_keras_model(
             model, hls_config={**cfg, "Flows": flows}, output_dir=str(root), project_name=config.name,
             backend="VivadoAccelerator", board=board.name, part=board.part,
             clock_period=config.resolved_clock_period, io_type=config.io_type.value,
-            interface="axi_stream", driver="python", input_type="float", output_type="float")
+            interface="axi_stream", driver="python", input_type="float", output_type="float",
+            allow_da_fallback=False)
 
 
 def layer_table(hls_model: Any) -> list[dict[str, Any]]:
@@ -383,8 +385,8 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
         "input_precision": input_precision,
         "output_precision": str(out_var.type.precision),
         "softmax": config.softmax.value,
-        "input_shape": [int(s) for s in model.input_shape[1:]],
-        "output_shape": [int(s) for s in model.output_shape[1:]],
+        "input_shape": [int(s) for s in input_shape(model)],
+        "output_shape": [int(s) for s in output_shape(model)],
         "axi_input_type": "float32",
         "axi_output_type": "float32",
         "layers": layers,

@@ -14,6 +14,8 @@ import numpy as np
 
 from ..config import QuantizeConfig
 from ..errors import ConfigError, InputError
+from ..keras_compat import (input_layer_name, input_shape, keras_module, layer_input_shape, output_shape,
+                            producing_layer)
 from ..model_io import ends_in_softmax
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ def input_integer_bits(x: np.ndarray) -> int:
 
 def check_chain(model: Any) -> list[Any]:
     """The layers of a single-input, single-output chain (what quantize rebuilds), else a ConfigError."""
-    from tensorflow import keras
+    keras = keras_module()
 
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ConfigError("quantize supports single-input, single-output models")
@@ -49,11 +51,11 @@ def check_chain(model: Any) -> list[Any]:
         raise ConfigError("cannot quantize layers: " + ", ".join(unsupported + bad_act)
                           + f"; supported: {', '.join(sorted(QUANTIZED | PASS_THROUGH))}"
                           + f" with activations {', '.join(sorted(ACTIVATIONS))}")
-    prev = model.inputs[0]
+    prev = producing_layer(model.inputs[0])
     for layer in layers:
-        if isinstance(layer.input, list) or layer.input is not prev:
+        if isinstance(layer.input, list) or producing_layer(layer.input) is not prev:
             raise ConfigError(f"layer {layer.name} is not in a simple chain; quantize rebuilds sequential models only")
-        prev = layer.output
+        prev = layer
     return layers
 
 
@@ -76,8 +78,8 @@ def fold_batchnorm(kernel: np.ndarray, bias: np.ndarray, bn: Any) -> tuple[np.nd
 def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | None = None,
              y: np.ndarray | None = None) -> Any:
     """Return a QKeras model equivalent to ``model`` (BN folded), fine-tuned for ``config.epochs`` on (x, y)."""
+    keras = keras_module()
     from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quantized_relu
-    from tensorflow import keras
 
     config = config or QuantizeConfig()
     layers = check_chain(model)
@@ -85,12 +87,12 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
         raise ConfigError("quantization-aware training (epochs > 0) needs data with x and y")
     if x is not None:
         x = np.asarray(x, dtype=np.float32)
-        if x.shape[1:] != tuple(model.input_shape[1:]):
-            raise InputError(f"data has sample shape {x.shape[1:]}, the model expects {tuple(model.input_shape[1:])}")
+        if x.shape[1:] != input_shape(model):
+            raise InputError(f"data has sample shape {x.shape[1:]}, the model expects {input_shape(model)}")
         if not np.all(np.isfinite(x)):
             raise InputError("data holds NaN or inf")
 
-    inp = keras.Input(shape=model.input_shape[1:], name=model.input_names[0])
+    inp = keras.Input(shape=input_shape(model), name=input_layer_name(model))
     t = inp
     if config.input_bits:
         integer = config.input_integer if config.input_integer is not None else (
@@ -156,15 +158,15 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
 def _bn_last_axis(bn: Any) -> bool:
     axis = bn.get_config()["axis"]
     axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
-    return axis in (-1, len(bn.input_shape) - 1)
+    return axis in (-1, len(layer_input_shape(bn)) - 1)
 
 
 def fine_tune(qmodel: Any, x: np.ndarray, y: np.ndarray, config: QuantizeConfig) -> None:
     """Quantization-aware training: the quantizers are in the graph, so plain ``fit`` trains around them."""
-    from tensorflow import keras
+    keras = keras_module()
 
     y = np.asarray(y)
-    n_out = qmodel.output_shape[-1]
+    n_out = output_shape(qmodel)[-1]
     softmax_out = ends_in_softmax(qmodel)
     if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) and n_out > 1:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax_out)

@@ -1,0 +1,133 @@
+"""hls4ml 1.3 Keras-3 layer handlers for QKeras (qkeras-v3) layers and for batch normalisation.
+
+On Keras 3 hls4ml parses a model with its keras_v3 converter, which has handlers for core Keras layers
+only. For anything else it falls back to the Keras-2 handler of the class name, but then asserts that
+a layer's ``activation`` is a plain function: every ``QActivation`` and ``QDense(activation=quantizer)``
+fails. The handlers here run hls4ml's own Keras-2 QKeras handlers on the live layer (its config and
+weights) and split a quantizer activation into its own node exactly as hls4ml's Keras-2 parser does
+(same node names and attributes), so the types fpga_accel derives and the csim it checks are the same on
+both stacks.
+
+(Q)BatchNormalization nodes get the affine map probed from the Keras layer, as
+``exact_types.install_batchnorm_probe`` does on Keras 2 (there the parser sees only the model's JSON).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ACTIVATION_NODES = ("Activation", "LeakyReLU", "ThresholdedReLU", "ELU", "PReLU", "Softmax", "TernaryTanh",
+                    "HardActivation")
+"""Node classes that are an activation themselves: hls4ml's Keras-2 parser splits no activation off these."""
+BATCHNORM_CLASSES = ("BatchNormalization", "QBatchNormalization")
+KERAS_BATCHNORM = "keras.src.layers.normalization.batch_normalization.BatchNormalization"
+
+
+class _LayerReader:
+    """The weight reader hls4ml's Keras-2 handlers expect, over one live Keras 3 layer."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+
+    def get_weights_data(self, layer_name: str, var_name: str) -> np.ndarray | None:
+        if layer_name != self.layer.name:
+            raise ValueError(f"handler of {self.layer.name} asked for weights of {layer_name}")
+        for weight in self.layer.weights:
+            if weight.name == var_name or weight.path.rsplit("/", 1)[-1] == var_name:
+                return np.array(weight)
+        return None
+
+
+def _keras2_nodes(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[Any]) -> tuple[dict[str, Any], ...]:
+    """hls4ml's Keras-2 handler of the layer's class, run on its config and weights; a non-linear
+    ``activation`` argument becomes a node of its own named ``{layer}_{activation}`` as on Keras 2."""
+    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
+
+    handlers = get_layer_handlers()
+    class_name = type(layer).__name__
+    keras_layer = {"class_name": class_name, "config": layer.get_config()}
+    reader = _LayerReader(layer)
+    node, output_shape = handlers[class_name](keras_layer, [t.name for t in in_tensors],
+                                              [list(t.shape) for t in in_tensors], reader)
+    out_names = [t.name for t in out_tensors]
+    node["input_keras_tensor_names"] = [t.name for t in in_tensors]
+    node["output_keras_tensor_names"] = out_names
+    activation = node.get("activation")
+    if activation is None or activation == "linear" or node["class_name"] in ACTIVATION_NODES:
+        return (node,)
+    if isinstance(activation, dict):  # a QKeras quantizer, serialized
+        act_layer = {"class_name": "QActivation",
+                     "config": {"name": f"{node['name']}_{activation['class_name']}", "activation": activation}}
+    else:
+        act_layer = {"class_name": "Activation",
+                     "config": {"name": f"{node['name']}_{activation}", "activation": activation}}
+    act, _ = handlers[act_layer["class_name"]](act_layer, None, [output_shape], reader)
+    between = f"{out_names[0]}_pre_activation"
+    node["output_keras_tensor_names"] = [between]
+    act["input_keras_tensor_names"] = [between]
+    act["output_keras_tensor_names"] = out_names
+    return node, act
+
+
+def _probe_batchnorm(layer: Any, nodes: tuple[dict[str, Any], ...], in_tensors: Sequence[Any]) -> None:
+    from .exact_types import _affine_probe
+
+    for node in nodes:
+        if node.get("class_name") in BATCHNORM_CLASSES:
+            node["scale_data"], node["bias_data"] = _affine_probe(layer, tuple(in_tensors[0].shape[1:]))
+
+
+def _qkeras_layer_classes() -> list[type]:
+    """Every QKeras layer class hls4ml has a Keras-2 handler for."""
+    import qkeras
+    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
+
+    handled = set(get_layer_handlers())
+    return [cls for name, cls in vars(qkeras).items()
+            if isinstance(cls, type) and name in handled and cls.__module__.startswith("qkeras")]
+
+
+def register() -> None:
+    """Register the handlers in hls4ml's Keras-3 registry (idempotent); Keras 3 stack only."""
+    from hls4ml.converters.keras_v3 import layer_handlers as registry
+
+    for cls in _qkeras_layer_classes():
+        key = f"{cls.__module__}.{cls.__name__}"
+        if not getattr(registry.get(key), "fpga_accel", False):
+            registry[key] = _handler(key, registry.get(key), probe=cls.__name__ in BATCHNORM_CLASSES)
+    if not getattr(registry.get(KERAS_BATCHNORM), "fpga_accel", False):
+        registry[KERAS_BATCHNORM] = _handler(KERAS_BATCHNORM, registry.get(KERAS_BATCHNORM), probe=True)
+
+
+def _handler(key: str, upstream: Any, probe: bool) -> Any:
+    """A registry entry: hls4ml's own Keras-3 handler where it has one (only probing added), else the
+    Keras-2 handler run through :func:`_keras2_nodes`."""
+
+    def handle(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[Any]) -> tuple[dict[str, Any], ...]:
+        nodes = tuple(upstream(layer, in_tensors, out_tensors)) if upstream is not None \
+            else _keras2_nodes(layer, in_tensors, out_tensors)
+        if probe:
+            _probe_batchnorm(layer, nodes, in_tensors)
+        return nodes
+
+    handle.fpga_accel = True  # type: ignore[attr-defined]
+    handle.__qualname__ = f"fpga_accel handler for {key}"
+    return handle
+
+
+def supported_layer_names() -> set[str]:
+    """Class names the Keras-3 parser can convert: its own registry and the Keras-2 handlers it falls
+    back to (which now include the QKeras layers)."""
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+    from hls4ml.converters.keras_v3 import layer_handlers as registry
+
+    register()
+    return {key.rsplit(".", 1)[-1] for key in registry} | set(get_supported_keras_layers())
+
+
+__all__ = ["register", "supported_layer_names"]

@@ -1,0 +1,215 @@
+"""The one place that knows which Keras is installed: TensorFlow 2.14 / Keras 2 / QKeras 0.9, or
+Keras 3 / qkeras-v3 on TensorFlow.
+
+The stages ask this module for the Keras API, a model's input name and shapes, a layer's input shape,
+and to load and save model files; they never test versions themselves. Both stacks import QKeras as
+``qkeras`` with the same layer and quantizer API. Keras 3 runs here on the TensorFlow backend only
+(qkeras-v3 and hls4ml's QKeras handling call TensorFlow), chosen by :func:`use_tensorflow_backend`.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .errors import ConfigError
+
+KERAS3_STACK = "Keras 3 / qkeras-v3 (Python >= 3.12, or the host-keras3 extra)"
+KERAS2_STACK = "TensorFlow 2.14 / Keras 2 / QKeras 0.9 (Python 3.10-3.11, the host extra)"
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'3.15.1' → (3, 15, 1); '2.14.0rc1' → (2, 14, 0): versions compare as numbers, never as strings."""
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = re.match(r"\d+", piece)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=None)
+def keras_version() -> tuple[int, ...]:
+    """The installed Keras, from the package metadata (no TensorFlow import). () when none is installed."""
+    try:
+        return version_tuple(metadata.version("keras"))
+    except metadata.PackageNotFoundError:
+        return ()
+
+
+def is_keras3() -> bool:
+    """True on the Keras 3 stack, where hls4ml parses models with its keras_v3 converter."""
+    return keras_version() >= (3,)
+
+
+def use_tensorflow_backend() -> None:
+    """Make Keras 3 use TensorFlow, before anything imports it: qkeras-v3 and hls4ml need it (on JAX
+    hls4ml fails on ``'ArrayImpl' object has no attribute 'numpy'``). A no-op on Keras 2. Raises a
+    ConfigError when Keras 3 is already running on another backend, rather than computing wrongly."""
+    if not is_keras3():
+        return
+    chosen = os.environ.get("KERAS_BACKEND")
+    if "keras" not in sys.modules:
+        if chosen not in (None, "", "tensorflow"):
+            raise ConfigError(f"KERAS_BACKEND={chosen}: fpga_accel needs Keras' TensorFlow backend "
+                              "(unset KERAS_BACKEND or set it to tensorflow)")
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+        return
+    backend = sys.modules["keras"].backend.backend()
+    if backend != "tensorflow":
+        raise ConfigError(f"Keras runs on its {backend!r} backend in this process; fpga_accel needs TensorFlow "
+                          "(set KERAS_BACKEND=tensorflow before importing keras)")
+
+
+def keras_module() -> ModuleType:
+    """The Keras API QKeras builds on: ``keras`` on Keras 3, ``tensorflow.keras`` on Keras 2."""
+    use_tensorflow_backend()
+    if is_keras3():
+        import keras
+
+        return keras
+    from tensorflow import keras
+
+    return keras
+
+
+# ------------------------------------------------------------------------------ model facts
+
+
+def producing_layer(tensor: Any) -> Any:
+    """The layer that made a symbolic tensor (an InputLayer for a model input); None if unknown.
+    Keras 2 names it ``history.layer``, Keras 3 ``history.operation``; both keep it first in the tuple.
+    Compare layers with this, not tensors by identity: Keras 3 calls the layers of a Sequential model
+    loaded from .h5 twice, so ``layer.output`` need not be the next layer's ``input`` object."""
+    history = getattr(tensor, "_keras_history", None)
+    return history[0] if history is not None else None
+
+
+def input_layer_name(model: Any) -> str:
+    """The name of the model's (first) InputLayer: the key of hls4ml's input entry on both stacks."""
+    names = getattr(model, "input_names", None)  # Keras 2 only
+    if names:
+        return str(names[0])
+    layer = producing_layer(model.inputs[0])
+    return str(layer.name if layer is not None else model.inputs[0].name)
+
+
+def output_layer(model: Any) -> Any:
+    """The layer producing the model's (single) output: not always ``model.layers[-1]`` in a graph."""
+    outputs = getattr(model, "outputs", None) or []
+    layer = producing_layer(outputs[0]) if len(outputs) == 1 else None
+    return layer if layer is not None else model.layers[-1]
+
+
+def _shape(shape: Any) -> tuple[int | None, ...]:
+    return tuple(None if d is None else int(d) for d in tuple(shape))
+
+
+def input_shape(model: Any) -> tuple[int | None, ...]:
+    """One sample's input shape (no batch axis) of a single-input model."""
+    return _shape(model.inputs[0].shape)[1:]
+
+
+def output_shape(model: Any) -> tuple[int | None, ...]:
+    """One sample's output shape (no batch axis) of a single-output model."""
+    return _shape(model.outputs[0].shape)[1:]
+
+
+def layer_input_shape(layer: Any) -> tuple[int | None, ...]:
+    """A called layer's input shape with the batch axis (Keras 3 layers have no ``input_shape``)."""
+    return _shape(layer.input.shape)
+
+
+def quantizer_of(layer: Any) -> Any:
+    """The quantizer a QActivation applies, as an object: QKeras 0.9 keeps it in ``quantizer`` (its
+    ``activation`` may be the string given), qkeras-v3 only in ``activation``. None for other layers."""
+    if type(layer).__name__ != "QActivation":
+        return None
+    found = getattr(layer, "quantizer", None) or getattr(layer, "activation", None)
+    if isinstance(found, (str, dict)):
+        from qkeras.quantizers import get_quantizer
+
+        found = get_quantizer(found)
+    return found
+
+
+# ------------------------------------------------------------------------------ hls4ml
+
+
+def register_hls4ml_handlers() -> None:
+    """Teach hls4ml's Keras-3 parser the QKeras layers (and probe batch norms): see ``hls4ml_keras3``.
+    Nothing to do on Keras 2, where hls4ml's own parser handles QKeras."""
+    if is_keras3():
+        from .hls4ml_keras3 import register
+
+        register()
+
+
+def hls4ml_supported_layers() -> set[str]:
+    """Keras layer class names hls4ml 1.3 converts on the installed stack."""
+    if is_keras3():
+        from .hls4ml_keras3 import supported_layer_names
+
+        return supported_layer_names()
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+
+    return set(get_supported_keras_layers())
+
+
+# ------------------------------------------------------------------------------ files
+
+
+def saved_keras_version(path: Path) -> tuple[int, ...] | None:
+    """The Keras version a .h5 or .keras file was written with, from its own metadata; None if unknown."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return version_tuple(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            found = f.attrs.get("keras_version")
+        if isinstance(found, bytes):
+            found = found.decode()
+        return version_tuple(found) if found else None
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_readable(path: Path) -> None:
+    """Refuse, with the reason, a model file the installed Keras cannot read: Keras 2 reads no file
+    written by Keras 3. (Keras 3 reads Keras 2 .h5 files through QKeras' loader.)"""
+    saved = saved_keras_version(path)
+    if saved is not None and saved >= (3,) and not is_keras3():
+        raise ConfigError(
+            f"{path} was saved with Keras {'.'.join(map(str, saved))}; this environment runs "
+            f"{KERAS2_STACK}, which cannot read Keras 3 files. Load it with {KERAS3_STACK}, or re-save the "
+            "model there and convert it there")
+
+
+def load_qmodel(path: Path, custom_objects: dict[str, Any]) -> Any:
+    """QKeras' loader on both stacks (it registers every QKeras layer and quantizer); on Keras 3 it also
+    reads .h5 files written by TensorFlow 2.14 / QKeras 0.9."""
+    check_readable(path)
+    use_tensorflow_backend()
+    from qkeras.utils import load_qmodel as qkeras_load
+
+    return qkeras_load(str(path), custom_objects=custom_objects, compile=False)
+
+
+def save(model: Any, path: Path) -> None:
+    """Save without optimizer state (.h5 or .keras; Keras 3 writes .h5 in its legacy format)."""
+    model.save(str(path), include_optimizer=False)
+
+
+__all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_layer_name", "input_shape", "is_keras3",
+           "keras_module", "keras_version", "layer_input_shape", "load_qmodel", "output_layer", "output_shape",
+           "producing_layer", "quantizer_of", "register_hls4ml_handlers", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]
