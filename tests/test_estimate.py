@@ -113,6 +113,7 @@ def test_converted_design_records_weight_statistics_and_reads_back_as_an_hls4ml_
         assert 0 < layer["n_pow2_weights"] <= layer["n_nonzero_weights"] < layer["n_weights"]
         assert (foreign[name]["n_nonzero_weights"], foreign[name]["n_pow2_weights"]) == \
             (layer["n_nonzero_weights"], layer["n_pow2_weights"])
+        assert layer["n_csd_digits"] == foreign[name]["n_csd_digits"] >= layer["n_nonzero_weights"]
     mine, theirs = estimate(design), estimate(read_hls4ml_project(design.root))
     assert theirs.total == mine.total and theirs.latency_cycles == mine.latency_cycles
     assert [l.name for l in mine.layers] == ["x", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3", "out", "axi_wrapper"]
@@ -129,7 +130,26 @@ def test_converted_design_records_weight_statistics_and_reads_back_as_an_hls4ml_
 
 def test_weight_statistics_quantise_to_the_weight_type():
     stats = weight_statistics([0.0, 0.01, 0.25, -0.5, 0.3], "ap_fixed<6,1>")  # step 1/32: 0.01 truncates to 0
-    assert stats == {"n_nonzero_weights": 3, "n_pow2_weights": 2}
+    assert stats == {"n_nonzero_weights": 3, "n_pow2_weights": 2, "n_csd_digits": 1 + 1 + 2}  # 0.3 -> 9/32 = 8 + 1
+
+
+def test_csd_digits_count_the_adders_of_a_constant_product():
+    """A constant with d non-zero canonical signed digits is d - 1 adders: 7 = 8 - 1 is one, not two (issue 13)."""
+    from fpga_accel.analysis.weight_stats import csd_digits, weight_stats
+    assert [csd_digits(n) for n in (0, 1, 2, 3, 5, 7, 11, 15, -7, 0b1010101)] == [0, 1, 1, 2, 2, 2, 3, 2, 2, 4]
+    assert weight_stats([0.25, -0.4375, 0.0, 0.375], "fixed<8,4>") == {
+        "n_weights": 4, "n_nonzero": 3, "n_pow2": 1, "n_csd_digits": 1 + 2 + 2, "csd_hist": [1, 2]}
+
+
+def test_a_slow_part_pipelines_dsp_products_deeper():
+    """Same Dense on xc7z020-1 and xc7vx690t-3 at 5 ns: 5,748 vs 1,866 FF, 6 vs 3 cycles (calibration set)."""
+    from fpga_accel.analysis.estimate import part_family, speed_grade
+    assert [speed_grade(p) for p in ("xc7z020clg400-1", "xc7vx690t-ffg1930-3", "xcu250-figd2104-2L-e")] == [1, 3, 2]
+    assert part_family("xc7z020clg400-1", 5.0) == "7series-slow" and part_family("xc7z020clg400-1", 10.0) == "7series"
+    assert part_family("xc7vx690t-ffg1930-3", 5.0) == "7series" and part_family("xczu9eg-ffvb1156-2-e", 5.0) == "ultrascale"
+    slow, fast = (layer_terms(FIXTURE_LAYER, "io_parallel", family=f) for f in ("7series-slow", "7series"))
+    assert slow.quantities["ff.dsp_bit_slow"] > 0 and "ff.dsp_bit_slow" not in fast.quantities
+    assert slow.latency.get("lat.slow_depth") == 1 and "lat.slow_depth" not in fast.latency
 
 
 def _big_layers(valid=(1, 2, 4, 8, 16, 32, 64, 128, 256)):

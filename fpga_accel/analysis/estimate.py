@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..boards import Board, get_board
 
-__all__ = ["part_family", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
+__all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
            "KNOWN_CLASSES"]
 
@@ -51,6 +51,7 @@ RESOURCES = ("lut", "ff", "dsp", "bram18")
 METRICS = ("lut", "ff", "dsp", "bram36", "latency")
 BRAM18_BITS = 18432
 WIDE_BITS = 10      # both operands at least this wide: a constant product is worth a DSP
+SLOW_CLOCK_NS = 8.0  # a -1 7-series part is "slow" (extra DSP pipeline stages) at this clock period or shorter
 FIFO_SRL_DEPTH = 32  # FIFOs this deep or shallower are SRLs (SVHN: 36-deep in BRAM; zu9: 25-deep in SRL)
 
 # What each term counts, and the engineering prior its constant is pulled towards when fitting.
@@ -79,7 +80,10 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "lut.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 0.5),
     "ff.mult_bit": ("instantiated products (DSP or LUT) x accumulator bits: pipeline registers", 1.0),
     "ff.dsp_bit_7s": ("7-series parts: DSP-mapped constant products x accumulator bits (HLS registers the DSP48E1's "
-                      "operands in fabric; ~100 FF per 16-bit product on xc7z020, ~4 on UltraScale)", 4.0),
+                      "operands in fabric; ~29 FF per 16-bit product on xc7vx690t-3, ~4 on UltraScale)", 1.0),
+    "ff.dsp_bit_slow": ("7-series -1 parts at <= 8 ns ('7series-slow'): DSP-mapped constant products x accumulator bits "
+                        "(the extra pipeline stages of a product that does not fit a cycle; ~115 FF per 16-bit product "
+                        "on xc7z020-1 at 5 ns)", 4.0),
     "ff.share_bit": ("products time-shared through a DSP x input bits", 1.0),
     "ff.resource_bit": ("Resource strategy: (multipliers + outputs) x accumulator bits", 2.0),
     "ff.elem_bit": ("element-wise and pooling layers: elements per cycle x (input + output bits)", 1.0),
@@ -96,7 +100,9 @@ TERMS: Dict[str, Tuple[str, float]] = {
 }
 # Latency constants (cycles), fitted by a 1-D search each (see fit.py); defaults are the priors.
 LATENCY_TERMS: Dict[str, Tuple[str, float]] = {
-    "lat.dense_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel, cycles", 3.0),
+    "lat.dense_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel with DSP products, cycles", 3.0),
+    "lat.lut_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel with LUT-built (narrow) products, cycles", 1.0),
+    "lat.slow_depth": ("extra pipeline depth of a kernel with DSP products on a '7series-slow' part, cycles", 1.0),
     "lat.resource_depth": ("pipeline depth added to the RF cycles of a Resource-strategy kernel", 4.0),
     "lat.resource_pixel": ("cycles added to RF per input pixel by a Resource-strategy io_stream convolution", 12.0),
     "lat.elem": ("latency of an element-wise / pooling layer beyond its pixels, cycles", 1.0),
@@ -113,7 +119,7 @@ def default_constants() -> Constants:
     """The engineering priors: what the estimator uses when nothing was fitted (no band: unknown error)."""
     return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
             "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
-            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "bram18.fifo": 0.8}, "bands": {}, "fitted_on": []}
+            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_bit_slow": 0.1, "bram18.fifo": 0.8}, "bands": {}, "fitted_on": []}
 
 
 _CACHE: Dict[str, Constants] = {}
@@ -199,9 +205,26 @@ class Terms:
             self.quantities[term] = self.quantities.get(term, 0.0) + float(qty)
 
 
-def part_family(part: Optional[str]) -> str:
-    """'7series' (xc7*: DSP48E1) or 'ultrascale' (xcu*, xczu*, xcvu*, ...: DSP48E2)."""
-    return "7series" if re.match(r"xc7", (part or "xc7").lower()) else "ultrascale"
+def speed_grade(part: Optional[str]) -> int:
+    """The speed grade of a Xilinx part string: 1 for 'xc7z020clg400-1', 3 for 'xc7vx690t-ffg1930-3', 2 for
+    'xcu250-figd2104-2L-e'; 1 (the slowest) when the string has none."""
+    m = re.search(r"-(\d)[a-z]*(?:-[a-z])?$", (part or "").lower())
+    return int(m.group(1)) if m else 1
+
+
+def part_family(part: Optional[str], clock_ns: Optional[float] = None) -> str:
+    """'7series' (xc7*: DSP48E1) or 'ultrascale' (xcu*, xczu*, xcvu*, ...: DSP48E2); '7series-slow' for a
+    7-series part of speed grade -1 asked for a clock of SLOW_CLOCK_NS or faster (no clock given: assumed so).
+
+    Why a slow class: HLS schedules each operation by the part's delay model, and a DSP48E1 product plus its
+    accumulation does not fit one 5 ns cycle on a -1 part, so HLS cuts it into more pipeline stages, each with
+    its registers: the same Dense 16x4 took 5,748 FF and 6 cycles on xc7z020-1 but 1,866 FF and 3 cycles on
+    xc7vx690t-3 (both 5 ns, calibration set). UltraScale+ DSP48E2 at -2 is faster still."""
+    if not re.match(r"xc7", (part or "xc7").lower()):
+        return "ultrascale"
+    if speed_grade(part) <= 1 and (clock_ns is None or clock_ns <= SLOW_CLOCK_NS):
+        return "7series-slow"
+    return "7series"
 
 
 def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: str) -> None:
@@ -263,15 +286,19 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     adders = nz * units if not wide else min(nz * units, limit + pow2 * units)
     t.add("lut.add_bit", adders * acc)
     t.add("ff.mult_bit", adders * acc)
-    if wide and family == "7series":
+    if wide and family.startswith("7series"):
         t.add("ff.dsp_bit_7s", on_dsp * acc)
+    if wide and family == "7series-slow":
+        t.add("ff.dsp_bit_slow", on_dsp * acc)
+    depth = {"lat.dense_depth": 1, **({"lat.slow_depth": 1} if family == "7series-slow" else {})} if wide \
+        else {"lat.lut_depth": 1}
     ii = max(1, math.ceil(mults / on_dsp)) if wide and mults else 1
     if is_conv and io_type == "io_stream":
         px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1))
-        t.latency = {"base": px * ii, "lat.dense_depth": 1}
+        t.latency = {"base": px * ii, **depth}
         t.interval = {"base": px * ii}
     else:
-        t.latency = {"base": ii, "lat.dense_depth": 1}
+        t.latency = {"base": ii, **depth}
         t.interval = {"base": ii}
 
 
@@ -334,7 +361,8 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
             t.add("lut.narrow_mult_bit", per_cycle * a * w)
     if kind in ("Activation",) and str(layer.get("activation", "")).lower() in TABLE_ACTIVATIONS:
         t.add("bram18.table", 1)
-    t.latency = {"base": px, "lat.elem": 1}
+    # io_stream: one pixel per cycle; io_parallel: a combinational layer, HLS reports 0 cycles for a ReLU
+    t.latency = {"base": px if stream else 0, "lat.elem": 1}
     t.interval = {"base": px}
     return t
 
@@ -379,7 +407,7 @@ def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
 # Terms whose Vivado-synthesis ratio differs from their resource's: the FFs HLS counts around DSP48E1
 # products, which Vivado packs into the DSP's own pipeline registers; FIFO BRAM, which Vivado keeps while it
 # moves small weight memories into LUTRAM.
-SYNTH_TERMS = ("ff.dsp_bit_7s", "bram18.fifo")
+SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo")
 
 
 def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csynth") -> Dict[str, float]:
@@ -524,7 +552,7 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products."""
     c = constants or load_constants()
     reuse_factors = reuse_factors or {}
-    family = part_family(part or board.part)
+    family = part_family(part or board.part, clock_period)
     per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"]), c, family) for l in layers]
     fifo = _resources(_fifo_terms(layers, io_type), c, figure)
     rows = list(per_layer)

@@ -81,7 +81,7 @@ def instance_pairs(design: CalibrationDesign) -> List[Tuple[int, Dict[str, Any]]
 
 
 def _family(design: CalibrationDesign) -> str:
-    return est.part_family(design.provenance.part)
+    return est.part_family(design.provenance.part, design.provenance.clock_ns)
 
 
 def _layer_q(layer: Mapping[str, Any], design: CalibrationDesign) -> Dict[str, float]:

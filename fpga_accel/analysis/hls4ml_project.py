@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
+from .weight_stats import csd_digits
 
 __all__ = ["read_design", "read_hls4ml_project", "from_model", "weight_statistics"]
 
@@ -86,9 +87,10 @@ def _quantum(precision: str) -> Tuple[float, float, bool]:
 
 
 def weight_statistics(values: List[float], precision: str) -> Dict[str, int]:
-    """Non-zero and ±2^k counts after truncation to ``precision`` (what HLS sees as constants)."""
+    """Non-zero and ±2^k counts, and the non-zero canonical signed digits summed over the weights, after
+    truncation to ``precision`` (what HLS sees as constants; a constant with d signed digits is d - 1 adders)."""
     step, top, _ = _quantum(precision)
-    nonzero = pow2 = 0
+    nonzero = pow2 = digits = 0
     for v in values:
         q = math.floor(abs(v) / step) * step if v >= 0 else -math.floor(abs(v) / step + (abs(v) % step > 0)) * step
         q = max(min(q, top - step), -top)
@@ -96,7 +98,8 @@ def weight_statistics(values: List[float], precision: str) -> Dict[str, int]:
             nonzero += 1
             if math.log2(abs(q)).is_integer():
                 pow2 += 1
-    return {"n_nonzero_weights": nonzero, "n_pow2_weights": pow2}
+            digits += csd_digits(round(q / step))
+    return {"n_nonzero_weights": nonzero, "n_pow2_weights": pow2, "n_csd_digits": digits}
 
 
 def _weights(firmware: Path, index: str, precision: str) -> Optional[Dict[str, int]]:

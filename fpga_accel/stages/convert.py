@@ -308,6 +308,10 @@ def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
         # ±2^k weights are shifts, not multiplications, for HLS (old projects lack this: the estimator takes 0)
         nonzero = np.abs(weights[weights != 0]).astype(np.float64)
         hw["n_pow2_weights"] = int(np.count_nonzero(np.log2(nonzero) == np.round(np.log2(nonzero))))
+        # non-zero canonical signed digits of the weights quantized to their type: a narrow constant product
+        # is (digits - 1) adders in LUTs (recorded for the estimator; not used by its terms yet, see issue 13)
+        from ..analysis.hls4ml_project import weight_statistics
+        hw["n_csd_digits"] = weight_statistics(weights.ravel().tolist(), "ap_" + hw["weight_precision"].replace("ap_", ""))["n_csd_digits"]
         if node.class_name in ("Dense", "Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm"):
             n_in = hw.get("n_in") if node.class_name == "Dense" else \
                 hw.get("n_chan", 1) * hw.get("filt_height", 1) * hw.get("filt_width", 1)

@@ -246,6 +246,8 @@ def estimator_layers(design: CalibrationDesign) -> List[Dict[str, Any]]:
                        n_nonzero_weights=_nonzero(layer, n_weights), strategy=layer.get("strategy", "latency"))
             if "n_pow2" in w:
                 rec["n_pow2_weights"] = int(w["n_pow2"])
+            if "n_csd_digits" in w:
+                rec["n_csd_digits"] = int(w["n_csd_digits"])
             if cls == "Conv1D":
                 rec.setdefault("filt_height", 1)
         records.append(rec)
