@@ -27,7 +27,7 @@ class DemoResult:
     estimate: Estimate
 
     def format(self) -> str:
-        r = self.report
+        r, e = self.report, self.estimate
         return "\n".join([
             "digits demo: float → QKeras → hls4ml (pynq-z2) → csim",
             f"accuracy float / QKeras / csim  {self.float_accuracy:.2%} / {r.reference_accuracy:.2%} / "
@@ -37,9 +37,9 @@ class DemoResult:
             f"argmax agreement                {r.argmax_agreement:.2%}",
             *([f"softmax outputs max abs error  {r.output_max_abs_diff:.3g}"] if r.output_max_abs_diff is not None else []),
             f"design input precision          {self.input_precision}",
-            f"estimate on the PYNQ-Z2          DSP {self.estimate.total['dsp']:.0f}, LUT {self.estimate.total['lut']:.0f}"
-            f" ({self.estimate.used_pct['lut']:.0f}%), latency {self.estimate.latency_ns:g} ns: "
-            f"{'fits' if self.estimate.fits else 'does not fit'} (`fpga-accel estimate {self.project_dir}`)",
+            f"estimate on the PYNQ-Z2          DSP {e.total['dsp']:.0f}, LUT {e.total['lut']:.0f} ({e.used_pct['lut']:.0f}%"
+            + (f"; expected {e.low['lut']:.0f}-{e.high['lut']:.0f}" if e.high else "")
+            + f"), latency {e.latency_ns:g} ns: {e.verdict} (`fpga-accel estimate {self.project_dir}`)",
             f"HLS project                     {self.project_dir}",
         ])
 
