@@ -48,6 +48,8 @@ class FlowConfig:
     """.npz with x (and y; x_test/y_test, else the last 20 % of x/y are the test set)."""
     test_samples: int = 500
     build_steps: Tuple[str, ...] = ("csim", "synth", "export", "bitfile")
+    build_flow: Optional[str] = None
+    """``vitis`` or ``vivado-hls``; None picks by the tools on PATH (see ``stages.build.FLOWS``)."""
     bitstreams: Path = Path("bitstreams")
     deploy: Optional[Mapping[str, Any]] = None
     """Keyword arguments of ``stages.deploy.Remote`` (host, user, identity, ...)."""
@@ -78,15 +80,18 @@ class FlowConfig:
         flow = {k: data.pop(k) for k in FLOW_KEYS if k in data}
         custom_objects = data.pop("custom_objects", None)
         build = dict(flow.get("build") or {})
-        unknown = set(build) - {"steps", "bitstreams"}
+        unknown = set(build) - {"steps", "bitstreams", "flow"}
         if unknown:
-            raise ConfigError(f"{path}: unknown build keys {sorted(unknown)}; known: ['bitstreams', 'steps']")
+            raise ConfigError(f"{path}: unknown build keys {sorted(unknown)}; known: ['bitstreams', 'flow', 'steps']")
+        if build.get("flow") not in (None, "vitis", "vivado-hls"):
+            raise ConfigError(f"{path}: build flow {build['flow']!r} is not 'vitis' or 'vivado-hls'")
         return cls(
             model=_relative(base, model), convert=ConvertConfig(**data),
             quantize=quantize_config_from(quantize) if quantize is not None else None,
             data=_relative(base, flow["data"]) if flow.get("data") else None,
             test_samples=int(flow.get("test_samples", 500)),
             build_steps=tuple(str(build.get("steps", "csim,synth,export,bitfile")).split(",")),
+            build_flow=build.get("flow"),
             bitstreams=Path(build.get("bitstreams", "bitstreams")), deploy=flow.get("deploy"),
             custom_objects=custom_objects)
 
@@ -253,7 +258,7 @@ def step_build(project: FlowProject, progress: Progress) -> FlowProject:
     from .design import Design
     from .stages.build import build
 
-    build(Design(project.hls_project), project.config.build_steps, progress=progress)
+    build(Design(project.hls_project), project.config.build_steps, progress=progress, flow=project.config.build_flow)
     return project
 
 
@@ -310,7 +315,7 @@ def _io(project: FlowProject, step: str) -> Tuple[Dict[str, Any], List[Path], Li
         "csim": (c.test_samples, [project.quantized_model, *data, *hls_sources],
                  [project.work_dir / "csim_report.json"]),
         "estimate": (c.convert.margin, [record], [record]),
-        "build": (c.build_steps, hls_sources, [record]),
+        "build": ((c.build_steps, c.build_flow), hls_sources, [record]),
         "bundle": (str(c.bitstreams), [record, *_bitstream(project), project.quantized_model, *data],
                    [project.bundle / "manifest.json"]),
         "deploy": (c.deploy, [project.bundle / "manifest.json"], []),

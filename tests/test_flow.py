@@ -130,3 +130,25 @@ def test_no_stage_imports_another_stage():
             target = name.split(".")[-1] if name.startswith(".") and not name.startswith("..") else None
             absolute = name.split(".")[2] if name.startswith("fpga_accel.stages.") else None
             assert target not in stages and absolute not in stages, f"{path.name} imports stage {name}"
+
+
+@pytest.mark.parametrize("flow", ["vitis", "vivado-hls"])
+def test_the_project_file_chooses_the_build_flow(project_file, vitis, tmp_path, flow):
+    """With both tool sets on PATH the default would be vitis: `build: {flow: ...}` decides, and the
+    project records which flow built it."""
+    from fpga_accel.cli import main
+
+    project_file.write_text(project_file.read_text().replace("build: {", f"build: {{flow: {flow}, steps: 'csim,synth', "))
+    code = main(["flow", str(project_file), "--to", "build"])
+    record = json.loads((tmp_path / "hls" / "mlp" / "fpga_accel.json").read_text())
+    if flow == "vitis":
+        assert code == 0 and record["build"]["flow"] == "vitis"
+        assert any("vitis-run" in line for line in vitis.read_text().splitlines())
+    else:  # the stand-in vivado_hls is 2020.1, the stand-in Vivado 2023.2: both flows can run
+        assert code == 0 and record["build"]["flow"] == "vivado-hls"
+
+
+def test_an_unknown_build_flow_is_refused(project_file):
+    project_file.write_text(project_file.read_text().replace("build: {", "build: {flow: quartus, "))
+    with pytest.raises(fa.ConfigError, match="build flow 'quartus' is not 'vitis' or 'vivado-hls'"):
+        FlowConfig.from_file(project_file)
