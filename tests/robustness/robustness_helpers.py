@@ -37,6 +37,13 @@ def run_cli(args: list, env: dict | None = None, timeout: float = 600) -> subpro
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def as_from_a_terminal() -> None:
+    """For Popen(preexec_fn=...): Ctrl-C reaches the child as it would from a user's shell. A test run
+    started in the background of a non-interactive shell (as CI may be) has SIGINT ignored, and an ignored
+    SIGINT is inherited — Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_at(tmp_path: Path, target: str, when: str, sig: int, args: list, env: dict | None = None,
                  nth: int = 1, timeout: float = 300,
                  on_pause: Callable[[subprocess.Popen], None] | None = None) -> subprocess.CompletedProcess:
@@ -45,7 +52,7 @@ def interrupt_at(tmp_path: Path, target: str, when: str, sig: int, args: list, e
     flag = tmp_path / f"paused-{time.monotonic_ns()}"
     proc = subprocess.Popen([sys.executable, str(PAUSE_AT), str(flag), target, when, str(nth), "--", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **(env or {})}, preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + timeout
     while not flag.exists():
         if proc.poll() is not None:

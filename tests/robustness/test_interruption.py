@@ -21,7 +21,7 @@ import pytest
 import fpga_accel as fa
 from conftest import BOARD_PYTHON, board_remote, stand_in_bitstream
 from models import qmlp
-from robustness_helpers import assert_stopped_cleanly, interrupt_at, leftovers, run_cli, tree
+from robustness_helpers import as_from_a_terminal, assert_stopped_cleanly, interrupt_at, leftovers, run_cli, tree
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 SIGNAL_IDS = ["SIGINT", "SIGTERM", "SIGKILL"]
@@ -266,7 +266,7 @@ def test_deploy_interrupted_during_the_board_self_test_finishes_on_the_board(wor
     slow_python.chmod(0o755)
     remote = board_remote(sshd, tmp_path, python=str(slow_python))
     proc = subprocess.Popen([sys.executable, "-m", "fpga_accel.cli", *map(str, _deploy_args(remote, new_bundle))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 300
     while not flag.exists():
         assert proc.poll() is None, proc.communicate()[1][-3000:]
