@@ -45,6 +45,21 @@ def _copy(work: Path, tmp_path: Path, *names: str) -> None:
         shutil.copytree(work / name, tmp_path / name)
 
 
+def _left_as_it_was(proc: subprocess.CompletedProcess, sig: int, folder: Path, name: str, before: dict,
+                    rerun: list) -> bool:
+    """The stopped step left ``folder/name`` byte for byte as it was and nothing beside it; after SIGKILL
+    (which cannot clean up) the next run cleans up and succeeds. True when that rerun happened."""
+    assert_stopped_cleanly(proc, sig)
+    assert tree(folder / name) == before
+    if sig != signal.SIGKILL:
+        assert leftovers(folder, name) == []
+        return False
+    again = run_cli(rerun)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert leftovers(folder, name) == []
+    return True
+
+
 # ---- convert --force -------------------------------------------------------------------------------
 
 CONVERT_POINTS = {
@@ -62,17 +77,9 @@ def test_interrupted_convert_leaves_the_old_project(work, tmp_path, point, sig):
     args = ["convert", work / "new.h5", "--name", "mlp", "--output-dir", tmp_path / "hls", "--force",
             "--verify-samples", "50"]
     proc = interrupt_at(tmp_path, *CONVERT_POINTS[point], sig, args)
-    assert_stopped_cleanly(proc, sig)
-    assert tree(tmp_path / "hls" / "mlp") == before
-    if sig != signal.SIGKILL:
-        assert leftovers(tmp_path / "hls", "mlp") == []
-        return
-    # SIGKILL: the next convert cleans up what was left and replaces the project
-    again = run_cli(args)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert leftovers(tmp_path / "hls", "mlp") == []
-    design = fa.Design(tmp_path / "hls" / "mlp")
-    assert tree(design.root) != before and design.meta.fidelity["passed"]
+    if _left_as_it_was(proc, sig, tmp_path / "hls", "mlp", before, rerun=args):
+        design = fa.Design(tmp_path / "hls" / "mlp")  # replaced by the rerun after SIGKILL
+        assert tree(design.root) != before and design.meta.fidelity["passed"]
 
 
 def test_a_convert_cut_off_between_its_two_renames_is_undone_by_the_next(work, tmp_path):
@@ -190,15 +197,8 @@ def test_interrupted_bundle_leaves_the_old_bundle(work, tmp_path, point, sig):
     args = ["bundle", work / "hls" / "mlp", "--bit", bit, "--hwh", hwh, "--output-dir", tmp_path / "bitstreams",
             "--force"]
     proc = interrupt_at(tmp_path, *BUNDLE_POINTS[point], sig, args)
-    assert_stopped_cleanly(proc, sig)
-    assert tree(tmp_path / "bitstreams" / "mlp") == before
-    if sig != signal.SIGKILL:
-        assert leftovers(tmp_path / "bitstreams", "mlp") == []
-        return
-    again = run_cli(args)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert leftovers(tmp_path / "bitstreams", "mlp") == []
-    assert "rebuilt" in (tmp_path / "bitstreams" / "mlp" / "mlp.hwh").read_text()
+    if _left_as_it_was(proc, sig, tmp_path / "bitstreams", "mlp", before, rerun=args):
+        assert "rebuilt" in (tmp_path / "bitstreams" / "mlp" / "mlp.hwh").read_text()
 
 
 # ---- deploy, against the real sshd -----------------------------------------------------------------
