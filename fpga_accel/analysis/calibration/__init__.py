@@ -37,6 +37,14 @@ class Provenance:
     clock_ns: float
     synth_tool_version: Optional[str] = None
     synth_part: Optional[str] = None
+    origin: str = ""
+
+    @property
+    def group(self) -> str:
+        """The independent source this design belongs to, for leave-one-source-out cross-validation:
+        ``provenance.source`` when the file names one (a tutorial's design re-synthesised in another user's
+        repository belongs to the tutorial), else the repository's owner (one author, one source)."""
+        return (self.origin or self.repository.split("/")[0]).lower()
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,8 @@ def load_design(path: Path) -> CalibrationDesign:
                       paths=dict(paths), tool=_req(p, "tool", f"{name} provenance", str),
                       tool_version=_req(p, "tool_version", f"{name} provenance", str),
                       part=_req(p, "part", f"{name} provenance", str), clock_ns=float(clock),
-                      synth_tool_version=p.get("synth_tool_version"), synth_part=p.get("synth_part"))
+                      synth_tool_version=p.get("synth_tool_version"), synth_part=p.get("synth_part"),
+                      origin=str(p.get("source") or ""))
     d = _req(raw, "design", name, dict)
     io = _req(d, "io_type", f"{name} design", str)
     if io not in ("io_parallel", "io_stream"):
