@@ -34,6 +34,7 @@ fidelity: $(BIN)/.installed
 # Refit the estimator on the calibration set, cross-validate it (leave one design out) and print the error
 estimate-accuracy: $(BIN)/.installed
 	$(BIN)/python benchmarks/estimate_accuracy.py --write-constants --markdown benchmarks/estimate_accuracy.md
+	$(BIN)/python benchmarks/calibration_table.py
 
 clean:
 	rm -rf .venv .venv-[0-9]* hls_projects/*/ bitstreams/*/
