@@ -236,6 +236,27 @@ def _kernel_sizes(rec: Dict[str, Any], cfg: Mapping[str, str], cls: str) -> Opti
     return None
 
 
+def _image(rec: Mapping[str, Any]) -> Optional[List[int]]:
+    """The input image of a layer that states it (in_height, in_width, channels), else None."""
+    if "in_width" not in rec:
+        return None
+    return [rec[k] for k in ("in_height", "in_width") if k in rec] + [rec.get("n_chan", rec.get("n_filt", 1))]
+
+
+def _spatial_inputs(layers: List[Dict[str, Any]]) -> None:
+    """The input and the element-wise layers before the first layer that states its input image know only
+    their element count (an io_stream project writes no input shape): give them that image's shape, as the
+    model has it (an io_stream FIFO holds one pixel of all channels per word)."""
+    for i, rec in enumerate(layers):
+        image = _image(rec)
+        if image is None:
+            continue
+        for earlier in layers[:i]:
+            if "rf_n_in" not in earlier and len(earlier["shape"]) == 1 and earlier["shape"][0] == math.prod(image):
+                earlier["shape"] = list(image)
+        return
+
+
 def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     """The design of an hls4ml project directory, in the shape of fpga_accel.json's estimator fields.
 
@@ -346,14 +367,13 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
         if problem:
             rec["not_costed"] = problem
         if not layers:
-            in_shape = [rec[k] for k in ("in_height", "in_width") if k in rec] + [rec.get("n_chan", rec.get("n_in", 1))] \
-                if "in_width" in rec else [rec.get("n_in", 1)]
-            layers.append({"name": input_name, "class": "Input", "shape": in_shape,
+            layers.append({"name": input_name, "class": "Input", "shape": _image(rec) or [rec.get("n_in", 1)],
                            "precision": rec.get("input_precision")})
         layers.append(rec)
         prev_shape = shape
     if len(layers) < 2:
         raise InputError(f"{top}: found no hls4ml layer calls")
+    _spatial_inputs(layers)
     return {"name": top.stem, "io_type": io_type, "clock_period": clock, "part": part, "layers": layers,
             "source": str(root)}
 
