@@ -293,6 +293,8 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     input_name = signature.group(1) if signature else "input"
     body = ctext[ctext.index("hls-fpga-machine-learning insert layers"):]
     prev_shape: List[int] = []
+    # csim trace calls name a layer's output variable: nnet::save_layer_output<T>(layer2_out, "fc1", N)
+    traced = dict(re.findall(r"nnet::save_layer_output\s*<[^>]*>\s*\(\s*(\w+)\s*,\s*\"([^\"]+)\"", body))
     for m in re.finditer(r"nnet::(\w+)\s*<([^;]*?)>\s*\(([^;]*)\)\s*;[ \t]*(?://\s*(\S+))?", body):
         function, targs = m.group(1), [a.strip() for a in m.group(2).split(",")]
         args = [a.strip() for a in m.group(3).split(",")]
@@ -301,9 +303,10 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
         cfg_name = next((a for a in reversed(targs) if a in structs), None)
         cfg = structs.get(cfg_name or "", {})
         out_var = args[1] if len(args) > 1 else ""
-        # the layer's name: hls4ml's comment after the call, else the one above its config struct (older
-        # versions), else its output variable
-        name = m.group(4) or struct_names.get(cfg_name or "") or re.sub(r"_out$", "", out_var) or function
+        # the layer's name: hls4ml's comment after the call, else its csim trace call's or the comment above
+        # its config struct (older versions), else its output variable
+        name = m.group(4) or traced.get(out_var) or struct_names.get(cfg_name or "") or \
+            re.sub(r"_out$", "", out_var) or function
         cls = _class(function)
         rec: Dict[str, Any] = {"name": name, "class": cls, "config": cfg_name or ""}
         if targs:

@@ -140,8 +140,12 @@ def test_the_older_style_without_layer_names_is_costed_the_same(tmp_path):
     names = [l["name"] for l in read_hls4ml_project(prj)["layers"]]
     assert names == ["fc1_input", "layer2", "layer4", "layer5", "layer7", "layer8", "layer10"]
     assert fa.estimate(prj).total == reference.total
+    cpp.write_text(cpp.read_text().replace("layer5_out, w5, b5);", 'layer5_out, w5, b5);\n#ifndef __SYNTHESIS__\n'
+                                           '    nnet::save_layer_output<layer5_t>(layer5_out, "q_dense_1", N_LAYER_5);\n'
+                                           '#endif'))
+    assert [l["name"] for l in read_hls4ml_project(prj)["layers"]][3] == "q_dense_1"  # named by its csim trace
     cpp.write_text(cpp.read_text().replace("nnet::dense_latency<layer4_t", "nnet::dense_large<layer4_t"))
-    assert {l["name"]: l.get("strategy") for l in read_hls4ml_project(prj)["layers"]}["layer5"] == "resource"
+    assert {l["name"]: l.get("strategy") for l in read_hls4ml_project(prj)["layers"]}["q_dense_1"] == "resource"
 
 
 def test_an_unknown_weight_type_through_the_cli(tmp_path):
