@@ -331,14 +331,14 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
         for key, field in (("accum_precision", "accum_t"), ("weight_precision", "weight_t"), ("weight_precision", "scale_t")):
             if field in cfg and key not in rec:
                 rec[key] = _precision(types, cfg[field])
-        # the per-pixel product matrix of convolutions (what hls4ml's reuse factor divides)
+        # the product matrix the reuse factor divides (per pixel for convolutions); unknown sizes: not costed
         problem = None
         if cls in ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
                    "SeparableConv2D"):
             problem = _kernel_sizes(rec, cfg, cls)
         if cls == "Dense":
             shape = [rec.get("n_out", 1)]
-        elif cls != "Dense" and "rf_n_in" in rec or "out_height" in rec or "out_width" in rec:
+        elif "rf_n_in" in rec or "out_height" in rec or "out_width" in rec:
             shape = [rec[k] for k in ("out_height", "out_width") if k in rec] + \
                 [rec.get("n_filt", rec.get("n_chan", prev_shape[-1] if prev_shape else 1))]
         elif prev_shape and (rec.get("n_in") in (None, math.prod(prev_shape))):
@@ -360,9 +360,7 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
             if stats and stats["n_weights"] == rec["n_weights"]:
                 rec.update(stats)
             else:
-                rec["n_nonzero_weights"] = rec["n_weights"] - rec.get("n_zeros", 0)
-        elif cls in ("Dense", "Conv1D", "Conv2D") and problem is None:
-            problem = "sizes not understood"
+                rec["n_nonzero_weights"] = max(0, rec["n_weights"] - rec.get("n_zeros", 0))  # hls4ml's count
         for key in ("input_precision", "precision"):
             if key in rec and precision_width(rec[key]) is None and problem is None:
                 problem = f"{key.replace('_precision', '') if key != 'precision' else 'result'} type " \
