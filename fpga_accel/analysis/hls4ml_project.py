@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
-from .weight_stats import UnknownType, precision_width, weight_stats
+from .weight_stats import UnknownType, precision_width, shift_weight_stats, weight_stats
 
 __all__ = ["read_design", "read_hls4ml_project", "from_model", "c_int"]
 
@@ -154,11 +154,20 @@ def _macros(*texts: str) -> Dict[str, str]:
 
 # -- types, structs, weights -----------------------------------------------------------------------------
 
+# hls4ml's type of QKeras quantized_po2 weights: a sign and an exponent per weight (the product is a shift)
+_EXPONENT = re.compile(r"typedef\s+struct\s+(\w+)\s*\{\s*ap_uint<1>\s+sign\s*;\s*(ap_int<\s*\d+\s*>)\s+weight\s*;"
+                       r"\s*\}\s*(\w+)\s*;")
+EXPONENT_PREFIX = "exponent:"
+
+
 def _typedefs(*texts: str) -> Dict[str, str]:
     """typedef name -> HLS precision text (the element type for nnet::array<...> stream words), typedefs of
     typedefs followed (model_default_t); a name that resolves to no HLS type is kept as written."""
     raw: Dict[str, str] = {}
     for text in texts:
+        for m in _EXPONENT.finditer(text):  # power-of-two weights: their exponent's type, marked
+            raw[m.group(3)] = EXPONENT_PREFIX + m.group(2)
+        text = _EXPONENT.sub("", text)
         for m in re.finditer(r"typedef\s+(.+?)\s+(\w+)\s*;", text):
             body, name = m.group(1), m.group(2)
             inner = re.search(r"(ap_u?fixed<[^>]*>|ap_u?int<[^>]*>)", body)
@@ -191,14 +200,19 @@ def _struct_names(text: str) -> Dict[str, str]:
     return {m.group(2): m.group(1) for m in re.finditer(r"//[ \t]*(\S+)[ \t]*\n[ \t]*struct\s+(\w+)\s*:", text)}
 
 
-def _weights(firmware: Path, name: str, precision: str) -> Optional[Dict[str, Any]]:
-    """The statistics of weights/<name>.txt (or .h): the numbers there are the text hls4ml wrote."""
+def _weights(firmware: Path, name: str, precision: str, exponent: bool = False) -> Optional[Dict[str, Any]]:
+    """The statistics of weights/<name>.txt (or .h): the numbers there are the text hls4ml wrote
+    (``exponent``: power-of-two weights, written as {sign, exponent} pairs)."""
     for path in (firmware / "weights" / f"{name}.txt", firmware / "weights" / f"{name}.h"):
         if path.exists():
             text = path.read_text(errors="replace")
             if path.suffix == ".h":
                 body = re.search(r"\{(.*)\}", text, re.S)
                 text = body.group(1) if body else ""
+            if exponent:
+                stats = shift_weight_stats(len(re.findall(r"\{[^{}]*\}", text)))
+                stats.pop("csd_hist")
+                return stats
             values = [float(x) for x in re.findall(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text)]
             stats = weight_stats(values, precision, written=True)
             stats.pop("csd_hist")
@@ -280,6 +294,7 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     macros = _macros(dtext, ptext, htext, ctext)
     structs = _structs(ptext)
     struct_names = _struct_names(ptext)
+    folded = {k.lower(): k for k in structs}  # hls4ml 1.3 names a Softmax layer's struct Softmax_config<N>
     part, clock = None, None
     for tcl in ("project.tcl", "build_prj.tcl"):
         if (root / tcl).exists():
@@ -300,7 +315,8 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
         args = [a.strip() for a in m.group(3).split(",")]
         if function in _SKIP:
             continue
-        cfg_name = next((a for a in reversed(targs) if a in structs), None)
+        cfg_name = next((a for a in reversed(targs) if a in structs), None) or \
+            next((folded[a.lower()] for a in reversed(targs) if a.lower() in folded), None)
         cfg = structs.get(cfg_name or "", {})
         out_var = args[1] if len(args) > 1 else ""
         # the layer's name: hls4ml's comment after the call, else its csim trace call's or the comment above
@@ -351,12 +367,17 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
             weight_file = args[2] if len(args) > 2 and re.fullmatch(r"\w+", args[2]) else \
                 "w" + re.sub(r"\D", "", cfg_name or "")
             precision = rec.get("weight_precision")
+            exponent = bool(precision and precision.startswith(EXPONENT_PREFIX))
+            if exponent:  # recorded as the exponent's type, as hls4ml prints it
+                rec["weight_precision"] = precision = precision[len(EXPONENT_PREFIX):]
             try:
                 if precision is None:
                     raise UnknownType("no weight type (weight_t) in its config struct")
-                stats = _weights(firmware, weight_file, precision)
+                stats = _weights(firmware, weight_file, precision, exponent)
             except UnknownType as exc:
                 problem, stats = problem or f"weight {exc}", None
+            if exponent and not (stats and stats["n_weights"] == rec["n_weights"]):
+                stats = {k: v for k, v in shift_weight_stats(rec["n_weights"]).items() if k != "csd_hist"}
             if stats and stats["n_weights"] == rec["n_weights"]:
                 rec.update(stats)
             else:

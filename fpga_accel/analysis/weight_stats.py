@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the codec's module imports numpy: loaded on first use, not 
     from ..runtime.fixed_point import FixedType
 
 __all__ = ["UnknownType", "csd_digits", "hls_type", "precision_width", "written_value", "weight_stats",
-           "type_problem", "PRECISION_FIELDS"]
+           "shift_weight_stats", "type_problem", "PRECISION_FIELDS"]
 
 PRECISION_FIELDS = ("input_precision", "precision", "weight_precision", "accum_precision")
 """The fields of a layer record that hold HLS types (what the estimator reads widths from)."""
@@ -120,6 +120,13 @@ def weight_stats(values: Iterable[float], precision: str, written: bool = False)
         hist[d - 1] += 1
     return {"n_weights": len(ints), "n_nonzero_weights": len(nonzero), "n_pow2_weights": hist[0] if hist else 0,
             "n_csd_digits": sum(digits), "csd_hist": hist}
+
+
+def shift_weight_stats(count: int) -> Dict[str, Any]:
+    """The counts of ``count`` power-of-two weights (QKeras ``quantized_po2``: hls4ml stores each as a sign
+    and an exponent, and the product is a shift): every one is a non-zero ±2^k with one signed digit."""
+    return {"n_weights": count, "n_nonzero_weights": count, "n_pow2_weights": count, "n_csd_digits": count,
+            "csd_hist": [count] if count else []}
 
 
 def type_problem(layer: Mapping[str, Any]) -> Optional[str]:

@@ -296,7 +296,9 @@ def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
     the weight counts measured by the one ruler (``analysis.weight_stats``) on the constants HLS compiles —
     the weights as hls4ml writes them, converted to the weight type — exactly as the hls4ml project parser
     measures a written project."""
-    from ..analysis.weight_stats import UnknownType, weight_stats
+    from hls4ml.model.types import ExponentPrecisionType
+
+    from ..analysis.weight_stats import UnknownType, shift_weight_stats, weight_stats
 
     hw: dict[str, Any] = {}
     for attr in HW_ATTRS:
@@ -314,7 +316,10 @@ def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
         hw["weight_precision"] = str(weights.type.precision)
         values = np.asarray(weights.data, dtype=np.float64).ravel().tolist()
         try:
-            stats = weight_stats(values, hw["weight_precision"])
+            if isinstance(weights.type.precision, ExponentPrecisionType):  # po2 weights: a sign and an exponent
+                stats = shift_weight_stats(len(values))
+            else:
+                stats = weight_stats(values, hw["weight_precision"])
             hw.update({k: v for k, v in stats.items() if k != "csd_hist"})
         except UnknownType as exc:  # not guessed: the estimator reports the layer NOT COSTED
             hw["n_weights"] = len(values)
@@ -326,6 +331,8 @@ def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
             if n_in and n_out:
                 hw["rf_n_in"], hw["rf_n_out"] = int(n_in), int(n_out)
                 hw["valid_reuse_factors"] = hls_model.config.backend.get_valid_reuse_factors(int(n_in), int(n_out))
+    elif "scale" in node.weights:  # BatchNormalization: products by the scales
+        hw["weight_precision"] = str(node.weights["scale"].type.precision)
     accum = node.get_attr("accum_t")
     if accum is not None and hasattr(accum, "precision"):
         hw["accum_precision"] = str(accum.precision)
