@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
-from .weight_stats import UnknownType, precision_width, shift_weight_stats, weight_stats
+from .weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
 
 __all__ = ["read_design", "read_hls4ml_project", "from_model", "c_int"]
 
@@ -228,8 +228,20 @@ def _class(function: str) -> str:
 
 
 def _precision(types: Mapping[str, str], name: str) -> str:
-    """A typedef name as the HLS type it stands for (as written when it is none: the estimator flags it)."""
-    return types.get(name, name)
+    """A typedef name as the HLS type it stands for, spelt as hls4ml prints its types ('fixed<16,6,TRN,WRAP,0>',
+    'uint<1>': the records of a project and of the model it came from read alike); as written when it is no
+    type this parser knows (the estimator flags it)."""
+    text = types.get(name, name)
+    if text.startswith(EXPONENT_PREFIX):
+        return EXPONENT_PREFIX + _precision({}, text[len(EXPONENT_PREFIX):])
+    m = re.fullmatch(r"(?:ap_)?(u?)int<\s*(\d+)\s*>", text.strip())
+    if m:
+        return f"{m.group(1)}int<{m.group(2)}>"
+    try:
+        t = hls_type(text)
+    except UnknownType:
+        return text
+    return f"{'' if t.signed else 'u'}fixed<{t.width},{t.integer},{t.quantization},{t.overflow},{t.sat_bits}>"
 
 
 def _kernel_sizes(rec: Dict[str, Any], cfg: Mapping[str, str], cls: str) -> Optional[str]:
