@@ -138,7 +138,7 @@ def load_constants(path: Optional[Path] = None) -> Constants:
 def precision_bits(text: Optional[str]) -> int:
     """Width of an HLS precision string ('fixed<16,6,...>', 'ap_ufixed<6,2>', 'int<8>'), read by the codec's
     type parser (``weight_stats.precision_width``). 16 when absent or not understood — such a layer is
-    flagged NOT COSTED by :func:`layer_terms` (``weight_stats.type_problem``), never silently costed."""
+    flagged NOT COSTED by :func:`estimate_layer` (``weight_stats.type_problem``), never silently costed."""
     return precision_width(text) or 16
 
 
