@@ -11,7 +11,8 @@ import pytest
 import fpga_accel as fa
 from fpga_accel.analysis.estimate import (choose_reuse_factors, estimate, estimate_layer, estimate_layers,
                                           layer_terms, load_constants)
-from fpga_accel.analysis.hls4ml_project import read_hls4ml_project, weight_statistics
+from fpga_accel.analysis.hls4ml_project import read_hls4ml_project
+from fpga_accel.analysis.weight_stats import weight_stats
 from fpga_accel.boards import get_board
 from models import qmlp
 
@@ -129,16 +130,17 @@ def test_converted_design_records_weight_statistics_and_reads_back_as_an_hls4ml_
 
 
 def test_weight_statistics_quantise_to_the_weight_type():
-    stats = weight_statistics([0.0, 0.01, 0.25, -0.5, 0.3], "ap_fixed<6,1>")  # step 1/32: 0.01 truncates to 0
-    assert stats == {"n_nonzero_weights": 3, "n_pow2_weights": 2, "n_csd_digits": 1 + 1 + 2}  # 0.3 -> 9/32 = 8 + 1
+    stats = weight_stats([0.0, 0.01, 0.25, -0.5, 0.3], "ap_fixed<6,1>")  # step 1/32: 0.01 truncates to 0
+    assert stats == {"n_weights": 5, "n_nonzero_weights": 3, "n_pow2_weights": 2, "n_csd_digits": 1 + 1 + 2,
+                     "csd_hist": [2, 1]}  # 0.3 -> 9/32 = 8 + 1
 
 
 def test_csd_digits_count_the_adders_of_a_constant_product():
     """A constant with d non-zero canonical signed digits is d - 1 adders: 7 = 8 - 1 is one, not two (issue 13)."""
-    from fpga_accel.analysis.weight_stats import csd_digits, weight_stats
+    from fpga_accel.analysis.weight_stats import csd_digits
     assert [csd_digits(n) for n in (0, 1, 2, 3, 5, 7, 11, 15, -7, 0b1010101)] == [0, 1, 1, 2, 2, 2, 3, 2, 2, 4]
     assert weight_stats([0.25, -0.4375, 0.0, 0.375], "fixed<8,4>") == {
-        "n_weights": 4, "n_nonzero": 3, "n_pow2": 1, "n_csd_digits": 1 + 2 + 2, "csd_hist": [1, 2]}
+        "n_weights": 4, "n_nonzero_weights": 3, "n_pow2_weights": 1, "n_csd_digits": 1 + 2 + 2, "csd_hist": [1, 2]}
 
 
 def test_a_slow_part_pipelines_dsp_products_deeper():

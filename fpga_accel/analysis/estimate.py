@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..boards import Board, get_board
+from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
@@ -135,9 +136,10 @@ def load_constants(path: Optional[Path] = None) -> Constants:
 
 
 def precision_bits(text: Optional[str]) -> int:
-    """Width of an HLS precision string ('fixed<16,6,...>', 'ap_ufixed<6,2>', 'int<8>'); 16 if unknown."""
-    m = re.search(r"(?:fixed|int)<\s*(\d+)", text or "")
-    return int(m.group(1)) if m else 16
+    """Width of an HLS precision string ('fixed<16,6,...>', 'ap_ufixed<6,2>', 'int<8>'), read by the codec's
+    type parser (``weight_stats.precision_width``). 16 when absent or not understood — such a layer is
+    flagged NOT COSTED by :func:`estimate_layer` (``weight_stats.type_problem``), never silently costed."""
+    return precision_width(text) or 16
 
 
 # hls4ml layer classes, by the rule that costs them (every class convert can produce from a Keras/QKeras model)
@@ -523,6 +525,9 @@ def estimate_layer(layer: Mapping[str, Any], io_type: str, figure: str = "synth"
     """One layer's estimate (no FIFOs, no dataflow: those belong to the design)."""
     c = constants or load_constants()
     t = layer_terms(layer, io_type, reuse_factor, family)
+    problem = type_problem(layer)  # an unknown type or size: costed as recorded, but reported NOT COSTED
+    if problem:
+        t.flag = f"not costed: {problem}"
     res = _resources(t.quantities, c, figure)
     rf = max(1, int(reuse_factor or layer.get("reuse_factor") or 1))
     return LayerEstimate(str(layer["name"]), str(layer["class"]), rf, t.multiplications, t.multipliers, t.mapped_to,
@@ -586,7 +591,7 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     dominant = max(costed, key=lambda l: getattr(l, resource))
     limit = {k: margin * capacity[k] for k in capacity}
     fits = all(total[k] <= limit[k] for k in capacity)
-    unknown = [l.name for l in per_layer if l.flag.startswith("unknown")]
+    unknown = [l.name for l in per_layer if l.flag.startswith(("unknown", "not costed"))]
     if high and not all(high[k] <= limit[k] for k in capacity) and \
             not any(low[k] > limit[k] for k in capacity):
         verdict = "UNCERTAIN"

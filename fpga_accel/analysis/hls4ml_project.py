@@ -3,9 +3,15 @@
 Why: ``fpga-accel estimate`` should answer "does it fit?" for hls4ml projects this toolkit did not write
 (someone else's ``firmware/``), and for a Keras model + hls4ml configuration before any project exists.
 The parser reads what hls4ml generates — the layer calls of ``firmware/<project>.cpp`` (function, types,
-config struct, layer name), the config structs of ``parameters.h``, the typedefs of ``defines.h`` /
-``parameters.h`` and the weights of ``firmware/weights/w<N>.txt`` (non-zero and power-of-two counts after
-quantisation to the weight type) — the same facts the calibration set was built from. No hls4ml needed.
+config struct, layer name), the config structs of ``parameters.h``, the typedefs and size macros of
+``defines.h`` / ``parameters.h`` (hls4ml ≤ 0.6 writes sizes as ``#define N_LAYER_2 64`` and
+``n_out = N_LAYER_2;``) and the weights of ``firmware/weights/w<N>.txt`` — the same facts the calibration set
+was built from, measured by the same ruler as convert (:mod:`fpga_accel.analysis.weight_stats`). No hls4ml
+needed.
+
+A project is data, never code: sizes are C constant expressions, evaluated by :func:`c_int`, a small parser
+of integer literals, ``+ - * / %``, parentheses and names (``#define`` macros, the struct's own fields);
+anything else leaves the size unknown and the layer is reported NOT COSTED (``not_costed``), not guessed.
 """
 from __future__ import annotations
 
@@ -15,9 +21,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
-from .weight_stats import csd_digits
+from .weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
 
-__all__ = ["read_design", "read_hls4ml_project", "from_model", "weight_statistics"]
+__all__ = ["read_design", "read_hls4ml_project", "from_model", "c_int"]
 
 # hls4ml's nnet function (as called in the project's .cpp) -> hls4ml layer class
 FUNCTIONS: Tuple[Tuple[str, str], ...] = (
@@ -33,22 +39,146 @@ FUNCTIONS: Tuple[Tuple[str, str], ...] = (
     (r"(relu|sigmoid|tanh|linear|softplus|softsign|hard_sigmoid|hard_tanh|binary_tanh|ternary_tanh|thresholded)",
      "Activation"),
 )
+# hls4ml <= 0.6 named the Resource strategy's kernels by function, not by a ``strategy`` field
+RESOURCE_FUNCTIONS = ("dense_large", "dense_resource", "conv_1d_large", "conv_2d_large", "conv_1d_resource",
+                      "conv_2d_resource")
 _SKIP = ("load_weights_from_txt", "save_layer_output", "print_result", "fill_zero", "convert_data", "copy_data")
-_ACT_NAMES = ("relu", "sigmoid", "tanh", "linear", "softplus", "softsign", "hard_sigmoid", "hard_tanh", "elu",
-              "selu", "leaky_relu", "prelu")
+_ACT_NAMES = ("leaky_relu", "thresholded_relu", "hard_sigmoid", "hard_tanh", "binary_tanh", "ternary_tanh",
+              "relu", "sigmoid", "tanh", "linear", "softplus", "softsign", "selu", "elu", "prelu")
+SIZE_FIELDS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
+               "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "n_zeros")
+MAX_DEPTH = 16  # macro / field references followed at most this deep (a cycle is not a size)
+
+
+# -- C integer constant expressions ---------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\b|([A-Za-z_]\w*)|(.))")
+
+
+def _tokens(text: str) -> Optional[List[Tuple[str, Any]]]:
+    out: List[Tuple[str, Any]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            return None
+        pos = m.end()
+        if m.group(1):
+            out.append(("num", int(m.group(1), 16) if m.group(1)[:2].lower() == "0x" else int(m.group(1), 10)))
+        elif m.group(2):
+            out.append(("name", m.group(2)))
+        elif m.group(3) in "+-*/%()":
+            out.append(("op", m.group(3)))
+        elif m.group(3).strip():
+            return None  # any other character: not a constant expression this parser knows
+    return out
+
+
+def c_int(text: Optional[str], names: Optional[Mapping[str, str]] = None, depth: int = 0) -> Optional[int]:
+    """The value of a C integer constant expression, or None when it is anything else.
+
+    Knows integer literals (decimal, hex; ``U``/``L`` suffixes), ``+ - * / %`` (C's truncating division),
+    unary ``+``/``-``, parentheses, and names looked up in ``names`` (``#define`` macros and the struct's own
+    fields; their text is parsed the same way, at most :data:`MAX_DEPTH` deep). Never evaluates Python or
+    calls anything: a project's ``parameters.h`` is data from someone else."""
+    if text is None or depth > MAX_DEPTH:
+        return None
+    tokens = _tokens(str(text))
+    if not tokens:
+        return None
+    names = names or {}
+    pos = 0
+
+    def peek() -> Optional[Tuple[str, Any]]:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> Tuple[str, Any]:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def primary() -> Optional[int]:
+        tok = peek()
+        if tok is None:
+            return None
+        take()
+        if tok == ("op", "("):
+            value = additive()
+            return value if value is not None and peek() == ("op", ")") and take() else None
+        if tok in (("op", "-"), ("op", "+")):
+            value = primary()
+            return None if value is None else (-value if tok[1] == "-" else value)
+        if tok[0] == "num":
+            return tok[1]
+        if tok[0] == "name" and tok[1] in names:
+            return c_int(names[tok[1]], names, depth + 1)
+        return None
+
+    def term() -> Optional[int]:
+        value = primary()
+        while value is not None and peek() in (("op", "*"), ("op", "/"), ("op", "%")):
+            op = take()[1]
+            right = primary()
+            if right is None or (op != "*" and right == 0):
+                return None
+            if op == "*":
+                value *= right
+            else:
+                quotient = abs(value) // abs(right) * (1 if (value >= 0) == (right >= 0) else -1)
+                value = quotient if op == "/" else value - quotient * right
+        return value
+
+    def additive() -> Optional[int]:
+        value = term()
+        while value is not None and peek() in (("op", "+"), ("op", "-")):
+            op = take()[1]
+            right = term()
+            if right is None:
+                return None
+            value = value + right if op == "+" else value - right
+        return value
+
+    result = additive()
+    return result if pos == len(tokens) else None
+
+
+def _macros(*texts: str) -> Dict[str, str]:
+    """Object-like ``#define NAME value`` lines (function-like macros such as DIV_ROUNDUP are left out)."""
+    out: Dict[str, str] = {}
+    for text in texts:
+        for m in re.finditer(r"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(?![\w(])[ \t]*(.*?)[ \t]*(?://.*)?$", text, re.M):
+            out.setdefault(m.group(1), m.group(2))
+    return out
+
+
+# -- types, structs, weights -----------------------------------------------------------------------------
+
+# hls4ml's type of QKeras quantized_po2 weights: a sign and an exponent per weight (the product is a shift)
+_EXPONENT = re.compile(r"typedef\s+struct\s+(\w+)\s*\{\s*ap_uint<1>\s+sign\s*;\s*(ap_int<\s*\d+\s*>)\s+weight\s*;"
+                       r"\s*\}\s*(\w+)\s*;")
+EXPONENT_PREFIX = "exponent:"
 
 
 def _typedefs(*texts: str) -> Dict[str, str]:
-    """typedef name -> HLS precision text (the element type for nnet::array<...> stream words)."""
-    out: Dict[str, str] = {}
+    """typedef name -> HLS precision text (the element type for nnet::array<...> stream words), typedefs of
+    typedefs followed (model_default_t); a name that resolves to no HLS type is kept as written."""
+    raw: Dict[str, str] = {}
     for text in texts:
+        for m in _EXPONENT.finditer(text):  # power-of-two weights: their exponent's type, marked
+            raw[m.group(3)] = EXPONENT_PREFIX + m.group(2)
+        text = _EXPONENT.sub("", text)
         for m in re.finditer(r"typedef\s+(.+?)\s+(\w+)\s*;", text):
             body, name = m.group(1), m.group(2)
             inner = re.search(r"(ap_u?fixed<[^>]*>|ap_u?int<[^>]*>)", body)
-            out[name] = inner.group(1) if inner else body
-    for name, body in list(out.items()):  # one level of typedef-of-typedef (model_default_t)
-        if body in out:
-            out[name] = out[body]
+            raw[name] = inner.group(1) if inner else body.strip()
+    out: Dict[str, str] = {}
+    for name, body in raw.items():
+        for _ in range(MAX_DEPTH):
+            if body not in raw or body == name:
+                break
+            body = raw[body]
+        out[name] = body
     return out
 
 
@@ -65,52 +195,28 @@ def _structs(text: str) -> Dict[str, Dict[str, str]]:
     return out
 
 
-def _int(fields: Mapping[str, str], key: str) -> Optional[int]:
-    v = fields.get(key)
-    if v is None:
-        return None
-    try:
-        return int(eval(re.sub(r"[uUlL]+\b", "", v), {"__builtins__": {}}, {}))  # "16*1", "DIV_ROUNDUP" -> error
-    except Exception:
-        return None
+def _struct_names(text: str) -> Dict[str, str]:
+    """config struct name -> the layer name hls4ml wrote in the comment above it (``// fc1``)."""
+    return {m.group(2): m.group(1) for m in re.finditer(r"//[ \t]*(\S+)[ \t]*\n[ \t]*struct\s+(\w+)\s*:", text)}
 
 
-def _quantum(precision: str) -> Tuple[float, float, bool]:
-    """(step, max, signed) of an ap_fixed/ap_int type."""
-    m = re.search(r"ap_(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)", precision)
-    if m:
-        w, i = int(m.group(2)), int(m.group(3))
-        return 2.0 ** (i - w), 2.0 ** (i - (0 if m.group(1) else 1)), not m.group(1)
-    m = re.search(r"ap_(u?)int<\s*(\d+)", precision)
-    w = int(m.group(2)) if m else 16
-    return 1.0, 2.0 ** (w - (0 if m and m.group(1) else 1)), not (m and m.group(1))
-
-
-def weight_statistics(values: List[float], precision: str) -> Dict[str, int]:
-    """Non-zero and ±2^k counts, and the non-zero canonical signed digits summed over the weights, after
-    truncation to ``precision`` (what HLS sees as constants; a constant with d signed digits is d - 1 adders)."""
-    step, top, _ = _quantum(precision)
-    nonzero = pow2 = digits = 0
-    for v in values:
-        q = math.floor(abs(v) / step) * step if v >= 0 else -math.floor(abs(v) / step + (abs(v) % step > 0)) * step
-        q = max(min(q, top - step), -top)
-        if q != 0:
-            nonzero += 1
-            if math.log2(abs(q)).is_integer():
-                pow2 += 1
-            digits += csd_digits(round(q / step))
-    return {"n_nonzero_weights": nonzero, "n_pow2_weights": pow2, "n_csd_digits": digits}
-
-
-def _weights(firmware: Path, index: str, precision: str) -> Optional[Dict[str, int]]:
-    for path in (firmware / "weights" / f"w{index}.txt", firmware / "weights" / f"w{index}.h"):
+def _weights(firmware: Path, name: str, precision: str, exponent: bool = False) -> Optional[Dict[str, Any]]:
+    """The statistics of weights/<name>.txt (or .h): the numbers there are the text hls4ml wrote
+    (``exponent``: power-of-two weights, written as {sign, exponent} pairs)."""
+    for path in (firmware / "weights" / f"{name}.txt", firmware / "weights" / f"{name}.h"):
         if path.exists():
-            text = path.read_text()
+            text = path.read_text(errors="replace")
             if path.suffix == ".h":
                 body = re.search(r"\{(.*)\}", text, re.S)
                 text = body.group(1) if body else ""
+            if exponent:
+                stats = shift_weight_stats(len(re.findall(r"\{[^{}]*\}", text)))
+                stats.pop("csd_hist")
+                return stats
             values = [float(x) for x in re.findall(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text)]
-            return {"n_weights": len(values), **weight_statistics(values, precision)}
+            stats = weight_stats(values, precision, written=True)
+            stats.pop("csd_hist")
+            return stats
     return None
 
 
@@ -121,8 +227,67 @@ def _class(function: str) -> str:
     return function  # unknown: the estimator flags it
 
 
+def _precision(types: Mapping[str, str], name: str) -> str:
+    """A typedef name as the HLS type it stands for, spelt as hls4ml prints its types ('fixed<16,6,TRN,WRAP,0>',
+    'uint<1>': the records of a project and of the model it came from read alike); as written when it is no
+    type this parser knows (the estimator flags it)."""
+    text = types.get(name, name)
+    if text.startswith(EXPONENT_PREFIX):
+        return EXPONENT_PREFIX + _precision({}, text[len(EXPONENT_PREFIX):])
+    m = re.fullmatch(r"(?:ap_)?(u?)int<\s*(\d+)\s*>", text.strip())
+    if m:
+        return f"{m.group(1)}int<{m.group(2)}>"
+    try:
+        t = hls_type(text)
+    except UnknownType:
+        return text
+    return f"{'' if t.signed else 'u'}fixed<{t.width},{t.integer},{t.quantization},{t.overflow},{t.sat_bits}>"
+
+
+def _kernel_sizes(rec: Dict[str, Any], cfg: Mapping[str, str], cls: str) -> Optional[str]:
+    """rf_n_in / rf_n_out (the product matrix the reuse factor divides) of a Dense or convolution, or why
+    they are unknown."""
+    if cls == "Dense":
+        need = ("n_in", "n_out")
+    else:
+        need = ("n_chan", "n_filt") + (("filt_width",) if cls.endswith("1D") else ("filt_height", "filt_width"))
+    missing = [k for k in need if k not in rec]
+    if missing:
+        return "size " + ", ".join(f"{k} = {cfg.get(k, '(absent)')!r}" for k in missing) + " not understood"
+    if cls == "Dense":
+        rec["rf_n_in"], rec["rf_n_out"] = rec["n_in"], rec["n_out"]
+    else:
+        rec["rf_n_in"] = rec["n_chan"] * rec.get("filt_height", 1) * rec["filt_width"]
+        rec["rf_n_out"] = rec["n_filt"]
+    return None
+
+
+def _image(rec: Mapping[str, Any]) -> Optional[List[int]]:
+    """The input image of a layer that states it (in_height, in_width, channels), else None."""
+    if "in_width" not in rec:
+        return None
+    return [rec[k] for k in ("in_height", "in_width") if k in rec] + [rec.get("n_chan", rec.get("n_filt", 1))]
+
+
+def _spatial_inputs(layers: List[Dict[str, Any]]) -> None:
+    """The input and the element-wise layers before the first layer that states its input image know only
+    their element count (an io_stream project writes no input shape): give them that image's shape, as the
+    model has it (an io_stream FIFO holds one pixel of all channels per word)."""
+    for i, rec in enumerate(layers):
+        image = _image(rec)
+        if image is None:
+            continue
+        for earlier in layers[:i]:
+            if "rf_n_in" not in earlier and len(earlier["shape"]) == 1 and earlier["shape"][0] == math.prod(image):
+                earlier["shape"] = list(image)
+        return
+
+
 def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
-    """The design of an hls4ml project directory, in the shape of fpga_accel.json's estimator fields."""
+    """The design of an hls4ml project directory, in the shape of fpga_accel.json's estimator fields.
+
+    A layer whose sizes or weight type cannot be read gets ``not_costed`` (the reason): the estimator then
+    reports it NOT COSTED and never says the design fits."""
     root = Path(root)
     firmware = root / "firmware"
     params = firmware / "parameters.h"
@@ -130,13 +295,18 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
         raise InputError(f"{root}: not an hls4ml project (no firmware/parameters.h)")
     ptext = params.read_text(errors="replace")
     dtext = (firmware / "defines.h").read_text(errors="replace") if (firmware / "defines.h").exists() else ""
-    cpps = [p for p in firmware.glob("*.cpp") if "hls-fpga-machine-learning insert layers" in p.read_text(errors="replace")]
+    cpps = [p for p in sorted(firmware.glob("*.cpp"))
+            if "hls-fpga-machine-learning insert layers" in p.read_text(errors="replace")]
     if not cpps:
         raise InputError(f"{root}: no firmware/*.cpp with hls4ml's layer calls")
     top = cpps[0]
     ctext = top.read_text(errors="replace")
-    types = _typedefs(dtext, ptext)
+    htext = (firmware / f"{top.stem}.h").read_text(errors="replace") if (firmware / f"{top.stem}.h").exists() else ""
+    types = _typedefs(dtext, ptext, htext, ctext)
+    macros = _macros(dtext, ptext, htext, ctext)
     structs = _structs(ptext)
+    struct_names = _struct_names(ptext)
+    folded = {k.lower(): k for k in structs}  # hls4ml 1.3 names a Softmax layer's struct Softmax_config<N>
     part, clock = None, None
     for tcl in ("project.tcl", "build_prj.tcl"):
         if (root / tcl).exists():
@@ -146,41 +316,57 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
             clock = clock or (float(m.group(1)) if m else None)
     layers: List[Dict[str, Any]] = []
     io_type = "io_stream" if re.search(r"io_type\s*=\s*nnet::io_stream", ptext) else "io_parallel"
+    signature = re.search(rf"\b{re.escape(top.stem)}\s*\(\s*[\w:<>, ]+?[\s&]+(\w+)\s*[\[,)]", ctext)
+    input_name = signature.group(1) if signature else "input"
     body = ctext[ctext.index("hls-fpga-machine-learning insert layers"):]
     prev_shape: List[int] = []
+    # csim trace calls name a layer's output variable: nnet::save_layer_output<T>(layer2_out, "fc1", N)
+    traced = dict(re.findall(r"nnet::save_layer_output\s*<[^>]*>\s*\(\s*(\w+)\s*,\s*\"([^\"]+)\"", body))
     for m in re.finditer(r"nnet::(\w+)\s*<([^;]*?)>\s*\(([^;]*)\)\s*;[ \t]*(?://\s*(\S+))?", body):
-        function, targs, name = m.group(1), [a.strip() for a in m.group(2).split(",")], m.group(4)
-        if function in _SKIP or not name:
+        function, targs = m.group(1), [a.strip() for a in m.group(2).split(",")]
+        args = [a.strip() for a in m.group(3).split(",")]
+        if function in _SKIP:
             continue
-        cfg_name = next((a for a in reversed(targs) if a in structs), None)
+        cfg_name = next((a for a in reversed(targs) if a in structs), None) or \
+            next((folded[a.lower()] for a in reversed(targs) if a.lower() in folded), None)
         cfg = structs.get(cfg_name or "", {})
+        out_var = args[1] if len(args) > 1 else ""
+        # the layer's name: hls4ml's comment after the call, else its csim trace call's or the comment above
+        # its config struct (older versions), else its output variable
+        name = m.group(4) or traced.get(out_var) or struct_names.get(cfg_name or "") or \
+            re.sub(r"_out$", "", out_var) or function
         cls = _class(function)
         rec: Dict[str, Any] = {"name": name, "class": cls, "config": cfg_name or ""}
         if targs:
-            rec["input_precision"] = types.get(targs[0], targs[0])
+            rec["input_precision"] = _precision(types, targs[0])
         if len(targs) > 1:
-            rec["precision"] = types.get(targs[1], targs[1])
-        for key in ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
-                    "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "n_zeros"):
-            v = _int(cfg, key)
-            if v is not None:
+            rec["precision"] = _precision(types, targs[1])
+        names = {**macros, **cfg}  # a field may name a macro or another field of its struct (n_chan = n_filt)
+        for key in SIZE_FIELDS:
+            v = c_int(cfg.get(key), names) if key in cfg else None
+            if v is not None and v >= 0:  # hls4ml writes "unsigned n_filt = -1" for "none"
                 rec[key] = v
+        if cls.startswith(("Pooling", "GlobalPooling")):  # filt_* and n_chan repeat pool_* and n_filt there
+            for key in ("filt_height", "filt_width", "n_chan"):
+                rec.pop(key, None)
         strategy = cfg.get("strategy", "")
-        rec["strategy"] = "resource" if "resource" in strategy else "latency"
-        if cls == "Activation":
+        if "resource" in strategy or function in RESOURCE_FUNCTIONS:
+            rec["strategy"] = "resource"
+        elif strategy or cls in ("Dense", "Conv1D", "Conv2D"):
+            rec["strategy"] = "latency"
+        if cls in ("Activation", "Softmax", "LeakyReLU", "ELU", "PReLU"):
             rec["activation"] = next((a for a in _ACT_NAMES if a in function), function)
         for key, field in (("accum_precision", "accum_t"), ("weight_precision", "weight_t"), ("weight_precision", "scale_t")):
             if field in cfg and key not in rec:
-                rec[key] = types.get(cfg[field], cfg[field])
-        # the per-pixel product matrix of convolutions (what hls4ml's reuse factor divides)
-        if cls in ("Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"):
-            rec["rf_n_in"] = rec.get("n_chan", 1) * rec.get("filt_height", 1) * rec.get("filt_width", 1)
-            rec["rf_n_out"] = rec.get("n_filt", 1)
-            shape = [rec[k] for k in ("out_height", "out_width") if k in rec] + [rec.get("n_filt", 1)]
-        elif cls == "Dense":
-            rec["rf_n_in"], rec["rf_n_out"] = rec.get("n_in", 1), rec.get("n_out", 1)
+                rec[key] = _precision(types, cfg[field])
+        # the product matrix the reuse factor divides (per pixel for convolutions); unknown sizes: not costed
+        problem = None
+        if cls in ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
+                   "SeparableConv2D"):
+            problem = _kernel_sizes(rec, cfg, cls)
+        if cls == "Dense":
             shape = [rec.get("n_out", 1)]
-        elif "out_height" in rec or "out_width" in rec:
+        elif "rf_n_in" in rec or "out_height" in rec or "out_width" in rec:
             shape = [rec[k] for k in ("out_height", "out_width") if k in rec] + \
                 [rec.get("n_filt", rec.get("n_chan", prev_shape[-1] if prev_shape else 1))]
         elif prev_shape and (rec.get("n_in") in (None, math.prod(prev_shape))):
@@ -190,21 +376,38 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
         rec["shape"] = shape
         if "rf_n_in" in rec:
             rec["n_weights"] = rec["rf_n_in"] * rec["rf_n_out"]
-            index = re.sub(r"\D", "", cfg_name or "")
-            stats = _weights(firmware, index, rec.get("weight_precision", "ap_fixed<16,6>")) if index else None
+            weight_file = args[2] if len(args) > 2 and re.fullmatch(r"\w+", args[2]) else \
+                "w" + re.sub(r"\D", "", cfg_name or "")
+            precision = rec.get("weight_precision")
+            exponent = bool(precision and precision.startswith(EXPONENT_PREFIX))
+            if exponent:  # recorded as the exponent's type, as hls4ml prints it
+                rec["weight_precision"] = precision = precision[len(EXPONENT_PREFIX):]
+            try:
+                if precision is None:
+                    raise UnknownType("no weight type (weight_t) in its config struct")
+                stats = _weights(firmware, weight_file, precision, exponent)
+            except UnknownType as exc:
+                problem, stats = problem or f"weight {exc}", None
+            if exponent and not (stats and stats["n_weights"] == rec["n_weights"]):
+                stats = {k: v for k, v in shift_weight_stats(rec["n_weights"]).items() if k != "csd_hist"}
             if stats and stats["n_weights"] == rec["n_weights"]:
                 rec.update(stats)
             else:
-                rec["n_nonzero_weights"] = rec["n_weights"] - rec.get("n_zeros", 0)
+                rec["n_nonzero_weights"] = max(0, rec["n_weights"] - rec.get("n_zeros", 0))  # hls4ml's count
+        for key in ("input_precision", "precision"):
+            if key in rec and precision_width(rec[key]) is None and problem is None:
+                problem = f"{key.replace('_precision', '') if key != 'precision' else 'result'} type " \
+                          f"{rec[key]!r} not understood"
+        if problem:
+            rec["not_costed"] = problem
         if not layers:
-            in_shape = [rec[k] for k in ("in_height", "in_width") if k in rec] + [rec.get("n_chan", rec.get("n_in", 1))] \
-                if "in_width" in rec else [rec.get("n_in", 1)]
-            layers.append({"name": "input", "class": "Input", "shape": in_shape,
+            layers.append({"name": input_name, "class": "Input", "shape": _image(rec) or [rec.get("n_in", 1)],
                            "precision": rec.get("input_precision")})
         layers.append(rec)
         prev_shape = shape
     if len(layers) < 2:
         raise InputError(f"{top}: found no hls4ml layer calls")
+    _spatial_inputs(layers)
     return {"name": top.stem, "io_type": io_type, "clock_period": clock, "part": part, "layers": layers,
             "source": str(root)}
 

@@ -288,37 +288,51 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
 
 HW_ATTRS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
             "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "strategy", "table_size")
+KERNEL_CLASSES = ("Dense", "Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm")
 
 
 def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
-    """What the estimator needs about a layer: sizes, operand types, reuse factor and its valid values."""
+    """What the estimator needs about a layer: sizes, operand types, reuse factor and its valid values, and
+    the weight counts measured by the one ruler (``analysis.weight_stats``) on the constants HLS compiles —
+    the weights as hls4ml writes them, converted to the weight type — exactly as the hls4ml project parser
+    measures a written project."""
+    from hls4ml.model.types import ExponentPrecisionType
+
+    from ..analysis.weight_stats import UnknownType, shift_weight_stats, weight_stats
+
     hw: dict[str, Any] = {}
     for attr in HW_ATTRS:
         value = node.get_attr(attr)
         if isinstance(value, (int, str)) and not isinstance(value, bool):
             hw[attr] = value
+    activation = node.get_attr("activation")
+    if isinstance(activation, str) and node.class_name not in KERNEL_CLASSES:
+        hw["activation"] = activation.lower()
     inputs = node.get_input_variable() if node.inputs else None
     if inputs is not None:
         hw["input_precision"] = str(inputs.type.precision)
     if "weight" in node.weights:
-        weights = np.asarray(node.weights["weight"].data)
-        hw["weight_precision"] = str(node.weights["weight"].type.precision)
-        hw["n_weights"] = int(weights.size)
-        hw["n_nonzero_weights"] = int(np.count_nonzero(weights))
-        # ±2^k weights are shifts, not multiplications, for HLS (old projects lack this: the estimator takes 0)
-        nonzero = np.abs(weights[weights != 0]).astype(np.float64)
-        hw["n_pow2_weights"] = int(np.count_nonzero(np.log2(nonzero) == np.round(np.log2(nonzero))))
-        # non-zero canonical signed digits of the weights quantized to their type: a narrow constant product
-        # is (digits - 1) adders in LUTs (recorded for the estimator; not used by its terms yet, see issue 13)
-        from ..analysis.hls4ml_project import weight_statistics
-        hw["n_csd_digits"] = weight_statistics(weights.ravel().tolist(), "ap_" + hw["weight_precision"].replace("ap_", ""))["n_csd_digits"]
-        if node.class_name in ("Dense", "Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm"):
+        weights = node.weights["weight"]
+        hw["weight_precision"] = str(weights.type.precision)
+        values = np.asarray(weights.data, dtype=np.float64).ravel().tolist()
+        try:
+            if isinstance(weights.type.precision, ExponentPrecisionType):  # po2 weights: a sign and an exponent
+                stats = shift_weight_stats(len(values))
+            else:
+                stats = weight_stats(values, hw["weight_precision"])
+            hw.update({k: v for k, v in stats.items() if k != "csd_hist"})
+        except UnknownType as exc:  # not guessed: the estimator reports the layer NOT COSTED
+            hw["n_weights"] = len(values)
+            hw["not_costed"] = f"weight {exc}"
+        if node.class_name in KERNEL_CLASSES:
             n_in = hw.get("n_in") if node.class_name == "Dense" else \
                 hw.get("n_chan", 1) * hw.get("filt_height", 1) * hw.get("filt_width", 1)
             n_out = hw.get("n_out") if node.class_name == "Dense" else hw.get("n_filt")
             if n_in and n_out:
                 hw["rf_n_in"], hw["rf_n_out"] = int(n_in), int(n_out)
                 hw["valid_reuse_factors"] = hls_model.config.backend.get_valid_reuse_factors(int(n_in), int(n_out))
+    elif "scale" in node.weights:  # BatchNormalization: products by the scales
+        hw["weight_precision"] = str(node.weights["scale"].type.precision)
     accum = node.get_attr("accum_t")
     if accum is not None and hasattr(accum, "precision"):
         hw["accum_precision"] = str(accum.precision)

@@ -220,6 +220,10 @@ def estimator_layers(design: CalibrationDesign) -> List[Dict[str, Any]]:
     Layer classes pass through unchanged (so a class the estimator does not know shows up as such);
     non-zero weights come from the committed weights when known, else from hls4ml's n_zeros, else from
     the pruning target; powers of two from the weights (0 when unknown, the same default as old projects).
+    The stored weight counts (``weights.n_nonzero``, ``n_pow2``, ``n_csd_digits``) are those of
+    :func:`fpga_accel.analysis.weight_stats.weight_stats` on the committed weight files — the ruler convert
+    and the project parser use — and become the estimator's ``n_nonzero_weights``, ``n_pow2_weights`` and
+    ``n_csd_digits``.
     Output shapes are the layer's own sizes, else the next layer's input sizes (what the FIFO holds).
     """
     layers = design.layers
