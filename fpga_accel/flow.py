@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from .config import ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
+from .config import ConvertConfig, QuantizeConfig, load_project_file, merge_hls_config, quantize_config_from
 from .errors import ConfigError, NotExactError
 from .layout import META_FILE, ProjectMeta, write_atomic
 from .runtime.progress import Progress, Update, log_progress
@@ -68,7 +68,7 @@ class FlowConfig:
     def from_settings(cls, settings: Mapping[str, Any], base: Path, source: str,
                       overrides: Optional[Mapping[str, Any]] = None) -> "FlowConfig":
         """The one place project settings become typed sections (``source`` names them in errors)."""
-        data = dict(settings)
+        data = merge_hls_config(settings, source)
         data.update({k: v for k, v in (overrides or {}).items() if v is not None})
         path = source
         model = data.pop("model", None)
