@@ -158,7 +158,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     """Search per-layer settings; write them as a project file. Exit 3 when nothing fits."""
     import yaml
 
-    from .config import ConvertConfig, load_project_file, merge_hls_config
+    from .config import ConvertConfig, load_project_file
     from .fit_search import default_name, fit, project_settings
     from .flow import FlowConfig
     from .model_io import load_array, load_model
@@ -168,7 +168,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     flags = _override({}, args, ConvertConfig)
     flags.pop("io_type", None)  # searched unless given: handled below
     if args.config:
-        carried = merge_hls_config(load_project_file(args.config), args.config)
+        carried = load_project_file(args.config)
     model_arg = args.model or carried.get("model")
     if not model_arg:
         raise InputError("fit needs a MODEL (or `model:` in --config)")

@@ -396,7 +396,7 @@ def load_project_file(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
-    return data
+    return merge_hls_config(data, str(path))
 
 
 def merge_hls_config(settings: Mapping[str, Any], source: str) -> dict[str, Any]:
