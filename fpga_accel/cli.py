@@ -164,17 +164,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .model_io import load_array, load_model
 
     out = _out_path(args.output, args.force)  # before any work: nothing overwritten without --force
-    carried: dict[str, Any] = {}
     flags = _override({}, args, ConvertConfig)
     flags.pop("io_type", None)  # searched unless given: handled below
-    if args.config:
-        carried = load_project_file(args.config)
+    carried: dict[str, Any] = load_project_file(args.config) if args.config else {}
     model_arg = args.model or carried.get("model")
     if not model_arg:
         raise InputError("fit needs a MODEL (or `model:` in --config)")
     base_dir = Path(args.config).resolve().parent if args.config and not args.model else Path.cwd()
     model_path = (base_dir / str(model_arg)).resolve()
     flags.setdefault("name", carried.get("name") or default_name(model_path))
+    carried = {**carried, **flags}  # what convert must be given to build what fit estimated
     flags.update(model=str(model_path), custom_objects=args.custom_objects)
     settings = {k: v for k, v in carried.items() if k not in ("fit", "model", "io_type")}
     project = FlowConfig.from_settings(settings, base_dir, args.config or "the command line", flags)
@@ -188,8 +187,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         log.error("%s", result.message)
         return EXIT_DISAGREE
     data = project_settings(result, config, model_path, carried)
-    write_atomic(out, "# written by `fpga-accel fit`: convert with `fpga-accel convert --config "
-                 f"{out.name}` or run `fpga-accel flow {out.name}`\n" + yaml.safe_dump(data, sort_keys=False))
+    head = [f"# written by `fpga-accel fit`: convert with `fpga-accel convert --config {out.name}` or run "
+            f"`fpga-accel flow {out.name}`"]
+    if args.calibration:
+        head.append(f"# fitted with --calibration {args.calibration}: convert with the same data, so the types "
+                    "(and the estimate) are the ones fit saw")
+    write_atomic(out, "\n".join(head) + "\n" + yaml.safe_dump(json.loads(json.dumps(data, default=str)),
+                                                               sort_keys=False))
     log.info("wrote %s", out)
     return 0
 
@@ -455,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="project file to start from: its settings are kept, per-layer ones fixed")
     p.add_argument("--clock-period", type=float, help="ns (default: the board's)")
     p.add_argument("--precision", help="default precision, e.g. 'ap_fixed<16,6>'")
+    p.add_argument("--input-precision", help="the design's input type (default: the input quantizer's, else "
+                   "32 bits sized from --calibration)")
     p.add_argument("--calibration", help=".npy/.npz of representative inputs (float models: sizes the types)")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite the output file")

@@ -176,8 +176,8 @@ def _fit_and_convert(tmp_path, model, calibration=None, extra=()):
     return code, out
 
 
-def _check_fit_reaches_the_project(tmp_path, capsys, model, calibration=None):
-    code, out = _fit_and_convert(tmp_path, model, calibration)
+def _check_fit_reaches_the_project(tmp_path, capsys, model, calibration=None, extra=()):
+    code, out = _fit_and_convert(tmp_path, model, calibration, extra)
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "fit on pynq-z2" in printed and re.search(r"^\s+\d+\*", printed, re.M)  # the chosen row is marked
@@ -212,7 +212,9 @@ def test_fit_chooses_settings_convert_and_estimate_agree_with(tmp_path, capsys):
 @pytest.mark.parametrize("quantized", [True, False], ids=["qkeras_6bit", "float"])
 def test_fit_the_jet_tagger_to_the_pynq_z2(tmp_path, capsys, quantized):
     calibration = None if quantized else np.random.default_rng(0).normal(0, 1, (1000, 16)).astype(np.float32)
-    settings, project = _check_fit_reaches_the_project(tmp_path, capsys, jet_tagger(quantized), calibration)
+    extra = () if quantized else ("--input-precision", "ap_fixed<16,6>")  # the tutorial's float design input
+    settings, project = _check_fit_reaches_the_project(tmp_path, capsys, jet_tagger(quantized), calibration, extra)
+    assert settings.get("input_precision") == (None if quantized else "ap_fixed<16,6>")
     assert set(settings["layers"]) == {"fc1", "fc2", "fc3", "output"}
 
 
