@@ -33,7 +33,7 @@ from .boards import Board, get_board
 from .config import ConvertConfig, IOType, LayerSetting, Strategy
 from .errors import FpgaAccelError
 
-__all__ = ["Candidate", "FitResult", "NoFitError", "fit", "search", "project_settings", "RESOURCES"]
+__all__ = ["Candidate", "FitResult", "NoFitError", "fit", "search", "project_settings", "default_name", "RESOURCES"]
 
 log = logging.getLogger(__name__)
 

@@ -294,6 +294,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
     staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.convert-", dir=root.parent))
     try:  # written, checked, then renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
+        _check_reuse_applied(hls_model, config)
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
@@ -310,6 +311,19 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return meta
+
+
+def _check_reuse_applied(hls_model: Any, config: ConvertConfig) -> None:
+    """hls4ml replaces a reuse factor it cannot use by the closest valid one with only a printed warning;
+    a per-layer one that did not survive the conversion is an error (``check_layer_settings`` catches the
+    known cases before any work; this catches the rest)."""
+    for node in hls_model.get_layers():
+        setting = config.layers.get(node.name)
+        applied = node.get_attr("reuse_factor")
+        if setting is not None and setting.reuse_factor is not None and applied is not None \
+                and int(applied) != setting.reuse_factor:
+            raise ConfigError(f"layer {node.name}: hls4ml replaced reuse factor {setting.reuse_factor} by {applied}; "
+                              "give one it can use")
 
 
 def _check_bridge(layout: ProjectLayout) -> None:
