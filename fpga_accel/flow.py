@@ -256,9 +256,9 @@ def step_estimate(project: FlowProject, progress: Progress) -> FlowProject:
 
     design = Design(project.hls_project)
     est = estimate(design, margin=project.config.convert.margin)
+    project.estimate = est
     design.meta.estimate = est.to_dict()
     design.meta.write(design.root)
-    project.estimate = est
     progress(Update(f"  estimate: {est.verdict} on the {project.config.convert.board}",
                     step="estimate"))
     return project
