@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import FpgaAccelError, InputError, NotExactError
-from .fit_search import NoFitError
 from .layout import refuse_overwrite, write_atomic
 
 EXIT_ERROR, EXIT_USAGE, EXIT_DISAGREE = 1, 2, 3
@@ -573,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .fit_search import NoFitError  # light (settings and boards): exits 3 like a disagreement
+
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_output(args.verbose)
