@@ -221,7 +221,7 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
                      jobs=project.jobs)
     if project.config.convert.fit:
         chosen = ", ".join(f"{l['name']} {l['setting'].get('strategy', '?')}/RF {l['setting'].get('reuse_factor', '?')}"
-                           for l in design.meta.layers if l.get("setting"))
+                           for l in design.meta.layers if l.get("setting", {}).get("source") == "fit")
         project.notes["convert"] = f"fit chose ({design.meta.io_type}): {chosen}"
         progress(Update(f"  {project.notes['convert']}", step="convert"))
     fidelity = design.meta.fidelity or {}

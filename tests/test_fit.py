@@ -101,7 +101,7 @@ def test_both_config_forms_give_identical_projects(tmp_path):
         meta = json.loads((out / "p" / "fpga_accel.json").read_text())
         layers = {l["name"]: l for l in meta["layers"]}
         assert (layers["fc1"]["reuse_factor"], layers["fc1"]["strategy"]) == (16, "resource")
-        assert layers["fc1"]["setting"] == {"reuse_factor": 16, "strategy": "resource"}
+        assert layers["fc1"]["setting"] == {"reuse_factor": 16, "strategy": "resource", "source": "settings"}
         est = estimate(out / "p")  # the estimator sees the per-layer settings
         assert {l.name: l.reuse_factor for l in est.layers}["fc1"] == 16
         records[form.stem] = (meta["config_sha256"], meta["layers"], (out / "p" / "firmware" / "parameters.h").read_text())
@@ -187,13 +187,27 @@ def test_fit_chooses_settings_convert_and_estimate_agree_with(tmp_path, capsys):
     _check_fit_reaches_the_project(tmp_path, capsys, small_mlp())
 
 
+TUTORIAL_TYPES = {"weight": "ap_fixed<16,6>", "bias": "ap_fixed<16,6>", "result": "ap_fixed<16,6>",
+                  "accum": "ap_fixed<16,6>"}
+"""hls4ml's default configuration, as the tutorial's float jet tagger is built: every type ap_fixed<16,6>."""
+
+
 @pytest.mark.parametrize("quantized", [True, False], ids=["qkeras_6bit", "float"])
 def test_fit_the_jet_tagger_to_the_pynq_z2(tmp_path, capsys, quantized):
-    calibration = None if quantized else np.random.default_rng(0).normal(0, 1, (1000, 16)).astype(np.float32)
-    extra = () if quantized else ("--input-precision", "ap_fixed<16,6>")  # the tutorial's float design input
-    settings, project = _check_fit_reaches_the_project(tmp_path, capsys, jet_tagger(quantized), calibration, extra)
-    assert settings.get("input_precision") == (None if quantized else "ap_fixed<16,6>")
-    assert set(settings["layers"]) == {"fc1", "fc2", "fc3", "output"}
+    extra = ()
+    if not quantized:  # the float design with hls4ml's ap_fixed defaults, given as per-layer settings
+        start = tmp_path / "tutorial.yml"
+        layers = {**{n: {"precision": TUTORIAL_TYPES} for n in ("fc1", "fc2", "fc3", "output")},
+                  **{f"relu{i}": {"precision": "ap_fixed<16,6>"} for i in (1, 2, 3)}}
+        start.write_text(yaml.safe_dump({"input_precision": "ap_fixed<16,6>", "layers": layers}))
+        extra = ("--config", str(start))
+    settings, project = _check_fit_reaches_the_project(tmp_path, capsys, jet_tagger(quantized), extra=extra)
+    assert {"fc1", "fc2", "fc3", "output"} <= set(settings["layers"])
+    if not quantized:  # the given types are kept beside the chosen reuse factors and strategies
+        assert settings["layers"]["fc1"]["precision"] == TUTORIAL_TYPES
+        assert settings["input_precision"] == "ap_fixed<16,6>"
+        fc1 = next(l for l in json.loads((project / "fpga_accel.json").read_text())["layers"] if l["name"] == "fc1")
+        assert fc1["weight_precision"].startswith("fixed<16,6") and fc1["accum_precision"].startswith("fixed<16,6")
 
 
 def test_fit_result_matches_the_search_in_python(tmp_path):
@@ -233,5 +247,5 @@ def test_fit_as_a_flow_option_is_recorded_in_flow_json(tmp_path):
     convert = next(r for r in records if r["step"] == "convert")
     assert convert["status"] == "ran" and convert["detail"].startswith("fit chose (io_parallel): fc1 ")
     meta = json.loads((tmp_path / "hls" / "small" / "fpga_accel.json").read_text())
-    assert meta["reuse_factor"] == "fit" and all("setting" in l for l in meta["layers"] if l["name"] in ("fc1", "out"))
+    assert all(l["setting"]["source"] == "fit" for l in meta["layers"] if l["name"] in ("fc1", "out"))
     assert estimate(tmp_path / "hls" / "small").verdict == "FITS"

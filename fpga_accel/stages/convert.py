@@ -267,9 +267,11 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     refuse_overwrite(root, force)
     reference, model, input_precision, cfg, calibration = _prepare(model, config, calibration)
     board = get_board(config.board)
+    searched: frozenset[str] = frozenset()
     if config.auto_reuse or config.fit:
         chosen = _fitted_settings(model, cfg, config, root)
         apply_layer_settings(cfg, chosen)
+        searched = frozenset(name for name in chosen if chosen[name] != config.layers.get(name))
         config = dataclasses.replace(config, layers={**config.layers, **chosen})
 
     log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
@@ -279,7 +281,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
             check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers)  # noqa: E731
-        meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs)
+        meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
         raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
     return Design(root, jobs=jobs)
@@ -290,7 +292,8 @@ Check = Callable[[Design, ProjectMeta], dict[str, Any]]
 
 
 def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: ConvertConfig, input_precision: str,
-                   root: Path, check: Check | None, jobs: int | None) -> ProjectMeta:
+                   root: Path, check: Check | None, jobs: int | None,
+                   searched: frozenset[str] = frozenset()) -> ProjectMeta:
     staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.convert-", dir=root.parent))
     try:  # written, checked, then renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
@@ -299,7 +302,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
-        meta = _meta(hls_model, reference, model, config, cfg, input_precision)
+        meta = _meta(hls_model, reference, model, config, cfg, input_precision, searched)
         meta.write(staging)
         if check is not None:  # the csim library does not depend on the folder: the one built here is reused
             with Design(staging, jobs=jobs) as design:
@@ -479,15 +482,16 @@ def _fitted_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig, roo
 
 
 def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg: dict[str, Any],
-          input_precision: str) -> ProjectMeta:
+          input_precision: str, searched: frozenset[str] = frozenset()) -> ProjectMeta:
     import hls4ml
 
     board = get_board(config.board)
     layers = layer_table(hls_model)
-    for layer in layers:  # what the project file / fit asked for, beside what hls4ml made of it
+    for layer in layers:  # what the settings (or the search) asked for, beside what hls4ml made of it
         setting = config.layers.get(layer["name"])
         if setting is not None and not setting.empty:
-            layer["setting"] = setting.to_flat()
+            source = ("fit" if config.fit else "auto") if layer["name"] in searched else "settings"
+            layer["setting"] = {**setting.to_flat(), "source": source}
     out_var = hls_model.get_output_variables()[0]
     return ProjectMeta.from_dict({
         "format": META_FORMAT,
@@ -500,7 +504,7 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
         "clock_period": config.resolved_clock_period,
         "io_type": config.io_type.value,
         "strategy": config.strategy.value,
-        "reuse_factor": "auto" if config.auto_reuse else "fit" if config.fit else config.reuse_factor,
+        "reuse_factor": "auto" if config.auto_reuse else config.reuse_factor,
         "default_precision": config.precision,
         "input_precision": input_precision,
         "output_precision": str(out_var.type.precision),
