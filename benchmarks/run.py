@@ -78,11 +78,15 @@ def bench_fit() -> None:
     from fpga_accel.fit_search import fit
 
     print("fit on the 16-64-32-32-5 jet tagger, pynq-z2 (search goal < 2 s)")
-    x = np.random.default_rng(0).normal(0, 1, (1000, 16)).astype(np.float32)
+    # the float design as the tutorial builds it: hls4ml's ap_fixed<16,6> for every type, as per-layer settings
+    tutorial = dict.fromkeys(("weight", "bias", "result", "accum"), "ap_fixed<16,6>")
+    float_layers = {**{n: {"precision": tutorial} for n in ("fc1", "fc2", "fc3", "output")},
+                    **{f"relu{i}": {"precision": "ap_fixed<16,6>"} for i in (1, 2, 3)}}
     for quantized in (True, False):
         model, t_model = timed(lambda: jet_tagger(quantized))
-        config = fa.ConvertConfig(name="jet", input_precision=None if quantized else "ap_fixed<16,6>")
-        result, t_all = timed(lambda: fit(model, config, calibration=None if quantized else x))
+        config = fa.ConvertConfig(name="jet") if quantized else \
+            fa.ConvertConfig(name="jet", input_precision="ap_fixed<16,6>", layers=float_layers)
+        result, t_all = timed(lambda: fit(model, config))
         chosen = result.chosen
         what = (f"{chosen.io_type}, {chosen.latency} cycles, {chosen.summary()}" if chosen is not None
                 else "nothing fits")
