@@ -233,6 +233,8 @@ LAYER_KEYS = ("reuse_factor", "strategy", "precision")
 """Keys of a per-layer setting in the flat form (``layers: {fc1: {reuse_factor: 16}}``)."""
 HLS_LAYER_KEYS = {"ReuseFactor": "reuse_factor", "Strategy": "strategy", "Precision": "precision"}
 """The same keys as hls4ml's ``HLSConfig: {LayerName: {fc1: {ReuseFactor: 16}}}`` spells them."""
+HLS_MODEL_DEFAULTS = {"BramFactor": 1_000_000_000, "TraceOutput": False}
+"""Keys ``hls4ml.utils.config_from_keras_model`` writes into ``Model`` at values that change nothing here."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,8 @@ def layer_settings_from_hls_config(hls_config: Any) -> tuple[dict[str, LayerSett
         raise ConfigError(f"HLSConfig: Model must be a mapping, got {model!r}")
     wide: dict[str, Any] = {}
     for key, value in model.items():
+        if HLS_MODEL_DEFAULTS.get(key, object()) == value:  # what hls4ml's generated config holds anyway
+            continue
         if key not in HLS_LAYER_KEYS:
             raise ConfigError(f"HLSConfig: Model has unsupported key {key!r}; supported: {list(HLS_LAYER_KEYS)}")
         if key == "Precision" and isinstance(value, Mapping):
