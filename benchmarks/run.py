@@ -1,4 +1,4 @@
-"""Benchmarks: csim build cache, process-parallel predict, board-runtime overhead, estimator, sweep.
+"""Benchmarks: csim build cache, process-parallel predict, board-runtime overhead, fit, estimator, sweep.
 
 Run with `make bench` (or `.venv/bin/python benchmarks/run.py`). Prints a table; README quotes it.
 Goals (from the issues): unchanged rebuild ≥ 10x faster than the first build, < 0.5 s for re-convert +
@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore")
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 import fpga_accel as fa  # noqa: E402
-from models import qcnn, qmlp  # noqa: E402
+from models import jet_tagger, qcnn, qmlp  # noqa: E402
 
 
 def timed(fn):
@@ -72,6 +72,29 @@ def bench_parallel(root: Path) -> None:
         design.close()
 
 
+def bench_fit() -> None:
+    """`fpga-accel fit` on the tutorial's 16-64-32-32-5 jet tagger (goal: search < 2 s; the hls4ml
+    conversions it starts from, one per io type, are timed apart, as is building the Keras model)."""
+    from fpga_accel.fit_search import fit
+
+    print("fit on the 16-64-32-32-5 jet tagger, pynq-z2 (search goal < 2 s)")
+    # the float design as the tutorial builds it: hls4ml's ap_fixed<16,6> for every type, as per-layer settings
+    tutorial = dict.fromkeys(("weight", "bias", "result", "accum"), "ap_fixed<16,6>")
+    float_layers = {**{n: {"precision": tutorial} for n in ("fc1", "fc2", "fc3", "output")},
+                    **{f"relu{i}": {"precision": "ap_fixed<16,6>"} for i in (1, 2, 3)}}
+    for quantized in (True, False):
+        model, t_model = timed(lambda: jet_tagger(quantized))
+        config = fa.ConvertConfig(name="jet") if quantized else \
+            fa.ConvertConfig(name="jet", input_precision="ap_fixed<16,6>", layers=float_layers)
+        result, t_all = timed(lambda: fit(model, config))
+        chosen = result.chosen
+        what = (f"{chosen.io_type}, {chosen.latency} cycles, {chosen.summary()}" if chosen is not None
+                else "nothing fits")
+        print(f"  {'6-bit QKeras' if quantized else 'float':12s} search {result.search_seconds:5.2f} s "
+              f"({result.evaluated} configurations)  hls4ml conversions {result.probe_seconds:5.2f} s  "
+              f"Keras model {t_model:4.2f} s (the first: TensorFlow import)  total {t_all:5.2f} s  -> {what}")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bench_cache(Path(tmp) / "cache")
@@ -80,6 +103,7 @@ def main() -> None:
     from sweep_estimate import bench_estimator, bench_sweep
 
     bench_runtime_overhead()
+    bench_fit()
     bench_estimator()
     bench_sweep()
 

@@ -1,7 +1,8 @@
 """`fpga-accel` command line: argument parsing and presentation only; the work is in the stages.
 
 Exit codes: 0 success, 1 a user-facing error (one line, no traceback), 2 bad usage,
-3 csim disagrees with the reference model (so ``fpga-accel csim --reference`` can gate CI).
+3 csim disagrees with the reference model (so ``fpga-accel csim --reference`` can gate CI), or nothing
+fits the board (``fit``, ``convert --fit``).
 """
 from __future__ import annotations
 
@@ -149,6 +150,50 @@ def cmd_convert(args: argparse.Namespace) -> int:
              config.resolved_clock_period)
     design = convert(model, config, calibration=calibration, force=args.force)
     log.info("input precision %s; wrote %s", design.meta.input_precision, design.root)
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Search per-layer settings; write them as a project file. Exit 3 when nothing fits."""
+    import yaml
+
+    from .config import ConvertConfig, load_project_file
+    from .fit_search import default_name, fit, project_settings
+    from .flow import FlowConfig
+    from .model_io import load_array, load_model
+
+    out = _out_path(args.output, args.force)  # before any work: nothing overwritten without --force
+    flags = _override({}, args, ConvertConfig)
+    flags.pop("io_type", None)  # searched unless given: handled below
+    carried: dict[str, Any] = load_project_file(args.config) if args.config else {}
+    model_arg = args.model or carried.get("model")
+    if not model_arg:
+        raise InputError("fit needs a MODEL (or `model:` in --config)")
+    base_dir = Path(args.config).resolve().parent if args.config and not args.model else Path.cwd()
+    model_path = (base_dir / str(model_arg)).resolve()
+    flags.setdefault("name", carried.get("name") or default_name(model_path))
+    carried = {**carried, **flags}  # what convert must be given to build what fit estimated
+    flags.update(model=str(model_path), custom_objects=args.custom_objects)
+    settings = {k: v for k, v in carried.items() if k not in ("fit", "model", "io_type")}
+    project = FlowConfig.from_settings(settings, base_dir, args.config or "the command line", flags)
+    config = project.convert
+    io_types = [args.io_type] if args.io_type else ([carried["io_type"]] if "io_type" in carried else None)
+    calibration = load_array(args.calibration) if args.calibration else None
+    model = load_model(model_path, project.custom_objects)
+    result = fit(model, config, calibration=calibration, io_types=io_types)
+    print(result.format())
+    if result.chosen is None:
+        log.error("%s", result.message)
+        return EXIT_DISAGREE
+    data = project_settings(result, config, model_path, carried)
+    head = [f"# written by `fpga-accel fit`: convert with `fpga-accel convert --config {out.name}` or run "
+            f"`fpga-accel flow {out.name}`"]
+    if args.calibration:
+        head.append(f"# fitted with --calibration {args.calibration}: convert with the same data, so the types "
+                    "(and the estimate) are the ones fit saw")
+    write_atomic(out, "\n".join(head) + "\n" + yaml.safe_dump(json.loads(json.dumps(data, default=str)),
+                                                               sort_keys=False))
+    log.info("wrote %s", out)
     return 0
 
 
@@ -390,10 +435,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 3 unless that check finds csim bit-exact (logits for softmax models)")
     p.add_argument("--allow-inexact", action="store_true", default=None,
                    help="convert layers with no exact hls4ml counterpart (ternary activations, leaky "
-                   "quantized_relu) instead of refusing")
+                   "quantized_relu), or with a per-layer precision on a quantized model, instead of refusing")
+    p.add_argument("--fit", action="store_true", default=None,
+                   help="first search per-layer reuse factor and strategy for the lowest latency that fits the "
+                   "board (as `fpga-accel fit`, at this io type)")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing project folder")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("fit", help="search per-layer reuse factor, strategy and io type for the lowest "
+                       "estimated latency that fits the board; write a project file",
+                       description="One in-memory hls4ml conversion per io type, then a search over the "
+                       "estimator: the lowest latency whose upper estimate fits the board within the margin. "
+                       "Prints the candidates it stepped through and writes the chosen settings as a project "
+                       "file for `convert --config` / `flow`. Exit 3 when nothing fits.")
+    p.add_argument("model", nargs="?", help="QKeras or Keras model (.h5/.keras); or `model:` in --config")
+    p.add_argument("-o", "--output", default="fit.yml", help="project file to write (default fit.yml)")
+    p.add_argument("--board", help="target board (default pynq-z2)")
+    p.add_argument("--margin", type=float, help="share of each resource the upper estimate may use (default 0.8)")
+    p.add_argument("--io-type", choices=["io_parallel", "io_stream"], help="fix the io type (default: search both)")
+    p.add_argument("--name", help="project name written to the file (default: from the model file)")
+    p.add_argument("--config", help="project file to start from: its settings are kept, per-layer ones fixed")
+    p.add_argument("--clock-period", type=float, help="ns (default: the board's)")
+    p.add_argument("--precision", help="default precision, e.g. 'ap_fixed<16,6>'")
+    p.add_argument("--input-precision", help="the design's input type (default: the input quantizer's, else "
+                   "32 bits sized from --calibration)")
+    p.add_argument("--calibration", help=".npy/.npz of representative inputs (float models: sizes the types)")
+    _custom_objects_flag(p)
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
+    p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("csim", help="compile (cached) and run the C simulation; compare with the reference")
     p.add_argument("project", help="hls_projects/NAME")
@@ -502,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .fit_search import NoFitError  # light (settings and boards): exits 3 like a disagreement
+
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_output(args.verbose)
@@ -518,6 +590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except NotExactError as exc:
         log.error("not exact: %s", exc)
+        return EXIT_DISAGREE
+    except NoFitError as exc:
+        log.error("%s", exc)
         return EXIT_DISAGREE
     except FpgaAccelError as exc:
         log.error("%s", exc)

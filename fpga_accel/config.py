@@ -163,7 +163,15 @@ class ConvertConfig:
     """Any disagreement found by that check is an error (NotExactError) instead of a warning."""
     allow_inexact: bool = False
     """Convert layers known to have no exact hls4ml counterpart (ternary activations, leaky
-    quantized_relu) instead of refusing them; the check above then reports the disagreement."""
+    quantized_relu) instead of refusing them; the check above then reports the disagreement. Also lets a
+    per-layer ``precision`` replace the types of a quantized (QKeras) model."""
+    layers: Mapping[str, "LayerSetting"] = field(default_factory=dict)
+    """Per-layer settings by hls4ml layer name: reuse factor, strategy, precision (:class:`LayerSetting`;
+    a plain mapping in the flat form ``{"fc1": {"reuse_factor": 16}}`` is accepted). They win over the
+    model-wide ``reuse_factor``/``strategy``/``precision``."""
+    fit: bool = False
+    """Before converting, search per-layer reuse factor and strategy for the lowest estimated latency whose
+    upper estimate fits the board within ``margin`` (``fpga_accel.fit_search``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -199,8 +207,11 @@ class ConvertConfig:
             raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
         if self.verify_samples < 0:
             raise ConfigError(f"verify_samples must be a whole number >= 0, got {self.verify_samples!r}")
-        for key in ("strict", "allow_inexact"):
+        for key in ("strict", "allow_inexact", "fit"):
             _flag(getattr(self, key), key)
+        object.__setattr__(self, "layers", layer_settings_from(self.layers))
+        if self.fit and self.auto_reuse:
+            raise ConfigError("fit and reuse_factor 'auto' both choose reuse factors: give one of them")
         check_precision(self.precision, "precision")
         if self.input_precision is not None:
             check_precision(self.input_precision, "input_precision")
@@ -216,6 +227,135 @@ class ConvertConfig:
     @property
     def project_dir(self) -> Path:
         return self.output_dir / self.name
+
+
+LAYER_KEYS = ("reuse_factor", "strategy", "precision")
+"""Keys of a per-layer setting in the flat form (``layers: {fc1: {reuse_factor: 16}}``)."""
+HLS_LAYER_KEYS = {"ReuseFactor": "reuse_factor", "Strategy": "strategy", "Precision": "precision"}
+"""The same keys as hls4ml's ``HLSConfig: {LayerName: {fc1: {ReuseFactor: 16}}}`` spells them."""
+HLS_MODEL_DEFAULTS = {"BramFactor": 1_000_000_000, "TraceOutput": False}
+"""Keys ``hls4ml.utils.config_from_keras_model`` writes into ``Model`` at values that change nothing here."""
+
+
+@dataclass(frozen=True)
+class LayerSetting:
+    """What one layer is given beyond the model-wide settings; None leaves a key to them.
+
+    ``precision`` is one HLS type for all of the layer's types, or a mapping of hls4ml type names
+    (``weight``, ``bias``, ``result``, ``accum``...) to types. On a quantized (QKeras) model convert refuses
+    it unless ``allow_inexact``: there every type is the quantizers' or derived exactly from them."""
+
+    reuse_factor: int | None = None
+    strategy: Strategy | None = None
+    precision: str | Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.reuse_factor is not None:
+            try:
+                rf = _whole(self.reuse_factor, "reuse_factor")
+            except ConfigError:
+                rf = 0
+            if rf < 1:
+                raise ConfigError(f"reuse_factor must be a positive integer, got {self.reuse_factor!r}")
+            object.__setattr__(self, "reuse_factor", rf)
+        if self.strategy is not None:
+            object.__setattr__(self, "strategy", _enum(Strategy, self.strategy, "strategy"))
+        precision = self.precision
+        if isinstance(precision, Mapping):
+            types = {}
+            for key, value in precision.items():
+                if not isinstance(key, str) or not _NAME.match(key):
+                    raise ConfigError(f"precision: {key!r} is not an hls4ml type name such as 'weight' or 'result'")
+                types[key] = check_precision(value, f"precision of {key}")
+            object.__setattr__(self, "precision", types or None)
+        elif precision is not None:
+            object.__setattr__(self, "precision", check_precision(precision, "precision"))
+
+    @property
+    def empty(self) -> bool:
+        return self.reuse_factor is None and self.strategy is None and self.precision is None
+
+    def to_flat(self) -> dict[str, Any]:
+        """The flat project-file form (only the keys set)."""
+        out: dict[str, Any] = {}
+        if self.reuse_factor is not None:
+            out["reuse_factor"] = self.reuse_factor
+        if self.strategy is not None:
+            out["strategy"] = self.strategy.value
+        if self.precision is not None:
+            out["precision"] = dict(self.precision) if isinstance(self.precision, Mapping) else self.precision
+        return out
+
+
+def layer_settings_from(data: Any, what: str = "layers") -> dict[str, LayerSetting]:
+    """Per-layer settings in the flat form (``{fc1: {reuse_factor: 16, strategy: resource, precision: ...}}``)
+    or already typed; anything else is one ConfigError naming the layer and the key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} must map layer names to settings such as {{fc1: {{reuse_factor: 16}}}}, "
+                          f"got {data!r}")
+    out: dict[str, LayerSetting] = {}
+    for name, setting in data.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{what}: layer name {name!r} is not text")
+        if isinstance(setting, LayerSetting):
+            out[name] = setting
+            continue
+        if not isinstance(setting, Mapping):
+            raise ConfigError(f"{what}: layer {name!r} needs a mapping of {', '.join(LAYER_KEYS)}, got {setting!r}")
+        unknown = sorted(str(k) for k in setting if k not in LAYER_KEYS)
+        if unknown:
+            raise ConfigError(f"{what}: layer {name!r} has unknown keys {unknown}; known: {list(LAYER_KEYS)}")
+        try:
+            out[name] = LayerSetting(**setting)
+        except ConfigError as exc:
+            raise ConfigError(f"{what}: layer {name!r}: {exc}") from None
+    return out
+
+
+def layer_settings_from_hls_config(hls_config: Any) -> tuple[dict[str, LayerSetting], dict[str, Any]]:
+    """hls4ml's ``HLSConfig`` (what ``fpga-accel estimate --config`` reads): its ``LayerName`` entries as
+    typed per-layer settings, and its ``Model`` entry as model-wide convert keys (``reuse_factor``,
+    ``strategy``, ``precision``). ``auto`` precisions are left to convert; other hls4ml keys are refused."""
+    if not isinstance(hls_config, Mapping):
+        raise ConfigError(f"HLSConfig must be a mapping with LayerName (and Model), got {hls_config!r}")
+    unknown = sorted(str(k) for k in hls_config if k not in ("Model", "LayerName"))
+    if unknown:
+        raise ConfigError(f"HLSConfig: unsupported keys {unknown}; supported: ['LayerName', 'Model']")
+    model = hls_config.get("Model") or {}
+    if not isinstance(model, Mapping):
+        raise ConfigError(f"HLSConfig: Model must be a mapping, got {model!r}")
+    wide: dict[str, Any] = {}
+    for key, value in model.items():
+        if HLS_MODEL_DEFAULTS.get(key, object()) == value:  # what hls4ml's generated config holds anyway
+            continue
+        if key not in HLS_LAYER_KEYS:
+            raise ConfigError(f"HLSConfig: Model has unsupported key {key!r}; supported: {list(HLS_LAYER_KEYS)}")
+        if key == "Precision" and isinstance(value, Mapping):
+            value = value.get("default")
+        if value is not None and value != "auto":
+            wide[HLS_LAYER_KEYS[key]] = value
+    names = hls_config.get("LayerName") or {}
+    if not isinstance(names, Mapping):
+        raise ConfigError(f"HLSConfig: LayerName must map layer names to settings, got {names!r}")
+    flat: dict[str, Any] = {}
+    for name, entry in names.items():
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"HLSConfig: LayerName {name!r} needs a mapping such as {{ReuseFactor: 16}}, "
+                              f"got {entry!r}")
+        bad = sorted(str(k) for k in entry if k not in HLS_LAYER_KEYS and k != "Trace")
+        if bad:
+            raise ConfigError(f"HLSConfig: LayerName {name!r} has unsupported keys {bad}; supported: "
+                              f"{list(HLS_LAYER_KEYS)}")
+        setting = {HLS_LAYER_KEYS[k]: v for k, v in entry.items() if k in HLS_LAYER_KEYS}
+        precision = setting.get("precision")
+        if isinstance(precision, Mapping):
+            precision = {k: v for k, v in precision.items() if v != "auto"} or None
+        elif precision == "auto":
+            precision = None
+        setting["precision"] = precision
+        flat[name] = {k: v for k, v in setting.items() if v is not None}
+    settings = layer_settings_from(flat, "HLSConfig LayerName")
+    return {k: v for k, v in settings.items() if not v.empty}, wide
 
 
 def _enum(kind: type[Enum], value: Any, what: str) -> Enum:
@@ -251,13 +391,36 @@ def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
 
 def load_project_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML project file: top-level convert keys, ``model``, ``custom_objects`` (a module holding the
-    model's custom layer classes) and an optional ``quantize:`` section."""
+    model's custom layer classes), an optional ``quantize:`` section, and per-layer settings as ``layers:``
+    (flat form) and/or hls4ml's ``HLSConfig:`` (see :func:`merge_hls_config`)."""
     data = read_yaml(path, "project file")
     known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model", "custom_objects",
-                                                                    "data", "test_samples", "build", "deploy"}
+                                                                    "data", "test_samples", "build", "deploy",
+                                                                    "HLSConfig"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
+    return merge_hls_config(data, str(path))
+
+
+def merge_hls_config(settings: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Project-file settings with an ``HLSConfig:`` section folded into the convert keys: its ``LayerName``
+    entries join ``layers:`` (one layer in both is an error), its ``Model`` entry fills model-wide keys the
+    file does not set itself."""
+    data = dict(settings)
+    if "HLSConfig" not in data:
+        return data
+    try:
+        per_layer, wide = layer_settings_from_hls_config(data.pop("HLSConfig"))
+        flat = layer_settings_from(data.get("layers") or {})
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    both = sorted(set(per_layer) & set(flat))
+    if both:
+        raise ConfigError(f"{source}: layers {both} are set both in `layers:` and in HLSConfig: give each once")
+    data["layers"] = {**flat, **per_layer}
+    for key, value in wide.items():
+        data.setdefault(key, value)
     return data
 
 

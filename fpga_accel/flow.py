@@ -126,6 +126,10 @@ class FlowProject:
     jobs: Optional[int] = None
     """g++ processes for csim builds: the cores this flow has to itself (None: the default)."""
     _data: Optional[Tuple[Any, Any, Any, Any]] = field(default=None, repr=False, compare=False)
+    estimate: Optional[Any] = field(default=None, repr=False, compare=False)
+    """The estimate step's ``Estimate`` of this run (what its progress line said), for callers to show."""
+    notes: Dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """A step's one-line account of what it decided (e.g. the settings ``fit`` chose), kept in flow.json."""
 
     @property
     def work_dir(self) -> Path:
@@ -215,6 +219,11 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
     x, _, _, _ = project.train_test()
     design = convert(project.load(project.quantized_model), project.config.convert, calibration=x, force=True,
                      jobs=project.jobs)
+    if project.config.convert.fit:
+        chosen = ", ".join(f"{l['name']} {l['setting'].get('strategy', '?')}/RF {l['setting'].get('reuse_factor', '?')}"
+                           for l in design.meta.layers if l.get("setting", {}).get("source") == "fit")
+        project.notes["convert"] = f"fit chose ({design.meta.io_type}): {chosen}"
+        progress(Update(f"  {project.notes['convert']}", step="convert"))
     fidelity = design.meta.fidelity or {}
     if fidelity:
         progress(Update(f"  convert check: bit-exact {fidelity['bit_exact']:.2%}, argmax {fidelity['argmax_agreement']:.2%}",
@@ -247,9 +256,10 @@ def step_estimate(project: FlowProject, progress: Progress) -> FlowProject:
 
     design = Design(project.hls_project)
     est = estimate(design, margin=project.config.convert.margin)
+    project.estimate = est
     design.meta.estimate = est.to_dict()
     design.meta.write(design.root)
-    progress(Update(f"  estimate: {'fits' if est.fits else 'DOES NOT FIT'} the {project.config.convert.board}",
+    progress(Update(f"  estimate: {est.verdict} on the {project.config.convert.board}",
                     step="estimate"))
     return project
 
@@ -408,7 +418,7 @@ def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str
             project.save()
             raise
         project.records[step] = StepRecord(step, "ran", round(time.perf_counter() - t0, 2), digest,
-                                           {str(p): _file_digest(p) for p in outs})
+                                           {str(p): _file_digest(p) for p in outs}, project.notes.get(step, ""))
         project.save()
         progress(Update(f"{step}: done in {project.records[step].seconds:.1f} s", "done", i, len(steps), step))
     return project

@@ -31,6 +31,29 @@ def qmlp(input_quantizer=True, n_in=16, seed=0):
     return keras.Model(inp, t, name="qmlp")
 
 
+def jet_tagger(quantized: bool, seed: int = 0):
+    """The hls4ml tutorial's 16-64-32-32-5 jet tagger: 6-bit QKeras (quantized_bits(6,0) weights and biases,
+    quantized_relu(6,0)) or float-trained (hls4ml's ap_fixed defaults, types sized from calibration data)."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((16,), name="x")
+    t = QActivation(quantized_bits(8, 2, alpha=1), name="input_quant")(inp) if quantized else inp
+    for i, units in enumerate((64, 32, 32, 5)):
+        name = f"fc{i + 1}" if units != 5 else "output"
+        if quantized:
+            t = QDense(units, kernel_quantizer=quantized_bits(6, 0, alpha=1),
+                       bias_quantizer=quantized_bits(6, 0, alpha=1), name=name)(t)
+        else:
+            t = keras.layers.Dense(units, name=name)(t)
+        if units != 5:
+            t = (QActivation(quantized_relu(6, 0), name=f"relu{i + 1}") if quantized
+                 else keras.layers.Activation("relu", name=f"relu{i + 1}"))(t)
+    t = keras.layers.Activation("softmax", name="softmax")(t)
+    return keras.Model(inp, t, name="jet")
+
+
 def qcnn(input_quantizer=True, softmax=False, seed=0):
     """Conv2D → relu → MaxPooling → Conv2D → relu → Flatten → Dense on 8x8x1 inputs."""
     from qkeras import QActivation, QConv2D, QDense, quantized_relu

@@ -15,3 +15,12 @@ def test_demo_end_to_end(tmp_path):
     text = result.format()
     assert "csim == QKeras bit for bit      100.00% of 359 samples (logits)" in text
     assert "estimate on the PYNQ-Z2" in text and "hls_projects/digits" in text
+    # the design is chosen by fit at run time: its upper estimate fits, and the progress line of the
+    # estimate step and the summary give the one verdict of one Estimate
+    est = result.estimate
+    assert est.verdict == "FITS" and all(est.high[k] <= 0.8 * cap for k, cap in
+                                         (("lut", 53200), ("ff", 106400), ("dsp", 220), ("bram36", 140)))
+    progress_verdicts = [str(s) for s in stages if "estimate: " in str(s) and " on the pynq-z2" in str(s)]
+    assert len(progress_verdicts) == 1 and f"estimate: {est.verdict} on the pynq-z2" in progress_verdicts[0]
+    assert text.count("FITS") == 1 and f": {est.verdict} (`fpga-accel estimate" in text
+    assert "settings chosen by fit" in text and "fc1 " in result.settings

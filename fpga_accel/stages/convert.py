@@ -6,6 +6,7 @@ the quantizers by the passes of ``fpga_accel.exact_types``, run inside hls4ml's 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -18,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..boards import get_board
-from ..config import ConvertConfig, SoftmaxMode, Strategy
+from ..config import ConvertConfig, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
@@ -131,17 +132,86 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
             entry = layers.setdefault(target, {"Trace": True})
             entry["Implementation"] = SOFTMAX["Implementation"]
             entry.setdefault("Precision", {}).update(SOFTMAX["Precision"])
+    check_layer_settings(model, cfg, config)
+    apply_layer_settings(cfg, config.layers)
     return cfg
 
 
-def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None, force: bool = False,
-            jobs: int | None = None) -> Design:
-    """Write an hls4ml VivadoAccelerator project for ``config.board`` to ``config.project_dir``; ``jobs``:
-    g++ processes for the csim check (see ``Design``)."""
+KERNEL_KERAS_CLASSES = ("Dense", "QDense", "Conv1D", "QConv1D", "Conv2D", "QConv2D", "QConv2DBatchnorm")
+"""Keras layers whose products hls4ml shares by a reuse factor (its Dense and Conv layers)."""
+
+
+def kernel_sizes(model: Any) -> dict[str, tuple[int, int]]:
+    """(n_in, n_out) of each layer's products as hls4ml's reuse factor sees them: inputs per output
+    (fan-in: kernel size x input channels) and outputs (units, filters)."""
+    sizes = {}
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if type(layer).__name__ in KERNEL_KERAS_CLASSES and kernel is not None:
+            shape = [int(d) for d in kernel.shape]
+            sizes[layer.name] = (int(np.prod(shape[:-1])), shape[-1])
+    return sizes
+
+
+def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
+    """hls4ml's valid reuse factors for a layer of n_in x n_out products (the values its backend accepts;
+    others it silently replaces by the closest one)."""
     import hls4ml
 
-    root = config.project_dir
-    refuse_overwrite(root, force)
+    return list(hls4ml.backends.get_backend("VivadoAccelerator").get_valid_reuse_factors(n_in, n_out))
+
+
+def check_layer_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig) -> None:
+    """Per-layer settings checked before any conversion: every name is a layer of the model, a reuse factor
+    is one hls4ml can use for that layer, and no precision changes the types of a quantized model unless
+    ``allow_inexact`` (there every type is a quantizer's or derived exactly from them: csim would no longer
+    match QKeras bit for bit)."""
+    settings = config.layers
+    if not settings:
+        return
+    known = list(cfg["LayerName"])
+    unknown = [name for name in settings if name not in cfg["LayerName"]]
+    if unknown:
+        raise ConfigError(f"per-layer settings name layers the model does not have: {', '.join(unknown)}; "
+                          f"its layers: {', '.join(known)}")
+    sizes = kernel_sizes(model)
+    for name, setting in settings.items():
+        if setting.reuse_factor is None or name not in sizes:
+            continue
+        valid = valid_reuse_factors(*sizes[name])
+        if setting.reuse_factor not in valid:
+            raise ConfigError(f"layer {name}: hls4ml cannot use reuse factor {setting.reuse_factor} for its "
+                              f"{sizes[name][0]}x{sizes[name][1]} products; valid: {', '.join(map(str, valid))}")
+    typed = [name for name, setting in settings.items() if setting.precision is not None]
+    if typed and not is_float_model(model) and not config.allow_inexact:
+        raise ConfigError(f"per-layer precision on {', '.join(typed)}: in a quantized (QKeras) model every type is "
+                          "a quantizer's or derived exactly from them, and another would make csim differ from "
+                          "QKeras; change the quantizers instead, or pass allow_inexact / --allow-inexact")
+
+
+def apply_layer_settings(cfg: dict[str, Any], settings: dict[str, LayerSetting]) -> None:
+    """Per-layer settings into hls4ml's ``LayerName`` entries. One precision for a layer sets its weights,
+    biases and result (the accumulator stays exact for those types, as ``exact_types`` derives it)."""
+    for name, setting in settings.items():
+        entry = cfg["LayerName"].setdefault(name, {"Trace": True})
+        if setting.reuse_factor is not None:
+            entry["ReuseFactor"] = setting.reuse_factor
+        if setting.strategy is not None:
+            entry["Strategy"] = "Resource" if setting.strategy is Strategy.resource else "Latency"
+        if setting.precision is not None:
+            precision = setting.precision
+            if isinstance(precision, str):
+                names = ("weight", "bias", "result") if isinstance(entry.get("Precision"), dict) and \
+                    "weight" in entry["Precision"] else ("result",)
+                precision = {key: precision for key in names}
+            current = entry.get("Precision")
+            entry["Precision"] = {**(current if isinstance(current, dict) else {}),
+                                  **{k: v.replace("ap_", "") for k, v in precision.items()}}
+
+
+def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) -> tuple[Any, Any, str, dict[str, Any], np.ndarray | None]:
+    """What every conversion starts from, checked before any long work: (reference model, model to
+    convert, design input precision, hls4ml config with the per-layer settings, calibration data)."""
     check_supported(model)
     inexact = inexact_layers(model)
     if inexact and not config.allow_inexact:
@@ -174,14 +244,35 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
                     "rounded to it (add one with `fpga-accel quantize` for an exact, cheaper input)",
                     input_precision)
     input_precision = input_precision.replace("ap_", "")
-    board = get_board(config.board)
     cfg = hls_config(model, config, input_precision, calibration)
+    return reference, model, input_precision, cfg, calibration
 
-    reuse_factors: dict[str, int] = {}
-    if config.auto_reuse:
-        reuse_factors = _auto_reuse_factors(model, cfg, config, root)
-        for name, rf in reuse_factors.items():
-            cfg["LayerName"].setdefault(name, {})["ReuseFactor"] = rf
+
+def probe_layers(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """The per-layer records (as fpga_accel.json's layer table) of converting ``model`` with ``config``, from
+    one conversion in memory: nothing is written. What ``fpga_accel.fit_search`` searches over."""
+    _, model, _, cfg, _ = _prepare(model, config, calibration)
+    with tempfile.TemporaryDirectory(prefix="fpga_accel_probe_") as tmp:
+        return layer_table(_hls4ml_convert(model, cfg, config, Path(tmp)))
+
+
+def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None, force: bool = False,
+            jobs: int | None = None) -> Design:
+    """Write an hls4ml VivadoAccelerator project for ``config.board`` to ``config.project_dir``; ``jobs``:
+    g++ processes for the csim check (see ``Design``). With ``config.fit`` (or ``reuse_factor="auto"``)
+    the per-layer settings are searched first (``fpga_accel.fit_search``)."""
+    import hls4ml
+
+    root = config.project_dir
+    refuse_overwrite(root, force)
+    reference, model, input_precision, cfg, calibration = _prepare(model, config, calibration)
+    board = get_board(config.board)
+    searched: frozenset[str] = frozenset()
+    if config.auto_reuse or config.fit:
+        chosen = _fitted_settings(model, cfg, config, root)
+        apply_layer_settings(cfg, chosen)
+        searched = frozenset(name for name in chosen if chosen[name] != config.layers.get(name))
+        config = dataclasses.replace(config, layers={**config.layers, **chosen})
 
     log.info("converting %s with hls4ml %s for %s (%s)", model.name, hls4ml.__version__, board.name, board.part)
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +281,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
             check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers)  # noqa: E731
-        meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs)
+        meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
         raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
     return Design(root, jobs=jobs)
@@ -201,15 +292,17 @@ Check = Callable[[Design, ProjectMeta], dict[str, Any]]
 
 
 def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: ConvertConfig, input_precision: str,
-                   root: Path, check: Check | None, jobs: int | None) -> ProjectMeta:
+                   root: Path, check: Check | None, jobs: int | None,
+                   searched: frozenset[str] = frozenset()) -> ProjectMeta:
     staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.convert-", dir=root.parent))
     try:  # written, checked, then renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
+        _check_reuse_applied(hls_model, config)
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
-        meta = _meta(hls_model, reference, model, config, cfg, input_precision)
+        meta = _meta(hls_model, reference, model, config, cfg, input_precision, searched)
         meta.write(staging)
         if check is not None:  # the csim library does not depend on the folder: the one built here is reused
             with Design(staging, jobs=jobs) as design:
@@ -221,6 +314,19 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return meta
+
+
+def _check_reuse_applied(hls_model: Any, config: ConvertConfig) -> None:
+    """hls4ml replaces a reuse factor it cannot use by the closest valid one with only a printed warning;
+    a per-layer one that did not survive the conversion is an error (``check_layer_settings`` catches the
+    known cases before any work; this catches the rest)."""
+    for node in hls_model.get_layers():
+        setting = config.layers.get(node.name)
+        applied = node.get_attr("reuse_factor")
+        if setting is not None and setting.reuse_factor is not None and applied is not None \
+                and int(applied) != setting.reuse_factor:
+            raise ConfigError(f"layer {node.name}: hls4ml replaced reuse factor {setting.reuse_factor} by {applied}; "
+                              "give one it can use")
 
 
 def _check_bridge(layout: ProjectLayout) -> None:
@@ -364,28 +470,42 @@ def layer_table(hls_model: Any) -> list[dict[str, Any]]:
     return layers
 
 
-def _auto_reuse_factors(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> dict[str, int]:
-    """A first conversion (in memory, nothing written) at reuse factor 1 tells the estimator the layer
-    sizes; it picks the smallest valid reuse factor per layer that fits the board with the margin."""
-    from ..analysis.estimate import choose_reuse_factors
+def _fitted_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> dict[str, LayerSetting]:
+    """A first conversion (in memory, nothing written) tells the estimator the layer sizes;
+    ``fit_search`` picks per-layer settings that fit the board with the margin: reuse factors only for
+    ``reuse_factor="auto"`` (smallest valid per layer), reuse factor and strategy for ``fit``."""
+    from ..fit_search import NoFitError, search
 
-    first = _hls4ml_convert(model, cfg, config, root)
-    try:
-        chosen, est = choose_reuse_factors(layer_table(first), board=get_board(config.board),
-                                           io_type=config.io_type.value, clock_period=config.resolved_clock_period,
-                                           margin=config.margin, name=config.name)
-    except ValueError as exc:
-        raise ConfigError(f"--reuse-factor auto: {exc}") from exc
-    log.info("reuse factors chosen to fit %s within %.0f%%:\n%s", config.board, 100 * config.margin, est.format())
-    return chosen
+    records = layer_table(_hls4ml_convert(model, cfg, config, root))
+    kw = dict(board=get_board(config.board), clock_period=config.resolved_clock_period, margin=config.margin,
+              name=config.name, fixed=config.layers, reuse_only=config.auto_reuse)
+    result = search({config.io_type.value: records}, **kw)
+    if result.chosen is None and config.auto_reuse:  # the old contract of auto: the central estimate, warned
+        central = search({config.io_type.value: records}, use_band=False, **kw)
+        if central.chosen is None:
+            raise ConfigError(f"--reuse-factor auto: {result.message}")
+        log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not; "
+                    "no reuse factor makes it fit for sure — build to find out", config.name, config.board)
+        result = central
+    if result.chosen is None:
+        raise NoFitError(f"fit: {result.message}")
+    what = "reuse factors" if config.auto_reuse else "per-layer settings (fit)"
+    log.info("%s chosen to fit %s within %.0f%%:\n%s", what, config.board, 100 * config.margin,
+             result.chosen.estimate.format())
+    return result.settings()
 
 
 def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg: dict[str, Any],
-          input_precision: str) -> ProjectMeta:
+          input_precision: str, searched: frozenset[str] = frozenset()) -> ProjectMeta:
     import hls4ml
 
     board = get_board(config.board)
     layers = layer_table(hls_model)
+    for layer in layers:  # what the settings (or the search) asked for, beside what hls4ml made of it
+        setting = config.layers.get(layer["name"])
+        if setting is not None and not setting.empty:
+            source = ("fit" if config.fit else "auto") if layer["name"] in searched else "settings"
+            layer["setting"] = {**setting.to_flat(), "source": source}
     out_var = hls_model.get_output_variables()[0]
     return ProjectMeta.from_dict({
         "format": META_FORMAT,
