@@ -61,6 +61,15 @@ def _out_path(path: str, force: bool) -> Path:
     return out
 
 
+def _trust_model_code(trusted: Any) -> None:
+    """``--trust-model-code`` or ``trust_model_code: true``: model files may run their code, in this
+    process and the workers it starts (``model_io.TRUST_ENV``; ``main`` restores it on return)."""
+    from .model_io import TRUST_ENV
+
+    if trusted is True:
+        os.environ[TRUST_ENV] = "1"
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -114,6 +123,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         data = load_project_file(args.config)
         settings.update(data.get("quantize") or {})
         custom_objects = custom_objects or data.get("custom_objects")
+        _trust_model_code(data.get("trust_model_code"))
     config = quantize_config_from(_override(settings, args, QuantizeConfig))
     x = y = None
     if args.data:
@@ -140,6 +150,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     else:
         project = FlowConfig.from_settings({}, Path.cwd(), "the command line (pass MODEL and --name)", flags)
     config, model_path = project.convert, project.model
+    _trust_model_code(config.trust_model_code)
     calibration = load_array(args.calibration) if args.calibration else None
 
     refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
@@ -195,6 +206,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
     from .flow import STEPS, FlowConfig, FlowProject, run_flow
 
     config = FlowConfig.from_file(args.project_file)
+    _trust_model_code(config.convert.trust_model_code)
     failed: FpgaAccelError | None = None
     try:
         project = run_flow(config, start=args.start, stop=args.stop, force=args.force, progress=_Progress(),
@@ -335,6 +347,13 @@ def _custom_objects_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--custom-objects", metavar="MODULE", help=(
         "module (dotted name or .py file) defining the model's custom layer classes: its `custom_objects` "
         "dict, else its Keras Layer subclasses, are used to load the model"))
+    _trust_flag(p)
+
+
+def _trust_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-model-code", action="store_true", default=None, help=(
+        "load model files whose layers carry Python code (Lambda, classes from modules outside Keras): "
+        "loading RUNS that code; refused by default. Only for files from someone you trust"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -421,12 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predict post-synthesis utilisation (default) or the HLS csynth estimate")
     p.add_argument("--margin", type=float, default=0.8, help="share of each resource that counts as fitting")
     p.add_argument("--json", action="store_true")
+    _trust_flag(p)
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")
     p.add_argument("spec", help="sweep.yml")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
     p.add_argument("--workers", type=_positive_int, default=2, help="local cluster worker processes")
+    _trust_flag(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("build", help="HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
@@ -439,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--output-dir", default="bitstreams", help="where the bundle goes")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
+    _trust_flag(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("doctor", help="which build flows this machine can run: tools, versions, board files")
@@ -470,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", choices=["host", "board"], help="a named subset: host (quantize..estimate, no "
                    "vendor tools) or board (build..deploy)")
     p.add_argument("--force", action="store_true", help="run every selected step even if its inputs are unchanged")
+    _trust_flag(p)
     p.set_defaults(func=cmd_flow)
 
     p = sub.add_parser("bundle", help="project + .bit/.hwh built elsewhere → deployment bundle bitstreams/NAME")
@@ -479,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vectors", help=".npy of test inputs to bundle (default: 32 random samples)")
     p.add_argument("--output-dir", default="bitstreams")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
+    _trust_flag(p)
     p.set_defaults(func=cmd_bundle)
 
     backends = ["auto", "pynq", "csim", "simulated"]
@@ -507,6 +531,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_output(args.verbose)
     import signal
 
+    from .model_io import TRUST_ENV
+
+    trust_before = os.environ.get(TRUST_ENV)
+    _trust_model_code(getattr(args, "trust_model_code", None))
+
     def terminated(signum: int, frame: Any) -> None:  # SIGTERM unwinds like Ctrl-C: temp folders, compilers
         raise SystemExit(128 + signum)
 
@@ -528,6 +557,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if trust_before is None:
+            os.environ.pop(TRUST_ENV, None)
+        else:
+            os.environ[TRUST_ENV] = trust_before
 
 
 def _main_thread() -> bool:

@@ -164,6 +164,9 @@ class ConvertConfig:
     allow_inexact: bool = False
     """Convert layers known to have no exact hls4ml counterpart (ternary activations, leaky
     quantized_relu) instead of refusing them; the check above then reports the disagreement."""
+    trust_model_code: bool = False
+    """Load model files whose layers carry Python code (``Lambda``, classes from modules outside Keras):
+    loading runs that code, so only for files from someone you trust (``model_io.load_model``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -199,7 +202,7 @@ class ConvertConfig:
             raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
         if self.verify_samples < 0:
             raise ConfigError(f"verify_samples must be a whole number >= 0, got {self.verify_samples!r}")
-        for key in ("strict", "allow_inexact"):
+        for key in ("strict", "allow_inexact", "trust_model_code"):
             _flag(getattr(self, key), key)
         check_precision(self.precision, "precision")
         if self.input_precision is not None:
