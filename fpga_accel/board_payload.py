@@ -3,11 +3,13 @@ for ``deploy``, or packed as a .tar.gz for boards reached by SD card (``fpga-acc
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 from .errors import ConfigError
 from .layout import refuse_overwrite, write_atomic
@@ -28,9 +30,40 @@ def open_bundle(path: Path) -> Bundle:
     return bundle
 
 
+def copy_plain_tree(source: Path, target: Path, skip: Iterable[str] = (".so", ".o")) -> None:
+    """Copy the folder ``source`` to ``target`` (created), refusing anything but folders and regular files.
+
+    A bundle goes into a .tar.gz and onto a board: a symbolic link in it (``notes.txt -> ~/.ssh/id_ed25519``)
+    would carry its target's bytes there, so links are refused, never followed — which also makes a link
+    loop one line, not 40 levels of recursion. FIFOs and devices are refused too (reading one can block
+    forever). Files ending in ``skip`` (build products) are left out."""
+    source, skip = Path(source), tuple(skip)
+    pending = [(source, Path(target))]
+    while pending:  # iterative: no nesting depth raises RecursionError
+        folder, dest = pending.pop()
+        dest.mkdir(parents=True, exist_ok=False)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {folder}: {exc.strerror or exc}") from None
+        for entry in entries:
+            path = Path(entry.path)
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                raise ConfigError(f"{path} is a symbolic link (to {os.readlink(path)!r}): a bundle holds plain "
+                                  "files only, links are refused; put the file itself there")
+            if stat.S_ISDIR(mode):
+                pending.append((path, dest / entry.name))
+            elif not stat.S_ISREG(mode):
+                raise ConfigError(f"{path} is not a regular file or folder (a FIFO, socket or device): refused")
+            elif not entry.name.endswith(skip):
+                shutil.copyfile(path, dest / entry.name, follow_symlinks=False)
+
+
 def stage_board_files(bundle: Bundle, staging: Path) -> None:
-    """Copy the bundle, a freshly built runtime wheel and the board notebook into ``staging``."""
-    shutil.copytree(bundle.root, staging / bundle.manifest.name, ignore=shutil.ignore_patterns("*.so", "*.o"))
+    """Copy the bundle (plain files only: ``copy_plain_tree``), a freshly built runtime wheel and the board
+    notebook into ``staging``."""
+    copy_plain_tree(bundle.root, staging / bundle.manifest.name)
     build_runtime_wheel(staging)
     if NOTEBOOK.is_file():
         shutil.copyfile(NOTEBOOK, staging / NOTEBOOK.name)
@@ -58,4 +91,4 @@ def sd_card_package(bundle_path: Path, output: Path, force: bool = False) -> Pat
     return output
 
 
-__all__ = ["NOTEBOOK", "open_bundle", "sd_card_package", "stage_board_files"]
+__all__ = ["NOTEBOOK", "copy_plain_tree", "open_bundle", "sd_card_package", "stage_board_files"]
