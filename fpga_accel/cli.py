@@ -250,6 +250,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import SweepSpec, run_sweep
 
     spec = SweepSpec.load(args.spec)
+    from .model_io import model_config, refuse_code
+
+    refuse_code(spec.model, model_config(spec.model))  # here, not as a failure of every point in a worker
     bar = _Progress()
 
     def show(update: Any) -> None:
@@ -305,7 +308,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     remote = Remote(host=args.host, user=args.user, port=args.port,
                     identity=Path(args.identity) if args.identity else None, ssh_options=tuple(args.ssh_option),
-                    python=args.python, remote_dir=args.remote_dir)
+                    python=args.python, remote_dir=args.remote_dir, connect_timeout=args.connect_timeout,
+                    timeout=args.timeout)
     print(deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress()))
     return 0
 
@@ -475,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssh-option", action="append", default=[], help="extra ssh -o option (repeatable)")
     p.add_argument("--python", default="python3", help="the board's Python")
     p.add_argument("--remote-dir", default="fpga_accel", help="folder on the board (relative to home)")
+    p.add_argument("--connect-timeout", type=float, default=20, help="seconds to reach the board (default 20)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds each step (copy, install, self-test) "
+                   "may take (default 1800)")
     p.add_argument("--dry-run", action="store_true", help="print the ssh/scp commands, run nothing")
     p.set_defaults(func=cmd_deploy)
 

@@ -18,7 +18,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import numpy as np
 
@@ -169,20 +169,22 @@ def _layer_entries(config: Any):
                     yield entry
 
 
-def code_in_model(config: Any) -> list[str]:
+def code_in_model(config: Any, named: Collection[str] = (), modules: bool = True) -> list[str]:
     """What in a model config would run Python code from the file, as 'layer (why)' strings: Lambda layers
-    and functions, and objects naming a Python module outside Keras/QKeras for Keras to import."""
+    and functions, and (``modules``) objects naming a Python module outside Keras/QKeras for Keras to
+    import — unless their class is one of the custom objects the user ``named``."""
     found = []
     for node, layer in _objects(config):
         kind = node["class_name"]
         inner = node.get("config") if isinstance(node.get("config"), dict) else {}
-        module = node.get("module")
+        module, registered = node.get("module"), node.get("registered_name")
         where = f"layer {layer!r}" if layer else "the model"
         if kind in CODE_LAYERS or "lambda" in (inner.get("function_type"), inner.get("output_shape_type")):
             found.append(f"{where} ({kind}: Python code)")
-        elif isinstance(module, str) and module.split(".")[0] not in KERAS_MODULES \
-                and node.get("registered_name") in (None, kind):
-            found.append(f"{where} ({kind} from Python module {module!r})")
+        elif modules and isinstance(module, str) and module.split(".")[0] not in KERAS_MODULES:
+            names = {kind, registered} if isinstance(registered, str) else {kind}
+            if not {n.rsplit(">", 1)[-1] for n in names} & set(named) and not names & set(named):
+                found.append(f"{where} ({kind} from Python module {module!r})")
     return sorted(set(found))
 
 
@@ -213,9 +215,11 @@ def unknown_layers(config: Any, extra: Mapping[str, Any]) -> list[str]:
     return sorted(unknown)
 
 
-def refuse_code(path: Path, config: Any, trust_code: bool | None = None) -> None:
-    """Refuse a model config that carries Python code, unless trusted: reading a model is reading data."""
-    code = [] if config is None or trusted_code(trust_code) else code_in_model(config)
+def refuse_code(path: Path, config: Any, trust_code: bool | None = None, named: Collection[str] | None = None) -> None:
+    """Refuse a model config that carries Python code, unless trusted: reading a model is reading data.
+    ``named``: the custom objects given (None: not imported yet, so only the code itself is judged)."""
+    code = [] if config is None or trusted_code(trust_code) else \
+        code_in_model(config, named or (), modules=named is not None)
     if code:
         raise ConfigError(f"{path}: refused, {', '.join(code)} would run when the model loads; "
                           f"rewrite it with Keras layers, or {TRUST_HINT}")
@@ -227,7 +231,7 @@ def check_model_file(path: Path, extra: Mapping[str, Any], trust_code: bool | No
     config = model_config(path)
     if config is None:
         return
-    refuse_code(path, config, trust_code)
+    refuse_code(path, config, trust_code, named=set(extra))
     unknown = unknown_layers(config, extra)
     if unknown:
         given = f" (the custom objects given hold {sorted(extra)})" if extra else ""
