@@ -289,7 +289,7 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
             if not swapping:  # once the swap has started the board finishes it and removes its own files
                 try:
                     subprocess.run(commands[-1], capture_output=True, check=False, stdin=subprocess.DEVNULL,
-                                   timeout=remote.connect_timeout + 30)
+                                   timeout=min(remote.timeout, remote.connect_timeout + 30))
                 except subprocess.TimeoutExpired:
                     log.warning("could not remove the temporary folder on %s (no answer)", remote.target)
     return out
