@@ -9,7 +9,7 @@ import stat
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, Iterator, Tuple
 
 from .errors import ConfigError
 from .layout import refuse_overwrite, write_atomic
@@ -30,18 +30,19 @@ def open_bundle(path: Path) -> Bundle:
     return bundle
 
 
-def copy_plain_tree(source: Path, target: Path, skip: Iterable[str] = (".so", ".o")) -> None:
-    """Copy the folder ``source`` to ``target`` (created), refusing anything but folders and regular files.
+def plain_tree(source: Path) -> Iterator[Tuple[Path, bool]]:
+    """Every entry under the folder ``source`` as (path relative to it, is a folder), folders before what
+    they hold; anything but folders and regular files is refused.
 
     A bundle goes into a .tar.gz and onto a board: a symbolic link in it (``notes.txt -> ~/.ssh/id_ed25519``)
     would carry its target's bytes there, so links are refused, never followed — which also makes a link
     loop one line, not 40 levels of recursion. FIFOs and devices are refused too (reading one can block
-    forever). Files ending in ``skip`` (build products) are left out."""
-    source, skip = Path(source), tuple(skip)
-    pending = [(source, Path(target))]
+    forever)."""
+    source = Path(source)
+    pending = [Path(".")]
     while pending:  # iterative: no nesting depth raises RecursionError
-        folder, dest = pending.pop()
-        dest.mkdir(parents=True, exist_ok=False)
+        relative = pending.pop()
+        folder = source / relative
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
@@ -53,11 +54,30 @@ def copy_plain_tree(source: Path, target: Path, skip: Iterable[str] = (".so", ".
                 raise ConfigError(f"{path} is a symbolic link (to {os.readlink(path)!r}): a bundle holds plain "
                                   "files only, links are refused; put the file itself there")
             if stat.S_ISDIR(mode):
-                pending.append((path, dest / entry.name))
-            elif not stat.S_ISREG(mode):
+                pending.append(relative / entry.name)
+                yield relative / entry.name, True
+            elif stat.S_ISREG(mode):
+                yield relative / entry.name, False
+            else:
                 raise ConfigError(f"{path} is not a regular file or folder (a FIFO, socket or device): refused")
-            elif not entry.name.endswith(skip):
-                shutil.copyfile(path, dest / entry.name, follow_symlinks=False)
+
+
+def check_plain_tree(source: Path) -> None:
+    """Refuse, before any work, a folder ``copy_plain_tree`` would refuse."""
+    for _ in plain_tree(source):
+        pass
+
+
+def copy_plain_tree(source: Path, target: Path, skip: Iterable[str] = (".so", ".o")) -> None:
+    """Copy the folder ``source`` to ``target`` (created) without following links: ``plain_tree``.
+    Files ending in ``skip`` (build products) are left out."""
+    source, target, skip = Path(source), Path(target), tuple(skip)
+    target.mkdir(parents=True, exist_ok=False)
+    for relative, is_folder in plain_tree(source):
+        if is_folder:
+            (target / relative).mkdir()
+        elif not relative.name.endswith(skip):
+            shutil.copyfile(source / relative, target / relative, follow_symlinks=False)
 
 
 def stage_board_files(bundle: Bundle, staging: Path) -> None:
@@ -91,4 +111,4 @@ def sd_card_package(bundle_path: Path, output: Path, force: bool = False) -> Pat
     return output
 
 
-__all__ = ["NOTEBOOK", "copy_plain_tree", "open_bundle", "sd_card_package", "stage_board_files"]
+__all__ = ["NOTEBOOK", "check_plain_tree", "copy_plain_tree", "plain_tree", "open_bundle", "sd_card_package", "stage_board_files"]

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..board_payload import copy_plain_tree
+from ..board_payload import check_plain_tree, copy_plain_tree
 from ..errors import ConfigError
 from ..layout import refuse_overwrite, replace_dir, sole_writer
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
@@ -36,6 +36,7 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
             raise ConfigError(f"{path} does not exist")
     target = Path(output_dir) / name
     refuse_overwrite(target, force)
+    check_plain_tree(design.layout.firmware)  # a link would carry its target into the bundle: before the work
     if model is None:
         from ..model_io import load_model
 
