@@ -237,3 +237,40 @@ def test_the_manifest_module_stays_numpy_only():
     imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree_) if isinstance(node, ast.ImportFrom)
                  and node.level == 0}
     assert not imported & {"tensorflow", "keras", "qkeras", "hls4ml", "h5py", "yaml"}
+
+
+# ---- the board's self-test reads its test vectors as data ------------------------------------------
+
+def board_selftest(bundle):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "fpga_accel.runtime", "selftest", str(bundle), "--backend", "csim"],
+                          capture_output=True, text=True, timeout=600)
+
+
+VECTORS = {
+    "no-y": (lambda x, y: {"x": x}, "is damaged (KeyError"),
+    "pickled-objects": (lambda x, y: {"x": x.astype(object), "y": y}, "is damaged (ValueError"),
+    "fewer-outputs": (lambda x, y: {"x": x, "y": y[:, :2]}, "are not test vectors of this design"),
+    "fewer-rows": (lambda x, y: {"x": x, "y": y[:3]}, "are not test vectors of this design"),
+    "text": (lambda x, y: {"x": x.astype(str), "y": y}, "are not test vectors of this design"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VECTORS))
+def test_damaged_test_vectors_are_one_line_on_the_board(copy, case):
+    import numpy as np
+
+    make, message = VECTORS[case]
+    with np.load(copy / "test_vectors.npz") as data:
+        x, y = data["x"], data["y"]
+    np.savez(copy / "test_vectors.npz", **make(x, y))
+    line = one_error(board_selftest(copy))
+    assert message in line
+
+
+def test_garbage_test_vectors_are_one_line_on_the_board(copy):
+    (copy / "test_vectors.npz").write_bytes(b"PK\x03\x04 not a zip at all")
+    line = one_error(board_selftest(copy))
+    assert "test_vectors.npz is damaged" in line
