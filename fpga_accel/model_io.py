@@ -102,10 +102,13 @@ TRUST_HINT = ("pass --trust-model-code (trust_model_code: true in a project file
 CODE_LAYERS = ("Lambda", "__lambda__")
 """Serialized objects whose config holds Python code (Keras 2 marshals a Lambda's bytecode into the file;
 Keras 3 its source text) that deserializing runs."""
+FUNCTION_LAYERS = ("TFOpLambda", "SlicingOpLambda")
+"""Layers TF 2 writes for tf.* calls: they call any TensorFlow function the file names, with arguments
+the file gives (``io.write_file`` with a path writes a file while the model loads)."""
 KERAS_MODULES = ("keras", "qkeras", "tensorflow", "tf_keras", "hls4ml")
 """Python modules a model file may name for Keras to import classes and functions from."""
-ALWAYS_KNOWN = ("Functional", "Sequential", "Model", "TFOpLambda", "SlicingOpLambda")
-"""Model classes, and the layers TF 2 writes for tf.* calls (a function looked up by name, not code)."""
+ALWAYS_KNOWN = ("Functional", "Sequential", "Model", *FUNCTION_LAYERS)
+"""Model classes, and TF 2's function layers (refused as code unless trusted)."""
 
 
 def trusted_code(trust_code: bool | None = None) -> bool:
@@ -181,6 +184,8 @@ def code_in_model(config: Any, named: Collection[str] = (), modules: bool = True
         where = f"layer {layer!r}" if layer else "the model"
         if kind in CODE_LAYERS or "lambda" in (inner.get("function_type"), inner.get("output_shape_type")):
             found.append(f"{where} ({kind}: Python code)")
+        elif kind in FUNCTION_LAYERS:
+            found.append(f"{where} ({kind}: calls the TensorFlow function {str(inner.get('function'))[:60]!r})")
         elif modules and isinstance(module, str) and module.split(".")[0] not in KERAS_MODULES:
             names = {kind, registered} if isinstance(registered, str) else {kind}
             if not {n.rsplit(">", 1)[-1] for n in names} & set(named) and not names & set(named):

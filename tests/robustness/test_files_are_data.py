@@ -244,13 +244,32 @@ def test_a_model_config_nested_without_end_is_one_line(tmp_path):
     {"class_name": "Functional", "config": {"layers": [
         {"class_name": "QDense", "config": {"name": "q", "kernel_quantizer": {
             "class_name": "quantized_bits", "config": {"bits": 4}}}}]}},
-    {"class_name": "Sequential", "config": {"layers": [{"class_name": "TFOpLambda",
-                                                        "config": {"name": "op", "function": "math.add"}}]}},
 ])
 def test_plain_keras_and_qkeras_configs_carry_no_code(config):
     from fpga_accel.model_io import code_in_model, unknown_layers
 
     assert code_in_model(config) == [] and unknown_layers(config, {}) == []
+
+
+@pytest.mark.parametrize("function", ["io.write_file", "math.add", "__operators__.getitem"])
+def test_tensorflow_function_layers_are_code(tmp_path, function):
+    """TF 2 writes tf.* calls as TFOpLambda layers that call any TensorFlow function the file names with
+    arguments the file gives (io.write_file writes a file while the model loads)."""
+    import h5py
+
+    config = {"class_name": "Functional", "config": {"name": "f", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4], "name": "in"}, "name": "in",
+         "inbound_nodes": []},
+        {"class_name": "TFOpLambda", "config": {"name": "evil", "function": function}, "name": "evil",
+         "inbound_nodes": [["in", 0, 0, {"filename": str(tmp_path / "CANARY")}]]}],
+        "input_layers": [["in", 0, 0]], "output_layers": [["evil", 0, 0]]}}
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["keras_version"] = "2.14.0"
+    proc = run_cli(["convert", tmp_path / "m.h5", "--name", "c", "--output-dir", tmp_path / "hls"])
+    line = error_line(proc)
+    assert "'evil' (TFOpLambda: calls the TensorFlow function" in line and function in line and FLAG in line
+    assert not (tmp_path / "CANARY").exists() and not (tmp_path / "hls").exists()
 
 
 def test_fixture_models_of_both_stacks_carry_no_code():
