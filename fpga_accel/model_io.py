@@ -226,8 +226,9 @@ def refuse_code(path: Path, config: Any, trust_code: bool | None = None, named: 
     code = [] if config is None or trusted_code(trust_code) else \
         code_in_model(config, named or (), modules=named is not None)
     if code:
-        raise ConfigError(f"{path}: refused, {', '.join(code)} would run when the model loads; "
-                          f"rewrite it with Keras layers, or {TRUST_HINT}")
+        fix = "give its classes with --custom-objects" if any("Python module" in c for c in code) \
+            else "rewrite it with Keras layers"
+        raise ConfigError(f"{path}: refused, {', '.join(code)} would run when the model loads; {fix}, or {TRUST_HINT}")
 
 
 def check_model_file(path: Path, extra: Mapping[str, Any], trust_code: bool | None = None) -> None:
