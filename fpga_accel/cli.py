@@ -61,12 +61,17 @@ def _out_path(path: str, force: bool) -> Path:
     return out
 
 
+_TRUST_BEFORE: list[tuple[str, str | None]] = []
+"""What ``_trust_model_code`` changed in the environment, for ``main`` to put back on return."""
+
+
 def _trust_model_code(trusted: Any) -> None:
     """``--trust-model-code`` or ``trust_model_code: true``: model files may run their code, in this
-    process and the workers it starts (``model_io.TRUST_ENV``; ``main`` restores it on return)."""
-    from .model_io import TRUST_ENV
-
+    process and the workers it starts (``model_io.TRUST_ENV``)."""
     if trusted is True:
+        from .model_io import TRUST_ENV
+
+        _TRUST_BEFORE.append((TRUST_ENV, os.environ.get(TRUST_ENV)))
         os.environ[TRUST_ENV] = "1"
 
 
@@ -538,9 +543,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_output(args.verbose)
     import signal
 
-    from .model_io import TRUST_ENV
-
-    trust_before = os.environ.get(TRUST_ENV)
     _trust_model_code(getattr(args, "trust_model_code", None))
 
     def terminated(signum: int, frame: Any) -> None:  # SIGTERM unwinds like Ctrl-C: temp folders, compilers
@@ -564,10 +566,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        if trust_before is None:
-            os.environ.pop(TRUST_ENV, None)
-        else:
-            os.environ[TRUST_ENV] = trust_before
+        while _TRUST_BEFORE:  # a library caller's environment is as it was
+            name, before = _TRUST_BEFORE.pop()
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
 
 
 def _main_thread() -> bool:
