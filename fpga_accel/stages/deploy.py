@@ -36,6 +36,11 @@ WEAK_SSH_SETTINGS = {
     "batchmode": ("no",),
 }
 """What ssh must not be told by extra options: judged on what ``ssh -G`` resolves them to, not on spelling."""
+COMMAND_SSH_SETTINGS = ("proxycommand", "localcommand", "knownhostscommand", "remotecommand",
+                        "permitlocalcommand", "enableescapecommandline")
+"""Options that make ssh run a command (locally, or instead of ours on the board): a project file's
+``deploy: {ssh_options: ...}`` is data, so none of them may come from there or the command line — a
+board that needs a proxy gets it from ~/.ssh/config (or ProxyJump)."""
 
 
 def _ssh_resolve(host: str, options: List[str]) -> Optional[Dict[str, str]]:
@@ -61,8 +66,9 @@ def weakened_ssh_settings(host: str, options: List[str]) -> List[str]:
     if resolved is None or baseline is None:  # no ssh here: judge the spelling (deploy needs ssh anyway)
         text = " ".join(o.replace(" ", "").replace("=", " ").lower() for o in options)
         return [f"{key} {value}" for key, values in WEAK_SSH_SETTINGS.items() for value in values
-                if f"{key} {value}" in text]
-    found = []
+                if f"{key} {value}" in text] + [key for key in COMMAND_SSH_SETTINGS if key in text]
+    found = [f"{key} {resolved.get(key, '')}" for key in COMMAND_SSH_SETTINGS
+             if resolved.get(key, "").lower() != baseline.get(key, "").lower()]
     for key, weak in WEAK_SSH_SETTINGS.items():
         value = resolved.get(key, "").lower()
         if value != baseline.get(key, "").lower() and any(w in value for w in weak):
@@ -148,7 +154,8 @@ class Remote:
         weakened = weakened_ssh_settings(self.host, list(self.ssh_options))
         if weakened:
             raise ConfigError(f"ssh options {list(self.ssh_options)} are refused: they would set {', '.join(weakened)} "
-                              "(host keys are always checked, only keys are used, no agent forwarding)")
+                              "(host keys are always checked, only keys are used, no agent forwarding, no "
+                              "commands run by ssh: put a proxy in ~/.ssh/config or use ProxyJump)")
 
     def _common(self) -> List[str]:
         args = ["-o", "BatchMode=yes"]

@@ -215,3 +215,23 @@ def test_remote_dir_from_a_project_file_is_one_argument_too(bundle, tmp_path):
     assert "fa$(touch x)" in text  # as data inside one quoted argument
     with pytest.raises(fa.ConfigError, match="control character"):
         Remote(**{"host": "pynq", "remote_dir": "fa\nx"})
+
+
+@pytest.mark.parametrize("option", [
+    "ProxyCommand=touch {canary}",
+    "proxycommand touch {canary}",
+    "ProxyCommand = sh -c 'touch {canary}'",
+    "KnownHostsCommand=/bin/touch {canary}",
+    "LocalCommand=touch {canary}",
+    "PermitLocalCommand=yes",
+    "RemoteCommand=touch {canary}",
+])
+def test_ssh_options_that_run_commands_are_refused(bundle, tmp_path, option):
+    """A project file's ``deploy: {ssh_options: [...]}`` is data: no option may make ssh run a command."""
+    canary = tmp_path / "CANARY"
+    proc = run_cli(["deploy", bundle, "--host", "127.0.0.1", "--port", "1", "--remote-dir", tmp_path / "board",
+                    "--ssh-option", option.format(canary=canary)], timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "are refused" in last and "command" in last
+    assert not canary.exists()
