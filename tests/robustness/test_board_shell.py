@@ -31,6 +31,7 @@ HOSTILE_DIRS = {
     "and-and": "x && touch {canary}",
     "variable-and-glob": "$HOME*",
     "trap-quote": "x' EXIT; touch {canary}; trap '",
+    "unicode": "dössier ✓",
 }
 
 
