@@ -23,7 +23,7 @@ from typing import Any, Collection, Mapping
 import numpy as np
 
 from .errors import ConfigError, InputError
-from .keras_compat import check_readable, keras_module, layer_input_shape, load_qmodel, output_layer, producing_layer, save
+from .keras_compat import check_readable, is_keras3, keras_module, layer_input_shape, load_qmodel, output_layer, producing_layer, save
 from .layout import refuse_overwrite
 
 log = logging.getLogger(__name__)
@@ -176,21 +176,21 @@ def code_in_model(config: Any, named: Collection[str] = (), modules: bool = True
     """What in a model config would run Python code from the file, as 'layer (why)' strings: Lambda layers
     and functions, and (``modules``) objects naming a Python module outside Keras/QKeras for Keras to
     import — unless their class is one of the custom objects the user ``named``."""
-    found = []
+    found: dict[str, str] = {}  # one reason per layer (a Keras 3 Lambda holds a __lambda__ function)
     for node, layer in _objects(config):
         kind = node["class_name"]
         inner = node.get("config") if isinstance(node.get("config"), dict) else {}
         module, registered = node.get("module"), node.get("registered_name")
         where = f"layer {layer!r}" if layer else "the model"
         if kind in CODE_LAYERS or "lambda" in (inner.get("function_type"), inner.get("output_shape_type")):
-            found.append(f"{where} ({kind}: Python code)")
+            found.setdefault(where, f"{where} ({kind}: Python code)")
         elif kind in FUNCTION_LAYERS:
-            found.append(f"{where} ({kind}: calls the TensorFlow function {str(inner.get('function'))[:60]!r})")
+            found.setdefault(where, f"{where} ({kind}: calls the TensorFlow function {str(inner.get('function'))[:60]!r})")
         elif modules and isinstance(module, str) and module.split(".")[0] not in KERAS_MODULES:
             names = {kind, registered} if isinstance(registered, str) else {kind}
             if not {n.rsplit(">", 1)[-1] for n in names} & set(named) and not names & set(named):
-                found.append(f"{where} ({kind} from Python module {module!r})")
-    return sorted(set(found))
+                found.setdefault(where, f"{where} ({kind} from Python module {module!r})")
+    return sorted(found.values())
 
 
 def _known_layers(extra: Mapping[str, Any]) -> set[str]:
@@ -268,8 +268,8 @@ def load_model(path: str | Path, custom_objects: CustomObjects = None, trust_cod
     check_readable(path)  # a file of a Keras this one cannot read: say so, before judging its classes
     check_model_file(path, extra, trust_code)
     try:
-        if trusted_code(trust_code) and hasattr(keras, "config") and hasattr(keras.config, "enable_unsafe_deserialization"):
-            keras.config.enable_unsafe_deserialization()  # Keras 3's safe mode refuses what the user trusts
+        if trusted_code(trust_code) and is_keras3():
+            return _load_trusted_keras3(path, extra)
         return load_qmodel(path, extra)
     except ConfigError:
         raise
@@ -282,6 +282,18 @@ def load_model(path: str | Path, custom_objects: CustomObjects = None, trust_cod
                 f"defines{given}; pass --custom-objects MODULE (a module with a `custom_objects` dict mapping "
                 f"{unknown.group(1)!r} to its class, or defining that Layer class)") from exc
         raise ConfigError(f"cannot load Keras model {path}: {exc}") from exc
+
+
+def _load_trusted_keras3(path: Path, extra: Mapping[str, Any]) -> Any:
+    """QKeras' loader with Keras 3's safe mode off, for a file the user trusts: Keras 3 refuses Lambda
+    layers itself (its legacy .h5 reader even when safe mode is off globally), QKeras passes no
+    ``safe_mode``."""
+    from qkeras.utils import _add_supported_quantized_objects
+
+    keras = keras_module()
+    objects = dict(extra)
+    _add_supported_quantized_objects(objects)
+    return keras.models.load_model(str(path), custom_objects=objects, compile=False, safe_mode=False)
 
 
 def save_model(model: Any, path: str | Path, force: bool = False) -> Path:
