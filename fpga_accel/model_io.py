@@ -18,7 +18,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Mapping
+from typing import Any, Collection, Iterator, Mapping
 
 import numpy as np
 
@@ -144,7 +144,7 @@ def model_config(path: Path) -> Any:
         return None  # not a readable model file: Keras' loader reports it
 
 
-def _objects(config: Any):
+def _objects(config: Any) -> Iterator[tuple[dict, str | None]]:
     """Every serialized object ({"class_name": ..., "config": ...}) in a config, with the name of the layer
     it belongs to; iterative, so no nesting depth raises RecursionError."""
     stack = [(config, None)]
@@ -161,7 +161,7 @@ def _objects(config: Any):
             stack.extend((v, layer) for v in node)
 
 
-def _layer_entries(config: Any):
+def _layer_entries(config: Any) -> Iterator[dict]:
     """The serialized layers of a model config (nested models' layers too) and the model itself."""
     for node, _ in _objects(config):
         inner = node.get("config")
