@@ -111,6 +111,10 @@ ALWAYS_KNOWN = ("Functional", "Sequential", "Model", *FUNCTION_LAYERS)
 """Model classes, and TF 2's function layers (refused as code unless trusted)."""
 
 
+MAX_CONFIG_BYTES = 64 << 20
+"""A model's architecture is kilobytes; its weights live elsewhere in the file."""
+
+
 def trusted_code(trust_code: bool | None = None) -> bool:
     """Whether model files may carry code: ``trust_code`` when given, else the ``FPGA_ACCEL_TRUST_MODEL_CODE``
     environment variable."""
@@ -127,6 +131,9 @@ def model_config(path: Path) -> Any:
             with zipfile.ZipFile(path) as archive:
                 if "config.json" not in archive.namelist():
                     return None
+                if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:  # a zip bomb, not a model
+                    raise ConfigError(f"{path}: config.json unpacks to more than {MAX_CONFIG_BYTES >> 20} MB; "
+                                      "not a Keras model")
                 text: Any = archive.read("config.json")
         else:
             import h5py

@@ -281,3 +281,16 @@ def test_fixture_models_of_both_stacks_carry_no_code():
     for name in ("qmlp_tf214.h5", "qmlp_keras3.h5"):
         config = model_config(fixtures / name)
         assert config is not None and code_in_model(config) == []
+
+
+def test_a_keras_archive_whose_config_unpacks_to_gigabytes_is_refused(tmp_path):
+    path = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "2.14.0"}))
+        with z.open("config.json", "w", force_zip64=True) as f:
+            chunk = b" " * (1 << 20)
+            for _ in range(80):
+                f.write(chunk)
+    proc = run_cli(["quantize", path, "-o", tmp_path / "out.h5"])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "config.json unpacks to more than 64 MB" in proc.stderr.strip().splitlines()[-1]
