@@ -68,8 +68,9 @@ def work(robust_project, tmp_path_factory):
     reference = fa.Design(work / "swapped" / "mlp").layout.keras_model
     shutil.copyfile(work / "lam.h5", reference)
     (work / "sweep.yml").write_text("name: s\nmodel: lam.h5\ndata: d.npz\ngrid: {reuse_factor: [1]}\n")
-    (work / "proj.yml").write_text("name: p\nmodel: lam.h5\ndata: d.npz\noutput_dir: out\n")
-    (work / "trusted.yml").write_text("name: t\nmodel: lam.h5\ndata: d.npz\noutput_dir: out\n"
+    # output_dir absolute: whether a relative one follows the file or the working folder is not this test's
+    (work / "proj.yml").write_text(f"name: p\nmodel: lam.h5\ndata: d.npz\noutput_dir: {work / 'out'}\n")
+    (work / "trusted.yml").write_text(f"name: t\nmodel: lam.h5\ndata: d.npz\noutput_dir: {work / 'out'}\n"
                                       "trust_model_code: true\n")
     return work
 
