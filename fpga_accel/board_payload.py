@@ -3,11 +3,13 @@ for ``deploy``, or packed as a .tar.gz for boards reached by SD card (``fpga-acc
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable, Iterator, Tuple
 
 from .errors import ConfigError
 from .layout import refuse_overwrite, write_atomic
@@ -28,9 +30,60 @@ def open_bundle(path: Path) -> Bundle:
     return bundle
 
 
+def plain_tree(source: Path) -> Iterator[Tuple[Path, bool]]:
+    """Every entry under the folder ``source`` as (path relative to it, is a folder), folders before what
+    they hold; anything but folders and regular files is refused.
+
+    A bundle goes into a .tar.gz and onto a board: a symbolic link in it (``notes.txt -> ~/.ssh/id_ed25519``)
+    would carry its target's bytes there, so links are refused, never followed — which also makes a link
+    loop one line, not 40 levels of recursion. FIFOs and devices are refused too (reading one can block
+    forever)."""
+    source = Path(source)
+    pending = [Path(".")]
+    while pending:  # iterative: no nesting depth raises RecursionError
+        relative = pending.pop()
+        folder = source / relative
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {folder}: {exc.strerror or exc}") from None
+        for entry in entries:
+            path = Path(entry.path)
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                raise ConfigError(f"{path} is a symbolic link (to {os.readlink(path)!r}): a bundle holds plain "
+                                  "files only, links are refused; put the file itself there")
+            if stat.S_ISDIR(mode):
+                pending.append(relative / entry.name)
+                yield relative / entry.name, True
+            elif stat.S_ISREG(mode):
+                yield relative / entry.name, False
+            else:
+                raise ConfigError(f"{path} is not a regular file or folder (a FIFO, socket or device): refused")
+
+
+def check_plain_tree(source: Path) -> None:
+    """Refuse, before any work, a folder ``copy_plain_tree`` would refuse."""
+    for _ in plain_tree(source):
+        pass
+
+
+def copy_plain_tree(source: Path, target: Path, skip: Iterable[str] = (".so", ".o")) -> None:
+    """Copy the folder ``source`` to ``target`` (created) without following links: ``plain_tree``.
+    Files ending in ``skip`` (build products) are left out."""
+    source, target, skip = Path(source), Path(target), tuple(skip)
+    target.mkdir(parents=True, exist_ok=False)
+    for relative, is_folder in plain_tree(source):
+        if is_folder:
+            (target / relative).mkdir()
+        elif not relative.name.endswith(skip):
+            shutil.copyfile(source / relative, target / relative, follow_symlinks=False)
+
+
 def stage_board_files(bundle: Bundle, staging: Path) -> None:
-    """Copy the bundle, a freshly built runtime wheel and the board notebook into ``staging``."""
-    shutil.copytree(bundle.root, staging / bundle.manifest.name, ignore=shutil.ignore_patterns("*.so", "*.o"))
+    """Copy the bundle (plain files only: ``copy_plain_tree``), a freshly built runtime wheel and the board
+    notebook into ``staging``."""
+    copy_plain_tree(bundle.root, staging / bundle.manifest.name)
     build_runtime_wheel(staging)
     if NOTEBOOK.is_file():
         shutil.copyfile(NOTEBOOK, staging / NOTEBOOK.name)
@@ -58,4 +111,4 @@ def sd_card_package(bundle_path: Path, output: Path, force: bool = False) -> Pat
     return output
 
 
-__all__ = ["NOTEBOOK", "open_bundle", "sd_card_package", "stage_board_files"]
+__all__ = ["NOTEBOOK", "check_plain_tree", "copy_plain_tree", "plain_tree", "open_bundle", "sd_card_package", "stage_board_files"]

@@ -62,6 +62,20 @@ def _out_path(path: str, force: bool) -> Path:
     return out
 
 
+_TRUST_BEFORE: list[tuple[str, str | None]] = []
+"""What ``_trust_model_code`` changed in the environment, for ``main`` to put back on return."""
+
+
+def _trust_model_code(trusted: Any) -> None:
+    """``--trust-model-code`` or ``trust_model_code: true``: model files may run their code, in this
+    process and the workers it starts (``model_io.TRUST_ENV``)."""
+    if trusted is True:
+        from .model_io import TRUST_ENV
+
+        _TRUST_BEFORE.append((TRUST_ENV, os.environ.get(TRUST_ENV)))
+        os.environ[TRUST_ENV] = "1"
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -115,6 +129,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         data = load_project_file(args.config)
         settings.update(data.get("quantize") or {})
         custom_objects = custom_objects or data.get("custom_objects")
+        _trust_model_code(data.get("trust_model_code"))
     config = quantize_config_from(_override(settings, args, QuantizeConfig))
     x = y = None
     if args.data:
@@ -141,6 +156,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     else:
         project = FlowConfig.from_settings({}, Path.cwd(), "the command line (pass MODEL and --name)", flags)
     config, model_path = project.convert, project.model
+    _trust_model_code(config.trust_model_code)
     calibration = load_array(args.calibration) if args.calibration else None
 
     refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
@@ -240,6 +256,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
     from .flow import STEPS, FlowConfig, FlowProject, run_flow
 
     config = FlowConfig.from_file(args.project_file)
+    _trust_model_code(config.convert.trust_model_code)
     failed: FpgaAccelError | None = None
     try:
         project = run_flow(config, start=args.start, stop=args.stop, force=args.force, progress=_Progress(),
@@ -283,6 +300,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import SweepSpec, run_sweep
 
     spec = SweepSpec.load(args.spec)
+    from .model_io import model_config, refuse_code
+
+    refuse_code(spec.model, model_config(spec.model))  # here, not as a failure of every point in a worker
     bar = _Progress()
 
     def show(update: Any) -> None:
@@ -338,7 +358,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     remote = Remote(host=args.host, user=args.user, port=args.port,
                     identity=Path(args.identity) if args.identity else None, ssh_options=tuple(args.ssh_option),
-                    python=args.python, remote_dir=args.remote_dir)
+                    python=args.python, remote_dir=args.remote_dir, connect_timeout=args.connect_timeout,
+                    timeout=args.timeout)
     print(deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress()))
     return 0
 
@@ -380,6 +401,13 @@ def _custom_objects_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--custom-objects", metavar="MODULE", help=(
         "module (dotted name or .py file) defining the model's custom layer classes: its `custom_objects` "
         "dict, else its Keras Layer subclasses, are used to load the model"))
+    _trust_flag(p)
+
+
+def _trust_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-model-code", action="store_true", default=None, help=(
+        "load model files whose layers carry Python code (Lambda, classes from modules outside Keras): "
+        "loading RUNS that code; refused by default. Only for files from someone you trust"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -491,12 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predict post-synthesis utilisation (default) or the HLS csynth estimate")
     p.add_argument("--margin", type=float, default=0.8, help="share of each resource that counts as fitting")
     p.add_argument("--json", action="store_true")
+    _trust_flag(p)
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")
     p.add_argument("spec", help="sweep.yml")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
     p.add_argument("--workers", type=_positive_int, default=2, help="local cluster worker processes")
+    _trust_flag(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("build", help="HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
@@ -509,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--output-dir", default="bitstreams", help="where the bundle goes")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
+    _trust_flag(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("doctor", help="which build flows this machine can run: tools, versions, board files")
@@ -523,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssh-option", action="append", default=[], help="extra ssh -o option (repeatable)")
     p.add_argument("--python", default="python3", help="the board's Python")
     p.add_argument("--remote-dir", default="fpga_accel", help="folder on the board (relative to home)")
+    p.add_argument("--connect-timeout", type=float, default=20, help="seconds to reach the board (default 20)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds each step (copy, install, self-test) "
+                   "may take (default 1800)")
     p.add_argument("--dry-run", action="store_true", help="print the ssh/scp commands, run nothing")
     p.set_defaults(func=cmd_deploy)
 
@@ -540,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", choices=["host", "board"], help="a named subset: host (quantize..estimate, no "
                    "vendor tools) or board (build..deploy)")
     p.add_argument("--force", action="store_true", help="run every selected step even if its inputs are unchanged")
+    _trust_flag(p)
     p.set_defaults(func=cmd_flow)
 
     p = sub.add_parser("bundle", help="project + .bit/.hwh built elsewhere → deployment bundle bitstreams/NAME")
@@ -549,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vectors", help=".npy of test inputs to bundle (default: 32 random samples)")
     p.add_argument("--output-dir", default="bitstreams")
     p.add_argument("--force", action="store_true", help="overwrite an existing bundle")
+    _trust_flag(p)
     p.set_defaults(func=cmd_bundle)
 
     backends = ["auto", "pynq", "csim", "simulated"]
@@ -579,6 +615,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_output(args.verbose)
     import signal
 
+    _trust_model_code(getattr(args, "trust_model_code", None))
+
     def terminated(signum: int, frame: Any) -> None:  # SIGTERM unwinds like Ctrl-C: temp folders, compilers
         raise SystemExit(128 + signum)
 
@@ -603,6 +641,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        while _TRUST_BEFORE:  # a library caller's environment is as it was
+            name, before = _TRUST_BEFORE.pop()
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
 
 
 def _main_thread() -> bool:

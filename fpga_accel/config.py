@@ -172,6 +172,9 @@ class ConvertConfig:
     fit: bool = False
     """Before converting, search per-layer reuse factor and strategy for the lowest estimated latency whose
     upper estimate fits the board within ``margin`` (``fpga_accel.fit_search``)."""
+    trust_model_code: bool = False
+    """Load model files whose layers carry Python code (``Lambda``, classes from modules outside Keras):
+    loading runs that code, so only for files from someone you trust (``model_io.load_model``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -207,7 +210,7 @@ class ConvertConfig:
             raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
         if self.verify_samples < 0:
             raise ConfigError(f"verify_samples must be a whole number >= 0, got {self.verify_samples!r}")
-        for key in ("strict", "allow_inexact", "fit"):
+        for key in ("strict", "allow_inexact", "fit", "trust_model_code"):
             _flag(getattr(self, key), key)
         object.__setattr__(self, "layers", layer_settings_from(self.layers))
         if self.fit and self.auto_reuse:

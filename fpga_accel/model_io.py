@@ -10,17 +10,20 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import json
 import logging
+import os
 import re
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Iterator, Mapping
 
 import numpy as np
 
 from .errors import ConfigError, InputError
-from .keras_compat import keras_module, layer_input_shape, load_qmodel, output_layer, producing_layer, save
+from .keras_compat import check_readable, is_keras3, keras_module, layer_input_shape, load_qmodel, output_layer, producing_layer, save
 from .layout import refuse_overwrite
 
 log = logging.getLogger(__name__)
@@ -91,17 +94,189 @@ def _import_module(spec: str) -> Any:
         raise ConfigError(f"custom objects module {spec} failed to import: {type(exc).__name__}: {exc}") from exc
 
 
-def load_model(path: str | Path, custom_objects: CustomObjects = None) -> Any:
+TRUST_ENV = "FPGA_ACCEL_TRUST_MODEL_CODE"
+"""Set to 1 (the CLI's ``--trust-model-code`` does, so sweep workers inherit it) to load model files whose
+layers carry Python code."""
+TRUST_HINT = ("pass --trust-model-code (trust_model_code: true in a project file) only if you trust "
+              "whoever wrote this file")
+CODE_LAYERS = ("Lambda", "__lambda__")
+"""Serialized objects whose config holds Python code (Keras 2 marshals a Lambda's bytecode into the file;
+Keras 3 its source text) that deserializing runs."""
+FUNCTION_LAYERS = ("TFOpLambda", "SlicingOpLambda")
+"""Layers TF 2 writes for tf.* calls: they call any TensorFlow function the file names, with arguments
+the file gives (``io.write_file`` with a path writes a file while the model loads)."""
+KERAS_MODULES = ("keras", "qkeras", "tensorflow", "tf_keras", "hls4ml")
+"""Python modules a model file may name for Keras to import classes and functions from."""
+ALWAYS_KNOWN = ("Functional", "Sequential", "Model", *FUNCTION_LAYERS)
+"""Model classes, and TF 2's function layers (refused as code unless trusted)."""
+
+
+MAX_CONFIG_BYTES = 64 << 20
+"""A model's architecture is kilobytes; its weights live elsewhere in the file."""
+
+
+def trusted_code(trust_code: bool | None = None) -> bool:
+    """Whether model files may carry code: ``trust_code`` when given, else the ``FPGA_ACCEL_TRUST_MODEL_CODE``
+    environment variable."""
+    if trust_code is not None:
+        return bool(trust_code)
+    return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def model_config(path: Path) -> Any:
+    """The model's architecture as plain JSON, read without Keras: a .keras zip's config.json or an .h5's
+    ``model_config`` attribute. None when the file has none (weights only, or not a model: Keras says why)."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                if "config.json" not in archive.namelist():
+                    return None
+                if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:  # a zip bomb, not a model
+                    raise ConfigError(f"{path}: config.json unpacks to more than {MAX_CONFIG_BYTES >> 20} MB; "
+                                      "not a Keras model")
+                text: Any = archive.read("config.json")
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                text = f.attrs.get("model_config")
+        if text is None:
+            return None
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return json.loads(str(text))
+    except RecursionError:
+        raise ConfigError(f"{path}: the model config is nested too deeply to be a Keras model") from None
+    except (OSError, KeyError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, RuntimeError):
+        return None  # not a readable model file: Keras' loader reports it
+
+
+def _objects(config: Any) -> Iterator[tuple[dict, str | None]]:
+    """Every serialized object ({"class_name": ..., "config": ...}) in a config, with the name of the layer
+    it belongs to; iterative, so no nesting depth raises RecursionError."""
+    stack = [(config, None)]
+    while stack:
+        node, layer = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("class_name"), str):
+                inner = node.get("config")
+                name = inner.get("name") if isinstance(inner, dict) else None
+                layer = name if isinstance(name, str) else layer
+                yield node, layer
+            stack.extend((v, layer) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, layer) for v in node)
+
+
+def _layer_entries(config: Any) -> Iterator[dict]:
+    """The serialized layers of a model config (nested models' layers too) and the model itself."""
+    for node, _ in _objects(config):
+        inner = node.get("config")
+        if node is config or (isinstance(inner, dict) and isinstance(inner.get("layers"), list)):
+            yield node
+            for entry in inner.get("layers", []) if isinstance(inner, dict) else []:
+                if isinstance(entry, dict) and isinstance(entry.get("class_name"), str):
+                    yield entry
+
+
+def code_in_model(config: Any, named: Collection[str] = (), modules: bool = True) -> list[str]:
+    """What in a model config would run Python code from the file, as 'layer (why)' strings: Lambda layers
+    and functions, and (``modules``) objects naming a Python module outside Keras/QKeras for Keras to
+    import — unless their class is one of the custom objects the user ``named``."""
+    found: dict[str, str] = {}  # one reason per layer (a Keras 3 Lambda holds a __lambda__ function)
+    for node, layer in _objects(config):
+        kind = node["class_name"]
+        inner = node.get("config") if isinstance(node.get("config"), dict) else {}
+        module, registered = node.get("module"), node.get("registered_name")
+        where = f"layer {layer!r}" if layer else "the model"
+        if kind in CODE_LAYERS or "lambda" in (inner.get("function_type"), inner.get("output_shape_type")):
+            found.setdefault(where, f"{where} ({kind}: Python code)")
+        elif kind in FUNCTION_LAYERS:
+            found.setdefault(where, f"{where} ({kind}: calls the TensorFlow function {str(inner.get('function'))[:60]!r})")
+        elif modules and isinstance(module, str) and module.split(".")[0] not in KERAS_MODULES:
+            names = {kind, registered} if isinstance(registered, str) else {kind}
+            if not {n.rsplit(">", 1)[-1] for n in names} & set(named) and not names & set(named):
+                found.setdefault(where, f"{where} ({kind} from Python module {module!r})")
+    return sorted(found.values())
+
+
+def _known_layers(extra: Mapping[str, Any]) -> set[str]:
+    from qkeras.utils import _add_supported_quantized_objects
+
+    keras = keras_module()
+    known = {n for n, obj in vars(keras.layers).items() if inspect.isclass(obj)} | set(ALWAYS_KNOWN) | set(extra)
+    qkeras_objects: dict[str, Any] = {}
+    _add_supported_quantized_objects(qkeras_objects)
+    return known | set(qkeras_objects)
+
+
+def unknown_layers(config: Any, extra: Mapping[str, Any]) -> list[str]:
+    """Layer classes of a model config that neither Keras nor QKeras defines and the custom objects given
+    do not name (Keras' registry of classes registered by code imported here counts too)."""
+    keras = keras_module()
+    known = _known_layers(extra)
+    unknown = set()
+    for entry in _layer_entries(config):
+        kind = entry["class_name"]
+        registered = entry.get("registered_name")
+        names = {kind} | ({registered} if isinstance(registered, str) else set())
+        names |= {n.rsplit(">", 1)[-1] for n in names}  # Keras 3 writes registered names, 'qkeras>QDense'
+        if names & known or any(keras.utils.get_registered_object(n) is not None for n in names):
+            continue
+        unknown.add(registered if isinstance(registered, str) and registered not in (kind, "") else kind)
+    return sorted(unknown)
+
+
+def refuse_code(path: Path, config: Any, trust_code: bool | None = None, named: Collection[str] | None = None) -> None:
+    """Refuse a model config that carries Python code, unless trusted: reading a model is reading data.
+    ``named``: the custom objects given (None: not imported yet, so only the code itself is judged)."""
+    code = [] if config is None or trusted_code(trust_code) else \
+        code_in_model(config, named or (), modules=named is not None)
+    if code:
+        fix = "give its classes with --custom-objects" if any("Python module" in c for c in code) \
+            else "rewrite it with Keras layers"
+        raise ConfigError(f"{path}: refused, {', '.join(code)} would run when the model loads; {fix}, or {TRUST_HINT}")
+
+
+def check_model_file(path: Path, extra: Mapping[str, Any], trust_code: bool | None = None) -> None:
+    """Refuse, before anything deserializes it, a model file whose layers carry Python code (unless
+    trusted) or name classes nobody defined."""
+    config = model_config(path)
+    if config is None:
+        return
+    refuse_code(path, config, trust_code, named=set(extra))
+    unknown = unknown_layers(config, extra)
+    if unknown:
+        given = f" (the custom objects given hold {sorted(extra)})" if extra else ""
+        raise ConfigError(
+            f"cannot load Keras model {path}: it uses {unknown[0]!r}, which neither Keras nor QKeras defines"
+            f"{given}; pass --custom-objects MODULE (a module with a `custom_objects` dict mapping "
+            f"{unknown[0]!r} to its class, or defining that Layer class)")
+
+
+def load_model(path: str | Path, custom_objects: CustomObjects = None, trust_code: bool | None = None) -> Any:
     """Load a float Keras or a QKeras model (.h5/.keras) with QKeras' custom objects registered, plus
-    ``custom_objects`` (a mapping, or a module holding them: see ``load_custom_objects``)."""
+    ``custom_objects`` (a mapping, or a module holding them: see ``load_custom_objects``).
+
+    The one loader of model files: a file is data, so a model whose layers carry Python code (``Lambda``,
+    or a class from a module outside Keras/QKeras) is refused before Keras deserializes anything, unless
+    ``trust_code`` (default: the ``FPGA_ACCEL_TRUST_MODEL_CODE`` environment variable) says to run it."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"model file {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"model file {path} is not a file")
     if path.suffix not in (".h5", ".keras", ".hdf5"):
         raise ConfigError(f"{path}: expected a Keras model file (.h5 or .keras)")
-    keras_module()  # the backend is chosen before a custom objects module imports Keras
+    if not trusted_code(trust_code):  # before a custom objects module is imported
+        refuse_code(path, model_config(path))
+    keras = keras_module()  # the backend is chosen before a custom objects module imports Keras
     extra = load_custom_objects(custom_objects)
+    check_readable(path)  # a file of a Keras this one cannot read: say so, before judging its classes
+    check_model_file(path, extra, trust_code)
     try:
+        if trusted_code(trust_code) and is_keras3():
+            return _load_trusted_keras3(path, extra)
         return load_qmodel(path, extra)
     except ConfigError:
         raise
@@ -114,6 +289,18 @@ def load_model(path: str | Path, custom_objects: CustomObjects = None) -> Any:
                 f"defines{given}; pass --custom-objects MODULE (a module with a `custom_objects` dict mapping "
                 f"{unknown.group(1)!r} to its class, or defining that Layer class)") from exc
         raise ConfigError(f"cannot load Keras model {path}: {exc}") from exc
+
+
+def _load_trusted_keras3(path: Path, extra: Mapping[str, Any]) -> Any:
+    """QKeras' loader with Keras 3's safe mode off, for a file the user trusts: Keras 3 refuses Lambda
+    layers itself (its legacy .h5 reader even when safe mode is off globally), QKeras passes no
+    ``safe_mode``."""
+    from qkeras.utils import _add_supported_quantized_objects
+
+    keras = keras_module()
+    objects = dict(extra)
+    _add_supported_quantized_objects(objects)
+    return keras.models.load_model(str(path), custom_objects=objects, compile=False, safe_mode=False)
 
 
 def save_model(model: Any, path: str | Path, force: bool = False) -> Path:

@@ -1,6 +1,7 @@
 """On-board self-test: open the bundle (hashes checked), run its test vectors, report agreement and speed."""
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -36,13 +37,26 @@ class SelfTestResult:
         ])
 
 
+def _read_vectors(path: Path, output_shape: tuple) -> tuple:
+    """x and y of a bundle's test vectors: numeric arrays (never pickles), one expected output per input."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            x, y = data["x"], data["y"]
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{path} is damaged ({type(exc).__name__}: {exc}); re-create the bundle") from None
+    if x.dtype.kind not in "fiu" or y.dtype.kind not in "fiu" or x.ndim < 1 or y.shape[:1] != x.shape[:1] \
+            or int(np.prod(y.shape[1:])) != int(np.prod(output_shape)):
+        raise ConfigError(f"{path}: x {x.shape} {x.dtype} and y {y.shape} {y.dtype} are not test vectors of this "
+                          f"design (outputs {output_shape}); re-create the bundle")
+    return x, y
+
+
 def selftest(path: Union[str, Path], backend: str = "auto") -> SelfTestResult:
     with Accelerator.open(path, backend=backend) as acc:
         vectors = acc.bundle.test_vectors
         if not vectors.is_file():
             raise ConfigError(f"{vectors} is missing: the bundle carries no test vectors")
-        with np.load(vectors) as data:
-            x, y_ref = data["x"], data["y"]
+        x, y_ref = _read_vectors(vectors, acc.output_shape)
         y = acc.predict(x)
         flat, ref = y.reshape(len(x), -1), y_ref.reshape(len(x), -1)
         return SelfTestResult(

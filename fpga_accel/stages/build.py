@@ -12,9 +12,12 @@ to hls_projects/NAME/build.log; the first failing step stops the build naming th
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Sequence
@@ -193,21 +196,71 @@ _MARKERS = re.compile(r"\*+\s*(C SIMULATION|C/RTL SYNTHESIS|C/RTL SIMULATION|EXP
                       r" COMPLETED IN (\S+)|launch_runs|write_bitstream")
 
 
-def run_tool(cmd: List[str], cwd: Path, log_path: Path, progress: Progress) -> None:
+TOOL_TIMEOUT_ENV = "FPGA_ACCEL_TOOL_TIMEOUT"
+DEFAULT_TOOL_TIMEOUT = 24 * 3600.0
+"""Seconds one vendor tool run may take: synthesis and place-and-route of a large design take hours, a
+tool waiting on a licence server or a dialog never ends. Generous, finite, and set by
+``$FPGA_ACCEL_TOOL_TIMEOUT``."""
+
+
+def tool_timeout() -> float:
+    """The vendor tool timeout in seconds (``$FPGA_ACCEL_TOOL_TIMEOUT``, default 24 h)."""
+    text = os.environ.get(TOOL_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TOOL_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"${TOOL_TIMEOUT_ENV} must be a number of seconds > 0, got {text!r}")
+    return value
+
+
+def run_tool(cmd: List[str], cwd: Path, log_path: Path, progress: Progress, timeout: Optional[float] = None) -> None:
+    """Run a vendor tool in its own process group, its output into ``log_path``; the whole group (Vivado
+    starts helpers that keep the output open) is stopped after ``timeout`` seconds (default
+    ``tool_timeout()``) and when this process is interrupted."""
+    timeout = tool_timeout() if timeout is None else timeout
+    timed_out = threading.Event()
     with open(log_path, "a") as log_file:
         log_file.write(f"\n$ {' '.join(cmd)}\n")
         log_file.flush()
         start_line = len(log_path.read_text(errors="replace").splitlines())
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log_file.write(line)
-            m = _MARKERS.search(line)
-            if m and m.group(1):
-                progress(Update(f"  {m.group(1).lower()} done ({m.group(2)})", step="build"))
-        code = proc.wait()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+
+        def stop() -> None:
+            timed_out.set()
+            _kill_group(proc)
+
+        watchdog = threading.Timer(timeout, stop)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log_file.write(line)
+                m = _MARKERS.search(line)
+                if m and m.group(1):
+                    progress(Update(f"  {m.group(1).lower()} done ({m.group(2)})", step="build"))
+            code = proc.wait()
+        finally:
+            watchdog.cancel()
+            _kill_group(proc)  # helpers left behind, or an interrupted build: nothing keeps running
+    if timed_out.is_set():
+        raise BuildError(f"{cmd[0]} timed out after {timeout:g} s and was stopped; see {log_path} (set "
+                         f"${TOOL_TIMEOUT_ENV} to allow longer)")
     if code != 0:
         raise BuildError(f"{cmd[0]} failed with exit code {code}; see {log_path}\n" + _error_lines(log_path, start_line))
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def _error_lines(log_path: Path, start: int, limit: int = 15) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..board_payload import check_plain_tree, copy_plain_tree
 from ..errors import ConfigError
 from ..layout import refuse_overwrite, replace_dir, sole_writer
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
@@ -35,6 +36,7 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
             raise ConfigError(f"{path} does not exist")
     target = Path(output_dir) / name
     refuse_overwrite(target, force)
+    check_plain_tree(design.layout.firmware)  # a link would carry its target into the bundle: before the work
     if model is None:
         from ..model_io import load_model
 
@@ -61,9 +63,11 @@ def _write_bundle(design: Design, bit: Path, hwh: Path, target: Path, manifest: 
     try:
         shutil.copyfile(bit, staging / manifest.bitfile)
         shutil.copyfile(hwh, staging / manifest.hwhfile)
-        shutil.copytree(design.layout.firmware, staging / "firmware",
-                        ignore=shutil.ignore_patterns("*.so", "*.o"))
-        shutil.copyfile(design.layout.bridge_cpp, staging / design.layout.bridge_cpp.name)
+        copy_plain_tree(design.layout.firmware, staging / "firmware")  # links refused, never followed
+        bridge = design.layout.bridge_cpp
+        if bridge.is_symlink():
+            raise ConfigError(f"{bridge} is a symbolic link: a bundle holds plain files only; put the file itself there")
+        shutil.copyfile(bridge, staging / bridge.name)
         vectors = {"x": x, "y": y}
         if labels is not None:
             vectors["labels"] = np.asarray(labels)[:len(x)]
