@@ -226,26 +226,91 @@ def _enum(kind: type[Enum], value: Any, what: str) -> Enum:
         raise ConfigError(f"{what} must be one of {choices}, got {value!r}") from None
 
 
+MAX_SETTINGS_BYTES = 1 << 20
+"""A settings file larger than this is refused unread (a project file is a few hundred bytes)."""
+MAX_YAML_NODES = 100_000
+"""Values a settings file may hold once its aliases are expanded: nested aliases (``&b [*a, *a, ...]``)
+multiply, so a few hundred bytes can stand for 10^9 values that the first ``str()`` of them expands."""
+
+
+def _expanded_size(root: Any, path: Path) -> int:
+    """Values under ``root`` (a composed YAML node) with every alias expanded, counted without expanding
+    them (each node's size is computed once); a node that contains itself is refused."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            active.discard(key)
+            children = _children(node, yaml)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise ConfigError(f"{path}: an alias refers to a value that contains it (a YAML loop)")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node, yaml) if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: Any, yaml: Any) -> list[Any]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
     """A YAML file of settings as a dict; a missing, unreadable, malformed or non-mapping file is one
-    ConfigError naming it (never a parser traceback)."""
+    ConfigError naming it (never a parser traceback). Loaded safely (no Python objects) and with a budget:
+    at most MAX_SETTINGS_BYTES, and MAX_YAML_NODES values once aliases are expanded (an alias bomb is
+    refused before anything is built from it)."""
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder, not a file")
     if not path.is_file():
         raise ConfigError(f"{what} {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        size = path.stat().st_size
+        if size > MAX_SETTINGS_BYTES:
+            raise ConfigError(f"{path} is {size} bytes; a {what} is at most {MAX_SETTINGS_BYTES} bytes")
+        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                data: Any = {}
+            else:
+                if _expanded_size(node, path) > MAX_YAML_NODES:
+                    raise ConfigError(f"{path} expands to more than {MAX_YAML_NODES} values (nested YAML "
+                                      "aliases): write the settings out instead of aliasing them")
+                data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+        data = {} if data is None else data
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
         raise ConfigError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be a {what}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"{path}: setting names must be text, got {bad[0]!r}")
     return data
 
 

@@ -17,7 +17,7 @@ from .errors import ConfigError, InputError
 from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
-from .runtime.csim_build import CsimBuild, build_library
+from .runtime.csim_build import CsimBuild, build_library, trace_sizes
 from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers
 from .runtime.progress import Progress
 from .runtime.fixed_point import Codec
@@ -167,9 +167,31 @@ class Design:
     def trace(self, x: Any) -> dict[str, np.ndarray]:
         """Every traced layer's csim output for a batch, keyed by hls4ml layer name."""
         arr = check_input(x, self.input_shape)
-        shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
-        _, traces = self._library().trace(arr, shapes)
+        lib = self._library()
+        shapes = self._trace_shapes()
+        _, traces = lib.trace(arr, shapes, slots=len(trace_sizes(self.layout)))
         return traces
+
+    def _trace_shapes(self) -> dict[str, list[int]]:
+        """The record's traced layers and their shapes, checked against the library before any of its
+        trace buffers is read: an edited record (a wrong shape, traced flags changed) would make trace
+        read past them."""
+        compiled = trace_sizes(self.layout)
+        shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
+        if set(shapes) != set(compiled):
+            raise ConfigError(f"{self.meta_file}: its traced layers {sorted(shapes)} are not the ones the compiled "
+                              f"design traces {sorted(compiled)}: the record is edited or stale; re-convert the "
+                              "project (`fpga-accel convert --force`)")
+        for name, shape in shapes.items():
+            if int(np.prod(shape)) != compiled[name]:
+                raise ConfigError(f"{self.meta_file}: layer {name!r} has shape {shape} ({int(np.prod(shape))} "
+                                  f"values) but the compiled design traces {compiled[name]}: the record is edited "
+                                  "or stale; re-convert the project (`fpga-accel convert --force`)")
+        return shapes
+
+    @property
+    def meta_file(self) -> Path:
+        return self.layout.meta_file
 
     def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None) -> AgreementReport:
         """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer

@@ -123,6 +123,35 @@ def check_weights(layout: ProjectLayout) -> None:
                                  "re-convert the project")
 
 
+_TRACE_ENTRY = re.compile(r'trace_outputs->insert\(\s*std::pair<std::string,\s*void\s*\*>\(\s*"([^"]+)"\s*,'
+                          r'\s*\(void\s*\*\)\s*malloc\(([^;]*?)\s*\*\s*element_size\)\s*\)\s*\)')
+_INSERTS = re.compile(r"trace_outputs->insert\(")
+
+
+def trace_sizes(layout: ProjectLayout) -> dict[str, int]:
+    """Values per sample of every layer the compiled library traces, read from the bridge it is built from
+    (the library's cache key covers the bridge's bytes, so this is what the library allocates). A bridge
+    whose trace table cannot be read exactly is refused: trace would otherwise write past its buffers."""
+    try:
+        text = layout.bridge_cpp.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BuildError(f"cannot read {layout.bridge_cpp}: {exc}; re-convert the project") from None
+    found = _TRACE_ENTRY.findall(text)
+    sizes: dict[str, int] = {}
+    for name, expr in found:
+        factors = [f.strip() for f in expr.split("*")]
+        if not all(f.isdigit() for f in factors):
+            raise BuildError(f"{layout.bridge_cpp}: the trace size of {name!r} ({expr}) is not a number; "
+                             "re-convert the project")
+        size = 1
+        for f in factors:
+            size *= int(f)
+        sizes[name] = size
+    if len(found) != len(_INSERTS.findall(text)) or len(sizes) != len(found):
+        raise BuildError(f"{layout.bridge_cpp}: its trace table is not hls4ml's; re-convert the project")
+    return sizes
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

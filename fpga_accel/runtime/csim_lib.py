@@ -74,13 +74,18 @@ class CsimLibrary:
                 progress(Update("predicting", "count", i + 1, n))
         return y
 
-    def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Per-layer outputs of every traced layer (hls4ml writes trace hooks when a layer has Trace on)."""
+    def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]],
+              slots: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Per-layer outputs of every traced layer (hls4ml writes trace hooks when a layer has Trace on).
+
+        ``shapes`` must be what the library allocates per layer and ``slots`` the number of layers it
+        traces (``csim_build.trace_sizes``): the library writes one entry per traced layer into the
+        buffer and trace reads ``prod(shape)`` values behind each pointer."""
         alloc, collect, free = self._lib.allocate_trace_storage, self._lib.collect_trace_output, self._lib.free_trace_storage
         alloc.argtypes, alloc.restype = [ctypes.c_size_t], None
         collect.argtypes, collect.restype = [ctypes.POINTER(_TraceData)], None
         free.argtypes, free.restype = [], None
-        buf = (_TraceData * len(shapes))()
+        buf = (_TraceData * max(len(shapes), slots or 0, 1))()
         out: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
         y = np.zeros((x.shape[0], self.n_out), dtype=np.float32)
         alloc(ctypes.sizeof(ctypes.c_float))
