@@ -115,7 +115,8 @@ class QuantizeConfig:
         if self.batch_size < 1 or not self.learning_rate > 0:
             raise ConfigError(f"batch_size must be >= 1 and learning_rate > 0, got {self.batch_size}, "
                               f"{self.learning_rate}")
-        if not isinstance(self.layers, Mapping) or not all(isinstance(v, Mapping) for v in self.layers.values()):
+        if not isinstance(self.layers, Mapping) or not all(isinstance(v, Mapping) for v in self.layers.values()) \
+                or not all(isinstance(k, str) for k in self.layers):
             raise ConfigError(f"layers must map layer names to settings, got {self.layers!r}")
         # QKeras quantizes in float32: past 24 bits its grid is no longer exact (32 gives NaN).
         for key in ("weight_bits", "bias_bits", "activation_bits"):
@@ -327,6 +328,8 @@ def load_project_file(path: str | Path) -> dict[str, Any]:
 
 
 def quantize_config_from(data: Mapping[str, Any] | None) -> QuantizeConfig:
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"quantize must be a section of settings (weight_bits: 6, ...), got {data!r}")
     data = dict(data or {})
     known = {f.name for f in dataclasses.fields(QuantizeConfig)}
     unknown = sorted(set(data) - known)

@@ -239,6 +239,8 @@ def read_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def _check_data_file(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"input file {path} is a folder: name the .npy or .npz file in it")
     if not path.is_file():
         raise InputError(f"input file {path} does not exist")
     if path.suffix not in (".npy", ".npz"):
