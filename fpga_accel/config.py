@@ -82,6 +82,11 @@ def _text(value: Any, what: str, allow_none: bool = False) -> str | None:
     return value
 
 
+MAX_INTEGER_BITS = 63
+"""Integer bits of a QKeras quantizer: QKeras computes in float32 (largest 2^128), so a value of 2^63 times
+a weight of 2^63 is the most a product may reach; quantized_bits(8, 128) computes NaN for every input."""
+
+
 @dataclass(frozen=True)
 class QuantizeConfig:
     """How a float Keras model becomes a QKeras model (bit widths count the sign bit)."""
@@ -126,6 +131,11 @@ class QuantizeConfig:
             raise ConfigError(f"input_bits must be 0 (no input quantizer) or 2..24, got {self.input_bits}")
         if self.epochs < 0:
             raise ConfigError("epochs must be >= 0")
+        for key in ("weight_integer", "bias_integer", "activation_integer", "input_integer"):
+            value = getattr(self, key)
+            if value is not None and not -MAX_INTEGER_BITS <= value <= MAX_INTEGER_BITS:
+                raise ConfigError(f"{key} must be between {-MAX_INTEGER_BITS} and {MAX_INTEGER_BITS} (QKeras "
+                                  f"computes in float32: 2^{value} is beyond what its products can hold), got {value}")
         known = {f.name for f in dataclasses.fields(self)}
         for name, override in self.layers.items():
             bad = set(override) - known

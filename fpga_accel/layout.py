@@ -85,6 +85,21 @@ def refuse_overwrite(path: Path, force: bool) -> None:
     raise ConfigError(f"{path} {what}; pass --force to overwrite it")
 
 
+def check_writable(path: Path, folder: bool = False) -> None:
+    """Before the long work: ``path`` (a file, or with ``folder`` a folder) can be written — it is not a
+    folder (or a file) already, and the nearest existing folder above it accepts new files."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise ConfigError(f"cannot write {path}: it is a {'file' if folder else 'folder'}")
+    parent = path if folder and path.exists() else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {path}: no permission to write in {parent}")
+
+
 def replace_dir(new: Path, target: Path) -> None:
     """Put the finished folder ``new`` at ``target``: the old one is moved aside first and removed only
     once ``new`` is in place, so at every instant ``target`` is the old folder or the new one."""

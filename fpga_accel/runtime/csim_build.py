@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import BuildError, ConfigError, ToolNotFoundError
-from ..layout import ProjectLayout
+from ..layout import ProjectLayout, check_writable
 from .axis_wrapper import HEADERS as AXIS_HEADERS, AxisWrapper
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ class CsimBuild:
 def cache_dir() -> Path:
     """``$FPGA_ACCEL_CACHE`` or ``~/.cache/fpga_accel``; shared by all projects and processes."""
     root = Path(os.environ.get("FPGA_ACCEL_CACHE") or Path.home() / ".cache" / "fpga_accel")
+    for above in (root, *root.parents):
+        if above.exists() and not above.is_dir():
+            raise ConfigError(f"the csim cache {root} cannot be created: {above} is a file, not a folder "
+                              "(set FPGA_ACCEL_CACHE or HOME to a folder)")
     if root.exists() and not root.is_dir():
         raise ConfigError(f"the csim cache {root} (FPGA_ACCEL_CACHE) is a file, not a folder: point it at a folder")
     return root / "csim"
@@ -62,8 +66,15 @@ def _compiler() -> str:
 
 
 def _compiler_id(cxx: str) -> str:
-    out = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.splitlines()[0] if out.stdout else cxx
+    try:
+        out = subprocess.run([cxx, "--version"], capture_output=True, text=True, errors="replace", check=False,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolNotFoundError(f"the C++ compiler {cxx} (CXX) does not run: {exc}") from None
+    if out.returncode != 0 or not out.stdout.strip():
+        raise ToolNotFoundError(f"the C++ compiler {cxx} (CXX) fails `{cxx} --version` (exit {out.returncode}): "
+                                "it is not a working compiler; set CXX to g++ or unset it")
+    return out.stdout.splitlines()[0]
 
 
 def sources(layout: ProjectLayout) -> list[Path]:
@@ -100,8 +111,10 @@ def build_key(layout: ProjectLayout, cxx: str) -> str:
 
 def _defines(layout: ProjectLayout, weights_dir_h: Path = WEIGHTS_DIR_H) -> tuple[str, ...]:
     """The bridge's path only locates a source whose content is hashed; the weights folder is set at load time."""
+    # The bridge is found through -iquote, so the project's path never becomes C++ text: a folder named
+    # with a quote, a backslash or bytes that are not UTF-8 compiles like any other.
     return ("-include", str(weights_dir_h), "-DWEIGHTS_DIR=fpga_accel_weights_dir()",
-            f'-DFPGA_ACCEL_BRIDGE="{layout.bridge_cpp.resolve()}"',
+            "-iquote", str(layout.root.resolve()), f'-DFPGA_ACCEL_BRIDGE="{layout.bridge_cpp.name}"',
             f"-DFPGA_ACCEL_AXI_TOP={layout.project_name}_axi")
 
 
@@ -178,6 +191,7 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
             log.debug("csim library up to date (%s)", target.name)
             return CsimBuild(target, key, cached=True, weights_dir=layout.firmware / "weights")
         log.warning("cached csim library %s is damaged: rebuilding it", target)
+    check_writable(target.parent, folder=True)  # before the compiler runs, not after
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("compiling csim library for %s with %s", layout.root, cxx)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
@@ -195,9 +209,9 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
 
 
 _FIRST_CALL = """
-import ctypes, sys
+import ctypes, os, sys
 lib = ctypes.CDLL(sys.argv[1])
-lib.fpga_accel_set_weights_dir(sys.argv[2].encode())
+lib.fpga_accel_set_weights_dir(os.fsencode(sys.argv[2]))
 n_in, n_out = lib.fpga_accel_axi_n_in(), lib.fpga_accel_axi_n_out()
 getattr(lib, sys.argv[3] + "_float")((ctypes.c_float * n_in)(), (ctypes.c_float * n_out)())
 """
@@ -210,7 +224,8 @@ def _first_call_survives(library: Path, layout: ProjectLayout) -> None:
     import sys
 
     proc = subprocess.run([sys.executable, "-c", _FIRST_CALL, str(library), str(layout.firmware / "weights"),
-                           layout.project_name], capture_output=True, text=True, check=False, timeout=300)
+                           layout.project_name], capture_output=True, text=True, errors="replace", check=False,
+                          timeout=300)
     if proc.returncode == 0:
         return
     how = (f"was killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
@@ -237,7 +252,7 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
     try:
         for i, (obj, cmd) in enumerate(pending):
             running.append((cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True,
-                                                  start_new_session=True)))  # g++ and its cc1plus: one group
+                                                  errors="replace", start_new_session=True)))  # g++ and its cc1plus: one group
             if len(running) == limit or i == len(pending) - 1:
                 for cmd_done, proc in running:
                     _, err = proc.communicate()
@@ -254,7 +269,17 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
         raise
     if failures:
         raise BuildError("csim compilation failed:\n" + "\n".join(failures))
+    for obj, _ in pending:
+        _made_by_compiler(obj, cxx)
     return [obj for obj, _ in pending]
+
+
+def _made_by_compiler(output: Path, cxx: str) -> None:
+    """A compiler that exits 0 without writing its output is not one (``CXX=true``): say so, instead of
+    blaming the design when the library fails later."""
+    if not output.is_file() or output.stat().st_size == 0:
+        raise ToolNotFoundError(f"the C++ compiler {cxx} (CXX) exited 0 but wrote no {output.name}: it is not a "
+                                "working compiler; set CXX to g++ or unset it")
 
 
 def _axis_flags(layout: ProjectLayout, src: Path, out_dir: Path) -> list[str]:
@@ -269,9 +294,10 @@ def _axis_flags(layout: ProjectLayout, src: Path, out_dir: Path) -> list[str]:
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode != 0:
         raise BuildError(f"csim link failed:\n$ {' '.join(cmd)}\n{_tail(proc.stderr)}")
+    _made_by_compiler(Path(cmd[-1]), cmd[0])
 
 
 def _tail(text: str, lines: int = 30) -> str:
