@@ -18,7 +18,7 @@ from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
 from .runtime.csim_build import CsimBuild, build_library, trace_sizes
-from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers
+from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers, pool_allowed
 from .runtime.progress import Progress
 from .runtime.fixed_point import Codec
 from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
@@ -153,7 +153,11 @@ class Design:
         """
         arr = check_input(x, self.input_shape)
         lib = self._library()
-        workers = default_workers(arr.shape[0]) if workers is None else max(1, int(workers))
+        workers = default_workers(arr.shape[0]) if workers is None else _workers(workers)
+        if workers > 1 and not pool_allowed():
+            log.warning("predict(workers=%d) called while this process is starting as a worker (a script without "
+                        "`if __name__ == \"__main__\":`?): running in this process instead of starting a pool", workers)
+            workers = 1
         if workers > 1 and arr.shape[0] >= 2 * workers:
             if self._pool is None or self._pool.closed or self._pool.workers != workers:
                 self.close()
@@ -335,6 +339,16 @@ class Design:
             report.layer_exact[name] = frac
             if frac < 1.0 and report.first_divergent_layer is None:
                 report.first_divergent_layer = name
+
+
+MAX_WORKERS = 64
+
+
+def _workers(value: Any) -> int:
+    """``workers`` of the public API, checked as ``--workers`` is (a whole number >= 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_WORKERS:
+        raise ConfigError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {value!r}")
+    return int(value)
 
 
 def _keras_logits(model: Any, where: LogitsLocation, xs: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ board runtime's csim backend builds through this too.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -17,7 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..layout import ProjectLayout, check_writable
@@ -194,7 +195,8 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
     check_writable(target.parent, folder=True)  # before the compiler runs, not after
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("compiling csim library for %s with %s", layout.root, cxx)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
+    remove_stale_builds(target.parent)
+    with _build_folder(target.parent) as tmp:
         objects = _compile_objects(layout, cxx, Path(tmp), jobs or COMPILE_JOBS)
         tmp_lib = Path(tmp) / target.name
         _run([cxx, *CXX_FLAGS, "-shared", *map(str, objects), "-o", str(tmp_lib)], layout.root)
@@ -206,6 +208,58 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
         os.replace(tmp_digest, target.with_name(target.name + ".sha256"))
         os.replace(tmp_lib, target)
     return CsimBuild(target, key, cached=False, weights_dir=layout.firmware / "weights")
+
+
+BUILD_PREFIX = ".build-"
+_OWNER = ".owner"
+"""A lock file inside each build folder, held by the process compiling there (it dies with the process)."""
+
+
+@contextlib.contextmanager
+def _build_folder(cache: Path) -> Iterator[str]:
+    """A private folder for one compile, owned (locked) by this process while it lives and removed after;
+    one left by a process killed outright is removed by the next build (``remove_stale_builds``)."""
+    import fcntl
+
+    tmp = tempfile.mkdtemp(dir=cache, prefix=BUILD_PREFIX)
+    try:
+        with open(Path(tmp) / _OWNER, "w") as owner:
+            fcntl.flock(owner, fcntl.LOCK_EX)
+            yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+STALE_UNOWNED_SECONDS = 600
+"""A build folder without its owner file (cut off in the instant after it was made) counts as stale after this."""
+
+
+def remove_stale_builds(cache: Path) -> list[Path]:
+    """Remove build folders whose process is gone (SIGKILL, power loss): their owner lock can be taken.
+    Folders of builds still running (in any process) are left alone."""
+    import fcntl
+    import time
+
+    removed = []
+    for folder in cache.glob(BUILD_PREFIX + "*"):
+        lock = folder / _OWNER
+        try:
+            if not lock.exists():
+                if time.time() - folder.stat().st_mtime < STALE_UNOWNED_SECONDS:
+                    continue
+            else:
+                with open(lock) as owner:
+                    try:
+                        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # its build is running
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except OSError as exc:
+            log.debug("left %s: %s", folder, exc)
+    if removed:
+        log.info("removed %d build folder(s) left by interrupted builds in %s", len(removed), cache)
+    return removed
 
 
 _FIRST_CALL = """

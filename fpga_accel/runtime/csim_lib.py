@@ -136,9 +136,21 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def default_workers(n_samples: int, threshold: int = 10_000) -> int:
-    """Processes pay off once the batch outlasts their first start-up (~0.3 s: spawn, numpy, dlopen)."""
-    return max(1, min(available_cores(), 8)) if n_samples >= threshold else 1
+def default_workers(n_samples: int) -> int:
+    """One process unless the caller asks for more (``workers=N``, ``--workers N``).
+
+    A pool is not worth it by default: on 2 cores it is slower than one worker at 20,000 samples (start-up,
+    IPC), and its spawned workers re-import the caller's script — a script without
+    ``if __name__ == "__main__":`` would run again in every worker. One process never does either."""
+    return 1
+
+
+def pool_allowed() -> bool:
+    """False inside one of our workers, or in a process still importing its parent's script (a spawned
+    child re-running an unguarded script): a pool started there would nest, fail and respawn forever."""
+    import multiprocessing
+
+    return _WORKER_LIB is None and not getattr(multiprocessing.current_process(), "_inheriting", False)
 
 
 class WorkerPool:
