@@ -41,6 +41,10 @@ MAX_WIDTH = 1024
 """ap_int/ap_fixed's largest width by default (AP_INT_MAX_W); a width of 0 aborts inside ap_private."""
 
 
+MAX_INPUT_WIDTH = 64
+"""Widest input precision: the AXI input is float32, cast to it (hls4ml 1.3's converter fails at 128)."""
+
+
 def check_precision(text: str, what: str) -> str:
     if not isinstance(text, str) or not _PRECISION.match(text.strip()):
         raise ConfigError(f"{what}: {text!r} is not an HLS precision such as 'ap_fixed<16,6>'")
@@ -215,6 +219,11 @@ class ConvertConfig:
         check_precision(self.precision, "precision")
         if self.input_precision is not None:
             check_precision(self.input_precision, "input_precision")
+            width = int(re.search(r"<\s*(\d+)", self.input_precision).group(1))
+            if width > MAX_INPUT_WIDTH:
+                raise ConfigError(f"input_precision {self.input_precision!r} is {width} bits wide; the design's input "
+                                  f"is cast from float32 (24 significant bits), at most {MAX_INPUT_WIDTH} bits are "
+                                  "useful (and hls4ml's converter fails beyond)")
 
     @property
     def resolved_clock_period(self) -> float:

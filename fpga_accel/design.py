@@ -142,6 +142,7 @@ class Design:
             self.compile()
         assert self._build is not None
         if self._lib is None:
+            self._trace_shapes()  # the record's per-layer table against the library, before anything runs
             n_in, n_out = int(np.prod(self.input_shape)), int(np.prod(self.output_shape))
             self._lib = CsimLibrary(self._build.library, self.meta.project_name, n_in, n_out, self._build.weights_dir)
         return self._lib
