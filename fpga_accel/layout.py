@@ -129,6 +129,10 @@ def write_atomic(path: Path, content: "bytes | str | Callable[[BinaryIO], None]"
             else:
                 f.write(content.encode() if isinstance(content, str) else content)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a file size limit, a folder that cannot be written
+        reason = exc.strerror or f"the disk is full or a file size limit was reached ({exc})"
+        kept = " (the previous file is unchanged)" if path.exists() else ""
+        raise ConfigError(f"cannot write {path}: {reason}{kept}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -128,11 +128,11 @@ def save_model(model: Any, path: str | Path, force: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
     try:
-        if path.suffix in (".h5", ".hdf5"):
-            write_atomic(tmp, _h5_bytes(model))  # HDF5 meeting a full disk crashes (SIGSEGV): it writes to memory
+        if path.suffix in (".h5", ".hdf5"):  # HDF5 meeting a full disk crashes (SIGSEGV): it writes to memory
+            write_atomic(path, _h5_bytes(model))
         else:
             save(model, tmp)
-        os.replace(tmp, path)
+            os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:  # h5py reports a full disk as OSError or RuntimeError
         reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
         raise ConfigError(f"cannot write {path}: {reason}" + (" (it was left as it was)" if path.exists() else "")) from None
