@@ -76,8 +76,11 @@ def _distinct(**outputs: Any) -> None:
 
 def _os_error(exc: OSError) -> str:
     """A permission or disk error as one line (the file and the reason)."""
-    where = f" {exc.filename}" if exc.filename else ""
-    return f"cannot write or read{where}: {exc.strerror or exc}"
+    import errno
+
+    what = f"cannot write or read {exc.filename}" if exc.filename else "a file could not be written"
+    full = " (the disk is full or a file size limit was reached)" if exc.errno in (errno.ENOSPC, errno.EFBIG) else ""
+    return f"{what}: {exc.strerror or exc}{full}"
 
 
 def _positive_int(text: str) -> int:
@@ -114,6 +117,7 @@ def _override(settings: dict[str, Any], args: argparse.Namespace, kind: type) ->
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    check_writable(Path(args.output_dir), folder=True)
     result = run_demo(Path(args.output_dir), io_type=args.io_type, force=args.force, progress=_Progress())
     print(result.format())
     return 0 if result.report.passed else EXIT_DISAGREE
