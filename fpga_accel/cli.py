@@ -136,6 +136,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     custom_objects = args.custom_objects
     if args.config:
         data = load_project_file(args.config)
+        quantize_config_from(data.get("quantize"))  # a section of known, valid settings, before merging flags
         settings.update(data.get("quantize") or {})
         custom_objects = custom_objects or data.get("custom_objects")
     config = quantize_config_from(_override(settings, args, QuantizeConfig))

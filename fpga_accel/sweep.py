@@ -151,7 +151,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
         return read_json(done, "delete that point's folder to run it again")
     out.mkdir(parents=True, exist_ok=True)
     _size_tensorflow_threads(csim_jobs)
-    (out / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
+    write_atomic(out / "params.json", json.dumps(params, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     config = FlowConfig(
         model=spec.model, data=spec.data, test_samples=spec.test_samples, require_exact=False,
@@ -165,7 +165,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
                   "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid()}
         write_atomic(done, json.dumps(result, indent=2, sort_keys=True) + "\n")
         return result
-    report = json.loads((project.work_dir / "csim_report.json").read_text())
+    report = read_json(project.work_dir / "csim_report.json", "run the point again")
     for key in ("reference_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement"):
         value = report.get(key)
         if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
@@ -236,15 +236,18 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
 
 
 def write_table(rows: List[Dict[str, Any]], path: Path) -> Path:
+    """results.csv, written whole or not at all (a failed point has its reason in ``failed``)."""
+    import io
+
     keys = sorted({k for row in rows for k in row["params"]})
     cols = ["id", *keys, "failed", "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp",
             "est_lut", "est_ff", "est_bram36", "est_latency_ns", "fits", "seconds"]
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(cols)
-        for row in rows:
-            writer.writerow([row["params"].get(c, row.get(c)) if c in keys else row.get(c) for c in cols])
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(cols)
+    for row in rows:
+        writer.writerow([row["params"].get(c, row.get(c)) if c in keys else row.get(c) for c in cols])
+    return write_atomic(path, text.getvalue())
 
 
 def pareto_front(rows: List[Dict[str, Any]], cost: str) -> List[Dict[str, Any]]:

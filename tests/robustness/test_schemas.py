@@ -72,6 +72,15 @@ def test_a_wrong_field_of_a_project_file_is_one_line_naming_it(tmp_path, section
     _refused(_flow(tmp_path, GOOD + section + "\n"), message)
 
 
+@pytest.mark.parametrize("section", ["quantize: fast", "quantize: [1]"])
+def test_quantize_with_a_project_file_checks_its_section(tmp_path, section):
+    (tmp_path / "p.yml").write_text(GOOD + section + "\n")
+    (tmp_path / "m.h5").write_bytes(b"m")
+    proc = run_cli(["quantize", tmp_path / "m.h5", "-o", tmp_path / "q.h5", "--config", tmp_path / "p.yml"])
+    _refused(proc, "quantize must be a section of settings")
+    assert not (tmp_path / "q.h5").exists()
+
+
 def test_a_model_that_is_not_a_path_is_named(tmp_path):
     _refused(_flow(tmp_path, "name: p\nmodel: 5\n"), "model 5 must be a file path")
 
