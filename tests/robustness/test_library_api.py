@@ -196,3 +196,30 @@ def test_a_flow_whose_project_lost_its_weights_converts_it_again(robust_project,
     healed = run_flow(config, stop="csim")
     assert healed.records["convert"].status == "ran" and healed.records["csim"].status == "ran"
     assert weights.is_file()
+
+
+def test_a_worker_that_cannot_start_is_an_error_not_a_hang(tmp_path):
+    """A worker that dies (here: its library is missing) fails the call with its reason; the pool used to
+    respawn dying workers forever."""
+    from fpga_accel.runtime.csim_lib import WorkerPool
+
+    pool = WorkerPool(tmp_path / "missing.so", "mlp", 16, 5, tmp_path, workers=2)
+    try:
+        with pytest.raises(fa.BuildError, match="a csim worker process exited .status 1. before returning its chunk"):
+            pool.predict(np.zeros((10, 16), np.float32))
+        assert pool.closed
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_dies_before_a_large_chunk_is_an_error_too(tmp_path):
+    from fpga_accel.runtime.csim_lib import WorkerPool
+
+    pool = WorkerPool(tmp_path / "missing.so", "mlp", 16, 5, tmp_path, workers=2)
+    try:
+        for worker in pool._workers:
+            worker.proc.wait(timeout=60)  # both gone before anything is sent
+        with pytest.raises(fa.BuildError, match="a csim worker process exited"):
+            pool.predict(np.zeros((40_000, 16), np.float32))
+    finally:
+        pool.close()
