@@ -140,11 +140,15 @@ class QuantizeConfig:
             if value is not None and not -MAX_INTEGER_BITS <= value <= MAX_INTEGER_BITS:
                 raise ConfigError(f"{key} must be between {-MAX_INTEGER_BITS} and {MAX_INTEGER_BITS} (QKeras "
                                   f"computes in float32: 2^{value} is beyond what its products can hold), got {value}")
-        known = {f.name for f in dataclasses.fields(self)}
+        known = {f.name for f in dataclasses.fields(self)} - {"layers"}
         for name, override in self.layers.items():
             bad = set(override) - known
             if bad:
-                raise ConfigError(f"layer {name!r}: unknown quantization keys {sorted(bad)}")
+                raise ConfigError(f"layer {name!r}: unknown quantization keys {sorted(map(str, bad))}")
+            try:  # every override is a valid setting before any layer is built with it
+                dataclasses.replace(self, layers={}, **override)
+            except ConfigError as exc:
+                raise ConfigError(f"layer {name!r}: {exc}") from None
 
     def for_layer(self, name: str) -> "QuantizeConfig":
         override = self.layers.get(name)
@@ -186,7 +190,7 @@ class ConvertConfig:
         get_board(_text(self.board, "board"))
         _text(self.precision, "precision")
         _text(self.input_precision, "input_precision", allow_none=True)
-        if not isinstance(self.output_dir, (str, Path)):
+        if not isinstance(self.output_dir, (str, Path)) or not str(self.output_dir):
             raise ConfigError(f"output_dir must be a folder path, got {self.output_dir!r}")
         object.__setattr__(self, "margin", _number(self.margin, "margin"))
         object.__setattr__(self, "clock_period", _number(self.clock_period, "clock_period", allow_none=True))

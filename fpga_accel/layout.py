@@ -325,6 +325,10 @@ class ProjectMeta:
         for key in texts:
             if not isinstance(data[key], str):
                 raise ConfigError(f"{source}: {key} {data[key]!r} is not text; {self.FIX}")
+        for key, choices in (("io_type", ("io_parallel", "io_stream")), ("strategy", ("latency", "resource")),
+                             ("softmax", ("design", "host"))):
+            if data[key].lower() not in choices:
+                raise ConfigError(f"{source}: {key} {data[key]!r} is not one of {', '.join(choices)}; {self.FIX}")
         period = data["clock_period"]
         if isinstance(period, bool) or not isinstance(period, (int, float)) or not 0 < period < 1000:
             raise ConfigError(f"{source}: clock_period {period!r} is not a period in ns; {self.FIX}")

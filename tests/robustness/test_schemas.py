@@ -18,7 +18,7 @@ from fpga_accel.flow import FlowConfig
 from fpga_accel.layout import META_FILE, ProjectMeta
 from robustness_helpers import run_cli, tree
 
-GOOD = "name: p\nmodel: m.h5\noutput_dir: out\n"
+GOOD = "name: p\nmodel: m.h5\n"
 
 
 def _refused(proc: subprocess.CompletedProcess, message: str) -> None:
@@ -63,6 +63,13 @@ def _flow(tmp_path: Path, text: str, timeout: float = 120) -> subprocess.Complet
     ("quantize: {input_integer: 300}", "input_integer must be between -63 and 63"),
     ("quantize: {weight_integer: -100}", "weight_integer must be between -63 and 63"),
     ("quantize: {layers: {fc1: 3}}", "layers must map layer names to settings"),
+    ("quantize: {layers: {fc1: {weight_bits: 99}}}", "layer 'fc1': weight_bits must be between 2 and 24"),
+    ("quantize: {layers: {fc1: {input_integer: 300}}}", "layer 'fc1': input_integer must be between"),
+    ("quantize: {layers: {fc1: {layers: {}}}}", "layer 'fc1': unknown quantization keys ['layers']"),
+    ("output_dir: ''", "output_dir must be a folder path"),
+    ("output_dir: [a]", "output_dir must be a folder path"),
+    ("reuse_factor: -1", "reuse_factor must be a positive integer or 'auto'"),
+    ("clock_period: .nan", "clock_period must be a number"),
     ("custom_objects: 3", "custom_objects 3 must be a module name or a .py file"),
     ("data: [1]", "data [1] must be a file path"),
     ("input_precision: 'fixed<1024,10>'", "is 1024 bits wide"),
@@ -195,7 +202,7 @@ def test_sweep_data_naming_a_folder_says_it_is_a_folder(tmp_path):
 def test_a_damaged_flow_record_is_one_line_saying_delete_it(tmp_path, record):
     (tmp_path / "m.h5").write_bytes(b"m")
     (tmp_path / "p.yml").write_text(GOOD)
-    work = tmp_path / "out" / "p.flow"
+    work = tmp_path / "hls_projects" / "p.flow"  # output_dir defaults to a folder beside the file
     work.mkdir(parents=True)
     (work / "flow.json").write_bytes(record.encode("latin-1"))
     before = tree(tmp_path)
@@ -243,6 +250,9 @@ def test_moderately_nested_record_is_refused_by_the_depth_limit(record_copy):
     (lambda m: m.update(reuse_factor=0), "reuse_factor 0 is not a positive integer or 'auto'"),
     (lambda m: m.update(axi_input_type=16), "axi_input_type 16 is not text"),
     (lambda m: m.update(fidelity=3), "fidelity 3 is not a JSON object"),
+    (lambda m: m.update(io_type="io_serial"), "io_type 'io_serial' is not one of io_parallel, io_stream"),
+    (lambda m: m.update(softmax=None), "softmax None is not text"),
+    (lambda m: m.update(layers=[{"name": "x", "class": 5}]), "layer 'x' class 5 is not text"),
     (lambda m: m.update(input_shape=[1 << 30, 1 << 30]), "input_shape"),
 ])
 def test_an_edited_record_field_is_refused_by_name(record_copy, change, message):
