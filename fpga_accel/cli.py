@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="QKeras model: report agreement, exit 3 unless bit-exact")
     p.add_argument("--labels", help=".npy of labels: also report accuracy")
     p.add_argument("--report", help="write the agreement report as JSON")
-    p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: by batch size)")
+    p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: 1)")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)

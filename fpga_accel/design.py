@@ -7,6 +7,7 @@ predict, trace, and compare against the Keras model. Light at import: TensorFlow
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ class Design:
 
     def __init__(self, root: str | Path, jobs: int | None = None) -> None:
         """``jobs``: g++ processes for compiling (default 3; a sweep worker passes its own cores)."""
+        if not isinstance(root, (str, os.PathLike)):
+            raise ConfigError(f"a design is a project folder (hls_projects/NAME), got {root!r}")
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+            raise ConfigError(f"jobs must be a whole number >= 1 (g++ processes), got {jobs!r}")
         self.root = Path(root)
         self.jobs = jobs
         self.meta = ProjectMeta.read(self.root)
@@ -244,7 +249,12 @@ class Design:
             max_abs_diff=float(np.max(np.abs(ref_cmp - ours_cmp))),
             compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff)
         if y_true is not None:
-            y_true = np.asarray(y_true)
+            try:
+                y_true = np.asarray(y_true)
+            except (ValueError, TypeError):
+                raise InputError("labels are not a rectangular array: give one label (or one-hot row) per sample") from None
+            if y_true.dtype.kind not in "iufb":
+                raise InputError(f"labels have dtype {y_true.dtype}; expected class indices or one-hot rows")
             labels = y_true.argmax(1) if y_true.ndim == 2 else y_true
             if labels.shape != (n,):
                 raise InputError(f"labels have shape {y_true.shape}, expected ({n},) or ({n}, classes)")

@@ -200,6 +200,9 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
     worker has to itself, 1 on a remote cluster)."""
     from distributed import Client, LocalCluster, as_completed
 
+    for value, what in ((workers, "workers"), (retries + 1, "retries + 1"), (csim_jobs or 1, "csim_jobs")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")  # 0 workers: waits forever
     root = spec.root
     root.mkdir(parents=True, exist_ok=True)
     points = spec.points()

@@ -223,3 +223,37 @@ def test_a_worker_that_dies_before_a_large_chunk_is_an_error_too(tmp_path):
             pool.predict(np.zeros((40_000, 16), np.float32))
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"root": None}, "a design is a project folder"),
+    ({"root": 5}, "a design is a project folder"),
+    ({"jobs": 0}, "jobs must be a whole number >= 1"),
+    ({"jobs": "3"}, "jobs must be a whole number >= 1"),
+])
+def test_design_arguments_are_checked(robust_project, kwargs, message):
+    with pytest.raises(fa.ConfigError, match=message):
+        fa.Design(**{"root": robust_project[1].root, **kwargs})
+
+
+def test_compare_refuses_ragged_labels(robust_project):
+    from fpga_accel.model_io import load_model
+
+    root, design = robust_project
+    x = np.load(root / "x.npy")
+    with pytest.raises(fa.InputError, match="labels are not a rectangular array"):
+        fa.Design(design.root).compare(load_model(root / "q.h5"), x, [[1, 0], [1]] * 4)
+
+
+@pytest.mark.parametrize("kwargs", [{"workers": 0}, {"workers": True}, {"retries": -2}, {"csim_jobs": -1}])
+def test_run_sweep_refuses_counts_that_would_wait_forever(tmp_path, kwargs):
+    """workers=0 made a cluster with no worker, and the sweep waited for it forever."""
+    from fpga_accel.sweep import SweepSpec, run_sweep
+
+    (tmp_path / "m.h5").write_bytes(b"m")
+    (tmp_path / "d.npz").write_bytes(b"d")
+    spec = SweepSpec(name="s", model=tmp_path / "m.h5", data=tmp_path / "d.npz", grid={"weight_bits": [4]},
+                     output_dir=tmp_path / "out")
+    with pytest.raises(fa.ConfigError, match="must be a whole number >= 1"):
+        run_sweep(spec, **kwargs)
+    assert not (tmp_path / "out").exists()
