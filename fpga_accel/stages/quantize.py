@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
-from ..config import MAX_INTEGER_BITS, QuantizeConfig
+from ..config import MAX_INTEGER_BITS, QuantizeConfig, quantize_config_from
 from ..errors import ConfigError, InputError
 from ..keras_compat import (input_layer_name, input_shape, keras_module, layer_input_shape, output_shape,
                             producing_layer)
@@ -101,12 +101,22 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
     keras = keras_module()
     from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quantized_relu
 
-    config = config or QuantizeConfig()
+    if config is None or isinstance(config, Mapping):
+        config = quantize_config_from(config)
+    elif not isinstance(config, QuantizeConfig):
+        raise ConfigError(f"config must be a QuantizeConfig or a mapping of its settings, got {type(config).__name__}")
     layers = check_chain(model)
     if config.epochs and (x is None or y is None):
         raise ConfigError("quantization-aware training (epochs > 0) needs data with x and y")
     if x is not None:
-        x = np.asarray(x, dtype=np.float32)
+        try:
+            x = np.asarray(x, dtype=np.float32)
+        except (ValueError, TypeError):
+            raise InputError("data is not a rectangular array of numbers") from None
+        if x.ndim == 0 or len(x) == 0:
+            raise InputError(f"data has shape {x.shape}: give a batch of samples")
+        if y is not None and len(np.asarray(y)) != len(x):
+            raise InputError(f"data has {len(x)} samples but {len(np.asarray(y))} labels")
         if x.shape[1:] != input_shape(model):
             raise InputError(f"data has sample shape {x.shape[1:]}, the model expects {input_shape(model)}")
         if not np.all(np.isfinite(x)):

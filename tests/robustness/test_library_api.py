@@ -257,3 +257,29 @@ def test_run_sweep_refuses_counts_that_would_wait_forever(tmp_path, kwargs):
     with pytest.raises(fa.ConfigError, match="must be a whole number >= 1"):
         run_sweep(spec, **kwargs)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"test_fraction": 2}, "test_fraction must be a number between 0 and 1"),
+    ({"test_fraction": 0}, "test_fraction must be a number between 0 and 1"),
+    ({"seed": -1}, "seed must be a whole number >= 0"),
+    ({"seed": "a"}, "seed must be a whole number >= 0"),
+])
+def test_digits_split_arguments_are_checked(kwargs, message):
+    from fpga_accel.data import load_digits_split
+
+    with pytest.raises(fa.ConfigError, match=message):
+        load_digits_split(**kwargs)
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ({"config": "fast"}, fa.ConfigError, "config must be a QuantizeConfig or a mapping"),
+    ({"config": {"weight_bits": 99}}, fa.ConfigError, "weight_bits must be between 2 and 24"),
+    ({"x": [[0.0] * 64, [0.0]]}, fa.InputError, "data is not a rectangular array"),
+    ({"x": np.zeros((4, 64), np.float32), "y": np.zeros(3)}, fa.InputError, "4 samples but 3 labels"),
+])
+def test_quantize_library_arguments_are_checked(args, error, message):
+    from models import float_mlp
+
+    with pytest.raises(error, match=message):
+        fa.quantize(float_mlp(), **args)

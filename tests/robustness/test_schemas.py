@@ -101,6 +101,13 @@ def test_yaml_alias_bomb_is_refused_not_expanded(tmp_path):
     _refused(_flow(tmp_path, text, timeout=60), "expands to more than 100000 values")
 
 
+def test_yaml_python_tags_are_data_errors_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    proc = _flow(tmp_path, GOOD + f"data: !!python/object/apply:os.system ['touch {marker}']\n")
+    _refused(proc, "is not valid YAML")
+    assert not marker.exists()
+
+
 def test_a_yaml_alias_loop_is_refused(tmp_path):
     _refused(_flow(tmp_path, GOOD + "build: &b {steps: [*b]}\n", timeout=60), "a YAML loop")
 
