@@ -143,9 +143,10 @@ _INSERTS = re.compile(r"trace_outputs->insert\(")
 
 
 def trace_sizes(layout: ProjectLayout) -> dict[str, int]:
-    """Values per sample of every layer the compiled library traces, read from the bridge it is built from
-    (the library's cache key covers the bridge's bytes, so this is what the library allocates). A bridge
-    whose trace table cannot be read exactly is refused: trace would otherwise write past its buffers."""
+    """Values per sample of every layer the compiled library traces (one trace entry per name), read from
+    the bridge it is built from (the library's cache key covers the bridge's bytes, so this is what the
+    library allocates). A bridge whose trace table cannot be read exactly is refused: trace would
+    otherwise read past its buffers."""
     try:
         text = layout.bridge_cpp.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -160,8 +161,8 @@ def trace_sizes(layout: ProjectLayout) -> dict[str, int]:
         size = 1
         for f in factors:
             size *= int(f)
-        sizes[name] = size
-    if len(found) != len(_INSERTS.findall(text)) or len(sizes) != len(found):
+        sizes.setdefault(name, size)  # std::map::insert keeps the first of a name (a layer with two variables)
+    if len(found) != len(_INSERTS.findall(text)):
         raise BuildError(f"{layout.bridge_cpp}: its trace table is not hls4ml's; re-convert the project")
     return sizes
 
