@@ -122,7 +122,7 @@ def test_csim_cli_workers_flag(build, rng, tmp_path, monkeypatch):
     assert [pool.workers for pool in pools] == [2]  # --workers 2: the CLI predicted with two processes
     pools[0].close()
     assert np.array_equal(np.load(tmp_path / "y.npy"), design.predict(x, workers=1))
-    # without the flag, 64 samples stay in this process (the default below 10,000 samples)
+    # without the flag, the batch stays in this process (the default: a pool only when asked)
     assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output",
                  str(tmp_path / "y1.npy")]) == 0
     assert len(pools) == 1 and np.array_equal(np.load(tmp_path / "y1.npy"), np.load(tmp_path / "y.npy"))
