@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import FpgaAccelError, InputError, NotExactError
-from .layout import refuse_overwrite, write_atomic
+from .layout import check_writable, refuse_overwrite, write_atomic
 
 EXIT_ERROR, EXIT_USAGE, EXIT_DISAGREE = 1, 2, 3
 log = logging.getLogger("fpga_accel.cli")
@@ -59,6 +59,7 @@ def _out_path(path: str, force: bool) -> Path:
     if not out.parent.is_dir():
         raise FpgaAccelError(f"cannot write {out}: folder {out.parent} does not exist")
     refuse_overwrite(out, force)
+    check_writable(out)
     return out
 
 
@@ -74,6 +75,27 @@ def _trust_model_code(trusted: Any) -> None:
 
         _TRUST_BEFORE.append((TRUST_ENV, os.environ.get(TRUST_ENV)))
         os.environ[TRUST_ENV] = "1"
+
+
+def _distinct(**outputs: Any) -> None:
+    """Two outputs naming one file would overwrite each other: refused before any work."""
+    seen: dict[Path, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        real = Path(path).resolve()
+        if real in seen:
+            raise FpgaAccelError(f"--{seen[real]} and --{flag} name the same file {path}: give each its own file")
+        seen[real] = flag
+
+
+def _os_error(exc: OSError) -> str:
+    """A permission or disk error as one line (the file and the reason)."""
+    import errno
+
+    what = f"cannot write or read {exc.filename}" if exc.filename else "a file could not be written"
+    full = " (the disk is full or a file size limit was reached)" if exc.errno in (errno.ENOSPC, errno.EFBIG) else ""
+    return f"{what}: {exc.strerror or exc}{full}"
 
 
 def _positive_int(text: str) -> int:
@@ -110,6 +132,7 @@ def _override(settings: dict[str, Any], args: argparse.Namespace, kind: type) ->
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    check_writable(Path(args.output_dir), folder=True)
     result = run_demo(Path(args.output_dir), io_type=args.io_type, force=args.force, progress=_Progress())
     print(result.format())
     return 0 if result.report.passed else EXIT_DISAGREE
@@ -123,10 +146,12 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     refuse_overwrite(out, args.force)  # its folder is created when the model is saved
+    check_writable(out)
     settings: dict[str, Any] = {}
     custom_objects = args.custom_objects
     if args.config:
         data = load_project_file(args.config)
+        quantize_config_from(data.get("quantize"))  # a section of known, valid settings, before merging flags
         settings.update(data.get("quantize") or {})
         custom_objects = custom_objects or data.get("custom_objects")
         _trust_model_code(data.get("trust_model_code"))
@@ -159,6 +184,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     _trust_model_code(config.trust_model_code)
     calibration = load_array(args.calibration) if args.calibration else None
 
+    check_writable(config.output_dir, folder=True)
     refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
     model = load_model(model_path, project.custom_objects)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
@@ -222,6 +248,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
     from .stages.csim import csim
 
     design = Design(args.project)
+    _distinct(output=args.output, report=args.report)
     out = _out_path(args.output, args.force) if args.output else None
     report_out = _out_path(args.report, args.force) if args.report else None
     x = load_array(args.input)
@@ -278,6 +305,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     from .stages.bundle import make_bundle
 
     design = Design(args.project)
+    check_writable(Path(args.output_dir), folder=True)
     x = load_array(args.vectors) if args.vectors else None
     path = make_bundle(design, Path(args.bit), Path(args.hwh), Path(args.output_dir), x=x, force=args.force)
     print(path)
@@ -308,6 +336,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     def show(update: Any) -> None:
         bar(update)
         row = update.result
+        if row.get("failed"):
+            log.warning("  %s %s: failed: %s", row["id"], row["params"], row["failed"])
+            return
         log.info("  %s %s: csim accuracy %.2f%%, bit-exact %.0f%%, est. DSP %.0f LUT %.0f, %s", row["id"],
                  row["params"], 100 * row["csim_accuracy"], 100 * row["bit_exact"], row["est_dsp"], row["est_lut"],
                  "fits" if row["fits"] else "does not fit")
@@ -335,6 +366,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .stages.bundle import make_bundle
 
     if "bitfile" in steps:  # fail before an hour of Vivado, not after
+        check_writable(Path(args.output_dir), folder=True)
         refuse_overwrite(Path(args.output_dir) / design.name, args.force)
     result = build(design, steps, progress=_Progress(), flow=flow)
     print(json.dumps(result.report, indent=2))
@@ -500,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="QKeras model: report agreement, exit 3 unless bit-exact")
     p.add_argument("--labels", help=".npy of labels: also report accuracy")
     p.add_argument("--report", help="write the agreement report as JSON")
-    p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: by batch size)")
+    p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: 1)")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
@@ -634,6 +666,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_DISAGREE
     except FpgaAccelError as exc:
         log.error("%s", exc)
+        return EXIT_ERROR
+    except OSError as exc:  # a full disk or a permission met despite the checks before the work
+        log.error("%s", _os_error(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
         log.error("interrupted")

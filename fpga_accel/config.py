@@ -41,6 +41,10 @@ MAX_WIDTH = 1024
 """ap_int/ap_fixed's largest width by default (AP_INT_MAX_W); a width of 0 aborts inside ap_private."""
 
 
+MAX_INPUT_WIDTH = 64
+"""Widest input precision: the AXI input is float32, cast to it (hls4ml 1.3's converter fails at 128)."""
+
+
 def check_precision(text: str, what: str) -> str:
     if not isinstance(text, str) or not _PRECISION.match(text.strip()):
         raise ConfigError(f"{what}: {text!r} is not an HLS precision such as 'ap_fixed<16,6>'")
@@ -82,6 +86,11 @@ def _text(value: Any, what: str, allow_none: bool = False) -> str | None:
     return value
 
 
+MAX_INTEGER_BITS = 63
+"""Integer bits of a QKeras quantizer: QKeras computes in float32 (largest 2^128), so a value of 2^63 times
+a weight of 2^63 is the most a product may reach; quantized_bits(8, 128) computes NaN for every input."""
+
+
 @dataclass(frozen=True)
 class QuantizeConfig:
     """How a float Keras model becomes a QKeras model (bit widths count the sign bit)."""
@@ -115,7 +124,8 @@ class QuantizeConfig:
         if self.batch_size < 1 or not self.learning_rate > 0:
             raise ConfigError(f"batch_size must be >= 1 and learning_rate > 0, got {self.batch_size}, "
                               f"{self.learning_rate}")
-        if not isinstance(self.layers, Mapping) or not all(isinstance(v, Mapping) for v in self.layers.values()):
+        if not isinstance(self.layers, Mapping) or not all(isinstance(v, Mapping) for v in self.layers.values()) \
+                or not all(isinstance(k, str) for k in self.layers):
             raise ConfigError(f"layers must map layer names to settings, got {self.layers!r}")
         # QKeras quantizes in float32: past 24 bits its grid is no longer exact (32 gives NaN).
         for key in ("weight_bits", "bias_bits", "activation_bits"):
@@ -125,11 +135,20 @@ class QuantizeConfig:
             raise ConfigError(f"input_bits must be 0 (no input quantizer) or 2..24, got {self.input_bits}")
         if self.epochs < 0:
             raise ConfigError("epochs must be >= 0")
-        known = {f.name for f in dataclasses.fields(self)}
+        for key in ("weight_integer", "bias_integer", "activation_integer", "input_integer"):
+            value = getattr(self, key)
+            if value is not None and not -MAX_INTEGER_BITS <= value <= MAX_INTEGER_BITS:
+                raise ConfigError(f"{key} must be between {-MAX_INTEGER_BITS} and {MAX_INTEGER_BITS} (QKeras "
+                                  f"computes in float32: 2^{value} is beyond what its products can hold), got {value}")
+        known = {f.name for f in dataclasses.fields(self)} - {"layers"}
         for name, override in self.layers.items():
             bad = set(override) - known
             if bad:
-                raise ConfigError(f"layer {name!r}: unknown quantization keys {sorted(bad)}")
+                raise ConfigError(f"layer {name!r}: unknown quantization keys {sorted(map(str, bad))}")
+            try:  # every override is a valid setting before any layer is built with it
+                dataclasses.replace(self, layers={}, **override)
+            except ConfigError as exc:
+                raise ConfigError(f"layer {name!r}: {exc}") from None
 
     def for_layer(self, name: str) -> "QuantizeConfig":
         override = self.layers.get(name)
@@ -182,7 +201,7 @@ class ConvertConfig:
         get_board(_text(self.board, "board"))
         _text(self.precision, "precision")
         _text(self.input_precision, "input_precision", allow_none=True)
-        if not isinstance(self.output_dir, (str, Path)):
+        if not isinstance(self.output_dir, (str, Path)) or not str(self.output_dir):
             raise ConfigError(f"output_dir must be a folder path, got {self.output_dir!r}")
         object.__setattr__(self, "margin", _number(self.margin, "margin"))
         object.__setattr__(self, "clock_period", _number(self.clock_period, "clock_period", allow_none=True))
@@ -218,6 +237,11 @@ class ConvertConfig:
         check_precision(self.precision, "precision")
         if self.input_precision is not None:
             check_precision(self.input_precision, "input_precision")
+            width = int(re.search(r"<\s*(\d+)", self.input_precision).group(1))
+            if width > MAX_INPUT_WIDTH:
+                raise ConfigError(f"input_precision {self.input_precision!r} is {width} bits wide; the design's input "
+                                  f"is cast from float32 (24 significant bits), at most {MAX_INPUT_WIDTH} bits are "
+                                  "useful (and hls4ml's converter fails beyond)")
 
     @property
     def resolved_clock_period(self) -> float:
@@ -369,26 +393,91 @@ def _enum(kind: type[Enum], value: Any, what: str) -> Enum:
         raise ConfigError(f"{what} must be one of {choices}, got {value!r}") from None
 
 
+MAX_SETTINGS_BYTES = 1 << 20
+"""A settings file larger than this is refused unread (a project file is a few hundred bytes)."""
+MAX_YAML_NODES = 100_000
+"""Values a settings file may hold once its aliases are expanded: nested aliases (``&b [*a, *a, ...]``)
+multiply, so a few hundred bytes can stand for 10^9 values that the first ``str()`` of them expands."""
+
+
+def _expanded_size(root: Any, path: Path) -> int:
+    """Values under ``root`` (a composed YAML node) with every alias expanded, counted without expanding
+    them (each node's size is computed once); a node that contains itself is refused."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            active.discard(key)
+            children = _children(node, yaml)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise ConfigError(f"{path}: an alias refers to a value that contains it (a YAML loop)")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node, yaml) if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: Any, yaml: Any) -> list[Any]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
     """A YAML file of settings as a dict; a missing, unreadable, malformed or non-mapping file is one
-    ConfigError naming it (never a parser traceback)."""
+    ConfigError naming it (never a parser traceback). Loaded safely (no Python objects) and with a budget:
+    at most MAX_SETTINGS_BYTES, and MAX_YAML_NODES values once aliases are expanded (an alias bomb is
+    refused before anything is built from it)."""
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder, not a file")
     if not path.is_file():
         raise ConfigError(f"{what} {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        size = path.stat().st_size
+        if size > MAX_SETTINGS_BYTES:
+            raise ConfigError(f"{path} is {size} bytes; a {what} is at most {MAX_SETTINGS_BYTES} bytes")
+        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                data: Any = {}
+            else:
+                if _expanded_size(node, path) > MAX_YAML_NODES:
+                    raise ConfigError(f"{path} expands to more than {MAX_YAML_NODES} values (nested YAML "
+                                      "aliases): write the settings out instead of aliasing them")
+                data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+        data = {} if data is None else data
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
         raise ConfigError(f"{path} is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be a {what}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"{path}: setting names must be text, got {bad[0]!r}")
     return data
 
 
@@ -428,6 +517,8 @@ def merge_hls_config(settings: Mapping[str, Any], source: str) -> dict[str, Any]
 
 
 def quantize_config_from(data: Mapping[str, Any] | None) -> QuantizeConfig:
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"quantize must be a section of settings (weight_bits: 6, ...), got {data!r}")
     data = dict(data or {})
     known = {f.name for f in dataclasses.fields(QuantizeConfig)}
     unknown = sorted(set(data) - known)

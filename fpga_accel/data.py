@@ -10,6 +10,12 @@ def load_digits_split(test_fraction: float = 0.2, seed: int = 0, image: bool = F
 
     ``image=True`` gives (n, 8, 8, 1) for CNNs, else flat (n, 64).
     """
+    from .errors import ConfigError
+
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+        raise ConfigError(f"test_fraction must be a number between 0 and 1, got {test_fraction!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
     from sklearn.datasets import load_digits
 
     digits = load_digits()

@@ -7,6 +7,7 @@ predict, trace, and compare against the Keras model. Light at import: TensorFlow
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from .errors import ConfigError, InputError
 from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
-from .runtime.csim_build import CsimBuild, build_library
-from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers
+from .runtime.csim_build import CsimBuild, build_library, trace_sizes
+from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers, pool_allowed
 from .runtime.progress import Progress
 from .runtime.fixed_point import Codec
 from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
@@ -89,6 +90,10 @@ class Design:
 
     def __init__(self, root: str | Path, jobs: int | None = None) -> None:
         """``jobs``: g++ processes for compiling (default 3; a sweep worker passes its own cores)."""
+        if not isinstance(root, (str, os.PathLike)):
+            raise ConfigError(f"a design is a project folder (hls_projects/NAME), got {root!r}")
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+            raise ConfigError(f"jobs must be a whole number >= 1 (g++ processes), got {jobs!r}")
         self.root = Path(root)
         self.jobs = jobs
         self.meta = ProjectMeta.read(self.root)
@@ -142,6 +147,7 @@ class Design:
             self.compile()
         assert self._build is not None
         if self._lib is None:
+            self._trace_shapes()  # the record's per-layer table against the library, before anything runs
             n_in, n_out = int(np.prod(self.input_shape)), int(np.prod(self.output_shape))
             self._lib = CsimLibrary(self._build.library, self.meta.project_name, n_in, n_out, self._build.weights_dir)
         return self._lib
@@ -153,7 +159,11 @@ class Design:
         """
         arr = check_input(x, self.input_shape)
         lib = self._library()
-        workers = default_workers(arr.shape[0]) if workers is None else max(1, int(workers))
+        workers = default_workers(arr.shape[0]) if workers is None else _workers(workers)
+        if workers > 1 and not pool_allowed():
+            log.warning("predict(workers=%d) called while this process is starting as a worker (a script without "
+                        "`if __name__ == \"__main__\":`?): running in this process instead of starting a pool", workers)
+            workers = 1
         if workers > 1 and arr.shape[0] >= 2 * workers:
             if self._pool is None or self._pool.closed or self._pool.workers != workers:
                 self.close()
@@ -167,9 +177,31 @@ class Design:
     def trace(self, x: Any) -> dict[str, np.ndarray]:
         """Every traced layer's csim output for a batch, keyed by hls4ml layer name."""
         arr = check_input(x, self.input_shape)
-        shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
-        _, traces = self._library().trace(arr, shapes)
+        lib = self._library()
+        shapes = self._trace_shapes()
+        _, traces = lib.trace(arr, shapes, slots=len(trace_sizes(self.layout)))
         return traces
+
+    def _trace_shapes(self) -> dict[str, list[int]]:
+        """The record's traced layers and their shapes, checked against the library before any of its
+        trace buffers is read: an edited record (a wrong shape, traced flags changed) would make trace
+        read past them."""
+        compiled = trace_sizes(self.layout)
+        shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
+        if set(shapes) != set(compiled):
+            raise ConfigError(f"{self.meta_file}: its traced layers {sorted(shapes)} are not the ones the compiled "
+                              f"design traces {sorted(compiled)}: the record is edited or stale; re-convert the "
+                              "project (`fpga-accel convert --force`)")
+        for name, shape in shapes.items():
+            if int(np.prod(shape)) != compiled[name]:
+                raise ConfigError(f"{self.meta_file}: layer {name!r} has shape {shape} ({int(np.prod(shape))} "
+                                  f"values) but the compiled design traces {compiled[name]}: the record is edited "
+                                  "or stale; re-convert the project (`fpga-accel convert --force`)")
+        return shapes
+
+    @property
+    def meta_file(self) -> Path:
+        return self.layout.meta_file
 
     def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None) -> AgreementReport:
         """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer
@@ -217,7 +249,12 @@ class Design:
             max_abs_diff=float(np.max(np.abs(ref_cmp - ours_cmp))),
             compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff)
         if y_true is not None:
-            y_true = np.asarray(y_true)
+            try:
+                y_true = np.asarray(y_true)
+            except (ValueError, TypeError):
+                raise InputError("labels are not a rectangular array: give one label (or one-hot row) per sample") from None
+            if y_true.dtype.kind not in "iufb":
+                raise InputError(f"labels have dtype {y_true.dtype}; expected class indices or one-hot rows")
             labels = y_true.argmax(1) if y_true.ndim == 2 else y_true
             if labels.shape != (n,):
                 raise InputError(f"labels have shape {y_true.shape}, expected ({n},) or ({n}, classes)")
@@ -313,6 +350,16 @@ class Design:
             report.layer_exact[name] = frac
             if frac < 1.0 and report.first_divergent_layer is None:
                 report.first_divergent_layer = name
+
+
+MAX_WORKERS = 64
+
+
+def _workers(value: Any) -> int:
+    """``workers`` of the public API, checked as ``--workers`` is (a whole number >= 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_WORKERS:
+        raise ConfigError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {value!r}")
+    return int(value)
 
 
 def _keras_logits(model: Any, where: LogitsLocation, xs: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
 from .errors import ConfigError, NotExactError
-from .layout import META_FILE, ProjectMeta, write_atomic
+from .layout import META_FILE, ProjectMeta, read_json, write_atomic
 from .runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
@@ -68,41 +68,137 @@ class FlowConfig:
     def from_settings(cls, settings: Mapping[str, Any], base: Path, source: str,
                       overrides: Optional[Mapping[str, Any]] = None) -> "FlowConfig":
         """The one place project settings become typed sections (``source`` names them in errors)."""
-        data = dict(settings)
+        data = _relative_paths(dict(settings), base)
         data.update({k: v for k, v in (overrides or {}).items() if v is not None})
         path = source
         model = data.pop("model", None)
         if not model:
             raise ConfigError(f"{path}: no `model:` (the float or QKeras model the flow starts from)")
+        if not isinstance(model, (str, Path)):
+            raise ConfigError(f"{path}: model {model!r} must be a file path")
         if "name" not in data:
             raise ConfigError(f"{path}: no project `name:`")
         quantize = data.pop("quantize", None)
+        if quantize is not None and not isinstance(quantize, Mapping):
+            raise ConfigError(f"{path}: quantize must be a section of settings (weight_bits: 6, ...), "
+                              f"got {quantize!r}")
         flow = {k: data.pop(k) for k in FLOW_KEYS if k in data}
         custom_objects = data.pop("custom_objects", None)
-        build = dict(flow.get("build") or {})
-        unknown = set(build) - {"steps", "bitstreams", "flow"}
-        if unknown:
-            raise ConfigError(f"{path}: unknown build keys {sorted(unknown)}; known: ['bitstreams', 'flow', 'steps']")
-        if build.get("flow") not in (None, "vitis", "vivado-hls"):
-            raise ConfigError(f"{path}: build flow {build['flow']!r} is not 'vitis' or 'vivado-hls'")
+        if custom_objects is not None and not isinstance(custom_objects, (str, Path)):
+            raise ConfigError(f"{path}: custom_objects {custom_objects!r} must be a module name or a .py file")
+        if flow.get("data") is not None and not isinstance(flow["data"], (str, Path)):
+            raise ConfigError(f"{path}: data {flow['data']!r} must be a file path")
+        build = _build_section(flow.get("build"), path)
         return cls(
-            model=_relative(base, model), convert=ConvertConfig(**data),
+            model=Path(model), convert=ConvertConfig(**data),
             quantize=quantize_config_from(quantize) if quantize is not None else None,
-            data=_relative(base, flow["data"]) if flow.get("data") else None,
-            test_samples=int(flow.get("test_samples", 500)),
-            build_steps=tuple(str(build.get("steps", "csim,synth,export,bitfile")).split(",")),
-            build_flow=build.get("flow"),
-            bitstreams=Path(build.get("bitstreams", "bitstreams")), deploy=flow.get("deploy"),
-            custom_objects=custom_objects)
+            data=Path(flow["data"]) if flow.get("data") else None,
+            test_samples=_test_samples(flow.get("test_samples", 500), path),
+            build_steps=build["steps"], build_flow=build.get("flow"),
+            bitstreams=Path(build["bitstreams"]), deploy=_deploy_section(flow.get("deploy"), base, path),
+            custom_objects=str(custom_objects) if custom_objects is not None else None)
 
     @property
     def name(self) -> str:
         return self.convert.name
 
 
-def _relative(base: Path, value: Any) -> Path:
-    path = Path(str(value))
+MAX_TEST_SAMPLES = 10_000_000
+
+
+def _relative(base: Path, value: Any) -> Any:
+    """A path setting of a project file, relative to the file's folder (other types are left for the
+    schema to refuse by name)."""
+    if not isinstance(value, (str, Path)) or not str(value):
+        return value
+    path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def _relative_paths(data: Dict[str, Any], base: Path) -> Dict[str, Any]:
+    """Every path in a project file is relative to the file — model, data, custom_objects (a .py file),
+    output_dir and build.bitstreams, their defaults included — never to the working folder, so a flow run
+    from anywhere finds and writes the same files."""
+    for key in ("model", "data"):
+        if key in data:
+            data[key] = _relative(base, data[key])
+    custom = data.get("custom_objects")
+    if isinstance(custom, str) and (custom.endswith(".py") or "/" in custom):
+        data["custom_objects"] = str(_relative(base, custom))
+    data["output_dir"] = _relative(base, data.get("output_dir", ConvertConfig.output_dir))
+    build = data.get("build")
+    if build is None or isinstance(build, Mapping):
+        build = dict(build or {})
+        build["bitstreams"] = _relative(base, build.get("bitstreams", "bitstreams"))
+        data["build"] = build
+    return data
+
+
+def _test_samples(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TEST_SAMPLES:
+        raise ConfigError(f"{path}: test_samples must be a whole number from 1 to {MAX_TEST_SAMPLES}, got {value!r}")
+    return value
+
+
+BUILD_STEPS = ("csim", "synth", "cosim", "export", "bitfile")
+"""The vendor build's steps (``stages.build.STEPS``; named here so reading a project file stays light)."""
+
+
+def _build_section(build: Any, path: str) -> Dict[str, Any]:
+    if build is None:
+        build = {}
+    if not isinstance(build, Mapping):
+        raise ConfigError(f"{path}: build must be a section (steps:, flow:, bitstreams:), got {build!r}")
+    unknown = set(build) - {"steps", "bitstreams", "flow"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown build keys {sorted(map(str, unknown))}; known: ['bitstreams', 'flow', 'steps']")
+    if build.get("flow") not in (None, "vitis", "vivado-hls"):
+        raise ConfigError(f"{path}: build flow {build['flow']!r} is not 'vitis' or 'vivado-hls'")
+    steps = build.get("steps", "csim,synth,export,bitfile")
+    if isinstance(steps, str):
+        steps = [s.strip() for s in steps.split(",")]
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
+        raise ConfigError(f"{path}: build steps must be a list of step names ({', '.join(BUILD_STEPS)}), "
+                          f"got {build.get('steps')!r}")
+    bad = [s for s in steps if s not in BUILD_STEPS]
+    if bad:
+        raise ConfigError(f"{path}: unknown build step {bad[0]!r}; the steps are {', '.join(BUILD_STEPS)}")
+    bitstreams = build.get("bitstreams", "bitstreams")
+    if not isinstance(bitstreams, (str, Path)) or not str(bitstreams):
+        raise ConfigError(f"{path}: build bitstreams {bitstreams!r} must be a folder path")
+    return {"steps": tuple(steps), "flow": build.get("flow"), "bitstreams": bitstreams}
+
+
+DEPLOY_KEYS = {"host": str, "user": str, "port": int, "identity": str, "ssh_options": list, "python": str,
+               "remote_dir": str}
+"""The deploy section's keys (``stages.deploy.Remote``'s fields) and their YAML types."""
+
+
+def _deploy_section(deploy: Any, base: Path, path: str) -> Optional[Dict[str, Any]]:
+    if deploy is None:
+        return None
+    if not isinstance(deploy, Mapping):
+        raise ConfigError(f"{path}: deploy must be a section (host:, user:, ...), got {deploy!r}")
+    unknown = sorted(str(k) for k in set(deploy) - set(DEPLOY_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown deploy keys {unknown}; known: {sorted(DEPLOY_KEYS)}")
+    if "host" not in deploy:
+        raise ConfigError(f"{path}: deploy needs a `host:` (the board's address)")
+    for key, kind in DEPLOY_KEYS.items():
+        value = deploy.get(key)
+        if key in deploy and (isinstance(value, bool) or not isinstance(value, kind) or value == ""):
+            what = {str: "text", int: "a whole number", list: "a list of ssh options"}[kind]
+            raise ConfigError(f"{path}: deploy {key} must be {what}, got {value!r}")
+    if "port" in deploy and not 1 <= deploy["port"] <= 65535:
+        raise ConfigError(f"{path}: deploy port must be 1 to 65535, got {deploy['port']!r}")
+    if not all(isinstance(o, str) for o in deploy.get("ssh_options", [])):
+        raise ConfigError(f"{path}: deploy ssh_options must be a list of text, got {deploy['ssh_options']!r}")
+    section = dict(deploy)
+    if "identity" in section:
+        section["identity"] = _relative(base, section["identity"])
+    if "ssh_options" in section:
+        section["ssh_options"] = tuple(section["ssh_options"])
+    return section
 
 
 @dataclass
@@ -154,12 +250,8 @@ class FlowProject:
     @classmethod
     def open(cls, config: FlowConfig, jobs: Optional[int] = None) -> "FlowProject":
         project = cls(config, jobs=jobs)
-        if project.record_file.is_file():
-            try:
-                raw = json.loads(project.record_file.read_text())
-                project.records = {r["step"]: StepRecord(**r) for r in raw.get("steps", [])}
-            except (ValueError, TypeError, KeyError) as exc:
-                raise ConfigError(f"{project.record_file} is damaged ({exc}); delete it to run every step again") from None
+        if project.record_file.exists():
+            project.records = read_records(project.record_file)
         return project
 
     def save(self) -> None:
@@ -198,6 +290,31 @@ class FlowProject:
             y, yt = (y[:split], y[split:]) if y is not None else (None, None)
         n = self.config.test_samples
         return x, y, xt[:n], (yt[:n] if yt is not None else None)
+
+
+_RECORD_FIELDS = {"step": str, "status": str, "seconds": (int, float), "inputs": str, "outputs": dict, "detail": str}
+
+
+def read_records(path: Path) -> Dict[str, StepRecord]:
+    """flow.json's one reader: what each step last did, every field type-checked; anything else is
+    damage, and deleting the file (every step runs again) is the fix."""
+    fix = "delete it to run every step again"
+    raw = read_json(path, fix)
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    if not isinstance(steps, list):
+        raise ConfigError(f"{path} is damaged (not a flow record with a list of steps); {fix}")
+    records: Dict[str, StepRecord] = {}
+    for entry in steps:
+        if not isinstance(entry, dict) or set(entry) - set(_RECORD_FIELDS) or not {"step", "status"} <= set(entry):
+            raise ConfigError(f"{path} is damaged (a step entry {str(entry)[:60]!r} is not a step record); {fix}")
+        for key, kind in _RECORD_FIELDS.items():
+            if key in entry and (isinstance(entry[key], bool) or not isinstance(entry[key], kind)):
+                raise ConfigError(f"{path} is damaged (step {str(entry.get('step'))[:30]!r}: {key} "
+                                  f"{str(entry[key])[:30]!r} has the wrong type); {fix}")
+        if entry["step"] not in STEPS or not all(isinstance(v, str) for v in entry.get("outputs", {}).values()):
+            raise ConfigError(f"{path} is damaged (unknown step {entry['step'][:30]!r} or outputs); {fix}")
+        records[entry["step"]] = StepRecord(**entry)
+    return records
 
 
 # ---- the steps ------------------------------------------------------------------------------------
@@ -243,7 +360,7 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
         xt = np.random.default_rng(0).uniform(-1, 1, (project.config.test_samples,) + input_shape(model)).astype(np.float32)
     report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
     assert report is not None
-    (project.work_dir / "csim_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    write_atomic(project.work_dir / "csim_report.json", json.dumps(report.to_dict(), indent=2) + "\n")
     progress(Update("  " + report.format().replace("\n", "\n  "), step="csim"))
     if project.config.require_exact and not report.passed:
         raise NotExactError(f"csim is not bit-exact ({report.bit_exact:.2%} of {report.n_samples} samples)")
@@ -321,7 +438,7 @@ def _io(project: FlowProject, step: str) -> Tuple[Dict[str, Any], List[Path], Li
     hls_sources = [project.hls_project / "firmware", record]
     table: Dict[str, Tuple[Any, List[Path], List[Path]]] = {
         "quantize": (c.quantize, [c.model, *data], [project.quantized_model]),
-        "convert": (c.convert, [project.quantized_model, *data], [record]),
+        "convert": (c.convert, [project.quantized_model, *data], [record, project.hls_project / "firmware"]),
         "csim": (c.test_samples, [project.quantized_model, *data, *hls_sources],
                  [project.work_dir / "csim_report.json"]),
         "estimate": (c.convert.margin, [record], [record]),
@@ -351,6 +468,11 @@ def input_digest(project: FlowProject, step: str) -> str:
     for path in inputs:
         digest.update(f"{path}:{_file_digest(path)}".encode())
     return digest.hexdigest()
+
+
+def _outputs_intact(last: StepRecord, outs: List[Path]) -> bool:
+    """A step's outputs are what it last wrote (a project that lost its weights is converted again)."""
+    return all(last.outputs.get(str(p)) in (None, _file_digest(p)) for p in outs)
 
 
 def _not_configured(project: FlowProject, step: str) -> Optional[str]:
@@ -402,7 +524,7 @@ def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str
         _, _, outs = _io(project, step)
         last = project.records.get(step)
         if not force and last is not None and last.status in ("ran", "skipped") and last.inputs == digest \
-                and all(p.exists() for p in outs):
+                and all(p.exists() for p in outs) and _outputs_intact(last, outs):
             project.records[step] = dataclasses.replace(last, status="skipped", seconds=0.0,
                                                         detail="inputs unchanged since it last ran")
             progress(Update(f"{step}: skipped (inputs unchanged)", "skipped", i, len(steps), step))

@@ -85,6 +85,21 @@ def refuse_overwrite(path: Path, force: bool) -> None:
     raise ConfigError(f"{path} {what}; pass --force to overwrite it")
 
 
+def check_writable(path: Path, folder: bool = False) -> None:
+    """Before the long work: ``path`` (a file, or with ``folder`` a folder) can be written — it is not a
+    folder (or a file) already, and the nearest existing folder above it accepts new files."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise ConfigError(f"cannot write {path}: it is a {'file' if folder else 'folder'}")
+    parent = path if folder and path.exists() else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {path}: no permission to write in {parent}")
+
+
 def replace_dir(new: Path, target: Path) -> None:
     """Put the finished folder ``new`` at ``target``: the old one is moved aside first and removed only
     once ``new`` is in place, so at every instant ``target`` is the old folder or the new one."""
@@ -114,6 +129,10 @@ def write_atomic(path: Path, content: "bytes | str | Callable[[BinaryIO], None]"
             else:
                 f.write(content.encode() if isinstance(content, str) else content)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a file size limit, a folder that cannot be written
+        reason = exc.strerror or f"the disk is full or a file size limit was reached ({exc})"
+        kept = " (the previous file is unchanged)" if path.exists() else ""
+        raise ConfigError(f"cannot write {path}: {reason}{kept}") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -151,6 +170,79 @@ def sole_writer(target: Path, step: str, force: bool) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+MAX_JSON_DEPTH = 64
+"""Nesting a record file of ours may have; deeper is damage (or an attack on the parser's recursion)."""
+MAX_JSON_BYTES = 64 << 20
+
+
+def read_json(path: Path, fix: str) -> Any:
+    """The one reader of our JSON record files (fpga_accel.json, flow.json, sweep results): damaged,
+    too large, too deeply nested or unreadable is one ConfigError naming the file and ``fix``."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_JSON_BYTES} bytes: it is not one of ours; {fix}")
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except RecursionError:
+        raise ConfigError(f"{path} is damaged (nested too deeply); {fix}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is damaged ({exc}); {fix}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a file; {fix}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise ConfigError(f"{path} is damaged (nested deeper than {MAX_JSON_DEPTH} levels); {fix}")
+    return data
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
+
+
+MAX_VALUES = 1 << 26
+"""Values per sample or per traced layer a record may claim (a shape is a buffer size: bounded)."""
+
+
+def _is_shape(shape: Any) -> bool:
+    if not isinstance(shape, list) or not shape or \
+            not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        return False
+    size = 1
+    for d in shape:
+        size *= d
+    return size <= MAX_VALUES
+
+
+def check_layers(layers: Any, source: str) -> None:
+    """Per-layer entries of a record: names, classes, shapes and traced flags of the right types (what
+    trace and compare read before any pointer into the library is followed)."""
+    if not isinstance(layers, list) or not all(isinstance(e, dict) for e in layers):
+        raise ConfigError(f"{source}: layers is not a list of layer entries; {ProjectMeta.FIX}")
+    for i, entry in enumerate(layers):
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{source}: layer {i} has no name; {ProjectMeta.FIX}")
+        if "class" in entry and not isinstance(entry["class"], str):
+            raise ConfigError(f"{source}: layer {name!r} class {entry['class']!r} is not text; {ProjectMeta.FIX}")
+        if not isinstance(entry.get("traced", False), bool):
+            raise ConfigError(f"{source}: layer {name!r} traced {entry['traced']!r} is not true or false; "
+                              f"{ProjectMeta.FIX}")
+        if "shape" in entry and not _is_shape(entry["shape"]):
+            raise ConfigError(f"{source}: layer {name!r} shape {entry['shape']!r} is not a list of positive "
+                              f"integers (at most {MAX_VALUES} values); {ProjectMeta.FIX}")
+        if entry.get("traced") and "shape" not in entry:
+            raise ConfigError(f"{source}: layer {name!r} is traced but has no shape; {ProjectMeta.FIX}")
+
+
 def check_identity(data: Dict[str, Any], source: str) -> None:
     """Names that become C identifiers and paths, and shapes that size buffers, are what they claim
     (a project record or a bundle manifest read back from disk is never trusted as it is)."""
@@ -159,8 +251,7 @@ def check_identity(data: Dict[str, Any], source: str) -> None:
             raise ConfigError(f"{source}: {key} {data.get(key)!r} is not a C identifier")
     for key in ("input_shape", "output_shape"):
         shape = data.get(key)
-        if not isinstance(shape, list) or not shape or \
-                not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        if not _is_shape(shape):
             raise ConfigError(f"{source}: {key} {shape!r} is not a list of positive integers")
 
 
@@ -225,7 +316,30 @@ class ProjectMeta:
         return meta
 
     def check(self, source: str = META_FILE) -> None:
-        check_identity(self.to_dict(), source)
+        data = self.to_dict()
+        check_identity(data, source)
+        check_layers(data["layers"], source)
+        texts = ("board", "part", "board_part", "io_type", "strategy", "default_precision", "input_precision",
+                 "output_precision", "softmax", "axi_input_type", "axi_output_type", "model_sha256",
+                 "config_sha256", "hls4ml_version", "created")
+        for key in texts:
+            if not isinstance(data[key], str):
+                raise ConfigError(f"{source}: {key} {data[key]!r} is not text; {self.FIX}")
+        for key, choices in (("io_type", ("io_parallel", "io_stream")), ("strategy", ("latency", "resource")),
+                             ("softmax", ("design", "host"))):
+            if data[key].lower() not in choices:
+                raise ConfigError(f"{source}: {key} {data[key]!r} is not one of {', '.join(choices)}; {self.FIX}")
+        period = data["clock_period"]
+        if isinstance(period, bool) or not isinstance(period, (int, float)) or not 0 < period < 1000:
+            raise ConfigError(f"{source}: clock_period {period!r} is not a period in ns; {self.FIX}")
+        reuse = data["reuse_factor"]
+        if not (reuse == "auto" or (isinstance(reuse, int) and not isinstance(reuse, bool) and reuse >= 1)):
+            raise ConfigError(f"{source}: reuse_factor {reuse!r} is not a positive integer or 'auto'; {self.FIX}")
+        if not isinstance(data["uncovered_layers"], list):
+            raise ConfigError(f"{source}: uncovered_layers {data['uncovered_layers']!r} is not a list; {self.FIX}")
+        for key in ("fidelity", "estimate", "build"):
+            if data[key] is not None and not isinstance(data[key], dict):
+                raise ConfigError(f"{source}: {key} {data[key]!r} is not a JSON object; {self.FIX}")
 
     RESULTS: ClassVar[tuple] = ("estimate", "build")
     """Sections later steps add; not part of what the design is."""
@@ -249,10 +363,7 @@ class ProjectMeta:
     @classmethod
     def read_file(cls, path: Path) -> Any:
         """The one validating reader of this kind of file (damaged JSON, wrong types, unknown format)."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} is damaged ({exc}); {cls.FIX}") from None
+        data = read_json(Path(path), cls.FIX)
         if not isinstance(data, dict):
             raise ConfigError(f"{path} is damaged (not a JSON object); {cls.FIX}")
         return cls.from_dict(data, str(path))

@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import ConfigError, InputError
 from .keras_compat import check_readable, is_keras3, keras_module, layer_input_shape, load_qmodel, output_layer, producing_layer, save
-from .layout import refuse_overwrite
+from .layout import check_writable, refuse_overwrite, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -304,11 +304,45 @@ def _load_trusted_keras3(path: Path, extra: Mapping[str, Any]) -> Any:
 
 
 def save_model(model: Any, path: str | Path, force: bool = False) -> Path:
+    """Save whole or not at all: written under a temporary name beside ``path`` (same suffix, which picks
+    the format) and renamed into place, so a full disk or an interruption leaves an old file as it was."""
+    import os
+    import uuid
+
     path = Path(path)
     refuse_overwrite(path, force)
+    check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save(model, path)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
+    try:
+        if path.suffix in (".h5", ".hdf5"):  # HDF5 meeting a full disk crashes (SIGSEGV): it writes to memory
+            write_atomic(path, _h5_bytes(model))
+        else:
+            save(model, tmp)
+            os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # h5py reports a full disk as OSError or RuntimeError
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:200]
+        raise ConfigError(f"cannot write {path}: {reason}" + (" (it was left as it was)" if path.exists() else "")) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _h5_bytes(model: Any) -> bytes:
+    """The model as an .h5 file's bytes, built in memory (only plain Python writes them to disk)."""
+    import h5py
+
+    from .keras_compat import is_keras3
+
+    with h5py.File(f"in-memory-{id(model)}.h5", "w", driver="core", backing_store=False) as f:
+        if is_keras3():
+            from keras.src.legacy.saving.legacy_h5_format import save_model_to_hdf5
+
+            save_model_to_hdf5(model, f, include_optimizer=False)
+        else:
+            model.save(f, include_optimizer=False)
+        f.flush()
+        return f.id.get_file_image()
 
 
 def activation_name(layer: Any) -> str | None:
@@ -426,6 +460,8 @@ def read_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def _check_data_file(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"input file {path} is a folder: name the .npy or .npz file in it")
     if not path.is_file():
         raise InputError(f"input file {path} does not exist")
     if path.suffix not in (".npy", ".npz"):

@@ -14,14 +14,15 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .config import ConvertConfig, QuantizeConfig, read_yaml
-from .errors import ConfigError
-from .layout import ProjectMeta, write_atomic
+from .errors import ConfigError, FpgaAccelError
+from .layout import ProjectMeta, read_json, write_atomic
 from .runtime.progress import Progress, Update, log_progress
 from .runtime.csim_lib import available_cores
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 QUANTIZE_KEYS = {f.name for f in dataclasses.fields(QuantizeConfig)} - {"layers"}
 CONVERT_KEYS = {f.name for f in dataclasses.fields(ConvertConfig)} - {"name", "output_dir", "verify_samples", "strict"}
 RESULT = "result.json"
+MAX_POINTS = 10_000
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -55,20 +58,49 @@ class SweepSpec:
         for key in ("model", "data"):
             if key not in data:
                 raise ConfigError(f"{path}: `{key}:` is required")
-            data[key] = (base / data[key]).resolve()
-        data["output_dir"] = (base / data.get("output_dir", "sweeps")).resolve()
-        return cls(**data)
+        for key in ("model", "data", "output_dir"):
+            value = data.get(key, "sweeps")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{path}: {key} must be a path, got {value!r}")
+            data[key] = (base / Path(value).expanduser()).resolve()
+        try:
+            return cls(**data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _PLAIN_NAME.match(self.name) or self.name in (".", ".."):
+            raise ConfigError(f"name {self.name!r} must be a plain folder name (letters, digits, ., _, -), "
+                              "the sweep's folder under output_dir")
         self.model, self.data, self.output_dir = Path(self.model), Path(self.data), Path(self.output_dir)
-        if not self.grid or not all(isinstance(v, list) and v for v in self.grid.values()):
-            raise ConfigError("grid: give each swept key a non-empty list of values")
+        if not isinstance(self.grid, dict) or not self.grid:
+            raise ConfigError(f"grid must map each swept key to a non-empty list of values, got {self.grid!r}")
+        bad = [k for k, v in self.grid.items() if not isinstance(v, list) or not v]
+        if bad:
+            raise ConfigError(f"grid: give each swept key a non-empty list of values ({bad[0]!r} has "
+                              f"{self.grid[bad[0]]!r})")
+        if not isinstance(self.fixed, dict):
+            raise ConfigError(f"fixed must map keys to one value each, got {self.fixed!r}")
         unknown = (set(self.grid) | set(self.fixed)) - QUANTIZE_KEYS - CONVERT_KEYS
         if unknown:
-            raise ConfigError(f"unknown sweep keys {sorted(unknown)}; known: {sorted(QUANTIZE_KEYS | CONVERT_KEYS)}")
+            raise ConfigError(f"unknown sweep keys {sorted(map(str, unknown))}; known: {sorted(QUANTIZE_KEYS | CONVERT_KEYS)}")
+        if isinstance(self.test_samples, bool) or not isinstance(self.test_samples, int) or self.test_samples < 1:
+            raise ConfigError(f"test_samples must be a whole number >= 1, got {self.test_samples!r}")
         for path in (self.model, self.data):
+            if path.is_dir():
+                raise ConfigError(f"{path} is a folder, not a file")
             if not path.is_file():
                 raise ConfigError(f"{path} does not exist")
+        if not self.root.resolve().is_relative_to(self.output_dir.resolve()):
+            raise ConfigError(f"name {self.name!r} would put the sweep outside {self.output_dir}")
+        points = 1
+        for values in self.grid.values():
+            points *= len(values)
+        if points > MAX_POINTS:
+            raise ConfigError(f"grid has {points} points; a sweep runs at most {MAX_POINTS}")
+        for params in self.points():  # every point's settings are valid before any worker starts
+            QuantizeConfig(**{k: v for k, v in params.items() if k in QUANTIZE_KEYS})
+            ConvertConfig(name="design", **{k: v for k, v in params.items() if k in CONVERT_KEYS})
 
     @property
     def root(self) -> Path:
@@ -116,18 +148,28 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
     out = Path(point_dir)
     done = out / RESULT
     if done.is_file():
-        return json.loads(done.read_text())
+        return read_json(done, "delete that point's folder to run it again")
     out.mkdir(parents=True, exist_ok=True)
     _size_tensorflow_threads(csim_jobs)
-    (out / "params.json").write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
+    write_atomic(out / "params.json", json.dumps(params, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     config = FlowConfig(
         model=spec.model, data=spec.data, test_samples=spec.test_samples, require_exact=False,
         quantize=QuantizeConfig(**{k: v for k, v in params.items() if k in QUANTIZE_KEYS}),
         convert=ConvertConfig(name="design", output_dir=out, verify_samples=0,
                               **{k: v for k, v in params.items() if k in CONVERT_KEYS}))
-    project = run_flow(config, stop="estimate", progress=log_progress(log, logging.DEBUG), jobs=csim_jobs)
-    report = json.loads((project.work_dir / "csim_report.json").read_text())
+    try:
+        project = run_flow(config, stop="estimate", progress=log_progress(log, logging.DEBUG), jobs=csim_jobs)
+    except FpgaAccelError as exc:  # the point's own settings fail (e.g. a model computing NaN): a result too
+        result = {"id": out.name, "params": params, "failed": " ".join(str(exc).split())[:300],
+                  "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid()}
+        write_atomic(done, json.dumps(result, indent=2, sort_keys=True) + "\n")
+        return result
+    report = read_json(project.work_dir / "csim_report.json", "run the point again")
+    for key in ("reference_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement"):
+        value = report.get(key)
+        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+            raise ConfigError(f"point {out.name}: csim report {key} {value!r} is not a fraction")
     est = ProjectMeta.read(project.hls_project).estimate
     result = {
         "id": out.name, "params": params,
@@ -158,6 +200,9 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
     worker has to itself, 1 on a remote cluster)."""
     from distributed import Client, LocalCluster, as_completed
 
+    for value, what in ((workers, "workers"), (retries + 1, "retries + 1"), (csim_jobs or 1, "csim_jobs")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")  # 0 workers: waits forever
     root = spec.root
     root.mkdir(parents=True, exist_ok=True)
     points = spec.points()
@@ -187,26 +232,30 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
             client.close()
             if cluster is not None:
                 cluster.close()
-    rows = [json.loads((d / RESULT).read_text()) for d in dirs]
+    rows = [read_json(d / RESULT, "delete that point's folder to run it again") for d in dirs]
     table = write_table(rows, root / "results.csv")
     plot = pareto_plot(rows, root / "pareto.png")
     return SweepResult(root, rows, len(todo), len(points) - len(todo), table, plot)
 
 
 def write_table(rows: List[Dict[str, Any]], path: Path) -> Path:
+    """results.csv, written whole or not at all (a failed point has its reason in ``failed``)."""
+    import io
+
     keys = sorted({k for row in rows for k in row["params"]})
-    cols = ["id", *keys, "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp",
+    cols = ["id", *keys, "failed", "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp",
             "est_lut", "est_ff", "est_bram36", "est_latency_ns", "fits", "seconds"]
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(cols)
-        for row in rows:
-            writer.writerow([row["params"].get(c, row.get(c)) if c in keys else row.get(c) for c in cols])
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(cols)
+    for row in rows:
+        writer.writerow([row["params"].get(c, row.get(c)) if c in keys else row.get(c) for c in cols])
+    return write_atomic(path, text.getvalue())
 
 
 def pareto_front(rows: List[Dict[str, Any]], cost: str) -> List[Dict[str, Any]]:
-    """Points no other point beats on both accuracy (higher) and ``cost`` (lower)."""
+    """Points no other point beats on both accuracy (higher) and ``cost`` (lower); failed points are none."""
+    rows = [r for r in rows if not r.get("failed")]
     front = [r for r in rows if not any(o["csim_accuracy"] >= r["csim_accuracy"] and o[cost] <= r[cost]
                                         and (o["csim_accuracy"], o[cost]) != (r["csim_accuracy"], r[cost])
                                         for o in rows)]
@@ -225,7 +274,7 @@ def pareto_plot(rows: List[Dict[str, Any]], path: Path) -> Optional[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, cost, label in ((axes[0], "est_dsp", "estimated DSP48E1"), (axes[1], "est_lut", "estimated LUT")):
         for fits, marker in ((True, "o"), (False, "x")):
-            sel = [r for r in rows if r["fits"] == fits]
+            sel = [r for r in rows if not r.get("failed") and r["fits"] == fits]
             ax.scatter([r[cost] for r in sel], [r["csim_accuracy"] for r in sel], marker=marker,
                        label="fits PYNQ-Z2" if fits else "does not fit")
         front = pareto_front(rows, cost)

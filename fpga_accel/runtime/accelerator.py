@@ -51,6 +51,13 @@ class BenchResult:
                 f"inferences/s, latency p50 {self.latency_p50_ms:.3f} ms, p99 {self.latency_p99_ms:.3f} ms")
 
 
+def _count(value: Any, what: str) -> int:
+    """A count argument of the public API, checked as the CLI checks its flags (whole, >= 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
 class Accelerator:
     """A design ready to run; create with ``Accelerator.open``, use as a context manager or ``close()``."""
 
@@ -68,6 +75,9 @@ class Accelerator:
         backend: 'auto' (pynq on a board with the bitstream, else csim), 'pynq', 'csim', or 'simulated'
         (the pynq backend's code on a software board backed by csim, for testing drivers).
         """
+        max_batch = _count(max_batch, "max_batch")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         bundle = Bundle.open(path)
@@ -117,6 +127,7 @@ class Accelerator:
 
     def bench(self, batch: int = 256, calls: int = 20, x: Optional[np.ndarray] = None) -> BenchResult:
         """Throughput and per-call latency on random inputs (or ``x``)."""
+        batch, calls = _count(batch, "batch"), _count(calls, "calls")
         if x is None:
             x = np.random.default_rng(0).uniform(-1, 1, (batch,) + self.input_shape).astype(np.float32)
         self.predict(x[:1])  # warm-up: library load, csim weight loading, caches

@@ -7,6 +7,7 @@ board runtime's csim backend builds through this too.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -17,10 +18,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from ..errors import BuildError, ConfigError, ToolNotFoundError
-from ..layout import ProjectLayout
+from ..layout import ProjectLayout, check_writable
 from .axis_wrapper import HEADERS as AXIS_HEADERS, AxisWrapper
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ class CsimBuild:
 def cache_dir() -> Path:
     """``$FPGA_ACCEL_CACHE`` or ``~/.cache/fpga_accel``; shared by all projects and processes."""
     root = Path(os.environ.get("FPGA_ACCEL_CACHE") or Path.home() / ".cache" / "fpga_accel")
+    for above in (root, *root.parents):
+        if above.exists() and not above.is_dir():
+            raise ConfigError(f"the csim cache {root} cannot be created: {above} is a file, not a folder "
+                              "(set FPGA_ACCEL_CACHE or HOME to a folder)")
     if root.exists() and not root.is_dir():
         raise ConfigError(f"the csim cache {root} (FPGA_ACCEL_CACHE) is a file, not a folder: point it at a folder")
     return root / "csim"
@@ -62,8 +67,15 @@ def _compiler() -> str:
 
 
 def _compiler_id(cxx: str) -> str:
-    out = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.splitlines()[0] if out.stdout else cxx
+    try:
+        out = subprocess.run([cxx, "--version"], capture_output=True, text=True, errors="replace", check=False,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolNotFoundError(f"the C++ compiler {cxx} (CXX) does not run: {exc}") from None
+    if out.returncode != 0 or not out.stdout.strip():
+        raise ToolNotFoundError(f"the C++ compiler {cxx} (CXX) fails `{cxx} --version` (exit {out.returncode}): "
+                                "it is not a working compiler; set CXX to g++ or unset it")
+    return out.stdout.splitlines()[0]
 
 
 def sources(layout: ProjectLayout) -> list[Path]:
@@ -100,8 +112,10 @@ def build_key(layout: ProjectLayout, cxx: str) -> str:
 
 def _defines(layout: ProjectLayout, weights_dir_h: Path = WEIGHTS_DIR_H) -> tuple[str, ...]:
     """The bridge's path only locates a source whose content is hashed; the weights folder is set at load time."""
+    # The bridge is found through -iquote, so the project's path never becomes C++ text: a folder named
+    # with a quote, a backslash or bytes that are not UTF-8 compiles like any other.
     return ("-include", str(weights_dir_h), "-DWEIGHTS_DIR=fpga_accel_weights_dir()",
-            f'-DFPGA_ACCEL_BRIDGE="{layout.bridge_cpp.resolve()}"',
+            "-iquote", str(layout.root.resolve()), f'-DFPGA_ACCEL_BRIDGE="{layout.bridge_cpp.name}"',
             f"-DFPGA_ACCEL_AXI_TOP={layout.project_name}_axi")
 
 
@@ -121,6 +135,36 @@ def check_weights(layout: ProjectLayout) -> None:
             if count != int(size):
                 raise BuildError(f"{path} holds {count} values, the design expects {size}: it is damaged; "
                                  "re-convert the project")
+
+
+_TRACE_ENTRY = re.compile(r'trace_outputs->insert\(\s*std::pair<std::string,\s*void\s*\*>\(\s*"([^"]+)"\s*,'
+                          r'\s*\(void\s*\*\)\s*malloc\(([^;]*?)\s*\*\s*element_size\)\s*\)\s*\)')
+_INSERTS = re.compile(r"trace_outputs->insert\(")
+
+
+def trace_sizes(layout: ProjectLayout) -> dict[str, int]:
+    """Values per sample of every layer the compiled library traces (one trace entry per name), read from
+    the bridge it is built from (the library's cache key covers the bridge's bytes, so this is what the
+    library allocates). A bridge whose trace table cannot be read exactly is refused: trace would
+    otherwise read past its buffers."""
+    try:
+        text = layout.bridge_cpp.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BuildError(f"cannot read {layout.bridge_cpp}: {exc}; re-convert the project") from None
+    found = _TRACE_ENTRY.findall(text)
+    sizes: dict[str, int] = {}
+    for name, expr in found:
+        factors = [f.strip() for f in expr.split("*")]
+        if not all(f.isdigit() for f in factors):
+            raise BuildError(f"{layout.bridge_cpp}: the trace size of {name!r} ({expr}) is not a number; "
+                             "re-convert the project")
+        size = 1
+        for f in factors:
+            size *= int(f)
+        sizes.setdefault(name, size)  # std::map::insert keeps the first of a name (a layer with two variables)
+    if len(found) != len(_INSERTS.findall(text)):
+        raise BuildError(f"{layout.bridge_cpp}: its trace table is not hls4ml's; re-convert the project")
+    return sizes
 
 
 def _sha256(path: Path) -> str:
@@ -149,9 +193,11 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
             log.debug("csim library up to date (%s)", target.name)
             return CsimBuild(target, key, cached=True, weights_dir=layout.firmware / "weights")
         log.warning("cached csim library %s is damaged: rebuilding it", target)
+    check_writable(target.parent, folder=True)  # before the compiler runs, not after
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("compiling csim library for %s with %s", layout.root, cxx)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
+    remove_stale_builds(target.parent)
+    with _build_folder(target.parent) as tmp:
         objects = _compile_objects(layout, cxx, Path(tmp), jobs or COMPILE_JOBS)
         tmp_lib = Path(tmp) / target.name
         _run([cxx, *CXX_FLAGS, "-shared", *map(str, objects), "-o", str(tmp_lib)], layout.root)
@@ -165,10 +211,62 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
     return CsimBuild(target, key, cached=False, weights_dir=layout.firmware / "weights")
 
 
+BUILD_PREFIX = ".build-"
+_OWNER = ".owner"
+"""A lock file inside each build folder, held by the process compiling there (it dies with the process)."""
+
+
+@contextlib.contextmanager
+def _build_folder(cache: Path) -> Iterator[str]:
+    """A private folder for one compile, owned (locked) by this process while it lives and removed after;
+    one left by a process killed outright is removed by the next build (``remove_stale_builds``)."""
+    import fcntl
+
+    tmp = tempfile.mkdtemp(dir=cache, prefix=BUILD_PREFIX)
+    try:
+        with open(Path(tmp) / _OWNER, "w") as owner:
+            fcntl.flock(owner, fcntl.LOCK_EX)
+            yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+STALE_UNOWNED_SECONDS = 600
+"""A build folder without its owner file (cut off in the instant after it was made) counts as stale after this."""
+
+
+def remove_stale_builds(cache: Path) -> list[Path]:
+    """Remove build folders whose process is gone (SIGKILL, power loss): their owner lock can be taken.
+    Folders of builds still running (in any process) are left alone."""
+    import fcntl
+    import time
+
+    removed = []
+    for folder in cache.glob(BUILD_PREFIX + "*"):
+        lock = folder / _OWNER
+        try:
+            if not lock.exists():
+                if time.time() - folder.stat().st_mtime < STALE_UNOWNED_SECONDS:
+                    continue
+            else:
+                with open(lock) as owner:
+                    try:
+                        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # its build is running
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except OSError as exc:
+            log.debug("left %s: %s", folder, exc)
+    if removed:
+        log.info("removed %d build folder(s) left by interrupted builds in %s", len(removed), cache)
+    return removed
+
+
 _FIRST_CALL = """
-import ctypes, sys
+import ctypes, os, sys
 lib = ctypes.CDLL(sys.argv[1])
-lib.fpga_accel_set_weights_dir(sys.argv[2].encode())
+lib.fpga_accel_set_weights_dir(os.fsencode(sys.argv[2]))
 n_in, n_out = lib.fpga_accel_axi_n_in(), lib.fpga_accel_axi_n_out()
 getattr(lib, sys.argv[3] + "_float")((ctypes.c_float * n_in)(), (ctypes.c_float * n_out)())
 """
@@ -181,7 +279,8 @@ def _first_call_survives(library: Path, layout: ProjectLayout) -> None:
     import sys
 
     proc = subprocess.run([sys.executable, "-c", _FIRST_CALL, str(library), str(layout.firmware / "weights"),
-                           layout.project_name], capture_output=True, text=True, check=False, timeout=300)
+                           layout.project_name], capture_output=True, text=True, errors="replace", check=False,
+                          timeout=300)
     if proc.returncode == 0:
         return
     how = (f"was killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
@@ -208,7 +307,7 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
     try:
         for i, (obj, cmd) in enumerate(pending):
             running.append((cmd, subprocess.Popen(cmd, cwd=layout.root, stderr=subprocess.PIPE, text=True,
-                                                  start_new_session=True)))  # g++ and its cc1plus: one group
+                                                  errors="replace", start_new_session=True)))  # g++ and its cc1plus: one group
             if len(running) == limit or i == len(pending) - 1:
                 for cmd_done, proc in running:
                     _, err = proc.communicate()
@@ -225,7 +324,17 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
         raise
     if failures:
         raise BuildError("csim compilation failed:\n" + "\n".join(failures))
+    for obj, _ in pending:
+        _made_by_compiler(obj, cxx)
     return [obj for obj, _ in pending]
+
+
+def _made_by_compiler(output: Path, cxx: str) -> None:
+    """A compiler that exits 0 without writing its output is not one (``CXX=true``): say so, instead of
+    blaming the design when the library fails later."""
+    if not output.is_file() or output.stat().st_size == 0:
+        raise ToolNotFoundError(f"the C++ compiler {cxx} (CXX) exited 0 but wrote no {output.name}: it is not a "
+                                "working compiler; set CXX to g++ or unset it")
 
 
 def _axis_flags(layout: ProjectLayout, src: Path, out_dir: Path) -> list[str]:
@@ -240,9 +349,10 @@ def _axis_flags(layout: ProjectLayout, src: Path, out_dir: Path) -> list[str]:
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode != 0:
         raise BuildError(f"csim link failed:\n$ {' '.join(cmd)}\n{_tail(proc.stderr)}")
+    _made_by_compiler(Path(cmd[-1]), cmd[0])
 
 
 def _tail(text: str, lines: int = 30) -> str:

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import BuildError, ConfigError
 from .progress import Progress, Update
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,18 @@ class CsimLibrary:
                 progress(Update("predicting", "count", i + 1, n))
         return y
 
-    def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Per-layer outputs of every traced layer (hls4ml writes trace hooks when a layer has Trace on)."""
+    def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]],
+              slots: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Per-layer outputs of every traced layer (hls4ml writes trace hooks when a layer has Trace on).
+
+        ``shapes`` must be what the library allocates per layer and ``slots`` the number of layers it
+        traces (``csim_build.trace_sizes``): the library writes one entry per traced layer into the
+        buffer and trace reads ``prod(shape)`` values behind each pointer."""
         alloc, collect, free = self._lib.allocate_trace_storage, self._lib.collect_trace_output, self._lib.free_trace_storage
         alloc.argtypes, alloc.restype = [ctypes.c_size_t], None
         collect.argtypes, collect.restype = [ctypes.POINTER(_TraceData)], None
         free.argtypes, free.restype = [], None
-        buf = (_TraceData * len(shapes))()
+        buf = (_TraceData * max(len(shapes), slots or 0, 1))()
         out: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
         y = np.zeros((x.shape[0], self.n_out), dtype=np.float32)
         alloc(ctypes.sizeof(ctypes.c_float))
@@ -104,13 +109,42 @@ class CsimLibrary:
 # ---- process-parallel prediction -------------------------------------------------------------------
 
 _WORKER_LIB: CsimLibrary | None = None
+_WORKER_MAIN = "import sys; from fpga_accel.runtime.csim_lib import serve; sys.exit(serve(sys.argv[1:]))"
+"""What a worker runs: a fresh interpreter that imports only this module — never the caller's script, so a
+script without ``if __name__ == "__main__":`` is not run again in every worker (as spawn's would be)."""
 
 
-def _worker_init(path: str, project_name: str, n_in: int, n_out: int, weights_dir: str) -> None:
+def serve(argv: Sequence[str]) -> int:
+    """A worker: load the library, then predict every chunk read from the request pipe and write its
+    outputs to the result pipe, until end-of-file (the parent closed it, or died)."""
     global _WORKER_LIB
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops its workers
     _die_with_parent()
-    _WORKER_LIB = CsimLibrary(path, project_name, n_in, n_out, weights_dir)
+    requests_fd, results_fd, path, project_name, n_in, n_out, weights_dir = argv
+    _WORKER_LIB = lib = CsimLibrary(path, project_name, int(n_in), int(n_out), weights_dir)
+    with open(int(requests_fd), "rb", buffering=0) as requests, open(int(results_fd), "wb", buffering=0) as results:
+        while True:
+            head = _read_exact(requests, 8)
+            if head is None:
+                return 0
+            rows = int.from_bytes(head, "little")
+            data = _read_exact(requests, rows * lib.n_in * 4)
+            if data is None:
+                return 1
+            x = np.frombuffer(data, dtype=np.float32).reshape(rows, lib.n_in)
+            results.write(memoryview(lib.predict(x)).cast("B"))
+
+
+def _read_exact(stream: "object", size: int) -> bytes | None:
+    """``size`` bytes from a pipe, or None at end-of-file."""
+    parts, left = [], size
+    while left:
+        part = stream.read(left)  # type: ignore[attr-defined]
+        if not part:
+            return None
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def _die_with_parent() -> None:
@@ -122,52 +156,130 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
-def _worker_predict(chunk: np.ndarray) -> np.ndarray:
-    assert _WORKER_LIB is not None
-    return _WORKER_LIB.predict(np.ascontiguousarray(chunk))
-
-
 def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def default_workers(n_samples: int, threshold: int = 10_000) -> int:
-    """Processes pay off once the batch outlasts their first start-up (~0.3 s: spawn, numpy, dlopen)."""
-    return max(1, min(available_cores(), 8)) if n_samples >= threshold else 1
+def default_workers(n_samples: int) -> int:
+    """One process unless the caller asks for more (``workers=N``, ``--workers N``).
+
+    A pool is not worth it by default: on 2 cores it is slower than one worker at 20,000 samples (start-up,
+    IPC), and its spawned workers re-import the caller's script — a script without
+    ``if __name__ == "__main__":`` would run again in every worker. One process never does either."""
+    return 1
+
+
+def pool_allowed() -> bool:
+    """False inside one of our workers, or in a process still importing its parent's script (a spawned
+    child of someone else's pool re-running an unguarded script): a pool started there would nest."""
+    import multiprocessing
+
+    return _WORKER_LIB is None and not getattr(multiprocessing.current_process(), "_inheriting", False)
+
+
+class _Worker:
+    """One worker process and its two pipes (requests in, results out)."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        import subprocess
+        import tempfile
+
+        req_r, self._req_w = os.pipe()
+        self._res_r, res_w = os.pipe()
+        self.errors = tempfile.TemporaryFile()
+        package_root = str(Path(__file__).resolve().parents[2])  # the fpga_accel this process runs
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, str(req_r), str(res_w), *args],
+                                         pass_fds=(req_r, res_w), stdin=subprocess.DEVNULL, stderr=self.errors,
+                                         env=env)
+        finally:
+            os.close(req_r)
+            os.close(res_w)
+        self.requests = open(self._req_w, "wb", buffering=0)
+        self.results = open(self._res_r, "rb", buffering=0)
+
+    def send(self, chunk: np.ndarray) -> None:
+        try:
+            self.requests.write(len(chunk).to_bytes(8, "little") + np.ascontiguousarray(chunk, np.float32).tobytes())
+        except BrokenPipeError:
+            raise self._died() from None
+
+    def receive(self, rows: int, n_out: int) -> np.ndarray:
+        data = _read_exact(self.results, rows * n_out * 4)
+        if data is None:
+            raise self._died()
+        return np.frombuffer(data, dtype=np.float32).reshape(rows, n_out)
+
+    def _died(self) -> BuildError:
+        self.proc.wait()
+        self.errors.seek(0)
+        tail = " ".join(self.errors.read().decode(errors="replace").strip().splitlines()[-3:])
+        return BuildError(f"a csim worker process exited (status {self.proc.returncode}) before returning its "
+                          f"chunk: {tail or 'no message'}")
+
+    def stop(self, terminate: bool) -> None:
+        for stream in (self.requests, self.results):
+            try:
+                stream.close()  # end-of-file: the worker returns
+            except OSError:
+                pass
+        if terminate and self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001 - a worker stuck in C: it must not outlive us
+            self.proc.kill()
+            self.proc.wait()
+        self.errors.close()
 
 
 class WorkerPool:
     """Worker processes that each load their own copy of one csim library, kept for reuse.
 
-    Starting a worker (spawn + numpy import + dlopen) costs ~0.2 s, as much as predicting thousands of
-    samples, so a Design keeps its pool between calls. Order is preserved; results equal one worker's.
+    Starting a worker (a new interpreter + numpy import + dlopen) costs ~0.2 s, as much as predicting
+    thousands of samples, so a Design keeps its pool between calls. Workers are fresh interpreters that
+    import only this module (not multiprocessing's spawn, which re-imports the caller's script in each
+    one). Order is preserved; results equal one worker's.
     """
 
     def __init__(self, path: str | Path, project_name: str, n_in: int, n_out: int, weights_dir: str | Path,
                  workers: int) -> None:
-        import multiprocessing
-
-        self.workers, self.n_out = workers, n_out
-        # spawn: the parent may hold TensorFlow threads, which fork would copy in a broken state.
-        ctx = multiprocessing.get_context("spawn")
-        self._pool = ctx.Pool(workers, initializer=_worker_init, initargs=(str(path), project_name, n_in, n_out,
-                                                                                   str(weights_dir)))
+        if not pool_allowed():
+            raise RuntimeError("a csim worker pool cannot start inside a worker")
+        self.workers, self.n_in, self.n_out = workers, n_in, n_out
+        args = [str(path), project_name, str(n_in), str(n_out), str(weights_dir)]
+        self._workers: list[_Worker] | None = []
+        try:
+            for _ in range(workers):
+                self._workers.append(_Worker(args))
+        except BaseException:
+            self.close(terminate=True)
+            raise
         atexit.register(self.close)
 
     def predict(self, x: np.ndarray, progress: Progress | None = None) -> np.ndarray:
-        if self._pool is None:
+        if self._workers is None:
             raise RuntimeError("worker pool is closed")
         n = x.shape[0]
-        # few large chunks (IPC per chunk is ~1 ms), but enough for progress and load balance
+        # few large chunks (a round trip per chunk), but enough for progress and load balance
         n_chunks = min(n, max(self.workers, min(self.workers * 8, n // 1000)))
         bounds = np.linspace(0, n, n_chunks + 1).astype(int)
         chunks = [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        workers = self._workers
         results = []
         try:
+            # chunk k goes to worker k % W; a worker gets its next chunk once its last result is read, so
+            # neither side ever blocks writing while the other is writing too
+            for k, chunk in enumerate(chunks[:len(workers)]):
+                workers[k].send(chunk)
             done = 0
-            for part in self._pool.imap(_worker_predict, chunks):
-                results.append(part)
-                done += part.shape[0]
+            for k, chunk in enumerate(chunks):
+                worker = workers[k % len(workers)]
+                results.append(worker.receive(len(chunk), self.n_out))
+                if k + len(workers) < len(chunks):
+                    worker.send(chunks[k + len(workers)])
+                done += len(chunk)
                 if progress is not None:
                     progress(Update("predicting", "count", done, n))
         except BaseException:
@@ -176,16 +288,13 @@ class WorkerPool:
         return np.concatenate(results) if results else np.zeros((0, self.n_out), dtype=np.float32)
 
     def close(self, terminate: bool = False) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
+        workers, self._workers = self._workers, None
+        if workers is None:
             return
-        if terminate:
-            pool.terminate()
-        else:
-            pool.close()
-        pool.join()
+        for worker in workers:
+            worker.stop(terminate)
         atexit.unregister(self.close)
 
     @property
     def closed(self) -> bool:
-        return self._pool is None
+        return self._workers is None

@@ -10,7 +10,10 @@ from ..errors import InputError
 
 def check_input(x: object, input_shape: Sequence[int]) -> np.ndarray:
     """Return ``x`` as C-contiguous float32 of shape (n, prod(input_shape)), or raise InputError."""
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # a ragged list: rows of different lengths
+        raise InputError("input is not a rectangular array of numbers: its samples have different lengths") from None
     shape = tuple(int(s) for s in input_shape)
     if arr.dtype.kind not in "fiu":
         raise InputError(f"input dtype {arr.dtype} is not numeric; the design takes float32")
@@ -19,12 +22,22 @@ def check_input(x: object, input_shape: Sequence[int]) -> np.ndarray:
         raise InputError(f"input has shape {arr.shape}, the design expects (batch,) + {shape}{hint}")
     if arr.shape[0] == 0:
         raise InputError("input batch is empty")
-    arr = np.ascontiguousarray(arr, dtype=np.float32).reshape(arr.shape[0], -1)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        rows = np.unique(np.nonzero(bad)[0])
-        raise InputError(f"input holds NaN or inf in {len(rows)} sample(s), first at index {rows[0]}")
-    return arr
+    flat = arr.reshape(arr.shape[0], -1)
+    if flat.dtype.kind == "f":
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            rows = np.unique(np.nonzero(bad)[0])
+            raise InputError(f"input holds NaN or inf in {len(rows)} sample(s), first at index {rows[0]}")
+    if flat.dtype.itemsize > 4 or flat.dtype.kind != "f":  # float64 and wide integers may not fit float32
+        big = np.abs(flat.astype(np.float64)) > FLOAT32_MAX
+        if big.any():
+            rows = np.unique(np.nonzero(big)[0])
+            raise InputError(f"input holds values outside float32's range (|x| > {FLOAT32_MAX:.4g}) in "
+                             f"{len(rows)} sample(s), first at index {rows[0]}: the design takes float32")
+    return np.ascontiguousarray(flat, dtype=np.float32)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def exact_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
-from ..config import QuantizeConfig
+from ..config import MAX_INTEGER_BITS, QuantizeConfig, quantize_config_from
 from ..errors import ConfigError, InputError
 from ..keras_compat import (input_layer_name, input_shape, keras_module, layer_input_shape, output_shape,
                             producing_layer)
@@ -30,9 +30,29 @@ ACTIVATIONS = {"linear", "relu", "softmax"}
 
 
 def input_integer_bits(x: np.ndarray) -> int:
-    """Integer bits (excluding sign) so that the input quantizer covers the data's range."""
-    peak = float(np.max(np.abs(x))) if x.size else 1.0
-    return max(0, math.floor(math.log2(peak)) + 1) if peak > 0 else 0
+    """Integer bits (excluding sign) so that the input quantizer covers the data's range; data whose range
+    needs more than float32 can compute with (``MAX_INTEGER_BITS``) is refused, naming the sample."""
+    flat = np.abs(np.asarray(x, dtype=np.float64)).reshape(len(x), -1) if x.size else np.ones((1, 1))
+    peak = float(flat.max())
+    integer = max(0, math.floor(math.log2(peak)) + 1) if peak > 0 else 0
+    if integer > MAX_INTEGER_BITS:
+        sample = int(np.argmax(flat.max(axis=1)))
+        raise InputError(f"calibration data reaches {peak:.3g} (sample {sample}): an input quantizer covering it "
+                         f"needs {integer} integer bits, beyond the {MAX_INTEGER_BITS} float32 computes with; "
+                         "clip or rescale the data, or set input_integer (--input-integer)")
+    return integer
+
+
+def check_finite(qmodel: Any, x: np.ndarray | None) -> None:
+    """No model that computes NaN or inf is accepted as quantized: run it on (some of) the calibration
+    data, or zeros, and refuse it with the reason instead of writing it."""
+    probe = x[:256] if x is not None and len(x) else np.zeros((1,) + input_shape(qmodel), np.float32)
+    y = np.asarray(qmodel.predict(probe, verbose=0, batch_size=256))
+    bad = ~np.isfinite(y.reshape(len(y), -1)).all(axis=1)
+    if bad.any():
+        raise ConfigError(f"the quantized model computes NaN or inf for {int(bad.sum())} of {len(y)} calibration "
+                          f"samples (first: sample {int(np.argmax(bad))}): its quantizers exceed float32; lower "
+                          "input_integer / the integer bits, or rescale the data")
 
 
 def check_chain(model: Any) -> list[Any]:
@@ -81,12 +101,22 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
     keras = keras_module()
     from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quantized_relu
 
-    config = config or QuantizeConfig()
+    if config is None or isinstance(config, Mapping):
+        config = quantize_config_from(config)
+    elif not isinstance(config, QuantizeConfig):
+        raise ConfigError(f"config must be a QuantizeConfig or a mapping of its settings, got {type(config).__name__}")
     layers = check_chain(model)
     if config.epochs and (x is None or y is None):
         raise ConfigError("quantization-aware training (epochs > 0) needs data with x and y")
     if x is not None:
-        x = np.asarray(x, dtype=np.float32)
+        try:
+            x = np.asarray(x, dtype=np.float32)
+        except (ValueError, TypeError):
+            raise InputError("data is not a rectangular array of numbers") from None
+        if x.ndim == 0 or len(x) == 0:
+            raise InputError(f"data has shape {x.shape}: give a batch of samples")
+        if y is not None and len(np.asarray(y)) != len(x):
+            raise InputError(f"data has {len(x)} samples but {len(np.asarray(y))} labels")
         if x.shape[1:] != input_shape(model):
             raise InputError(f"data has sample shape {x.shape[1:]}, the model expects {input_shape(model)}")
         if not np.all(np.isfinite(x)):
@@ -152,6 +182,7 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
     qmodel = keras.Model(inp, t, name=f"{model.name}_q")
     if config.epochs:
         fine_tune(qmodel, x, y, config)
+    check_finite(qmodel, x)
     return qmodel
 
 
