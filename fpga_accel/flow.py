@@ -249,7 +249,7 @@ def step_estimate(project: FlowProject, progress: Progress) -> FlowProject:
     est = estimate(design, margin=project.config.convert.margin)
     design.meta.estimate = est.to_dict()
     design.meta.write(design.root)
-    progress(Update(f"  estimate: {'fits' if est.fits else 'DOES NOT FIT'} the {project.config.convert.board}",
+    progress(Update(f"  estimate: {est.verdict} on the {project.config.convert.board}",
                     step="estimate"))
     return project
 

@@ -42,7 +42,7 @@ from ..boards import Board, get_board
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
-           "KNOWN_CLASSES"]
+           "KNOWN_CLASSES", "verdict", "VERDICTS"]
 
 log = logging.getLogger("fpga_accel.estimate")
 
@@ -455,7 +455,9 @@ class LayerEstimate:
 @dataclass
 class Estimate:
     """Totals for the hls4ml IP (``ip_total``) and with the platform (``total``, what must fit), each with
-    the expected error band measured by leave-one-design-out cross-validation (``low``/``high``)."""
+    the expected error band (``low``/``high``: the 10–90 % quantiles of published ÷ estimate under
+    leave-one-source-out cross-validation), the band's measured ``coverage`` per resource (share of
+    held-out designs it contained, nested) and ``verdict`` (see :func:`verdict`)."""
 
     name: str
     board: str
@@ -478,6 +480,8 @@ class Estimate:
     dominant_resource: str = ""
     unknown_layers: List[str] = field(default_factory=list)
     band_source: str = ""
+    coverage: Dict[str, float] = field(default_factory=dict)
+    band_width: Dict[str, float] = field(default_factory=dict)
 
     @property
     def latency_ns(self) -> float:
@@ -505,6 +509,9 @@ class Estimate:
             band = ", ".join(f"{k.upper()} {self.low[k]:.0f}-{self.high[k]:.0f}" for k in ("dsp", "lut", "ff", "bram36"))
             lines.append(f"expected range: {band}; latency {self.latency_range[0]}-{self.latency_range[1]} cycles "
                          f"({self.band_source})")
+            if self.coverage:
+                cov = ", ".join(f"{k.upper()} {v:.0%}" for k, v in self.coverage.items())
+                lines.append(f"band covers held-out designs: {cov} (measured, leave-one-source-out)")
         else:
             lines.append("expected range: unknown (no fitted error band)")
         pct = ", ".join(f"{k.upper()} {v:.1f}%" for k, v in self.used_pct.items())
@@ -512,8 +519,9 @@ class Estimate:
         lines.append(f"latency {self.latency_cycles} cycles = {self.latency_ns:g} ns, interval {self.interval} cycles")
         if self.unknown_layers:
             lines.append(f"NOT COSTED: unknown layer classes in {', '.join(self.unknown_layers)}")
+        cov = self.coverage.get(self.dominant_resource)
         lines.append(f"{self.verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer "
-                     f"{self.dominant_layer}")
+                     f"{self.dominant_layer}" + (f" (band covers {cov:.0%} of held-out designs)" if cov is not None else ""))
         return "\n".join(lines)
 
 
@@ -541,6 +549,34 @@ PLATFORM = {"lut": 2100, "ff": 3000, "dsp": 0, "bram36": 2}
 def _band(c: Constants, figure: str, metric: str) -> Optional[Tuple[float, float]]:
     b = (c.get("bands") or {}).get(f"{figure}/{metric}")
     return (float(b["low"]), float(b["high"])) if b else None
+
+
+VERDICTS = ("FITS", "UNCERTAIN", "DOES NOT FIT")
+
+
+def verdict(total: Mapping[str, float], low: Mapping[str, float], high: Mapping[str, float],
+            capacity: Mapping[str, float], margin: float = 0.8, unknown: Sequence[str] = ()) -> str:
+    """The one function that decides whether a design fits (estimate summary, progress line, auto reuse factor).
+
+    - **DOES NOT FIT** when the central estimate of some resource exceeds the part's capacity, or the lower
+      end of its band exceeds margin x capacity (even the optimistic reading leaves no margin).
+    - **FITS** when, for every resource, the band's upper end is within the capacity *and* the central
+      estimate within margin x capacity — and every layer was costed (a NOT COSTED layer never FITS).
+    - **UNCERTAIN** otherwise: the band really straddles the limit, or part of the design is not costed.
+
+    Why upper end against 100 % and not against the margin: the band is the 10–90 % range of held-out
+    errors, so its upper end is already a pessimistic reading; asking it to stay under 80 % as well counted
+    the same risk twice and made every PYNQ-Z2 design UNCERTAIN (issue 23). Without a band (no fitted
+    constants) ``high``/``low`` are empty and the central estimate alone decides.
+    """
+    keys = [k for k in capacity if capacity[k] > 0]
+    hi = {k: high.get(k, total[k]) for k in keys}
+    lo = {k: low.get(k, total[k]) for k in keys}
+    if any(total[k] > capacity[k] or lo[k] > margin * capacity[k] for k in keys):
+        return "DOES NOT FIT"
+    if not unknown and all(hi[k] <= capacity[k] and total[k] <= margin * capacity[k] for k in keys):
+        return "FITS"
+    return "UNCERTAIN"
 
 
 def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Board, io_type: str,
@@ -584,22 +620,20 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     resource = max(used, key=lambda k: used[k])
     costed = [l for l in rows if l.name not in ("axi_wrapper", "fifos", "buffers")] or rows
     dominant = max(costed, key=lambda l: getattr(l, resource))
-    limit = {k: margin * capacity[k] for k in capacity}
-    fits = all(total[k] <= limit[k] for k in capacity)
     unknown = [l.name for l in per_layer if l.flag.startswith("unknown")]
-    if high and not all(high[k] <= limit[k] for k in capacity) and \
-            not any(low[k] > limit[k] for k in capacity):
-        verdict = "UNCERTAIN"
-    else:
-        verdict = "FITS" if fits else "DOES NOT FIT"
-    if unknown and verdict == "FITS":
-        verdict = "UNCERTAIN"
-    src = f"error band from leave-one-design-out over {len(c.get('fitted_on', []))} published designs" if high else ""
+    decided = verdict(total, low, high, capacity, margin, unknown)
+    fits = all(total[k] <= margin * capacity[k] for k in capacity)  # the central estimate alone, for callers
+    bands = c.get("bands") or {}
+    cov = {k: float(bands[f"{figure}/{k}"]["coverage"]) for k in ("lut", "ff", "dsp", "bram36")
+           if "coverage" in bands.get(f"{figure}/{k}", {})}
+    width = {k: round(high[k] / low[k], 2) for k in high if low.get(k)}
+    src = (f"10-90 % of held-out errors, leave-one-source-out over {len(c.get('sources', []))} sources / "
+           f"{len(c.get('fitted_on', []))} published designs") if high else ""
     return Estimate(name=name, board=board.name, figure=figure, io_type=io_type, clock_period_ns=clock_period,
                     layers=rows, margin=margin, total=total, ip_total=ip, low=low, high=high, used_pct=used,
                     latency_cycles=int(round(lat)), latency_range=lat_range, interval=int(round(ii)), fits=fits,
-                    verdict=verdict, dominant_layer=dominant.name, dominant_resource=resource,
-                    unknown_layers=unknown, band_source=src)
+                    verdict=decided, dominant_layer=dominant.name, dominant_resource=resource,
+                    unknown_layers=unknown, band_source=src, coverage=cov, band_width=width)
 
 
 def estimate(design: Any = None, board: Optional[str] = None, figure: str = "synth", margin: float = 0.8, *,
@@ -624,33 +658,42 @@ def estimate(design: Any = None, board: Optional[str] = None, figure: str = "syn
 
 def choose_reuse_factors(layers: Sequence[Mapping[str, Any]], *, board: Board, io_type: str, clock_period: float,
                          margin: float = 0.8, name: str = "design") -> Tuple[Dict[str, int], Estimate]:
-    """The smallest reuse factor per layer (among hls4ml's valid values) whose estimate fits the board,
-    counting the error band: the upper end of the band must fit.
+    """The smallest reuse factor per layer (among hls4ml's valid values) whose estimate the summary calls
+    FITS (:func:`verdict`: the band's upper end within the part, the central estimate within the margin).
 
-    Greedy: while the design does not fit, step up the reuse factor of the layer using most of the binding
-    resource. When no choice makes the upper end fit but the central estimate can, the first that fits
-    centrally is returned and a warning names the design and resource (the build may not fit).
+    Greedy: while the verdict is not FITS, step up the reuse factor of the layer using most of the binding
+    resource. When no choice reaches FITS but the central estimate can fit the margin, the first that does
+    is returned (its verdict UNCERTAIN) and a warning names the design and resource (the build may not fit).
     Raises ValueError when even the central estimate of the largest reuse factors does not fit.
     """
     options = {l["name"]: l["valid_reuse_factors"] for l in layers if l.get("valid_reuse_factors")}
     capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
+
+    def short(est: Estimate, use_band: bool) -> Dict[str, float]:
+        """Resources that stop the search, with how far over they are (1 = at the limit)."""
+        out = {}
+        for k in capacity:
+            central = est.total[k] / (margin * capacity[k])
+            upper = max(est.high.get(k, 0.0) / capacity[k], est.low.get(k, 0.0) / (margin * capacity[k])) \
+                if use_band else 0.0
+            if max(central, upper) > 1:
+                out[k] = max(central, upper)
+        return out
 
     def search(use_band: bool) -> Tuple[Optional[Dict[str, int]], Estimate, str]:
         chosen = {n: v[0] for n, v in options.items()}
         while True:
             est = estimate_layers(layers, name=name, board=board, io_type=io_type, clock_period=clock_period,
                                   margin=margin, reuse_factors=chosen)
-            value = est.high if use_band and est.high else est.total
-            over = [k for k in capacity if value[k] > margin * capacity[k]]
-            if not over:
+            over = short(est, use_band)
+            if not over and (not use_band or est.verdict == "FITS" or est.unknown_layers):
                 return chosen, est, ""
-            resource = max(over, key=lambda k: value[k] / capacity[k])
-            key = resource if resource != "bram36" else "bram36"
+            resource = max(over, key=lambda k: over[k]) if over else "lut"
             candidates = [l for l in est.layers if l.name in options and chosen[l.name] != options[l.name][-1]
-                          and getattr(l, key) > 0]
+                          and getattr(l, resource) > 0]
             if not candidates:
                 return None, est, resource
-            worst = max(candidates, key=lambda l: getattr(l, key))
+            worst = max(candidates, key=lambda l: getattr(l, resource))
             values = options[worst.name]
             chosen[worst.name] = values[values.index(chosen[worst.name]) + 1]
 
@@ -661,7 +704,8 @@ def choose_reuse_factors(layers: Sequence[Mapping[str, Any]], *, board: Board, i
     if chosen is None:
         raise ValueError(f"does not fit {board.name} even at the largest reuse factors: "
                          f"{resource.upper()} at {est.used_pct[resource]:.0f}%")
-    over = [k.upper() for k in capacity if est.high and est.high[k] > margin * capacity[k]]
+    over = [k.upper() for k in capacity if est.high and est.high[k] > capacity[k]]
     log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not "
-                "(%s); no reuse factor makes it fit for sure — build to find out", name, board.name, ", ".join(over))
+                "(%s); no reuse factor makes it fit for sure — build to find out", name, board.name,
+                ", ".join(over) or "verdict " + est.verdict)
     return chosen, est

@@ -1,4 +1,4 @@
-"""Fit the estimator's constants on the calibration set, and measure its error by leaving one design out.
+"""Fit the estimator's constants on the calibration set, and measure its error by leaving one source out.
 
 Why a separate module: the estimator itself must stay numpy-free and instant; fitting needs numpy and
 runs only when the calibration set changes (``make estimate-accuracy`` refits, cross-validates and
@@ -16,8 +16,11 @@ How each constant is fitted (every constant is one number per term, see ``estima
 - **Vivado synthesis**: per resource, the median of (Vivado post-synthesis ÷ C-synthesis) over the
   training designs that published both.
 
-Leave-one-design-out: :func:`cross_validate` fits on all designs but one, estimates the held-out one, for
-every design; :func:`bands` turns the held-out ratios into the error band each estimate carries.
+Leave-one-source-out: :func:`cross_validate` fits on all sources but one (``provenance.group``: every
+design of a repository/author, or of a tutorial re-synthesised elsewhere, out together), estimates the
+held-out source's designs, for every source; :func:`bands` turns the held-out ratios (published ÷
+estimate) into the error band each estimate carries (their 10–90 % quantiles) and :func:`coverage`
+measures how often such a band holds, nested (the band for a source is built from the others).
 """
 from __future__ import annotations
 
@@ -33,8 +36,8 @@ import numpy as np
 from . import estimate as est
 from .calibration import CalibrationDesign, estimator_layers
 
-__all__ = ["fit_constants", "cross_validate", "bands", "predict", "published", "instance_pairs", "write_constants",
-           "PRIOR_WEIGHT"]
+__all__ = ["fit_constants", "cross_validate", "sources", "bands", "coverage", "quantile", "ratios", "predict",
+           "published", "instance_pairs", "write_constants", "PRIOR_WEIGHT", "BAND_QUANTILES"]
 
 PRIOR_WEIGHT = 0.1
 FLOOR = {"lut": 100.0, "ff": 100.0, "dsp": 2.0, "bram18": 2.0}  # relative errors of tiny numbers are noise
@@ -250,50 +253,120 @@ def published(design: CalibrationDesign, figure: str) -> Dict[str, Optional[floa
             "latency": float(fig.latency_max) if figure == "csynth" and fig.latency_max is not None else None}
 
 
+def _source(design: CalibrationDesign) -> str:
+    return design.provenance.group
+
+
+def sources(designs: Sequence[CalibrationDesign]) -> Dict[str, List[CalibrationDesign]]:
+    """The designs grouped by independent source (``provenance.group``), in first-seen order."""
+    out: Dict[str, List[CalibrationDesign]] = {}
+    for d in designs:
+        out.setdefault(_source(d), []).append(d)
+    return out
+
+
 def cross_validate(designs: Sequence[CalibrationDesign], loo: bool = True) -> List[Dict[str, Any]]:
-    """One row per (design, figure): estimate (constants fitted without the design when ``loo``) and
-    published value per metric."""
+    """One row per (design, figure): estimate and published value per metric, with the design's source.
+
+    ``loo`` (default): leave-one-**source**-out — every design of a source (``provenance.group``: a
+    repository's owner, or the tutorial a design is a variant of) is estimated with constants fitted
+    without *any* design of that source. Leaving out one design at a time leaks: variants of one published
+    design (same model, other io type or part) would teach the fit the answer. ``loo=False``: in-sample."""
     rows = []
     full = None if loo else fit_constants(designs)
-    for i, d in enumerate(designs):
-        constants = fit_constants([x for j, x in enumerate(designs) if j != i]) if loo else full
-        for figure in d.figures:
-            rows.append({"id": d.id, "figure": figure, "part": d.provenance.part,
-                         "estimate": predict(d, figure, constants), "reported": published(d, figure)})
+    for source, members in sources(designs).items():
+        constants = fit_constants([x for x in designs if _source(x) != source]) if loo else full
+        for d in members:
+            for figure in d.figures:
+                rows.append({"id": d.id, "source": source, "figure": figure, "part": d.provenance.part,
+                             "estimate": predict(d, figure, constants), "reported": published(d, figure)})
+    rank = {d.id: i for i, d in enumerate(designs)}
+    rows.sort(key=lambda r: (rank[r["id"]], r["figure"]))
     return rows
 
 
+BAND_QUANTILES = (0.1, 0.9)
+MIN_BAND_ROWS = 5  # fewer held-out ratios than this for a Vivado figure: it borrows the C-synthesis band
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The q-quantile of ``values`` by linear interpolation between order statistics (numpy's default)."""
+    xs = sorted(values)
+    if not xs:
+        raise ValueError("quantile of no values")
+    pos = q * (len(xs) - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def ratios(rows: Sequence[Mapping[str, Any]], figure: str, metric: str) -> List[Tuple[str, float]]:
+    """(source, published ÷ estimate) of the rows of one figure/metric that have a finite, non-zero ratio."""
+    return [(r.get("source", r["id"]), r["reported"][metric] / r["estimate"][metric]) for r in rows
+            if r["figure"] == figure and r["reported"][metric] is not None and r["estimate"][metric] > 0
+            and r["reported"][metric] > 0]
+
+
+def _band_of(values: Sequence[float]) -> Dict[str, float]:
+    lo, hi = (quantile(values, q) for q in BAND_QUANTILES)
+    return {"low": round(lo, 3), "high": round(hi, 3), "n": len(values)}
+
+
 def bands(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, float]]:
-    """Per figure/metric: the range of published ÷ estimate seen in ``rows`` (held-out designs): an
-    estimate E means the published figure is expected within [E x low, E x high]."""
+    """Per figure/metric: the empirical 10–90 % quantiles of published ÷ estimate over ``rows`` (the
+    out-of-source comparisons): an estimate E means the published figure is expected within
+    [E x low, E x high] about 80 % of the time. A Vivado figure with fewer than ``MIN_BAND_ROWS`` ratios
+    takes the C-synthesis band of its metric (it is the C-synthesis estimate times a ratio)."""
     out: Dict[str, Dict[str, float]] = {}
     for figure in ("csynth", "synth"):
-        for m in est.METRICS:
-            qs = [r["reported"][m] / r["estimate"][m] for r in rows if r["figure"] == figure
-                  and r["reported"][m] is not None and r["estimate"][m] > 0 and r["reported"][m] > 0]
-            if qs:
-                out[f"{figure}/{m}"] = {"low": round(min(qs), 3), "high": round(max(qs), 3), "n": len(qs)}
+        for m in est.METRICS if figure == "csynth" else est.METRICS[:-1]:  # latency: C-synthesis only
+            qs = [x for _, x in ratios(rows, figure, m)]
+            if len(qs) >= MIN_BAND_ROWS or (qs and figure == "csynth"):
+                out[f"{figure}/{m}"] = _band_of(qs)
+            elif f"csynth/{m}" in out:
+                out[f"{figure}/{m}"] = dict(out[f"csynth/{m}"], n=len(qs), borrowed="csynth")
+    return out
+
+
+def coverage(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, float]]:
+    """Measured coverage of the bands, nested: for each source, the band is built from the *other*
+    sources' out-of-source ratios only, and we count whether the held-out source's ratios fall inside.
+    Per figure/metric: ``coverage`` (fraction of comparisons inside their nested band), ``median_width``
+    (median over sources of the nested band's upper ÷ lower) and ``n``."""
+    out: Dict[str, Dict[str, float]] = {}
+    for key in bands(rows):
+        figure, m = key.split("/")
+        own = ratios(rows, figure, m)
+        pool = own if len(own) >= MIN_BAND_ROWS else ratios(rows, "csynth", m)
+        inside, widths = [], []
+        for source in sorted({s for s, _ in own}):
+            others = [x for s, x in pool if s != source]
+            if len(others) < 2:
+                continue
+            b = _band_of(others)
+            widths.append(b["high"] / b["low"] if b["low"] > 0 else float("inf"))
+            inside += [b["low"] <= x <= b["high"] for s, x in own if s == source]
+        if inside:
+            out[key] = {"coverage": round(sum(inside) / len(inside), 3), "median_width": round(statistics.median(widths), 3),
+                        "n": len(inside)}
     return out
 
 
 def write_constants(designs: Sequence[CalibrationDesign], path: Path = est.CONSTANTS_FILE,
                     loo_rows: Optional[Sequence[Mapping[str, Any]]] = None) -> est.Constants:
-    """Fit on every design, attach the bands of the leave-one-out rows (and of the in-sample fit, so
-    the band covers both), and write ``estimator_constants.json``."""
+    """Fit on every design, attach the bands (10–90 % quantiles of the leave-one-source-out ratios) and
+    their nested coverage, and write ``estimator_constants.json``."""
     constants = fit_constants(designs)
     rows = list(loo_rows if loo_rows is not None else cross_validate(designs))
-    insample = [{"figure": f, "reported": published(d, f), "estimate": predict(d, f, constants)}
-                for d in designs for f in d.figures]
-    constants["bands"] = bands(rows + insample)
-    # a Vivado figure is the C-synthesis estimate times a ratio: it inherits the C-synthesis band too (only
-    # a few, simple designs published a Vivado figure)
-    for m in ("lut", "ff", "dsp", "bram36"):
-        s, c = constants["bands"].get(f"synth/{m}"), constants["bands"].get(f"csynth/{m}")
-        if s and c:
-            s.update(low=min(s["low"], c["low"]), high=max(s["high"], c["high"]))
+    constants["bands"] = bands(rows)
+    for key, cov in coverage(rows).items():
+        constants["bands"][key].update(coverage=cov["coverage"], median_width=cov["median_width"],
+                                       coverage_n=cov["n"])
+    constants["sources"] = sorted(sources(designs))
     constants["doc"] = {"terms": {k: v[0] for k, v in {**est.TERMS, **est.LATENCY_TERMS}.items()},
-                        "how": "fpga_accel/analysis/fit.py; bands = published / estimate, leave-one-design-out "
-                               "and in-sample, min..max"}
+                        "how": "fpga_accel/analysis/fit.py; bands = 10-90 % quantiles of published / estimate "
+                               "under leave-one-source-out; coverage = share of held-out comparisons inside the "
+                               "band built from the other sources (nested)"}
     path.write_text(json.dumps(constants, indent=1, sort_keys=True) + "\n")
     est._CACHE.pop(str(path), None)
     return constants
