@@ -59,6 +59,8 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "dsp.const_wide": ("DSPs needed by constant products with both operands >= 10 bits, at most ceil(weights/RF) "
                        "(Dense/Conv weights, BatchNormalization scales)", 0.9),
     "dsp.const_narrow": ("DSPs needed by constant products with an operand < 10 bits (HLS puts few on DSPs)", 0.05),
+    "dsp.const_port": ("DSPs needed by constant products with both operands >= 10 bits and one wider than the DSP48 "
+                       "port (25 x 18: a 28 x 12 product needs 2), at most ceil(weights/RF) x that", 0.9),
     "dsp.generic": ("DSPs needed by the Resource strategy's multipliers (weights from memory) wider than 10 bits", 1.0),
     "dsp.param_act": ("DSPs of parametrised activations (LeakyReLU, ELU, PReLU: a product by alpha per element)", 0.5),
     "dsp.softmax": ("softmax elements (one product each, by the inverse of the sum)", 1.0),
@@ -78,6 +80,12 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "lut.layer": ("layers (control logic of each HLS function)", 100.0),
     "lut.kernel": ("Dense/Conv layers (loop control, weight indexing)", 200.0),
     "lut.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 0.5),
+    "lut.round_sat_bit": ("element-wise layers whose output type rounds (AP_RND*) or saturates (AP_SAT*): elements "
+                          "per cycle x input bits. A relu into ufixed<6,0,AP_RND,AP_SAT> cost ~105 LUT per element "
+                          "(jet tagger, SVHN 6-bit) against ~45 for the same relu into its input type", 3.0),
+    "lut.port_bit": ("Latency-strategy constant products with an operand wider than the DSP48 port (25 x 18): products "
+                     "x input bits x weight bits (HLS builds the overflow in LUTs around the DSP: ~375 LUT per "
+                     "28 x 12 product)", 1.0),
     "ff.mult_bit": ("instantiated products (DSP or LUT) x accumulator bits: pipeline registers", 1.0),
     "ff.dsp_bit_7s": ("7-series parts: DSP-mapped constant products x accumulator bits (HLS registers the DSP48E1's "
                       "operands in fabric; ~29 FF per 16-bit product on xc7vx690t-3, ~4 on UltraScale)", 1.0),
@@ -93,6 +101,9 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "ff.kernel": ("Dense/Conv layers (loop counters, weight indices, output registers)", 300.0),
     "ff.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 1.0),
     "ff.fifo": ("io_stream FIFOs in BRAM: channels", 30.0),
+    "ff.rf_pipe_bit": ("Latency-strategy kernels with LUT-built products at reuse factor > 1: products x accumulator "
+                       "bits x min(1, log2(RF) / 4). HLS spreads such a kernel over several cycles and registers "
+                       "the partial sums (6-bit jet tagger at RF 64: 4-5x the FF of the same kernel at RF 1)", 0.3),
     "ff.pipo_bit": ("io_parallel dataflow: bits of the arrays between layers", 0.5),
     "bram18.resource_weights": ("Resource strategy weight memories: ceil(multipliers x weight bits / 36) BRAM18", 1.0),
     "bram18.fifo": ("io_stream FIFOs deeper than 32 words: one per channel, ceil(depth x bits / 18 Kb) BRAM18 each", 1.0),
@@ -103,10 +114,18 @@ LATENCY_TERMS: Dict[str, Tuple[str, float]] = {
     "lat.dense_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel with DSP products, cycles", 3.0),
     "lat.lut_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel with LUT-built (narrow) products, cycles", 1.0),
     "lat.slow_depth": ("extra pipeline depth of a kernel with DSP products on a '7series-slow' part, cycles", 1.0),
+    "lat.dense_depth_us": ("pipeline depth of a Latency-strategy Dense/Conv kernel with DSP products on an UltraScale "
+                           "part (DSP48E2 at -2: 0-2 cycles at 5 ns), cycles", 1.0),
+    "lat.rf_depth": ("Latency-strategy kernels with LUT-built products at reuse factor > 1: cycles per doubling of "
+                     "the reuse factor (HLS pipelines them over several cycles: 8-14 at RF 64, 6-bit)", 1.5),
+    "lat.vitis_px": ("io_stream convolutions built by Vitis HLS (layer record 'hls_tool'): cycles per input pixel "
+                     "beyond the products' initiation interval. Vitis HLS 2023-24 ran hls4ml's line buffer at 3-6 "
+                     "cycles per padded input pixel, Vivado HLS 2019-20 at 1 (the base term)", 2.0),
     "lat.resource_depth": ("pipeline depth added to the RF cycles of a Resource-strategy kernel", 4.0),
     "lat.resource_pixel": ("cycles added to RF per input pixel by a Resource-strategy io_stream convolution", 12.0),
     "lat.elem": ("latency of an element-wise / pooling layer beyond its pixels, cycles", 1.0),
-    "lat.softmax": ("latency of a softmax, cycles", 7.0),
+    "lat.softmax": ("latency of a softmax, cycles", 4.0),
+    "lat.softmax_slow": ("extra latency of a softmax on a '7series-slow' part, cycles", 4.0),
     "lat.fill": ("io_stream: cycles each non-dominant layer adds to the slowest one's latency", 2.0),
     "lat.parallel_step": ("io_parallel: cycles added per layer (registers between functions)", 1.0),
 }
@@ -119,7 +138,8 @@ def default_constants() -> Constants:
     """The engineering priors: what the estimator uses when nothing was fitted (no band: unknown error)."""
     return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
             "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
-            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_bit_slow": 0.1, "bram18.fifo": 0.8}, "bands": {}, "fitted_on": []}
+            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_bit_slow": 0.1, "bram18.fifo": 0.8,
+                                 "bram18.table": 1.0, "dsp.const_port": 0.1}, "bands": {}, "fitted_on": []}
 
 
 _CACHE: Dict[str, Constants] = {}
@@ -275,8 +295,12 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     on_dsp = min(mults, limit)
     t.multipliers = on_dsp if wide else mults
     t.mapped_to = "DSP" if wide else "LUT"
-    if wide:
+    if wide and dsp_per_product(a, w) > 1:  # wider than the DSP48 port: DSP cascades plus LUT glue
+        t.add("dsp.const_port", on_dsp * dsp_per_product(a, w))
+        t.add("lut.port_bit", on_dsp * a * w)
+    elif wide:
         t.add("dsp.const_wide", on_dsp * dsp_per_product(a, w))
+    if wide:
         t.add("lut.wide_mult_bit", on_dsp * a * w)
         t.add("lut.share_bit", (mults - on_dsp) * a)
         t.add("ff.share_bit", (mults - on_dsp) * a)
@@ -290,16 +314,24 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         t.add("ff.dsp_bit_7s", on_dsp * acc)
     if wide and family == "7series-slow":
         t.add("ff.dsp_bit_slow", on_dsp * acc)
-    depth = {"lat.dense_depth": 1, **({"lat.slow_depth": 1} if family == "7series-slow" else {})} if wide \
-        else {"lat.lut_depth": 1}
+    stages = math.log2(rf) if rf > 1 and not wide else 0.0
+    if stages:
+        t.add("ff.rf_pipe_bit", mults * acc * min(1.0, stages / 4))
+    if not wide:
+        depth = {"lat.lut_depth": 1, **({"lat.rf_depth": stages} if stages else {})}
+    elif family == "ultrascale":
+        depth = {"lat.dense_depth_us": 1}
+    else:
+        depth = {"lat.dense_depth": 1, **({"lat.slow_depth": 1} if family == "7series-slow" else {})}
     ii = max(1, math.ceil(mults / on_dsp)) if wide and mults else 1
     if is_conv and io_type == "io_stream":
         px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1))
-        t.latency = {"base": px * ii, **depth}
-        t.interval = {"base": px * ii}
+        vitis = {"lat.vitis_px": px} if str(layer.get("hls_tool") or "").lower().startswith("vitis") else {}
+        t.latency = {"base": px * ii, **depth, **vitis}
+        t.interval = {"base": px * ii, **vitis}
     else:
         t.latency = {"base": ii, **depth}
-        t.interval = {"base": ii}
+        t.interval = {"base": ii, **({"lat.rf_depth": stages} if stages else {})}
 
 
 def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[int] = None,
@@ -331,7 +363,8 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         t.add("lut.softmax_bit", n * a)
         t.add("ff.softmax_bit", n * a)
         t.add("bram18.table", 2)
-        t.latency, t.interval = {"lat.softmax": 1}, {"base": 1}
+        t.latency = {"lat.softmax": 1, **({"lat.softmax_slow": 1} if family == "7series-slow" else {})}
+        t.interval = {"base": 1}
         return t
     if kind in POOL_CLASSES or kind in GLOBAL_POOL_CLASSES:
         if kind in GLOBAL_POOL_CLASSES:
@@ -350,6 +383,8 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         t.flag = f"unknown layer class {kind}: not costed (costed as a generic element-wise layer)"
     t.add("lut.elem_bit", per_cycle * (a + o))
     t.add("ff.elem_bit", per_cycle * (a + o))
+    if re.search(r"AP_(RND|SAT)", str(layer.get("precision") or ""), re.I):
+        t.add("lut.round_sat_bit", per_cycle * a)
     if kind in PARAM_ACT_CLASSES or str(layer.get("activation", "")).lower() in ("leakyrelu", "elu", "prelu"):
         t.add("dsp.param_act", per_cycle * dsp_per_product(a, a) if a >= WIDE_BITS else 0)
     elif kind in SCALE_CLASSES or kind in ("Multiply",):  # products by constant scales: like a kernel's
@@ -407,7 +442,7 @@ def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
 # Terms whose Vivado-synthesis ratio differs from their resource's: the FFs HLS counts around DSP48E1
 # products, which Vivado packs into the DSP's own pipeline registers; FIFO BRAM, which Vivado keeps while it
 # moves small weight memories into LUTRAM.
-SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo")
+SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo", "bram18.table", "dsp.const_port")
 
 
 def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csynth") -> Dict[str, float]:
@@ -583,10 +618,14 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
                     clock_period: float, figure: str = "synth", margin: float = 0.8,
                     reuse_factors: Optional[Mapping[str, int]] = None,
                     constants: Optional[Constants] = None, platform: bool = True,
-                    part: Optional[str] = None) -> Estimate:
+                    part: Optional[str] = None, tool: Optional[str] = None) -> Estimate:
     """Estimate a design given as per-layer records (the ``layers`` of fpga_accel.json, dataflow order).
-    ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products."""
+    ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products;
+    ``tool`` ('Vitis HLS' or 'Vivado HLS', default: each record's ``hls_tool``, else Vivado HLS) changes
+    how many cycles an io_stream convolution's line buffer takes per pixel."""
     c = constants or load_constants()
+    if tool:
+        layers = [l if l.get("hls_tool") else {**l, "hls_tool": tool} for l in layers]
     reuse_factors = reuse_factors or {}
     family = part_family(part or board.part, clock_period)
     per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"]), c, family) for l in layers]

@@ -34,7 +34,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import estimate as est
-from .calibration import CalibrationDesign, estimator_layers
+from .calibration import CalibrationDesign
+from .calibration import estimator_layers as _calibration_layers
 
 __all__ = ["fit_constants", "cross_validate", "sources", "bands", "coverage", "quantile", "ratios", "predict",
            "published", "instance_pairs", "write_constants", "PRIOR_WEIGHT", "BAND_QUANTILES"]
@@ -48,6 +49,11 @@ _GROUPS = (("softmax", ("Softmax",)), ("normalize", est.SCALE_CLASSES), ("pool",
 _MODULE_GROUP = (("softmax", "softmax"), ("normalize", "normalize"), ("pooling", "pool"), ("conv", "conv"),
                  ("dense", "dense"), ("zeropad", "zeropad"), ("resize", "resize"), ("relu", "act"), ("sigmoid", "act"),
                  ("tanh", "act"), ("leaky", "act"), ("elu", "act"), ("linear", "act"))
+
+
+def estimator_layers(design: CalibrationDesign) -> List[Dict[str, Any]]:
+    """The design's estimator records, each tagged with the HLS tool that built it (``hls_tool``)."""
+    return [{**l, "hls_tool": design.provenance.tool} for l in _calibration_layers(design)]
 
 
 def _group(cls: str) -> Optional[str]:
@@ -163,32 +169,59 @@ def _fit_linear(terms: Sequence[str], priors: Sequence[float], rows: Sequence[Tu
     return {k: float(v) for k, v in zip(terms, c)}
 
 
-def _latency_error(designs: Sequence[CalibrationDesign], lat: Mapping[str, float]) -> float:
-    errs = []
+INSTANCE_LATENCY_WEIGHT = 0.5  # weight of the per-layer (instance) latencies against the designs' totals
+
+
+def _latency_data(designs: Sequence[CalibrationDesign]) -> List[Tuple[Any, ...]]:
+    """Per design, computed once: (io_type, reported latency, stage specs, [(layer spec, instance latency)])."""
+    out = []
     for d in designs:
-        rep = d.csynth.latency_max
-        if not rep:
-            continue
-        pred = _latency(d, lat)
-        errs.append(abs(math.log(max(pred, 1.0) / rep)))
-    return statistics.median(errs) + 0.25 * statistics.mean(errs) if errs else 0.0
+        layers = estimator_layers(d)
+        specs = []
+        for l in layers:
+            t = est.layer_terms(l, d.io_type, family=_family(d))
+            specs.append((t.latency, t.interval, l["class"] in est.FREE_CLASSES))
+        inst = [(specs[i][0], float(x["latency"])) for i, x in instance_pairs(d)
+                if x.get("latency") is not None and not specs[i][2]]
+        out.append((d.io_type, d.csynth.latency_max, [(a, b) for a, b, free in specs if not free], inst))
+    return out
+
+
+def _latency_error(data: Sequence[Tuple[Any, ...]], lat: Mapping[str, float]) -> float:
+    """Median + mean/4 of |log(estimate / report)| of the designs' latency, plus the same over the layers'
+    (instance) latencies with weight ``INSTANCE_LATENCY_WEIGHT``: the per-layer rows pin the depth of each
+    kind of layer, which the design totals alone (a sum or a max) leave loose."""
+    def err(pred: float, rep: float) -> float:
+        return abs(math.log((max(pred, 0.0) + 1.0) / (rep + 1.0)))
+
+    totals, layers = [], []
+    for io_type, rep, stages, inst in data:
+        if rep:
+            cycles = [(est._cycles(a, lat), est._cycles(b, lat)) for a, b in stages]
+            totals.append(err(est.combine_latency(cycles, io_type, lat)[0], rep))
+        layers += [err(est._cycles(spec, lat), x) for spec, x in inst]
+    score = statistics.median(totals) + 0.25 * statistics.mean(totals) if totals else 0.0
+    if layers:
+        score += INSTANCE_LATENCY_WEIGHT * (statistics.median(layers) + 0.25 * statistics.mean(layers))
+    return score
 
 
 def _latency(design: CalibrationDesign, lat: Mapping[str, float]) -> float:
-    layers = estimator_layers(design)
-    stages = []
-    for l in layers:
-        t = est.layer_terms(l, design.io_type, family=_family(design))
-        stages.append((est._cycles(t.latency, lat), est._cycles(t.interval, lat)))
-    return est.combine_latency(stages, design.io_type, lat)[0]
+    io_type, _, stages, _ = _latency_data([design])[0]
+    cycles = [(est._cycles(a, lat), est._cycles(b, lat)) for a, b in stages]
+    return est.combine_latency(cycles, io_type, lat)[0]
 
 
 def _fit_latency(designs: Sequence[CalibrationDesign]) -> Dict[str, float]:
-    lat = {k: v[1] for k, v in est.LATENCY_TERMS.items()}
-    grid = [0, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32]
+    """Coordinate search over a grid per latency constant, from the priors; ties go to the value nearest
+    the prior (a constant the set does not exercise keeps its engineering value)."""
+    data = _latency_data(designs)
+    prior = {k: v[1] for k, v in est.LATENCY_TERMS.items()}
+    lat = dict(prior)
+    grid = [0, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32]
     for _ in range(3):
         for k in lat:
-            best = min(grid, key=lambda v: (_latency_error(designs, {**lat, k: v}), abs(v - lat[k])))
+            best = min(grid, key=lambda v: (round(_latency_error(data, {**lat, k: v}), 9), abs(v - prior[k])))
             lat[k] = float(best)
     return lat
 
@@ -243,7 +276,8 @@ def predict(design: CalibrationDesign, figure: str, constants: est.Constants) ->
     """The estimator's totals for the hls4ml IP (no platform row), in the reports' units (BRAM in 36 Kb)."""
     e = est.estimate_layers(estimator_layers(design), name=design.id, board=est.get_board("pynq-z2"),
                             io_type=design.io_type, clock_period=design.provenance.clock_ns, figure=figure,
-                            constants=constants, platform=False, part=design.provenance.part)
+                            constants=constants, platform=False, part=design.provenance.part,
+                            tool=design.provenance.tool)
     return {**e.ip_total, "latency": float(e.latency_cycles)}
 
 
