@@ -65,6 +65,8 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "dsp.param_act": ("DSPs of parametrised activations (LeakyReLU, ELU, PReLU: a product by alpha per element)", 0.5),
     "dsp.softmax": ("softmax elements (one product each, by the inverse of the sum)", 1.0),
     "lut.narrow_mult_bit": ("LUT-built constant products x input bits x weight bits (not zeros, not powers of two)", 0.3),
+    "lut.csd_bit": ("LUT-built constant products: their shift-and-add adders (non-zero signed digits beyond the first "
+                    "per weight, from n_csd_digits; ~w/3 digits per weight when unknown) x input bits", 1.0),
     "lut.wide_mult_bit": ("DSP-mapped constant products x input bits x weight bits (glue, the few LUT-built ones)", 0.1),
     "lut.add_bit": ("accumulations (one per non-zero product, shifts included) x accumulator bits", 1.0),
     "lut.share_bit": ("products time-shared through a DSP (Latency strategy, RF > 1) x input bits: multiplexers", 1.0),
@@ -217,6 +219,16 @@ def dsp_share(layer: Mapping[str, Any]) -> float:
     return min(1.0, max(0.0, (float(digits) / nz - 1.0) / 3.0))
 
 
+def _extra_digits(layer: Mapping[str, Any], w: int) -> float:
+    """Non-zero signed digits beyond the first of each non-zero weight (each is one adder of a shift-and-add
+    constant product): from ``n_csd_digits`` when recorded, else ~w/3 digits per non-zero weight assumed."""
+    n, nz, pow2 = _weight_stats(layer)
+    digits = layer.get("n_csd_digits")
+    if digits:
+        return max(0.0, float(digits) - nz)
+    return (nz - pow2) * max(0.0, w / 3.0 - 1.0)
+
+
 def _weight_stats(layer: Mapping[str, Any]) -> Tuple[int, int, int]:
     """(weights, non-zero weights, non-zero ±2^k weights). Old projects record no powers of two: 0 assumed."""
     n = int(layer.get("n_weights") or layer.get("rf_n_in", 1) * layer.get("rf_n_out", 1))
@@ -317,8 +329,12 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         t.add("lut.port_bit", on_dsp * share * a * w)
     elif wide:
         t.add("dsp.const_wide", on_dsp * share * dsp_per_product(a, w))
+    extra_digits = _extra_digits(layer, w) * units  # adders of the shift-and-add circuits, whole layer
     if wide and share < 1:  # the simple constants HLS builds as shift-and-add circuits instead
         t.add("lut.narrow_mult_bit", on_dsp * (1 - share) * a * w)
+        t.add("lut.csd_bit", extra_digits * (1 - share) * a)
+    elif not wide:
+        t.add("lut.csd_bit", extra_digits * a)
     if wide:
         t.add("lut.wide_mult_bit", on_dsp * a * w)
         t.add("lut.share_bit", (mults - on_dsp) * a)
