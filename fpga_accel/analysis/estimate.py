@@ -103,9 +103,10 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "ff.kernel": ("Dense/Conv layers (loop counters, weight indices, output registers)", 300.0),
     "ff.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 1.0),
     "ff.fifo": ("io_stream FIFOs in BRAM: channels", 30.0),
-    "ff.rf_pipe_bit": ("Latency-strategy kernels with LUT-built products at reuse factor > 1: products x accumulator "
-                       "bits x min(1, log2(RF) / 4). HLS spreads such a kernel over several cycles and registers "
-                       "the partial sums (6-bit jet tagger at RF 64: 4-5x the FF of the same kernel at RF 1)", 0.3),
+    "ff.rf_pipe_bit": ("Latency-strategy kernels with LUT-built products at reuse factor >= 8: products x accumulator "
+                       "bits x min(1, (log2(RF) - 2) / 4). HLS spreads such a kernel over several cycles and registers "
+                       "the partial sums: the 6-bit tutorial jet tagger at RF 64 spent 3.1k/5.5k/4.7k FF on its "
+                       "Dense layers, ~1.3 FF per product-bit, 4-5x the same kernels at RF 1)", 1.0),
     "ff.pipo_bit": ("io_parallel dataflow: bits of the arrays between layers", 0.5),
     "bram18.resource_weights": ("Resource strategy weight memories: ceil(multipliers x weight bits / 36) BRAM18", 1.0),
     "bram18.fifo": ("io_stream FIFOs deeper than 32 words: one per channel, ceil(depth x bits / 18 Kb) BRAM18 each", 1.0),
@@ -118,8 +119,9 @@ LATENCY_TERMS: Dict[str, Tuple[str, float]] = {
     "lat.slow_depth": ("extra pipeline depth of a kernel with DSP products on a '7series-slow' part, cycles", 1.0),
     "lat.dense_depth_us": ("pipeline depth of a Latency-strategy Dense/Conv kernel with DSP products on an UltraScale "
                            "part (DSP48E2 at -2: 0-2 cycles at 5 ns), cycles", 1.0),
-    "lat.rf_depth": ("Latency-strategy kernels with LUT-built products at reuse factor > 1: cycles per doubling of "
-                     "the reuse factor (HLS pipelines them over several cycles: 8-14 at RF 64, 6-bit)", 1.5),
+    "lat.rf_depth": ("Latency-strategy kernels with LUT-built products at reuse factor >= 8: cycles per doubling of "
+                     "the reuse factor beyond 4 (HLS pipelines them over several cycles: 8-14 at RF 64, 6-bit; "
+                     "0-1 at RF 2)", 2.5),
     "lat.vitis_px": ("io_stream convolutions built by Vitis HLS (layer record 'hls_tool'): cycles per input pixel "
                      "beyond the products' initiation interval. Vitis HLS 2023-24 ran hls4ml's line buffer at 3-6 "
                      "cycles per padded input pixel, Vivado HLS 2019-20 at 1 (the base term)", 2.0),
@@ -349,7 +351,9 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         t.add("ff.dsp_bit_7s", on_dsp * acc)
     if wide and family == "7series-slow":
         t.add("ff.dsp_bit_slow", on_dsp * acc)
-    stages = math.log2(rf) if rf > 1 and not wide else 0.0
+    # HLS spreads a LUT-built kernel over more cycles once the reuse factor leaves it slack: none at RF 2
+    # (L1 jet tagger convolutions: 0-1 cycles), 8-14 cycles at RF 64 (tutorial jet tagger, 6-bit)
+    stages = max(0.0, math.log2(rf) - 2) if not wide else 0.0
     if stages:
         t.add("ff.rf_pipe_bit", mults * acc * min(1.0, stages / 4))
     if not wide:
