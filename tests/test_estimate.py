@@ -348,7 +348,8 @@ def test_estimate_cli(tmp_path, capsys):
     assert rows["fc1"][5] == f"{fc1.lut:.0f}"
     assert rows["axi_wrapper"][-1] == "16"  # II: one input word per cycle, 16 inputs
     assert lines[-1].startswith(f"{expected.verdict}: largest use is LUT, dominated by layer fc2")
-    assert any(line.startswith("expected range: ") and "leave-one-design-out" in line for line in lines)
+    assert any(line.startswith("expected range: ") and "leave-one-source-out" in line for line in lines)
+    assert any(line.startswith("band covers held-out designs: ") for line in lines)
     assert main(["estimate", str(design.root), "--json"]) == code
     data = json.loads(capsys.readouterr().out)
     assert (data["board"], data["figure"], data["verdict"], data["dominant_layer"]) == \

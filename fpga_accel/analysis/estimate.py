@@ -42,7 +42,7 @@ from ..boards import Board, get_board
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
-           "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share"]
+           "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share", "rounds_or_saturates"]
 
 log = logging.getLogger("fpga_accel.estimate")
 
@@ -204,6 +204,12 @@ def dsp_per_product(a: int, w: int) -> int:
     """DSP48 slices one a x w product needs (25 x 18 multiplier; a 32 x 32 product takes 4)."""
     big, small = max(a, w), min(a, w)
     return math.ceil(big / 25) * math.ceil(small / 18)
+
+
+def rounds_or_saturates(text: Optional[str]) -> bool:
+    """True when an HLS type rounds (RND, RND_CONV, ...) or saturates (SAT, SAT_SYM, ...): 'ufixed<6,0,AP_RND,AP_SAT>'
+    as hls4ml writes it, or 'ufixed<6,2,RND_CONV,SAT,0>' as fpga_accel.json records it. TRN and WRAP are free."""
+    return bool(re.search(r",\s*(?:AP_)?(?:RND|SAT)", text or "", re.I))
 
 
 def dsp_share(layer: Mapping[str, Any]) -> float:
@@ -422,7 +428,7 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         t.flag = f"unknown layer class {kind}: not costed (costed as a generic element-wise layer)"
     t.add("lut.elem_bit", per_cycle * (a + o))
     t.add("ff.elem_bit", per_cycle * (a + o))
-    if re.search(r"AP_(RND|SAT)", str(layer.get("precision") or ""), re.I):
+    if rounds_or_saturates(layer.get("precision")):
         t.add("lut.round_sat_bit", per_cycle * a)
     if kind in PARAM_ACT_CLASSES or str(layer.get("activation", "")).lower() in ("leakyrelu", "elu", "prelu"):
         t.add("dsp.param_act", per_cycle * dsp_per_product(a, a) if a >= WIDE_BITS else 0)
