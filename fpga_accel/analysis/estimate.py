@@ -5,28 +5,37 @@ weight statistics) — those a converted project stores in ``fpga_accel.json``, 
 :mod:`fpga_accel.analysis.hls4ml_project` parses from any hls4ml project, or those of the calibration set.
 
 The model is analytical and explainable per layer: every layer is broken into *terms* (a count of things
-HLS builds, e.g. "LUT-built constant products × operand bits", "FIFO channels deeper than 32 words"), and a
-resource is the sum of terms times one constant each. What HLS builds, as modelled (see ``TERMS``):
+HLS builds, e.g. "LUT-built constant products' adders × input bits", "FIFO channels deeper than 32 words"),
+and a resource is the sum of terms times one constant each. What HLS builds, as modelled (see ``TERMS``
+and ``LATENCY_TERMS``, each with what it counts and its prior):
 
-- **Constant multiplications (Latency strategy)**: zero weights cost nothing, ±2^k weights are shifts;
-  the other products are fully unrolled whatever the reuse factor. Products with both operands ≥ 10 bits
-  go to DSPs, capped by hls4ml's multiplier limit ceil(weights / RF) (then time-shared through input
-  multiplexers); narrower ones are LUT shift-and-add circuits built in parallel — a large reuse factor
-  does not make them smaller.
+- **Constant multiplications (Latency strategy)**: zero weights cost nothing, ±2^k weights are shifts.
+  Products with both operands ≥ 10 bits go to DSPs, capped by hls4ml's multiplier limit ceil(weights / RF)
+  (then time-shared through input multiplexers) — but only a share of them (:func:`dsp_share`, from the
+  weights' signed digits: simple constants become shift-and-add circuits); wider than the DSP48 port
+  (25 × 18) they need DSP cascades plus LUT glue. Narrower products are shift-and-add circuits costed by
+  their adders (signed digits beyond the first). At reuse factor ≥ 8 HLS spreads a LUT-built kernel over
+  several cycles and registers its partial sums (depth and FF grow with log2 RF).
+- **Part speed**: a -1 7-series part at ≤ 8 ns ('7series-slow') pipelines DSP products deeper (more FF,
+  more cycles); UltraScale DSP48E2 kernels take 0–2 cycles; softmax is slower on slow parts.
 - **Resource strategy**: ceil(weights / RF) real multipliers fed from weight memories (BRAM, one column of
   width bits per multiplier), accumulators and input selection in LUTs; zeros are not skipped.
+- **Element-wise layers**: a type that rounds or saturates (AP_RND*, AP_SAT*) costs more LUTs per element.
 - **io_stream**: one FIFO per channel between layers; deeper than 32 words they take BRAM, else SRLs.
-  Latency is dataflow-overlapped: the slowest layer plus a fill delay per other layer.
+  Latency is dataflow-overlapped: the slowest layer plus a fill delay per other layer. Convolutions run
+  one input pixel per cycle (× the products' II); Vitis HLS line buffers take extra cycles per pixel.
 - **io_parallel**: the layers' latencies add up; the interval is the slowest layer's.
 - Every hls4ml layer class that convert can produce has a rule; a class without one is a flagged row
-  (``Estimate.unknown_layers``), never silently free.
+  (``Estimate.unknown_layers``), never silently free, and its design is never called FITS.
 
 The constants are fitted on the calibration set (``fpga_accel/analysis/calibration``) by
 ``fpga_accel.analysis.fit`` and stored in ``estimator_constants.json`` next to this file, with the error
-band each figure showed under leave-one-design-out cross-validation (``make estimate-accuracy``).
+band of each figure: the 10–90 % quantiles of published ÷ estimate under leave-one-**source**-out
+cross-validation, and the band's measured coverage (``make estimate-accuracy``).
 ``figure="csynth"`` predicts Vivado/Vitis HLS's C-synthesis report; ``figure="synth"`` (default) predicts
 Vivado post-synthesis utilisation, as the C-synthesis estimate times a per-resource ratio fitted on the
-designs that published both.
+designs that published both (FIFO and table BRAM, DSP-port overflow and DSP48E1 operand registers have
+their own ratios). :func:`verdict` is the one function that decides FITS / DOES NOT FIT / UNCERTAIN.
 """
 from __future__ import annotations
 
