@@ -172,6 +172,11 @@ def _fit_linear(terms: Sequence[str], priors: Sequence[float], rows: Sequence[Tu
 INSTANCE_LATENCY_WEIGHT = 0.5  # weight of the per-layer (instance) latencies against the designs' totals
 
 
+def _cycles_max(value: Any) -> float:
+    """An instance's latency: a number, or [min, max] when the report gave a range (the max counts)."""
+    return float(max(value)) if isinstance(value, (list, tuple)) else float(value)
+
+
 def _latency_data(designs: Sequence[CalibrationDesign]) -> List[Tuple[Any, ...]]:
     """Per design, computed once: (io_type, reported latency, stage specs, [(layer spec, instance latency)])."""
     out = []
@@ -181,7 +186,7 @@ def _latency_data(designs: Sequence[CalibrationDesign]) -> List[Tuple[Any, ...]]
         for l in layers:
             t = est.layer_terms(l, d.io_type, family=_family(d))
             specs.append((t.latency, t.interval, l["class"] in est.FREE_CLASSES))
-        inst = [(specs[i][0], float(x["latency"])) for i, x in instance_pairs(d)
+        inst = [(specs[i][0], _cycles_max(x["latency"])) for i, x in instance_pairs(d)
                 if x.get("latency") is not None and not specs[i][2]]
         out.append((d.io_type, d.csynth.latency_max, [(a, b) for a, b, free in specs if not free], inst))
     return out
