@@ -97,7 +97,7 @@ def design_verdict(design: CalibrationDesign, constants: Constants) -> str:
     """The verdict the estimator gives the design on the PYNQ-Z2 (only meaningful for xc7z020 designs)."""
     e = est_mod.estimate_layers(estimator_layers(design), name=design.id, board=est_mod.get_board("pynq-z2"),
                                 io_type=design.io_type, clock_period=design.provenance.clock_ns, figure="synth",
-                                constants=constants, part=design.provenance.part, tool=design.provenance.tool)
+                                constants=constants, part=design.provenance.part, tool=f"{design.provenance.tool} {design.provenance.tool_version}")
     return e.verdict
 
 
@@ -154,7 +154,7 @@ def timing(designs: Sequence[CalibrationDesign], constants: Constants, repeat: i
         for layers, d in inputs:
             est_mod.estimate_layers(layers, name=d.id, board=est_mod.get_board("pynq-z2"), io_type=d.io_type,
                                     clock_period=d.provenance.clock_ns, constants=constants, part=d.provenance.part,
-                                    tool=d.provenance.tool)
+                                    tool=f"{d.provenance.tool} {d.provenance.tool_version}")
     return (time.perf_counter() - t0) * 1000 / (repeat * max(1, len(inputs)))
 
 

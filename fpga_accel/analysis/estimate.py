@@ -51,7 +51,7 @@ from ..boards import Board, get_board
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
-           "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share", "rounds_or_saturates"]
+           "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
 
 log = logging.getLogger("fpga_accel.estimate")
 
@@ -96,7 +96,7 @@ TERMS: Dict[str, Tuple[str, float]] = {
                           "(jet tagger, SVHN 6-bit) against ~45 for the same relu into its input type", 3.0),
     "lut.port_bit": ("Latency-strategy constant products with an operand wider than the DSP48 port (25 x 18): products "
                      "x input bits x weight bits (HLS builds the overflow in LUTs around the DSP: ~375 LUT per "
-                     "28 x 12 product)", 1.0),
+                     "28 x 12 product in one C-synthesis report, far fewer for 22-28 x 18 products on an xczu3eg)", 0.3),
     "ff.mult_bit": ("instantiated products (DSP or LUT) x accumulator bits: pipeline registers", 1.0),
     "ff.dsp_bit_7s": ("7-series parts: DSP-mapped constant products x accumulator bits (HLS registers the DSP48E1's "
                       "operands in fabric; ~29 FF per 16-bit product on xc7vx690t-3, ~4 on UltraScale)", 1.0),
@@ -131,16 +131,17 @@ LATENCY_TERMS: Dict[str, Tuple[str, float]] = {
     "lat.rf_depth": ("Latency-strategy kernels with LUT-built products at reuse factor >= 8: cycles per doubling of "
                      "the reuse factor beyond 4 (HLS pipelines them over several cycles: 8-14 at RF 64, 6-bit; "
                      "0-1 at RF 2)", 2.5),
-    "lat.vitis_px": ("io_stream convolutions built by Vitis HLS (layer record 'hls_tool'): cycles per input pixel "
-                     "beyond the products' initiation interval. Vitis HLS 2023-24 ran hls4ml's line buffer at 3-6 "
-                     "cycles per padded input pixel, Vivado HLS 2019-20 at 1 (the base term)", 2.0),
+    "lat.vitis_px": ("io_stream convolutions built by Vitis HLS 2023 or newer (layer record 'hls_tool', see "
+                     "slow_line_buffer): cycles per input pixel beyond the products' initiation interval. Vitis HLS "
+                     "2023-24 ran hls4ml's line buffer at 3-6 cycles per padded input pixel; Vitis HLS 2022.1 and "
+                     "Vivado HLS 2019-20 at 1 (the base term)", 2.0),
     "lat.resource_depth": ("pipeline depth added to the RF cycles of a Resource-strategy kernel", 4.0),
     "lat.resource_pixel": ("cycles added to RF per input pixel by a Resource-strategy io_stream convolution", 12.0),
     "lat.elem": ("latency of an element-wise / pooling layer beyond its pixels, cycles", 1.0),
     "lat.softmax": ("latency of a softmax, cycles", 4.0),
     "lat.softmax_slow": ("extra latency of a softmax on a '7series-slow' part, cycles", 4.0),
     "lat.fill": ("io_stream: cycles each non-dominant layer adds to the slowest one's latency", 2.0),
-    "lat.parallel_step": ("io_parallel: cycles added per layer (registers between functions)", 1.0),
+    "lat.parallel_step": ("io_parallel: cycles added per layer that takes cycles (registers between functions)", 1.0),
 }
 
 
@@ -213,6 +214,17 @@ def dsp_per_product(a: int, w: int) -> int:
     """DSP48 slices one a x w product needs (25 x 18 multiplier; a 32 x 32 product takes 4)."""
     big, small = max(a, w), min(a, w)
     return math.ceil(big / 25) * math.ceil(small / 18)
+
+
+def slow_line_buffer(tool: Optional[str]) -> bool:
+    """Whether the HLS tool ('Vitis HLS 2024.1', 'Vivado HLS 2020.1', ...) runs hls4ml's io_stream line buffer
+    slower than a pixel per cycle: Vitis HLS 2023 and newer did (3-6 cycles per input pixel in three
+    calibration designs), Vitis HLS 2022.1 and Vivado HLS did not. A Vitis HLS without a version counts as new."""
+    text = (tool or "").lower()
+    if "vitis" not in text:
+        return False
+    year = re.search(r"(20\d\d)", text)
+    return year is None or int(year.group(1)) >= 2023
 
 
 def rounds_or_saturates(text: Optional[str]) -> bool:
@@ -380,11 +392,13 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     ii = max(1, math.ceil(mults / on_dsp)) if wide and mults else 1
     if is_conv and io_type == "io_stream":
         px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1))
-        vitis = {"lat.vitis_px": px} if str(layer.get("hls_tool") or "").lower().startswith("vitis") else {}
+        vitis = {"lat.vitis_px": px} if slow_line_buffer(layer.get("hls_tool")) else {}
         t.latency = {"base": px * ii, **depth, **vitis}
         t.interval = {"base": px * ii, **vitis}
     else:
-        t.latency = {"base": ii, **depth}
+        # io_parallel: the first product's cycle is the depth's; each further II cycle adds one (an
+        # UltraScale Dense at RF 1 reports 0-1 cycles)
+        t.latency = {"base": ii - 1, **depth}
         t.interval = {"base": ii, **({"lat.rf_depth": stages} if stages else {})}
 
 
@@ -399,8 +413,9 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
     stream = io_type == "io_stream"
     per_cycle = _channels(layer) if stream else _elements(layer)
     px = _pixels(layer) if stream else 1
-    if kind in FREE_CLASSES:
-        return t
+    if kind in FREE_CLASSES or (kind == "Activation" and str(layer.get("activation", "")).lower() == "linear"
+                                and not rounds_or_saturates(layer.get("precision"))):
+        return t  # a linear activation into a type that neither rounds nor saturates is a wire (0 LUT in HLS)
     t.add("lut.layer", 1)
     t.add("ff.layer", 1)
     if stream:
@@ -451,7 +466,7 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
     if kind in ("Activation",) and str(layer.get("activation", "")).lower() in TABLE_ACTIVATIONS:
         t.add("bram18.table", 1)
     # io_stream: one pixel per cycle; io_parallel: a combinational layer, HLS reports 0 cycles for a ReLU
-    t.latency = {"base": px if stream else 0, "lat.elem": 1}
+    t.latency = {"base": px, "lat.elem": 1} if stream else {"base": 0}
     t.interval = {"base": px}
     return t
 
@@ -520,7 +535,9 @@ def combine_latency(stages: Sequence[Tuple[float, float]], io_type: str, lat: Ma
     interval = max(max(s[1] for s in real), 1.0)
     if io_type == "io_stream":
         return max(s[0] for s in real) + lat.get("lat.fill", 0.0) * (len(real) - 1), interval
-    return sum(s[0] for s in real) + lat.get("lat.parallel_step", 0.0) * len(real), interval
+    # the registers between functions: only after layers that take cycles (a ReLU is combinational)
+    steps = sum(1 for s in real if s[0] > 0)
+    return sum(s[0] for s in real) + lat.get("lat.parallel_step", 0.0) * steps, interval
 
 
 @dataclass

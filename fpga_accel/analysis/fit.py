@@ -53,7 +53,8 @@ _MODULE_GROUP = (("softmax", "softmax"), ("normalize", "normalize"), ("pooling",
 
 def estimator_layers(design: CalibrationDesign) -> List[Dict[str, Any]]:
     """The design's estimator records, each tagged with the HLS tool that built it (``hls_tool``)."""
-    return [{**l, "hls_tool": design.provenance.tool} for l in _calibration_layers(design)]
+    return [{**l, "hls_tool": f"{design.provenance.tool} {design.provenance.tool_version}"}
+            for l in _calibration_layers(design)]
 
 
 def _group(cls: str) -> Optional[str]:
@@ -282,7 +283,7 @@ def predict(design: CalibrationDesign, figure: str, constants: est.Constants) ->
     e = est.estimate_layers(estimator_layers(design), name=design.id, board=est.get_board("pynq-z2"),
                             io_type=design.io_type, clock_period=design.provenance.clock_ns, figure=figure,
                             constants=constants, platform=False, part=design.provenance.part,
-                            tool=design.provenance.tool)
+                            tool=f"{design.provenance.tool} {design.provenance.tool_version}")
     return {**e.ip_total, "latency": float(e.latency_cycles)}
 
 
