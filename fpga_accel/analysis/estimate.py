@@ -103,6 +103,11 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "ff.dsp_bit_slow": ("7-series -1 parts at <= 8 ns ('7series-slow'): DSP-mapped constant products x accumulator bits "
                         "(the extra pipeline stages of a product that does not fit a cycle; ~115 FF per 16-bit product "
                         "on xc7z020-1 at 5 ns)", 4.0),
+    "ff.slow_lut_bit": ("7series-slow parts: LUT-built constant products (non-zero, shifts included) x accumulator "
+                        "bits: the pipeline registers of adder trees that do not fit a 5 ns cycle on a -1 part (an HGQ "
+                        "jet tagger on xc7z020-1: 20.8k FF where a fast part needs ~3k)", 1.0),
+    "ff.port_bit": ("constant products wider than the DSP48 port: products x accumulator bits (the registers of "
+                    "the DSP cascade and its LUT glue)", 1.0),
     "ff.share_bit": ("products time-shared through a DSP x input bits", 1.0),
     "ff.resource_bit": ("Resource strategy: (multipliers + outputs) x accumulator bits", 2.0),
     "ff.elem_bit": ("element-wise and pooling layers: elements per cycle x (input + output bits)", 1.0),
@@ -356,6 +361,7 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     if wide and dsp_per_product(a, w) > 1:  # wider than the DSP48 port: DSP cascades plus LUT glue
         t.add("dsp.const_port", on_dsp * share * dsp_per_product(a, w))
         t.add("lut.port_bit", on_dsp * share * a * w)
+        t.add("ff.port_bit", on_dsp * share * acc)
     elif wide:
         t.add("dsp.const_wide", on_dsp * share * dsp_per_product(a, w))
     extra_digits = _extra_digits(layer, w) * units  # adders of the shift-and-add circuits, whole layer
@@ -383,6 +389,8 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     stages = max(0.0, math.log2(rf) - 2) if not wide else 0.0
     if stages:
         t.add("ff.rf_pipe_bit", mults * acc * min(1.0, stages / 4))
+    if not wide and family == "7series-slow":
+        t.add("ff.slow_lut_bit", adders * acc)
     if not wide:
         depth = {"lat.lut_depth": 1, **({"lat.rf_depth": stages} if stages else {})}
     elif family == "ultrascale":
