@@ -136,6 +136,18 @@ def summary_table(s: Mapping[str, Mapping[str, Any]], bands: Optional[Mapping[st
     return "\n".join(lines)
 
 
+def gross_misses(rows: Sequence[Mapping[str, Any]], verdicts: Mapping[str, str]) -> str:
+    """The comparisons worse than 3x in some metric, and what the verdict on the PYNQ-Z2 said for them."""
+    bad = [r for r in rows if worst_factor(r) > 3]
+    if not bad:
+        return "no comparison is worse than 3×"
+    said = [f"{r['id']} ({r['figure']}, {worst_factor(r):.1f}×: {verdicts.get(r['id'], 'no xc7z020 verdict')})"
+            for r in bad]
+    loud = sum(1 for r in bad if verdicts.get(r["id"]) in ("FITS",))
+    return (f"{len(bad)} comparisons worse than 3× in some metric, {loud} of them with the verdict FITS: "
+            + "; ".join(said))
+
+
 def holdout_table(s: Mapping[str, Mapping[str, Any]]) -> str:
     lines = ["| figure | " + " | ".join(f"{m} median (worst)" for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for figure in ("csynth", "synth"):
@@ -181,7 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bands = constants.get("bands", {})
     z020 = {d.id: design_verdict(d, constants) for d in designs if d.provenance.part.lower().startswith("xc7z020")}
     text = f"{len(designs)} designs from {n_sources} sources, {len(rows)} comparisons ({how})\n\n" + \
-        summary_table(s, bands) + "\n\n" + design_table(rows, z020) + "\n"
+        summary_table(s, bands) + "\n\n" + design_table(rows, z020) + "\n\n" + gross_misses(rows, z020) + "\n"
     holdout = load_holdout()
     if holdout:
         hrows = compare_with(holdout, constants)
@@ -190,7 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         text += (f"\n## Outside the calibration set\n\n{len(holdout)} designs in calibration/holdout/ "
                  f"({len(hrows)} comparisons), never used for fitting or bands, estimated with the shipped constants. "
                  f"Median (worst) absolute error:\n\n" + holdout_table(summary(hrows)) + "\n\n" +
-                 design_table(hrows, hz020) + "\n")
+                 design_table(hrows, hz020) + "\n\n" + gross_misses(hrows, hz020) + "\n")
     ms = timing(designs, constants)
     text += f"\nestimator time: {ms:.2f} ms per design (mean over the calibration set)\n"
     print(text)
