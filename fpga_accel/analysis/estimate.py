@@ -108,6 +108,8 @@ TERMS: Dict[str, Tuple[str, float]] = {
                         "jet tagger on xc7z020-1: 20.8k FF where a fast part needs ~3k)", 1.0),
     "ff.port_bit": ("constant products wider than the DSP48 port: products x accumulator bits (the registers of "
                     "the DSP cascade and its LUT glue)", 1.0),
+    "ff.stream_in_bit": ("io_stream Dense layers: inputs x input bits (hls4ml gathers the whole input vector from "
+                         "its stream into registers before the product: a 784-input Resource Dense took 38k FF)", 2.0),
     "ff.share_bit": ("products time-shared through a DSP x input bits", 1.0),
     "ff.resource_bit": ("Resource strategy: (multipliers + outputs) x accumulator bits", 2.0),
     "ff.elem_bit": ("element-wise and pooling layers: elements per cycle x (input + output bits)", 1.0),
@@ -325,6 +327,8 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     t.multiplications = nz * positions
     t.add("lut.kernel", 1)
     t.add("ff.kernel", 1)
+    if not is_conv and io_type == "io_stream":
+        t.add("ff.stream_in_bit", n_in * a)
     if is_conv and io_type == "io_stream":
         window = int(layer.get("filt_height", 1)) * int(layer.get("filt_width", 1)) * int(layer.get("n_chan", 1)) * a
         t.add("lut.window_bit", window)
