@@ -148,7 +148,8 @@ LATENCY_TERMS: Dict[str, Tuple[str, float]] = {
     "lat.softmax": ("latency of a softmax, cycles", 4.0),
     "lat.softmax_slow": ("extra latency of a softmax on a '7series-slow' part, cycles", 4.0),
     "lat.fill": ("io_stream: cycles each non-dominant layer adds to the slowest one's latency", 2.0),
-    "lat.parallel_step": ("io_parallel: cycles added per layer that takes cycles (registers between functions)", 1.0),
+    "lat.parallel_step": ("io_parallel on 7-series parts: cycles each Dense/Conv kernel adds beyond its depth (the "
+                          "registers between functions; UltraScale jet taggers showed none)", 1.0),
 }
 
 
@@ -410,7 +411,8 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     else:
         # io_parallel: the first product's cycle is the depth's; each further II cycle adds one (an
         # UltraScale Dense at RF 1 reports 0-1 cycles)
-        t.latency = {"base": ii - 1, **depth}
+        step = {"lat.parallel_step": 1} if family.startswith("7series") and io_type == "io_parallel" else {}
+        t.latency = {"base": ii - 1, **depth, **step}
         t.interval = {"base": ii, **({"lat.rf_depth": stages} if stages else {})}
 
 
@@ -547,9 +549,7 @@ def combine_latency(stages: Sequence[Tuple[float, float]], io_type: str, lat: Ma
     interval = max(max(s[1] for s in real), 1.0)
     if io_type == "io_stream":
         return max(s[0] for s in real) + lat.get("lat.fill", 0.0) * (len(real) - 1), interval
-    # the registers between functions: only after layers that take cycles (a ReLU is combinational)
-    steps = sum(1 for s in real if s[0] > 0)
-    return sum(s[0] for s in real) + lat.get("lat.parallel_step", 0.0) * steps, interval
+    return sum(s[0] for s in real), interval
 
 
 @dataclass
