@@ -42,6 +42,43 @@ def test_narrow_products_stay_parallel_at_any_reuse_factor():
     assert big.lut == one.lut > 0 and big.dsp == pytest.approx(0, abs=1)
 
 
+def test_lut_kernels_pipeline_deeper_and_register_more_at_large_reuse_factors():
+    """Issue 23: the 6-bit tutorial jet tagger at RF 64 took 8-14 cycles per Dense and 4-5x the FF; at RF 2
+    LUT kernels stay at 0-1 cycles (L1 jet tagger)."""
+    two, sixteen, big = (layer_terms(NARROW, "io_parallel", reuse_factor=rf) for rf in (2, 16, 64))
+    assert "ff.rf_pipe_bit" not in two.quantities and "lat.rf_depth" not in two.latency
+    assert big.quantities["ff.rf_pipe_bit"] == 80 * 16 and sixteen.quantities["ff.rf_pipe_bit"] == 80 * 16 / 2
+    assert big.latency["lat.rf_depth"] == 4 and big.interval["lat.rf_depth"] == 4
+
+
+def test_simple_wide_constants_go_to_luts_and_wide_operands_overflow_the_dsp_port():
+    from fpga_accel.analysis.estimate import dsp_share
+
+    assert dsp_share(dict(FIXTURE_LAYER, n_csd_digits=4 * 80)) == 1.0
+    assert dsp_share(dict(FIXTURE_LAYER, n_csd_digits=int(1.6 * 80))) == pytest.approx(0.2)
+    assert dsp_share(FIXTURE_LAYER) == 1.0  # no signed-digit count recorded: every wide product on a DSP
+    half = layer_terms(dict(FIXTURE_LAYER, n_csd_digits=int(2.5 * 80)), "io_parallel").quantities
+    assert half["dsp.const_wide"] == pytest.approx(40) and half["lut.narrow_mult_bit"] == pytest.approx(40 * 16 * 16)
+    port = layer_terms(dict(FIXTURE_LAYER, input_precision="fixed<28,10>", weight_precision="fixed<12,4>"),
+                       "io_stream").quantities
+    assert port["dsp.const_port"] == 80 * 2 and port["lut.port_bit"] == 80 * 28 * 12 and "dsp.const_wide" not in port
+
+
+def test_rounding_or_saturating_activations_cost_more_luts():
+    relu = {"name": "r", "class": "Activation", "activation": "relu", "shape": [64], "input_precision": "fixed<16,6>"}
+    plain = layer_terms(dict(relu, precision="ufixed<6,0>"), "io_parallel").quantities
+    sat = layer_terms(dict(relu, precision="ufixed<6,0,AP_RND,AP_SAT>"), "io_parallel").quantities
+    assert "lut.round_sat_bit" not in plain and sat["lut.round_sat_bit"] == 64 * 16
+
+
+def test_vitis_line_buffers_take_extra_cycles_per_pixel():
+    conv = {"name": "conv", "class": "Conv1D", "shape": [128, 16], "in_width": 130, "n_chan": 9, "filt_width": 3,
+            "rf_n_in": 27, "rf_n_out": 16, "n_weights": 432, "n_nonzero_weights": 432, "reuse_factor": 1,
+            "input_precision": "fixed<16,6>", "weight_precision": "fixed<16,6>", "precision": "fixed<16,6>"}
+    assert "lat.vitis_px" not in layer_terms(conv, "io_stream").latency
+    assert layer_terms(dict(conv, hls_tool="Vitis HLS 2024.1"), "io_stream").latency["lat.vitis_px"] == 130
+
+
 def test_zero_weights_are_free_and_powers_of_two_are_shifts():
     dense = layer_terms(NARROW, "io_parallel").quantities
     pruned = layer_terms(dict(NARROW, n_nonzero_weights=20), "io_parallel").quantities
@@ -89,21 +126,54 @@ def test_unknown_layer_classes_are_reported_not_free():
     assert "NOT COSTED: unknown layer classes in mystery" in est.format()
 
 
-def test_every_estimate_carries_its_band_and_says_uncertain_when_it_straddles():
+def test_every_estimate_carries_its_band_and_its_measured_coverage():
     board = get_board("pynq-z2")
     layers = [{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER)]
     est = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth")
     band = C["bands"]["csynth/dsp"]
     assert est.low["dsp"] == pytest.approx(est.ip_total["dsp"] * band["low"], abs=0.2)
     assert est.high["dsp"] == pytest.approx(est.ip_total["dsp"] * band["high"], abs=0.2)
-    # a margin between the central DSP estimate and its upper end: fits centrally, not for sure
-    margin = (est.total["dsp"] + est.high["dsp"]) / 2 / board.dsp
-    mid = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth",
-                          margin=margin)
-    assert mid.fits and mid.verdict == "UNCERTAIN"
-    low = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth",
-                          margin=est.low["dsp"] / 2 / board.dsp)
-    assert low.verdict == "DOES NOT FIT"
+    assert est.coverage["dsp"] == band["coverage"] and 0 < est.coverage["dsp"] <= 1
+    text = est.format()
+    assert f"band covers {est.coverage[est.dominant_resource]:.0%} of held-out designs" in text
+    assert "leave-one-source-out" in text
+
+
+CAPACITY = {"lut": 53_200, "ff": 106_400, "dsp": 220, "bram36": 140}
+
+
+def _at(fraction: float, low: float = 0.8, high: float = 1.3):
+    """Synthetic totals at ``fraction`` of the xc7z020 in every resource, with a band low..high around them."""
+    total = {k: fraction * v for k, v in CAPACITY.items()}
+    return total, {k: v * low for k, v in total.items()}, {k: v * high for k, v in total.items()}
+
+
+@pytest.mark.parametrize("fraction, expected", [(0.5, "FITS"), (0.59, "FITS"), (0.9, "UNCERTAIN"),
+                                                (1.2, "DOES NOT FIT"), (1.01, "DOES NOT FIT")])
+def test_verdict_rules_on_synthetic_estimates(fraction, expected):
+    from fpga_accel.analysis.estimate import verdict
+
+    assert verdict(*_at(fraction), CAPACITY, margin=0.8) == expected
+
+
+def test_verdict_is_uncertain_only_when_the_band_straddles_or_a_layer_is_not_costed():
+    from fpga_accel.analysis.estimate import verdict
+
+    assert verdict(*_at(0.7, high=1.6), CAPACITY) == "UNCERTAIN"     # upper end 112 % of the part
+    assert verdict(*_at(0.7, high=1.4), CAPACITY) == "FITS"          # upper end 98 %
+    assert verdict(*_at(0.75, low=1.1), CAPACITY) == "DOES NOT FIT"  # even the lower end is above the margin
+    assert verdict(*_at(0.3), CAPACITY, unknown=["mystery"]) == "UNCERTAIN"  # NOT COSTED never FITS
+    total, _, _ = _at(0.5)
+    assert verdict(total, {}, {}, CAPACITY) == "FITS"  # no fitted band: the central estimate decides
+
+
+def test_a_small_design_fits_and_one_beyond_the_part_does_not():
+    board = get_board("pynq-z2")
+    kw = dict(name="d", board=board, io_type="io_parallel", clock_period=10)
+    small = estimate_layers([{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER)], **kw)
+    assert max(small.used_pct.values()) < 60 and small.verdict == "FITS"
+    big = estimate_layers(_big_layers(), **kw)
+    assert big.total["dsp"] > board.dsp and big.verdict == "DOES NOT FIT"
 
 
 def test_converted_design_records_weight_statistics_and_reads_back_as_an_hls4ml_project(tmp_path):
@@ -161,33 +231,35 @@ def _big_layers(valid=(1, 2, 4, 8, 16, 32, 64, 128, 256)):
     return [{"name": "in", "class": "Input", "shape": [16]}, big]
 
 
-def test_auto_reuse_factor_makes_the_upper_end_of_the_band_fit():
+def test_auto_reuse_factor_picks_the_smallest_that_the_verdict_calls_fits():
     board = get_board("pynq-z2")
     kw = dict(board=board, io_type="io_parallel", clock_period=10)
-    assert not estimate_layers(_big_layers(), name="b", **kw).fits
+    assert estimate_layers(_big_layers(), name="b", **kw).verdict == "DOES NOT FIT"
     chosen, est = choose_reuse_factors(_big_layers(), **kw)
-    assert all(est.high[k] <= 0.8 * getattr(board, k) for k in ("dsp", "lut", "ff", "bram36"))
+    assert est.verdict == "FITS"  # the same function decides as in the summary
     values = _big_layers()[1]["valid_reuse_factors"]
     smaller = estimate_layers(_big_layers(), name="b", reuse_factors={"big": values[values.index(chosen["big"]) - 1]},
                               **kw)
-    assert smaller.high["dsp"] > 0.8 * board.dsp  # the smallest valid value whose upper end fits
-    assert smaller.fits  # ... although its central estimate fits: the band is what decides
+    assert smaller.verdict != "FITS"  # the smallest valid value that fits
     with pytest.raises(ValueError, match="does not fit pynq-z2 even at the largest reuse factors"):
         choose_reuse_factors(_big_layers(), margin=0.001, **kw)
 
 
 def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog):
+    """A Dense whose central DSP estimate at its largest reuse factor (4) sits between the part / upper band
+    factor and the margin: it fits centrally, its band's upper end does not fit the part."""
     board = get_board("pynq-z2")
-    layers = _big_layers(valid=(1, 2, 4))
-    central = estimate_layers(layers, name="w", board=board, io_type="io_parallel", clock_period=10,
-                              reuse_factors={"big": 4})
-    margin = (central.total["dsp"] + central.high["dsp"]) / 2 / board.dsp  # central fits, upper end does not
+    c, high = C["csynth"]["dsp.const_wide"], C["bands"]["synth/dsp"]["high"]
+    target = (board.dsp / high + 0.8 * board.dsp) / 2  # DSPs at RF 4
+    n_out = round(target * 4 / c / 16)
+    big = dict(_big_layers(valid=(1, 2, 4))[1], n_out=n_out, rf_n_out=n_out, n_weights=16 * n_out,
+               n_nonzero_weights=16 * n_out, shape=[n_out])
+    layers = [{"name": "in", "class": "Input", "shape": [16]}, big]
+    at4 = estimate_layers(layers, name="w", board=board, io_type="io_parallel", clock_period=10, reuse_factors={"big": 4})
+    assert at4.total["dsp"] <= 0.8 * board.dsp < board.dsp < at4.high["dsp"], "test precondition"
     with caplog.at_level(logging.WARNING, logger="fpga_accel"):
-        chosen, est = choose_reuse_factors(layers, board=board, io_type="io_parallel", clock_period=10, margin=margin,
-                                           name="wide")
-    centrally = [rf for rf in (1, 2, 4) if estimate_layers(layers, name="w", board=board, io_type="io_parallel",
-                                                          clock_period=10, margin=margin, reuse_factors={"big": rf}).fits]
-    assert chosen == {"big": centrally[0]} and est.fits and est.verdict == "UNCERTAIN"
+        chosen, est = choose_reuse_factors(layers, board=board, io_type="io_parallel", clock_period=10, name="wide")
+    assert chosen == {"big": 4} and est.fits and est.verdict == "UNCERTAIN"
     assert "reuse factors for wide" in caplog.text and "upper end of its error band does not" in caplog.text
 
 
@@ -278,14 +350,16 @@ def test_estimate_cli(tmp_path, capsys):
     assert rows["fc1"][5] == f"{fc1.lut:.0f}"
     assert rows["axi_wrapper"][-1] == "16"  # II: one input word per cycle, 16 inputs
     assert lines[-1].startswith(f"{expected.verdict}: largest use is LUT, dominated by layer fc2")
-    assert any(line.startswith("expected range: ") and "leave-one-design-out" in line for line in lines)
+    assert any(line.startswith("expected range: ") and "leave-one-source-out" in line for line in lines)
+    assert any(line.startswith("band covers held-out designs: ") for line in lines)
     assert main(["estimate", str(design.root), "--json"]) == code
     data = json.loads(capsys.readouterr().out)
     assert (data["board"], data["figure"], data["verdict"], data["dominant_layer"]) == \
         ("pynq-z2", "synth", expected.verdict, "fc2")
     assert data["total"] == expected.total and data["high"]["lut"] > data["total"]["lut"] > data["low"]["lut"]
     assert main(["estimate", str(design.root), "--margin", "0.0001"]) == EXIT_DISAGREE
-    assert capsys.readouterr().out.splitlines()[-1] == "DOES NOT FIT: largest use is LUT, dominated by layer fc2"
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("DOES NOT FIT: largest use is LUT, dominated by layer fc2 (band covers ")
 
     # a plain hls4ml project (no fpga_accel.json): same numbers, read from the firmware
     (design.root / "fpga_accel.json").rename(tmp_path / "moved.json")

@@ -5,28 +5,37 @@ weight statistics) — those a converted project stores in ``fpga_accel.json``, 
 :mod:`fpga_accel.analysis.hls4ml_project` parses from any hls4ml project, or those of the calibration set.
 
 The model is analytical and explainable per layer: every layer is broken into *terms* (a count of things
-HLS builds, e.g. "LUT-built constant products × operand bits", "FIFO channels deeper than 32 words"), and a
-resource is the sum of terms times one constant each. What HLS builds, as modelled (see ``TERMS``):
+HLS builds, e.g. "LUT-built constant products' adders × input bits", "FIFO channels deeper than 32 words"),
+and a resource is the sum of terms times one constant each. What HLS builds, as modelled (see ``TERMS``
+and ``LATENCY_TERMS``, each with what it counts and its prior):
 
-- **Constant multiplications (Latency strategy)**: zero weights cost nothing, ±2^k weights are shifts;
-  the other products are fully unrolled whatever the reuse factor. Products with both operands ≥ 10 bits
-  go to DSPs, capped by hls4ml's multiplier limit ceil(weights / RF) (then time-shared through input
-  multiplexers); narrower ones are LUT shift-and-add circuits built in parallel — a large reuse factor
-  does not make them smaller.
+- **Constant multiplications (Latency strategy)**: zero weights cost nothing, ±2^k weights are shifts.
+  Products with both operands ≥ 10 bits go to DSPs, capped by hls4ml's multiplier limit ceil(weights / RF)
+  (then time-shared through input multiplexers) — but only a share of them (:func:`dsp_share`, from the
+  weights' signed digits: simple constants become shift-and-add circuits); wider than the DSP48 port
+  (25 × 18) they need DSP cascades plus LUT glue. Narrower products are shift-and-add circuits costed by
+  their adders (signed digits beyond the first). At reuse factor ≥ 8 HLS spreads a LUT-built kernel over
+  several cycles and registers its partial sums (depth and FF grow with log2 RF).
+- **Part speed**: a -1 7-series part at ≤ 8 ns ('7series-slow') pipelines DSP products deeper (more FF,
+  more cycles); UltraScale DSP48E2 kernels take 0–2 cycles; softmax is slower on slow parts.
 - **Resource strategy**: ceil(weights / RF) real multipliers fed from weight memories (BRAM, one column of
   width bits per multiplier), accumulators and input selection in LUTs; zeros are not skipped.
+- **Element-wise layers**: a type that rounds or saturates (AP_RND*, AP_SAT*) costs more LUTs per element.
 - **io_stream**: one FIFO per channel between layers; deeper than 32 words they take BRAM, else SRLs.
-  Latency is dataflow-overlapped: the slowest layer plus a fill delay per other layer.
+  Latency is dataflow-overlapped: the slowest layer plus a fill delay per other layer. Convolutions run
+  one input pixel per cycle (× the products' II); Vitis HLS line buffers take extra cycles per pixel.
 - **io_parallel**: the layers' latencies add up; the interval is the slowest layer's.
 - Every hls4ml layer class that convert can produce has a rule; a class without one is a flagged row
-  (``Estimate.unknown_layers``), never silently free.
+  (``Estimate.unknown_layers``), never silently free, and its design is never called FITS.
 
 The constants are fitted on the calibration set (``fpga_accel/analysis/calibration``) by
 ``fpga_accel.analysis.fit`` and stored in ``estimator_constants.json`` next to this file, with the error
-band each figure showed under leave-one-design-out cross-validation (``make estimate-accuracy``).
+band of each figure: the 10–90 % quantiles of published ÷ estimate under leave-one-**source**-out
+cross-validation, and the band's measured coverage (``make estimate-accuracy``).
 ``figure="csynth"`` predicts Vivado/Vitis HLS's C-synthesis report; ``figure="synth"`` (default) predicts
 Vivado post-synthesis utilisation, as the C-synthesis estimate times a per-resource ratio fitted on the
-designs that published both.
+designs that published both (FIFO and table BRAM, DSP-port overflow and DSP48E1 operand registers have
+their own ratios). :func:`verdict` is the one function that decides FITS / DOES NOT FIT / UNCERTAIN.
 """
 from __future__ import annotations
 
@@ -43,7 +52,7 @@ from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
-           "KNOWN_CLASSES"]
+           "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
 
 log = logging.getLogger("fpga_accel.estimate")
 
@@ -60,10 +69,14 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "dsp.const_wide": ("DSPs needed by constant products with both operands >= 10 bits, at most ceil(weights/RF) "
                        "(Dense/Conv weights, BatchNormalization scales)", 0.9),
     "dsp.const_narrow": ("DSPs needed by constant products with an operand < 10 bits (HLS puts few on DSPs)", 0.05),
+    "dsp.const_port": ("DSPs needed by constant products with both operands >= 10 bits and one wider than the DSP48 "
+                       "port (25 x 18: a 28 x 12 product needs 2), at most ceil(weights/RF) x that", 0.9),
     "dsp.generic": ("DSPs needed by the Resource strategy's multipliers (weights from memory) wider than 10 bits", 1.0),
     "dsp.param_act": ("DSPs of parametrised activations (LeakyReLU, ELU, PReLU: a product by alpha per element)", 0.5),
     "dsp.softmax": ("softmax elements (one product each, by the inverse of the sum)", 1.0),
     "lut.narrow_mult_bit": ("LUT-built constant products x input bits x weight bits (not zeros, not powers of two)", 0.3),
+    "lut.csd_bit": ("LUT-built constant products: their shift-and-add adders (non-zero signed digits beyond the first "
+                    "per weight, from n_csd_digits; ~w/3 digits per weight when unknown) x input bits", 1.0),
     "lut.wide_mult_bit": ("DSP-mapped constant products x input bits x weight bits (glue, the few LUT-built ones)", 0.1),
     "lut.add_bit": ("accumulations (one per non-zero product, shifts included) x accumulator bits", 1.0),
     "lut.share_bit": ("products time-shared through a DSP (Latency strategy, RF > 1) x input bits: multiplexers", 1.0),
@@ -79,12 +92,25 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "lut.layer": ("layers (control logic of each HLS function)", 100.0),
     "lut.kernel": ("Dense/Conv layers (loop control, weight indexing)", 200.0),
     "lut.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 0.5),
+    "lut.round_sat_bit": ("element-wise layers whose output type rounds (AP_RND*) or saturates (AP_SAT*): elements "
+                          "per cycle x input bits. A relu into ufixed<6,0,AP_RND,AP_SAT> cost ~105 LUT per element "
+                          "(jet tagger, SVHN 6-bit) against ~45 for the same relu into its input type", 3.0),
+    "lut.port_bit": ("Latency-strategy constant products with an operand wider than the DSP48 port (25 x 18): products "
+                     "x input bits x weight bits (HLS builds the overflow in LUTs around the DSP: ~375 LUT per "
+                     "28 x 12 product in one C-synthesis report, far fewer for 22-28 x 18 products on an xczu3eg)", 0.3),
     "ff.mult_bit": ("instantiated products (DSP or LUT) x accumulator bits: pipeline registers", 1.0),
     "ff.dsp_bit_7s": ("7-series parts: DSP-mapped constant products x accumulator bits (HLS registers the DSP48E1's "
                       "operands in fabric; ~29 FF per 16-bit product on xc7vx690t-3, ~4 on UltraScale)", 1.0),
     "ff.dsp_bit_slow": ("7-series -1 parts at <= 8 ns ('7series-slow'): DSP-mapped constant products x accumulator bits "
                         "(the extra pipeline stages of a product that does not fit a cycle; ~115 FF per 16-bit product "
                         "on xc7z020-1 at 5 ns)", 4.0),
+    "ff.slow_lut_bit": ("7series-slow parts: LUT-built constant products (non-zero, shifts included) x accumulator "
+                        "bits: the pipeline registers of adder trees that do not fit a 5 ns cycle on a -1 part (an HGQ "
+                        "jet tagger on xc7z020-1: 20.8k FF where a fast part needs ~3k)", 1.0),
+    "ff.port_bit": ("constant products wider than the DSP48 port: products x accumulator bits (the registers of "
+                    "the DSP cascade and its LUT glue)", 1.0),
+    "ff.stream_in_bit": ("io_stream Dense layers: inputs x input bits (hls4ml gathers the whole input vector from "
+                         "its stream into registers before the product: a 784-input Resource Dense took 38k FF)", 2.0),
     "ff.share_bit": ("products time-shared through a DSP x input bits", 1.0),
     "ff.resource_bit": ("Resource strategy: (multipliers + outputs) x accumulator bits", 2.0),
     "ff.elem_bit": ("element-wise and pooling layers: elements per cycle x (input + output bits)", 1.0),
@@ -94,6 +120,10 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "ff.kernel": ("Dense/Conv layers (loop counters, weight indices, output registers)", 300.0),
     "ff.window_bit": ("io_stream convolutions: the sliding window, kernel x channels x input bits", 1.0),
     "ff.fifo": ("io_stream FIFOs in BRAM: channels", 30.0),
+    "ff.rf_pipe_bit": ("Latency-strategy kernels with LUT-built products at reuse factor >= 8: products x accumulator "
+                       "bits x min(1, (log2(RF) - 2) / 4). HLS spreads such a kernel over several cycles and registers "
+                       "the partial sums: the 6-bit tutorial jet tagger at RF 64 spent 3.1k/5.5k/4.7k FF on its "
+                       "Dense layers, ~1.3 FF per product-bit, 4-5x the same kernels at RF 1)", 1.0),
     "ff.pipo_bit": ("io_parallel dataflow: bits of the arrays between layers", 0.5),
     "bram18.resource_weights": ("Resource strategy weight memories: ceil(multipliers x weight bits / 36) BRAM18", 1.0),
     "bram18.fifo": ("io_stream FIFOs deeper than 32 words: one per channel, ceil(depth x bits / 18 Kb) BRAM18 each", 1.0),
@@ -104,12 +134,23 @@ LATENCY_TERMS: Dict[str, Tuple[str, float]] = {
     "lat.dense_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel with DSP products, cycles", 3.0),
     "lat.lut_depth": ("pipeline depth of a Latency-strategy Dense/Conv kernel with LUT-built (narrow) products, cycles", 1.0),
     "lat.slow_depth": ("extra pipeline depth of a kernel with DSP products on a '7series-slow' part, cycles", 1.0),
+    "lat.dense_depth_us": ("pipeline depth of a Latency-strategy Dense/Conv kernel with DSP products on an UltraScale "
+                           "part (DSP48E2 at -2: 0-2 cycles at 5 ns), cycles", 1.0),
+    "lat.rf_depth": ("Latency-strategy kernels with LUT-built products at reuse factor >= 8: cycles per doubling of "
+                     "the reuse factor beyond 4 (HLS pipelines them over several cycles: 8-14 at RF 64, 6-bit; "
+                     "0-1 at RF 2)", 2.5),
+    "lat.vitis_px": ("io_stream convolutions built by Vitis HLS 2023 or newer (layer record 'hls_tool', see "
+                     "slow_line_buffer): cycles per input pixel beyond the products' initiation interval. Vitis HLS "
+                     "2023-24 ran hls4ml's line buffer at 3-6 cycles per padded input pixel; Vitis HLS 2022.1 and "
+                     "Vivado HLS 2019-20 at 1 (the base term)", 2.0),
     "lat.resource_depth": ("pipeline depth added to the RF cycles of a Resource-strategy kernel", 4.0),
     "lat.resource_pixel": ("cycles added to RF per input pixel by a Resource-strategy io_stream convolution", 12.0),
     "lat.elem": ("latency of an element-wise / pooling layer beyond its pixels, cycles", 1.0),
-    "lat.softmax": ("latency of a softmax, cycles", 7.0),
+    "lat.softmax": ("latency of a softmax, cycles", 4.0),
+    "lat.softmax_slow": ("extra latency of a softmax on a '7series-slow' part, cycles", 4.0),
     "lat.fill": ("io_stream: cycles each non-dominant layer adds to the slowest one's latency", 2.0),
-    "lat.parallel_step": ("io_parallel: cycles added per layer (registers between functions)", 1.0),
+    "lat.parallel_step": ("io_parallel on 7-series parts: cycles each Dense/Conv kernel adds beyond its depth (the "
+                          "registers between functions; UltraScale jet taggers showed none)", 1.0),
 }
 
 
@@ -120,7 +161,8 @@ def default_constants() -> Constants:
     """The engineering priors: what the estimator uses when nothing was fitted (no band: unknown error)."""
     return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
             "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
-            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_bit_slow": 0.1, "bram18.fifo": 0.8}, "bands": {}, "fitted_on": []}
+            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_bit_slow": 0.1, "bram18.fifo": 0.8,
+                                 "bram18.table": 1.0, "dsp.const_port": 0.1}, "bands": {}, "fitted_on": []}
 
 
 _CACHE: Dict[str, Constants] = {}
@@ -154,7 +196,8 @@ GLOBAL_POOL_CLASSES = ("GlobalPooling1D", "GlobalPooling2D")
 MOVE_CLASSES = ("ZeroPadding1D", "ZeroPadding2D", "Resize", "UpSampling1D", "UpSampling2D", "Cropping1D",
                 "Cropping2D", "Concatenate", "Transpose", "Repack", "Clone")
 MERGE_CLASSES = ("Merge", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
-FREE_CLASSES = ("Input", "InputLayer", "Reshape", "Flatten", "Dropout")
+FREE_CLASSES = ("Input", "InputLayer", "Reshape", "Flatten", "Dropout",
+                "FixedPointQuantizer")  # HGQ's quantizer: a type cast HLS folds into the neighbouring layers
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "softsign", "elu", "selu", "hard_tanh")
 KNOWN_CLASSES = (DENSE_CLASSES + CONV_CLASSES + ELEMENTWISE_CLASSES + PARAM_ACT_CLASSES + SCALE_CLASSES
                  + POOL_CLASSES + GLOBAL_POOL_CLASSES + MOVE_CLASSES + MERGE_CLASSES + FREE_CLASSES + ("Softmax",))
@@ -181,6 +224,48 @@ def dsp_per_product(a: int, w: int) -> int:
     """DSP48 slices one a x w product needs (25 x 18 multiplier; a 32 x 32 product takes 4)."""
     big, small = max(a, w), min(a, w)
     return math.ceil(big / 25) * math.ceil(small / 18)
+
+
+def slow_line_buffer(tool: Optional[str]) -> bool:
+    """Whether the HLS tool ('Vitis HLS 2024.1', 'Vivado HLS 2020.1', ...) runs hls4ml's io_stream line buffer
+    slower than a pixel per cycle: Vitis HLS 2023 and newer did (3-6 cycles per input pixel in three
+    calibration designs), Vitis HLS 2022.1 and Vivado HLS did not. A Vitis HLS without a version counts as new."""
+    text = (tool or "").lower()
+    if "vitis" not in text:
+        return False
+    year = re.search(r"(20\d\d)", text)
+    return year is None or int(year.group(1)) >= 2023
+
+
+def rounds_or_saturates(text: Optional[str]) -> bool:
+    """True when an HLS type rounds (RND, RND_CONV, ...) or saturates (SAT, SAT_SYM, ...): 'ufixed<6,0,AP_RND,AP_SAT>'
+    as hls4ml writes it, or 'ufixed<6,2,RND_CONV,SAT,0>' as fpga_accel.json records it. TRN and WRAP are free."""
+    return bool(re.search(r",\s*(?:AP_)?(?:RND|SAT)", text or "", re.I))
+
+
+def dsp_share(layer: Mapping[str, Any]) -> float:
+    """The share of a layer's wide constant products HLS puts on DSPs, from the weights' mean number of
+    non-zero canonical-signed digits d (``n_csd_digits`` / non-zero weights): min(1, (d - 1) / 3).
+
+    Why: HLS compares a constant product's shift-and-add cost with a DSP; a constant of few digits is a few
+    adders. Seen per layer in the calibration set: d = 1.6 (HGQ jet tagger) put 14 % of the products on DSPs,
+    d = 2.2-2.5 (AlexNet) 55-57 %, d = 3.0 70 %, d = 3.3-3.5 78-82 %, d = 3.6 94 %. Without the statistic
+    (older projects) every wide product is assumed on a DSP, as before."""
+    n, nz, _ = _weight_stats(layer)
+    digits = layer.get("n_csd_digits")
+    if not digits or not nz:
+        return 1.0
+    return min(1.0, max(0.0, (float(digits) / nz - 1.0) / 3.0))
+
+
+def _extra_digits(layer: Mapping[str, Any], w: int) -> float:
+    """Non-zero signed digits beyond the first of each non-zero weight (each is one adder of a shift-and-add
+    constant product): from ``n_csd_digits`` when recorded, else ~w/3 digits per non-zero weight assumed."""
+    n, nz, pow2 = _weight_stats(layer)
+    digits = layer.get("n_csd_digits")
+    if digits:
+        return max(0.0, float(digits) - nz)
+    return (nz - pow2) * max(0.0, w / 3.0 - 1.0)
 
 
 def _weight_stats(layer: Mapping[str, Any]) -> Tuple[int, int, int]:
@@ -245,6 +330,8 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     t.multiplications = nz * positions
     t.add("lut.kernel", 1)
     t.add("ff.kernel", 1)
+    if not is_conv and io_type == "io_stream":
+        t.add("ff.stream_in_bit", n_in * a)
     if is_conv and io_type == "io_stream":
         window = int(layer.get("filt_height", 1)) * int(layer.get("filt_width", 1)) * int(layer.get("n_chan", 1)) * a
         t.add("lut.window_bit", window)
@@ -277,8 +364,20 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     on_dsp = min(mults, limit)
     t.multipliers = on_dsp if wide else mults
     t.mapped_to = "DSP" if wide else "LUT"
+    share = dsp_share(layer) if wide else 0.0
+    if wide and dsp_per_product(a, w) > 1:  # wider than the DSP48 port: DSP cascades plus LUT glue
+        t.add("dsp.const_port", on_dsp * share * dsp_per_product(a, w))
+        t.add("lut.port_bit", on_dsp * share * a * w)
+        t.add("ff.port_bit", on_dsp * share * acc)
+    elif wide:
+        t.add("dsp.const_wide", on_dsp * share * dsp_per_product(a, w))
+    extra_digits = _extra_digits(layer, w) * units  # adders of the shift-and-add circuits, whole layer
+    if wide and share < 1:  # the simple constants HLS builds as shift-and-add circuits instead
+        t.add("lut.narrow_mult_bit", on_dsp * (1 - share) * a * w)
+        t.add("lut.csd_bit", extra_digits * (1 - share) * a)
+    elif not wide:
+        t.add("lut.csd_bit", extra_digits * a)
     if wide:
-        t.add("dsp.const_wide", on_dsp * dsp_per_product(a, w))
         t.add("lut.wide_mult_bit", on_dsp * a * w)
         t.add("lut.share_bit", (mults - on_dsp) * a)
         t.add("ff.share_bit", (mults - on_dsp) * a)
@@ -292,16 +391,31 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         t.add("ff.dsp_bit_7s", on_dsp * acc)
     if wide and family == "7series-slow":
         t.add("ff.dsp_bit_slow", on_dsp * acc)
-    depth = {"lat.dense_depth": 1, **({"lat.slow_depth": 1} if family == "7series-slow" else {})} if wide \
-        else {"lat.lut_depth": 1}
+    # HLS spreads a LUT-built kernel over more cycles once the reuse factor leaves it slack: none at RF 2
+    # (L1 jet tagger convolutions: 0-1 cycles), 8-14 cycles at RF 64 (tutorial jet tagger, 6-bit)
+    stages = max(0.0, math.log2(rf) - 2) if not wide else 0.0
+    if stages:
+        t.add("ff.rf_pipe_bit", mults * acc * min(1.0, stages / 4))
+    if not wide and family == "7series-slow":
+        t.add("ff.slow_lut_bit", adders * acc)
+    if not wide:
+        depth = {"lat.lut_depth": 1, **({"lat.rf_depth": stages} if stages else {})}
+    elif family == "ultrascale":
+        depth = {"lat.dense_depth_us": 1}
+    else:
+        depth = {"lat.dense_depth": 1, **({"lat.slow_depth": 1} if family == "7series-slow" else {})}
     ii = max(1, math.ceil(mults / on_dsp)) if wide and mults else 1
     if is_conv and io_type == "io_stream":
         px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1))
-        t.latency = {"base": px * ii, **depth}
-        t.interval = {"base": px * ii}
+        vitis = {"lat.vitis_px": px} if slow_line_buffer(layer.get("hls_tool")) else {}
+        t.latency = {"base": px * ii, **depth, **vitis}
+        t.interval = {"base": px * ii, **vitis}
     else:
-        t.latency = {"base": ii, **depth}
-        t.interval = {"base": ii}
+        # io_parallel: the first product's cycle is the depth's; each further II cycle adds one (an
+        # UltraScale Dense at RF 1 reports 0-1 cycles)
+        step = {"lat.parallel_step": 1} if family.startswith("7series") and io_type == "io_parallel" else {}
+        t.latency = {"base": ii - 1, **depth, **step}
+        t.interval = {"base": ii, **({"lat.rf_depth": stages} if stages else {})}
 
 
 def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[int] = None,
@@ -315,8 +429,9 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
     stream = io_type == "io_stream"
     per_cycle = _channels(layer) if stream else _elements(layer)
     px = _pixels(layer) if stream else 1
-    if kind in FREE_CLASSES:
-        return t
+    if kind in FREE_CLASSES or (kind == "Activation" and str(layer.get("activation", "")).lower() == "linear"
+                                and not rounds_or_saturates(layer.get("precision"))):
+        return t  # a linear activation into a type that neither rounds nor saturates is a wire (0 LUT in HLS)
     t.add("lut.layer", 1)
     t.add("ff.layer", 1)
     if stream:
@@ -333,7 +448,8 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         t.add("lut.softmax_bit", n * a)
         t.add("ff.softmax_bit", n * a)
         t.add("bram18.table", 2)
-        t.latency, t.interval = {"lat.softmax": 1}, {"base": 1}
+        t.latency = {"lat.softmax": 1, **({"lat.softmax_slow": 1} if family == "7series-slow" else {})}
+        t.interval = {"base": 1}
         return t
     if kind in POOL_CLASSES or kind in GLOBAL_POOL_CLASSES:
         if kind in GLOBAL_POOL_CLASSES:
@@ -352,6 +468,8 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         t.flag = f"unknown layer class {kind}: not costed (costed as a generic element-wise layer)"
     t.add("lut.elem_bit", per_cycle * (a + o))
     t.add("ff.elem_bit", per_cycle * (a + o))
+    if rounds_or_saturates(layer.get("precision")):
+        t.add("lut.round_sat_bit", per_cycle * a)
     if kind in PARAM_ACT_CLASSES or str(layer.get("activation", "")).lower() in ("leakyrelu", "elu", "prelu"):
         t.add("dsp.param_act", per_cycle * dsp_per_product(a, a) if a >= WIDE_BITS else 0)
     elif kind in SCALE_CLASSES or kind in ("Multiply",):  # products by constant scales: like a kernel's
@@ -364,7 +482,7 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
     if kind in ("Activation",) and str(layer.get("activation", "")).lower() in TABLE_ACTIVATIONS:
         t.add("bram18.table", 1)
     # io_stream: one pixel per cycle; io_parallel: a combinational layer, HLS reports 0 cycles for a ReLU
-    t.latency = {"base": px if stream else 0, "lat.elem": 1}
+    t.latency = {"base": px, "lat.elem": 1} if stream else {"base": 0}
     t.interval = {"base": px}
     return t
 
@@ -409,7 +527,7 @@ def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
 # Terms whose Vivado-synthesis ratio differs from their resource's: the FFs HLS counts around DSP48E1
 # products, which Vivado packs into the DSP's own pipeline registers; FIFO BRAM, which Vivado keeps while it
 # moves small weight memories into LUTRAM.
-SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo")
+SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo", "bram18.table", "dsp.const_port")
 
 
 def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csynth") -> Dict[str, float]:
@@ -433,7 +551,7 @@ def combine_latency(stages: Sequence[Tuple[float, float]], io_type: str, lat: Ma
     interval = max(max(s[1] for s in real), 1.0)
     if io_type == "io_stream":
         return max(s[0] for s in real) + lat.get("lat.fill", 0.0) * (len(real) - 1), interval
-    return sum(s[0] for s in real) + lat.get("lat.parallel_step", 0.0) * len(real), interval
+    return sum(s[0] for s in real), interval
 
 
 @dataclass
@@ -457,7 +575,9 @@ class LayerEstimate:
 @dataclass
 class Estimate:
     """Totals for the hls4ml IP (``ip_total``) and with the platform (``total``, what must fit), each with
-    the expected error band measured by leave-one-design-out cross-validation (``low``/``high``)."""
+    the expected error band (``low``/``high``: the 10–90 % quantiles of published ÷ estimate under
+    leave-one-source-out cross-validation), the band's measured ``coverage`` per resource (share of
+    held-out designs it contained, nested) and ``verdict`` (see :func:`verdict`)."""
 
     name: str
     board: str
@@ -480,6 +600,8 @@ class Estimate:
     dominant_resource: str = ""
     unknown_layers: List[str] = field(default_factory=list)
     band_source: str = ""
+    coverage: Dict[str, float] = field(default_factory=dict)
+    band_width: Dict[str, float] = field(default_factory=dict)
 
     @property
     def latency_ns(self) -> float:
@@ -507,6 +629,9 @@ class Estimate:
             band = ", ".join(f"{k.upper()} {self.low[k]:.0f}-{self.high[k]:.0f}" for k in ("dsp", "lut", "ff", "bram36"))
             lines.append(f"expected range: {band}; latency {self.latency_range[0]}-{self.latency_range[1]} cycles "
                          f"({self.band_source})")
+            if self.coverage:
+                cov = ", ".join(f"{k.upper()} {v:.0%}" for k, v in self.coverage.items())
+                lines.append(f"band covers held-out designs: {cov} (measured, leave-one-source-out)")
         else:
             lines.append("expected range: unknown (no fitted error band)")
         pct = ", ".join(f"{k.upper()} {v:.1f}%" for k, v in self.used_pct.items())
@@ -514,8 +639,9 @@ class Estimate:
         lines.append(f"latency {self.latency_cycles} cycles = {self.latency_ns:g} ns, interval {self.interval} cycles")
         if self.unknown_layers:
             lines.append(f"NOT COSTED: unknown layer classes in {', '.join(self.unknown_layers)}")
+        cov = self.coverage.get(self.dominant_resource)
         lines.append(f"{self.verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer "
-                     f"{self.dominant_layer}")
+                     f"{self.dominant_layer}" + (f" (band covers {cov:.0%} of held-out designs)" if cov is not None else ""))
         return "\n".join(lines)
 
 
@@ -548,14 +674,46 @@ def _band(c: Constants, figure: str, metric: str) -> Optional[Tuple[float, float
     return (float(b["low"]), float(b["high"])) if b else None
 
 
+VERDICTS = ("FITS", "UNCERTAIN", "DOES NOT FIT")
+
+
+def verdict(total: Mapping[str, float], low: Mapping[str, float], high: Mapping[str, float],
+            capacity: Mapping[str, float], margin: float = 0.8, unknown: Sequence[str] = ()) -> str:
+    """The one function that decides whether a design fits (estimate summary, progress line, auto reuse factor).
+
+    - **DOES NOT FIT** when the central estimate of some resource exceeds the part's capacity, or the lower
+      end of its band exceeds margin x capacity (even the optimistic reading leaves no margin).
+    - **FITS** when, for every resource, the band's upper end is within the capacity *and* the central
+      estimate within margin x capacity — and every layer was costed (a NOT COSTED layer never FITS).
+    - **UNCERTAIN** otherwise: the band really straddles the limit, or part of the design is not costed.
+
+    Why upper end against 100 % and not against the margin: the band is the 10–90 % range of held-out
+    errors, so its upper end is already a pessimistic reading; asking it to stay under 80 % as well counted
+    the same risk twice and made every PYNQ-Z2 design UNCERTAIN (issue 23). Without a band (no fitted
+    constants) ``high``/``low`` are empty and the central estimate alone decides.
+    """
+    keys = [k for k in capacity if capacity[k] > 0]
+    hi = {k: high.get(k, total[k]) for k in keys}
+    lo = {k: low.get(k, total[k]) for k in keys}
+    if any(total[k] > capacity[k] or lo[k] > margin * capacity[k] for k in keys):
+        return "DOES NOT FIT"
+    if not unknown and all(hi[k] <= capacity[k] and total[k] <= margin * capacity[k] for k in keys):
+        return "FITS"
+    return "UNCERTAIN"
+
+
 def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Board, io_type: str,
                     clock_period: float, figure: str = "synth", margin: float = 0.8,
                     reuse_factors: Optional[Mapping[str, int]] = None,
                     constants: Optional[Constants] = None, platform: bool = True,
-                    part: Optional[str] = None) -> Estimate:
+                    part: Optional[str] = None, tool: Optional[str] = None) -> Estimate:
     """Estimate a design given as per-layer records (the ``layers`` of fpga_accel.json, dataflow order).
-    ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products."""
+    ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products;
+    ``tool`` ('Vitis HLS' or 'Vivado HLS', default: each record's ``hls_tool``, else Vivado HLS) changes
+    how many cycles an io_stream convolution's line buffer takes per pixel."""
     c = constants or load_constants()
+    if tool:
+        layers = [l if l.get("hls_tool") else {**l, "hls_tool": tool} for l in layers]
     reuse_factors = reuse_factors or {}
     family = part_family(part or board.part, clock_period)
     per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"]), c, family) for l in layers]
@@ -589,22 +747,20 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     resource = max(used, key=lambda k: used[k])
     costed = [l for l in rows if l.name not in ("axi_wrapper", "fifos", "buffers")] or rows
     dominant = max(costed, key=lambda l: getattr(l, resource))
-    limit = {k: margin * capacity[k] for k in capacity}
-    fits = all(total[k] <= limit[k] for k in capacity)
     unknown = [l.name for l in per_layer if l.flag.startswith(("unknown", "not costed"))]
-    if high and not all(high[k] <= limit[k] for k in capacity) and \
-            not any(low[k] > limit[k] for k in capacity):
-        verdict = "UNCERTAIN"
-    else:
-        verdict = "FITS" if fits else "DOES NOT FIT"
-    if unknown and verdict == "FITS":
-        verdict = "UNCERTAIN"
-    src = f"error band from leave-one-design-out over {len(c.get('fitted_on', []))} published designs" if high else ""
+    decided = verdict(total, low, high, capacity, margin, unknown)
+    fits = all(total[k] <= margin * capacity[k] for k in capacity)  # the central estimate alone, for callers
+    bands = c.get("bands") or {}
+    cov = {k: float(bands[f"{figure}/{k}"]["coverage"]) for k in ("lut", "ff", "dsp", "bram36")
+           if "coverage" in bands.get(f"{figure}/{k}", {})}
+    width = {k: round(high[k] / low[k], 2) for k in high if low.get(k)}
+    src = (f"10-90 % of held-out errors, leave-one-source-out over {len(c.get('sources', []))} sources / "
+           f"{len(c.get('fitted_on', []))} published designs") if high else ""
     return Estimate(name=name, board=board.name, figure=figure, io_type=io_type, clock_period_ns=clock_period,
                     layers=rows, margin=margin, total=total, ip_total=ip, low=low, high=high, used_pct=used,
                     latency_cycles=int(round(lat)), latency_range=lat_range, interval=int(round(ii)), fits=fits,
-                    verdict=verdict, dominant_layer=dominant.name, dominant_resource=resource,
-                    unknown_layers=unknown, band_source=src)
+                    verdict=decided, dominant_layer=dominant.name, dominant_resource=resource,
+                    unknown_layers=unknown, band_source=src, coverage=cov, band_width=width)
 
 
 def estimate(design: Any = None, board: Optional[str] = None, figure: str = "synth", margin: float = 0.8, *,
@@ -629,33 +785,42 @@ def estimate(design: Any = None, board: Optional[str] = None, figure: str = "syn
 
 def choose_reuse_factors(layers: Sequence[Mapping[str, Any]], *, board: Board, io_type: str, clock_period: float,
                          margin: float = 0.8, name: str = "design") -> Tuple[Dict[str, int], Estimate]:
-    """The smallest reuse factor per layer (among hls4ml's valid values) whose estimate fits the board,
-    counting the error band: the upper end of the band must fit.
+    """The smallest reuse factor per layer (among hls4ml's valid values) whose estimate the summary calls
+    FITS (:func:`verdict`: the band's upper end within the part, the central estimate within the margin).
 
-    Greedy: while the design does not fit, step up the reuse factor of the layer using most of the binding
-    resource. When no choice makes the upper end fit but the central estimate can, the first that fits
-    centrally is returned and a warning names the design and resource (the build may not fit).
+    Greedy: while the verdict is not FITS, step up the reuse factor of the layer using most of the binding
+    resource. When no choice reaches FITS but the central estimate can fit the margin, the first that does
+    is returned (its verdict UNCERTAIN) and a warning names the design and resource (the build may not fit).
     Raises ValueError when even the central estimate of the largest reuse factors does not fit.
     """
     options = {l["name"]: l["valid_reuse_factors"] for l in layers if l.get("valid_reuse_factors")}
     capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
+
+    def short(est: Estimate, use_band: bool) -> Dict[str, float]:
+        """Resources that stop the search, with how far over they are (1 = at the limit)."""
+        out = {}
+        for k in capacity:
+            central = est.total[k] / (margin * capacity[k])
+            upper = max(est.high.get(k, 0.0) / capacity[k], est.low.get(k, 0.0) / (margin * capacity[k])) \
+                if use_band else 0.0
+            if max(central, upper) > 1:
+                out[k] = max(central, upper)
+        return out
 
     def search(use_band: bool) -> Tuple[Optional[Dict[str, int]], Estimate, str]:
         chosen = {n: v[0] for n, v in options.items()}
         while True:
             est = estimate_layers(layers, name=name, board=board, io_type=io_type, clock_period=clock_period,
                                   margin=margin, reuse_factors=chosen)
-            value = est.high if use_band and est.high else est.total
-            over = [k for k in capacity if value[k] > margin * capacity[k]]
-            if not over:
+            over = short(est, use_band)
+            if not over and (not use_band or est.verdict == "FITS" or est.unknown_layers):
                 return chosen, est, ""
-            resource = max(over, key=lambda k: value[k] / capacity[k])
-            key = resource if resource != "bram36" else "bram36"
+            resource = max(over, key=lambda k: over[k]) if over else "lut"
             candidates = [l for l in est.layers if l.name in options and chosen[l.name] != options[l.name][-1]
-                          and getattr(l, key) > 0]
+                          and getattr(l, resource) > 0]
             if not candidates:
                 return None, est, resource
-            worst = max(candidates, key=lambda l: getattr(l, key))
+            worst = max(candidates, key=lambda l: getattr(l, resource))
             values = options[worst.name]
             chosen[worst.name] = values[values.index(chosen[worst.name]) + 1]
 
@@ -666,7 +831,8 @@ def choose_reuse_factors(layers: Sequence[Mapping[str, Any]], *, board: Board, i
     if chosen is None:
         raise ValueError(f"does not fit {board.name} even at the largest reuse factors: "
                          f"{resource.upper()} at {est.used_pct[resource]:.0f}%")
-    over = [k.upper() for k in capacity if est.high and est.high[k] > margin * capacity[k]]
+    over = [k.upper() for k in capacity if est.high and est.high[k] > capacity[k]]
     log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not "
-                "(%s); no reuse factor makes it fit for sure — build to find out", name, board.name, ", ".join(over))
+                "(%s); no reuse factor makes it fit for sure — build to find out", name, board.name,
+                ", ".join(over) or "verdict " + est.verdict)
     return chosen, est
