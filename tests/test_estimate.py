@@ -123,7 +123,7 @@ def test_unknown_layer_classes_are_reported_not_free():
     row = next(l for l in est.layers if l.name == "mystery")
     assert row.flag.startswith("unknown layer class FancyAttention") and row.lut > 0
     assert est.unknown_layers == ["mystery"] and est.verdict == "UNCERTAIN"
-    assert "NOT COSTED: unknown layer classes in mystery" in est.format()
+    assert "NOT COSTED: mystery (an unknown layer class, type or size" in est.format()
 
 
 def test_every_estimate_carries_its_band_and_its_measured_coverage():

@@ -638,7 +638,7 @@ class Estimate:
         lines.append(f"board use: {pct}  (margin {self.margin:.0%} of each resource)")
         lines.append(f"latency {self.latency_cycles} cycles = {self.latency_ns:g} ns, interval {self.interval} cycles")
         if self.unknown_layers:
-            lines.append(f"NOT COSTED: unknown layer classes in {', '.join(self.unknown_layers)}")
+            lines.append(f"NOT COSTED: {', '.join(self.unknown_layers)} (an unknown layer class, type or size: see the layer rows); the verdict is never FITS")
         cov = self.coverage.get(self.dominant_resource)
         lines.append(f"{self.verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer "
                      f"{self.dominant_layer}" + (f" (band covers {cov:.0%} of held-out designs)" if cov is not None else ""))
@@ -749,6 +749,9 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     dominant = max(costed, key=lambda l: getattr(l, resource))
     unknown = [l.name for l in per_layer if l.flag.startswith(("unknown", "not costed"))]
     decided = verdict(total, low, high, capacity, margin, unknown)
+    if unknown and decided == "DOES NOT FIT":  # the layers not costed carry guessed figures: decide without them
+        known = {k: total[k] - sum(getattr(l, k) for l in per_layer if l.name in unknown) for k in capacity}
+        decided = "DOES NOT FIT" if any(known[k] > capacity[k] for k in capacity) else "UNCERTAIN"
     fits = all(total[k] <= margin * capacity[k] for k in capacity)  # the central estimate alone, for callers
     bands = c.get("bands") or {}
     cov = {k: float(bands[f"{figure}/{k}"]["coverage"]) for k in ("lut", "ff", "dsp", "bram36")
