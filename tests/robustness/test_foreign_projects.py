@@ -124,7 +124,9 @@ def test_an_hls4ml_06_project_is_costed_through_its_macros(tmp_path):
         # 16-bit operands, RF 1: every non-zero weight is a product, all but the shifts on DSPs
         assert rows[name].multiplications == nonzero and rows[name].multipliers == nonzero - pow2
         assert rows[name].mapped_to == "DSP" and not rows[name].flag
-    assert est.total["dsp"] > 220 and est.verdict != "FITS"  # ~1,000 16-bit products: not on an xc7z020
+    # ~1,000 16-bit products (a share of them built in LUTs by HLS, see estimate.TERMS): far from the one
+    # product per layer the old parser costed (DSP 5, FITS), and not a sure fit on an xc7z020
+    assert est.total["dsp"] > 100 and est.verdict != "FITS"
 
 
 def test_the_older_style_without_layer_names_is_costed_the_same(tmp_path):
