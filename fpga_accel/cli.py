@@ -98,6 +98,28 @@ def _os_error(exc: OSError) -> str:
     return f"{what}: {exc.strerror or exc}{full}"
 
 
+class _QuietUnflushableFiles:
+    """After a full disk, a library that was writing (hls4ml's project writer) leaves open files whose
+    buffers cannot be flushed either; they are finalized when the exception that holds them goes. While
+    this is installed, their OSError on close is dropped instead of the interpreter printing an "Exception
+    ignored" traceback for each (the error was already reported in one line); :meth:`restore` collects
+    what is left and puts the previous hook back."""
+
+    def __init__(self) -> None:
+        self.previous = sys.unraisablehook
+        sys.unraisablehook = self
+
+    def __call__(self, unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, OSError):
+            self.previous(unraisable)
+
+    def restore(self) -> None:
+        import gc
+
+        gc.collect()
+        sys.unraisablehook = self.previous
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -653,6 +675,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, terminated) if _main_thread() else None
+    quiet: _QuietUnflushableFiles | None = None
     try:
         return int(args.func(args))
     except InputError as exc:
@@ -669,11 +692,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except OSError as exc:  # a full disk or a permission met despite the checks before the work
         log.error("%s", _os_error(exc))
+        quiet = _QuietUnflushableFiles()
         return EXIT_ERROR
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
     finally:
+        if quiet is not None:
+            quiet.restore()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         while _TRUST_BEFORE:  # a library caller's environment is as it was

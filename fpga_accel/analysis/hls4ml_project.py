@@ -437,6 +437,9 @@ def from_model(model: Any, config: Union[None, str, Path, Mapping[str, Any]] = N
         model = load_model(model)
     import hls4ml
 
+    from ..keras_compat import register_hls4ml_handlers
+
+    register_hls4ml_handlers()  # QKeras layers on Keras 3 (hls4ml's Keras 3 parser has no handlers for them)
     hls_config = cfg.get("HLSConfig") or hls4ml.utils.config_from_keras_model(model, granularity="name")
     io_type = cfg.get("IOType", "io_parallel")
     clock = float(cfg.get("ClockPeriod", 10.0))

@@ -411,6 +411,11 @@ def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
         value = node.get_attr(attr)
         if isinstance(value, (int, str)) and not isinstance(value, bool):
             hw[attr] = value
+    if node.class_name.startswith(("Pooling", "GlobalPooling")):
+        # filt_* and n_chan repeat pool_* and n_filt there; hls4ml's Keras 3 parser sets them, its Keras 2
+        # parser and the written project do not: dropped, as the project parser does, so the routes agree
+        for attr in ("filt_height", "filt_width", "n_chan"):
+            hw.pop(attr, None)
     activation = node.get_attr("activation")
     if isinstance(activation, str) and node.class_name not in KERNEL_CLASSES:
         hw["activation"] = activation.lower()
