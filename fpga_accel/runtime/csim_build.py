@@ -310,7 +310,11 @@ def _compile_objects(layout: ProjectLayout, cxx: str, out_dir: Path, limit: int)
                                                   errors="replace", start_new_session=True)))  # g++ and its cc1plus: one group
             if len(running) == limit or i == len(pending) - 1:
                 for cmd_done, proc in running:
-                    _, err = proc.communicate()
+                    try:
+                        _, err = proc.communicate(timeout=compile_timeout())
+                    except subprocess.TimeoutExpired:
+                        raise BuildError(f"the C++ compiler ran longer than {compile_timeout():g} s on "
+                                         f"{cmd_done[-3]} and was stopped (${TIMEOUT_ENV} sets the limit)") from None
                     if proc.returncode != 0:
                         failures.append(f"$ {' '.join(cmd_done)}\n{_tail(err)}")
                 running = []
@@ -348,8 +352,26 @@ def _axis_flags(layout: ProjectLayout, src: Path, out_dir: Path) -> list[str]:
     return ["-I", str(AXIS_HEADERS), f'-DFPGA_ACCEL_AXIS_WRAPPER="{path}"', f"-DFPGA_ACCEL_AXIS_TOP={wrapper.top}"]
 
 
+TIMEOUT_ENV = "FPGA_ACCEL_CXX_TIMEOUT"
+
+
+def compile_timeout() -> float:
+    """Seconds one compiler or linker run may take before it is stopped (``$FPGA_ACCEL_CXX_TIMEOUT``, default
+    2 h: a ResNet's csim takes minutes, a compiler that hangs must not hang the CI gate with it)."""
+    try:
+        value = float(os.environ.get(TIMEOUT_ENV, "") or 7200)
+    except ValueError:
+        value = 7200.0
+    return value if value > 0 else 7200.0
+
+
 def _run(cmd: list[str], cwd: Path) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", check=False)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", check=False,
+                              timeout=compile_timeout())
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"the csim link ran longer than {compile_timeout():g} s and was stopped "
+                         f"(${TIMEOUT_ENV} sets the limit)") from None
     if proc.returncode != 0:
         raise BuildError(f"csim link failed:\n$ {' '.join(cmd)}\n{_tail(proc.stderr)}")
     _made_by_compiler(Path(cmd[-1]), cmd[0])

@@ -166,6 +166,17 @@ def test_a_broken_cxx_is_blamed_not_the_design(robust_project, tmp_path, monkeyp
     assert "(CXX)" in str(info.value) and "design" not in str(info.value)
 
 
+def test_a_compiler_that_hangs_is_stopped_and_named(robust_project, tmp_path, monkeypatch):
+    """Every external wait is bounded: a compiler that never finishes is stopped after $FPGA_ACCEL_CXX_TIMEOUT
+    seconds (its whole process group), with a message naming the limit, not left to hang the CI gate."""
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, '[ "$1" = --version ] && echo "fake 1.0" && exit 0\nsleep 60'))
+    monkeypatch.setenv("FPGA_ACCEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FPGA_ACCEL_CXX_TIMEOUT", "2")
+    # waited out, the stand-in would exit 0 without an object file: a different message
+    with pytest.raises(fa.BuildError, match=r"ran longer than 2 s .*FPGA_ACCEL_CXX_TIMEOUT"):
+        fa.Design(robust_project[1].root).compile()
+
+
 @pytest.mark.parametrize("name", ['with "quote', "with \\backslash", "non-utf8-\udcff", "it's $(here)"],
                          ids=["quote", "backslash", "non-utf8", "shell"])
 def test_a_project_path_with_odd_characters_compiles_and_runs(robust_project, tmp_path, monkeypatch, name):
