@@ -198,3 +198,27 @@ def test_published_pynq_z2_designs_get_the_verdict_their_reports_give():
     assert small and big
     assert {d.id: _verdict_on_pynq(d) for d in small} == {d.id: "FITS" for d in small}
     assert {d.id: _verdict_on_pynq(d) for d in big} == {d.id: "DOES NOT FIT" for d in big}
+
+
+def test_coverage_cost_reaches_the_target_nested(loso_rows):
+    """The split-conformal order statistic is ceil((n+1)·q); the band it builds at the level chosen reaches
+    80 % nested coverage (each source scored against the band of the others), at least as wide as 10–90 %."""
+    from fpga_accel.analysis import fit
+
+    assert fit.order_statistic(range(1, 10), 0.9) == 9 and fit.order_statistic(range(1, 10), 0.1) == 1
+    assert fit.order_statistic(range(1, 20), 0.9) == 18
+    plain = fit.coverage(loso_rows)
+    for key, c in fit.coverage_cost(loso_rows).items():
+        if c["level"] is not None:
+            assert c["coverage"] >= fit.TARGET_COVERAGE
+        assert c["median_width"] >= plain[key]["median_width"] - 1e-9
+
+
+def test_ultrascale_dense_depth_stays_in_its_physical_range_without_the_tutorial_taggers():
+    """Held out together, the tutorial's io_parallel jet taggers used to leave lat.dense_depth_us to other
+    UltraScale designs, which pushed it to 6 cycles (a DSP48E2 MAC has at most 3 register stages)."""
+    from fpga_accel.analysis import fit
+
+    lat = fit._fit_latency([d for d in DESIGNS if d.provenance.group != "hls4ml-tutorial"])
+    lo, hi = fit.LATENCY_RANGE["lat.dense_depth_us"]
+    assert lo <= lat["lat.dense_depth_us"] <= hi
