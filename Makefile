@@ -31,7 +31,8 @@ bench: $(BIN)/.installed
 fidelity: $(BIN)/.installed
 	$(BIN)/python benchmarks/fidelity.py --readme
 
-# Refit the estimator on the calibration set, cross-validate it (leave one design out) and print the error
+# Refit the estimator on the calibration set, cross-validate it (leave one source out), print the error and
+# regenerate the calibration README table
 estimate-accuracy: $(BIN)/.installed
 	$(BIN)/python benchmarks/estimate_accuracy.py --write-constants --markdown benchmarks/estimate_accuracy.md
 	$(BIN)/python benchmarks/calibration_table.py
