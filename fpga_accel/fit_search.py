@@ -31,9 +31,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .boards import Board, get_board
 from .config import ConvertConfig, IOType, LayerSetting, Strategy
-from .errors import FpgaAccelError
+from .errors import ConfigError, FpgaAccelError
 
-__all__ = ["Candidate", "FitResult", "NoFitError", "fit", "search", "project_settings", "default_name", "RESOURCES"]
+__all__ = ["Candidate", "FitResult", "NoFitError", "fit", "search", "auto_reuse_factors", "project_settings", "default_name", "RESOURCES"]
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +344,26 @@ def search(records_by_io: Mapping[str, Sequence[Mapping[str, Any]]], *, board: B
                        best=best, evaluated=evaluated, search_seconds=time.perf_counter() - t0, fixed=fixed)
     log.debug("fit search: %s", result.message)
     return result
+
+
+def auto_reuse_factors(records: Sequence[Mapping[str, Any]], *, io_type: str, board: Board, clock_period: float,
+                       margin: float = 0.8, name: str = "design",
+                       fixed: Optional[Mapping[str, LayerSetting]] = None) -> FitResult:
+    """``--reuse-factor auto``: the search restricted to reuse factors (each layer keeps its strategy).
+
+    Its contract: when no choice makes the upper estimate fit but the central estimate can fit the margin,
+    that choice is taken and a warning names the design (the build may not fit); when even the central
+    estimate cannot fit, a ConfigError says so."""
+    kw = dict(board=board, clock_period=clock_period, margin=margin, name=name, fixed=fixed, reuse_only=True)
+    result = search({io_type: records}, **kw)
+    if result.chosen is not None:
+        return result
+    central = search({io_type: records}, use_band=False, **kw)
+    if central.chosen is None:
+        raise ConfigError(f"--reuse-factor auto: {result.message}")
+    log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not; "
+                "no reuse factor makes it fit for sure — build to find out", name, board.name)
+    return central
 
 
 def fit(model: Any, config: ConvertConfig, calibration: Any = None,

@@ -8,8 +8,10 @@ import math
 
 import pytest
 
+from fpga_accel.errors import ConfigError
+
 import fpga_accel as fa
-from fpga_accel.analysis.estimate import (choose_reuse_factors, estimate, estimate_layer, estimate_layers,
+from fpga_accel.analysis.estimate import (estimate, estimate_layer, estimate_layers,
                                           layer_terms, load_constants)
 from fpga_accel.analysis.hls4ml_project import read_hls4ml_project
 from fpga_accel.analysis.weight_stats import weight_stats
@@ -232,22 +234,28 @@ def _big_layers(valid=(1, 2, 4, 8, 16, 32, 64, 128, 256)):
 
 
 def test_auto_reuse_factor_picks_the_smallest_that_the_verdict_calls_fits():
+    from fpga_accel.fit_search import auto_reuse_factors
+
     board = get_board("pynq-z2")
     kw = dict(board=board, io_type="io_parallel", clock_period=10)
     assert estimate_layers(_big_layers(), name="b", **kw).verdict == "DOES NOT FIT"
-    chosen, est = choose_reuse_factors(_big_layers(), **kw)
-    assert est.verdict == "FITS"  # the same function decides as in the summary
+    result = auto_reuse_factors(_big_layers(), **kw)
+    chosen = result.settings()["big"].reuse_factor
+    est = estimate_layers(_big_layers(), name="b", reuse_factors={"big": chosen}, **kw)
+    assert est.verdict == "FITS" and result.chosen.estimate.verdict == "FITS"  # the function the summary uses
     values = _big_layers()[1]["valid_reuse_factors"]
-    smaller = estimate_layers(_big_layers(), name="b", reuse_factors={"big": values[values.index(chosen["big"]) - 1]},
+    smaller = estimate_layers(_big_layers(), name="b", reuse_factors={"big": values[values.index(chosen) - 1]},
                               **kw)
     assert smaller.verdict != "FITS"  # the smallest valid value that fits
-    with pytest.raises(ValueError, match="does not fit pynq-z2 even at the largest reuse factors"):
-        choose_reuse_factors(_big_layers(), margin=0.001, **kw)
+    with pytest.raises(ConfigError, match="--reuse-factor auto: nothing fits pynq-z2"):
+        auto_reuse_factors(_big_layers(), margin=0.001, **kw)
 
 
 def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog):
     """A Dense whose central DSP estimate at its largest reuse factor (4) sits between the part / upper band
     factor and the margin: it fits centrally, its band's upper end does not fit the part."""
+    from fpga_accel.fit_search import auto_reuse_factors
+
     board = get_board("pynq-z2")
     c, high = C["csynth"]["dsp.const_wide"], C["bands"]["synth/dsp"]["high"]
     target = (board.dsp / high + 0.8 * board.dsp) / 2  # DSPs at RF 4
@@ -258,8 +266,8 @@ def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog):
     at4 = estimate_layers(layers, name="w", board=board, io_type="io_parallel", clock_period=10, reuse_factors={"big": 4})
     assert at4.total["dsp"] <= 0.8 * board.dsp < board.dsp < at4.high["dsp"], "test precondition"
     with caplog.at_level(logging.WARNING, logger="fpga_accel"):
-        chosen, est = choose_reuse_factors(layers, board=board, io_type="io_parallel", clock_period=10, name="wide")
-    assert chosen == {"big": 4} and est.fits and est.verdict == "UNCERTAIN"
+        result = auto_reuse_factors(layers, board=board, io_type="io_parallel", clock_period=10, name="wide")
+    assert result.settings()["big"].reuse_factor == 4 and result.chosen.estimate.verdict == "UNCERTAIN"
     assert "reuse factors for wide" in caplog.text and "upper end of its error band does not" in caplog.text
 
 

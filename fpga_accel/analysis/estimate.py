@@ -51,7 +51,7 @@ from ..boards import Board, get_board
 from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
-           "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "choose_reuse_factors",
+           "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
            "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
 
 log = logging.getLogger("fpga_accel.estimate")
@@ -784,58 +784,3 @@ def estimate(design: Any = None, board: Optional[str] = None, figure: str = "syn
     return estimate_layers(meta["layers"], name=meta.get("name", "design"), board=b, io_type=meta["io_type"],
                            clock_period=float(meta.get("clock_period") or b.clock_period), figure=figure,
                            margin=margin, part=part or meta.get("part"))
-
-
-def choose_reuse_factors(layers: Sequence[Mapping[str, Any]], *, board: Board, io_type: str, clock_period: float,
-                         margin: float = 0.8, name: str = "design") -> Tuple[Dict[str, int], Estimate]:
-    """The smallest reuse factor per layer (among hls4ml's valid values) whose estimate the summary calls
-    FITS (:func:`verdict`: the band's upper end within the part, the central estimate within the margin).
-
-    Greedy: while the verdict is not FITS, step up the reuse factor of the layer using most of the binding
-    resource. When no choice reaches FITS but the central estimate can fit the margin, the first that does
-    is returned (its verdict UNCERTAIN) and a warning names the design and resource (the build may not fit).
-    Raises ValueError when even the central estimate of the largest reuse factors does not fit.
-    """
-    options = {l["name"]: l["valid_reuse_factors"] for l in layers if l.get("valid_reuse_factors")}
-    capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
-
-    def short(est: Estimate, use_band: bool) -> Dict[str, float]:
-        """Resources that stop the search, with how far over they are (1 = at the limit)."""
-        out = {}
-        for k in capacity:
-            central = est.total[k] / (margin * capacity[k])
-            upper = max(est.high.get(k, 0.0) / capacity[k], est.low.get(k, 0.0) / (margin * capacity[k])) \
-                if use_band else 0.0
-            if max(central, upper) > 1:
-                out[k] = max(central, upper)
-        return out
-
-    def search(use_band: bool) -> Tuple[Optional[Dict[str, int]], Estimate, str]:
-        chosen = {n: v[0] for n, v in options.items()}
-        while True:
-            est = estimate_layers(layers, name=name, board=board, io_type=io_type, clock_period=clock_period,
-                                  margin=margin, reuse_factors=chosen)
-            over = short(est, use_band)
-            if not over and (not use_band or est.verdict == "FITS" or est.unknown_layers):
-                return chosen, est, ""
-            resource = max(over, key=lambda k: over[k]) if over else "lut"
-            candidates = [l for l in est.layers if l.name in options and chosen[l.name] != options[l.name][-1]
-                          and getattr(l, resource) > 0]
-            if not candidates:
-                return None, est, resource
-            worst = max(candidates, key=lambda l: getattr(l, resource))
-            values = options[worst.name]
-            chosen[worst.name] = values[values.index(chosen[worst.name]) + 1]
-
-    chosen, est, _ = search(use_band=True)
-    if chosen is not None:
-        return chosen, est
-    chosen, est, resource = search(use_band=False)
-    if chosen is None:
-        raise ValueError(f"does not fit {board.name} even at the largest reuse factors: "
-                         f"{resource.upper()} at {est.used_pct[resource]:.0f}%")
-    over = [k.upper() for k in capacity if est.high and est.high[k] > capacity[k]]
-    log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not "
-                "(%s); no reuse factor makes it fit for sure — build to find out", name, board.name,
-                ", ".join(over) or "verdict " + est.verdict)
-    return chosen, est

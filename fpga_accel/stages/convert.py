@@ -479,19 +479,15 @@ def _fitted_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig, roo
     """A first conversion (in memory, nothing written) tells the estimator the layer sizes;
     ``fit_search`` picks per-layer settings that fit the board with the margin: reuse factors only for
     ``reuse_factor="auto"`` (smallest valid per layer), reuse factor and strategy for ``fit``."""
-    from ..fit_search import NoFitError, search
+    from ..fit_search import NoFitError, auto_reuse_factors, search
 
     records = layer_table(_hls4ml_convert(model, cfg, config, root))
     kw = dict(board=get_board(config.board), clock_period=config.resolved_clock_period, margin=config.margin,
-              name=config.name, fixed=config.layers, reuse_only=config.auto_reuse)
-    result = search({config.io_type.value: records}, **kw)
-    if result.chosen is None and config.auto_reuse:  # the old contract of auto: the central estimate, warned
-        central = search({config.io_type.value: records}, use_band=False, **kw)
-        if central.chosen is None:
-            raise ConfigError(f"--reuse-factor auto: {result.message}")
-        log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not; "
-                    "no reuse factor makes it fit for sure — build to find out", config.name, config.board)
-        result = central
+              name=config.name, fixed=config.layers)
+    if config.auto_reuse:
+        result = auto_reuse_factors(records, io_type=config.io_type.value, **kw)
+    else:
+        result = search({config.io_type.value: records}, **kw)
     if result.chosen is None:
         raise NoFitError(f"fit: {result.message}")
     what = "reuse factors" if config.auto_reuse else "per-layer settings (fit)"
