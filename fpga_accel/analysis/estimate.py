@@ -40,7 +40,6 @@ their own ratios). :func:`verdict` is the one function that decides FITS / DOES 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -54,7 +53,6 @@ __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
            "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
 
-log = logging.getLogger("fpga_accel.estimate")
 
 CONSTANTS_FILE = Path(__file__).parent / "estimator_constants.json"
 RESOURCES = ("lut", "ff", "dsp", "bram18")
