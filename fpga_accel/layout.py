@@ -175,37 +175,50 @@ MAX_JSON_DEPTH = 64
 MAX_JSON_BYTES = 64 << 20
 
 
-def read_json(path: Path, fix: str) -> Any:
-    """The one reader of our JSON record files (fpga_accel.json, flow.json, sweep results): damaged,
-    too large, too deeply nested or unreadable is one ConfigError naming the file and ``fix``."""
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON ``text``, counted without parsing it (brackets
+    inside strings do not count): a nesting bomb is refused before Python's recursive parser meets it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def read_json(path: Path, fix: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The one reader of our JSON files (fpga_accel.json, flow.json, sweep results, a bundle's manifest):
+    damaged, too large, too deeply nested or unreadable is one ConfigError naming the file and ``fix``.
+    Size and nesting are bounded before the JSON parser sees the text."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ConfigError(f"{path} is larger than {MAX_JSON_BYTES} bytes: it is not one of ours; {fix}")
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except RecursionError:
-        raise ConfigError(f"{path} is damaged (nested too deeply); {fix}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is damaged ({exc}); {fix}") from None
+        if path.stat().st_size > max_bytes:
+            raise ConfigError(f"{path} is larger than {max_bytes} bytes: it is not one of ours; {fix}")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is damaged (not UTF-8: {exc.reason}); {fix}") from None
     except IsADirectoryError:
         raise ConfigError(f"{path} is a folder, not a file; {fix}") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise ConfigError(f"{path} is damaged (nested deeper than {MAX_JSON_DEPTH} levels); {fix}")
-    return data
-
-
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if level > MAX_JSON_DEPTH:
-            break
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
-    return deepest
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if json_depth(text) > max_depth:
+        raise ConfigError(f"{path} is damaged (nested too deeply): JSON nested deeper than {max_depth} levels; {fix}")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path} is damaged ({exc}); {fix}") from None
 
 
 MAX_VALUES = 1 << 26

@@ -6,7 +6,6 @@ sources (so the csim fallback builds from the bundle alone) and test vectors wit
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import typing
 from dataclasses import dataclass, field, fields
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Dict, Optional, Union
 
 from ..errors import BoardError, ConfigError
-from ..layout import META_FILE, ProjectLayout, ProjectMeta, check_identity
+from ..layout import META_FILE, ProjectLayout, ProjectMeta, check_identity, read_json
 
 MANIFEST = "manifest.json"
 TEST_VECTORS = "test_vectors.npz"
@@ -25,29 +24,6 @@ MAX_JSON_DEPTH = 32
 """A manifest is a flat record with a few small tables: deeper nesting is damage or hostility (and Python's
 JSON parser would raise RecursionError on it)."""
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def json_depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in JSON ``text``, counted without parsing it (brackets
-    inside strings do not count)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for c in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c in "]}":
-            depth -= 1
-    return deepest
 
 
 def _type_name(hint: Any) -> str:
@@ -149,22 +125,7 @@ class Manifest(ProjectMeta):
     @classmethod
     def read_file(cls, path: Path) -> Any:
         """Read and check a manifest: size and nesting bounded before the JSON parser sees it."""
-        path = Path(path)
-        try:
-            if path.stat().st_size > MAX_MANIFEST_BYTES:
-                raise ConfigError(f"{path} is {path.stat().st_size} bytes, more than a manifest's "
-                                  f"{MAX_MANIFEST_BYTES}; {cls.FIX}")
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path} is damaged (not UTF-8: {exc.reason}); {cls.FIX}") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if json_depth(text) > MAX_JSON_DEPTH:
-            raise ConfigError(f"{path} is damaged (JSON nested deeper than {MAX_JSON_DEPTH} levels); {cls.FIX}")
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise ConfigError(f"{path} is damaged ({exc}); {cls.FIX}") from None
+        data = read_json(path, cls.FIX, max_bytes=MAX_MANIFEST_BYTES, max_depth=MAX_JSON_DEPTH)
         if not isinstance(data, dict):
             raise ConfigError(f"{path} is damaged (not a JSON object); {cls.FIX}")
         return cls.from_dict(data, str(path))
