@@ -15,9 +15,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 __all__ = ["CalibrationError", "Provenance", "Figure", "CalibrationDesign", "DESIGNS_DIR", "load_design",
-           "load_designs", "estimator_layers"]
+           "load_designs", "estimator_layers", "SCOPE_RULE"]
 
 DESIGNS_DIR = Path(__file__).parent / "designs"
+# Decided before looking at any design's error, from what the estimator's rules describe (issue 23): a design
+# whose file carries ``out_of_scope`` (the reason) is excluded from the fit and the bands. Checked on the
+# committed firmware at the cited commit (benchmarks/estimate_accuracy_scope.py, run over local snapshots).
+SCOPE_RULE = ("the model describes hls4ml 0.5 and later as released: a design is out of scope when its "
+              "nnet_utils are of hls4ml older than 0.5 (the 'large' kernels dense_large / conv_2d_large), or when "
+              "a synthesised nnet_utils header matches no commit of fastmachinelearning/hls4ml (ignoring line "
+              "ends, whitespace, comments, prints and #include lines): modified by the author or from a fork")
 RESOURCES = ("lut", "ff", "dsp")
 CONV_CLASSES = ("Conv1D", "Conv2D", "Conv2DBatchnorm")
 
@@ -85,6 +92,14 @@ class CalibrationDesign:
     csynth: Figure
     synth: Optional[Figure] = None
     source: str = ""
+    nnet_utils: str = ""
+    out_of_scope: str = ""
+
+    @property
+    def in_scope(self) -> bool:
+        """Whether the estimator's model describes this design (see :data:`SCOPE_RULE`): designs outside it
+        are kept in the set as data but never fitted on nor used for the error bands."""
+        return not self.out_of_scope
 
     @property
     def figures(self) -> Dict[str, Figure]:
@@ -179,7 +194,8 @@ def load_design(path: Path) -> CalibrationDesign:
         input_precision=_req(d, "input_precision", f"{name} design", str), layers=layers,
         csynth=_figure(_req(rep, "csynth", name, dict), f"{name} reported.csynth", csynth=True),
         synth=_figure(synth, f"{name} reported.synth", csynth=False) if synth is not None else None,
-        source=str(path))
+        source=str(path), nnet_utils=str(raw.get("nnet_utils") or ""),
+        out_of_scope=str(raw.get("out_of_scope") or ""))
 
 
 def load_designs(directory: Optional[Path] = None) -> List[CalibrationDesign]:
