@@ -148,3 +148,16 @@ def test_every_quantizer_setting_matches_qkeras_bit_for_bit(tmp_path):
     # the settings hls4ml 1.3 turns into ap_int/ap_uint are fixed types with rounding and saturation here
     defines = (design.root / "firmware" / "defines.h").read_text()
     assert "ap_uint<6>" not in defines and "ap_ufixed<6,6,AP_RND_CONV,AP_SAT" in defines
+
+
+def test_float32_sum_noise_is_not_a_divergence_but_a_grid_step_is():
+    """The first-diverging-layer diagnosis: a sum that differs from Keras' float32 sum in its last bits
+    has not diverged; one step of a 16-bit quantizer's grid (2**-9 on values near 50) has."""
+    from fpga_accel.design import _within_float32_rounding
+
+    ref = np.random.default_rng(0).uniform(-50, 50, (100, 72)).astype(np.float32)
+    noisy = np.nextafter(ref, np.float32(np.inf))  # one float32 ulp
+    assert _within_float32_rounding(ref, noisy)
+    stepped = ref.copy()
+    stepped[3, 5] += 2.0 ** -9  # one step of quantized_bits(16, 6)
+    assert not _within_float32_rounding(ref, stepped)
