@@ -163,6 +163,8 @@ def _exact_weights(node: Any) -> None:
     """Power-of-two and binary weights → the exact fixed/int type of their values (ordinary products)."""
     from hls4ml.model.types import ExponentPrecisionType, IntegerPrecisionType, XnorPrecisionType
 
+    from .quantizer_types import fixed_type, holds
+
     for name, var in list(node.weights.items()):
         precision = var.type.precision
         if isinstance(precision, XnorPrecisionType):  # stored 0/1, meaning -1/+1
@@ -172,6 +174,16 @@ def _exact_weights(node: Any) -> None:
             found = exact_type(np.asarray(var.data))
             if found is None:
                 raise ValueError(f"{node.name}: power-of-two {name} values need more than "
+                                 f"{MAX_EXACT_FRACTION_BITS} fraction bits")
+            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found)
+        elif getattr(var, "quantizer", None) is not None and not holds(precision, np.asarray(var.data)):
+            # hls4ml's type of quantized_bits(6, 6) is ap_int<6> (values on a grid of 2 wrap), and it
+            # drops a fraction bit for keep_negative=False: the quantizer's own type, else the values'
+            found = fixed_type(getattr(var.quantizer, "qkeras_config", {}) or {})
+            if found is None or not holds(found, np.asarray(var.data)):
+                found = exact_type(np.asarray(var.data))
+            if found is None:
+                raise ValueError(f"{node.name}: quantized {name} values need more than "
                                  f"{MAX_EXACT_FRACTION_BITS} fraction bits")
             _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found)
 
@@ -222,25 +234,21 @@ def _derive_affine(node: Any) -> bool:
 
 def quantized_bits_type(config: dict[str, Any]) -> Any | None:
     """The HLS type whose cast *is* QKeras' quantized_bits (alpha 1): its grid, round half to even,
-    saturation (symmetric when QKeras' is). hls4ml 1.3 ignores keep_negative=False (one fraction bit lost)."""
-    from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
+    saturation (symmetric when QKeras' is), for any integer bits (``fpga_accel.quantizer_types``)."""
+    from .quantizer_types import fixed_type
 
-    if config.get("alpha") not in (None, 1, 1.0) or config.get("use_stochastic_rounding"):
-        return None
-    bits, integer = int(config["bits"]), int(config.get("integer", 0))
-    signed = bool(config.get("keep_negative", True))
-    saturation = SaturationMode.SAT_SYM if signed and config.get("symmetric") else SaturationMode.SAT
-    return FixedPrecisionType(bits, integer + int(signed), signed=signed, rounding_mode=RoundingMode.RND_CONV,
-                              saturation_mode=saturation)
+    return fixed_type({"class_name": "quantized_bits", "config": config})
 
 
 def _derive_activation(node: Any) -> bool:
+    from .quantizer_types import fixed_type
+
     quantizer = node.get_attr("activation_quantizer") or {}
-    if quantizer.get("class_name") == "linear":  # hls4ml's name for a quantized_bits activation
-        exact = quantized_bits_type(quantizer.get("config", {}))
+    if quantizer.get("class_name") in ("linear", "quantized_relu"):  # 'linear': hls4ml's quantized_bits
+        exact = fixed_type(quantizer)
         if exact is None:
             return False
-        _set_type(node, "result_t", exact)
+        _set_type(node, "result_t", exact)  # hls4ml's ap_int/ap_uint for integer >= bits truncates and wraps
     elif node.get_attr("activation") in ("relu", "linear") and _configured_auto(node, "result_t"):
         _set_type(node, "result_t", node.get_input_variable().type.precision)
     return True
@@ -377,6 +385,8 @@ def _activation_quantizer(layer: Any) -> Any:
 
 def inexact_layers(model: Any) -> list[str]:
     """Layers whose QKeras arithmetic hls4ml 1.3 has no exact counterpart for, each with the reason."""
+    from .quantizer_types import HLS4ML_ACTIVATION_QUANTIZERS, unmatched_reason
+
     found = []
     for layer in model.layers:
         q = _activation_quantizer(layer)
@@ -396,7 +406,21 @@ def inexact_layers(model: Any) -> list[str]:
         elif kind == "quantized_bits" and isinstance(getattr(q, "alpha", None), str):
             found.append(f"{layer.name}: quantized_bits(alpha={q.alpha!r}) as an activation scales by statistics of "
                          "each batch, which no fixed design reproduces")
+        elif unmatched_reason(q) is not None:
+            found.append(f"{layer.name}: {unmatched_reason(q)}")
+        elif q is not None and _is_qkeras(q) and _quantizer_kind(q) not in HLS4ML_ACTIVATION_QUANTIZERS:
+            found.append(f"{layer.name}: hls4ml 1.3 has no activation for the {_quantizer_kind(q)} quantizer "
+                         f"(it converts {', '.join(HLS4ML_ACTIVATION_QUANTIZERS)})")
     return found
+
+
+def _is_qkeras(q: Any) -> bool:
+    module = getattr(q, "__module__", None) or type(q).__module__
+    return str(module).startswith("qkeras")
+
+
+def _quantizer_kind(q: Any) -> str:
+    return str(getattr(q, "__name__", None) or type(q).__name__)
 
 
 # ------------------------------------------------------------------------------ hls4ml hooks

@@ -27,6 +27,7 @@ from ..keras_compat import (hls4ml_supported_layers, input_layer_name, input_sha
                             quantizer_of, register_hls4ml_handlers)
 from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
 from ..model_io import activation_name, ends_in_softmax, model_hash
+from ..quantizer_types import type_string
 from ..design import Design
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,9 @@ def input_quantizer_precision(model: Any) -> str | None:
     q = quantizer_of(first)
     if getattr(q, "use_stochastic_rounding", False):
         return None
-    if isinstance(q, quantized_bits) and q.alpha in (None, 1, 1.0) and not q.symmetric:
-        if q.keep_negative:
-            return f"fixed<{q.bits},{q.integer + 1},RND_CONV,SAT>"
-        return f"ufixed<{q.bits},{q.integer},RND_CONV,SAT>"
-    if isinstance(q, quantized_relu) and not q.use_sigmoid and not q.negative_slope and q.relu_upper_bound is None:
-        return f"ufixed<{q.bits},{q.integer},RND_CONV,SAT>"
+    if isinstance(q, quantized_bits) and not q.symmetric or \
+            isinstance(q, quantized_relu) and q.relu_upper_bound is None:
+        return type_string(q)  # any integer bits (hls4ml: ap_int/ap_uint when integer >= bits)
     return None
 
 
