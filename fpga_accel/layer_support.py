@@ -147,6 +147,31 @@ KEEPDIMS = Condition(
     "(21.6 % argmax measured); drop keepdims (add a Reshape((1, 1, C)) after the pooling if you need it)",
     lambda layer, io: bool(_config(layer).get("keepdims")))
 
+def _producers(layer: Any) -> list[Any]:
+    try:
+        inbound = layer._inbound_nodes[0].inbound_layers
+    except (AttributeError, IndexError):
+        return []
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+
+
+def _reads_design_input(layer: Any) -> bool:
+    """The layer's input is the model's input (or the input quantizer hls4ml folds into it)."""
+    for producer in _producers(layer):
+        if type(producer).__name__ == "InputLayer":
+            return True
+        if type(producer).__name__ == "QActivation":
+            return any(type(p).__name__ == "InputLayer" for p in _producers(producer))
+    return False
+
+
+RESHAPE_AT_INPUT_STREAM = Condition(
+    "right after the input, in io_stream",
+    "hls4ml 1.3 makes it the design's input and its io_stream AXI wrapper then uses a type it never declares "
+    "(g++ error 'input_t has not been declared'); use io_parallel, or give the model its input in that shape",
+    lambda layer, io: io == "io_stream" and _reads_design_input(layer))
+
+
 def _pool_window(layer: Any) -> int:
     """Values one output of an average pooling averages."""
     cls = type(layer).__name__
@@ -251,8 +276,8 @@ TABLE: dict[str, Support] = {
     "GlobalMaxPooling2D": _exact("the input's type"),
     "GlobalAveragePooling1D": _exact("the input's type plus the bits of the division", KEEPDIMS, AVERAGE_NOT_POW2),
     "GlobalAveragePooling2D": _exact("the input's type plus the bits of the division", KEEPDIMS, AVERAGE_NOT_POW2),
-    "Flatten": _exact(_MOVE),
-    "Reshape": _exact(_MOVE),
+    "Flatten": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM),
+    "Reshape": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM),
     "Permute": _exact(_MOVE),
     "ZeroPadding1D": _exact(_MOVE),
     "ZeroPadding2D": _exact(_MOVE),

@@ -69,6 +69,15 @@ def test_same_pooling_refused_in_io_stream_only() -> None:
     assert "padding='same'" in reason and "io_parallel" in reason
 
 
+def test_flatten_at_the_input_refused_in_io_stream_only() -> None:
+    from fpga_accel.layer_support import assess
+
+    model = _model(BREADTH["qdense_chain"])
+    assert assess(model, "io_parallel").refused == ()
+    (reason,) = assess(model, "io_stream").refused
+    assert reason.startswith("flatten") and "input_t" in reason
+
+
 def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
     from fpga_accel.layer_support import assess
 
@@ -78,13 +87,13 @@ def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
     assert found.refused == () and "(GRU)" in found.judged[0]
 
 
-EXACT = ["qdense_chain", "qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_average_2d",
+EXACT = ["qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_average_2d",
          "merge_average", "merge_max_min_concat", "qbatchnorm"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("io_type", IO_TYPES)
-@pytest.mark.parametrize("entry_id", EXACT)
+@pytest.mark.parametrize("entry_id,io_type", [(e, io) for e in EXACT for io in IO_TYPES]
+                         + [("qdense_chain", "io_parallel")])  # io_stream: refused (Flatten at the input)
 def test_exact_classes_are_bit_exact(entry_id, io_type, tmp_path) -> None:
     import fpga_accel as fa
     from fpga_accel.layer_support import assess
