@@ -69,17 +69,17 @@ def _shape(value: Any) -> tuple[Any, ...]:
 
 def input_rank(layer: Any) -> int:
     """Number of non-batch axes of the layer's (first) input; 0 when Keras does not know it."""
-    try:
-        return max(0, len(_shape(layer.input_shape)) - 1)
-    except (AttributeError, RuntimeError, ValueError):
-        return 0
+    return len(_input_shape(layer))
 
 
 def _input_shape(layer: Any) -> tuple[int, ...]:
-    try:
-        return tuple(int(d) for d in _shape(layer.input_shape)[1:] if d is not None)
-    except (AttributeError, RuntimeError, ValueError):
-        return ()
+    for get in (lambda: layer.input_shape, lambda: layer.input.shape,  # Keras 2; Keras 3
+                lambda: [t.shape for t in layer.input]):
+        try:
+            return tuple(int(d) for d in _shape(get())[1:] if d is not None)
+        except (AttributeError, RuntimeError, ValueError, TypeError):
+            continue
+    return ()
 
 
 def _config(layer: Any) -> dict[str, Any]:
@@ -149,10 +149,10 @@ KEEPDIMS = Condition(
 
 def _producers(layer: Any) -> list[Any]:
     try:
-        inbound = layer._inbound_nodes[0].inbound_layers
-    except (AttributeError, IndexError):
+        tensors = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        return [t._keras_history[0] for t in tensors]  # the same on Keras 2 and 3
+    except (AttributeError, IndexError, ValueError):
         return []
-    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
 
 
 def _reads_design_input(layer: Any) -> bool:
