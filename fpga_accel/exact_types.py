@@ -254,18 +254,39 @@ def _derive_activation(node: Any) -> bool:
     return True
 
 
+def _pool_size(node: Any) -> int:
+    """Values one output averages: the pool window, or the whole map for global pooling."""
+    if node.class_name == "GlobalPooling1D":
+        return int(node.get_attr("n_in", 1))
+    if node.class_name == "GlobalPooling2D":
+        return int(node.get_attr("in_height", 1)) * int(node.get_attr("in_width", 1))
+    return int(node.get_attr("pool_height", 1)) * int(node.get_attr("pool_width", 1))
+
+
 def _derive_pooling(node: Any) -> bool:
     x = _as_fixed(node.get_input_variable().type.precision)
     if x is None:
         return False
     extra = 0
     if str(node.get_attr("pool_op", "max")).lower() == "average":
-        size = int(node.get_attr("pool_height", 1)) * int(node.get_attr("pool_width", 1))
-        extra = math.ceil(math.log2(max(1, size)))
+        extra = math.ceil(math.log2(max(1, _pool_size(node))))
     if "accum_t" in node.types and _configured_auto(node, "accum_t"):
         _set_type(node, "accum_t", _fixed(x[0] + 2 * extra, x[1] + extra, x[2]))
     if _configured_auto(node, "result_t"):
         _set_type(node, "result_t", _fixed(x[0] + extra, x[1], x[2]))
+    return True
+
+
+def _derive_average(node: Any) -> bool:
+    """Keras' Average of two tensors, (a + b) / 2: hls4ml's sum type (one more integer bit than the wider
+    input) plus the fraction bit the halving adds (hls4ml's own rule drops it and truncates)."""
+    inputs = [_as_fixed(node.get_input_variable(name).type.precision) for name in node.inputs]
+    if len(inputs) != 2 or any(x is None for x in inputs) or not _configured_auto(node, "result_t"):
+        return False
+    (w1, i1, s1), (w2, i2, s2) = inputs  # type: ignore[misc]
+    integer = max(i1 + (s2 and not s1), i2 + (s1 and not s2)) + 1
+    fraction = max(w1 - i1, w2 - i2) + 1
+    _set_type(node, "result_t", _fixed(integer + fraction, integer, s1 or s2))
     return True
 
 
@@ -352,8 +373,10 @@ def derive_types(model: Any) -> list[str]:
             done = _derive_affine(node)
         elif cls in ACTIVATION_CLASSES:
             done = _derive_activation(node)
-        elif cls in ("Pooling1D", "Pooling2D"):
+        elif cls in ("Pooling1D", "Pooling2D", "GlobalPooling1D", "GlobalPooling2D"):
             done = _derive_pooling(node)
+        elif cls == "Merge" and str(node.get_attr("op", "")).lower() == "average":
+            done = _derive_average(node)
         elif cls == "Softmax":
             done = _derive_softmax(node)
         elif cls in ("Reshape", "Transpose", "Clone", "ZeroPadding1D", "ZeroPadding2D", "Resize", "Repack"):

@@ -44,6 +44,11 @@ class AxisWrapper:
     n_out: int
     data_in: str = "float"
     data_out: str = "float"
+    elem_in: str = "input_t"
+    elem_out: str = "result_t"
+    """The top's element types: hls4ml names them after the layer that makes them (``input_t`` and
+    ``result_t`` usually; ``flatten_result_t`` when a Flatten or Reshape right after the input becomes the
+    input itself), so they are read from its prototype."""
 
     @property
     def top(self) -> str:
@@ -78,8 +83,9 @@ class AxisWrapper:
                 raise ConfigError(f"{axi_h}: {name} is {types[name]}; the hls::axis wrapper streams "
                                   f"{', '.join(WORD_TYPES)} words (what convert gives every design)")
         stream = re.search(rf"void\s+{layout.project_name}\s*\(\s*hls::stream<", top) is not None
+        elems = _top_element_types(top, layout.project_name)
         return cls(layout.project_name, "io_stream" if stream else "io_parallel", sizes["N_IN"], sizes["N_OUT"],
-                   types["T_in"], types["T_out"])
+                   types["T_in"], types["T_out"], *elems)
 
     def source(self) -> str:
         body = _STREAM if self.io_type == "io_stream" else _PARALLEL
@@ -92,7 +98,21 @@ class AxisWrapper:
 
     def _fill(self, template: str) -> str:
         return template.format(p=self.project_name, top=self.top, n_in=self.n_in, n_out=self.n_out,
-                               t_in=self.data_in, t_out=self.data_out, last_out=self.n_out - 1)
+                               t_in=self.data_in, t_out=self.data_out, last_out=self.n_out - 1,
+                               e_in=self.elem_in, e_out=self.elem_out)
+
+
+def _top_element_types(header: str, project_name: str) -> Tuple[str, str]:
+    """(input, output) element type of hls4ml's top function, from its prototype in ``<project>.h``."""
+    found = re.search(rf"void\s+{project_name}\s*\(([^)]*)\)", header)
+    params = [p.strip() for p in found.group(1).split(",")] if found else []
+    names = []
+    for param in params[:2]:
+        inner = re.match(r"hls::stream<\s*(\w+)\s*>", param)
+        names.append(inner.group(1) if inner else param.split()[0] if param else "")
+    if len(names) != 2 or not all(re.fullmatch(r"\w+", n) for n in names):
+        return "input_t", "result_t"
+    return names[0], names[1]
 
 
 _HEAD = """\
@@ -134,8 +154,8 @@ void {top}(hls::stream<{top}_in_t> &in_stream, hls::stream<{top}_out_t> &out_str
 #pragma HLS INTERFACE mode=ap_ctrl_none port=return
 
     bool is_last = false;
-    input_t in_local[{n_in}];
-    result_t out_local[{n_out}];
+    {e_in} in_local[{n_in}];
+    {e_out} out_local[{n_out}];
 
 read_input:
     for (unsigned i = 0; i < {n_in}; i++) {{
@@ -161,16 +181,16 @@ write_output:
 """
 
 _STREAM = """\
-static void {top}_read(hls::stream<{top}_in_t> &in_stream, hls::stream<input_t> &in_local,
+static void {top}_read(hls::stream<{top}_in_t> &in_stream, hls::stream<{e_in}> &in_local,
                        hls::stream<bool> &is_last_out) {{
     bool is_last = false;
 read_input:
-    for (unsigned i = 0; i < {n_in} / input_t::size; i++) {{
-        input_t packed;
-        for (unsigned j = 0; j < input_t::size; j++) {{
+    for (unsigned i = 0; i < {n_in} / {e_in}::size; i++) {{
+        {e_in} packed;
+        for (unsigned j = 0; j < {e_in}::size; j++) {{
 #pragma HLS PIPELINE
             {top}_in_t word = in_stream.read();
-            packed[j] = typename input_t::value_type(word.data); // the cast hls4ml's wrapper makes
+            packed[j] = typename {e_in}::value_type(word.data); // the cast hls4ml's wrapper makes
             is_last |= word.last == 1;
         }}
         in_local.write(packed);
@@ -178,19 +198,19 @@ read_input:
     is_last_out.write(is_last);
 }}
 
-static void {top}_write(hls::stream<result_t> &out_local, hls::stream<bool> &is_last_in,
+static void {top}_write(hls::stream<{e_out}> &out_local, hls::stream<bool> &is_last_in,
                         hls::stream<{top}_out_t> &out_stream) {{
     bool is_last = is_last_in.read();
 write_output:
-    for (unsigned i = 0; i < {n_out} / result_t::size; i++) {{
-        result_t packed = out_local.read();
-        for (unsigned j = 0; j < result_t::size; j++) {{
+    for (unsigned i = 0; i < {n_out} / {e_out}::size; i++) {{
+        {e_out} packed = out_local.read();
+        for (unsigned j = 0; j < {e_out}::size; j++) {{
 #pragma HLS PIPELINE
             {top}_out_t word;
             word.data = packed[j];
             word.keep = -1;
             word.strb = -1;
-            word.last = is_last && i * result_t::size + j == {last_out}; // TLAST ends the DMA transfer
+            word.last = is_last && i * {e_out}::size + j == {last_out}; // TLAST ends the DMA transfer
             out_stream.write(word);
         }}
     }}
@@ -202,8 +222,8 @@ void {top}(hls::stream<{top}_in_t> &in_stream, hls::stream<{top}_out_t> &out_str
 #pragma HLS INTERFACE mode=ap_ctrl_none port=return
 #pragma HLS DATAFLOW
 
-    hls::stream<input_t> in_local("in_local");
-    hls::stream<result_t> out_local("out_local");
+    hls::stream<{e_in}> in_local("in_local");
+    hls::stream<{e_out}> out_local("out_local");
     hls::stream<bool> is_last("is_last"); // a scalar crossing dataflow processes travels as a stream
 #pragma HLS STREAM variable=in_local depth={n_in}
 #pragma HLS STREAM variable=out_local depth={n_out}

@@ -22,6 +22,7 @@ from ..boards import get_board
 from ..config import ConvertConfig, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers
+from ..layer_support import check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..keras_compat import (hls4ml_supported_layers, input_layer_name, input_shape, keras_module, output_shape,
                             quantizer_of, register_hls4ml_handlers)
@@ -211,6 +212,7 @@ def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) 
     """What every conversion starts from, checked before any long work: (reference model, model to
     convert, design input precision, hls4ml config with the per-layer settings, calibration data)."""
     check_supported(model)
+    check_layers(model, config.io_type.value, config.allow_inexact)  # before hls4ml writes any C++
     inexact = inexact_layers(model)
     if inexact and not config.allow_inexact:
         raise ConfigError("csim cannot be exact for this model: " + "; ".join(inexact)

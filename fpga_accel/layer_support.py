@@ -1,0 +1,457 @@
+"""What fpga_accel makes of every Keras layer class hls4ml 1.3 parses: exact, refused or judged.
+
+One table, :data:`TABLE`, keyed by the Keras class name hls4ml's parser dispatches on:
+
+- **exact**: a type rule (``fpga_accel.exact_types``, or hls4ml's own inference where it is exact) makes
+  csim compute what QKeras computes, bit for bit;
+- **refused**: hls4ml 1.3 cannot compute it (a C++ compile error, a crash, a wrong number): convert stops
+  *before* hls4ml writes C++, naming the layer and the reason, unless ``allow_inexact``;
+- **judged**: a float part (a lookup-table activation, a float recurrent cell): csim approximates it,
+  the convert verdict measures how well and names the layer.
+
+Some classes are exact or judged in general and refused in a setting the table states (``padding="same"``
+pooling in io_stream, ``keepdims``, Dense on an N-D input...): :class:`Condition`. :func:`assess` walks a
+model (into nested models and wrappers) and returns what is refused and what is judged; the convert
+stage refuses before any long work. The class list comes from hls4ml's registered handlers at run time
+(:func:`parsed_classes`), so a class a later hls4ml parses and this table does not know is reported as
+judged, never silently exact.
+"""
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .errors import ConfigError
+
+
+class Status(str, enum.Enum):
+    exact = "exact"
+    refused = "refused"
+    judged = "judged"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A setting in which a layer class is refused although its class is not."""
+
+    when: str
+    """The setting, as the README table states it."""
+    reason: str
+    """Why, and what to do instead."""
+    applies: Callable[[Any, str], bool]
+    """(Keras layer, io type) → True when the setting is met."""
+    status: "Status" = None  # type: ignore[assignment]
+    """What the layer is in that setting (refused unless stated)."""
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            object.__setattr__(self, "status", Status.refused)
+
+
+@dataclass(frozen=True)
+class Support:
+    status: Status
+    note: str
+    """exact: the type rule; refused: why and what to do; judged: the float part the verdict measures."""
+    conditions: tuple[Condition, ...] = field(default=())
+
+
+# ------------------------------------------------------------------------------ layer facts
+
+
+def _shape(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, list):  # a merge: the first input's shape
+        value = value[0] if value else ()
+    return tuple(value) if value is not None else ()
+
+
+def input_rank(layer: Any) -> int:
+    """Number of non-batch axes of the layer's (first) input; 0 when Keras does not know it."""
+    return len(_input_shape(layer))
+
+
+def _input_shape(layer: Any) -> tuple[int, ...]:
+    for get in (lambda: layer.input_shape, lambda: layer.input.shape,  # Keras 2; Keras 3
+                lambda: [t.shape for t in layer.input]):
+        try:
+            return tuple(int(d) for d in _shape(get())[1:] if d is not None)
+        except (AttributeError, RuntimeError, ValueError, TypeError):
+            continue
+    return ()
+
+
+def _config(layer: Any) -> dict[str, Any]:
+    try:
+        return dict(layer.get_config())
+    except (NotImplementedError, AttributeError):
+        return {}
+
+
+def _n_inputs(layer: Any) -> int:
+    try:
+        inputs = layer.input
+    except (AttributeError, ValueError):
+        return 1
+    return len(inputs) if isinstance(inputs, (list, tuple)) else 1
+
+
+def _activation(layer: Any) -> str | None:
+    from .model_io import activation_name
+
+    return activation_name(layer)
+
+
+def _multidim(layer: Any) -> bool:
+    """The tensor has more than one axis with more than one value (a softmax over it is per row)."""
+    return sum(d > 1 for d in _input_shape(layer)) > 1
+
+
+def _rnn_activations(layer: Any) -> list[str]:
+    cell = getattr(layer, "cell", layer)
+    names = []
+    for attr in ("activation", "recurrent_activation"):
+        act = getattr(cell, attr, None)
+        names.append(getattr(act, "__name__", None) or type(act).__name__)
+    return names
+
+
+TABLE_ACTIVATIONS = {"tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "hard_sigmoid", "exponential",
+                     "gelu", "swish", "silu", "hard_tanh", "hard_silu", "hard_swish", "leaky_relu", "relu6",
+                     "mish", "log_softmax"}
+"""Keras float activations hls4ml computes by a lookup table or in fixed point of its own choosing."""
+
+EXACT_ACTIVATIONS = {None, "linear", "relu", "softmax"}
+"""relu and linear keep their input's type; softmax: logits exact, outputs within ~0.003 (README)."""
+
+
+def _float_activation(layer: Any) -> bool:
+    act = _activation(layer)
+    return act is not None and act not in EXACT_ACTIVATIONS and not str(act).startswith(("quantized_", "binary",
+                                                                                        "ternary"))
+
+
+# ------------------------------------------------------------------------------ conditions
+
+
+SAME_POOLING_STREAM = Condition(
+    "io_stream with padding='same'",
+    "hls4ml 1.3's io_stream pooling with padding='same' reads past its input (the compiled csim is killed on "
+    "the first sample); use io_parallel, or pad the input so that padding='valid' gives the shape you need",
+    lambda layer, io: io == "io_stream" and _config(layer).get("padding") == "same")
+
+KEEPDIMS = Condition(
+    "keepdims=True",
+    "hls4ml 1.3 ignores keepdims (its result is flat) and the layers after it compute on the wrong shape "
+    "(21.6 % argmax measured); drop keepdims (add a Reshape((1, 1, C)) after the pooling if you need it)",
+    lambda layer, io: bool(_config(layer).get("keepdims")))
+
+def _producers(layer: Any) -> list[Any]:
+    try:
+        tensors = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        return [t._keras_history[0] for t in tensors]  # the same on Keras 2 and 3
+    except (AttributeError, IndexError, ValueError):
+        return []
+
+
+def _reads_design_input(layer: Any) -> bool:
+    """The layer's input is the model's input (or the input quantizer hls4ml folds into it)."""
+    for producer in _producers(layer):
+        if type(producer).__name__ == "InputLayer":
+            return True
+        if type(producer).__name__ == "QActivation":
+            return any(type(p).__name__ == "InputLayer" for p in _producers(producer))
+    return False
+
+
+RESHAPE_AT_INPUT_STREAM = Condition(
+    "right after the input, in io_stream",
+    "hls4ml 1.3 makes it the design's input and its io_stream AXI wrapper then uses a type it never declares "
+    "(g++ error 'input_t has not been declared'); use io_parallel, or give the model its input in that shape",
+    lambda layer, io: io == "io_stream" and _reads_design_input(layer))
+
+
+def _pool_window(layer: Any) -> int:
+    """Values one output of an average pooling averages."""
+    cls = type(layer).__name__
+    if cls.startswith("Global"):
+        return math.prod(_input_shape(layer)[:-1]) or 1
+    size = _config(layer).get("pool_size") or (1,)
+    return math.prod(int(d) for d in (size if isinstance(size, (list, tuple)) else (size,)))
+
+
+AVERAGE_NOT_POW2 = Condition(
+    "over a window whose size is not a power of two",
+    "a mean over N values is not on any fixed-point grid when N is not a power of two: csim's quotient is "
+    "rounded to the type's fraction bits, Keras' to float32",
+    lambda layer, io: _pool_window(layer) & (_pool_window(layer) - 1) != 0, Status.judged)
+
+DENSE_ND = Condition(
+    "on an input of more than one axis",
+    "hls4ml 1.3 computes a Dense on an N-D input as if it were flat (0 % exact measured); put a Flatten before "
+    "it, or use a Conv1D with kernel_size=1 (the same arithmetic per position)",
+    lambda layer, io: math.prod(_input_shape(layer)[:-1]) > 1)
+
+FLOAT_ACTIVATION_ARG = Condition(
+    "with a float activation (tanh, sigmoid, elu, ...)",
+    "the activation is a lookup table",
+    lambda layer, io: _float_activation(layer), Status.judged)
+
+SOFTMAX_ND = Condition(
+    "over a tensor of more than one axis",
+    "hls4ml 1.3 normalises a multi-dimensional softmax over the wrong values (55 % argmax in io_parallel, 6 % "
+    "in io_stream measured); Flatten before the softmax, or run it on the host (--softmax host) on a flat output",
+    lambda layer, io: _multidim(layer) and (type(layer).__name__ == "Softmax" or _activation(layer) == "softmax"))
+
+MERGE_MANY = Condition(
+    "of more than two inputs",
+    "hls4ml 1.3 merges two tensors at a time; chain two-input merges",
+    lambda layer, io: _n_inputs(layer) > 2)
+
+HARD_RNN_ACTIVATION = Condition(
+    "with a quantized_tanh / hard_sigmoid / quantized_sigmoid (recurrent) activation",
+    "hls4ml 1.3 stops with 'Hard activation not supported' for these in recurrent layers; use tanh/sigmoid",
+    lambda layer, io: any(name.startswith(("quantized_", "hard_", "binary", "ternary"))
+                          for name in _rnn_activations(layer)))
+
+RNN_STREAM_SEQUENCE = Condition(
+    "with return_sequences=True",
+    "not measured bit-exact in either io type; return the last state only",
+    lambda layer, io: bool(_config(layer).get("return_sequences")))
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+def _exact(note: str, *conditions: Condition) -> Support:
+    return Support(Status.exact, note, conditions)
+
+
+def _refused(note: str) -> Support:
+    return Support(Status.refused, note)
+
+
+def _judged(note: str, *conditions: Condition) -> Support:
+    return Support(Status.judged, note, conditions)
+
+
+_SUM = "exact sums: product = input + weight bits, accumulator + ceil(log2 fan-in) carry bits + the bias's bits"
+_MOVE = "values move unchanged: the input's type carries over"
+_HGQ = ("an HGQ layer: fpga_accel does not derive HGQ's types (and HGQ must not be installed next to "
+        "qkeras-v3); convert it with hls4ml directly")
+
+TABLE: dict[str, Support] = {
+    "InputLayer": _exact("the input quantizer's type (convergent rounding, saturation); without one 32 bits "
+                         "sized from calibration data (float inputs are rounded: a warning says so)"),
+    "QActivation": _exact("the quantizer's type; ternary, leaky quantized_relu, stochastic and batch-statistic "
+                          "quantizers are refused (see above)"),
+    "Activation": _exact("relu/linear keep their input's type, softmax as below; tanh, sigmoid, elu, softplus, "
+                         "... are lookup tables: judged", FLOAT_ACTIVATION_ARG, SOFTMAX_ND),
+    "ReLU": _exact("keeps its input's type (max_value, negative_slope, threshold: judged)"),
+    "Softmax": _exact("logits bit-exact; softmax outputs within ~0.003 (tables sized from the logits' type)",
+                      SOFTMAX_ND),
+    "Dense": _exact(_SUM, DENSE_ND, FLOAT_ACTIVATION_ARG),
+    "QDense": _exact(_SUM, DENSE_ND, FLOAT_ACTIVATION_ARG),
+    "Conv1D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
+    "Conv2D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
+    "QConv1D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
+    "QConv2D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
+    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", FLOAT_ACTIVATION_ARG),
+    "DepthwiseConv1D": _exact(_SUM),
+    "DepthwiseConv2D": _exact(_SUM),
+    "QDepthwiseConv2D": _exact(_SUM),
+    "SeparableConv1D": _exact(_SUM + ", depthwise then pointwise"),
+    "SeparableConv2D": _exact(_SUM + ", depthwise then pointwise"),
+    "QSeparableConv1D": _exact(_SUM + ", depthwise then pointwise"),
+    "QSeparableConv2D": _exact(_SUM + ", depthwise then pointwise"),
+    "BatchNormalization": _exact("y = a*x + b probed from the Keras layer; constants exact or 24 fraction bits "
+                                 "(Keras' own float32 rounding can move a value by one step)"),
+    "QBatchNormalization": _exact("y = a*x + b probed from the Keras layer, as QKeras computes it"),
+    "MaxPooling1D": _exact("the input's type", SAME_POOLING_STREAM),
+    "MaxPooling2D": _exact("the input's type", SAME_POOLING_STREAM),
+    "AveragePooling1D": _exact("the input's type plus the bits of the division", SAME_POOLING_STREAM, AVERAGE_NOT_POW2),
+    "AveragePooling2D": _exact("the input's type plus the bits of the division", SAME_POOLING_STREAM, AVERAGE_NOT_POW2),
+    "GlobalMaxPooling1D": _exact("the input's type"),
+    "GlobalMaxPooling2D": _exact("the input's type"),
+    "GlobalAveragePooling1D": _exact("the input's type plus the bits of the division", KEEPDIMS, AVERAGE_NOT_POW2),
+    "GlobalAveragePooling2D": _exact("the input's type plus the bits of the division", KEEPDIMS, AVERAGE_NOT_POW2),
+    "Flatten": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM),
+    "Reshape": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM),
+    "Permute": _exact(_MOVE),
+    "ZeroPadding1D": _exact(_MOVE),
+    "ZeroPadding2D": _exact(_MOVE),
+    "Cropping1D": _exact(_MOVE),
+    "Cropping2D": _exact(_MOVE),
+    "UpSampling1D": _exact(_MOVE),
+    "UpSampling2D": _exact(_MOVE),
+    "Concatenate": _exact(_MOVE, MERGE_MANY),
+    "Add": _exact("one more integer bit than the wider input (hls4ml's rule)", MERGE_MANY),
+    "Subtract": _exact("one more integer bit than the wider input, signed (hls4ml's rule)", MERGE_MANY),
+    "Multiply": _exact("the product's full width (hls4ml's rule)", MERGE_MANY),
+    "Maximum": _exact("the inputs' type", MERGE_MANY),
+    "Minimum": _exact("the inputs' type", MERGE_MANY),
+    "Average": _exact("the sum's type plus the fraction bit of the halving", MERGE_MANY),
+    "Dot": _refused("hls4ml 1.3's Dot parser asserts on anything but two flat vectors and has no exact type "
+                    "rule; compute it as Multiply followed by a Dense of ones"),
+    "Functional": _refused("a model nested as a layer: hls4ml 1.3 loses its layers' quantizer types (1.2 % exact "
+                           "measured); call its layers directly in the outer model"),
+    "Sequential": _refused("a model nested as a layer: hls4ml 1.3 loses its layers' quantizer types; add its "
+                           "layers to the outer model directly"),
+    "TimeDistributed": _refused("hls4ml 1.3's TimeDistributed does not compile in csim (its result type is not "
+                                "the wrapped layer's); use a Conv1D with kernel_size=1 for a Dense per step"),
+    "SimpleRNN": _judged("float tanh by a lookup table", RNN_STREAM_SEQUENCE),
+    "QSimpleRNN": _judged("QKeras computes its state in float; hls4ml by lookup tables", HARD_RNN_ACTIVATION,
+                          RNN_STREAM_SEQUENCE),
+    "GRU": _judged("float tanh/sigmoid by lookup tables", RNN_STREAM_SEQUENCE),
+    "QGRU": _judged("QKeras computes its state in float; hls4ml by lookup tables", HARD_RNN_ACTIVATION,
+                    RNN_STREAM_SEQUENCE),
+    "LSTM": _refused("hls4ml 1.3's LSTM does not compile in csim (its cell state takes the accumulator type); "
+                     "use a GRU"),
+    "QLSTM": _refused("hls4ml 1.3's LSTM does not compile in csim (its cell state takes the accumulator type); "
+                      "use a QGRU"),
+    "Bidirectional": _refused("not measured by fpga_accel (hls4ml 1.3 runs two recurrent cells; LSTM ones do not "
+                              "compile); run the two directions as separate layers"),
+    "ELU": _judged("exp by a lookup table"),
+    "LeakyReLU": _judged("alpha rounded to the design's type"),
+    "PReLU": _judged("learned alphas rounded to the design's type"),
+    "ThresholdedReLU": _judged("the threshold rounded to the design's type"),
+    "LayerNormalization": _judged("mean and variance in fixed point, 1/sqrt by a lookup table", Condition(
+        "on an input that is not a sequence (steps, features)",
+        "hls4ml 1.3 parses LayerNormalization only on (steps, features) inputs and stops with an exception "
+        "otherwise; give it a Reshape((1, n)) first", lambda layer, io: input_rank(layer) != 2)),
+    "Embedding": _refused("takes integer token indices; the PYNQ AXI-stream wrapper streams float samples "
+                          "through a fixed-point cast: give the one-hot vector to a Dense instead"),
+    "BinaryDense": _refused("not a Keras or QKeras layer fpga_accel knows; use QDense with binary() weights"),
+    "TernaryDense": _refused("not a Keras or QKeras layer fpga_accel knows; use QDense with ternary() weights"),
+    "FixedPointQuantizer": _refused(_HGQ),
+    "HGQ>FixedPointQuantizer": _refused(_HGQ),
+    "UnaryLUT": _refused(_HGQ),
+    "HGQ>UnaryLUT": _refused(_HGQ),
+    "GarNet": _refused("an hls4ml contrib layer: its types are hls4ml's own, not derived by fpga_accel"),
+    "GarNetStack": _refused("an hls4ml contrib layer: its types are hls4ml's own, not derived by fpga_accel"),
+    "Dropout": _exact("identity at inference (hls4ml drops it)"),
+}
+"""Every Keras class hls4ml 1.3's Keras parser accepts, with its status in fpga_accel (plus Dropout, which
+hls4ml skips)."""
+
+UNKNOWN = Support(Status.judged, "not in fpga_accel's table (a newer hls4ml parses it): the verdict judges it")
+
+
+def parsed_classes() -> list[str]:
+    """The Keras class names hls4ml's parser accepts on the installed stack, from its registered handlers."""
+    from .keras_compat import hls4ml_supported_layers
+
+    return sorted(hls4ml_supported_layers())
+
+
+def support(class_name: str) -> Support:
+    return TABLE.get(class_name, UNKNOWN)
+
+
+# ------------------------------------------------------------------------------ a model
+
+
+@dataclass(frozen=True)
+class Assessment:
+    refused: tuple[str, ...]
+    """'layer (Class): reason', one per refused layer."""
+    judged: tuple[str, ...]
+    """'layer (Class): float part', one per judged layer."""
+
+
+def _children(layer: Any) -> list[Any]:
+    """Layers inside a nested model or a wrapper (TimeDistributed, Bidirectional)."""
+    if hasattr(layer, "layers") and isinstance(getattr(layer, "layers"), list):
+        return list(layer.layers)
+    if hasattr(layer, "forward_layer"):  # Bidirectional: its two copies, not the layer it was given
+        return [layer.forward_layer, layer.backward_layer]
+    inner = getattr(layer, "layer", None)
+    return [inner] if inner is not None else []
+
+
+def walk(model: Any) -> Iterator[Any]:
+    """Every layer of the model, nested models' and wrapped layers included (outer first)."""
+    yield from _walk(list(model.layers))
+
+
+def _walk(layers: list[Any]) -> Iterator[Any]:
+    for layer in layers:
+        yield layer
+        yield from _walk(_children(layer))
+
+
+def assess(model: Any, io_type: str) -> Assessment:
+    """What convert must refuse and what its verdict judges in ``model`` converted for ``io_type`` (a refused
+    nested model or wrapper is named once, not its layers)."""
+    refused: list[str] = []
+    judged: list[str] = []
+    _assess(list(model.layers), io_type, refused, judged)
+    return Assessment(tuple(refused), tuple(judged))
+
+
+def _assess(layers: list[Any], io_type: str, refused: list[str], judged: list[str]) -> None:
+    for layer in layers:
+        cls = type(layer).__name__
+        entry = support(cls)
+        where = f"{layer.name} ({cls})"
+        if entry.status is Status.refused:
+            refused.append(f"{where}: {entry.note}")
+            continue
+        met = [c for c in entry.conditions if c.applies(layer, io_type)]
+        hard = [c for c in met if c.status is Status.refused]
+        if hard:
+            refused.append(f"{where} {hard[0].when}: {hard[0].reason}")
+            continue
+        if met:
+            judged.append(f"{where} {met[0].when}: {met[0].reason}")
+        elif entry.status is Status.judged or (cls == "ReLU" and _relu_options(layer)):
+            judged.append(f"{where}: {entry.note}")
+        _assess(_children(layer), io_type, refused, judged)
+
+
+def _relu_options(layer: Any) -> bool:
+    cfg = _config(layer)
+    return cfg.get("max_value") is not None or bool(cfg.get("negative_slope")) or bool(cfg.get("threshold"))
+
+
+def check_layers(model: Any, io_type: str, allow_inexact: bool) -> Assessment:
+    """Refuse, before hls4ml writes any C++, a model with a layer hls4ml 1.3 cannot compute (each named
+    with the reason); with ``allow_inexact`` log them and go on. Returns the assessment (its judged
+    layers go into the convert verdict)."""
+    import logging
+
+    found = assess(model, io_type)
+    if found.refused and not allow_inexact:
+        raise ConfigError("hls4ml 1.3 cannot compute this model as Keras does: " + "; ".join(found.refused)
+                          + " (allow_inexact / --allow-inexact converts it anyway, unverified)")
+    log = logging.getLogger(__name__)
+    for reason in found.refused:
+        log.warning("converting anyway (allow_inexact): %s", reason)
+    for reason in found.judged:
+        log.info("judged by the verdict (float part): %s", reason)
+    return found
+
+
+# ------------------------------------------------------------------------------ io_parallel size
+
+
+def unrolled_products(model: Any) -> int:
+    """Products a convolution computes per sample (output positions x kernel taps x channels x filters):
+    in io_parallel hls4ml writes every position's loops out, and g++'s time grows with it."""
+    total = 0
+    for layer in walk(model):
+        kernel = getattr(layer, "kernel", None) if type(layer).__name__ != "Dense" else None
+        try:
+            out_shape = _shape(layer.output_shape)[1:-1]
+        except (AttributeError, RuntimeError, ValueError):
+            continue
+        if kernel is None or not out_shape or "Dense" in type(layer).__name__:
+            continue
+        positions = math.prod(int(d) for d in out_shape if d is not None)
+        total += positions * math.prod(int(d) for d in kernel.shape)
+    return total
+
+
+__all__ = ["Assessment", "Condition", "Status", "Support", "TABLE", "assess", "check_layers", "parsed_classes",
+           "support", "unrolled_products", "walk"]

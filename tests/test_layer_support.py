@@ -1,0 +1,110 @@
+"""The layer table (fpga_accel/layer_support.py) against hls4ml's parser, the breadth zoo and README.
+
+Fast part: every class hls4ml parses has a status, the zoo covers every class, README's table is current,
+and every model the table refuses is refused by convert before hls4ml writes anything, naming the layer.
+Slow part (``slow``): the zoo's models the table calls exact are bit-exact in csim, both io types.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from breadth_zoo import BREADTH, NOT_BUILT, NotOnThisStack
+
+ROOT = Path(__file__).resolve().parents[1]
+IO_TYPES = ["io_parallel", "io_stream"]
+
+
+def _model(entry):
+    try:
+        return entry.model(0)
+    except NotOnThisStack as exc:
+        pytest.skip(str(exc))
+
+
+def test_every_parsed_class_has_a_status_and_a_zoo_model() -> None:
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+
+    from fpga_accel.layer_support import TABLE
+
+    parsed = set(get_supported_keras_layers())  # Keras 3's extra classes are judged (layer_support.UNKNOWN)
+    assert parsed - set(TABLE) == set(), "classes hls4ml parses without a status in layer_support.TABLE"
+    covered = {cls for entry in BREADTH.values() for cls in entry.covers} | set(NOT_BUILT)
+    assert parsed - covered - {"Dropout"} == set(), "parsed classes the breadth zoo does not build"
+
+
+def test_readme_layer_table_is_current() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "layer_table.py"), "--check"],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, "README layer table is stale: run `python benchmarks/layer_table.py`"
+
+
+REFUSED = ["merge_dot", "qdense_3d_input", "nested_functional", "time_distributed", "float_lstm",
+           "global_average_2d_keepdims", "softmax_multidim", "float_layernorm", "embedding"]
+
+
+@pytest.mark.parametrize("entry_id", REFUSED)
+def test_refused_before_hls4ml_writes(entry_id, tmp_path) -> None:
+    import fpga_accel as fa
+
+    model = _model(BREADTH[entry_id])
+    config = fa.ConvertConfig(name=entry_id, output_dir=tmp_path / "p", io_type="io_parallel")
+    with pytest.raises(fa.ConfigError) as info:
+        fa.convert(model, config)
+    message = str(info.value)
+    assert "--allow-inexact" in message
+    from fpga_accel.layer_support import assess
+
+    assert assess(model, "io_parallel").refused[0].split(" ")[0] in message  # names the layer
+    assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir())
+
+
+def test_same_pooling_refused_in_io_stream_only() -> None:
+    from fpga_accel.layer_support import assess
+
+    model = _model(BREADTH["maxpool2d_same"])
+    assert assess(model, "io_parallel").refused == ()
+    (reason,) = assess(model, "io_stream").refused
+    assert "padding='same'" in reason and "io_parallel" in reason
+
+
+def test_flatten_at_the_input_refused_in_io_stream_only() -> None:
+    from fpga_accel.layer_support import assess
+
+    model = _model(BREADTH["qdense_chain"])
+    assert assess(model, "io_parallel").refused == ()
+    (reason,) = assess(model, "io_stream").refused
+    assert reason.startswith("flatten") and "input_t" in reason
+
+
+def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
+    from fpga_accel.layer_support import assess
+
+    found = assess(_model(BREADTH["qkeras_float_tanh"]), "io_parallel")
+    assert found.refused == () and found.judged[0].startswith("activation")
+    found = assess(_model(BREADTH["float_gru"]), "io_stream")
+    assert found.refused == () and "(GRU)" in found.judged[0]
+
+
+EXACT = ["qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_average_2d",
+         "merge_average", "merge_max_min_concat", "qbatchnorm"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry_id,io_type", [(e, io) for e in EXACT for io in IO_TYPES]
+                         + [("qdense_chain", "io_parallel")])  # io_stream: refused (Flatten at the input)
+def test_exact_classes_are_bit_exact(entry_id, io_type, tmp_path) -> None:
+    import fpga_accel as fa
+    from fpga_accel.layer_support import assess
+
+    entry = BREADTH[entry_id]
+    model = _model(entry)
+    assert assess(model, io_type) == assess(model, io_type).__class__((), ())
+    x = entry.inputs(model)
+    design = fa.convert(model, fa.ConvertConfig(name=entry_id, output_dir=tmp_path / "p", io_type=io_type,
+                                                verify_samples=0), calibration=x)
+    report = design.compare(model, x)
+    assert report.bit_exact == 1.0, report.format()
