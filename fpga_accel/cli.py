@@ -222,7 +222,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import yaml
 
     from .config import ConvertConfig, load_project_file
-    from .fit_search import default_name, fit, project_settings
+    from .fit_search import default_name, project_settings
+    from .stages.convert import fit
     from .flow import FlowConfig
     from .model_io import load_array, load_model
 
