@@ -25,7 +25,11 @@ log = logging.getLogger("fpga_accel.cli")
 
 def _setup_output(verbose: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    warnings.filterwarnings("ignore", category=UserWarning)
+    # only the stack's import-time chatter is hidden; hls4ml's and fpga_accel's warnings (a deprecation of
+    # something fpga_accel uses) reach the user as log lines
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(tensorflow|keras|qkeras|h5py|absl|numpy)(\..*)?$")
+    warnings.filterwarnings("default", category=DeprecationWarning, module=r"(hls4ml|fpga_accel)(\..*)?$")
+    logging.captureWarnings(True)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="fpga-accel: %(message)s",
                         stream=sys.stderr)
     for noisy in ("tensorflow", "absl", "h5py"):

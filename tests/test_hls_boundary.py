@@ -128,3 +128,21 @@ def test_an_unsupported_hls4ml_release_is_refused_clearly(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="fpga_accel"):
         boundary.check_version()
     assert any("hls4ml 1.4.0 is installed" in r.message and "converting anyway" in r.message for r in caplog.records)
+
+
+def test_hls4ml_deprecations_are_visible_in_the_test_suite(tmp_path):
+    """pyproject's filterwarnings hide TensorFlow's noise but not a deprecation raised in hls4ml (or here)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "test_w.py").write_text(
+        "import warnings\n"
+        "def test_w():\n"
+        "    warnings.warn_explicit('VivadoAccelerator is deprecated', DeprecationWarning, 'b.py', 1, module='hls4ml.backends')\n"
+        "    warnings.warn_explicit('tf noise', DeprecationWarning, 't.py', 1, module='tensorflow.python')\n")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(root / "pyproject.toml"),
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_w.py")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
+    assert "1 passed" in out and "VivadoAccelerator is deprecated" in out and "tf noise" not in out
