@@ -96,7 +96,8 @@ def _qkeras_layer_classes() -> list[type]:
 def handler_changes() -> dict[str, Any]:
     """The entries of hls4ml's Keras-3 registry fpga_accel replaces while it converts (made, checked and
     undone by ``fpga_accel.hls.boundary``; Keras 3 stack only): one per QKeras layer class (hls4ml has
-    none of its own for most, so not required) and Keras' BatchNormalization (hls4ml's, probing added)."""
+    none of its own for most, so none is required) and Keras' BatchNormalization (hls4ml 1.3 has none:
+    its Keras-2 handler runs, probing added). The Keras-2 handlers they fall back to are checked by name."""
     from .hls.boundary import HandlerChange
 
     changes = {}
@@ -104,7 +105,7 @@ def handler_changes() -> dict[str, Any]:
         key = f"{cls.__module__}.{cls.__name__}"
         changes[key] = HandlerChange(functools.partial(_handler, key, probe=cls.__name__ in BATCHNORM_CLASSES),
                                      required=False)
-    changes[KERAS_BATCHNORM] = HandlerChange(functools.partial(_handler, KERAS_BATCHNORM, probe=True))
+    changes[KERAS_BATCHNORM] = HandlerChange(functools.partial(_handler, KERAS_BATCHNORM, probe=True), required=False)
     return changes
 
 
