@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .boards import Board, get_board
+from .boards import Board
 from .config import ConvertConfig, IOType, LayerSetting, Strategy
 from .errors import ConfigError, FpgaAccelError
 
