@@ -75,7 +75,7 @@ def bench_parallel(root: Path) -> None:
 def bench_fit() -> None:
     """`fpga-accel fit` on the tutorial's 16-64-32-32-5 jet tagger (goal: search < 2 s; the hls4ml
     conversions it starts from, one per io type, are timed apart, as is building the Keras model)."""
-    from fpga_accel.fit_search import fit
+    from fpga_accel.stages.convert import fit
 
     print("fit on the 16-64-32-32-5 jet tagger, pynq-z2 (search goal < 2 s)")
     # the float design as the tutorial builds it: hls4ml's ap_fixed<16,6> for every type, as per-layer settings

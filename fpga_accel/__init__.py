@@ -13,8 +13,8 @@ from importlib import import_module
 from importlib.machinery import PathFinder
 from typing import Any
 
-from .errors import (BoardError, BuildError, ConfigError, FpgaAccelError, InputError, NotExactError,
-                     ToolNotFoundError)
+from .errors import (BoardError, BuildError, ConfigError, FpgaAccelError, Hls4mlChangedError, InputError,
+                     NotExactError, ToolNotFoundError)
 
 __version__ = "0.1.0"
 
@@ -28,7 +28,7 @@ _LAZY = {
     "QuantizeConfig": "fpga_accel.config",
     "ConvertConfig": "fpga_accel.config",
     "LayerSetting": "fpga_accel.config",
-    "fit": "fpga_accel.fit_search",
+    "fit": "fpga_accel.stages.convert",
     "FitResult": "fpga_accel.fit_search",
     "load_project_file": "fpga_accel.config",
     "BOARDS": "fpga_accel.boards",
@@ -70,7 +70,7 @@ def _ships(module: str) -> bool:
 _SHIPPED: dict[str, bool] = {module: _ships(module) for module in set(_LAZY.values())}
 
 __all__ = sorted([*(name for name, module in _LAZY.items() if _SHIPPED[module]), "BoardError", "BuildError",
-                  "ConfigError", "FpgaAccelError", "InputError", "NotExactError", "ToolNotFoundError",
+                  "ConfigError", "FpgaAccelError", "Hls4mlChangedError", "InputError", "NotExactError", "ToolNotFoundError",
                   "__version__"])
 
 

@@ -25,7 +25,11 @@ log = logging.getLogger("fpga_accel.cli")
 
 def _setup_output(verbose: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    warnings.filterwarnings("ignore", category=UserWarning)
+    # only the stack's import-time chatter is hidden; hls4ml's and fpga_accel's warnings (a deprecation of
+    # something fpga_accel uses) reach the user as log lines
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(tensorflow|keras|qkeras|h5py|absl|numpy)(\..*)?$")
+    warnings.filterwarnings("default", category=DeprecationWarning, module=r"(hls4ml|fpga_accel)(\..*)?$")
+    logging.captureWarnings(True)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="fpga-accel: %(message)s",
                         stream=sys.stderr)
     for noisy in ("tensorflow", "absl", "h5py"):
@@ -222,7 +226,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import yaml
 
     from .config import ConvertConfig, load_project_file
-    from .fit_search import default_name, fit, project_settings
+    from .fit_search import default_name, project_settings
+    from .stages.convert import fit
     from .flow import FlowConfig
     from .model_io import load_array, load_model
 

@@ -30,3 +30,8 @@ class BoardError(FpgaAccelError):
 
 class NotExactError(FpgaAccelError):
     """csim does not compute what the Keras model computes (``--strict`` convert, ``csim --reference``)."""
+
+
+class Hls4mlChangedError(FpgaAccelError):
+    """The installed hls4ml is not the one fpga_accel was written against: an unsupported version, or a
+    pass, flow, layer handler or registry entry fpga_accel changes is missing or has another shape."""

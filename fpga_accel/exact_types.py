@@ -14,7 +14,7 @@ computes in float32:
 - **float activations** split off a quantized layer (``QConv2D(activation="relu")``) keep their input's
   type; quantized ones keep their quantizer's type (hls4ml's);
 - **batch normalisation** (and hls4ml's ``ApplyAlpha``, into which it folds alpha and the bias) uses the
-  affine map probed from the Keras layer at parse time (:func:`install_batchnorm_probe`), constants
+  affine map probed from the Keras layer at parse time (``fpga_accel.hls.probe``), constants
   kept to 24 fraction bits, and a result type wide enough for the product and the sum;
 - **binary activations**: QKeras' ``binary_tanh`` maps 0 to −1 while hls4ml's maps it to +1; the
   preceding sum's bias is lowered by one step of its own grid, which moves exactly the ties;
@@ -30,9 +30,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import weakref
 from typing import Any, Iterator
 
 import numpy as np
+
+from .hls.probe import affine_probe
 
 log = logging.getLogger(__name__)
 
@@ -459,11 +462,10 @@ def _pass_class() -> type:
             self.name = PASS
 
         def transform(self, model: Any) -> bool:
-            if model.config.config.get("fpga_accel_types_derived"):
+            if model in _UNCOVERED:
                 return False
             uncovered = derive_types(model)
-            model.config.config["fpga_accel_types_derived"] = True
-            model.config.config["fpga_accel_uncovered"] = uncovered
+            _UNCOVERED[model] = uncovered
             if uncovered:
                 log.info("types left to hls4ml (no exact rule): %s", ", ".join(uncovered))
             return False
@@ -471,74 +473,59 @@ def _pass_class() -> type:
     return DeriveExactTypes
 
 
-def _affine_probe(layer: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """What a Keras (Q)BatchNormalization computes per channel, y = a*x + b, probed from the layer."""
-    import tensorflow as tf
-
-    n = int(shape[-1])
-    zero = layer(tf.zeros((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
-    one = layer(tf.ones((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
-    return one - zero, zero
+_UNCOVERED: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
+"""The layers no rule covered, per converted hls4ml model (kept here, not in hls4ml's config dict)."""
 
 
-def install_batchnorm_probe() -> None:
-    """Wrap hls4ml's (Q)BatchNormalization parsers: the node's scale and bias are the map the Keras layer
-    computes (QKeras quantizes gamma/beta/mean/variance its own way), set at parse time so that every
-    hls4ml fusion afterwards (alpha factorisation, consecutive BNs) composes with it."""
-    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
-
-    handlers = get_layer_handlers()
-    for cls in ("BatchNormalization", "QBatchNormalization"):
-        original = handlers.get(cls)
-        if original is None or getattr(original, "fpga_accel_probe", False):
-            continue
-
-        def probed(keras_layer: Any, input_names: Any, input_shapes: Any, reader: Any, _orig: Any = original) -> Any:
-            layer, shape = _orig(keras_layer, input_names, input_shapes, reader)
-            model = getattr(reader, "model", None)
-            if model is not None:
-                scale, bias = _affine_probe(model.get_layer(layer["name"]), tuple(input_shapes[0][1:]))
-                layer["scale_data"], layer["bias_data"] = scale, bias
-            return layer, shape
-
-        probed.fpga_accel_probe = True  # type: ignore[attr-defined]
-        handlers[cls] = probed
+def uncovered_layers(hls_model: Any) -> list[str]:
+    """The layers of a model converted in :func:`exact_flows` whose types no rule derived."""
+    return list(_UNCOVERED.get(hls_model, []))
 
 
-def _register() -> None:
-    from hls4ml.model.flow import get_available_flows, register_flow
-    from hls4ml.model.optimizer import get_available_passes, register_pass
+def _probed_batchnorm(original: Any) -> Any:
+    """hls4ml's Keras-2 (Q)BatchNormalization handler, with the node's scale and bias set to the map the
+    Keras layer computes (QKeras quantizes gamma/beta/mean/variance its own way), at parse time so that
+    every hls4ml fusion afterwards (alpha factorisation, consecutive BNs) composes with it."""
+    from .errors import Hls4mlChangedError
 
-    if PASS not in get_available_passes():
-        register_pass(PASS, _pass_class())
-    if FLOW not in get_available_flows():
-        register_flow(FLOW, [PASS], requires=["vivado:streaming", "vivado:quantization", "vivado:optimize"])
+    def probed(keras_layer: Any, input_names: Any, input_shapes: Any, reader: Any) -> Any:
+        layer, shape = original(keras_layer, input_names, input_shapes, reader)
+        model = getattr(reader, "model", None)
+        if model is None:  # the probe needs the live layer: never convert a batch norm unprobed
+            raise Hls4mlChangedError(f"{layer.get('name')}: hls4ml's Keras-2 reader "
+                                     f"{type(reader).__name__} has no `model` to probe the batch norm from")
+        scale, bias = affine_probe(model.get_layer(layer["name"]), tuple(input_shapes[0][1:]))
+        layer["scale_data"], layer["bias_data"] = scale, bias
+        return layer, shape
+
+    return probed
+
+
+def hls4ml_changes(backend: str) -> Any:
+    """Everything fpga_accel changes in hls4ml to convert exactly (see :mod:`fpga_accel.hls.boundary`):
+    the exact-types pass in its flow, the passes in ``_REPLACED_HLS4ML_PASSES`` out of theirs, batch norms
+    probed (Keras 2 here, Keras 3 in ``hls4ml_keras3``) and the Keras-3 QKeras handlers."""
+    from .hls.boundary import Changes, HandlerChange
+    from .keras_compat import hls4ml_handler_changes, is_keras3
+
+    keras2 = {} if is_keras3() else {cls: HandlerChange(_probed_batchnorm)
+                                     for cls in ("BatchNormalization", "QBatchNormalization")}
+    return Changes(backend=backend, remove_passes=_REPLACED_HLS4ML_PASSES, add_passes={PASS: _pass_class},
+                   add_flows={FLOW: ((PASS,), ("vivado:streaming", "vivado:quantization", "vivado:optimize"))},
+                   keras2_handlers=keras2, keras3_handlers=hls4ml_handler_changes())
 
 
 @contextlib.contextmanager
 def exact_flows(backend: str) -> Iterator[list[str]]:
-    """The ``Flows`` an hls4ml config needs for exact types, with the hls4ml passes listed in
-    ``_REPLACED_HLS4ML_PASSES`` taken out of their flows for the duration (restored afterwards)."""
+    """The ``Flows`` an hls4ml config needs for exact types, with hls4ml changed as
+    :func:`hls4ml_changes` says for the duration (checked first; hls4ml's own objects back on exit)."""
     import hls4ml
-    from hls4ml.model.flow import get_flow, update_flow
 
-    install_batchnorm_probe()
-    _register()
-    hls4ml.backends.get_backend(backend)  # registers the backend's flows
-    saved = {name: list(get_flow(name).optimizers) for name in _REPLACED_HLS4ML_PASSES}
+    from .hls.boundary import patched
 
-    def set_passes(name: str, passes: list[str]) -> None:
-        update_flow(name, remove_optimizers=list(get_flow(name).optimizers))
-        update_flow(name, add_optimizers=passes)
-
-    for name, passes in saved.items():
-        set_passes(name, [p for p in passes if p not in _REPLACED_HLS4ML_PASSES[name]])
-    try:
+    with patched(hls4ml_changes(backend)):
         yield [FLOW, hls4ml.backends.get_backend(backend).get_default_flow()]
-    finally:  # hls4ml's own order again, for anyone else converting in this process
-        for name, passes in saved.items():
-            set_passes(name, passes)
 
 
-__all__ = ["FLOW", "derive_types", "exact_flows", "exact_type", "inexact_layers", "install_batchnorm_probe", "softmax_types",
-           "sum_type"]
+__all__ = ["FLOW", "derive_types", "exact_flows", "exact_type", "hls4ml_changes", "inexact_layers", "softmax_types",
+           "sum_type", "uncovered_layers"]

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .boards import Board, get_board
+from .boards import Board
 from .config import ConvertConfig, IOType, LayerSetting, Strategy
 from .errors import ConfigError, FpgaAccelError
 
-__all__ = ["Candidate", "FitResult", "NoFitError", "fit", "search", "auto_reuse_factors", "project_settings", "default_name", "RESOURCES"]
+__all__ = ["Candidate", "FitResult", "NoFitError", "search", "auto_reuse_factors", "project_settings", "default_name", "RESOURCES"]
 
 log = logging.getLogger(__name__)
 
@@ -364,24 +364,6 @@ def auto_reuse_factors(records: Sequence[Mapping[str, Any]], *, io_type: str, bo
     log.warning("reuse factors for %s: the estimate fits %s but the upper end of its error band does not; "
                 "no reuse factor makes it fit for sure — build to find out", name, board.name)
     return central
-
-
-def fit(model: Any, config: ConvertConfig, calibration: Any = None,
-        io_types: Optional[Sequence[str]] = None) -> FitResult:
-    """Search the settings of ``model`` for ``config.board``: one in-memory hls4ml conversion per io type
-    (``io_types``; default both), then :func:`search`. ``config`` supplies everything else (precision,
-    clock, margin, per-layer settings to keep). Nothing is written."""
-    from .stages.convert import probe_layers
-
-    io_types = list(io_types or [io.value for io in IOType])
-    t0 = time.perf_counter()
-    base = dataclasses.replace(config, fit=False, reuse_factor=1 if config.auto_reuse else config.reuse_factor)
-    records = {io: probe_layers(model, dataclasses.replace(base, io_type=IOType(io)), calibration) for io in io_types}
-    probe = time.perf_counter() - t0
-    result = search(records, board=get_board(config.board), clock_period=config.resolved_clock_period,
-                    margin=config.margin, name=config.name, fixed=config.layers)
-    result.probe_seconds = probe
-    return result
 
 
 def project_settings(result: FitResult, base: ConvertConfig, model: Path,

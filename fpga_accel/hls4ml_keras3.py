@@ -9,10 +9,11 @@ weights) and split a quantizer activation into its own node exactly as hls4ml's 
 both stacks.
 
 (Q)BatchNormalization nodes get the affine map probed from the Keras layer, as
-``exact_types.install_batchnorm_probe`` does on Keras 2 (there the parser sees only the model's JSON).
+``exact_types`` does on Keras 2 (both through ``fpga_accel.hls.probe``) (there the parser sees only the model's JSON).
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -75,11 +76,11 @@ def _keras2_nodes(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[A
 
 
 def _probe_batchnorm(layer: Any, nodes: tuple[dict[str, Any], ...], in_tensors: Sequence[Any]) -> None:
-    from .exact_types import _affine_probe
+    from .hls.probe import affine_probe
 
     for node in nodes:
         if node.get("class_name") in BATCHNORM_CLASSES:
-            node["scale_data"], node["bias_data"] = _affine_probe(layer, tuple(in_tensors[0].shape[1:]))
+            node["scale_data"], node["bias_data"] = affine_probe(layer, tuple(in_tensors[0].shape[1:]))
 
 
 def _qkeras_layer_classes() -> list[type]:
@@ -92,16 +93,20 @@ def _qkeras_layer_classes() -> list[type]:
             if isinstance(cls, type) and name in handled and cls.__module__.startswith("qkeras")]
 
 
-def register() -> None:
-    """Register the handlers in hls4ml's Keras-3 registry (idempotent); Keras 3 stack only."""
-    from hls4ml.converters.keras_v3 import layer_handlers as registry
+def handler_changes() -> dict[str, Any]:
+    """The entries of hls4ml's Keras-3 registry fpga_accel replaces while it converts (made, checked and
+    undone by ``fpga_accel.hls.boundary``; Keras 3 stack only): one per QKeras layer class (hls4ml has
+    none of its own for most, so none is required) and Keras' BatchNormalization (hls4ml 1.3 has none:
+    its Keras-2 handler runs, probing added). The Keras-2 handlers they fall back to are checked by name."""
+    from .hls.boundary import HandlerChange
 
+    changes = {}
     for cls in _qkeras_layer_classes():
         key = f"{cls.__module__}.{cls.__name__}"
-        if not getattr(registry.get(key), "fpga_accel", False):
-            registry[key] = _handler(key, registry.get(key), probe=cls.__name__ in BATCHNORM_CLASSES)
-    if not getattr(registry.get(KERAS_BATCHNORM), "fpga_accel", False):
-        registry[KERAS_BATCHNORM] = _handler(KERAS_BATCHNORM, registry.get(KERAS_BATCHNORM), probe=True)
+        changes[key] = HandlerChange(functools.partial(_handler, key, probe=cls.__name__ in BATCHNORM_CLASSES),
+                                     required=False)
+    changes[KERAS_BATCHNORM] = HandlerChange(functools.partial(_handler, KERAS_BATCHNORM, probe=True), required=False)
+    return changes
 
 
 def _handler(key: str, upstream: Any, probe: bool) -> Any:
@@ -115,7 +120,6 @@ def _handler(key: str, upstream: Any, probe: bool) -> Any:
             _probe_batchnorm(layer, nodes, in_tensors)
         return nodes
 
-    handle.fpga_accel = True  # type: ignore[attr-defined]
     handle.__qualname__ = f"fpga_accel handler for {key}"
     return handle
 
@@ -126,8 +130,8 @@ def supported_layer_names() -> set[str]:
     from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
     from hls4ml.converters.keras_v3 import layer_handlers as registry
 
-    register()
-    return {key.rsplit(".", 1)[-1] for key in registry} | set(get_supported_keras_layers())
+    return ({key.rsplit(".", 1)[-1] for key in [*registry, *handler_changes()]}
+            | set(get_supported_keras_layers()))
 
 
-__all__ = ["register", "supported_layer_names"]
+__all__ = ["handler_changes", "supported_layer_names"]

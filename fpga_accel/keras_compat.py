@@ -8,6 +8,7 @@ and to load and save model files; they never test versions themselves. Both stac
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -17,7 +18,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import ConfigError
 
@@ -144,13 +145,24 @@ def quantizer_of(layer: Any) -> Any:
 # ------------------------------------------------------------------------------ hls4ml
 
 
-def register_hls4ml_handlers() -> None:
-    """Teach hls4ml's Keras-3 parser the QKeras layers (and probe batch norms): see ``hls4ml_keras3``.
-    Nothing to do on Keras 2, where hls4ml's own parser handles QKeras."""
-    if is_keras3():
-        from .hls4ml_keras3 import register
+def hls4ml_handler_changes() -> dict[str, Any]:
+    """The Keras-3 registry entries that teach hls4ml's Keras-3 parser the QKeras layers (and probe batch
+    norms), as ``fpga_accel.hls.boundary`` changes; none on Keras 2, where hls4ml's own parser handles QKeras."""
+    if not is_keras3():
+        return {}
+    from .hls4ml_keras3 import handler_changes
 
-        register()
+    return handler_changes()
+
+
+@contextlib.contextmanager
+def hls4ml_parsing() -> Iterator[None]:
+    """hls4ml able to parse the installed stack's QKeras models for the duration (the Keras-3 handlers
+    registered, removed again on exit): around any hls4ml call that parses a model."""
+    from .hls.boundary import Changes, patched
+
+    with patched(Changes(keras3_handlers=hls4ml_handler_changes())):
+        yield
 
 
 def hls4ml_supported_layers() -> set[str]:
@@ -212,4 +224,4 @@ def save(model: Any, path: Path) -> None:
 
 __all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_layer_name", "input_shape", "is_keras3",
            "keras_module", "keras_version", "layer_input_shape", "load_qmodel", "output_layer", "output_shape",
-           "producing_layer", "quantizer_of", "register_hls4ml_handlers", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]
+           "producing_layer", "quantizer_of", "hls4ml_handler_changes", "hls4ml_parsing", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]

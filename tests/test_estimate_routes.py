@@ -72,17 +72,16 @@ def test_model_and_written_project_give_the_same_records_and_estimate(build, io_
 
     if not hasattr(numpy, "product"):  # hls4ml 1.3 writes po2 weights with np.product, gone in numpy 2
         monkeypatch.setattr(numpy, "product", numpy.prod, raising=False)
-    from fpga_accel.keras_compat import register_hls4ml_handlers
-
-    register_hls4ml_handlers()  # what convert and estimate do before hls4ml parses a QKeras model on Keras 3
+    from fpga_accel.keras_compat import hls4ml_parsing
 
     model = build()
-    config = {"IOType": io_type, "ClockPeriod": 10.0, "Part": "xc7z020clg400-1",
-              "HLSConfig": hls4ml.utils.config_from_keras_model(model, granularity="name")}
     project = tmp_path / "prj"
-    hls4ml.converters.convert_from_keras_model(
-        model, hls_config=config["HLSConfig"], output_dir=str(project), io_type=io_type, clock_period=10.0,
-        part=config["Part"], backend="Vivado").write()
+    with hls4ml_parsing():  # what convert and estimate do around hls4ml parsing a QKeras model on Keras 3
+        config = {"IOType": io_type, "ClockPeriod": 10.0, "Part": "xc7z020clg400-1",
+                  "HLSConfig": hls4ml.utils.config_from_keras_model(model, granularity="name")}
+        hls4ml.converters.convert_from_keras_model(
+            model, hls_config=config["HLSConfig"], output_dir=str(project), io_type=io_type, clock_period=10.0,
+            part=config["Part"], backend="Vivado").write()
     in_memory = from_model(model, config)["layers"]
     written = {l["name"]: l for l in read_hls4ml_project(project)["layers"]}
     compared = 0

@@ -87,16 +87,33 @@ def test_quantized_bits_with_data_dependent_alpha_has_no_type():
     assert quantized_bits_type({"bits": 4, "integer": 0, "alpha": "auto"}) is None
 
 
-def test_hls4ml_flows_are_restored_after_convert(tmp_path):
-    """The BN+binary threshold merge is taken out of hls4ml's flow only while fpga_accel converts."""
+def test_hls4ml_flows_are_restored_after_convert(tmp_path, monkeypatch):
+    """The BN+binary threshold merge and merge_linear_activation are out of hls4ml's flows while fpga_accel
+    converts (seen from inside hls4ml's conversion), and hls4ml's own flow objects are back afterwards."""
     import hls4ml
     from hls4ml.model.flow import get_flow
 
     hls4ml.backends.get_backend("VivadoAccelerator")
-    before = list(get_flow("vivado:quantization").optimizers)
+    names = ("vivado:quantization", "convert")
+    before = {name: (get_flow(name), list(get_flow(name).optimizers)) for name in names}
+    seen = {}
+    convert_from_keras_model = hls4ml.converters.convert_from_keras_model
+
+    def spy(*args, **kwargs):
+        seen.update({name: list(get_flow(name).optimizers) for name in names})
+        seen["flows"] = kwargs["hls_config"]["Flows"]
+        return convert_from_keras_model(*args, **kwargs)
+
+    monkeypatch.setattr(hls4ml.converters, "convert_from_keras_model", spy)
     fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=0))
-    assert list(get_flow("vivado:quantization").optimizers) == before
-    assert "vivado:merge_batch_norm_quantized_tanh" in before
+    assert "vivado:merge_batch_norm_quantized_tanh" in before["vivado:quantization"][1]
+    assert "merge_linear_activation" in before["convert"][1]
+    assert seen["vivado:quantization"] == [p for p in before["vivado:quantization"][1] if p not in
+                                           ("vivado:merge_batch_norm_quantized_tanh", "vivado:quantize_dense_output")]
+    assert seen["convert"] == [p for p in before["convert"][1] if p != "merge_linear_activation"]
+    assert seen["flows"][0] == "fpga_accel:exact_types"
+    for name, (flow, optimizers) in before.items():
+        assert get_flow(name) is flow and list(flow.optimizers) == optimizers
 
 
 def test_convert_records_its_verdict(tmp_path, rng, caplog):

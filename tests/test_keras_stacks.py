@@ -118,11 +118,12 @@ def test_keras3_parser_splits_quantizer_activations_like_keras2():
     for QKeras layers: the quantizer activation of fc1 becomes its own node, named as on Keras 2."""
     import hls4ml
 
-    from fpga_accel.keras_compat import register_hls4ml_handlers
+    from fpga_accel.keras_compat import hls4ml_parsing
 
-    register_hls4ml_handlers()
     keras_module()
-    nodes, inputs, outputs, _ = hls4ml.converters.parse_keras_v3_model(load_model(TF214_H5))
+    model = load_model(TF214_H5)
+    with hls4ml_parsing():
+        nodes, inputs, outputs, _ = hls4ml.converters.parse_keras_v3_model(model)
     assert [(n["name"], n["class_name"]) for n in nodes] == [
         ("x", "InputLayer"), ("input_quant", "Activation"), ("fc1", "QDense"), ("fc1_quantized_relu", "Activation"),
         ("bn", "QBatchNormalization"), ("relu2", "Activation"), ("logits", "QDense"), ("softmax", "Softmax")]

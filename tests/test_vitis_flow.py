@@ -16,8 +16,8 @@ import fpga_accel as fa
 from fpga_accel.layout import ProjectLayout
 from fpga_accel.runtime.axis_wrapper import HEADERS, AxisWrapper
 from fpga_accel.stages.build import build, check_machine, choose_flow, plan
-from fpga_accel.vendor.toolchain import Version, find_hwh, find_tool, parse_version
-from fpga_accel.vendor.vitis import VitisFlow, VitisLayout
+from fpga_accel.build_flows.toolchain import Version, find_hwh, find_tool, parse_version
+from fpga_accel.build_flows.vitis import VitisFlow, VitisLayout
 from models import qcnn, qmlp
 
 HERE = Path(__file__).resolve().parent

@@ -420,8 +420,8 @@ def from_model(model: Any, config: Union[None, str, Path, Mapping[str, Any]] = N
 
     import yaml
 
+    from ..hls.layers import layer_table
     from ..model_io import load_model
-    from ..stages.convert import layer_table
 
     cfg: Dict[str, Any] = {}
     if isinstance(config, (str, Path)):
@@ -437,13 +437,13 @@ def from_model(model: Any, config: Union[None, str, Path, Mapping[str, Any]] = N
         model = load_model(model)
     import hls4ml
 
-    from ..keras_compat import register_hls4ml_handlers
+    from ..keras_compat import hls4ml_parsing
 
-    register_hls4ml_handlers()  # QKeras layers on Keras 3 (hls4ml's Keras 3 parser has no handlers for them)
-    hls_config = cfg.get("HLSConfig") or hls4ml.utils.config_from_keras_model(model, granularity="name")
     io_type = cfg.get("IOType", "io_parallel")
     clock = float(cfg.get("ClockPeriod", 10.0))
-    with tempfile.TemporaryDirectory() as tmp:
+    # QKeras layers on Keras 3 (hls4ml's Keras 3 parser has no handlers for them); nothing else changed
+    with hls4ml_parsing(), tempfile.TemporaryDirectory() as tmp:
+        hls_config = cfg.get("HLSConfig") or hls4ml.utils.config_from_keras_model(model, granularity="name")
         hls_model = hls4ml.converters.convert_from_keras_model(
             model, hls_config=hls_config, output_dir=tmp, io_type=io_type, clock_period=clock,
             part=cfg.get("Part", "xc7z020clg400-1"), backend=cfg.get("Backend", "Vivado"))

@@ -27,8 +27,8 @@ from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..design import Design
 from ..runtime.progress import Progress, Update, log_progress
-from ..vendor.toolchain import BOARD_FILES_HINT, Tool, Version, find_board_files, find_hwh, find_tool
-from ..vendor.vitis import VitisFlow
+from ..build_flows.toolchain import BOARD_FILES_HINT, Tool, Version, find_board_files, find_hwh, find_tool
+from ..build_flows.vitis import VitisFlow
 
 log = logging.getLogger(__name__)
 

@@ -13,23 +13,29 @@ import json
 import logging
 import shutil
 import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..boards import get_board
-from ..config import ConvertConfig, LayerSetting, SoftmaxMode, Strategy
+from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
-from ..exact_types import exact_flows, inexact_layers
+from ..exact_types import exact_flows, inexact_layers, uncovered_layers
 from ..layer_support import check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
-from ..keras_compat import (hls4ml_supported_layers, input_layer_name, input_shape, keras_module, output_shape,
-                            quantizer_of, register_hls4ml_handlers)
+from ..hls.layers import layer_table
+from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_layer_name, input_shape, keras_module,
+                            output_shape, quantizer_of)
 from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
 from ..model_io import activation_name, ends_in_softmax, model_hash
 from ..quantizer_types import type_string
 from ..design import Design
+
+if TYPE_CHECKING:
+    from ..fit_search import FitResult
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +109,10 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
     from calibration data); the rest is left 'auto' for ``exact_types`` to derive."""
     import hls4ml
 
-    register_hls4ml_handlers()
-    cfg = hls4ml.utils.config_from_keras_model(
-        model, granularity="name", backend="VivadoAccelerator",
-        default_precision=config.precision.replace("ap_", ""), default_reuse_factor=_base_reuse(config))
+    with hls4ml_parsing():
+        cfg = hls4ml.utils.config_from_keras_model(
+            model, granularity="name", backend="VivadoAccelerator",
+            default_precision=config.precision.replace("ap_", ""), default_reuse_factor=_base_reuse(config))
     cfg["Model"]["Strategy"] = "Resource" if config.strategy is Strategy.resource else "Latency"
     layers = cfg["LayerName"]
     input_name = input_layer_name(model)
@@ -392,69 +398,10 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
     return verdict
 
 
-HW_ATTRS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
-            "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "strategy", "table_size")
-KERNEL_CLASSES = ("Dense", "Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm")
-
-
-def _hardware(hls_model: Any, node: Any) -> dict[str, Any]:
-    """What the estimator needs about a layer: sizes, operand types, reuse factor and its valid values, and
-    the weight counts measured by the one ruler (``analysis.weight_stats``) on the constants HLS compiles —
-    the weights as hls4ml writes them, converted to the weight type — exactly as the hls4ml project parser
-    measures a written project."""
-    from hls4ml.model.types import ExponentPrecisionType
-
-    from ..analysis.weight_stats import UnknownType, shift_weight_stats, weight_stats
-
-    hw: dict[str, Any] = {}
-    for attr in HW_ATTRS:
-        value = node.get_attr(attr)
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
-            hw[attr] = value
-    if node.class_name.startswith(("Pooling", "GlobalPooling")):
-        # filt_* and n_chan repeat pool_* and n_filt there; hls4ml's Keras 3 parser sets them, its Keras 2
-        # parser and the written project do not: dropped, as the project parser does, so the routes agree
-        for attr in ("filt_height", "filt_width", "n_chan"):
-            hw.pop(attr, None)
-    activation = node.get_attr("activation")
-    if isinstance(activation, str) and node.class_name not in KERNEL_CLASSES:
-        hw["activation"] = activation.lower()
-    inputs = node.get_input_variable() if node.inputs else None
-    if inputs is not None:
-        hw["input_precision"] = str(inputs.type.precision)
-    if "weight" in node.weights:
-        weights = node.weights["weight"]
-        hw["weight_precision"] = str(weights.type.precision)
-        values = np.asarray(weights.data, dtype=np.float64).ravel().tolist()
-        try:
-            if isinstance(weights.type.precision, ExponentPrecisionType):  # po2 weights: a sign and an exponent
-                stats = shift_weight_stats(len(values))
-            else:
-                stats = weight_stats(values, hw["weight_precision"])
-            hw.update({k: v for k, v in stats.items() if k != "csd_hist"})
-        except UnknownType as exc:  # not guessed: the estimator reports the layer NOT COSTED
-            hw["n_weights"] = len(values)
-            hw["not_costed"] = f"weight {exc}"
-        if node.class_name in KERNEL_CLASSES:
-            n_in = hw.get("n_in") if node.class_name == "Dense" else \
-                hw.get("n_chan", 1) * hw.get("filt_height", 1) * hw.get("filt_width", 1)
-            n_out = hw.get("n_out") if node.class_name == "Dense" else hw.get("n_filt")
-            if n_in and n_out:
-                hw["rf_n_in"], hw["rf_n_out"] = int(n_in), int(n_out)
-                hw["valid_reuse_factors"] = hls_model.config.backend.get_valid_reuse_factors(int(n_in), int(n_out))
-    elif "scale" in node.weights:  # BatchNormalization: products by the scales
-        hw["weight_precision"] = str(node.weights["scale"].type.precision)
-    accum = node.get_attr("accum_t")
-    if accum is not None and hasattr(accum, "precision"):
-        hw["accum_precision"] = str(accum.precision)
-    return hw
-
-
 def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> Any:
     import hls4ml
 
     board = get_board(config.board)
-    register_hls4ml_handlers()
     with exact_flows("VivadoAccelerator") as flows:
         return hls4ml.converters.convert_from_keras_model(
             model, hls_config={**cfg, "Flows": flows}, output_dir=str(root), project_name=config.name,
@@ -462,17 +409,6 @@ def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root
             clock_period=config.resolved_clock_period, io_type=config.io_type.value,
             interface="axi_stream", driver="python", input_type="float", output_type="float",
             allow_da_fallback=False)
-
-
-def layer_table(hls_model: Any) -> list[dict[str, Any]]:
-    """Per-layer facts for fpga_accel.json and the estimator."""
-    layers = []
-    for node in hls_model.get_layers():
-        var = node.get_output_variable()
-        layers.append({"name": node.name, "class": node.class_name, "shape": [int(s) for s in var.shape],
-                       "precision": str(var.type.precision), "traced": bool(node.get_attr("trace", False))
-                       and node.get_attr("function_cpp", None) is not None, **_hardware(hls_model, node)})
-    return layers
 
 
 def _fitted_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> dict[str, LayerSetting]:
@@ -510,7 +446,7 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
     out_var = hls_model.get_output_variables()[0]
     return ProjectMeta.from_dict({
         "format": META_FORMAT,
-        "uncovered_layers": list(hls_model.config.config.get("fpga_accel_uncovered", [])),
+        "uncovered_layers": uncovered_layers(hls_model),
         "name": config.name,
         "project_name": config.name,
         "board": board.name,
@@ -534,3 +470,22 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
         "hls4ml_version": hls4ml.__version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     })
+
+
+def fit(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None,
+        io_types: Sequence[str] | None = None) -> FitResult:
+    """Search the settings of ``model`` for ``config.board``: one in-memory hls4ml conversion per io type
+    (``io_types``; default both), then ``fit_search.search``. ``config`` supplies everything else (precision,
+    clock, margin, per-layer settings to keep). Nothing is written. (Here, not in ``fit_search``: the
+    search is below the convert stage, which uses it for ``reuse_factor="auto"``.)"""
+    from ..fit_search import search
+
+    io_types = list(io_types or [io.value for io in IOType])
+    t0 = time.perf_counter()
+    base = dataclasses.replace(config, fit=False, reuse_factor=1 if config.auto_reuse else config.reuse_factor)
+    records = {io: probe_layers(model, dataclasses.replace(base, io_type=IOType(io)), calibration) for io in io_types}
+    probe = time.perf_counter() - t0
+    result = search(records, board=get_board(config.board), clock_period=config.resolved_clock_period,
+                    margin=config.margin, name=config.name, fixed=config.layers)
+    result.probe_seconds = probe
+    return result

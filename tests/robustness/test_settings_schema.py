@@ -47,3 +47,27 @@ def test_quantize_settings_are_valid_or_a_config_error(values):
     for key in ("weight_bits", "bias_bits", "activation_bits"):
         assert isinstance(getattr(config, key), int) and 2 <= getattr(config, key) <= 24
     assert isinstance(config.epochs, int) and config.epochs >= 0
+
+
+VALID_CONVERT = st.fixed_dictionaries({}, optional={
+    "reuse_factor": st.one_of(st.just("auto"), st.integers(1, 1024)), "margin": st.floats(0.01, 1.0),
+    "verify_samples": st.integers(0, 10**5), "strict": st.booleans(), "allow_inexact": st.booleans()})
+VALID_QUANTIZE = st.fixed_dictionaries({}, optional={
+    "weight_bits": st.integers(2, 24), "bias_bits": st.integers(2, 24), "activation_bits": st.integers(2, 24),
+    "epochs": st.integers(0, 1000)})
+
+
+@settings(max_examples=200, deadline=None)
+@given(VALID_CONVERT)
+def test_valid_convert_settings_are_accepted_as_given(values):
+    """The other side of the properties above (which pass for a schema that rejects everything)."""
+    config = ConvertConfig(name="p", **values)
+    assert all(getattr(config, key) == value for key, value in values.items())
+
+
+@settings(max_examples=200, deadline=None)
+@given(VALID_QUANTIZE)
+def test_valid_quantize_settings_are_accepted_as_given(values):
+    config = QuantizeConfig(**values)
+    assert all(getattr(config, key) == value for key, value in values.items())
+

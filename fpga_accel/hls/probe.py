@@ -1,0 +1,25 @@
+"""What a Keras (Q)BatchNormalization computes, y = a*x + b per channel, probed from the live layer.
+
+Why: QKeras quantizes gamma, beta, mean and variance its own way, so the map hls4ml derives from the
+layer's weights is not the one Keras computes. The layer handlers of both Keras stacks (``exact_types``
+on Keras 2, ``hls4ml_keras3`` on Keras 3) set the node's scale and bias from this probe instead.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def affine_probe(layer: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, bias) per channel of ``layer`` for one input sample of ``shape``: the layer on zeros
+    gives the bias, on ones scale + bias."""
+    import tensorflow as tf
+
+    n = int(shape[-1])
+    zero = layer(tf.zeros((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
+    one = layer(tf.ones((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
+    return one - zero, zero
+
+
+__all__ = ["affine_probe"]

@@ -1,0 +1,147 @@
+"""The hls4ml boundary (fpga_accel.hls.boundary): every change it makes is checked against the installed
+hls4ml first — a renamed or missing pass, flow or handler stops conversion with an error naming it — and
+undone on exit, so plain hls4ml afterwards is hls4ml's own, object by object."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import fpga_accel as fa
+from fpga_accel.errors import Hls4mlChangedError
+from fpga_accel.hls import boundary
+from fpga_accel.keras_compat import is_keras3
+from models import qmlp, qmlp_bn
+
+
+def _hls4ml_state() -> dict[str, dict[str, tuple]]:
+    """Every registry fpga_accel may change, as (object identity, contents) per entry."""
+    import hls4ml
+
+    hls4ml.backends.get_backend("VivadoAccelerator")
+    state = {
+        "flows": {name: (id(flow), type(flow), tuple(flow.optimizers), tuple(flow.requires))
+                  for name, flow in boundary.flow_registry().items()},
+        "passes": {name: (id(opt), type(opt)) for name, opt in boundary.pass_registry().items()},
+        "keras2": {name: (id(h),) for name, h in boundary.keras2_handler_registry().items()},
+    }
+    if is_keras3():
+        state["keras3"] = {name: (id(h),) for name, h in boundary.keras3_handler_registry().items()}
+    return state
+
+
+def _renamed(flow_name: str, old: str, new: str):
+    """A copy of hls4ml's flow with one pass renamed, as an upstream rename would leave it."""
+    from hls4ml.model.flow.flow import Flow
+
+    flow = boundary.flow_registry()[flow_name]
+    return Flow(flow_name, [new if p == old else p for p in flow.optimizers], requires=list(flow.requires))
+
+
+@pytest.mark.parametrize("flow, name", [("convert", "merge_linear_activation"),
+                                        ("vivado:quantization", "vivado:merge_batch_norm_quantized_tanh")])
+def test_a_pass_renamed_upstream_stops_conversion_naming_it(tmp_path, monkeypatch, flow, name):
+    import hls4ml
+
+    hls4ml.backends.get_backend("VivadoAccelerator")
+    monkeypatch.setitem(boundary.flow_registry(), flow, _renamed(flow, name, f"{name}_renamed"))
+    before = _hls4ml_state()
+    with pytest.raises(Hls4mlChangedError) as error:
+        fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=0))
+    assert f"pass {name!r} is not in flow {flow!r}" in str(error.value)
+    assert f"hls4ml {hls4ml.__version__}" in str(error.value)
+    assert not (tmp_path / "mlp").exists() and list(tmp_path.iterdir()) == []  # stopped: nothing written
+    assert _hls4ml_state() == before  # nothing half-changed either
+
+
+def test_a_missing_flow_pass_or_handler_is_named(monkeypatch):
+    """Each kind of thing the boundary touches, taken away in a copy of hls4ml's registry."""
+    from fpga_accel.exact_types import hls4ml_changes
+
+    changes = hls4ml_changes("VivadoAccelerator")
+    monkeypatch.delitem(boundary.flow_registry(), "vivado:optimize")  # required by fpga_accel's flow
+    with pytest.raises(Hls4mlChangedError, match=r"flow 'vivado:optimize' \(required by 'fpga_accel:exact_types'\)"):
+        with boundary.patched(changes):
+            pass
+    monkeypatch.undo()
+    if not is_keras3():  # the Keras-2 batch-norm probe
+        monkeypatch.delitem(boundary.keras2_handler_registry(), "QBatchNormalization")
+        with pytest.raises(Hls4mlChangedError, match="no Keras-2 layer handler for 'QBatchNormalization'"):
+            with boundary.patched(changes):
+                pass
+    else:  # a Keras-3 registry entry fpga_accel requires
+        required = boundary.Changes(keras3_handlers={"keras.layers.Gone": boundary.HandlerChange(lambda h: h)})
+        with pytest.raises(Hls4mlChangedError, match="no Keras-3 layer handler for 'keras.layers.Gone'"):
+            with boundary.patched(required):
+                pass
+
+
+def test_a_handler_with_another_signature_is_refused(monkeypatch):
+    monkeypatch.setitem(boundary.keras2_handler_registry(), "BatchNormalization", lambda layer, names, shapes: None)
+    changes = boundary.Changes(keras2_handlers={"BatchNormalization": boundary.HandlerChange(lambda h: h)})
+    with pytest.raises(Hls4mlChangedError, match="'BatchNormalization' takes 3 arguments, not 4"):
+        with boundary.patched(changes):
+            pass
+
+
+def test_plain_hls4ml_after_convert_is_hls4mls_own(tmp_path):
+    """Flows, passes and layer handlers compared object by object, after a conversion that used all of
+    them (a batch norm: the handler probe; a quantized activation: the flows)."""
+    before = _hls4ml_state()
+    fa.convert(qmlp_bn(qbn=True), fa.ConvertConfig(name="bn", output_dir=tmp_path, verify_samples=0))
+    assert _hls4ml_state() == before
+
+
+def test_a_dynamic_flow_loses_passes_for_the_duration_only(monkeypatch):
+    """hls4ml 1.3's update_flow fails on a DynamicFlow (and #1481's fix would leave "remove all, re-add"
+    with an empty flow): the boundary stands a static copy in for it and puts the original back."""
+    from hls4ml.model.flow.flow import DynamicFlow, get_flow
+
+    dynamic = DynamicFlow("fa_test:dynamic", optimizer_func=lambda: ["a", "b", "c"])
+    monkeypatch.setitem(boundary.flow_registry(), "fa_test:dynamic", dynamic)
+    with boundary.patched(boundary.Changes(remove_passes={"fa_test:dynamic": ("b",)})):
+        assert get_flow("fa_test:dynamic").optimizers == ["a", "c"]
+    assert get_flow("fa_test:dynamic") is dynamic and dynamic.optimizers == ["a", "b", "c"]
+
+
+def test_everything_is_put_back_when_the_conversion_fails():
+    from fpga_accel.exact_types import hls4ml_changes
+
+    before = _hls4ml_state()
+    with pytest.raises(RuntimeError, match="inside"):
+        with boundary.patched(hls4ml_changes("VivadoAccelerator")):
+            assert "fpga_accel:exact_types" in boundary.flow_registry()
+            raise RuntimeError("inside")
+    assert _hls4ml_state() == before
+
+
+def test_an_unsupported_hls4ml_release_is_refused_clearly(monkeypatch, caplog):
+    import hls4ml
+
+    monkeypatch.setattr(hls4ml, "__version__", "1.4.0")
+    monkeypatch.delenv(boundary.ANY_VERSION_ENV, raising=False)
+    with pytest.raises(Hls4mlChangedError, match=r"hls4ml 1\.4\.0 is installed; fpga_accel is written for hls4ml 1\.3 "
+                                                 r".*install 'hls4ml==1\.3\.\*', or set FPGA_ACCEL_ANY_HLS4ML=1"):
+        boundary.check_version()
+    monkeypatch.setenv(boundary.ANY_VERSION_ENV, "1")
+    with caplog.at_level(logging.WARNING, logger="fpga_accel"):
+        boundary.check_version()
+    assert any("hls4ml 1.4.0 is installed" in r.message and "converting anyway" in r.message for r in caplog.records)
+
+
+def test_hls4ml_deprecations_are_visible_in_the_test_suite(tmp_path):
+    """pyproject's filterwarnings hide TensorFlow's noise but not a deprecation raised in hls4ml (or here)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "test_w.py").write_text(
+        "import warnings\n"
+        "def test_w():\n"
+        "    warnings.warn_explicit('VivadoAccelerator is deprecated', DeprecationWarning, 'b.py', 1, module='hls4ml.backends')\n"
+        "    warnings.warn_explicit('tf noise', DeprecationWarning, 't.py', 1, module='tensorflow.python')\n")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(root / "pyproject.toml"),
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_w.py")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
+    assert "1 passed" in out and "VivadoAccelerator is deprecated" in out and "tf noise" not in out
