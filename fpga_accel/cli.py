@@ -191,10 +191,14 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    """The flow's convert step on one model: the project file's ``data:`` sizes the types unless
+    ``--calibration`` is given (as in ``fpga-accel flow``)."""
+    import dataclasses
+
     from .config import ConvertConfig
-    from .flow import FlowConfig
-    from .model_io import load_array, load_model
-    from .stages.convert import convert
+    from .design import Design
+    from .flow import FlowConfig, FlowProject
+    from .model_io import load_array
 
     flags = _override({}, args, ConvertConfig)
     flags.update(model=args.model and str(Path(args.model).resolve()), custom_objects=args.custom_objects)
@@ -208,11 +212,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     check_writable(config.output_dir, folder=True)
     refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
-    model = load_model(model_path, project.custom_objects)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)
-    design = convert(model, config, calibration=calibration, force=args.force)
+    # the model as given (a `quantize:` section is the flow's business, not convert's)
+    flow_project = FlowProject(dataclasses.replace(project, quantize=None), calibration=calibration)
+    flow_project.step("convert").run(flow_project, _Progress())
+    design = Design(flow_project.hls_project)
     log.info("input precision %s; wrote %s", design.meta.input_precision, design.root)
     return 0
 
@@ -302,7 +308,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
 
 
 def cmd_flow(args: argparse.Namespace) -> int:
-    from .flow import STEPS, FlowConfig, FlowProject, run_flow
+    from .flow import FlowConfig, FlowProject, run_flow
 
     config = FlowConfig.from_file(args.project_file)
     _trust_model_code(config.convert.trust_model_code)
@@ -312,10 +318,10 @@ def cmd_flow(args: argparse.Namespace) -> int:
                            subset=args.steps)
     except FpgaAccelError as exc:
         failed, project = exc, FlowProject.open(config)
-    for step in STEPS:
-        r = project.records.get(step)
+    for step in project.step_table:
+        r = project.records.get(step.name)
         if r is not None:
-            print(f"{step:11s} {r.status:14s} {r.seconds:7.1f} s  {r.detail}".rstrip())
+            print(f"{step.name:11s} {r.status:14s} {r.seconds:7.1f} s  {r.detail}".rstrip())
     if failed is not None:
         raise failed
     return 0

@@ -481,14 +481,18 @@ def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
     return data
 
 
+FLOW_SECTIONS = ("quantize", "data", "test_samples", "build", "deploy")
+"""Project-file keys of the flow beside ConvertConfig's fields, ``model``, ``custom_objects`` and
+``HLSConfig`` (``flow.FlowConfig`` reads them)."""
+
+
 def load_project_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML project file: top-level convert keys, ``model``, ``custom_objects`` (a module holding the
     model's custom layer classes), an optional ``quantize:`` section, and per-layer settings as ``layers:``
     (flat form) and/or hls4ml's ``HLSConfig:`` (see :func:`merge_hls_config`)."""
     data = read_yaml(path, "project file")
-    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model", "custom_objects",
-                                                                    "data", "test_samples", "build", "deploy",
-                                                                    "HLSConfig"}
+    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"model", "custom_objects", "HLSConfig",
+                                                                    *FLOW_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..board_payload import check_plain_tree, copy_plain_tree
+from ..boards import get_board
 from ..errors import ConfigError
 from ..layout import refuse_overwrite, replace_dir, sole_writer
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
@@ -48,7 +49,7 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
 
     manifest = Manifest.for_project(design.meta, bitfile=f"{name}.bit", hwhfile=f"{name}.hwh",
                                     bit_sha256=sha256_file(Path(bit)), hwh_sha256=sha256_file(Path(hwh)),
-                                    extra=dict(extra or {}))
+                                    dma=get_board(design.meta.board).dma_path, extra=dict(extra or {}))
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with sole_writer(target, "bundle", force):
