@@ -430,7 +430,8 @@ def step_bundle(project: FlowProject, progress: Progress) -> FlowProject:
 def step_deploy(project: FlowProject, progress: Progress) -> FlowProject:
     from .stages.deploy import Remote, deploy
 
-    progress(Update(deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress), step="deploy"))
+    result = deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress)
+    progress(Update(result.format(), step="deploy"))
     return project
 
 

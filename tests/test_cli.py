@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fpga_accel.cli import EXIT_DISAGREE, EXIT_ERROR, main
+from fpga_accel.cli import EXIT_NOT_EXACT, EXIT_ERROR, main
 import fpga_accel as fa
 from models import float_mlp, qmlp
 
@@ -84,7 +84,7 @@ def test_disagreement_exits_non_zero(files, tmp_path):
     assert main(["quantize", str(files / "float.h5"), "-o", str(other), "--weight-bits", "3",
                  "--data", str(files / "train.npz")]) == 0
     code = main(["csim", str(files / "hls" / "mlp"), "--input", str(files / "x.npy"), "--reference", str(other)])
-    assert code == EXIT_DISAGREE
+    assert code == EXIT_NOT_EXACT
 
 
 def test_missing_files_and_unsupported_layers(tmp_path, caplog):
