@@ -176,6 +176,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if result.report.passed else EXIT_NOT_EXACT
 
 
+def _quantize_settings(path: str) -> dict[str, Any]:
+    """``quantize --config``: a project file (its ``quantize:`` section is used), or a file holding just
+    that section's keys (weight_bits: 6, ...); an hls4ml YAML is refused naming the commands that take it."""
+    import dataclasses
+
+    from .config import QuantizeConfig, is_hls4ml_config, load_project_file, read_yaml
+
+    raw = read_yaml(path, "project file")
+    if raw and set(raw) <= {f.name for f in dataclasses.fields(QuantizeConfig)}:
+        return {"quantize": raw}  # the section itself
+    if is_hls4ml_config(raw):
+        raise FpgaAccelError(f"{path} is an hls4ml configuration (IOType, HLSConfig, ...): quantize --config takes "
+                             "a project file with a `quantize:` section (weight_bits: 6, ...); hls4ml's YAML goes "
+                             "to `fpga-accel convert --config` or `fpga-accel estimate --model M --config`")
+    return load_project_file(path)
+
+
 def cmd_quantize(args: argparse.Namespace) -> int:
     from .config import QuantizeConfig, load_project_file, quantize_config_from
     from .model_io import load_model, load_xy, save_model
@@ -188,7 +205,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {}
     custom_objects = args.custom_objects
     if args.config:
-        data = load_project_file(args.config)
+        data = _quantize_settings(args.config)
         quantize_config_from(data.get("quantize"))  # a section of known, valid settings, before merging flags
         settings.update(data.get("quantize") or {})
         custom_objects = custom_objects or data.get("custom_objects")
@@ -356,9 +373,25 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _estimate_config(path: str) -> None:
+    """``estimate --config`` takes hls4ml's YAML; a project file of this toolkit is refused naming what
+    estimates it."""
+    from .config import is_hls4ml_config, read_yaml
+
+    raw = read_yaml(path, "hls4ml configuration")
+    if not is_hls4ml_config(raw) and set(raw) - {"HLSConfig"}:
+        raise FpgaAccelError(f"{path} is a project file of fpga_accel ({', '.join(sorted(map(str, raw))[:4])}, ...), "
+                             "not an hls4ml configuration: estimate what it builds with `fpga-accel fit --config "
+                             f"{path}` (no project written), or convert it and run `fpga-accel estimate "
+                             "hls_projects/NAME`; estimate --config takes hls4ml's YAML (HLSConfig, IOType, "
+                             "ClockPeriod, Part)")
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .analysis.estimate import estimate
 
+    if args.config:
+        _estimate_config(args.config)
     if args.model or args.config:
         est = estimate(None, model=args.model or args.project, config=args.config, board=args.board,
                        figure=args.figure, margin=args.margin, part=args.part)

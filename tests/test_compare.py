@@ -184,7 +184,7 @@ def test_divergence_compares_a_layers_activation_output(build, rng, io_type):
     assert report.layer_exact["conv1"] == 1.0 and report.layer_exact["relu1"] == 1.0, report.layer_exact
     assert report.first_divergent_layer == "out", report.format()
     # conv1's own node is before relu: it is not what Keras' conv1 outputs
-    traced = design.trace(x[:50])
+    _, traced = design.trace(x[:50])
     keras_conv1 = _keras_layer_output(model, "conv1", x[:50])
     assert np.any(traced["conv1"].reshape(50, -1) != keras_conv1.reshape(50, -1))
 

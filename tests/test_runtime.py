@@ -260,7 +260,8 @@ assert not loaded, loaded
 
 
 RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelError", "InputError",
-                     "NotExactError", "Progress", "ToolNotFoundError", "Update", "__version__"]
+                     "NotExactError", "Progress", "SelfTestError", "SelfTestResult", "ToolNotFoundError", "Update",
+                     "__version__"]
 
 
 def test_host_install_lists_and_resolves_the_whole_api():
