@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .activations import ACTIVATION_LAYER_CLASSES, KERAS_ACTIVATION_LAYERS
 from .errors import ConfigError, InputError
 from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
@@ -26,12 +27,8 @@ from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
 
 log = logging.getLogger(__name__)
 
-_KERAS_ACTIVATION_LAYERS = frozenset({"Activation", "QActivation", "Softmax", "ReLU", "LeakyReLU",
-                                      "ThresholdedReLU", "ELU", "PReLU"})
-"""Keras layers that are an activation: hls4ml converts them to one node, nothing is split off."""
-_ACTIVATION_NODES = frozenset({"Activation", "ParametrizedActivation", "PReLU", "Softmax", "TernaryTanh",
-                               "HardActivation"})
-"""hls4ml classes of the node it splits off a layer's ``activation``."""
+_KERAS_ACTIVATION_LAYERS = KERAS_ACTIVATION_LAYERS  # the one table: fpga_accel.activations
+_ACTIVATION_NODES = ACTIVATION_LAYER_CLASSES
 _INPUT_NODES = frozenset({"Input", "InputLayer"})
 _RESHAPE_NODES = frozenset({"Reshape", "Flatten"})
 

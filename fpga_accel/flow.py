@@ -380,9 +380,10 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     _, _, xt, yt = project.train_test()
     model = project.load(project.quantized_model)
     if xt is None:
-        from .keras_compat import input_shape
+        from .keras_compat import input_bound, input_shape
+        from .runtime.validate import random_inputs
 
-        xt = np.random.default_rng(0).uniform(-1, 1, (project.config.test_samples,) + input_shape(model)).astype(np.float32)
+        xt = random_inputs(project.config.test_samples, input_shape(model), input_bound(model))
     report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
     assert report is not None
     write_atomic(project.work_dir / "csim_report.json", json.dumps(report.to_dict(), indent=2) + "\n")

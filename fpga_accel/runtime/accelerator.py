@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import BoardError, ConfigError
 from .progress import Progress
 from .manifest import Bundle
-from .validate import check_input, softmax
+from .validate import check_input, random_inputs, softmax
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class Accelerator:
         """Throughput and per-call latency on random inputs (or ``x``)."""
         batch, calls = _count(batch, "batch"), _count(calls, "calls")
         if x is None:
-            x = np.random.default_rng(0).uniform(-1, 1, (batch,) + self.input_shape).astype(np.float32)
+            x = random_inputs(batch, self.input_shape)  # timing only: the values do not matter
         self.predict(x[:1])  # warm-up: library load, csim weight loading, caches
         times = []
         for _ in range(calls):
