@@ -184,7 +184,10 @@ def test_divergence_compares_a_layers_activation_output(build, rng, io_type):
     assert report.layer_exact["conv1"] == 1.0 and report.layer_exact["relu1"] == 1.0, report.layer_exact
     assert report.first_divergent_layer == "out", report.format()
     # conv1's own node is before relu: it is not what Keras' conv1 outputs
-    _, traced = design.trace(x[:50])
+    y, traced = design.trace(x[:50])  # hls4ml's convention: (outputs, per-layer outputs)
+    assert np.array_equal(y, design.predict(x[:50]))
+    with pytest.warns(DeprecationWarning, match="use `y, layers = design.trace"):
+        assert design.trace(x[:2])["conv1"].shape == traced["conv1"][:2].shape  # the old dict spelling
     keras_conv1 = _keras_layer_output(model, "conv1", x[:50])
     assert np.any(traced["conv1"].reshape(50, -1) != keras_conv1.reshape(50, -1))
 

@@ -31,8 +31,9 @@ def bundle(tmp_path_factory):
 @pytest.mark.skipif(not BOARD_PYTHON, reason="needs the numpy + pynq board venv (FPGA_ACCEL_BOARD_PYTHON, set by .ci/run)")
 def test_deploy_installs_and_self_tests(bundle, sshd, tmp_path):
     remote = _remote(sshd, tmp_path)
-    out = deploy(bundle, remote)
-    assert "bit-exact with QKeras  100.00%" in out and "PASS" in out and "inferences/s" in out
+    result = deploy(bundle, remote)
+    assert result.passed and result.bit_exact == 1.0 and result.n == 8  # the board's SelfTestResult
+    assert "bit-exact with QKeras  100.00%" in result.output and "inferences/s" in result.output
     deployed = tmp_path / "board" / "bundles" / "cnn"
     assert json.loads((deployed / "manifest.json").read_text())["name"] == "cnn"
     assert not list((tmp_path / "board").glob(".incoming-*"))  # temporary folder removed
@@ -50,8 +51,9 @@ def test_deploy_installs_and_self_tests(bundle, sshd, tmp_path):
     data["y"] = data["y"] + 1.0  # expected outputs the design does not produce
     np.savez(broken / "test_vectors.npz", **data)
     files_before = {p.name: p.read_bytes() for p in deployed.iterdir() if p.is_file()}
-    with pytest.raises(fa.BoardError, match="self-test failed"):
+    with pytest.raises(fa.SelfTestError, match="self-test of cnn failed") as failed:
         deploy(broken, remote)
+    assert failed.value.result is not None and not failed.value.result.passed
     assert {p.name: p.read_bytes() for p in deployed.iterdir() if p.is_file()} == files_before
     assert not (tmp_path / "board" / "bundles" / "cnn.previous").exists()
 
