@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from .boards import BOARDS, get_board
 from .errors import ConfigError
+from .layout import ProjectLayout
 
 
 class IOType(str, Enum):
@@ -253,7 +254,7 @@ class ConvertConfig:
 
     @property
     def project_dir(self) -> Path:
-        return self.output_dir / self.name
+        return ProjectLayout.under(self.output_dir, self.name).root
 
 
 LAYER_KEYS = ("reuse_factor", "strategy", "precision")

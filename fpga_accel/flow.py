@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import FLOW_SECTIONS, ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
 from .errors import ConfigError, NotExactError
-from .layout import META_FILE, ProjectMeta, read_json, write_atomic
+from .layout import META_FILE, FlowLayout, ProjectMeta, read_json, write_atomic
 from .runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
@@ -250,24 +250,29 @@ class FlowProject:
         raise ConfigError(f"unknown step {name!r}; the steps are {', '.join(s.name for s in self.step_table)}")
 
     @property
+    def layout(self) -> FlowLayout:
+        """Every path of the flow (``layout.FlowLayout``)."""
+        return FlowLayout(self.config.convert.output_dir, self.config.name, self.config.bitstreams)
+
+    @property
     def work_dir(self) -> Path:
-        return self.config.convert.output_dir / f"{self.config.name}.flow"
+        return self.layout.work_dir
 
     @property
     def record_file(self) -> Path:
-        return self.work_dir / "flow.json"
+        return self.layout.record_file
 
     @property
     def quantized_model(self) -> Path:
-        return self.work_dir / "quantized.h5" if self.config.quantize is not None else self.config.model
+        return self.layout.quantized_model if self.config.quantize is not None else self.config.model
 
     @property
     def hls_project(self) -> Path:
-        return self.config.convert.project_dir
+        return self.layout.project.root
 
     @property
     def bundle(self) -> Path:
-        return self.config.bitstreams / self.config.name
+        return self.layout.bundle
 
     @classmethod
     def open(cls, config: FlowConfig, jobs: Optional[int] = None,
@@ -386,7 +391,7 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
         xt = random_inputs(project.config.test_samples, input_shape(model), input_bound(model))
     report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
     assert report is not None
-    write_atomic(project.work_dir / "csim_report.json", json.dumps(report.to_dict(), indent=2) + "\n")
+    write_atomic(project.layout.csim_report, json.dumps(report.to_dict(), indent=2) + "\n")
     progress(Update("  " + report.format().replace("\n", "\n  "), step="csim"))
     if project.config.require_exact and not report.passed:
         raise NotExactError(f"csim is not bit-exact ({report.bit_exact:.2%} of {report.n_samples} samples)")
@@ -532,21 +537,21 @@ def _data(project: FlowProject) -> List[Path]:
 
 
 def _record(project: FlowProject) -> Path:
-    return project.hls_project / META_FILE  # hashed as the design it records (see _file_digest)
+    return project.layout.project.meta_file  # hashed as the design it records (see _file_digest)
 
 
 def _hls_sources(project: FlowProject) -> List[Path]:
-    return [project.hls_project / "firmware", _record(project)]
+    return [project.layout.project.firmware, _record(project)]
 
 
 STEP_TABLE: Tuple[Step, ...] = (
     Step("quantize", step_quantize, configured=_quantize_configured, settings=lambda p: p.config.quantize,
          reads=lambda p: [p.config.model, *_data(p)], writes=lambda p: [p.quantized_model]),
     Step("convert", step_convert, settings=lambda p: p.config.convert,
-         reads=lambda p: [p.quantized_model, *_data(p)], writes=lambda p: [_record(p), p.hls_project / "firmware"]),
+         reads=lambda p: [p.quantized_model, *_data(p)], writes=lambda p: [_record(p), p.layout.project.firmware]),
     Step("csim", step_csim, settings=lambda p: p.config.test_samples,
          reads=lambda p: [p.quantized_model, *_data(p), *_hls_sources(p)],
-         writes=lambda p: [p.work_dir / "csim_report.json"]),
+         writes=lambda p: [p.layout.csim_report]),
     Step("estimate", step_estimate, settings=lambda p: p.config.convert.margin,
          reads=lambda p: [_record(p)], writes=lambda p: [_record(p)]),
     Step("build", step_build, settings=lambda p: (p.config.build_steps, p.config.build_flow),

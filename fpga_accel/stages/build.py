@@ -39,6 +39,7 @@ DEFAULT_STEPS = ("csim", "synth", "export", "bitfile")
 MAX_HLS_VERSION = Version(2020, 1)
 """hls4ml's accelerator flow needs Vivado HLS <= 2020.1 (Vitis HLS makes TLAST unreliable)."""
 FLAT_UTILIZATION = "vivado_utilization.rpt"
+"""The name of ``ProjectLayout.flat_utilization`` (design.tcl writes it relative to the project)."""
 VIVADO_INSTALL = "source Vivado's settings64.sh"
 SELF_CONTAINED = ("The project folder {root} is self-contained: copy it to any machine with Vivado 2020.1 "
                   "and run `fpga-accel build {root}` there (or use csim meanwhile).")
@@ -98,13 +99,13 @@ class VivadoHlsFlow:
 
     def outputs(self, design: Design) -> Dict[str, Path]:
         """Where Vivado HLS and hls4ml's design.tcl leave what the build collects."""
-        p, root = design.meta.project_name, design.root
+        p, paths = design.meta.project_name, design.layout
         return {
-            "csynth": root / f"{p}_prj" / "solution1" / "syn" / "report" / f"{p}_axi_csynth.xml",
-            "ip": root / f"{p}_prj" / "solution1" / "impl" / "ip",
-            "bit": root / f"{p}_vivado_accelerator" / "project_1.runs" / "impl_1" / "design_1_wrapper.bit",
-            "hwh": find_hwh(root / f"{p}_vivado_accelerator"),
-            "utilization": root / FLAT_UTILIZATION,
+            "csynth": paths.hls_solution / "syn" / "report" / f"{p}_axi_csynth.xml",
+            "ip": paths.hls_solution / "impl" / "ip",
+            "bit": paths.vivado_accelerator / "project_1.runs" / "impl_1" / "design_1_wrapper.bit",
+            "hwh": find_hwh(paths.vivado_accelerator),
+            "utilization": paths.flat_utilization,
         }
 
     def prepare(self, design: Design, steps: Sequence[str]) -> None:
@@ -336,7 +337,7 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
     build_plan = plan(design, steps, flow)
     versions = preflight(build_plan)
     build_plan.flow.prepare(design, build_plan.steps)
-    log_path = design.root / "build.log"
+    log_path = design.layout.build_log
     paths = build_plan.flow.outputs(design)
     for cmd in build_plan.commands:
         if cmd[0] == "vivado" and not paths["ip"].is_dir():
