@@ -109,6 +109,13 @@ def test_project_file_with_flag_override(files, tmp_path):
     assert main(["convert", "--config", str(config), "--reuse-factor", "2"]) == 0
     meta = json.loads((tmp_path / "hls" / "fromyaml" / "fpga_accel.json").read_text())
     assert meta["io_type"] == "io_stream" and meta["reuse_factor"] == 2
+    assert meta["fidelity"]["source"] != "calibration data"
+    # convert runs the flow's convert step: the project file's data: calibrates it, as `fpga-accel flow` does
+    config.write_text(config.read_text() + f"data: {files / 'train.npz'}\nverify_samples: 50\n")
+    assert main(["convert", "--config", str(config), "--force"]) == 0
+    meta = json.loads((tmp_path / "hls" / "fromyaml" / "fpga_accel.json").read_text())
+    assert meta["fidelity"]["source"] == "calibration data" and meta["fidelity"]["samples"] == 50
+    assert not (tmp_path / "hls" / "fromyaml.flow").exists()  # convert alone keeps no flow records
 
 
 def test_console_script_help():
