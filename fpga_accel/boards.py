@@ -50,7 +50,7 @@ class Board:
     ps: ProcessingSystem = ZYNQ_7000
     dma_path: str = "hier_0/axi_dma_0"
     """Where the overlay's AXI DMA is (the runtime looks it up there; both build flows put it there)."""
-    platform: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+    platform: Mapping[str, float] = field(hash=False, default_factory=lambda: MappingProxyType(
         {"lut": 2100, "ff": 3000, "dsp": 0, "bram36": 2}))
     """What the platform around the IP uses (AXI DMA with 256-beat bursts, interconnect, reset logic);
     the estimator adds it to every design. A GUESS for PYNQ-Z2: the calibration reports are of the IP
