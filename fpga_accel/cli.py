@@ -4,7 +4,7 @@ Exit codes (one meaning each; README "Exit codes"): 0 success, 1 a user-facing e
 traceback), 2 bad usage, 3 not bit-exact (csim disagrees with the reference model: ``csim --reference``,
 ``convert --strict``, the flow's csim step — so CI can gate on it), 4 does not fit the board
 (``estimate``, ``fit``, ``convert --fit``), 5 the board's self-test failed (``deploy``, the flow's deploy
-step). ``FPGA_ACCEL_LEGACY_EXIT_CODES=1`` gives 3 for all three, as before 0.2, for one release.
+step). ``FPGA_ACCEL_LEGACY_EXIT_CODES=1`` gives 3 for all three, as before, for one release (deprecated).
 """
 from __future__ import annotations
 
@@ -25,18 +25,18 @@ EXIT_ERROR, EXIT_USAGE, EXIT_NOT_EXACT, EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED 
 EXIT_DISAGREE = EXIT_NOT_EXACT
 """The old name of EXIT_NOT_EXACT."""
 LEGACY_EXIT_CODES_ENV = "FPGA_ACCEL_LEGACY_EXIT_CODES"
+log = logging.getLogger("fpga_accel.cli")
 
 
 def _outcome(code: int) -> int:
     """``code``, or 3 for "does not fit" and "self-test failed" under FPGA_ACCEL_LEGACY_EXIT_CODES=1 (the
-    codes before 0.2; deprecated, for one release)."""
+    earlier codes; deprecated, for one release)."""
     if code in (EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED) and os.environ.get(LEGACY_EXIT_CODES_ENV, "") == "1":
         warnings.warn(f"{LEGACY_EXIT_CODES_ENV}=1 is deprecated: 'does not fit' exits 4 and 'self-test failed' "
                       "5 from now on; the variable goes in the next release", DeprecationWarning, stacklevel=2)
         log.warning("%s=1 (deprecated): exit 3 instead of %d", LEGACY_EXIT_CODES_ENV, code)
         return EXIT_NOT_EXACT
     return code
-log = logging.getLogger("fpga_accel.cli")
 
 
 def _setup_output(verbose: bool) -> None:
