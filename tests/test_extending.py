@@ -89,8 +89,12 @@ def toy_board():
 
 
 def test_a_toy_board_reaches_settings_block_design_and_estimator(toy_board, tmp_path):
+    import sys
+
     from fpga_accel.analysis.estimate import estimate_layers
-    from fpga_accel.vendor.vitis import VitisLayout, block_design_tcl
+
+    vitis = sys.modules[type(FLOWS["vitis"]).__module__]  # the vitis flow's module, wherever it lives
+    VitisLayout, block_design_tcl = vitis.VitisLayout, vitis.block_design_tcl
 
     assert get_board("TOY-ZU") is toy_board
     assert ConvertConfig(name="d", board="toy-zu").resolved_clock_period == 5.0
