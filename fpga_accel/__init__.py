@@ -14,7 +14,7 @@ from importlib.machinery import PathFinder
 from typing import Any
 
 from .errors import (BoardError, BuildError, ConfigError, FpgaAccelError, Hls4mlChangedError, InputError,
-                     NotExactError, ToolNotFoundError)
+                     NotExactError, SelfTestError, ToolNotFoundError)
 
 __version__ = "0.1.0"
 
@@ -25,6 +25,7 @@ _LAZY = {
     "convert": "fpga_accel.stages.convert",
     "Design": "fpga_accel.design",
     "AgreementReport": "fpga_accel.design",
+    "Trace": "fpga_accel.design",
     "QuantizeConfig": "fpga_accel.config",
     "ConvertConfig": "fpga_accel.config",
     "LayerSetting": "fpga_accel.config",
@@ -32,7 +33,10 @@ _LAZY = {
     "FitResult": "fpga_accel.fit_search",
     "load_project_file": "fpga_accel.config",
     "BOARDS": "fpga_accel.boards",
+    "Board": "fpga_accel.boards",
     "get_board": "fpga_accel.boards",
+    "register_board": "fpga_accel.boards",
+    "register_build_flow": "fpga_accel.stages.build",
     "load_model": "fpga_accel.model_io",
     "save_model": "fpga_accel.model_io",
     "estimate": "fpga_accel.analysis.estimate",
@@ -41,12 +45,15 @@ _LAZY = {
     "csim": "fpga_accel.stages.csim",
     "run_flow": "fpga_accel.flow",
     "FlowConfig": "fpga_accel.flow",
+    "Step": "fpga_accel.flow",
+    "STEP_TABLE": "fpga_accel.flow",
     "deploy": "fpga_accel.stages.deploy",
     "Remote": "fpga_accel.stages.deploy",
     "sd_card_package": "fpga_accel.board_payload",
     "run_sweep": "fpga_accel.sweep",
     "SweepSpec": "fpga_accel.sweep",
     "Accelerator": "fpga_accel.runtime.accelerator",
+    "SelfTestResult": "fpga_accel.runtime.selftest",
     "Progress": "fpga_accel.runtime.progress",
     "Update": "fpga_accel.runtime.progress",
 }
@@ -70,7 +77,8 @@ def _ships(module: str) -> bool:
 _SHIPPED: dict[str, bool] = {module: _ships(module) for module in set(_LAZY.values())}
 
 __all__ = sorted([*(name for name, module in _LAZY.items() if _SHIPPED[module]), "BoardError", "BuildError",
-                  "ConfigError", "FpgaAccelError", "Hls4mlChangedError", "InputError", "NotExactError", "ToolNotFoundError",
+                  "ConfigError", "FpgaAccelError", "Hls4mlChangedError", "InputError", "NotExactError", "SelfTestError",
+                  "ToolNotFoundError",
                   "__version__"])
 
 

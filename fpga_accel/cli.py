@@ -1,8 +1,10 @@
 """`fpga-accel` command line: argument parsing and presentation only; the work is in the stages.
 
-Exit codes: 0 success, 1 a user-facing error (one line, no traceback), 2 bad usage,
-3 csim disagrees with the reference model (so ``fpga-accel csim --reference`` can gate CI), or nothing
-fits the board (``fit``, ``convert --fit``).
+Exit codes (one meaning each; README "Exit codes"): 0 success, 1 a user-facing error (one line, no
+traceback), 2 bad usage, 3 not bit-exact (csim disagrees with the reference model: ``csim --reference``,
+``convert --strict``, the flow's csim step — so CI can gate on it), 4 does not fit the board
+(``estimate``, ``fit``, ``convert --fit``), 5 the board's self-test failed (``deploy``, the flow's deploy
+step). ``FPGA_ACCEL_LEGACY_EXIT_CODES=1`` gives 3 for all three, as before, for one release (deprecated).
 """
 from __future__ import annotations
 
@@ -16,11 +18,25 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import FpgaAccelError, InputError, NotExactError
+from .errors import FpgaAccelError, InputError, NotExactError, SelfTestError
 from .layout import check_writable, refuse_overwrite, write_atomic
 
-EXIT_ERROR, EXIT_USAGE, EXIT_DISAGREE = 1, 2, 3
+EXIT_ERROR, EXIT_USAGE, EXIT_NOT_EXACT, EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED = 1, 2, 3, 4, 5
+EXIT_DISAGREE = EXIT_NOT_EXACT
+"""The old name of EXIT_NOT_EXACT."""
+LEGACY_EXIT_CODES_ENV = "FPGA_ACCEL_LEGACY_EXIT_CODES"
 log = logging.getLogger("fpga_accel.cli")
+
+
+def _outcome(code: int) -> int:
+    """``code``, or 3 for "does not fit" and "self-test failed" under FPGA_ACCEL_LEGACY_EXIT_CODES=1 (the
+    earlier codes; deprecated, for one release)."""
+    if code in (EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED) and os.environ.get(LEGACY_EXIT_CODES_ENV, "") == "1":
+        warnings.warn(f"{LEGACY_EXIT_CODES_ENV}=1 is deprecated: 'does not fit' exits 4 and 'self-test failed' "
+                      "5 from now on; the variable goes in the next release", DeprecationWarning, stacklevel=2)
+        log.warning("%s=1 (deprecated): exit 3 instead of %d", LEGACY_EXIT_CODES_ENV, code)
+        return EXIT_NOT_EXACT
+    return code
 
 
 def _setup_output(verbose: bool) -> None:
@@ -161,7 +177,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     check_writable(Path(args.output_dir), folder=True)
     result = run_demo(Path(args.output_dir), io_type=args.io_type, force=args.force, progress=_Progress())
     print(result.format())
-    return 0 if result.report.passed else EXIT_DISAGREE
+    return 0 if result.report.passed else EXIT_NOT_EXACT
+
+
+def _quantize_settings(path: str) -> dict[str, Any]:
+    """``quantize --config``: a project file (its ``quantize:`` section is used), or a file holding just
+    that section's keys (weight_bits: 6, ...); an hls4ml YAML is refused naming the commands that take it."""
+    import dataclasses
+
+    from .config import QuantizeConfig, is_hls4ml_config, load_project_file, read_yaml
+
+    raw = read_yaml(path, "project file")
+    if raw and set(raw) <= {f.name for f in dataclasses.fields(QuantizeConfig)}:
+        return {"quantize": raw}  # the section itself
+    if is_hls4ml_config(raw):
+        raise FpgaAccelError(f"{path} is an hls4ml configuration (IOType, HLSConfig, ...): quantize --config takes "
+                             "a project file with a `quantize:` section (weight_bits: 6, ...); hls4ml's YAML goes "
+                             "to `fpga-accel convert --config` or `fpga-accel estimate --model M --config`")
+    return load_project_file(path)
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
@@ -176,7 +209,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {}
     custom_objects = args.custom_objects
     if args.config:
-        data = load_project_file(args.config)
+        data = _quantize_settings(args.config)
         quantize_config_from(data.get("quantize"))  # a section of known, valid settings, before merging flags
         settings.update(data.get("quantize") or {})
         custom_objects = custom_objects or data.get("custom_objects")
@@ -195,10 +228,14 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    """The flow's convert step on one model: the project file's ``data:`` sizes the types unless
+    ``--calibration`` is given (as in ``fpga-accel flow``)."""
+    import dataclasses
+
     from .config import ConvertConfig
-    from .flow import FlowConfig
-    from .model_io import load_array, load_model
-    from .stages.convert import convert
+    from .design import Design
+    from .flow import FlowConfig, FlowProject
+    from .model_io import load_array
 
     flags = _override({}, args, ConvertConfig)
     flags.update(model=args.model and str(Path(args.model).resolve()), custom_objects=args.custom_objects)
@@ -212,17 +249,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     check_writable(config.output_dir, folder=True)
     refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
-    model = load_model(model_path, project.custom_objects)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)
-    design = convert(model, config, calibration=calibration, force=args.force)
+    # the model as given (a `quantize:` section is the flow's business, not convert's)
+    flow_project = FlowProject(dataclasses.replace(project, quantize=None), calibration=calibration)
+    flow_project.step("convert").run(flow_project, _Progress())
+    design = Design(flow_project.hls_project)
     log.info("input precision %s; wrote %s", design.meta.input_precision, design.root)
     return 0
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    """Search per-layer settings; write them as a project file. Exit 3 when nothing fits."""
+    """Search per-layer settings; write them as a project file. Exit 4 when nothing fits."""
     import yaml
 
     from .config import ConvertConfig, load_project_file
@@ -253,7 +292,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(result.format())
     if result.chosen is None:
         log.error("%s", result.message)
-        return EXIT_DISAGREE
+        return _outcome(EXIT_DOES_NOT_FIT)
     data = project_settings(result, config, model_path, carried)
     head = [f"# written by `fpga-accel fit`: convert with `fpga-accel convert --config {out.name}` or run "
             f"`fpga-accel flow {out.name}`"]
@@ -302,12 +341,12 @@ def cmd_csim(args: argparse.Namespace) -> int:
         write_atomic(report_out, json.dumps(result.report.to_dict(), indent=2) + "\n")
     if not result.report.passed:
         log.error("csim is not bit-exact with %s", args.reference)
-        return EXIT_DISAGREE
+        return EXIT_NOT_EXACT
     return 0
 
 
 def cmd_flow(args: argparse.Namespace) -> int:
-    from .flow import STEPS, FlowConfig, FlowProject, run_flow
+    from .flow import FlowConfig, FlowProject, run_flow
 
     config = FlowConfig.from_file(args.project_file)
     _trust_model_code(config.convert.trust_model_code)
@@ -317,10 +356,10 @@ def cmd_flow(args: argparse.Namespace) -> int:
                            subset=args.steps)
     except FpgaAccelError as exc:
         failed, project = exc, FlowProject.open(config)
-    for step in STEPS:
-        r = project.records.get(step)
+    for step in project.step_table:
+        r = project.records.get(step.name)
         if r is not None:
-            print(f"{step:11s} {r.status:14s} {r.seconds:7.1f} s  {r.detail}".rstrip())
+            print(f"{step.name:11s} {r.status:14s} {r.seconds:7.1f} s  {r.detail}".rstrip())
     if failed is not None:
         raise failed
     return 0
@@ -339,16 +378,32 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _estimate_config(path: str) -> None:
+    """``estimate --config`` takes hls4ml's YAML; a project file of this toolkit is refused naming what
+    estimates it."""
+    from .config import is_hls4ml_config, read_yaml
+
+    raw = read_yaml(path, "hls4ml configuration")
+    if not is_hls4ml_config(raw) and set(raw) - {"HLSConfig"}:
+        raise FpgaAccelError(f"{path} is a project file of fpga_accel ({', '.join(sorted(map(str, raw))[:4])}, ...), "
+                             "not an hls4ml configuration: estimate what it builds with `fpga-accel fit --config "
+                             f"{path}` (no project written), or convert it and run `fpga-accel estimate "
+                             "hls_projects/NAME`; estimate --config takes hls4ml's YAML (HLSConfig, IOType, "
+                             "ClockPeriod, Part)")
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .analysis.estimate import estimate
 
+    if args.config:
+        _estimate_config(args.config)
     if args.model or args.config:
         est = estimate(None, model=args.model or args.project, config=args.config, board=args.board,
                        figure=args.figure, margin=args.margin, part=args.part)
     else:
         est = estimate(args.project, board=args.board, figure=args.figure, margin=args.margin, part=args.part)
     print(json.dumps(est.to_dict(), indent=2) if args.json else est.format())
-    return EXIT_DISAGREE if est.verdict == "DOES NOT FIT" else 0
+    return _outcome(EXIT_DOES_NOT_FIT) if est.verdict == "DOES NOT FIT" else 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -384,9 +439,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         return cmd_doctor(args)
     if args.project is None:
         raise FpgaAccelError("build needs a project folder (hls_projects/NAME), or --check")
+    from .stages.build import DEFAULT_STEPS, get_flow
+
+    flow = None if args.flow == "auto" else get_flow(args.flow).name  # an unknown flow: before any work
     design = Design(args.project)
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
-    flow = None if args.flow == "auto" else args.flow
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else list(DEFAULT_STEPS)
     if args.dry_run:
         print(plan(design, steps, flow).describe())
         return 0
@@ -419,7 +476,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                     identity=Path(args.identity) if args.identity else None, ssh_options=tuple(args.ssh_option),
                     python=args.python, remote_dir=args.remote_dir, connect_timeout=args.connect_timeout,
                     timeout=args.timeout)
-    print(deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress()))
+    result = deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress())
+    print(result if isinstance(result, str) else result.format())
     return 0
 
 
@@ -535,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="One in-memory hls4ml conversion per io type, then a search over the "
                        "estimator: the lowest latency whose upper estimate fits the board within the margin. "
                        "Prints the candidates it stepped through and writes the chosen settings as a project "
-                       "file for `convert --config` / `flow`. Exit 3 when nothing fits.")
+                       "file for `convert --config` / `flow`. Exit 4 when nothing fits.")
     p.add_argument("model", nargs="?", help="QKeras or Keras model (.h5/.keras); or `model:` in --config")
     p.add_argument("-o", "--output", default="fit.yml", help="project file to write (default fit.yml)")
     p.add_argument("--board", help="target board (default pynq-z2)")
@@ -567,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimate", help="resources and latency on the board, in seconds, without Vivado",
                        description="Estimate a design: a project of this toolkit (hls_projects/NAME), any hls4ml "
                                    "project directory (firmware/parameters.h), or a Keras model with --config "
-                                   "(hls4ml YAML). Exit 3 when it does not fit; UNCERTAIN (the error band straddles "
+                                   "(hls4ml YAML). Exit 4 when it does not fit; UNCERTAIN (the error band straddles "
                                    "the limit) exits 0.")
     p.add_argument("project", nargs="?", help="hls_projects/NAME, an hls4ml project directory, or a Keras model file")
     p.add_argument("--model", help="a Keras model file (with --config)")
@@ -590,10 +648,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="HLS + Vivado: reports, bitstream, bundle in bitstreams/NAME")
     p.add_argument("project", nargs="?", help="hls_projects/NAME")
-    p.add_argument("--steps", default="csim,synth,export,bitfile", help="of csim,synth,cosim,export,bitfile")
-    p.add_argument("--flow", default="auto", choices=["auto", "vitis", "vivado-hls"],
-                   help="vitis: Vitis HLS + Vivado 2023.1+; vivado-hls: hls4ml's flow, Vivado HLS <= 2020.1; "
-                   "auto: vitis if vitis-run/v++ is on PATH, else vivado-hls")
+    p.add_argument("--steps", help="of csim,synth,cosim,export,bitfile (default csim,synth,export,bitfile)")
+    p.add_argument("--flow", default="auto", help="a build flow (`fpga-accel doctor` lists them): vitis: Vitis "
+                   "HLS + Vivado 2023.1+; vivado-hls: hls4ml's flow, Vivado HLS <= 2020.1; auto (default): the "
+                   "first whose tools are on PATH")
     p.add_argument("--check", action="store_true", help="say which flows this machine can run (as `doctor`)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--output-dir", default="bitstreams", help="where the bundle goes")
@@ -667,7 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .fit_search import NoFitError  # light (settings and boards): exits 3 like a disagreement
+    from .fit_search import NoFitError  # light (settings and boards): exits 4 (does not fit)
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -688,10 +746,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except NotExactError as exc:
         log.error("not exact: %s", exc)
-        return EXIT_DISAGREE
+        return EXIT_NOT_EXACT
     except NoFitError as exc:
         log.error("%s", exc)
-        return EXIT_DISAGREE
+        return _outcome(EXIT_DOES_NOT_FIT)
+    except SelfTestError as exc:
+        if exc.result is not None:
+            print(exc.result.format())
+        log.error("%s", exc)
+        return _outcome(EXIT_SELFTEST_FAILED)
     except FpgaAccelError as exc:
         log.error("%s", exc)
         return EXIT_ERROR

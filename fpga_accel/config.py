@@ -12,8 +12,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
-from .boards import get_board
+from .boards import BOARDS, get_board
 from .errors import ConfigError
+from .layout import ProjectLayout
 
 
 class IOType(str, Enum):
@@ -253,7 +254,7 @@ class ConvertConfig:
 
     @property
     def project_dir(self) -> Path:
-        return self.output_dir / self.name
+        return ProjectLayout.under(self.output_dir, self.name).root
 
 
 LAYER_KEYS = ("reuse_factor", "strategy", "precision")
@@ -481,14 +482,72 @@ def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
     return data
 
 
+FLOW_SECTIONS = ("quantize", "data", "test_samples", "build", "deploy")
+"""Project-file keys of the flow beside ConvertConfig's fields, ``model``, ``custom_objects`` and
+``HLSConfig`` (``flow.FlowConfig`` reads them)."""
+
+
+HLS4ML_KEYS = {"IOType": "io_type", "ClockPeriod": "clock_period", "ProjectName": "name", "KerasModel": "model",
+               "KerasH5": "model"}
+"""Top-level keys of hls4ml's own YAML (``hls4ml convert -c``) a project file may hold instead of ours."""
+HLS4ML_HANDLED = ("Part", "Backend", "OutputDir")
+HLS4ML_UNUSED = ("KerasJson", "InputData", "OutputPredictions", "WriterConfig", "AcceleratorConfig", "Board",
+                 "Interface", "Driver", "Precision", "Version", "Stamp")
+
+
+def is_hls4ml_config(data: Mapping[str, Any]) -> bool:
+    """A YAML in hls4ml's ``convert -c`` form (``IOType``, ``ClockPeriod``, ``Part``, ...) rather than a
+    project file of this toolkit."""
+    return bool(set(data) & (set(HLS4ML_KEYS) | set(HLS4ML_HANDLED) | set(HLS4ML_UNUSED)))
+
+
+def from_hls4ml_config(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """hls4ml's top-level keys as project-file keys, so ``convert --config`` and ``flow`` take the YAML an
+    hls4ml user already has: ``IOType``, ``ClockPeriod``, ``ProjectName``, ``KerasModel``/``KerasH5``,
+    ``HLSConfig``; ``Part`` names the board that has it, ``OutputDir`` is ``output_dir/name``. What this
+    toolkit cannot honour (another backend, a part no board has, files it does not use) is refused by name."""
+    out = {k: v for k, v in data.items() if k not in HLS4ML_KEYS and k not in HLS4ML_HANDLED}
+    for key, ours in HLS4ML_KEYS.items():
+        if key in data:
+            if ours in out and out[ours] != data[key]:
+                raise ConfigError(f"{source}: {key} and {ours} disagree ({data[key]!r}, {out[ours]!r}): give one")
+            out[ours] = data[key]
+    unused = sorted(k for k in data if k in HLS4ML_UNUSED)
+    if unused:
+        raise ConfigError(f"{source}: hls4ml keys {unused} are not used by fpga_accel (it writes hls4ml's "
+                          "VivadoAccelerator project itself): remove them")
+    backend = data.get("Backend")
+    if backend is not None and backend not in ("Vivado", "VivadoAccelerator"):
+        raise ConfigError(f"{source}: Backend {backend!r}: fpga_accel converts to hls4ml's VivadoAccelerator "
+                          "backend only; remove Backend or set it to VivadoAccelerator")
+    if "Part" in data:
+        boards = [b.name for b in BOARDS.values() if b.part == data["Part"]]
+        if not boards:
+            raise ConfigError(f"{source}: Part {data['Part']!r} is not the part of a known board "
+                              f"({', '.join(f'{b.name}: {b.part}' for b in BOARDS.values())}); give `board:` "
+                              "instead (or register the board, see README \"Extending\")")
+        out.setdefault("board", boards[0])
+    if "OutputDir" in data:
+        folder = Path(str(data["OutputDir"]))
+        out.setdefault("name", folder.name)
+        if out["name"] != folder.name:
+            raise ConfigError(f"{source}: the project goes to output_dir/name: OutputDir {str(folder)!r} and "
+                              f"ProjectName {out['name']!r} disagree; set output_dir: {str(folder.parent)!r} "
+                              "(the parent folder) instead of OutputDir")
+        out.setdefault("output_dir", str(folder.parent))
+    return out
+
+
 def load_project_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML project file: top-level convert keys, ``model``, ``custom_objects`` (a module holding the
     model's custom layer classes), an optional ``quantize:`` section, and per-layer settings as ``layers:``
-    (flat form) and/or hls4ml's ``HLSConfig:`` (see :func:`merge_hls_config`)."""
+    (flat form) and/or hls4ml's ``HLSConfig:`` (see :func:`merge_hls_config`). hls4ml's own YAML is read
+    too (:func:`from_hls4ml_config`)."""
     data = read_yaml(path, "project file")
-    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"quantize", "model", "custom_objects",
-                                                                    "data", "test_samples", "build", "deploy",
-                                                                    "HLSConfig"}
+    if is_hls4ml_config(data):
+        data = from_hls4ml_config(data, str(path))
+    known = {f.name for f in dataclasses.fields(ConvertConfig)} | {"model", "custom_objects", "HLSConfig",
+                                                                    *FLOW_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")

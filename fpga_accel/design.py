@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .activations import ACTIVATION_LAYER_CLASSES, KERAS_ACTIVATION_LAYERS
 from .errors import ConfigError, InputError
 from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
@@ -26,12 +27,8 @@ from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
 
 log = logging.getLogger(__name__)
 
-_KERAS_ACTIVATION_LAYERS = frozenset({"Activation", "QActivation", "Softmax", "ReLU", "LeakyReLU",
-                                      "ThresholdedReLU", "ELU", "PReLU"})
-"""Keras layers that are an activation: hls4ml converts them to one node, nothing is split off."""
-_ACTIVATION_NODES = frozenset({"Activation", "ParametrizedActivation", "PReLU", "Softmax", "TernaryTanh",
-                               "HardActivation"})
-"""hls4ml classes of the node it splits off a layer's ``activation``."""
+_KERAS_ACTIVATION_LAYERS = KERAS_ACTIVATION_LAYERS  # the one table: fpga_accel.activations
+_ACTIVATION_NODES = ACTIVATION_LAYER_CLASSES
 _INPUT_NODES = frozenset({"Input", "InputLayer"})
 _RESHAPE_NODES = frozenset({"Reshape", "Flatten"})
 
@@ -174,13 +171,19 @@ class Design:
         y = y.reshape((arr.shape[0],) + self.output_shape)
         return softmax(y) if self.host_softmax else y
 
-    def trace(self, x: Any) -> dict[str, np.ndarray]:
-        """Every traced layer's csim output for a batch, keyed by hls4ml layer name."""
+    def trace(self, x: Any) -> "Trace":
+        """hls4ml's convention: ``y, layers = design.trace(x)`` — the outputs (as :meth:`predict` gives
+        them) and every traced layer's csim output, keyed by hls4ml layer name.
+
+        The dict this returned before still answers ``trace(x)["fc1"]``, ``.items()``, ``.get()``... for one
+        release, with a DeprecationWarning (``len()`` and plain iteration are the pair's now)."""
         arr = check_input(x, self.input_shape)
-        lib = self._library()
-        shapes = self._trace_shapes()
-        _, traces = lib.trace(arr, shapes, slots=len(trace_sizes(self.layout)))
-        return traces
+        y, layers = self._library().trace(arr, self._trace_shapes(), slots=len(trace_sizes(self.layout)))
+        y = np.asarray(y).reshape((arr.shape[0],) + self.output_shape)
+        return Trace(softmax(y) if self.host_softmax else y, layers)
+
+    def _trace_layers(self, xs: np.ndarray) -> dict[str, np.ndarray]:
+        return self.trace(xs)[1]
 
     def _trace_shapes(self) -> dict[str, list[int]]:
         """The record's traced layers and their shapes, checked against the library before any of its
@@ -289,7 +292,7 @@ class Design:
                 return None
             flat = xs.reshape(n, -1).astype(np.float32)
             return flat if codec.kind == "float32" else codec.decode(codec.encode(flat))
-        traced = self.trace(xs).get(node["name"])
+        traced = self._trace_layers(xs).get(node["name"])
         return None if traced is None else traced.reshape(n, -1)
 
     def _logits_node(self) -> dict[str, Any] | None:
@@ -341,7 +344,7 @@ class Design:
             return
         from .quantizer_types import output_quantizer
 
-        traces = self.trace(xs)
+        traces = self._trace_layers(xs)
         ref = _keras_outputs(model, xs, [name for name, _ in pairs])
         keras_layers = {layer.name: layer for layer in model.layers}
         for name, node in pairs:
@@ -374,6 +377,57 @@ def _within_float32_rounding(ref: np.ndarray, ours: np.ndarray) -> bool:
 
 
 MAX_WORKERS = 64
+
+
+class Trace(tuple):
+    """``(y, layers)`` of :meth:`Design.trace`, as hls4ml's ``trace`` returns; the layer dict's own
+    methods still work on it for one release (deprecated: unpack it, or use ``.layers``)."""
+
+    def __new__(cls, y: np.ndarray, layers: dict[str, np.ndarray]) -> "Trace":
+        return super().__new__(cls, (y, layers))
+
+    @property
+    def y(self) -> np.ndarray:
+        return self[0]
+
+    @property
+    def layers(self) -> dict[str, np.ndarray]:
+        return self[1]
+
+    @staticmethod
+    def _deprecated(what: str) -> None:
+        import warnings
+
+        warnings.warn(f"Design.trace(x){what} is deprecated: trace returns hls4ml's (y, layers) now; use "
+                      f"`y, layers = design.trace(x)` and layers{what}", DeprecationWarning, stacklevel=3)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            self._deprecated(f"[{key!r}]")
+            return self[1][key]
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self._deprecated(" `in`")
+            return key in self[1]
+        return super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._deprecated(".get()")
+        return self[1].get(key, default)
+
+    def keys(self) -> Any:
+        self._deprecated(".keys()")
+        return self[1].keys()
+
+    def values(self) -> Any:
+        self._deprecated(".values()")
+        return self[1].values()
+
+    def items(self) -> Any:
+        self._deprecated(".items()")
+        return self[1].items()
 
 
 def _workers(value: Any) -> int:

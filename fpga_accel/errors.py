@@ -12,8 +12,9 @@ class ConfigError(FpgaAccelError):
     """A setting, model or project is not usable as given (unsupported layer, bad value, existing dir)."""
 
 
-class InputError(FpgaAccelError):
-    """Data handed to predict/compare has the wrong shape or dtype, or holds NaN/inf."""
+class InputError(FpgaAccelError, ValueError):
+    """Data handed to predict/compare has the wrong shape or dtype, or holds NaN/inf (also a ValueError,
+    what numpy and Keras users catch for bad arrays)."""
 
 
 class ToolNotFoundError(FpgaAccelError):
@@ -26,6 +27,15 @@ class BuildError(FpgaAccelError):
 
 class BoardError(FpgaAccelError):
     """The FPGA board, its overlay or its DMA cannot be used as asked."""
+
+
+class SelfTestError(BoardError):
+    """A bundle's self-test ran on the board and failed (``result``: its SelfTestResult, when the board
+    reported one); the previous bundle is back in place."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class NotExactError(FpgaAccelError):

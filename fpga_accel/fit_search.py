@@ -43,7 +43,7 @@ Option = Tuple[str, int]
 
 
 class NoFitError(FpgaAccelError):
-    """No setting the search can make fits the board within the margin (the CLI exits 3)."""
+    """No setting the search can make fits the board within the margin (the CLI exits 4)."""
 
 
 @dataclass

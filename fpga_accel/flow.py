@@ -12,26 +12,26 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .config import ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
+from .config import FLOW_SECTIONS, ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
 from .errors import ConfigError, NotExactError
-from .layout import META_FILE, ProjectMeta, read_json, write_atomic
+from .layout import META_FILE, FlowLayout, ProjectMeta, read_json, write_atomic
 from .runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
 
-STEPS = ("quantize", "convert", "csim", "estimate", "build", "bundle", "deploy")
 SUBSETS = {"host": ("quantize", "estimate"), "board": ("build", "deploy")}
 """Named ranges of steps: what runs without vendor tools, and what needs them (and a board)."""
 DEFAULT_STOP = "bundle"
 """deploy reaches a board: it runs only when asked for (``--to deploy``) and configured."""
-FLOW_KEYS = ("data", "test_samples", "build", "deploy")
+FLOW_KEYS = tuple(k for k in FLOW_SECTIONS if k != "quantize")
 """Project-file keys of the flow itself, beside ConvertConfig's keys, ``model`` and ``quantize:``."""
 
 
@@ -47,9 +47,11 @@ class FlowConfig:
     data: Optional[Path] = None
     """.npz with x (and y; x_test/y_test, else the last 20 % of x/y are the test set)."""
     test_samples: int = 500
-    build_steps: Tuple[str, ...] = ("csim", "synth", "export", "bitfile")
+    build_steps: Tuple[str, ...] = field(default_factory=lambda: _build_vocabulary()[1])
+    """Default: ``stages.build.DEFAULT_STEPS``."""
     build_flow: Optional[str] = None
-    """``vitis`` or ``vivado-hls``; None picks by the tools on PATH (see ``stages.build.FLOWS``)."""
+    """A name in ``stages.build.FLOWS`` (``vitis``, ``vivado-hls``, or one registered with
+    ``register_build_flow``); None picks by the tools on PATH."""
     bitstreams: Path = Path("bitstreams")
     deploy: Optional[Mapping[str, Any]] = None
     """Keyword arguments of ``stages.deploy.Remote`` (host, user, identity, ...)."""
@@ -140,8 +142,12 @@ def _test_samples(value: Any, path: str) -> int:
     return value
 
 
-BUILD_STEPS = ("csim", "synth", "cosim", "export", "bitfile")
-"""The vendor build's steps (``stages.build.STEPS``; named here so reading a project file stays light)."""
+def _build_vocabulary() -> Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]:
+    """(build steps, default build steps, build flow names) from the build stage's tables: one place
+    each (imported when a project's build settings are read, not when the flow module is)."""
+    from .stages.build import DEFAULT_STEPS, FLOWS, STEPS as BUILD_STEPS
+
+    return BUILD_STEPS, DEFAULT_STEPS, tuple(FLOWS)
 
 
 def _build_section(build: Any, path: str) -> Dict[str, Any]:
@@ -152,17 +158,18 @@ def _build_section(build: Any, path: str) -> Dict[str, Any]:
     unknown = set(build) - {"steps", "bitstreams", "flow"}
     if unknown:
         raise ConfigError(f"{path}: unknown build keys {sorted(map(str, unknown))}; known: ['bitstreams', 'flow', 'steps']")
-    if build.get("flow") not in (None, "vitis", "vivado-hls"):
-        raise ConfigError(f"{path}: build flow {build['flow']!r} is not 'vitis' or 'vivado-hls'")
-    steps = build.get("steps", "csim,synth,export,bitfile")
+    build_steps, default_steps, flows = _build_vocabulary()
+    if build.get("flow") not in (None, *flows):
+        raise ConfigError(f"{path}: build flow {build['flow']!r} is not {' or '.join(map(repr, flows))}")
+    steps = build.get("steps", list(default_steps))
     if isinstance(steps, str):
         steps = [s.strip() for s in steps.split(",")]
     if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
-        raise ConfigError(f"{path}: build steps must be a list of step names ({', '.join(BUILD_STEPS)}), "
+        raise ConfigError(f"{path}: build steps must be a list of step names ({', '.join(build_steps)}), "
                           f"got {build.get('steps')!r}")
-    bad = [s for s in steps if s not in BUILD_STEPS]
+    bad = [s for s in steps if s not in build_steps]
     if bad:
-        raise ConfigError(f"{path}: unknown build step {bad[0]!r}; the steps are {', '.join(BUILD_STEPS)}")
+        raise ConfigError(f"{path}: unknown build step {bad[0]!r}; the steps are {', '.join(build_steps)}")
     bitstreams = build.get("bitstreams", "bitstreams")
     if not isinstance(bitstreams, (str, Path)) or not str(bitstreams):
         raise ConfigError(f"{path}: build bitstreams {bitstreams!r} must be a folder path")
@@ -226,37 +233,60 @@ class FlowProject:
     """The estimate step's ``Estimate`` of this run (what its progress line said), for callers to show."""
     notes: Dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """A step's one-line account of what it decided (e.g. the settings ``fit`` chose), kept in flow.json."""
+    steps: Tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    """The steps of this run (:class:`Step`); empty: :data:`STEP_TABLE`."""
+    calibration: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    """Inputs that size the convert step's types; None: the data file's ``x`` (``convert --calibration``
+    sets it)."""
+
+    @property
+    def step_table(self) -> Tuple["Step", ...]:
+        return tuple(self.steps) or STEP_TABLE
+
+    def step(self, name: str) -> "Step":
+        for step in self.step_table:
+            if step.name == name:
+                return step
+        raise ConfigError(f"unknown step {name!r}; the steps are {', '.join(s.name for s in self.step_table)}")
+
+    @property
+    def layout(self) -> FlowLayout:
+        """Every path of the flow (``layout.FlowLayout``)."""
+        return FlowLayout(self.config.convert.output_dir, self.config.name, self.config.bitstreams)
 
     @property
     def work_dir(self) -> Path:
-        return self.config.convert.output_dir / f"{self.config.name}.flow"
+        return self.layout.work_dir
 
     @property
     def record_file(self) -> Path:
-        return self.work_dir / "flow.json"
+        return self.layout.record_file
 
     @property
     def quantized_model(self) -> Path:
-        return self.work_dir / "quantized.h5" if self.config.quantize is not None else self.config.model
+        return self.layout.quantized_model if self.config.quantize is not None else self.config.model
 
     @property
     def hls_project(self) -> Path:
-        return self.config.convert.project_dir
+        return self.layout.project.root
 
     @property
     def bundle(self) -> Path:
-        return self.config.bitstreams / self.config.name
+        return self.layout.bundle
 
     @classmethod
-    def open(cls, config: FlowConfig, jobs: Optional[int] = None) -> "FlowProject":
-        project = cls(config, jobs=jobs)
+    def open(cls, config: FlowConfig, jobs: Optional[int] = None,
+             steps: Optional[Sequence[Any]] = None) -> "FlowProject":
+        project = cls(config, jobs=jobs, steps=step_list(steps) if steps is not None else ())
         if project.record_file.exists():
             project.records = read_records(project.record_file)
         return project
 
     def save(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        steps = [dataclasses.asdict(self.records[s]) for s in STEPS if s in self.records]
+        order = [s.name for s in self.step_table]
+        names = order + sorted(set(self.records) - set(order))  # records of steps not in this run are kept
+        steps = [dataclasses.asdict(self.records[s]) for s in names if s in self.records]
         write_atomic(self.record_file, json.dumps({"format": 1, "name": self.config.name, "steps": steps}, indent=2) + "\n")
 
     # ---- data the steps share ------------------------------------------------------------------
@@ -311,7 +341,7 @@ def read_records(path: Path) -> Dict[str, StepRecord]:
             if key in entry and (isinstance(entry[key], bool) or not isinstance(entry[key], kind)):
                 raise ConfigError(f"{path} is damaged (step {str(entry.get('step'))[:30]!r}: {key} "
                                   f"{str(entry[key])[:30]!r} has the wrong type); {fix}")
-        if entry["step"] not in STEPS or not all(isinstance(v, str) for v in entry.get("outputs", {}).values()):
+        if not _STEP_NAME.match(entry["step"]) or not all(isinstance(v, str) for v in entry.get("outputs", {}).values()):
             raise ConfigError(f"{path} is damaged (unknown step {entry['step'][:30]!r} or outputs); {fix}")
         records[entry["step"]] = StepRecord(**entry)
     return records
@@ -333,7 +363,7 @@ def step_quantize(project: FlowProject, progress: Progress) -> FlowProject:
 def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
     from .stages.convert import convert
 
-    x, _, _, _ = project.train_test()
+    x = project.calibration if project.calibration is not None else project.train_test()[0]
     design = convert(project.load(project.quantized_model), project.config.convert, calibration=x, force=True,
                      jobs=project.jobs)
     if project.config.convert.fit:
@@ -355,12 +385,13 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     _, _, xt, yt = project.train_test()
     model = project.load(project.quantized_model)
     if xt is None:
-        from .keras_compat import input_shape
+        from .keras_compat import input_bound, input_shape
+        from .runtime.validate import random_inputs
 
-        xt = np.random.default_rng(0).uniform(-1, 1, (project.config.test_samples,) + input_shape(model)).astype(np.float32)
+        xt = random_inputs(project.config.test_samples, input_shape(model), input_bound(model))
     report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
     assert report is not None
-    write_atomic(project.work_dir / "csim_report.json", json.dumps(report.to_dict(), indent=2) + "\n")
+    write_atomic(project.layout.csim_report, json.dumps(report.to_dict(), indent=2) + "\n")
     progress(Update("  " + report.format().replace("\n", "\n  "), step="csim"))
     if project.config.require_exact and not report.passed:
         raise NotExactError(f"csim is not bit-exact ({report.bit_exact:.2%} of {report.n_samples} samples)")
@@ -405,14 +436,9 @@ def step_bundle(project: FlowProject, progress: Progress) -> FlowProject:
 def step_deploy(project: FlowProject, progress: Progress) -> FlowProject:
     from .stages.deploy import Remote, deploy
 
-    progress(Update(deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress), step="deploy"))
+    result = deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress)
+    progress(Update(result.format(), step="deploy"))
     return project
-
-
-STEP_FUNCTIONS: Dict[str, Callable[[FlowProject, Progress], FlowProject]] = {
-    "quantize": step_quantize, "convert": step_convert, "csim": step_csim, "estimate": step_estimate,
-    "build": step_build, "bundle": step_bundle, "deploy": step_deploy,
-}
 
 
 # ---- what each step reads and writes (for skipping unchanged steps) --------------------------------
@@ -430,27 +456,6 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-def _io(project: FlowProject, step: str) -> Tuple[Dict[str, Any], List[Path], List[Path]]:
-    """(settings, input files, output files) of a step."""
-    c = project.config
-    data = [c.data] if c.data else []
-    record = project.hls_project / META_FILE  # hashed as the design it records (see _file_digest)
-    hls_sources = [project.hls_project / "firmware", record]
-    table: Dict[str, Tuple[Any, List[Path], List[Path]]] = {
-        "quantize": (c.quantize, [c.model, *data], [project.quantized_model]),
-        "convert": (c.convert, [project.quantized_model, *data], [record, project.hls_project / "firmware"]),
-        "csim": (c.test_samples, [project.quantized_model, *data, *hls_sources],
-                 [project.work_dir / "csim_report.json"]),
-        "estimate": (c.convert.margin, [record], [record]),
-        "build": ((c.build_steps, c.build_flow), hls_sources, [record]),
-        "bundle": (str(c.bitstreams), [record, *_bitstream(project), project.quantized_model, *data],
-                   [project.bundle / "manifest.json"]),
-        "deploy": (c.deploy, [project.bundle / "manifest.json"], []),
-    }
-    settings, inputs, outs = table[step]
-    return {"settings": repr(settings)}, inputs, outs
-
-
 def _bitstream(project: FlowProject) -> List[Path]:
     """The .bit and .hwh the build step leaves (where hls4ml's Vivado project puts them)."""
     if not (project.hls_project / META_FILE).is_file():
@@ -462,11 +467,12 @@ def _bitstream(project: FlowProject) -> List[Path]:
     return [paths["bit"], paths["hwh"]]
 
 
-def input_digest(project: FlowProject, step: str) -> str:
-    settings, inputs, _ = _io(project, step)
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for path in inputs:
-        digest.update(f"{path}:{_file_digest(path)}".encode())
+def input_digest(project: FlowProject, step: "Step | str") -> str:
+    """sha256 over a step's settings and the files it reads."""
+    step = project.step(step) if isinstance(step, str) else step
+    digest = hashlib.sha256(json.dumps({"settings": repr(step.settings(project))}, sort_keys=True).encode())
+    for path in step.reads(project) if step.reads is not None else ():
+        digest.update(f"{path}:{_file_digest(Path(path))}".encode())
     return digest.hexdigest()
 
 
@@ -475,19 +481,128 @@ def _outputs_intact(last: StepRecord, outs: List[Path]) -> bool:
     return all(last.outputs.get(str(p)) in (None, _file_digest(p)) for p in outs)
 
 
-def _not_configured(project: FlowProject, step: str) -> Optional[str]:
-    if step == "quantize" and project.config.quantize is None:
-        return "no `quantize:` section: the model is used as it is"
-    if step == "deploy" and not project.config.deploy:
-        return "no `deploy:` section"
+# ---- the step table: the one list of steps, what each does, reads and writes ----------------------
+
+StepFunction = Callable[[FlowProject, Progress], FlowProject]
+_STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+
+
+def _no_files(project: FlowProject) -> List[Path]:
+    return []
+
+
+def _no_settings(project: FlowProject) -> Any:
     return None
+
+
+def _always(project: FlowProject) -> "bool | str":
+    return True
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the pipeline (FINN's builder steps), with what it reads and writes so the runner can
+    skip it when nothing it depends on changed. Adding a step is one row of :data:`STEP_TABLE` (or, for
+    one run, a ``Step`` or plain callable in ``run_flow(..., steps=[...])``)."""
+
+    name: str
+    run: StepFunction
+    """``run(project, progress) -> project``: does the work (files under ``project``'s paths)."""
+    reads: Optional[Callable[[FlowProject], Sequence[Path]]] = None
+    """The files the step reads; None: not known, so the step runs every time it is selected."""
+    writes: Callable[[FlowProject], Sequence[Path]] = _no_files
+    """The files it writes: a skip needs them still there, as the step left them."""
+    configured: Callable[[FlowProject], "bool | str"] = _always
+    """True when the project file configures the step; else False or the reason it is left out."""
+    settings: Callable[[FlowProject], Any] = _no_settings
+    """The settings its result depends on (hashed, by ``repr``, with the files it reads)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _STEP_NAME.match(self.name):
+            raise ConfigError(f"step name {self.name!r} must be a plain name (letters, digits, _ and -)")
+        if not callable(self.run):
+            raise ConfigError(f"step {self.name!r}: run must be callable(project, progress), got {self.run!r}")
+
+
+def _quantize_configured(project: FlowProject) -> "bool | str":
+    return project.config.quantize is not None or "no `quantize:` section: the model is used as it is"
+
+
+def _deploy_configured(project: FlowProject) -> "bool | str":
+    return bool(project.config.deploy) or "no `deploy:` section"
+
+
+def _data(project: FlowProject) -> List[Path]:
+    return [project.config.data] if project.config.data else []
+
+
+def _record(project: FlowProject) -> Path:
+    return project.layout.project.meta_file  # hashed as the design it records (see _file_digest)
+
+
+def _hls_sources(project: FlowProject) -> List[Path]:
+    return [project.layout.project.firmware, _record(project)]
+
+
+STEP_TABLE: Tuple[Step, ...] = (
+    Step("quantize", step_quantize, configured=_quantize_configured, settings=lambda p: p.config.quantize,
+         reads=lambda p: [p.config.model, *_data(p)], writes=lambda p: [p.quantized_model]),
+    Step("convert", step_convert, settings=lambda p: p.config.convert,
+         reads=lambda p: [p.quantized_model, *_data(p)], writes=lambda p: [_record(p), p.layout.project.firmware]),
+    Step("csim", step_csim, settings=lambda p: p.config.test_samples,
+         reads=lambda p: [p.quantized_model, *_data(p), *_hls_sources(p)],
+         writes=lambda p: [p.layout.csim_report]),
+    Step("estimate", step_estimate, settings=lambda p: p.config.convert.margin,
+         reads=lambda p: [_record(p)], writes=lambda p: [_record(p)]),
+    Step("build", step_build, settings=lambda p: (p.config.build_steps, p.config.build_flow),
+         reads=_hls_sources, writes=lambda p: [_record(p)]),
+    Step("bundle", step_bundle, settings=lambda p: str(p.config.bitstreams),
+         reads=lambda p: [_record(p), *_bitstream(p), p.quantized_model, *_data(p)],
+         writes=lambda p: [p.bundle / "manifest.json"]),
+    Step("deploy", step_deploy, configured=_deploy_configured, settings=lambda p: p.config.deploy,
+         reads=lambda p: [p.bundle / "manifest.json"]),
+)
+"""The pipeline, in order: every consumer (the runner, ``--from/--to``, the CLI's commands, the sweep,
+flow.json's reader) reads it."""
+STEPS = tuple(step.name for step in STEP_TABLE)
+"""The step names in order."""
+
+
+def as_step(step: "Step | str | StepFunction") -> Step:
+    """A step as the runner takes it: a :class:`Step`, the name of one in :data:`STEP_TABLE`, or a plain
+    callable ``f(project, progress) -> project`` (its ``__name__`` without ``step_`` names it; it reads
+    nothing the runner knows of, so it runs every time it is selected)."""
+    if isinstance(step, Step):
+        return step
+    if isinstance(step, str):
+        for known in STEP_TABLE:
+            if known.name == step:
+                return known
+        raise ConfigError(f"unknown step {step!r}; the steps are {', '.join(STEPS)}")
+    if callable(step):
+        name = getattr(step, "__name__", type(step).__name__)
+        return Step(name[len("step_"):] if name.startswith("step_") else name, step)
+    raise ConfigError(f"a step is a Step, a step name or a callable(project, progress), got {step!r}")
+
+
+def step_list(steps: Optional[Sequence["Step | str | StepFunction"]] = None) -> Tuple[Step, ...]:
+    """``steps`` (default: :data:`STEP_TABLE`) as Steps, each name once."""
+    table = STEP_TABLE if steps is None else tuple(as_step(s) for s in steps)
+    names = [s.name for s in table]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice or not table:
+        raise ConfigError(f"steps {twice} are given twice: each step runs once" if twice else "no steps to run")
+    return table
 
 
 # ---- the runner -----------------------------------------------------------------------------------
 
 
-def select_steps(start: Optional[str] = None, stop: Optional[str] = None, subset: Optional[str] = None) -> List[str]:
-    """The steps from ``start`` to ``stop`` (names in STEPS), or those of a named ``subset``."""
+def select_steps(start: Optional[str] = None, stop: Optional[str] = None, subset: Optional[str] = None,
+                 steps: Optional[Sequence[Any]] = None) -> List[str]:
+    """The steps from ``start`` to ``stop`` (names in ``steps``, default :data:`STEPS`), or those of a named
+    ``subset``."""
+    names = [s.name for s in step_list(steps)]
     if subset is not None:
         if subset not in SUBSETS:
             raise ConfigError(f"unknown subset {subset!r}; the subsets are {', '.join(SUBSETS)}")
@@ -495,55 +610,73 @@ def select_steps(start: Optional[str] = None, stop: Optional[str] = None, subset
             raise ConfigError("give either a subset of steps or --from/--to, not both")
         start, stop = SUBSETS[subset]
     for value in (start, stop):
-        if value is not None and value not in STEPS:
-            raise ConfigError(f"unknown step {value!r}; the steps are {', '.join(STEPS)}")
-    first = STEPS.index(start) if start else 0
-    last = STEPS.index(stop or DEFAULT_STOP)
+        if value is not None and value not in names:
+            raise ConfigError(f"unknown step {value!r}; the steps are {', '.join(names)}")
+    stop = stop or (DEFAULT_STOP if DEFAULT_STOP in names else names[-1])
+    first = names.index(start) if start else 0
+    last = names.index(stop)
     if first > last:
-        raise ConfigError(f"--from {start} comes after --to {stop or DEFAULT_STOP}")
-    return list(STEPS[first:last + 1])
+        raise ConfigError(f"--from {start} comes after --to {stop}")
+    return names[first:last + 1]
 
 
 def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str] = None, force: bool = False,
-             progress: Optional[Progress] = None, jobs: Optional[int] = None, subset: Optional[str] = None) -> FlowProject:
+             progress: Optional[Progress] = None, jobs: Optional[int] = None, subset: Optional[str] = None,
+             steps: Optional[Sequence[Any]] = None) -> FlowProject:
     """Run the steps from ``start`` to ``stop``; a step whose inputs are unchanged since it last ran
     (and whose outputs exist) is skipped unless ``force``. Records are saved after every step. ``jobs``:
-    cores the flow has to itself (g++ processes for csim builds)."""
+    cores the flow has to itself (g++ processes for csim builds). ``steps``: the pipeline of this run
+    (default :data:`STEP_TABLE`): Steps, their names, or callables ``f(project, progress) -> project``,
+    e.g. ``[*STEP_TABLE[:3], my_check, *STEP_TABLE[3:]]``."""
     progress = progress or log_progress(log)
-    project = FlowProject.open(config, jobs=jobs)
-    steps = select_steps(start, stop, subset)
+    project = FlowProject.open(config, jobs=jobs, steps=steps)
+    selected = [project.step(name) for name in select_steps(start, stop, subset, project.step_table)]
     project.work_dir.mkdir(parents=True, exist_ok=True)
-    for i, step in enumerate(steps, 1):
-        reason = _not_configured(project, step)
-        if reason:
-            project.records[step] = StepRecord(step, "not configured", detail=reason)
-            progress(Update(f"{step}: not configured ({reason})", "skipped", i, len(steps), step))
-            project.save()
-            continue
-        digest = input_digest(project, step)
-        _, _, outs = _io(project, step)
-        last = project.records.get(step)
-        if not force and last is not None and last.status in ("ran", "skipped") and last.inputs == digest \
-                and all(p.exists() for p in outs) and _outputs_intact(last, outs):
-            project.records[step] = dataclasses.replace(last, status="skipped", seconds=0.0,
-                                                        detail="inputs unchanged since it last ran")
-            progress(Update(f"{step}: skipped (inputs unchanged)", "skipped", i, len(steps), step))
-            project.save()
-            continue
-        progress(Update(f"{step} …", "start", i, len(steps), step))
-        t0 = time.perf_counter()
-        try:
-            project = STEP_FUNCTIONS[step](project, progress)
-        except BaseException as exc:
-            project.records[step] = StepRecord(step, "failed", round(time.perf_counter() - t0, 2), digest,
-                                               detail=" ".join(str(exc).split())[:500] or type(exc).__name__)
-            project.save()
-            raise
-        project.records[step] = StepRecord(step, "ran", round(time.perf_counter() - t0, 2), digest,
-                                           {str(p): _file_digest(p) for p in outs}, project.notes.get(step, ""))
-        project.save()
-        progress(Update(f"{step}: done in {project.records[step].seconds:.1f} s", "done", i, len(steps), step))
+    for i, step in enumerate(selected, 1):
+        project = run_step(project, step, progress, force, (i, len(selected)))
     return project
 
 
-__all__ = ["FlowConfig", "FlowProject", "STEPS", "SUBSETS", "StepRecord", "run_flow", "select_steps"]
+def run_step(project: FlowProject, step: "Step | str", progress: Optional[Progress] = None, force: bool = False,
+             position: Tuple[int, int] = (1, 1)) -> FlowProject:
+    """One step through the runner: left out when not configured, skipped when unchanged (unless
+    ``force``), else run and recorded in flow.json."""
+    progress = progress or log_progress(log)
+    step = project.step(step) if isinstance(step, str) else step
+    i, n, name = position[0], position[1], step.name
+    configured = step.configured(project)
+    if configured is not True:
+        reason = configured if isinstance(configured, str) and configured else "not set up in the project file"
+        project.records[name] = StepRecord(name, "not configured", detail=reason)
+        progress(Update(f"{name}: not configured ({reason})", "skipped", i, n, name))
+        project.save()
+        return project
+    digest = input_digest(project, step)
+    outs = [Path(p) for p in step.writes(project)]
+    last = project.records.get(name)
+    if not force and step.reads is not None and last is not None and last.status in ("ran", "skipped") \
+            and last.inputs == digest and all(p.exists() for p in outs) and _outputs_intact(last, outs):
+        project.records[name] = dataclasses.replace(last, status="skipped", seconds=0.0,
+                                                    detail="inputs unchanged since it last ran")
+        progress(Update(f"{name}: skipped (inputs unchanged)", "skipped", i, n, name))
+        project.save()
+        return project
+    progress(Update(f"{name} …", "start", i, n, name))
+    t0 = time.perf_counter()
+    try:
+        result = step.run(project, progress)
+    except BaseException as exc:
+        project.records[name] = StepRecord(name, "failed", round(time.perf_counter() - t0, 2), digest,
+                                           detail=" ".join(str(exc).split())[:500] or type(exc).__name__)
+        project.save()
+        raise
+    project = result if isinstance(result, FlowProject) else project  # a custom step may return nothing
+    project.records[name] = StepRecord(name, "ran", round(time.perf_counter() - t0, 2), digest,
+                                       {str(p): _file_digest(p) for p in outs}, project.notes.get(name, ""))
+    project.save()
+    progress(Update(f"{name}: done in {project.records[name].seconds:.1f} s", "done", i, n, name))
+    return project
+
+
+__all__ = ["STEPS", "STEP_TABLE", "SUBSETS", "FlowConfig", "FlowProject", "Step", "StepRecord", "as_step",
+           "run_flow", "run_step", "select_steps"]

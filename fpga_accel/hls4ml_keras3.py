@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from . import activations
+
 log = logging.getLogger(__name__)
 
-ACTIVATION_NODES = ("Activation", "LeakyReLU", "ThresholdedReLU", "ELU", "PReLU", "Softmax", "TernaryTanh",
-                    "HardActivation")
+ACTIVATION_NODES = activations.ACTIVATION_NODES
 """Node classes that are an activation themselves: hls4ml's Keras-2 parser splits no activation off these."""
 BATCHNORM_CLASSES = ("BatchNormalization", "QBatchNormalization")
 KERAS_BATCHNORM = "keras.src.layers.normalization.batch_normalization.BatchNormalization"

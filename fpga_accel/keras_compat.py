@@ -129,6 +129,16 @@ def layer_input_shape(layer: Any) -> tuple[int | None, ...]:
     return _shape(layer.input.shape)
 
 
+def input_bound(model: Any) -> float:
+    """How far made-up inputs reach (``runtime.validate.random_inputs``): 1.25 x the range of the model's
+    input quantizer (so saturation is exercised), else 4."""
+    first = next((layer for layer in model.layers if type(layer).__name__ != "InputLayer"), None)
+    q = quantizer_of(first) if first is not None else None
+    if q is not None and hasattr(q, "bits"):
+        return 1.25 * 2.0 ** float(getattr(q, "integer", 0) or 0)
+    return 4.0
+
+
 def quantizer_of(layer: Any) -> Any:
     """The quantizer a QActivation applies, as an object: QKeras 0.9 keeps it in ``quantizer`` (its
     ``activation`` may be the string given), qkeras-v3 only in ``activation``. None for other layers."""
@@ -222,6 +232,6 @@ def save(model: Any, path: Path) -> None:
     model.save(str(path), include_optimizer=False)
 
 
-__all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_layer_name", "input_shape", "is_keras3",
+__all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_bound", "input_layer_name", "input_shape", "is_keras3",
            "keras_module", "keras_version", "layer_input_shape", "load_qmodel", "output_layer", "output_shape",
            "producing_layer", "quantizer_of", "hls4ml_handler_changes", "hls4ml_parsing", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]

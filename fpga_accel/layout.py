@@ -75,6 +75,65 @@ class ProjectLayout:
     def design_tcl(self) -> Path:
         return self.root / "design.tcl"
 
+    @classmethod
+    def under(cls, output_dir: "str | Path", name: str) -> "ProjectLayout":
+        """Where a project named ``name`` goes: ``output_dir/name`` (convert, fit, the flow)."""
+        return cls(Path(output_dir) / name, name)
+
+    @property
+    def build_log(self) -> Path:
+        """Vendor tool output of ``build`` (both flows)."""
+        return self.root / "build.log"
+
+    @property
+    def flat_utilization(self) -> Path:
+        """The flat utilisation report Vivado is asked for beside hls4ml's hierarchical one."""
+        return self.root / "vivado_utilization.rpt"
+
+    @property
+    def hls_solution(self) -> Path:
+        """Vivado HLS's solution of hls4ml's build_prj.tcl (vivado-hls flow)."""
+        return self.root / f"{self.project_name}_prj" / "solution1"
+
+    @property
+    def vivado_accelerator(self) -> Path:
+        """hls4ml's design.tcl Vivado project (vivado-hls flow)."""
+        return self.root / f"{self.project_name}_vivado_accelerator"
+
+
+@dataclass(frozen=True)
+class FlowLayout:
+    """Where ``fpga-accel flow`` keeps its own files: ``<output_dir>/<name>.flow/`` beside the project,
+    and the bundle under the bitstreams folder."""
+
+    output_dir: Path
+    name: str
+    bitstreams: Path
+
+    @property
+    def work_dir(self) -> Path:
+        return Path(self.output_dir) / f"{self.name}.flow"
+
+    @property
+    def record_file(self) -> Path:
+        return self.work_dir / "flow.json"
+
+    @property
+    def quantized_model(self) -> Path:
+        return self.work_dir / "quantized.h5"
+
+    @property
+    def csim_report(self) -> Path:
+        return self.work_dir / "csim_report.json"
+
+    @property
+    def project(self) -> ProjectLayout:
+        return ProjectLayout.under(self.output_dir, self.name)
+
+    @property
+    def bundle(self) -> Path:
+        return Path(self.bitstreams) / self.name
+
 
 def refuse_overwrite(path: Path, force: bool) -> None:
     """Nothing is overwritten without --force: an existing file, or a folder that is not empty."""

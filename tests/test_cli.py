@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fpga_accel.cli import EXIT_DISAGREE, EXIT_ERROR, main
+from fpga_accel.cli import EXIT_NOT_EXACT, EXIT_ERROR, main
 import fpga_accel as fa
 from models import float_mlp, qmlp
 
@@ -84,7 +84,7 @@ def test_disagreement_exits_non_zero(files, tmp_path):
     assert main(["quantize", str(files / "float.h5"), "-o", str(other), "--weight-bits", "3",
                  "--data", str(files / "train.npz")]) == 0
     code = main(["csim", str(files / "hls" / "mlp"), "--input", str(files / "x.npy"), "--reference", str(other)])
-    assert code == EXIT_DISAGREE
+    assert code == EXIT_NOT_EXACT
 
 
 def test_missing_files_and_unsupported_layers(tmp_path, caplog):
@@ -109,6 +109,13 @@ def test_project_file_with_flag_override(files, tmp_path):
     assert main(["convert", "--config", str(config), "--reuse-factor", "2"]) == 0
     meta = json.loads((tmp_path / "hls" / "fromyaml" / "fpga_accel.json").read_text())
     assert meta["io_type"] == "io_stream" and meta["reuse_factor"] == 2
+    assert meta["fidelity"]["source"] != "calibration data"
+    # convert runs the flow's convert step: the project file's data: calibrates it, as `fpga-accel flow` does
+    config.write_text(config.read_text() + f"data: {files / 'train.npz'}\nverify_samples: 50\n")
+    assert main(["convert", "--config", str(config), "--force"]) == 0
+    meta = json.loads((tmp_path / "hls" / "fromyaml" / "fpga_accel.json").read_text())
+    assert meta["fidelity"]["source"] == "calibration data" and meta["fidelity"]["samples"] == 50
+    assert not (tmp_path / "hls" / "fromyaml.flow").exists()  # convert alone keeps no flow records
 
 
 def test_console_script_help():

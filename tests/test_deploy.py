@@ -31,8 +31,9 @@ def bundle(tmp_path_factory):
 @pytest.mark.skipif(not BOARD_PYTHON, reason="needs the numpy + pynq board venv (FPGA_ACCEL_BOARD_PYTHON, set by .ci/run)")
 def test_deploy_installs_and_self_tests(bundle, sshd, tmp_path):
     remote = _remote(sshd, tmp_path)
-    out = deploy(bundle, remote)
-    assert "bit-exact with QKeras  100.00%" in out and "PASS" in out and "inferences/s" in out
+    result = deploy(bundle, remote)
+    assert result.passed and result.bit_exact == 1.0 and result.n == 8  # the board's SelfTestResult
+    assert "bit-exact with QKeras  100.00%" in result.output and "inferences/s" in result.output
     deployed = tmp_path / "board" / "bundles" / "cnn"
     assert json.loads((deployed / "manifest.json").read_text())["name"] == "cnn"
     assert not list((tmp_path / "board").glob(".incoming-*"))  # temporary folder removed
@@ -50,8 +51,9 @@ def test_deploy_installs_and_self_tests(bundle, sshd, tmp_path):
     data["y"] = data["y"] + 1.0  # expected outputs the design does not produce
     np.savez(broken / "test_vectors.npz", **data)
     files_before = {p.name: p.read_bytes() for p in deployed.iterdir() if p.is_file()}
-    with pytest.raises(fa.BoardError, match="self-test failed"):
+    with pytest.raises(fa.SelfTestError, match="self-test of cnn failed") as failed:
         deploy(broken, remote)
+    assert failed.value.result is not None and not failed.value.result.passed
     assert {p.name: p.read_bytes() for p in deployed.iterdir() if p.is_file()} == files_before
     assert not (tmp_path / "board" / "bundles" / "cnn.previous").exists()
 
@@ -91,3 +93,37 @@ def test_package_for_sd_card(bundle, tmp_path):
     assert any(n.startswith("cnn/fpga_accel-") and n.endswith(".whl") for n in names)
     with pytest.raises(fa.ConfigError, match="exists; pass --force"):
         package(bundle, out)
+
+
+def test_deploy_returns_the_boards_self_test_result_or_raises_it_failed(bundle, monkeypatch):
+    """Without a board venv: the ssh steps stubbed, the board's printed result line is what comes back."""
+    from fpga_accel.runtime.accelerator import BenchResult
+    from fpga_accel.runtime.selftest import EXIT_FAILED, SelfTestResult, result_line
+    from fpga_accel.stages import deploy as deploy_stage
+
+    def board(bit_exact):
+        return SelfTestResult("pynq", 8, bit_exact, 1.0, 1.0 - bit_exact, BenchResult("pynq", 8, 10, 1e5, 0.1, 0.2))
+
+    def ssh(answer):
+        def run(cmd, what, stream, timeout):
+            if "selftest" not in " ".join(cmd):
+                return ""
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return run
+
+    monkeypatch.setattr(deploy_stage.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(deploy_stage.subprocess, "run", lambda *a, **k: None)
+    monkeypatch.setattr(deploy_stage, "_run", ssh("PASS\n" + result_line(board(1.0)) + "\n"))
+    result = deploy(bundle, Remote(host="board"))
+    assert result == board(1.0) and result.passed and result.output.startswith("PASS")
+    failed = fa.BoardError("deploy to board: swap failed (exit 5): ...")
+    failed.output, failed.returncode = "FAIL\n" + result_line(board(0.25)), EXIT_FAILED
+    monkeypatch.setattr(deploy_stage, "_run", ssh(failed))
+    with pytest.raises(fa.SelfTestError, match=r"self-test of cnn failed on xilinx@board \(bit-exact 25.00%") as info:
+        deploy(bundle, Remote(host="board"))
+    assert info.value.result == board(0.25)
+    monkeypatch.setattr(deploy_stage, "_run", ssh("an old runtime's text\n"))
+    with pytest.raises(fa.BoardError, match="printed no result"):
+        deploy(bundle, Remote(host="board"))

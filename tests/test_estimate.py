@@ -343,13 +343,13 @@ def test_qconv2dbatchnorm_costs_like_qconv2d_plus_batchnorm(tmp_path):
 
 
 def test_estimate_cli(tmp_path, capsys):
-    from fpga_accel.cli import EXIT_DISAGREE, main
+    from fpga_accel.cli import EXIT_DOES_NOT_FIT, main
 
     design = fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path))
     expected = estimate(design)
     code = main(["estimate", str(design.root)])
     lines = capsys.readouterr().out.splitlines()
-    assert code == (EXIT_DISAGREE if expected.verdict == "DOES NOT FIT" else 0)
+    assert code == (EXIT_DOES_NOT_FIT if expected.verdict == "DOES NOT FIT" else 0)
     rows = {line.split()[0]: line.split()[1:] for line in lines[3:] if line.split() and line.split()[0] in
             {l.name for l in expected.layers}}
     fc1 = next(l for l in expected.layers if l.name == "fc1")
@@ -365,7 +365,7 @@ def test_estimate_cli(tmp_path, capsys):
     assert (data["board"], data["figure"], data["verdict"], data["dominant_layer"]) == \
         ("pynq-z2", "synth", expected.verdict, "fc2")
     assert data["total"] == expected.total and data["high"]["lut"] > data["total"]["lut"] > data["low"]["lut"]
-    assert main(["estimate", str(design.root), "--margin", "0.0001"]) == EXIT_DISAGREE
+    assert main(["estimate", str(design.root), "--margin", "0.0001"]) == EXIT_DOES_NOT_FIT
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("DOES NOT FIT: largest use is LUT, dominated by layer fc2 (band covers ")
 
@@ -383,7 +383,7 @@ def test_estimate_cli_model_and_hls4ml_yaml_config(tmp_path, capsys):
     import hls4ml
     import yaml
 
-    from fpga_accel.cli import EXIT_DISAGREE, main
+    from fpga_accel.cli import EXIT_DOES_NOT_FIT, main
 
     model = qmlp()
     model.save(tmp_path / "m.h5")
@@ -396,7 +396,7 @@ def test_estimate_cli_model_and_hls4ml_yaml_config(tmp_path, capsys):
 
     code = main(["estimate", "--model", str(tmp_path / "m.h5"), "--config", str(tmp_path / "hls4ml.yml"), "--json"])
     printed = json.loads(capsys.readouterr().out)
-    assert code == (EXIT_DISAGREE if printed["verdict"] == "DOES NOT FIT" else 0)
+    assert code == (EXIT_DOES_NOT_FIT if printed["verdict"] == "DOES NOT FIT" else 0)
     assert (printed["io_type"], printed["clock_period_ns"]) == ("io_stream", 7.5)
 
     # the same model and configuration, written by hls4ml itself as a project on disk

@@ -13,7 +13,7 @@ import yaml
 
 import fpga_accel as fa
 from fpga_accel.analysis.estimate import estimate
-from fpga_accel.cli import EXIT_DISAGREE, EXIT_ERROR, main
+from fpga_accel.cli import EXIT_DOES_NOT_FIT, EXIT_ERROR, main
 from fpga_accel.config import LayerSetting, layer_settings_from
 from models import jet_tagger
 
@@ -174,7 +174,7 @@ def _check_fit_reaches_the_project(tmp_path, capsys, model, calibration=None, ex
     for name, setting in chosen.items():  # every chosen setting reached hls4ml's firmware
         assert params[name] == {"reuse_factor": setting["reuse_factor"], "strategy": setting["strategy"]}, name
     capsys.readouterr()
-    assert main(["estimate", str(project), "--json"]) in (0, EXIT_DISAGREE)
+    assert main(["estimate", str(project), "--json"]) in (0, EXIT_DOES_NOT_FIT)
     est = json.loads(capsys.readouterr().out)
     assert est["io_type"] == settings["io_type"] and est["latency_cycles"] == int(predicted.group(2))
     assert est["verdict"] == predicted.group(3) == "FITS"
@@ -221,9 +221,9 @@ def test_fit_result_matches_the_search_in_python(tmp_path):
     assert estimate(design).total == result.chosen.estimate.total
 
 
-def test_nothing_fits_exits_3_saying_by_how_much_and_which_layer(tmp_path, capsys, caplog):
+def test_nothing_fits_exits_4_saying_by_how_much_and_which_layer(tmp_path, capsys, caplog):
     code, out = _fit_and_convert(tmp_path, huge_model(), extra=["--io-type", "io_parallel"])
-    assert code == EXIT_DISAGREE and not out.exists()
+    assert code == EXIT_DOES_NOT_FIT and not out.exists()
     message = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"][-1]
     assert re.search(r"nothing fits pynq-z2 within 80% of each resource: the closest candidate \(io_parallel, "
                      r"wide [LR]/\d+\) needs (LUT|FF|DSP|BRAM36) at \d+% of the part .*x the limit; its largest "

@@ -184,6 +184,10 @@ def test_selftest_module(bundles):
                            "--backend", "simulated"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "bit-exact with QKeras  100.00%" in proc.stdout and "PASS" in proc.stdout
+    from fpga_accel.runtime.selftest import parse_result
+
+    result = parse_result(proc.stdout)  # the line deploy reads back on the host
+    assert result is not None and result.passed and result.bit_exact == 1.0 and result.n == 32
 
 
 def test_run_and_bench_cli(bundles, tmp_path, capsys):
@@ -260,7 +264,8 @@ assert not loaded, loaded
 
 
 RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelError", "InputError",
-                     "NotExactError", "Progress", "ToolNotFoundError", "Update", "__version__"]
+                     "NotExactError", "Progress", "SelfTestError", "SelfTestResult", "ToolNotFoundError", "Update",
+                     "__version__"]
 
 
 def test_host_install_lists_and_resolves_the_whole_api():

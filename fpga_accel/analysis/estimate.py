@@ -662,9 +662,8 @@ def estimate_layer(layer: Mapping[str, Any], io_type: str, figure: str = "synth"
                          terms=dict(t.quantities), flag=t.flag)
 
 
-# AXI DMA (256-beat bursts), interconnect and reset logic of hls4ml's PYNQ-Z2 block design; GUESS (the
-# calibration reports are of the IP alone, so this row is not fitted).
-PLATFORM = {"lut": 2100, "ff": 3000, "dsp": 0, "bram36": 2}
+PLATFORM = dict(get_board("pynq-z2").platform)
+"""Deprecated: the PYNQ-Z2's platform row; each board carries its own (``Board.platform``)."""
 
 
 def _band(c: Constants, figure: str, metric: str) -> Optional[Tuple[float, float]]:
@@ -727,8 +726,9 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
         inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
         n_in = _elements(inputs) if inputs else 1
         n_out = _elements(layers[-1]) if layers else 1
-        rows.append(LayerEstimate("axi_wrapper", "AXI stream", 1, lut=(n_in + n_out) * 2.0 + PLATFORM["lut"],
-                                  ff=(n_in + n_out) * 4.0 + PLATFORM["ff"], bram36=PLATFORM["bram36"],
+        row = board.platform  # the board's DMA, interconnect and reset logic around the IP
+        rows.append(LayerEstimate("axi_wrapper", "AXI stream", 1, lut=(n_in + n_out) * 2.0 + row["lut"],
+                                  ff=(n_in + n_out) * 4.0 + row["ff"], dsp=row["dsp"], bram36=row["bram36"],
                                   latency_cycles=n_in + n_out, interval=max(n_in, n_out)))
         lat, ii = lat + n_in + n_out, max(ii, n_in, n_out)  # one word per cycle in and out
     total = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 from ..errors import FpgaAccelError
 from .accelerator import BACKENDS
-from .selftest import selftest
+from .selftest import EXIT_FAILED, result_line, selftest
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -25,7 +25,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.getLogger("fpga_accel").error("%s", exc)
         return 1
     print(result.format())
-    return 0 if result.passed else 3
+    print(result_line(result))  # for deploy on the host: the result itself, not only its text
+    return 0 if result.passed else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import BoardError, ConfigError
 from .progress import Progress
 from .manifest import Bundle
-from .validate import check_input, softmax
+from .validate import check_input, random_inputs, softmax
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,13 @@ class Accelerator:
 
     @classmethod
     def open(cls, path: Union[str, Path], backend: str = "auto", max_batch: int = 1024, timeout: float = 5.0,
-             pynq: Any = None) -> "Accelerator":
+             pynq: Any = None, download: bool = True) -> "Accelerator":
         """``path``: a bundle (bitstreams/NAME) or an HLS project (hls_projects/NAME).
 
         backend: 'auto' (pynq on a board with the bitstream, else csim), 'pynq', 'csim', or 'simulated'
         (the pynq backend's code on a software board backed by csim, for testing drivers).
+        ``download=False`` (pynq's ``Overlay(..., download=False)``): attach to the bitstream already loaded
+        on the board instead of loading it again.
         """
         max_batch = _count(max_batch, "max_batch")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
@@ -99,7 +101,7 @@ class Accelerator:
             elif not pynq_available() and pynq is None:
                 raise BoardError("backend 'pynq' needs a PYNQ board: pynq is not installed or sees no device; "
                                  "use backend='csim' (or 'auto') off-board")
-            impl = PynqBackend(bundle, pynq=pynq, max_batch=max_batch, timeout=timeout)
+            impl = PynqBackend(bundle, pynq=pynq, max_batch=max_batch, timeout=timeout, download=bool(download))
             impl.name = backend
         return cls(bundle, impl)
 
@@ -129,7 +131,7 @@ class Accelerator:
         """Throughput and per-call latency on random inputs (or ``x``)."""
         batch, calls = _count(batch, "batch"), _count(calls, "calls")
         if x is None:
-            x = np.random.default_rng(0).uniform(-1, 1, (batch,) + self.input_shape).astype(np.float32)
+            x = random_inputs(batch, self.input_shape)  # timing only: the values do not matter
         self.predict(x[:1])  # warm-up: library load, csim weight loading, caches
         times = []
         for _ in range(calls):

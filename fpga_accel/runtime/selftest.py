@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
@@ -21,6 +23,29 @@ class SelfTestResult:
     argmax_agreement: float
     max_abs_diff: float
     bench: BenchResult
+    output: str = field(default="", repr=False, compare=False)
+    """What the board printed (``deploy``): the text ``deploy()`` returned before it returned this."""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "output"}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], output: str = "") -> "SelfTestResult":
+        return cls(**{**data, "bench": BenchResult(**data["bench"])}, output=output)
+
+    def __getattr__(self, name: str) -> Any:
+        """Deprecated: ``deploy()`` returned the board's text; its str methods (``splitlines``, ...) keep
+        working on :attr:`output` for one release."""
+        if name.startswith("_") or not hasattr(str, name):
+            raise AttributeError(name)
+        warnings.warn(f"deploy() returns a SelfTestResult now: use .output.{name} (or .format()) instead of "
+                      f".{name}", DeprecationWarning, stacklevel=2)
+        return getattr(self.output, name)
+
+    def __contains__(self, text: str) -> bool:
+        warnings.warn("deploy() returns a SelfTestResult now: test `.passed`, or search `.output`",
+                      DeprecationWarning, stacklevel=2)
+        return text in self.output
 
     @property
     def passed(self) -> bool:
@@ -35,6 +60,28 @@ class SelfTestResult:
             self.bench.format(),
             "PASS" if self.passed else "FAIL",
         ])
+
+
+RESULT_MARKER = "fpga-accel-selftest-result: "
+"""Prefix of the line the board's ``selftest`` prints its result on as JSON (``deploy`` reads it)."""
+EXIT_FAILED = 5
+"""Exit code of a self-test that ran and failed (the CLI's ``EXIT_SELFTEST_FAILED``)."""
+
+
+def result_line(result: SelfTestResult) -> str:
+    return RESULT_MARKER + json.dumps(result.to_dict(), sort_keys=True)
+
+
+def parse_result(output: str) -> Optional[SelfTestResult]:
+    """The SelfTestResult a board printed (its last result line), or None when there is none or it does
+    not parse (an older runtime on the board)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            try:
+                return SelfTestResult.from_dict(json.loads(line[len(RESULT_MARKER):]), output)
+            except (ValueError, TypeError, KeyError):
+                return None
+    return None
 
 
 def _read_vectors(path: Path, output_shape: tuple) -> tuple:

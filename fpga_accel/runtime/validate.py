@@ -54,3 +54,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = z.astype(np.float32)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+RANDOM_SEED = 0
+
+
+def random_inputs(n: int, input_shape: Sequence[int], bound: float = 1.0, seed: int = RANDOM_SEED) -> np.ndarray:
+    """The one random-input policy, wherever inputs are made up (convert's check, the flow's csim step
+    without data, a bundle's test vectors, bench): ``n`` samples uniform in [-bound, bound), float32, from
+    a fixed seed so a rerun sees the same samples. ``bound``: ``keras_compat.input_bound(model)`` where a
+    model is at hand (the input quantizer's range and past it, so saturation is exercised), else 1."""
+    shape = (int(n),) + tuple(int(d) for d in input_shape)
+    return np.random.default_rng(seed).uniform(-bound, bound, shape).astype(np.float32)

@@ -35,9 +35,11 @@ log = logging.getLogger(__name__)
 STEPS = ("csim", "synth", "cosim", "export", "bitfile")
 HLS_STEPS = ("csim", "synth", "cosim", "export")
 DEFAULT_STEPS = ("csim", "synth", "export", "bitfile")
+"""What ``build`` runs unless told (the CLI's ``--steps``, the project file's ``build: {steps: ...}``)."""
 MAX_HLS_VERSION = Version(2020, 1)
 """hls4ml's accelerator flow needs Vivado HLS <= 2020.1 (Vitis HLS makes TLAST unreliable)."""
 FLAT_UTILIZATION = "vivado_utilization.rpt"
+"""The name of ``ProjectLayout.flat_utilization`` (design.tcl writes it relative to the project)."""
 VIVADO_INSTALL = "source Vivado's settings64.sh"
 SELF_CONTAINED = ("The project folder {root} is self-contained: copy it to any machine with Vivado 2020.1 "
                   "and run `fpga-accel build {root}` there (or use csim meanwhile).")
@@ -97,13 +99,13 @@ class VivadoHlsFlow:
 
     def outputs(self, design: Design) -> Dict[str, Path]:
         """Where Vivado HLS and hls4ml's design.tcl leave what the build collects."""
-        p, root = design.meta.project_name, design.root
+        p, paths = design.meta.project_name, design.layout
         return {
-            "csynth": root / f"{p}_prj" / "solution1" / "syn" / "report" / f"{p}_axi_csynth.xml",
-            "ip": root / f"{p}_prj" / "solution1" / "impl" / "ip",
-            "bit": root / f"{p}_vivado_accelerator" / "project_1.runs" / "impl_1" / "design_1_wrapper.bit",
-            "hwh": find_hwh(root / f"{p}_vivado_accelerator"),
-            "utilization": root / FLAT_UTILIZATION,
+            "csynth": paths.hls_solution / "syn" / "report" / f"{p}_axi_csynth.xml",
+            "ip": paths.hls_solution / "impl" / "ip",
+            "bit": paths.vivado_accelerator / "project_1.runs" / "impl_1" / "design_1_wrapper.bit",
+            "hwh": find_hwh(paths.vivado_accelerator),
+            "utilization": paths.flat_utilization,
         }
 
     def prepare(self, design: Design, steps: Sequence[str]) -> None:
@@ -111,10 +113,41 @@ class VivadoHlsFlow:
             _ensure_flat_utilization(design)
 
 
-FLOWS: Dict[str, BuildFlow] = {flow.name: flow for flow in (VivadoHlsFlow(), VitisFlow())}
-"""Build flows by name (``--flow``); the first one whose tools are on PATH is chosen when none is named,
-newest tools first."""
-AUTO_ORDER = ("vitis", "vivado-hls")
+FLOWS: Dict[str, BuildFlow] = {}
+"""Build flows by name (``--flow``, ``build: {flow: NAME}``), in the order ``auto`` tries them (the first
+whose tools are on PATH is chosen when none is named); fill it through :func:`register_build_flow`."""
+FALLBACK_FLOW = "vivado-hls"
+"""The flow chosen when no flow's tools are on PATH (its preflight says what to install for each), and
+the one a project built before flows were recorded was built with."""
+
+
+def register_build_flow(flow: BuildFlow, first: bool = False, replace: bool = False) -> BuildFlow:
+    """Add a build flow: ``--flow NAME``, the project file's ``build: {flow: NAME}``, ``doctor`` and
+    ``auto`` (``first``: tried before the others) then know it. A name already taken is refused unless
+    ``replace``."""
+    missing = [a for a in ("name", "hls_tool", "detect", "summary", "install", "commands", "outputs", "prepare",
+                           "describe_options", "version_problems") if not hasattr(flow, a)]
+    if missing:
+        raise ConfigError(f"build flow {flow!r} lacks {', '.join(missing)} (see stages.build.BuildFlow)")
+    if flow.name in FLOWS and not replace:
+        raise ConfigError(f"build flow {flow.name!r} is already registered; pass replace=True to redefine it")
+    if first:
+        rest = {k: v for k, v in FLOWS.items() if k != flow.name}
+        FLOWS.clear()
+        FLOWS.update({flow.name: flow, **rest})
+    else:
+        FLOWS[flow.name] = flow
+    return flow
+
+
+def unregister_build_flow(name: str) -> None:
+    """Remove a build flow (tests and notebooks that registered a toy one); the built-in fallback stays."""
+    if name != FALLBACK_FLOW:
+        FLOWS.pop(name, None)
+
+
+register_build_flow(VitisFlow())  # newest tools first
+register_build_flow(VivadoHlsFlow())
 
 
 def get_flow(name: str) -> BuildFlow:
@@ -125,14 +158,14 @@ def get_flow(name: str) -> BuildFlow:
 
 
 def choose_flow(name: Optional[str] = None) -> BuildFlow:
-    """``name``, else the flow whose HLS tool is on PATH (vitis-run/v++ before vivado_hls); with none,
-    vivado-hls, whose preflight then says what to install for either."""
+    """``name``, else the first flow (in :data:`FLOWS` order) whose HLS tool is on PATH (vitis-run/v++
+    before vivado_hls); with none, the fallback, whose preflight then says what to install for each."""
     if name:
         return get_flow(name)
-    for candidate in AUTO_ORDER:
-        if any(shutil.which(tool) for tool in FLOWS[candidate].detect):
-            return FLOWS[candidate]
-    return FLOWS["vivado-hls"]
+    for candidate in FLOWS.values():
+        if any(shutil.which(tool) for tool in candidate.detect):
+            return candidate
+    return FLOWS[FALLBACK_FLOW]
 
 
 @dataclass
@@ -283,7 +316,7 @@ class BuildResult:
 def outputs(design: Design, flow: Optional[str] = None) -> Dict[str, Path]:
     """Where the flow (default: the one that built the project, recorded under ``build``) leaves what
     the build collects."""
-    name = flow or (design.meta.build or {}).get("flow") or "vivado-hls"
+    name = flow or (design.meta.build or {}).get("flow") or FALLBACK_FLOW
     return get_flow(name).outputs(design)
 
 
@@ -304,7 +337,7 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
     build_plan = plan(design, steps, flow)
     versions = preflight(build_plan)
     build_plan.flow.prepare(design, build_plan.steps)
-    log_path = design.root / "build.log"
+    log_path = design.layout.build_log
     paths = build_plan.flow.outputs(design)
     for cmd in build_plan.commands:
         if cmd[0] == "vivado" and not paths["ip"].is_dir():

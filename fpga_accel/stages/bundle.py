@@ -14,10 +14,11 @@ from typing import Any, Optional
 import numpy as np
 
 from ..board_payload import check_plain_tree, copy_plain_tree
+from ..boards import get_board
 from ..errors import ConfigError
 from ..layout import refuse_overwrite, replace_dir, sole_writer
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
-from ..runtime.validate import check_input
+from ..runtime.validate import check_input, random_inputs
 from ..design import Design
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,15 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
 
         model = load_model(design.layout.keras_model)
     if x is None:
-        x = np.random.default_rng(0).uniform(-1, 1, (N_TEST_VECTORS,) + design.input_shape).astype(np.float32)
+        from ..keras_compat import input_bound
+
+        x = random_inputs(N_TEST_VECTORS, design.input_shape, input_bound(model))
     x = check_input(x, design.input_shape)[:N_TEST_VECTORS].reshape((-1,) + design.input_shape)  # the board's self-test refuses NaN
     y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
 
     manifest = Manifest.for_project(design.meta, bitfile=f"{name}.bit", hwhfile=f"{name}.hwh",
                                     bit_sha256=sha256_file(Path(bit)), hwh_sha256=sha256_file(Path(hwh)),
-                                    extra=dict(extra or {}))
+                                    dma=get_board(design.meta.board).dma_path, extra=dict(extra or {}))
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with sole_writer(target, "bundle", force):

@@ -27,12 +27,13 @@ from ..exact_types import exact_flows, inexact_layers, uncovered_layers
 from ..layer_support import check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls.layers import layer_table
-from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_layer_name, input_shape, keras_module,
-                            output_shape, quantizer_of)
+from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_bound, input_layer_name, input_shape,
+                            keras_module, output_shape, quantizer_of)
 from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
 from ..model_io import activation_name, ends_in_softmax, model_hash
 from ..quantizer_types import type_string
 from ..design import Design
+from ..runtime.validate import random_inputs
 
 if TYPE_CHECKING:
     from ..fit_search import FitResult
@@ -357,12 +358,8 @@ def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed
     quantizer's range (±1.25 × its bound, so saturation is exercised), else [-4, 4)."""
     if calibration is not None and len(calibration):
         return calibration[:n], "calibration data"
-    bound = 4.0
-    q = quantizer_of(_first_layer(model))
-    if q is not None and hasattr(q, "bits"):
-        bound = 1.25 * 2.0 ** float(getattr(q, "integer", 0) or 0)
-    shape = (n,) + input_shape(model)
-    return np.random.default_rng(seed).uniform(-bound, bound, shape).astype(np.float32), f"uniform samples in ±{bound:g}"
+    bound = input_bound(model)
+    return random_inputs(n, input_shape(model), bound, seed), f"uniform samples in ±{bound:g}"
 
 
 FLOAT_ARGMAX_GOAL = 0.99

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..board_payload import NOTEBOOK, open_bundle, stage_board_files
-from ..errors import BoardError, ConfigError, ToolNotFoundError
+from ..errors import BoardError, ConfigError, SelfTestError, ToolNotFoundError
 from ..runtime.manifest import Bundle
+from ..runtime.selftest import EXIT_FAILED, RESULT_MARKER, SelfTestResult, parse_result
 from ..runtime.progress import Progress, Update, log_progress
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,9 @@ def _run(cmd: List[str], what: str, stream: Callable[[str], None], timeout: floa
         elif "timed out" in err.lower() or "Timeout" in err:
             hint = " (timed out: the board did not answer)"
         detail = " ".join(err.strip()[-800:].split())
-        raise BoardError(f"{what} failed (exit {proc.returncode}){hint}: {detail}")
+        error = BoardError(f"{what} failed (exit {proc.returncode}){hint}: {detail}")
+        error.output, error.returncode = proc.stdout + proc.stderr, proc.returncode  # type: ignore[attr-defined]
+        raise error
     return proc.stdout
 
 
@@ -270,8 +273,10 @@ def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]
 
 
 def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
-           progress: Optional[Progress] = None) -> str:
-    """Copy, install, swap in and self-test; returns the self-test output."""
+           progress: Optional[Progress] = None) -> "SelfTestResult | str":
+    """Copy, install, swap in and self-test; returns the board's :class:`SelfTestResult` (what it printed
+    in ``.output``), or with ``dry_run`` the commands as text. A self-test that ran and failed raises
+    :class:`SelfTestError` carrying its result (the previous bundle is back in place)."""
     progress = progress or log_progress(log)
     bundle = open_bundle(bundle_path)
     for tool in ("ssh", "scp"):
@@ -290,8 +295,17 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
             for step, cmd in zip(steps, commands):
                 progress(Update(f"{remote.target}: {step}", step="deploy"))
                 swapping = step == steps[-1]
-                out = _run(cmd, f"deploy to {remote.target}: {step}", timeout=remote.timeout,
-                           stream=lambda line: None if not swapping else progress(Update(f"  {line}", step="deploy")))
+                try:
+                    out = _run(cmd, f"deploy to {remote.target}: {step}", timeout=remote.timeout,
+                               stream=lambda line: None if not swapping or line.startswith(RESULT_MARKER)
+                               else progress(Update(f"  {line}", step="deploy")))
+                except BoardError as exc:
+                    failed = parse_result(getattr(exc, "output", "")) if swapping else None
+                    if failed is not None and getattr(exc, "returncode", None) == EXIT_FAILED:
+                        raise SelfTestError(f"the self-test of {bundle.manifest.name} failed on {remote.target} "
+                                            f"(bit-exact {failed.bit_exact:.2%}, argmax {failed.argmax_agreement:.2%}); "
+                                            "the previous bundle is back in place", failed) from None
+                    raise
         finally:
             if not swapping:  # once the swap has started the board finishes it and removes its own files
                 try:
@@ -299,4 +313,8 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
                                    timeout=min(remote.timeout, remote.connect_timeout + 30))
                 except subprocess.TimeoutExpired:
                     log.warning("could not remove the temporary folder on %s (no answer)", remote.target)
-    return out
+    result = parse_result(out)
+    if result is None:
+        raise BoardError(f"the board's self-test printed no result (an older fpga_accel runtime on "
+                         f"{remote.target}?): {' '.join(out.split())[-300:]}")
+    return result

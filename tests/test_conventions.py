@@ -1,0 +1,115 @@
+"""Conventions an hls4ml / PYNQ user expects: exit codes with one meaning each, deploy's SelfTestResult,
+InputError as a ValueError, --config taking what a user would pass (hls4ml's YAML included)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from fpga_accel import cli
+from fpga_accel.flow import FlowConfig
+from fpga_accel.runtime.accelerator import BenchResult
+from fpga_accel.runtime.selftest import SelfTestResult, parse_result, result_line
+from fpga_accel.runtime.validate import check_input
+
+
+def test_exit_codes_are_distinct_and_the_legacy_switch_is_deprecated(monkeypatch):
+    codes = (cli.EXIT_ERROR, cli.EXIT_USAGE, cli.EXIT_NOT_EXACT, cli.EXIT_DOES_NOT_FIT, cli.EXIT_SELFTEST_FAILED)
+    assert codes == (1, 2, 3, 4, 5) and cli.EXIT_DISAGREE == cli.EXIT_NOT_EXACT
+    assert cli._outcome(cli.EXIT_DOES_NOT_FIT) == 4
+    monkeypatch.setenv(cli.LEGACY_EXIT_CODES_ENV, "1")
+    with pytest.warns(DeprecationWarning, match="'does not fit' exits 4"):
+        assert cli._outcome(cli.EXIT_DOES_NOT_FIT) == 3
+    with pytest.warns(DeprecationWarning):
+        assert cli._outcome(cli.EXIT_SELFTEST_FAILED) == 3
+    assert cli._outcome(cli.EXIT_ERROR) == 1
+
+
+def test_input_error_is_a_value_error():
+    with pytest.raises(ValueError, match="expects"):
+        check_input(np.zeros((2, 3), np.float32), (4,))
+
+
+def _result(bit_exact: float = 1.0) -> SelfTestResult:
+    return SelfTestResult("pynq", 32, bit_exact, 1.0, 1.0 - bit_exact, BenchResult("pynq", 32, 10, 1e5, 0.3, 0.4))
+
+
+def test_the_boards_result_line_comes_back_as_a_self_test_result():
+    printed = "self-test ...\nPASS\n" + result_line(_result(0.5))
+    result = parse_result(printed)
+    assert result == _result(0.5) and result.output == printed and not result.passed
+    assert parse_result("PASS\n") is None and parse_result("fpga-accel-selftest-result: {bad\n") is None
+    with pytest.warns(DeprecationWarning, match="returns a SelfTestResult"):
+        assert "PASS" in result  # the text deploy() used to return
+    with pytest.warns(DeprecationWarning):
+        assert result.splitlines()[1] == "PASS"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert result.format().endswith("FAIL")
+    with pytest.raises(AttributeError):
+        result.no_such_thing
+
+
+def test_accelerator_open_passes_download_to_pynq(monkeypatch):
+    import inspect
+
+    from fpga_accel.runtime import accelerator
+
+    seen = {}
+
+    class Backend:
+        name = "pynq"
+
+        def __init__(self, bundle, pynq=None, max_batch=1024, timeout=5.0, download=True):
+            seen["download"] = download
+
+    monkeypatch.setattr("fpga_accel.runtime.pynq_backend.PynqBackend", Backend)
+    monkeypatch.setattr(accelerator.Bundle, "open", staticmethod(lambda path: object()))
+    accelerator.Accelerator.open("b", backend="pynq", pynq=object(), download=False)
+    assert seen == {"download": False}
+    assert inspect.signature(accelerator.Accelerator.open).parameters["download"].default is True
+
+
+HLS4ML_YAML = """\
+KerasModel: q.h5
+ProjectName: mlp
+OutputDir: {out}/mlp
+IOType: io_stream
+ClockPeriod: 8
+Part: xc7z020clg400-1
+Backend: VivadoAccelerator
+HLSConfig:
+  Model: {{ReuseFactor: 4, Strategy: Resource}}
+"""
+
+
+def test_convert_and_flow_read_hls4mls_own_yaml(tmp_path):
+    path = tmp_path / "hls4ml.yml"
+    path.write_text(HLS4ML_YAML.format(out=tmp_path / "prj"))
+    config = FlowConfig.from_file(path)
+    assert (config.name, config.convert.io_type.value, config.convert.clock_period) == ("mlp", "io_stream", 8)
+    assert config.convert.board == "pynq-z2" and config.model == tmp_path / "q.h5"
+    assert config.convert.project_dir == tmp_path / "prj" / "mlp" and config.convert.reuse_factor == 4
+    for bad, message in (("Backend: VivadoAccelerator", "Backend: Quartus"), ("Part: xc7z020clg400-1", "Part: xcvu9p")):
+        path.write_text(HLS4ML_YAML.format(out=tmp_path).replace(bad, message))
+        with pytest.raises(fa.ConfigError, match=message.split(": ")[1]):
+            FlowConfig.from_file(path)
+    path.write_text(HLS4ML_YAML.format(out=tmp_path) + "InputData: x.dat\n")
+    with pytest.raises(fa.ConfigError, match=r"hls4ml keys \['InputData'\] are not used by fpga_accel"):
+        FlowConfig.from_file(path)
+
+
+def test_quantize_and_estimate_config_take_what_a_user_passes_or_name_the_right_option(tmp_path, caplog):
+    section = tmp_path / "q.yml"
+    section.write_text("weight_bits: 4\nactivation_bits: 5\n")
+    assert cli._quantize_settings(str(section)) == {"quantize": {"weight_bits": 4, "activation_bits": 5}}
+    hls = tmp_path / "hls4ml.yml"
+    hls.write_text(HLS4ML_YAML.format(out=tmp_path))
+    assert cli.main(["quantize", "m.h5", "-o", str(tmp_path / "o.h5"), "--config", str(hls)]) == cli.EXIT_ERROR
+    assert "quantize --config takes a project file with a `quantize:` section" in caplog.text
+    project = tmp_path / "project.yml"
+    project.write_text("name: mlp\nmodel: q.h5\nio_type: io_stream\n")
+    assert cli.main(["estimate", "--model", "q.h5", "--config", str(project)]) == cli.EXIT_ERROR
+    assert "not an hls4ml configuration: estimate what it builds with `fpga-accel fit --config" in caplog.text
