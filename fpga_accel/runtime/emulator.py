@@ -624,10 +624,12 @@ def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
     def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
         src, dst = call.args[0], call.args[1]
         struct = call.targs[-1]
-        keys = ["in_width", "n_filt", "pool_width", "stride_width", "out_width"]
+        keys = ["n_filt", "pool_width", "stride_width"]
         if two_d:
-            keys += ["in_height", "pool_height", "stride_height", "out_height"]
+            keys += ["in_width", "out_width", "in_height", "pool_height", "stride_height", "out_height"]
         g = {k: emu.size(call, struct, k) for k in keys}
+        if not two_d:  # pooling1d_config names the widths n_in / n_out
+            g["in_width"], g["out_width"] = emu.size(call, struct, "n_in"), emu.size(call, struct, "n_out")
         for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"):
             g[k] = emu.fw.int_field(struct, k, 0) or 0
         if not two_d:
