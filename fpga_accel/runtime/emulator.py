@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 EXACT = float(2 ** 53)
 """float64 holds every integer below this exactly."""
 MAX_WIDTH = 53
+CHUNK = 1024
+"""Samples computed together: larger batches spill the caches and run slower per sample."""
 """Types wider than this do not fit float64 values exactly: not emulated."""
 
 
@@ -137,9 +139,10 @@ class Emulator:
     # -- public ---------------------------------------------------------------------------------------
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Outputs as the csim library returns them: (n, n_out) float32."""
-        env = self._run(x)
-        return env[self.fw.resolve(self.fw.output_var)].values.astype(np.float32)
+        """Outputs as the csim library returns them: (n, n_out) float32 (in chunks that stay in cache)."""
+        out = self.fw.resolve(self.fw.output_var)
+        parts = [self._run(x[i:i + CHUNK])[out].values.astype(np.float32) for i in range(0, len(x), CHUNK)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
     def trace(self, x: np.ndarray) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
         """(outputs, {traced layer: its outputs as float32, (n, size)}), as the csim library traces."""
