@@ -167,11 +167,12 @@ class Design:
 
         ``engine``: "csim" (the compiled C++), "emulator" (numpy, bit for bit the same; refuses designs it
         does not cover), "auto" (the emulator once it matched csim on the call's first samples, else csim,
-        with a warning); None picks auto for large batches (``engines.AUTO_MIN_SAMPLES``), else csim.
+        with a warning); None picks auto for large batches (``engines.AUTO_MIN_SAMPLES``), else csim — and csim
+        whenever ``workers`` is given (a pool asks for csim).
         ``workers`` > 1 splits a csim batch across processes; None picks by batch size.
         """
         arr = check_input(x, self.input_shape)
-        engine = resolve_engine(engine, arr.shape[0])
+        engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
         y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
                           False, self.name)
         y = y.reshape((arr.shape[0],) + self.output_shape)
@@ -240,7 +241,7 @@ class Design:
         xs = arr.reshape((arr.shape[0],) + self.input_shape)
         n = len(xs)
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
-        engine = resolve_engine(engine, n)
+        engine = "csim" if engine is None and workers is not None else resolve_engine(engine, n)
         ours = self.predict(xs, workers=workers, engine=engine)
         if ref.size != ours.size:
             raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "

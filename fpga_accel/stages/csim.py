@@ -33,7 +33,7 @@ def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, work
     """Compile (or reuse) the design's library, predict ``x``; with ``reference``, compare against it.
     ``engine="emulator"`` computes without compiling (see ``Design.predict``)."""
     arr = check_input(x, design.input_shape)  # before the compiler runs
-    engine = resolve_engine(engine, arr.shape[0])
+    engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
     t0 = time.perf_counter()
     cached = True
     if engine != "emulator":
