@@ -330,7 +330,7 @@ def cmd_csim(args: argparse.Namespace) -> int:
         from .model_io import load_model
 
         model = load_model(args.reference, args.custom_objects)
-    result = csim(design, x, model, labels, workers=args.workers, progress=_Progress())
+    result = csim(design, x, model, labels, workers=args.workers, progress=_Progress(), engine=args.engine)
     if out is not None:
         _save_array(out, result.outputs)
         log.info("wrote %s %s", out, result.outputs.shape)
@@ -618,6 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help=".npy of labels: also report accuracy")
     p.add_argument("--report", help="write the agreement report as JSON")
     p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: 1)")
+    p.add_argument("--engine", choices=["csim", "emulator", "auto"],
+                   help="csim (compiled C++), emulator (numpy, bit-exact, no compiler) or auto (the emulator once "
+                        "it matched csim on the first samples); default: auto from 256 samples, else csim")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)

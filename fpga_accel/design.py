@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 
 from .activations import ACTIVATION_LAYER_CLASSES, KERAS_ACTIVATION_LAYERS
+from .engines import resolve_engine, run_engine
 from .errors import ConfigError, InputError
 from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
 from .runtime.csim_build import CsimBuild, build_library, trace_sizes
 from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers, pool_allowed
+from .runtime.emulator import Emulator
 from .runtime.progress import Progress
 from .runtime.fixed_point import Codec
 from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
@@ -98,6 +100,7 @@ class Design:
         self._lib: CsimLibrary | None = None
         self._build: CsimBuild | None = None
         self._pool: WorkerPool | None = None
+        self._emulator: Emulator | None = None
 
     def __repr__(self) -> str:
         return f"Design({str(self.root)!r}, io_type={self.meta.io_type!r}, board={self.meta.board!r})"
@@ -149,12 +152,30 @@ class Design:
             self._lib = CsimLibrary(self._build.library, self.meta.project_name, n_in, n_out, self._build.weights_dir)
         return self._lib
 
-    def predict(self, x: Any, workers: int | None = None, progress: Progress | None = None) -> np.ndarray:
+    def emulator(self) -> Emulator:
+        """The design computed in numpy from its firmware (raises NotEmulated for layers it does not cover)."""
+        if self._emulator is None:
+            self._emulator = Emulator.open(self.root, self.meta.project_name, self.meta.io_type)
+        return self._emulator
+
+    def predict(self, x: Any, workers: int | None = None, progress: Progress | None = None,
+                engine: str | None = None) -> np.ndarray:
         """Design outputs for a batch, float32 of shape (n,) + output_shape (softmax applied if on host).
 
-        ``workers`` > 1 splits the batch across processes; None picks by batch size.
+        ``engine``: "csim" (the compiled C++), "emulator" (numpy, bit for bit the same; refuses designs it
+        does not cover), "auto" (the emulator once it matched csim on the call's first samples, else csim,
+        with a warning); None picks auto for large batches (``engines.AUTO_MIN_SAMPLES``), else csim — and csim
+        whenever ``workers`` is given (a pool asks for csim).
+        ``workers`` > 1 splits a csim batch across processes; None picks by batch size.
         """
         arr = check_input(x, self.input_shape)
+        engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
+        y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
+                          False, self.name)
+        y = y.reshape((arr.shape[0],) + self.output_shape)
+        return softmax(y) if self.host_softmax else y
+
+    def _csim_predict(self, arr: np.ndarray, workers: int | None, progress: Progress | None) -> np.ndarray:
         lib = self._library()
         workers = default_workers(arr.shape[0]) if workers is None else _workers(workers)
         if workers > 1 and not pool_allowed():
@@ -165,25 +186,34 @@ class Design:
             if self._pool is None or self._pool.closed or self._pool.workers != workers:
                 self.close()
                 self._pool = WorkerPool(lib.path, self.meta.project_name, lib.n_in, lib.n_out, lib.weights_dir, workers)
-            y = self._pool.predict(arr, progress)
-        else:
-            y = lib.predict(arr, progress)
-        y = y.reshape((arr.shape[0],) + self.output_shape)
-        return softmax(y) if self.host_softmax else y
+            return self._pool.predict(arr, progress)
+        return lib.predict(arr, progress)
 
-    def trace(self, x: Any) -> "Trace":
+    def trace(self, x: Any, engine: str | None = None) -> "Trace":
         """hls4ml's convention: ``y, layers = design.trace(x)`` — the outputs (as :meth:`predict` gives
-        them) and every traced layer's csim output, keyed by hls4ml layer name.
+        them) and every traced layer's output, keyed by hls4ml layer name (``engine`` as for predict).
 
         The dict this returned before still answers ``trace(x)["fc1"]``, ``.items()``, ``.get()``... for one
         release, with a DeprecationWarning (``len()`` and plain iteration are the pair's now)."""
         arr = check_input(x, self.input_shape)
-        y, layers = self._library().trace(arr, self._trace_shapes(), slots=len(trace_sizes(self.layout)))
-        y = np.asarray(y).reshape((arr.shape[0],) + self.output_shape)
+        y, layers = self._trace(arr, engine)
         return Trace(softmax(y) if self.host_softmax else y, layers)
 
-    def _trace_layers(self, xs: np.ndarray) -> dict[str, np.ndarray]:
-        return self.trace(xs)[1]
+    def _trace(self, arr: np.ndarray, engine: str | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(outputs before any host softmax, traced layers shaped as the record says) of a checked batch."""
+        engine = resolve_engine(engine, arr.shape[0])
+        shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
+
+        def csim(a: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            return self._library().trace(a, self._trace_shapes(), slots=len(trace_sizes(self.layout)))
+
+        y, traces = run_engine(engine, self.emulator, csim, arr, True, self.name)
+        assert traces is not None
+        layers = {k: v.reshape((arr.shape[0],) + tuple(shapes[k])) for k, v in traces.items() if k in shapes}
+        return np.asarray(y).reshape((arr.shape[0],) + self.output_shape), layers
+
+    def _trace_layers(self, xs: np.ndarray, engine: str | None = None) -> dict[str, np.ndarray]:
+        return self._trace(xs, engine)[1]
 
     def _trace_shapes(self) -> dict[str, list[int]]:
         """The record's traced layers and their shapes, checked against the library before any of its
@@ -206,7 +236,8 @@ class Design:
     def meta_file(self) -> Path:
         return self.layout.meta_file
 
-    def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None) -> AgreementReport:
+    def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None,
+                engine: str | None = None) -> AgreementReport:
         """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer
         that diverges when it is not bit-exact.
 
@@ -219,7 +250,8 @@ class Design:
         xs = arr.reshape((arr.shape[0],) + self.input_shape)
         n = len(xs)
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
-        ours = self.predict(xs, workers=workers)
+        engine = "csim" if engine is None and workers is not None else resolve_engine(engine, n)
+        ours = self.predict(xs, workers=workers, engine=engine)
         if ref.size != ours.size:
             raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "
                               f"{ours.shape[1:]}: compare the design with the model it was converted from")
@@ -228,7 +260,7 @@ class Design:
         ref_cmp, ours_cmp = ref.reshape(n, -1), ours.reshape(n, -1)
         where = logits_layer(model)
         if where is not None:
-            ours_logits = self._design_logits(xs)
+            ours_logits = self._design_logits(xs, engine)
             if ours_logits is None:
                 log.warning("the design's logits are not observable (nothing traced before its softmax): "
                             "comparing softmax outputs, which its tables only approximate")
@@ -264,7 +296,7 @@ class Design:
             report.reference_accuracy = float(np.mean(ref.reshape(n, -1).argmax(1) == labels))
             report.csim_accuracy = float(np.mean(ours.reshape(n, -1).argmax(1) == labels))
         if not exact.all():
-            self._locate_divergence(model, xs[~exact][:200], report)
+            self._locate_divergence(model, xs[~exact][:200], report, engine)
         return report
 
     def _check_reference(self, model: Any) -> None:
@@ -277,7 +309,7 @@ class Design:
             raise ConfigError(f"the reference model takes inputs of shape {shape}, the design {self.input_shape}: "
                               "compare the design with the model it was converted from")
 
-    def _design_logits(self, xs: np.ndarray) -> np.ndarray | None:
+    def _design_logits(self, xs: np.ndarray, engine: str | None = None) -> np.ndarray | None:
         """The design's pre-softmax values, (n, k); None when the design does not expose them."""
         n = len(xs)
         if self.host_softmax:  # the design itself outputs logits
@@ -292,7 +324,7 @@ class Design:
                 return None
             flat = xs.reshape(n, -1).astype(np.float32)
             return flat if codec.kind == "float32" else codec.decode(codec.encode(flat))
-        traced = self._trace_layers(xs).get(node["name"])
+        traced = self._trace_layers(xs, engine).get(node["name"])
         return None if traced is None else traced.reshape(n, -1)
 
     def _logits_node(self) -> dict[str, Any] | None:
@@ -338,13 +370,14 @@ class Design:
                 pairs.append((layer.name, target["name"]))
         return pairs
 
-    def _locate_divergence(self, model: Any, xs: np.ndarray, report: AgreementReport) -> None:
+    def _locate_divergence(self, model: Any, xs: np.ndarray, report: AgreementReport,
+                           engine: str | None = None) -> None:
         pairs = self._layer_pairs(model)
         if not pairs:
             return
         from .quantizer_types import output_quantizer
 
-        traces = self._trace_layers(xs)
+        traces = self._trace_layers(xs, engine)
         ref = _keras_outputs(model, xs, [name for name, _ in pairs])
         keras_layers = {layer.name: layer for layer in model.layers}
         for name, node in pairs:

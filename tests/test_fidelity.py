@@ -1,11 +1,14 @@
 """The fidelity zoo (tests/fidelity_zoo.py): every QKeras model, in both io types, must run in csim bit for bit
-like QKeras on arbitrary float inputs — or be refused up front with a ConfigError saying why.
+like QKeras on arbitrary float inputs — or be refused up front with a ConfigError saying why. A third
+oracle on the same projects: the emulator equals csim bit for bit, outputs and every traced layer, on
+those inputs and on inputs 4x beyond them (saturation), and so QKeras where csim does.
 
 Marked ``fidelity`` (about 90 conversions): run with ``pytest -m fidelity``, skip with ``-m 'not fidelity'``.
 ``make fidelity`` measures the same models and writes the table (benchmarks/fidelity.py).
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fidelity_zoo import FLOAT_MODELS, N_SAMPLES, ZOO
@@ -37,8 +40,25 @@ def test_zoo_model_is_bit_exact_or_refused(entry, io_type, tmp_path):
         return
     design = convert()
     design.compile()
-    report = design.compare(model, x)
+    report = design.compare(model, x, engine="csim")
     assert report.bit_exact == 1.0, f"{entry.id} ({entry.kind}), {io_type}:\n{report.format()}"
+    _third_oracle(entry, model, x, design)
+
+
+def _third_oracle(entry, model, x, design):
+    """The emulator == csim bit for bit (outputs and every traced layer) on the same inputs and on inputs
+    4x beyond them (saturation); == QKeras where csim is (compare with engine="emulator")."""
+    beyond = entry.inputs(model, seed=1, n=200) * np.float32(4)
+    xs = np.concatenate([x, beyond])
+    emulated, compiled = design.predict(xs, engine="emulator"), design.predict(xs, engine="csim")
+    exact = np.mean(np.all(emulated.reshape(len(xs), -1) == compiled.reshape(len(xs), -1), axis=1))
+    assert exact == 1.0, f"{entry.id}, {design.meta.io_type}: emulator == csim on {exact:.2%} of samples"
+    traces, csim_traces = design.trace(xs, engine="emulator"), design.trace(xs, engine="csim")
+    assert sorted(traces) == sorted(csim_traces)
+    for layer, values in csim_traces.items():
+        assert np.array_equal(traces[layer], values), f"{entry.id}, {design.meta.io_type}: layer {layer} differs"
+    report = design.compare(model, x, engine="emulator")
+    assert report.bit_exact == 1.0, f"{entry.id}, emulator vs QKeras:\n{report.format()}"
 
 
 @pytest.mark.parametrize("io_type", IO_TYPES)
@@ -47,7 +67,9 @@ def test_float_model_agrees_on_argmax(entry, io_type, tmp_path):
     model, x, convert = _convert(entry, io_type, tmp_path)
     design = convert()
     design.compile()
-    report = design.compare(model, x)
+    report = design.compare(model, x, engine="csim")
     text = report.format()
     assert isinstance(text, str) and "argmax agreement" in text
     assert report.argmax_agreement >= 0.99, f"{entry.id} ({entry.kind}), {io_type}:\n{text}"
+    xs = np.concatenate([x, entry.inputs(model, seed=1, n=200) * np.float32(4)])
+    assert np.array_equal(design.predict(xs, engine="emulator"), design.predict(xs, engine="csim"))

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..design import AgreementReport, Design
+from ..engines import resolve_engine
 from ..runtime.progress import Progress
 from ..runtime.validate import check_input
 
@@ -28,16 +29,20 @@ class CsimResult:
 
 
 def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, workers: Optional[int] = None,
-         progress: Optional[Progress] = None) -> CsimResult:
-    """Compile (or reuse) the design's library, predict ``x``; with ``reference``, compare against it."""
-    check_input(x, design.input_shape)  # before the compiler runs
+         progress: Optional[Progress] = None, engine: Optional[str] = None) -> CsimResult:
+    """Compile (or reuse) the design's library, predict ``x``; with ``reference``, compare against it.
+    ``engine="emulator"`` computes without compiling (see ``Design.predict``)."""
+    arr = check_input(x, design.input_shape)  # before the compiler runs
+    engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
     t0 = time.perf_counter()
-    build = design.compile()
+    cached = True
+    if engine != "emulator":
+        cached = design.compile().cached
+        log.info("csim library %s (%.1f s)", "up to date" if cached else "compiled", time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
-    log.info("csim library %s (%.1f s)", "up to date" if build.cached else "compiled", seconds)
-    y = design.predict(x, workers=workers, progress=progress)
-    report = design.compare(reference, x, labels, workers=workers) if reference is not None else None
-    return CsimResult(y, build.cached, seconds, report)
+    y = design.predict(x, workers=workers, progress=progress, engine=engine)
+    report = design.compare(reference, x, labels, workers=workers, engine=engine) if reference is not None else None
+    return CsimResult(y, cached, seconds, report)
 
 
 __all__ = ["CsimResult", "csim"]

@@ -1,0 +1,102 @@
+"""Which engine computes a design's outputs: csim (the compiled C++, the ground truth) or the emulator
+(:mod:`fpga_accel.runtime.emulator`, the same numbers in numpy, without a compiler) — and ``auto``, which
+uses the emulator only once it has matched csim on the first samples of the very call.
+
+Why a check on every call: the emulator is a second implementation of hls4ml's arithmetic. Where it
+could be wrong (a layer kind or a type corner nobody has compared yet) it must never silently replace
+the ground truth, so ``auto`` runs csim on the first :data:`CHECK_SAMPLES` samples and falls back to csim
+for the whole call, with a warning naming the first layer that differs, if any value differs.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from .errors import ConfigError
+from .runtime.emulator import Emulator, NotEmulated
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("csim", "emulator", "auto")
+CHECK_SAMPLES = 64
+"""Samples auto runs through both engines before trusting the emulator with the rest."""
+AUTO_MIN_SAMPLES = 256
+"""Batches of at least this many samples use auto by default (engine=None); smaller ones csim. Measured
+(benchmarks/emulator.py): below a few hundred samples csim on a compiled library costs a few ms, the
+emulator's set-up (reading the firmware, building tables) about as much, and auto pays both."""
+
+__all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "resolve_engine", "run_engine"]
+
+
+def resolve_engine(engine: Optional[str], n_samples: int) -> str:
+    """``engine`` as given (checked), or the default for a batch of ``n_samples``."""
+    if engine is None:
+        return "auto" if n_samples >= AUTO_MIN_SAMPLES else "csim"
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return engine
+
+
+Outputs = Tuple[np.ndarray, Optional[Dict[str, np.ndarray]]]
+
+
+def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np.ndarray], Outputs],
+               x: np.ndarray, trace: bool, name: str) -> Outputs:
+    """(outputs, traces or None) of ``x`` (n, n_in) by ``engine``; ``csim(x)`` computes the ground truth.
+
+    ``emulator`` is called for the Emulator (built lazily: it raises NotEmulated for designs it does
+    not cover — an error for engine="emulator", csim for auto)."""
+    if engine == "csim":
+        return csim(x)
+    try:
+        emu = emulator()
+    except NotEmulated as exc:
+        if engine == "emulator":
+            raise
+        log.info("design %s: %s; running csim", name, exc.reason)
+        return csim(x)
+    if engine == "emulator":
+        return _emulate(emu, x, trace)
+    head = min(len(x), CHECK_SAMPLES)
+    ref = csim(x[:head])
+    ours = _emulate(emu, x[:head], trace)
+    where = _difference(ref, ours)
+    if where is not None:
+        log.warning("design %s: the emulator differs from csim (%s) on the first %d samples: using csim for "
+                    "this call; please report it", name, where, head)
+        if head == len(x):
+            return ref
+        rest = csim(x[head:])
+        return _join(ref, rest)
+    if head == len(x):
+        return ours
+    return _join(ours, _emulate(emu, x[head:], trace))
+
+
+def _emulate(emu: Emulator, x: np.ndarray, trace: bool) -> Outputs:
+    if trace:
+        return emu.trace(x)
+    return emu.predict(x), None
+
+
+def _difference(ref: Outputs, ours: Outputs) -> Optional[str]:
+    """None if equal bit for bit, else what differs (the first traced layer in the design's order)."""
+    if ref[1] is not None and ours[1] is not None:
+        for layer, values in ref[1].items():
+            mine = ours[1].get(layer)
+            if mine is None or mine.shape != values.reshape(mine.shape[0], -1).shape \
+                    or not np.array_equal(mine, values.reshape(mine.shape[0], -1)):
+                return f"layer {layer}"
+    if not np.array_equal(ref[0], ours[0]):
+        return "outputs"
+    return None
+
+
+def _join(a: Outputs, b: Outputs) -> Outputs:
+    y = np.concatenate([a[0], b[0]])
+    if a[1] is None or b[1] is None:
+        return y, None
+    return y, {k: np.concatenate([v.reshape(len(v), -1), b[1][k].reshape(len(b[1][k]), -1)])
+               for k, v in a[1].items() if k in b[1]}

@@ -1,0 +1,787 @@
+"""A vectorised emulator of a converted design: what the HLS C++ computes, bit for bit, without a compiler.
+
+Why: csim is the ground truth, but a cold compile costs seconds and one worker runs a sample in 75-450 µs.
+Everything the C++ computes is in the project's files: the layer calls, types and table sizes of
+``firmware/`` (read by :mod:`fpga_accel.runtime.firmware`) and the weights hls4ml wrote. The emulator
+recomputes each layer on a whole batch with numpy:
+
+- products and sums exactly: values sit on their type's grid, so ``x·2^Fx`` and ``w·2^Fw`` are integers and
+  float64 matrix products are exact while every partial sum stays below 2^53 (checked from the weights'
+  magnitudes); int64 and then Python integers beyond that;
+- each result cast with its type's rounding and overflow mode, as ``ap_fixed`` does (a fast path for the
+  common modes, :class:`~fpga_accel.runtime.fixed_point.FixedType` for the rest). Where hls4ml's
+  accumulator rounds or saturates at each addition (types given by hand, not derived), the sum is taken in
+  the C++ loop's order, one addition at a time;
+- tables (sigmoid, tanh, softmax) built as hls4ml's ``init_*_table`` builds them — same sizes, same float32
+  arithmetic, same indexing.
+
+A layer kind, product kind or type it does not reproduce exactly raises :class:`NotEmulated` naming the
+layer — never an approximate number. io_parallel and io_stream compute the same values; the emulator reads
+the layer calls of either. Numpy only, Python 3.8 syntax: this module runs on the board.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import ConfigError
+from .firmware import Call, Firmware, read_firmware
+from .fixed_point import FixedType
+
+__all__ = ["Emulator", "NotEmulated", "cast"]
+
+log = logging.getLogger(__name__)
+
+EXACT = float(2 ** 53)
+"""float64 holds every integer below this exactly."""
+MAX_WIDTH = 53
+CHUNK = 1024
+"""Samples computed together: larger batches spill the caches and run slower per sample."""
+"""Types wider than this do not fit float64 values exactly: not emulated."""
+
+
+class NotEmulated(ConfigError):
+    """A design (layer, type or product kind) the emulator does not reproduce bit for bit."""
+
+    def __init__(self, layer: str, reason: str) -> None:
+        super().__init__(f"the emulator does not cover layer {layer!r}: {reason}; use engine='csim'")
+        self.layer = layer
+        self.reason = reason
+
+
+# ------------------------------------------------------------------------------------------ casts
+
+
+def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
+    """``t(value)`` for exact float64 values: what assigning them to an ``ap_fixed`` does."""
+    v = np.asarray(values, dtype=np.float64)
+    if t.sat_bits or t.overflow == "WRAP_SM" or t.width > MAX_WIDTH:
+        return t.quantize(v)
+    s = np.ldexp(v, t.frac)  # exact: a power of two
+    if not np.all(np.abs(s) < EXACT / 2):
+        return t.quantize(v)
+    q = _round(s, t.quantization)
+    lo, hi = t.raw_range()
+    if t.overflow == "WRAP":
+        if q.size and (q.min() < lo or q.max() > hi):
+            q = np.mod(q - lo, float(2 ** t.width)) + lo
+    elif t.overflow == "SAT":
+        q = np.clip(q, lo, hi)
+    elif t.overflow == "SAT_SYM":
+        q = np.clip(q, lo + 1 if t.signed and t.width > 1 else lo, hi)
+    else:  # SAT_ZERO
+        q = np.where((q < lo) | (q > hi), 0.0, q)
+    return np.ldexp(q, -t.frac)
+
+
+def _round(s: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "TRN":
+        return np.floor(s)
+    if mode == "RND_CONV":
+        return np.rint(s)  # halves to even
+    if mode == "RND":
+        return np.floor(s + 0.5)
+    if mode == "RND_MIN_INF":
+        return np.ceil(s - 0.5)
+    if mode == "RND_ZERO":
+        return np.where(s >= 0, np.ceil(s - 0.5), np.floor(s + 0.5))
+    if mode == "RND_INF":
+        return np.where(s >= 0, np.floor(s + 0.5), np.ceil(s - 0.5))
+    return np.trunc(s)  # TRN_ZERO
+
+
+def _on_grid(values: np.ndarray, t: FixedType) -> bool:
+    return bool(np.array_equal(cast(values, t), values))
+
+
+def _auto_mul(a: FixedType, b: FixedType) -> FixedType:
+    """The type of ``a * b`` in ap_fixed arithmetic (full precision)."""
+    return FixedType(a.width + b.width, a.integer + b.integer, a.signed or b.signed)
+
+
+def _auto_add(a: FixedType, b: FixedType) -> FixedType:
+    """The type of ``a + b`` in ap_fixed arithmetic (full precision)."""
+    integer = max(a.integer + (b.signed and not a.signed), b.integer + (a.signed and not b.signed)) + 1
+    frac = max(a.frac, b.frac)
+    return FixedType(integer + frac, integer, a.signed or b.signed)
+
+
+# ------------------------------------------------------------------------------------------ tensors
+
+
+class Tensor:
+    """A batch of values of one HLS type, (n, size) float64 in hls4ml's (channels-last) order."""
+
+    __slots__ = ("values", "type")
+
+    def __init__(self, values: np.ndarray, t: FixedType) -> None:
+        self.values = values
+        self.type = t
+
+
+class Emulator:
+    """A converted design computed in numpy (see module docstring). ``Emulator.open(root)`` reads the
+    project; :meth:`predict` and :meth:`trace` take float32 batches like the csim library's."""
+
+    def __init__(self, firmware: Firmware) -> None:
+        self.fw = firmware
+        self._steps: List[Tuple[Call, Callable[[Dict[str, Tensor]], None]]] = []
+        self._compile()
+
+    @classmethod
+    def open(cls, root: "str | Path", project_name: str, io_type: str) -> "Emulator":
+        return cls(read_firmware(root, project_name, io_type))
+
+    # -- public ---------------------------------------------------------------------------------------
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs as the csim library returns them: (n, n_out) float32 (in chunks that stay in cache)."""
+        out = self.fw.resolve(self.fw.output_var)
+        parts = [self._run(x[i:i + CHUNK])[out].values.astype(np.float32) for i in range(0, len(x), CHUNK)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+    def trace(self, x: np.ndarray) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+        """(outputs, {traced layer: its outputs as float32, (n, size)}), as the csim library traces."""
+        env = self._run(x)
+        out = env[self.fw.resolve(self.fw.output_var)].values.astype(np.float32)
+        traces = {name: env[self.fw.resolve(var)].values.astype(np.float32)
+                  for name, var in self.fw.traced.items() if self.fw.resolve(var) in env}
+        return out, traces
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def _run(self, x: np.ndarray) -> Dict[str, Tensor]:
+        t = self.fw.var_type(self.fw.input_var)
+        assert t is not None  # checked in _compile
+        flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1).astype(np.float64)
+        env = {self.fw.input_var: Tensor(t.quantize(flat), t)}  # the wrapper's ap_fixed(float): NaN/inf too
+        for _, step in self._steps:
+            step(env)
+        return env
+
+    def _compile(self) -> None:
+        fw = self.fw
+        for var in (fw.input_var, fw.output_var):
+            t = fw.var_type(var)
+            if t is None:
+                raise NotEmulated(var, f"its type {fw.types.get(fw.variables.get(var, ''), '?')} is not ap_fixed/ap_int")
+        for call in fw.calls:
+            builder = _LAYERS.get(call.function)
+            if builder is None:
+                raise NotEmulated(call.layer, f"hls4ml function nnet::{call.function} is not emulated")
+            self._steps.append((call, builder(self, call)))
+
+    # -- helpers for the layer builders ---------------------------------------------------------------
+
+    def out_type(self, call: Call, var: str) -> FixedType:
+        t = self.fw.var_type(var)
+        if t is None:
+            raise NotEmulated(call.layer, f"result type of {var} is not ap_fixed/ap_int")
+        self.check_width(call, t)
+        return t
+
+    def struct_type(self, call: Call, struct: str, key: str) -> FixedType:
+        name = self.fw.field(struct, key)
+        t = None if name is None else self.fw.type_of(name)
+        if t is None:
+            raise NotEmulated(call.layer, f"{key} ({name}) is not an ap_fixed/ap_int type")
+        self.check_width(call, t)
+        return t
+
+    def check_width(self, call: Call, t: FixedType) -> None:
+        if t.width > MAX_WIDTH:
+            raise NotEmulated(call.layer, f"type {t} is wider than {MAX_WIDTH} bits")
+
+    def size(self, call: Call, struct: str, key: str, default: Optional[int] = None) -> int:
+        value = self.fw.int_field(struct, key, default)
+        if value is None:
+            raise NotEmulated(call.layer, f"{struct}::{key} is not an integer this reader understands")
+        return value
+
+    def weights(self, call: Call, name: str, t: FixedType, count: int) -> np.ndarray:
+        w = self.fw.weights(name)
+        if w.size != count:
+            raise ConfigError(f"{self.fw.root}: weights {name}.txt hold {w.size} values, layer {call.layer} needs "
+                              f"{count}; re-convert the project")
+        return cast(w, t)
+
+
+# ------------------------------------------------------------------------------------------ sums
+
+
+def _int_bound(x: FixedType) -> float:
+    lo, hi = x.raw_range()
+    return float(max(abs(lo), abs(hi)))
+
+
+def _exact_matmul(xi: np.ndarray, wi: np.ndarray, bound: float) -> np.ndarray:
+    """xi @ wi on integer-valued arrays, exact: float64 below 2^53, int64 below 2^62, else Python ints."""
+    if bound < EXACT:
+        return xi @ wi
+    if bound < 2.0 ** 62:
+        return (xi.astype(np.int64) @ wi.astype(np.int64)).astype(object)
+    return xi.astype(np.int64).astype(object) @ wi.astype(np.int64).astype(object)
+
+
+def _accumulate(layer: str, x: np.ndarray, xt: FixedType, w: np.ndarray, wt: FixedType, b: Optional[np.ndarray],
+                accum: FixedType) -> np.ndarray:
+    """``acc = bias; acc += x[i] * w[i, j]`` in accum_t, as hls4ml's dense kernels do: x (m, k), w (k, j).
+
+    Exact in one matrix product where the C++ loop's casts cannot round or saturate (accum_t holds every
+    product's fraction bits, and either cannot overflow or wraps, which is modular); otherwise one
+    addition at a time in the loop's order."""
+    fp = xt.frac + wt.frac
+    xi, wi = np.ldexp(x, xt.frac), np.ldexp(w, wt.frac)
+    bias = np.zeros(w.shape[1]) if b is None else cast(b, accum)
+    per_term = _int_bound(xt) * np.abs(wi).sum(axis=0)  # |sum| bound per output, in units of 2^-fp
+    bound = float(per_term.max(initial=0.0))
+    lo, hi = accum.value_range()
+    fits = bound * 2.0 ** -fp + float(np.abs(bias).max(initial=0.0)) <= min(-lo, hi) if accum.signed else False
+    wraps = accum.overflow == "WRAP" and accum.sat_bits == 0
+    if accum.frac >= fp and (fits or wraps):
+        s = _exact_matmul(xi, wi, bound)
+        if s.dtype == object:  # beyond float64: wrap as integers of the accumulator's grid, then values
+            scale = 1 << (accum.frac - fp)
+            total = s * scale + np.asarray(np.ldexp(bias, accum.frac), dtype=np.int64).astype(object)
+            if not fits:
+                total = (total - (-(1 << (accum.width - 1)) if accum.signed else 0)) % (1 << accum.width) + \
+                    (-(1 << (accum.width - 1)) if accum.signed else 0)
+            return np.ldexp(total.astype(np.float64), -accum.frac)
+        total = np.ldexp(s, -fp) + bias
+        if fits:
+            return total
+        return cast(total, accum)  # wrap: exact values below 2^53 units (the accumulator is at most 53 bits)
+    # the general case: the C++ loop, one product and one addition at a time
+    acc = np.broadcast_to(bias, (x.shape[0], w.shape[1])).copy()
+    for i in range(x.shape[1]):
+        prod = cast(x[:, i:i + 1] * w[i:i + 1, :], accum)
+        acc = cast(acc + prod, accum)
+    return acc
+
+
+def _product_weights(emu: Emulator, call: Call, struct: str, w: np.ndarray, wt: FixedType) -> np.ndarray:
+    """Weights as the product hls4ml's config names uses them (binary: 0 means -1)."""
+    product = emu.fw.field(struct, "product") or "nnet::product::mult"
+    kind = product.split("::")[-1]
+    if kind in ("mult", "weight_ternary"):
+        return w
+    if kind == "weight_binary":
+        return np.where(w == 0, -1.0, 1.0)
+    raise NotEmulated(call.layer, f"product kind {kind} is not emulated")
+
+
+# ------------------------------------------------------------------------------------------ layers
+
+
+def _dense(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    src, dst, wname, bname = call.args[:4]
+    struct = call.targs[-1]
+    n_in, n_out = emu.size(call, struct, "n_in"), emu.size(call, struct, "n_out")
+    return _matmul_step(emu, call, struct, src, dst, wname, bname, n_in, n_out, lambda v: v)
+
+
+def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wname: str, bname: str, n_in: int,
+                 n_out: int, im2col: Callable[[np.ndarray], np.ndarray], mult: Optional[str] = None,
+                 pixels: int = 1) -> Callable[[Dict[str, Tensor]], None]:
+    """A Dense, or a convolution as a Dense over im2col patches (``pixels`` per sample)."""
+    typed = mult or struct
+    wt, bt = emu.struct_type(call, typed, "weight_t"), emu.struct_type(call, typed, "bias_t")
+    accum = emu.struct_type(call, typed, "accum_t")
+    res = emu.out_type(call, dst)
+    w = emu.weights(call, wname, wt, n_in * n_out)
+    resource = "resource" in (emu.fw.field(struct, "strategy") or "")
+    if resource:  # hls4ml transposes the weights for dense_resource: (n_out, ...) first
+        w = w.reshape(n_out, n_in).T
+    else:
+        w = w.reshape(n_in, n_out)
+    w = _product_weights(emu, call, typed, w, wt)
+    b = emu.weights(call, bname, bt, n_out)
+    if emu.fw.var_type(src) is not None and emu.fw.var_type(src) == FixedType(1, 1, False) and wt == FixedType(1, 1, False):
+        raise NotEmulated(call.layer, "binary (ap_uint<1>) inputs with binary weights are not emulated")
+
+    def step(env: Dict[str, Tensor]) -> None:
+        x = env[emu.fw.resolve(src)]
+        cols = im2col(x.values)  # (n * pixels, n_in)
+        acc = _accumulate(call.layer, cols, x.type, w, wt, b, accum)
+        env[emu.fw.resolve(dst)] = Tensor(cast(acc, res).reshape(x.values.shape[0], pixels * n_out), res)
+
+    return step
+
+
+def _conv_geometry(emu: Emulator, call: Call, struct: str, two_d: bool) -> Dict[str, int]:
+    keys = ["in_width", "n_chan", "filt_width", "n_filt", "stride_width", "pad_left", "pad_right", "out_width"]
+    if two_d:
+        keys += ["in_height", "filt_height", "stride_height", "pad_top", "pad_bottom", "out_height"]
+    g = {k: emu.size(call, struct, k, 0 if k.startswith("pad") else None) for k in keys}
+    if not two_d:
+        g.update(in_height=1, filt_height=1, stride_height=1, pad_top=0, pad_bottom=0, out_height=1)
+    dil = [emu.fw.int_field(struct, k, 1) for k in ("dilation", "dilation_height", "dilation_width")]
+    if any(d not in (None, 1) for d in dil):
+        raise NotEmulated(call.layer, "dilated convolutions are not emulated")
+    return g
+
+
+def _patches(v: np.ndarray, g: Dict[str, int], pad_value: float = 0.0) -> np.ndarray:
+    """(n, H*W*C) channels-last → (n, OH, OW, KH, KW, C) windows, zero padded as hls4ml's conv pads."""
+    n = v.shape[0]
+    img = v.reshape(n, g["in_height"], g["in_width"], g["n_chan"])
+    if g["pad_top"] or g["pad_bottom"] or g["pad_left"] or g["pad_right"]:
+        img = np.pad(img, ((0, 0), (g["pad_top"], g["pad_bottom"]), (g["pad_left"], g["pad_right"]), (0, 0)),
+                     constant_values=pad_value)
+    win = np.lib.stride_tricks.sliding_window_view(img, (g["filt_height"], g["filt_width"]), axis=(1, 2))
+    win = win[:, ::g["stride_height"], ::g["stride_width"]][:, :g["out_height"], :g["out_width"]]
+    return win.transpose(0, 1, 2, 4, 5, 3)  # (n, OH, OW, KH, KW, C)
+
+
+def _conv(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        src, dst, wname, bname = call.args[:4]
+        struct = call.targs[-1]
+        g = _conv_geometry(emu, call, struct, two_d)
+        k = g["filt_height"] * g["filt_width"] * g["n_chan"]
+        pixels = g["out_height"] * g["out_width"]
+        mult = emu.fw.field(struct, "mult_config")
+        mult = mult if mult in emu.fw.structs and emu.fw.field(mult, "accum_t") else None
+        if "resource" in (emu.fw.field(struct, "strategy") or ""):
+            resource_conv = True
+        else:
+            resource_conv = False
+
+        def im2col(v: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(_patches(v, g)).reshape(-1, k)
+
+        step = _matmul_step(emu, call, struct, src, dst, wname, bname, k, g["n_filt"], im2col,
+                            mult=None if resource_conv else mult, pixels=pixels)
+        return step
+
+    return build
+
+
+def _depthwise(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        src, dst, wname, bname = call.args[:4]
+        struct = call.targs[-1]
+        g = _conv_geometry(emu, call, struct, two_d)
+        if g["n_filt"] != g["n_chan"]:
+            raise NotEmulated(call.layer, "depth multipliers other than 1 are not emulated")
+        mult = emu.fw.field(struct, "mult_config")
+        typed = mult if mult in emu.fw.structs and emu.fw.field(mult, "accum_t") else struct
+        wt, bt = emu.struct_type(call, typed, "weight_t"), emu.struct_type(call, typed, "bias_t")
+        accum = emu.struct_type(call, typed, "accum_t")
+        res = emu.out_type(call, dst)
+        taps, c = g["filt_height"] * g["filt_width"], g["n_chan"]
+        w = emu.weights(call, wname, wt, taps * c).reshape(taps, c)
+        w = _product_weights(emu, call, typed, w, wt)
+        b = cast(emu.weights(call, bname, bt, c), accum)
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            n = x.values.shape[0]
+            win = _patches(x.values, g).reshape(n, g["out_height"] * g["out_width"], taps, c)
+            fp = x.type.frac + wt.frac
+            bound = _int_bound(x.type) * float(np.abs(np.ldexp(w, wt.frac)).sum(axis=0).max(initial=0.0))
+            lo, hi = accum.value_range()
+            fits = bound * 2.0 ** -fp + float(np.abs(b).max(initial=0.0)) <= min(-lo, hi)
+            if accum.frac >= fp and bound < EXACT and (fits or (accum.overflow == "WRAP" and not accum.sat_bits)):
+                acc = np.einsum("npkc,kc->npc", win, w) + b
+                acc = acc if fits else cast(acc, accum)
+            else:
+                acc = np.broadcast_to(b, (n, win.shape[1], c)).copy()
+                for i in range(taps):
+                    acc = cast(acc + cast(win[:, :, i, :] * w[i], accum), accum)
+            env[emu.fw.resolve(dst)] = Tensor(cast(acc, res).reshape(n, -1), res)
+
+        return step
+
+    return build
+
+
+def _normalize(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    src, dst, sname, bname = call.args[:4]
+    struct = call.targs[-1]
+    st, bt = emu.struct_type(call, struct, "scale_t"), emu.struct_type(call, struct, "bias_t")
+    res = emu.out_type(call, dst)
+    n_in = emu.size(call, struct, "n_in")
+    n_filt = emu.fw.int_field(struct, "n_filt", -1)
+    k = n_in if n_filt in (None, -1) or n_filt < 0 or n_filt > n_in else n_filt
+    scale, bias = emu.weights(call, sname, st, k), emu.weights(call, bname, bt, k)
+    product = (emu.fw.field(struct, "product") or "mult").split("::")[-1]
+    if product != "mult":
+        raise NotEmulated(call.layer, f"product kind {product} is not emulated")
+
+    def step(env: Dict[str, Tensor]) -> None:
+        x = env[emu.fw.resolve(src)]
+        full = _auto_add(_auto_mul(x.type, st), bt)
+        if full.width > MAX_WIDTH:
+            raise NotEmulated(call.layer, f"x*scale + bias needs {full.width} bits (beyond float64)")
+        v = x.values.reshape(x.values.shape[0], -1, k)
+        env[emu.fw.resolve(dst)] = Tensor(cast(v * scale + bias, res).reshape(x.values.shape[0], -1), res)
+
+    return step
+
+
+def _elementwise(fn: Callable[[np.ndarray, FixedType, FixedType], np.ndarray]) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        src, dst = call.args[0], call.args[-1]
+        res = emu.out_type(call, dst)
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            env[emu.fw.resolve(dst)] = Tensor(fn(x.values, x.type, res), res)
+
+        return step
+
+    return build
+
+
+def _linear(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
+    return cast(v, res)
+
+
+def _relu(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
+    return cast(np.where(v > 0, v, 0.0), res)
+
+
+def _binary_tanh(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
+    if res == FixedType(1, 1, False):  # binary_cast to ap_uint<1>: (cache > 0) ? cache : 0
+        return np.where(v >= 0, 1.0, 0.0)
+    return cast(np.where(v >= 0, 1.0, -1.0), res)
+
+
+def _ternary_tanh(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
+    d = cast(2 * v, xt)  # datareg = 2 * data[ii] is stored in data_T
+    return cast(np.where(d > 1, 1.0, np.where(d > -1, 0.0, -1.0)), res)
+
+
+def _hard(kind: str) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        src, dst = call.args[0], call.args[-1]
+        struct = call.targs[-1]
+        res = emu.out_type(call, dst)
+        fields = emu.fw.structs.get(struct, {})
+        try:
+            slope_t = emu.fw.type_of(emu.fw.field(struct, "slope_t") or _member_type(emu, struct, "slope"))
+            shift_t = emu.fw.type_of(emu.fw.field(struct, "shift_t") or _member_type(emu, struct, "shift"))
+            slope, shift = float(fields["slope"]), float(fields["shift"])
+        except (KeyError, ValueError, TypeError):
+            raise NotEmulated(call.layer, "its slope/shift constants are not understood") from None
+        if slope_t is None or shift_t is None:
+            raise NotEmulated(call.layer, "its slope/shift types are not ap_fixed")
+        slope, shift = float(cast(np.array(slope), slope_t)), float(cast(np.array(shift), shift_t))
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            auto = _auto_add(_auto_mul(slope_t, x.type), shift_t)  # `auto datareg = slope * data + shift`
+            d = slope * x.values + shift
+            one, zero = float(cast(np.array(1.0), auto)), 0.0
+            d = np.where(d > 1, one, np.where(d < 0, zero, d))
+            if kind == "tanh":
+                d = 2 * d - 1
+            env[emu.fw.resolve(dst)] = Tensor(cast(d, res), res)
+
+        return step
+
+    return build
+
+
+def _member_type(emu: Emulator, struct: str, member: str) -> str:
+    """The declared type of a static member defined outside its struct (``const slope5_t cfg::slope``)."""
+    import re
+
+    text = (emu.fw.root / "firmware" / "parameters.h").read_text()
+    m = re.search(rf"const\s+(\w+)\s+{re.escape(struct)}::{member}\s*=", text)
+    return m.group(1) if m else ""
+
+
+# -- table-based activations -------------------------------------------------------------------------
+
+
+def _f32(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64).astype(np.float32)
+
+
+def _exp32(x: np.ndarray) -> np.ndarray:
+    """std::exp on float: correctly rounded float32 (glibc's expf), via float64."""
+    return _f32(np.exp(np.asarray(x, dtype=np.float64)))
+
+
+def _index_table(emu: Emulator, call: Call, half_range: float, fn: Callable[[np.ndarray], np.ndarray]):
+    src, dst = call.args[0], call.args[-1]
+    struct = call.targs[-1]
+    n = emu.size(call, struct, "table_size")
+    table_t = emu.struct_type(call, struct, "table_t")
+    res = emu.out_type(call, dst)
+    ii = np.arange(n, dtype=np.float64)
+    in_val = _f32(2 * half_range * (ii - float(n) / 2.0) / float(n))
+    table = cast(fn(in_val).astype(np.float64), table_t)
+
+    def step(env: Dict[str, Tensor]) -> None:
+        x = env[emu.fw.resolve(src)]
+        # data * table_size / (2*half_range) in ap_fixed: exact, then truncated towards zero (int conversion)
+        index = np.trunc(x.values * n / (2 * half_range)) + half_range * n / (2 * half_range)
+        index = np.clip(index, 0, n - 1).astype(np.int64)
+        env[emu.fw.resolve(dst)] = Tensor(cast(table[index], res), res)
+
+    return step
+
+
+def _sigmoid(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    def fn(v: np.ndarray) -> np.ndarray:
+        e = _exp32(-v)
+        return _f32(1.0 / (np.float32(1) + e).astype(np.float64))
+
+    return _index_table(emu, call, 8.0, fn)
+
+
+def _tanh(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    return _index_table(emu, call, 4.0, lambda v: _f32(np.tanh(v.astype(np.float64))))
+
+
+def _top_bits(values: np.ndarray, t: FixedType, bits: int) -> np.ndarray:
+    """hls4ml's softmax_idx_from_real_val: the top ``bits`` bits of the W-bit pattern, as unsigned."""
+    raw = np.ldexp(values, t.frac)
+    raw = np.mod(raw, float(2 ** t.width))  # two's complement pattern
+    return np.floor(raw / float(2 ** (t.width - bits))).astype(np.int64)
+
+
+def _real_from_index(i: np.ndarray, t: FixedType, bits: int) -> np.ndarray:
+    """hls4ml's softmax_real_val_from_idx: index as the top bits of a t, as float."""
+    raw = i.astype(np.float64) * float(2 ** (t.width - bits))
+    if t.signed:
+        raw = np.where(raw >= 2.0 ** (t.width - 1), raw - 2.0 ** t.width, raw)
+    return _f32(np.ldexp(raw, -t.frac))
+
+
+def _softmax(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    src, dst = call.args[0], call.args[-1]
+    struct = call.targs[-1]
+    impl = (emu.fw.field(struct, "implementation") or "").split("::")[-1]
+    if impl not in ("stable", "latency"):
+        raise NotEmulated(call.layer, f"softmax implementation {impl or '?'} is not emulated")
+    n_in, n_slice = emu.size(call, struct, "n_in"), emu.size(call, struct, "n_slice", None)
+    if emu.fw.int_field(struct, "n_inner", 1) != 1 or n_slice != n_in:
+        raise NotEmulated(call.layer, "softmax over an axis other than the last is not emulated")
+    exp_t, inv_t = emu.struct_type(call, struct, "exp_table_t"), emu.struct_type(call, struct, "inv_table_t")
+    accum, inv_inp = emu.struct_type(call, struct, "accum_t"), emu.struct_type(call, struct, "inv_inp_t")
+    n_exp, n_inv = emu.size(call, struct, "exp_table_size"), emu.size(call, struct, "inv_table_size")
+    scale = float(emu.fw.field(struct, "exp_scale") or 1.0)
+    res = emu.out_type(call, dst)
+    exp_bits, inv_bits = math.ceil(math.log2(n_exp)), math.ceil(math.log2(n_inv))
+    norm = emu.struct_type(call, struct, "inp_norm_t") if impl == "stable" else None
+    inv_x = _real_from_index(np.arange(n_inv), inv_inp, inv_bits)
+    with np.errstate(divide="ignore"):
+        inv_table = cast_any(_f32(np.float32(1) / inv_x).astype(np.float64), inv_t)
+    idx_t_holder: Dict[str, np.ndarray] = {}
+
+    def exp_table(data_t: FixedType) -> np.ndarray:
+        key = str(data_t)
+        if key not in idx_t_holder:
+            t = norm if norm is not None else data_t
+            x = _f32(_real_from_index(np.arange(n_exp), t, exp_bits) * np.float32(scale))
+            if norm is not None:
+                x = -x
+            idx_t_holder[key] = cast_any(_exp32(x).astype(np.float64), exp_t)
+        return idx_t_holder[key]
+
+    def step(env: Dict[str, Tensor]) -> None:
+        x = env[emu.fw.resolve(src)]
+        v = x.values
+        table = exp_table(x.type)
+        if norm is not None:
+            d = cast(v.max(axis=1, keepdims=True) - v, norm)
+            idx = _top_bits(d, norm, exp_bits)
+        else:
+            idx = _top_bits(v, x.type, exp_bits)
+        e = cast(table[idx], accum)
+        total = _tree_sum(e, accum)
+        inv = inv_table[_top_bits(cast(total, inv_inp), inv_inp, inv_bits)]
+        env[emu.fw.resolve(dst)] = Tensor(cast(e * inv[:, None], res), res)
+
+    return step
+
+
+def cast_any(values: np.ndarray, t: FixedType) -> np.ndarray:
+    """cast() for values that may be infinite or not exact on a grid (table contents): the header's rules."""
+    return t.quantize(values)
+
+
+def _tree_sum(e: np.ndarray, t: FixedType) -> np.ndarray:
+    """nnet::reduce with Op_add<accum_t>: a tree whose left part is the largest power of two below n."""
+    n = e.shape[1]
+    if n == 1:
+        return e[:, 0]
+    if n == 2:
+        return cast(e[:, 0] + e[:, 1], t)
+    left = 1 << int(math.floor(math.log2(n - 1)))
+    return cast(_tree_sum(e[:, :left], t) + _tree_sum(e[:, left:], t), t)
+
+
+# -- pooling, padding, moves -------------------------------------------------------------------------
+
+
+def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        src, dst = call.args[0], call.args[1]
+        struct = call.targs[-1]
+        keys = ["n_filt", "pool_width", "stride_width"]
+        if two_d:
+            keys += ["in_width", "out_width", "in_height", "pool_height", "stride_height", "out_height"]
+        g = {k: emu.size(call, struct, k) for k in keys}
+        if not two_d:  # pooling1d_config names the widths n_in / n_out
+            g["in_width"], g["out_width"] = emu.size(call, struct, "n_in"), emu.size(call, struct, "n_out")
+        for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"):
+            g[k] = emu.fw.int_field(struct, k, 0) or 0
+        if not two_d:
+            g.update(in_height=1, pool_height=1, stride_height=1, out_height=1)
+        geo = {"in_height": g["in_height"], "in_width": g["in_width"], "n_chan": g["n_filt"],
+               "filt_height": g["pool_height"], "filt_width": g["pool_width"], "stride_height": g["stride_height"],
+               "stride_width": g["stride_width"], "out_height": g["out_height"], "out_width": g["out_width"],
+               "pad_top": g["pad_top"], "pad_bottom": g["pad_bottom"], "pad_left": g["pad_left"],
+               "pad_right": g["pad_right"]}
+        op = (emu.fw.field(struct, "pool_op") or "").split("::")[-1]
+        res = emu.out_type(call, dst)
+        accum = emu.struct_type(call, struct, "accum_t") if op == "Average" else None
+        padded = any(g[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
+        size = g["pool_height"] * g["pool_width"]
+        if op == "Average" and (padded or size & (size - 1)):
+            raise NotEmulated(call.layer, "average pooling with padding or a window that is not a power of two")
+        if op not in ("Max", "Average"):
+            raise NotEmulated(call.layer, f"pooling operation {op or '?'} is not emulated")
+        if padded and emu.fw.io_type == "io_stream":
+            raise NotEmulated(call.layer, "padded pooling in io_stream is not emulated")
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            n = x.values.shape[0]
+            lo = float(x.type.from_bits(np.array([1 << (x.type.width - 1)]))[0])  # pad_val: only the top bit set
+            win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size, g["n_filt"])
+            if op == "Max":
+                out = win.max(axis=3)
+            else:
+                out = cast(cast(win.sum(axis=3), accum) / size, accum)
+            env[emu.fw.resolve(dst)] = Tensor(cast(out.reshape(n, -1), res), res)
+
+        return step
+
+    return build
+
+
+def _global_pooling(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    raise NotEmulated(call.layer, "global pooling is not emulated")
+
+
+def _zeropad(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        src, dst = call.args[0], call.args[1]
+        struct = call.targs[-1]
+        keys = ["in_width", "n_chan", "pad_left", "pad_right"] + (["in_height", "pad_top", "pad_bottom"] if two_d else [])
+        g = {k: emu.size(call, struct, k) for k in keys}
+        if not two_d:
+            g.update(in_height=1, pad_top=0, pad_bottom=0)
+        res = emu.out_type(call, dst)
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            n = x.values.shape[0]
+            img = x.values.reshape(n, g["in_height"], g["in_width"], g["n_chan"])
+            img = np.pad(img, ((0, 0), (g["pad_top"], g["pad_bottom"]), (g["pad_left"], g["pad_right"]), (0, 0)))
+            env[emu.fw.resolve(dst)] = Tensor(cast(img.reshape(n, -1), res), res)
+
+        return step
+
+    return build
+
+
+def _copy(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    """repack_stream, linear-like moves: the values, cast to the output's type."""
+    return _elementwise(_linear)(emu, call)
+
+
+def _clone(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    src, outs = call.args[0], call.args[1:]
+    types = [emu.out_type(call, o) for o in outs]
+
+    def step(env: Dict[str, Tensor]) -> None:
+        x = env[emu.fw.resolve(src)]
+        for o, t in zip(outs, types):
+            env[emu.fw.resolve(o)] = Tensor(cast(x.values, t), t)
+
+    return step
+
+
+def _merge(op: str) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        a, b, dst = call.args[0], call.args[1], call.args[2]
+        res = emu.out_type(call, dst)
+        if op == "average":
+            raise NotEmulated(call.layer, "the average merge is not emulated")
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x, y = env[emu.fw.resolve(a)], env[emu.fw.resolve(b)]
+            if op == "multiply" and _auto_mul(x.type, y.type).width > MAX_WIDTH:
+                raise NotEmulated(call.layer, "the product needs more than 53 bits")
+            f = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "maximum": np.maximum,
+                 "minimum": np.minimum}[op]
+            env[emu.fw.resolve(dst)] = Tensor(cast(f(x.values, y.values), res), res)
+
+        return step
+
+    return build
+
+
+def _concatenate(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    a, b, dst = call.args[0], call.args[1], call.args[2]
+    struct = call.targs[-1]
+    res = emu.out_type(call, dst)
+    fields = emu.fw.structs.get(struct, {})
+    dims = [emu.fw.int_field(struct, k) for k in sorted(fields) if k.startswith("n_elem1_")]
+    dims2 = [emu.fw.int_field(struct, k) for k in sorted(fields) if k.startswith("n_elem2_")]
+    axis = emu.fw.int_field(struct, "axis", -1)
+    if None in dims or None in dims2 or axis not in (-1, len(dims) - 1) and len(dims) > 1:
+        raise NotEmulated(call.layer, "concatenation along an axis other than the last is not emulated")
+    last1 = dims[-1] if dims else None
+    last2 = dims2[-1] if dims2 else None
+
+    def step(env: Dict[str, Tensor]) -> None:
+        x, y = env[emu.fw.resolve(a)], env[emu.fw.resolve(b)]
+        n = x.values.shape[0]
+        if last1 and last2:
+            out = np.concatenate([x.values.reshape(n, -1, last1), y.values.reshape(n, -1, last2)], axis=2)
+        else:
+            out = np.concatenate([x.values, y.values], axis=1)
+        env[emu.fw.resolve(dst)] = Tensor(cast(out.reshape(n, -1), res), res)
+
+    return step
+
+
+def _activation_dispatch(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+    raise NotEmulated(call.layer, f"activation nnet::{call.function} is not emulated")
+
+
+_LAYERS: Dict[str, Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]] = {
+    "dense": _dense,
+    "conv_1d_cl": _conv(False), "conv_2d_cl": _conv(True),
+    "pointwise_conv_1d_cl": _conv(False), "pointwise_conv_2d_cl": _conv(True),
+    "depthwise_conv_1d_cl": _depthwise(False), "depthwise_conv_2d_cl": _depthwise(True),
+    "normalize": _normalize,
+    "linear": _elementwise(_linear), "relu": _elementwise(_relu),
+    "binary_tanh": _elementwise(_binary_tanh), "ternary_tanh": _elementwise(_ternary_tanh),
+    "hard_sigmoid": _hard("sigmoid"), "hard_tanh": _hard("tanh"),
+    "sigmoid": _sigmoid, "tanh": _tanh, "softmax": _softmax,
+    "pooling1d_cl": _pooling(False), "pooling2d_cl": _pooling(True),
+    "zeropad1d_cl": _zeropad(False), "zeropad2d_cl": _zeropad(True),
+    "repack_stream": _copy, "clone_stream": _clone,
+    "add": _merge("add"), "subtract": _merge("subtract"), "multiply": _merge("multiply"),
+    "maximum": _merge("maximum"), "minimum": _merge("minimum"), "average": _merge("average"),
+    "concatenate1d": _concatenate, "concatenate2d": _concatenate, "concatenate3d": _concatenate,
+}
+"""hls4ml function (as called in the project's .cpp) -> builder of its step."""
+
+
+def emulated_functions() -> Sequence[str]:
+    """The hls4ml functions the emulator reproduces (for messages and the README)."""
+    return sorted(_LAYERS)

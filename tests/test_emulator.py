@@ -1,0 +1,139 @@
+"""The emulator (fpga_accel/runtime/emulator.py): the design's arithmetic in numpy, bit for bit csim's.
+
+The zoo-wide third oracle (QKeras == emulator == csim, both io types, inputs inside and beyond the input
+quantizer's range, per-layer traces) runs with the fidelity zoo in tests/test_fidelity.py, on the projects
+those tests build anyway. Here: the casts against the ap_fixed rules, the engines' contract (auto checks
+and falls back, emulator refuses what it does not cover, never compiles), and the CLI flag — one compile.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from fpga_accel.errors import ConfigError
+from fpga_accel.runtime.emulator import NotEmulated, cast
+from fpga_accel.runtime.firmware import _int_expr
+from fpga_accel.runtime.fixed_point import OVERFLOW, QUANTIZATION, FixedType
+from models import float_inputs, qmlp
+
+
+def _types():
+    rng = np.random.default_rng(7)
+    for q in QUANTIZATION:
+        for o in OVERFLOW:
+            for signed in (True, False):
+                if o == "WRAP_SM" and not signed:
+                    continue
+                for _ in range(6):
+                    width = int(rng.integers(1, 24))
+                    yield FixedType(width, int(rng.integers(-3, width + 4)), signed, q, o, int(rng.integers(0, 2)) if o == "WRAP" else 0)
+
+
+def test_cast_is_ap_fixed_assignment():
+    """The emulator's fast cast equals FixedType.quantize (itself checked against the ap_fixed headers by a
+    compiled program): every rounding and overflow mode, halves, values far out of range, signed zero."""
+    types = list(_types())
+    assert len(types) > 300
+    for t in types:
+        rng = np.random.default_rng(t.width * 131 + t.integer)
+        lsb = t.lsb
+        grid = rng.integers(-2 ** 12, 2 ** 12, 4000) * (lsb / 8)  # values 1/8 of a step apart: halves included
+        big = rng.uniform(-1, 1, 500) * 2.0 ** rng.integers(0, 40, 500) * lsb
+        v = np.concatenate([grid, big, [0.0, -0.0, lsb / 2, -lsb / 2, 3 * lsb / 2, -3 * lsb / 2]])
+        assert np.array_equal(cast(v, t), t.quantize(v)), t
+
+
+def test_struct_sizes_are_integer_expressions_not_code():
+    fields = {"filt_height": "3", "filt_width": "3", "kernel_size": "filt_height * filt_width", "n": "6*6*4"}
+    assert _int_expr("kernel_size", fields) == 9
+    assert _int_expr("(kernel_size + 1) * 2", fields) == 20
+    assert _int_expr("n", fields) == 144
+    assert _int_expr("16u", fields) == 16
+    for text in ("DIV_ROUNDUP(n, 2)", "__import__('os')", "n / 0", "kernel_size;", "unknown"):
+        assert _int_expr(text, fields) is None
+
+
+@pytest.fixture(scope="module")
+def mlp(tmp_path_factory):
+    """A 16-64-32-32-5 QKeras MLP converted once (convert's verdict compiles it)."""
+    import fpga_accel as fa
+
+    root = tmp_path_factory.mktemp("emulator")
+    model = qmlp()
+    rng = np.random.default_rng(3)
+    x = float_inputs(rng, (16,), n=300, low=-5.0, high=5.0)  # the input quantizer spans [-4, 4): beyond it too
+    design = fa.convert(model, fa.ConvertConfig(name="mlp", output_dir=root), calibration=x)
+    return design, model, x
+
+
+def test_emulator_equals_csim_and_qkeras(mlp):
+    from fpga_accel.design import Design
+
+    design, model, x = mlp
+    fresh = Design(design.root)
+    y = fresh.predict(x, engine="emulator")
+    assert fresh._build is None  # the emulator never compiles
+    assert np.array_equal(y, design.predict(x, engine="csim"))
+    assert np.array_equal(y, np.asarray(model.predict(x, verbose=0), dtype=np.float32))
+    (y_emu, traces), (y_csim, csim_traces) = fresh.trace(x, engine="emulator"), design.trace(x, engine="csim")
+    assert np.array_equal(y_emu, y_csim) and np.array_equal(y_emu, y)
+    assert sorted(traces) == sorted(csim_traces) and len(traces) >= 7
+    for name, values in csim_traces.items():
+        assert traces[name].shape == values.shape and np.array_equal(traces[name], values), name
+    assert fresh.compare(model, x, engine="emulator").bit_exact == 1.0
+
+
+def test_auto_falls_back_to_csim_when_the_emulator_differs(mlp, monkeypatch, caplog):
+    from fpga_accel.design import Design
+    from fpga_accel.runtime.emulator import Emulator
+
+    design, _, x = mlp
+    truth = design.predict(x, engine="csim")
+    assert np.array_equal(design.predict(x, engine="auto"), truth)
+    original = Emulator.predict
+    monkeypatch.setattr(Emulator, "predict", lambda self, a: original(self, a) + np.float32(2 ** -10))
+    fresh = Design(design.root)
+    with caplog.at_level(logging.WARNING, logger="fpga_accel.engines"):
+        y = fresh.predict(x, engine="auto")
+    assert np.array_equal(y, truth)
+    assert any("differs from csim" in r.getMessage() and "using csim" in r.getMessage() for r in caplog.records)
+    assert not np.array_equal(fresh.predict(x, engine="emulator"), truth)  # the broken emulator, asked for
+
+
+def test_a_layer_it_does_not_cover_is_named(mlp, monkeypatch):
+    from fpga_accel.design import Design
+    from fpga_accel.runtime import emulator
+
+    design, _, x = mlp
+    monkeypatch.delitem(emulator._LAYERS, "relu")
+    fresh = Design(design.root)
+    with pytest.raises(NotEmulated, match=r"layer 'relu1'.*nnet::relu"):
+        fresh.predict(x, engine="emulator")
+    assert np.array_equal(fresh.predict(x, engine="auto"), design.predict(x, engine="csim"))
+    with pytest.raises(ConfigError, match="engine must be one of csim, emulator, auto"):
+        fresh.predict(x, engine="fast")
+
+
+def test_default_engine_by_batch_size():
+    from fpga_accel.engines import AUTO_MIN_SAMPLES, resolve_engine
+
+    assert resolve_engine(None, AUTO_MIN_SAMPLES - 1) == "csim"
+    assert resolve_engine(None, AUTO_MIN_SAMPLES) == "auto"
+    assert resolve_engine("emulator", 1) == "emulator"
+
+
+def test_csim_cli_engine_flag(mlp, tmp_path):
+    from fpga_accel.cli import main
+
+    design, _, x = mlp
+    np.save(tmp_path / "x.npy", x)
+    for engine in ("csim", "emulator", "auto"):
+        assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output",
+                     str(tmp_path / f"{engine}.npy"), "--engine", engine]) == 0
+    assert np.array_equal(np.load(tmp_path / "emulator.npy"), np.load(tmp_path / "csim.npy"))
+    assert np.array_equal(np.load(tmp_path / "auto.npy"), np.load(tmp_path / "csim.npy"))
+    with pytest.raises(SystemExit) as info:
+        main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--engine", "fast"])
+    assert info.value.code == 2
