@@ -192,6 +192,41 @@ class SweepResult:
     table: Path
     plot: Optional[Path]
 
+    COLUMNS = ("failed", "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp", "est_lut",
+               "est_ff", "est_bram36", "est_latency_ns", "fits", "seconds")
+
+    def table_rows(self) -> List[Dict[str, Any]]:
+        """One flat dict per point: its id, its parameters, then its results (the columns of results.csv)."""
+        keys = sorted({k for row in self.rows for k in row["params"]})
+        return [{"id": row.get("id"), **{k: row["params"].get(k) for k in keys},
+                 **{c: row.get(c) for c in self.COLUMNS}} for row in self.rows]
+
+    def to_dataframe(self) -> Any:
+        """``table_rows()`` as a pandas DataFrame (pandas optional)."""
+        from .runtime.tables import to_dataframe
+
+        return to_dataframe(self.table_rows())
+
+    def format(self) -> str:
+        done = [r for r in self.rows if not r.get("failed")]
+        best = max(done, key=lambda r: r.get("csim_accuracy") or 0.0, default=None)
+        lines = [f"sweep {self.root}: {len(self.rows)} points ({self.ran} ran, {self.skipped} already done, "
+                 f"{len(self.rows) - len(done)} failed)", f"table {self.table}"]
+        if self.plot is not None:
+            lines.append(f"Pareto plot {self.plot}")
+        if best is not None:
+            lines.append(f"best csim accuracy {best['csim_accuracy']:.2%}: {best['params']}")
+        return "\n".join(lines)
+
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        from .runtime.tables import html_report
+
+        return html_report(f"sweep {self.root.name}", [("points", len(self.rows)), ("ran", self.ran),
+                                                       ("already done", self.skipped), ("table", str(self.table))],
+                           self.table_rows())
+
 
 def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2,
               progress: Optional[Progress] = None,
