@@ -233,6 +233,13 @@ class Design:
     def meta_file(self) -> Path:
         return self.layout.meta_file
 
+    def types(self) -> Any:
+        """Every layer's HLS types and the rule that chose each (a ``TypesTable``: print it, show it in a
+        notebook, or ``to_dataframe()``)."""
+        from .analysis.types_table import types_table
+
+        return types_table(self.name, self.meta.layers, str(self.meta_file))
+
     def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None) -> AgreementReport:
         """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer
         that diverges when it is not bit-exact.

@@ -298,15 +298,13 @@ def pareto_front(rows: List[Dict[str, Any]], cost: str) -> List[Dict[str, Any]]:
 
 
 def pareto_plot(rows: List[Dict[str, Any]], path: Path) -> Optional[Path]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # the object-oriented Figure: no pyplot state, no backend switch (a notebook keeps its inline backend)
+        from matplotlib.figure import Figure
     except ImportError:
         log.warning("matplotlib not installed: no Pareto plot")
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
     for ax, cost, label in ((axes[0], "est_dsp", "estimated DSP48E1"), (axes[1], "est_lut", "estimated LUT")):
         for fits, marker in ((True, "o"), (False, "x")):
             sel = [r for r in rows if not r.get("failed") and r["fits"] == fits]
@@ -319,5 +317,4 @@ def pareto_plot(rows: List[Dict[str, Any]], path: Path) -> Optional[Path]:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

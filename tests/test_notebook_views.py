@@ -12,7 +12,7 @@ import pytest
 from fpga_accel.analysis.estimate import estimate_layers
 from fpga_accel.boards import get_board
 from fpga_accel.design import AgreementReport
-from fpga_accel.errors import ToolNotFoundError
+from fpga_accel.errors import ConfigError, ToolNotFoundError
 from fpga_accel.fit_search import auto_reuse_factors
 from fpga_accel.runtime.accelerator import BenchResult
 from fpga_accel.runtime.selftest import SelfTestResult
@@ -128,3 +128,41 @@ def test_long_tables_are_cut_in_html_and_say_so():
     rows = [{"i": i} for i in range(MAX_HTML_ROWS + 7)]
     page = html_table(rows)
     assert page.count("<tr>") == MAX_HTML_ROWS + 1 and "7 more rows" in page
+
+
+def test_pareto_plot_leaves_the_matplotlib_backend_alone(tmp_path):
+    import matplotlib
+
+    from fpga_accel.sweep import pareto_plot
+
+    before = matplotlib.get_backend()
+    rows = [{"csim_accuracy": a, "est_dsp": d, "est_lut": 10 * d, "fits": d < 3} for a, d in ((0.9, 1), (0.95, 4))]
+    path = pareto_plot(rows, tmp_path / "pareto.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and matplotlib.get_backend() == before
+
+
+def test_types_name_the_rule_that_chose_each_type(build):
+    from models import qmlp_bn
+
+    design = build(qmlp_bn(qbn=False), name="typed")
+    table = design.types()
+    fc1, bn, relu = table.for_layer("fc1"), table.for_layer("bn"), table.for_layer("relu1")
+    record = {l["name"]: l for l in design.meta.layers}
+    assert fc1["result_t"]["precision"] == record["fc1"]["precision"]  # the table is the record's types
+    assert fc1["accum_t"]["rule"].startswith("exact sum") and fc1["weight_t"]["rule"] == "the kernel quantizer's type"
+    assert bn["result_t"]["rule"].startswith("exact affine map") and bn["scale_t"]["rule"].startswith("affine map probed")
+    assert relu["result_t"]["rule"] == "the activation quantizer's type"
+    assert table.for_layer("x")["result_t"]["rule"].startswith("design input")
+    assert "exact sum" in str(table) and "fc1" in table._repr_html_()
+    with pytest.raises(ConfigError, match="has no layer 'nope'"):
+        table.for_layer("nope")
+
+
+def test_types_of_an_old_or_damaged_record():
+    from fpga_accel.analysis.types_table import NOT_RECORDED, types_table
+
+    old = types_table("old", [{"name": "fc1", "class": "Dense", "precision": "fixed<16,6>"}])
+    assert old.rows() == [{"layer": "fc1", "class": "Dense", "type": "result_t", "precision": "fixed<16,6>",
+                           "rule": NOT_RECORDED}]
+    with pytest.raises(ConfigError, match="layer 'fc1' types is not a table of precision and rule"):
+        types_table("bad", [{"name": "fc1", "types": {"result_t": "fixed<8,2>"}}])

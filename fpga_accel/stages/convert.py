@@ -21,7 +21,7 @@ import numpy as np
 from ..boards import get_board
 from ..config import ConvertConfig, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
-from ..exact_types import exact_flows, inexact_layers
+from ..exact_types import exact_flows, inexact_layers, type_rules
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..keras_compat import (hls4ml_supported_layers, input_layer_name, input_shape, keras_module, output_shape,
                             quantizer_of, register_hls4ml_handlers)
@@ -471,7 +471,8 @@ def layer_table(hls_model: Any) -> list[dict[str, Any]]:
         var = node.get_output_variable()
         layers.append({"name": node.name, "class": node.class_name, "shape": [int(s) for s in var.shape],
                        "precision": str(var.type.precision), "traced": bool(node.get_attr("trace", False))
-                       and node.get_attr("function_cpp", None) is not None, **_hardware(hls_model, node)})
+                       and node.get_attr("function_cpp", None) is not None, **_hardware(hls_model, node),
+                       "types": type_rules(node)})
     return layers
 
 
