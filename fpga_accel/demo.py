@@ -47,6 +47,21 @@ class DemoResult:
             f"HLS project                     {self.project_dir}",
         ])
 
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        from .runtime.tables import html_report
+
+        r = self.report
+        return html_report("digits demo: float → QKeras → hls4ml (pynq-z2) → csim", [
+            ("accuracy float / QKeras / csim", f"{self.float_accuracy:.2%} / {r.reference_accuracy:.2%} / "
+                                               f"{r.csim_accuracy:.2%}"),
+            ("csim == QKeras bit for bit", f"{r.bit_exact:.2%} of {r.n_samples} samples ({r.compared})"),
+            ("design input precision", self.input_precision),
+            ("settings chosen by fit", self.settings.split(": ", 1)[-1] or "-"),
+            ("estimate", f"{self.estimate.verdict} on {self.estimate.board}"),
+            ("HLS project", str(self.project_dir))], verdict=("bit-exact" if r.passed else "not bit-exact", r.passed))
+
 
 def float_model(n_in: int, n_classes: int):  # noqa: ANN201 (keras type)
     from .keras_compat import keras_module

@@ -24,6 +24,7 @@ from .runtime.csim_build import CsimBuild, build_library, trace_sizes
 from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers, pool_allowed
 from .runtime.emulator import Emulator
 from .runtime.progress import Progress
+from .runtime.tables import html_report, to_dataframe
 from .runtime.fixed_point import Codec
 from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
 
@@ -82,6 +83,35 @@ class AgreementReport:
             lines.append(f"first diverging layer   {self.first_divergent_layer} "
                          f"({self.layer_exact[self.first_divergent_layer]:.2%} of samples exact)")
         return "\n".join(lines)
+
+    __str__ = format
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Per compared layer (graph order): the share of samples csim matches bit for bit. Filled only when
+        the design is not bit-exact (the layers are traced to find where it diverges)."""
+        return [{"layer": name, "bit_exact": frac, "first_diverging": name == self.first_divergent_layer}
+                for name, frac in self.layer_exact.items()]
+
+    def to_dataframe(self) -> Any:
+        """``rows()`` as a pandas DataFrame (pandas optional)."""
+        return to_dataframe(self.rows(), ["layer", "bit_exact", "first_diverging"])
+
+    def _repr_html_(self) -> str:
+        summary = [("samples compared", self.n_samples),
+                   (f"bit-exact ({self.compared})", f"{self.bit_exact:.2%} of samples ({self.element_exact:.2%} of values)"),
+                   ("max |csim - reference|", f"{self.max_abs_diff:.3g}"),
+                   ("argmax agreement", f"{self.argmax_agreement:.2%}")]
+        if self.output_bit_exact is not None:
+            summary.append(("softmax outputs", f"{self.output_bit_exact:.2%} bit-exact, max abs error "
+                                               f"{self.output_max_abs_diff:.3g}"))
+        if self.reference_accuracy is not None:
+            summary.append(("accuracy reference / csim", f"{self.reference_accuracy:.2%} / {self.csim_accuracy:.2%}"))
+        if self.first_divergent_layer:
+            summary.append(("first diverging layer", self.first_divergent_layer))
+        rows = self.rows()
+        first = next((i for i, r in enumerate(rows) if r["first_diverging"]), None)
+        verdict = ("bit-exact" if self.passed else f"not bit-exact ({self.bit_exact:.2%} of samples)", self.passed)
+        return html_report("csim agreement", summary, rows, verdict=verdict, highlight=first)
 
 
 class Design:
@@ -235,6 +265,13 @@ class Design:
     @property
     def meta_file(self) -> Path:
         return self.layout.meta_file
+
+    def types(self) -> Any:
+        """Every layer's HLS types and the rule that chose each (a ``TypesTable``: print it, show it in a
+        notebook, or ``to_dataframe()``)."""
+        from .analysis.types_table import types_table
+
+        return types_table(self.name, self.meta.layers, str(self.meta_file))
 
     def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None,
                 engine: str | None = None) -> AgreementReport:

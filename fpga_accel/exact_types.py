@@ -143,7 +143,47 @@ def _configured_auto(node: Any, type_name: str) -> bool:
     return True
 
 
-def _set_type(node: Any, type_name: str, precision: Any) -> None:
+RULES = "fpga_accel_type_rules"
+"""Node attribute: {type name: the rule that derived it}, recorded where each type is set (``design.types()``)."""
+
+
+def _record_rule(node: Any, type_name: str, rule: str) -> None:
+    node.set_attr(RULES, {**(node.get_attr(RULES) or {}), type_name: rule})
+
+
+def type_rules(node: Any) -> dict[str, dict[str, str]]:
+    """Every type of a converted node with why it is what it is: the rule that derived it here, else
+    whether the configuration gave it (a quantizer, a per-layer setting, calibration ranges) or hls4ml
+    inferred it. For fpga_accel.json (``layer_table``) and ``Design.types()``."""
+    rules = node.get_attr(RULES) or {}
+    out = {}
+    for type_name, named in node.types.items():
+        rule = rules.get(type_name)
+        if rule is None:
+            rule = _given_rule(node, type_name)
+        out[type_name] = {"precision": str(named.precision), "rule": rule}
+    return out
+
+
+_QUANTIZER_ATTRS = {"weight_t": ("weight_quantizer", "kernel"), "bias_t": ("bias_quantizer", "bias"),
+                    "result_t": ("activation_quantizer", "activation")}
+
+
+def _given_rule(node: Any, type_name: str) -> str:
+    """Why a type no rule derived is what it is: a quantizer's, the configuration's, or hls4ml's own."""
+    if node.class_name in ("Input", "InputLayer") and type_name == "result_t":
+        return "design input: the input quantizer's type (the cast is the quantizer), --input-precision or " \
+               "sized from calibration data"
+    attr, what = _QUANTIZER_ATTRS.get(type_name, ("", ""))
+    if attr and node.get_attr(attr) is not None:
+        return f"the {what} quantizer's type"
+    if _configured_auto(node, type_name):
+        return "hls4ml's inference"
+    return "the configuration: a per-layer precision, calibration ranges, or hls4ml's default precision"
+
+
+def _set_type(node: Any, type_name: str, precision: Any, rule: str) -> None:
+    _record_rule(node, type_name, rule)
     node.types[type_name].name = f"{node.name}_{type_name}"
     node.types[type_name].precision = precision
     weight = type_name.removesuffix("_t")
@@ -151,10 +191,11 @@ def _set_type(node: Any, type_name: str, precision: Any) -> None:
         node.weights[weight].update_precision(precision)
 
 
-def _replace_weight(node: Any, weight: str, data: np.ndarray, precision: Any) -> None:
+def _replace_weight(node: Any, weight: str, data: np.ndarray, precision: Any, rule: str) -> None:
     """A plain weight variable with new (exactly equal) data and type, under the same C++ name."""
     from hls4ml.model.types import WeightVariable
 
+    _record_rule(node, f"{weight}_t", rule)
     old = node.weights[weight]
     var = WeightVariable(old.name, type_name=f"{node.name}_{weight}_t", precision=precision, data=data,
                          quantizer=None)
@@ -172,13 +213,14 @@ def _exact_weights(node: Any) -> None:
         precision = var.type.precision
         if isinstance(precision, XnorPrecisionType):  # stored 0/1, meaning -1/+1
             _replace_weight(node, name, np.where(np.asarray(var.data) == 0, -1, 1).astype(np.int64),
-                            IntegerPrecisionType(width=2, signed=True))
+                            IntegerPrecisionType(width=2, signed=True), "binary weights: ±1 as int<2>")
         elif isinstance(precision, ExponentPrecisionType):
             found = exact_type(np.asarray(var.data))
             if found is None:
                 raise ValueError(f"{node.name}: power-of-two {name} values need more than "
                                  f"{MAX_EXACT_FRACTION_BITS} fraction bits")
-            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found)
+            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found,
+                            "power-of-two weights: the exact fixed type of their values")
         elif getattr(var, "quantizer", None) is not None and not holds(precision, np.asarray(var.data)):
             # hls4ml's type of quantized_bits(6, 6) is ap_int<6> (values on a grid of 2 wrap), and it
             # drops a fraction bit for keep_negative=False: the quantizer's own type, else the values'
@@ -188,7 +230,8 @@ def _exact_weights(node: Any) -> None:
             if found is None:
                 raise ValueError(f"{node.name}: quantized {name} values need more than "
                                  f"{MAX_EXACT_FRACTION_BITS} fraction bits")
-            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found)
+            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found,
+                            "quantized weights: the quantizer's own type (else the values' exact type)")
 
 
 def _n_terms(node: Any, kind: str) -> int:
@@ -205,17 +248,20 @@ def _derive_sum(node: Any, kind: str) -> bool:
         return False
     if node.get_attr("weight_quantizer") is None and str(node.get_attr("class_name", "")).startswith("Q"):
         # a QKeras layer without a kernel quantizer computes with float32 weights
-        _set_type(node, "weight_t", constant_type(np.asarray(node.weights["weight"].data), MAX_EXACT_FRACTION_BITS))
+        _set_type(node, "weight_t", constant_type(np.asarray(node.weights["weight"].data), MAX_EXACT_FRACTION_BITS),
+                  "float32 weights of a QKeras layer without kernel quantizer: exact type of the values")
         w = _as_fixed(node.types["weight_t"].precision)
     bias = None
     if "bias" in node.weights and np.any(np.asarray(node.weights["bias"].data) != 0):
         if _configured_auto(node, "bias_t") and node.get_attr("bias_quantizer") is None:
-            _set_type(node, "bias_t", constant_type(np.asarray(node.weights["bias"].data)))
+            _set_type(node, "bias_t", constant_type(np.asarray(node.weights["bias"].data)),
+                      f"float bias: exact type of the values (at most {CONST_FRACTION_BITS} fraction bits)")
         bias = _as_fixed(node.types["bias_t"].precision)
     exact = sum_type(x, w, _n_terms(node, kind), bias)
     for type_name in ("accum_t", "result_t"):
         if type_name in node.types and _configured_auto(node, type_name):
-            _set_type(node, type_name, exact)
+            _set_type(node, type_name, exact, "exact sum: product = input + weight bits, accumulator + "
+                      "ceil(log2 fan-in) carry bits + the bias's bits")
     return True
 
 
@@ -226,12 +272,13 @@ def _derive_affine(node: Any) -> bool:
         return False
     for weight in ("scale", "bias"):
         if _configured_auto(node, f"{weight}_t") and node.get_attr(f"{weight}_quantizer") is None:
-            _set_type(node, f"{weight}_t", constant_type(np.asarray(node.weights[weight].data)))
+            _set_type(node, f"{weight}_t", constant_type(np.asarray(node.weights[weight].data)),
+                      f"affine map probed from the Keras layer: exact or {CONST_FRACTION_BITS} fraction bits")
     s, b = _as_fixed(node.types["scale_t"].precision), _as_fixed(node.types["bias_t"].precision)
     if s is None or b is None:
         return False
     if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", sum_type(x, s, 1, b))
+        _set_type(node, "result_t", sum_type(x, s, 1, b), "exact affine map: scale·x + bias, no rounding")
     return True
 
 
@@ -251,9 +298,11 @@ def _derive_activation(node: Any) -> bool:
         exact = fixed_type(quantizer)
         if exact is None:
             return False
-        _set_type(node, "result_t", exact)  # hls4ml's ap_int/ap_uint for integer >= bits truncates and wraps
+        # hls4ml's ap_int/ap_uint for integer >= bits truncates and wraps
+        _set_type(node, "result_t", exact, "quantized activation: its grid, RND_CONV, (symmetric) SAT")
     elif node.get_attr("activation") in ("relu", "linear") and _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", node.get_input_variable().type.precision)
+        _set_type(node, "result_t", node.get_input_variable().type.precision,
+                  "float relu/linear: keeps its input's type")
     return True
 
 
@@ -274,9 +323,11 @@ def _derive_pooling(node: Any) -> bool:
     if str(node.get_attr("pool_op", "max")).lower() == "average":
         extra = math.ceil(math.log2(max(1, _pool_size(node))))
     if "accum_t" in node.types and _configured_auto(node, "accum_t"):
-        _set_type(node, "accum_t", _fixed(x[0] + 2 * extra, x[1] + extra, x[2]))
+        _set_type(node, "accum_t", _fixed(x[0] + 2 * extra, x[1] + extra, x[2]),
+                  "pooling sum: input type + the window's carry bits")
     if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", _fixed(x[0] + extra, x[1], x[2]))
+        _set_type(node, "result_t", _fixed(x[0] + extra, x[1], x[2]),
+                  "average pooling: input type + the division's bits" if extra else "max pooling: the input's type")
     return True
 
 
@@ -289,14 +340,15 @@ def _derive_average(node: Any) -> bool:
     (w1, i1, s1), (w2, i2, s2) = inputs  # type: ignore[misc]
     integer = max(i1 + (s2 and not s1), i2 + (s1 and not s2)) + 1
     fraction = max(w1 - i1, w2 - i2) + 1
-    _set_type(node, "result_t", _fixed(integer + fraction, integer, s1 or s2))
+    _set_type(node, "result_t", _fixed(integer + fraction, integer, s1 or s2),
+              "average of two: the wider sum + one fraction bit for the halving")
     return True
 
 
 def _derive_passthrough(node: Any) -> bool:
     """Reshape, Flatten, Clone, padding, Transpose...: values move, so the input's type carries over."""
     if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", node.get_input_variable().type.precision)
+        _set_type(node, "result_t", node.get_input_variable().type.precision, "values move: the input's type")
     return True
 
 
@@ -320,7 +372,8 @@ def _lower_ties(node: Any) -> None:
         return
     lsb = 2.0 ** -(result[0] - result[1])
     bias = np.asarray(node.weights["bias"].data, dtype=np.float64) - lsb
-    _replace_weight(node, "bias", bias, constant_type(bias))
+    _replace_weight(node, "bias", bias, constant_type(bias),
+                    "binary_tanh ties: bias lowered by one step of the result grid (QKeras maps 0 to -1)")
     node.set_attr("fpga_accel_ties_lowered", True)
 
 
@@ -356,6 +409,8 @@ def _derive_softmax(node: Any) -> bool:
         precision = FixedPrecisionType(width, integer, signed=False, rounding_mode=rounding,
                                        saturation_mode=SaturationMode.SAT)
         node.set_attr(f"{name}_t", NamedType(f"{node.name}_{name}_t", precision))
+        _record_rule(node, f"{name}_t", "softmax table sized from the logits type: one exp entry per "
+                                         "representable x_max - x below 8")
     node.set_attr("activation", "softmax")  # a Keras Softmax layer leaves "Softmax": config/call names differ
     node.set_attr("exp_table_size", 2 ** types["inp_norm"][0])
     node.set_attr("inv_table_size", 2 ** MAX_INV_TABLE_BITS)

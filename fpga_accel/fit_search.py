@@ -158,6 +158,30 @@ class FitResult:
         lines.append(("chosen (*): " if self.chosen is not None else "") + self.message)
         return "\n".join(lines)
 
+    __str__ = format
+
+    def rows(self) -> List[Dict[str, Any]]:
+        """The candidates the search stepped through: upper-estimate % of the part, latency, fits, settings."""
+        return [{"step": c.step, "io_type": c.io_type,
+                 **{f"{k}_pct": round(c.percent(k, self.capacity), 1) for k in RESOURCES},
+                 "cycles": c.latency, "ns": c.estimate.latency_ns, "fits": c.fits, "chosen": c is self.chosen,
+                 "layers": c.summary()} for c in self.candidates]
+
+    def to_dataframe(self) -> Any:
+        """``rows()`` as a pandas DataFrame (pandas optional)."""
+        from .runtime.tables import to_dataframe
+
+        return to_dataframe(self.rows())
+
+    def _repr_html_(self) -> str:
+        from .runtime.tables import html_report
+
+        rows = self.rows()
+        chosen = next((i for i, r in enumerate(rows) if r["chosen"]), None)
+        return html_report(f"fit on {self.board}", [("margin", f"{self.margin:.0%} of each resource"),
+                                                   ("configurations estimated", self.evaluated)],
+                           rows, verdict=(self.message, self.chosen is not None), highlight=chosen)
+
 
 def _options(record: Mapping[str, Any], fixed: Optional[LayerSetting], reuse_only: bool) -> List[Option]:
     """A Dense/Conv layer's options, fastest first: strategies x hls4ml's valid reuse factors."""

@@ -192,6 +192,41 @@ class SweepResult:
     table: Path
     plot: Optional[Path]
 
+    COLUMNS = ("failed", "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp", "est_lut",
+               "est_ff", "est_bram36", "est_latency_ns", "fits", "seconds")
+
+    def table_rows(self) -> List[Dict[str, Any]]:
+        """One flat dict per point: its id, its parameters, then its results (the columns of results.csv)."""
+        keys = sorted({k for row in self.rows for k in row["params"]})
+        return [{"id": row.get("id"), **{k: row["params"].get(k) for k in keys},
+                 **{c: row.get(c) for c in self.COLUMNS}} for row in self.rows]
+
+    def to_dataframe(self) -> Any:
+        """``table_rows()`` as a pandas DataFrame (pandas optional)."""
+        from .runtime.tables import to_dataframe
+
+        return to_dataframe(self.table_rows())
+
+    def format(self) -> str:
+        done = [r for r in self.rows if not r.get("failed")]
+        best = max(done, key=lambda r: r.get("csim_accuracy") or 0.0, default=None)
+        lines = [f"sweep {self.root}: {len(self.rows)} points ({self.ran} ran, {self.skipped} already done, "
+                 f"{len(self.rows) - len(done)} failed)", f"table {self.table}"]
+        if self.plot is not None:
+            lines.append(f"Pareto plot {self.plot}")
+        if best is not None:
+            lines.append(f"best csim accuracy {best['csim_accuracy']:.2%}: {best['params']}")
+        return "\n".join(lines)
+
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        from .runtime.tables import html_report
+
+        return html_report(f"sweep {self.root.name}", [("points", len(self.rows)), ("ran", self.ran),
+                                                       ("already done", self.skipped), ("table", str(self.table))],
+                           self.table_rows())
+
 
 def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2,
               progress: Optional[Progress] = None,
@@ -263,15 +298,13 @@ def pareto_front(rows: List[Dict[str, Any]], cost: str) -> List[Dict[str, Any]]:
 
 
 def pareto_plot(rows: List[Dict[str, Any]], path: Path) -> Optional[Path]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # the object-oriented Figure: no pyplot state, no backend switch (a notebook keeps its inline backend)
+        from matplotlib.figure import Figure
     except ImportError:
         log.warning("matplotlib not installed: no Pareto plot")
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
     for ax, cost, label in ((axes[0], "est_dsp", "estimated DSP48E1"), (axes[1], "est_lut", "estimated LUT")):
         for fits, marker in ((True, "o"), (False, "x")):
             sel = [r for r in rows if not r.get("failed") and r["fits"] == fits]
@@ -284,5 +317,4 @@ def pareto_plot(rows: List[Dict[str, Any]], path: Path) -> Optional[Path]:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

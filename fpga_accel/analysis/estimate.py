@@ -642,6 +642,39 @@ class Estimate:
                      f"{self.dominant_layer}" + (f" (band covers {cov:.0%} of held-out designs)" if cov is not None else ""))
         return "\n".join(lines)
 
+    __str__ = format
+
+    ROW_COLUMNS = ("name", "kind", "reuse_factor", "multiplications", "multipliers", "mapped_to", "dsp", "lut",
+                   "ff", "bram36", "latency_cycles", "interval", "flag")
+
+    def rows(self) -> List[Dict[str, Any]]:
+        """One dict per row of the table (layers, then FIFOs/buffers and the AXI wrapper when present)."""
+        return [{k: getattr(l, k) for k in self.ROW_COLUMNS} for l in self.layers]
+
+    def to_dataframe(self) -> Any:
+        """``rows()`` as a pandas DataFrame (pandas optional)."""
+        from ..runtime.tables import to_dataframe
+
+        return to_dataframe(self.rows(), self.ROW_COLUMNS)
+
+    def _repr_html_(self) -> str:
+        from ..runtime.tables import html_report
+
+        t = self.total
+        summary = [("board", f"{self.board} ({self.io_type}, {self.clock_period_ns:g} ns)"),
+                   ("predicts", "Vivado post-synthesis utilisation" if self.figure == "synth"
+                    else "Vivado HLS csynth estimate"),
+                   ("total", f"DSP {t['dsp']:.0f}, LUT {t['lut']:.0f}, FF {t['ff']:.0f}, BRAM36 {t['bram36']:.1f}"),
+                   ("board use", ", ".join(f"{k.upper()} {v:.1f}%" for k, v in self.used_pct.items())),
+                   ("latency", f"{self.latency_cycles} cycles = {self.latency_ns:g} ns, interval {self.interval}")]
+        if self.high:
+            summary.append(("expected range", ", ".join(f"{k.upper()} {self.low[k]:.0f}-{self.high[k]:.0f}"
+                                                        for k in ("dsp", "lut", "ff", "bram36"))))
+        notes = [f"NOT COSTED: {', '.join(self.unknown_layers)}"] if self.unknown_layers else []
+        text = f"{self.verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer {self.dominant_layer}"
+        return html_report(f"estimate for {self.name}", summary, self.rows(), self.ROW_COLUMNS,
+                           verdict=(text, self.verdict == "FITS"), notes=notes)
+
 
 def estimate_layer(layer: Mapping[str, Any], io_type: str, figure: str = "synth",
                    reuse_factor: Optional[int] = None, constants: Optional[Constants] = None,

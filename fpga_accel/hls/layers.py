@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..exact_types import type_rules
+
 HW_ATTRS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
             "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "strategy", "table_size")
 KERNEL_CLASSES = ("Dense", "Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm")
@@ -75,7 +77,8 @@ def layer_table(hls_model: Any) -> list[dict[str, Any]]:
         var = node.get_output_variable()
         layers.append({"name": node.name, "class": node.class_name, "shape": [int(s) for s in var.shape],
                        "precision": str(var.type.precision), "traced": bool(node.get_attr("trace", False))
-                       and node.get_attr("function_cpp", None) is not None, **hardware(hls_model, node)})
+                       and node.get_attr("function_cpp", None) is not None, **hardware(hls_model, node),
+                       "types": type_rules(node)})
     return layers
 
 

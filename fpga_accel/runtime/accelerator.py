@@ -9,12 +9,13 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
 from ..errors import BoardError, ConfigError
 from .progress import Progress
+from .tables import html_report
 from .manifest import Bundle
 from .validate import check_input, random_inputs, softmax
 
@@ -49,6 +50,16 @@ class BenchResult:
     def format(self) -> str:
         return (f"backend {self.backend}, batch {self.batch}, {self.calls} calls: {self.inferences_per_s:,.0f} "
                 f"inferences/s, latency p50 {self.latency_p50_ms:.3f} ms, p99 {self.latency_p99_ms:.3f} ms")
+
+    __str__ = format
+
+    def summary(self) -> List[Tuple[str, Any]]:
+        return [("backend", self.backend), ("batch", self.batch), ("calls", self.calls),
+                ("inferences/s", f"{self.inferences_per_s:,.0f}"),
+                ("latency p50 / p99", f"{self.latency_p50_ms:.3f} ms / {self.latency_p99_ms:.3f} ms")]
+
+    def _repr_html_(self) -> str:
+        return html_report("bench", self.summary())
 
 
 def _count(value: Any, what: str) -> int:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .accelerator import Accelerator, BenchResult
+from .tables import html_report
 from .validate import argmax_agreement, exact_rows
 
 
@@ -60,6 +61,15 @@ class SelfTestResult:
             self.bench.format(),
             "PASS" if self.passed else "FAIL",
         ])
+
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        return html_report(f"self-test on backend {self.backend}",
+                           [("test vectors", self.n), ("bit-exact with QKeras", f"{self.bit_exact:.2%}"),
+                            ("argmax agreement", f"{self.argmax_agreement:.2%}"),
+                            ("max abs difference", f"{self.max_abs_diff:.3g}"), *self.bench.summary()],
+                           verdict=("PASS" if self.passed else "FAIL", self.passed))
 
 
 RESULT_MARKER = "fpga-accel-selftest-result: "

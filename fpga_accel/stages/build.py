@@ -406,6 +406,23 @@ class MachineCheck:
         lines.append(f"`fpga-accel build` without --flow uses: {self.chosen}")
         return "\n".join(lines)
 
+    __str__ = format
+
+    def rows(self) -> List[Dict[str, object]]:
+        """One row per build flow: can it run here, its tools and what is missing."""
+        return [{"flow": c.flow.name, "can build": c.runnable,
+                 "tools": "; ".join(t.describe() for t in c.tools.values()),
+                 "to do": "; ".join(c.problems) or "-"} for c in self.flows]
+
+    def _repr_html_(self) -> str:
+        from ..runtime.tables import html_report
+
+        where = str(self.board_files) if self.board_files else f"missing: {BOARD_FILES_HINT}"
+        return html_report("build flows on this machine", [(f"board files {self.board_part}", where),
+                                                           ("`fpga-accel build` uses", self.chosen)], self.rows(),
+                           verdict=("some flow can build" if any(c.runnable for c in self.flows)
+                                    else "no flow can build here", any(c.runnable for c in self.flows)))
+
 
 def check_machine(board: str = "pynq-z2") -> MachineCheck:
     """Ask every flow's tools for their release, and look for the board files: nothing is built."""
