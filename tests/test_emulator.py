@@ -14,7 +14,7 @@ import pytest
 
 from fpga_accel.errors import ConfigError
 from fpga_accel.runtime.emulator import NotEmulated, cast
-from fpga_accel.runtime.firmware import _int_expr
+from fpga_accel.runtime.hls_text import c_int
 from fpga_accel.runtime.fixed_point import OVERFLOW, QUANTIZATION, FixedType
 from models import float_inputs, qmlp
 
@@ -47,12 +47,12 @@ def test_cast_is_ap_fixed_assignment():
 
 def test_struct_sizes_are_integer_expressions_not_code():
     fields = {"filt_height": "3", "filt_width": "3", "kernel_size": "filt_height * filt_width", "n": "6*6*4"}
-    assert _int_expr("kernel_size", fields) == 9
-    assert _int_expr("(kernel_size + 1) * 2", fields) == 20
-    assert _int_expr("n", fields) == 144
-    assert _int_expr("16u", fields) == 16
+    assert c_int("kernel_size", fields) == 9
+    assert c_int("(kernel_size + 1) * 2", fields) == 20
+    assert c_int("n", fields) == 144
+    assert c_int("16u", fields) == 16
     for text in ("DIV_ROUNDUP(n, 2)", "__import__('os')", "n / 0", "kernel_size;", "unknown"):
-        assert _int_expr(text, fields) is None
+        assert c_int(text, fields) is None
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
+from ..runtime.hls_text import c_int, config_structs, follow_typedefs
 from .weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
 
 __all__ = ["read_design", "read_hls4ml_project", "from_model", "c_int"]
@@ -47,100 +48,6 @@ _ACT_NAMES = ("leaky_relu", "thresholded_relu", "hard_sigmoid", "hard_tanh", "bi
               "relu", "sigmoid", "tanh", "linear", "softplus", "softsign", "selu", "elu", "prelu")
 SIZE_FIELDS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
                "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "n_zeros")
-MAX_DEPTH = 16  # macro / field references followed at most this deep (a cycle is not a size)
-
-
-# -- C integer constant expressions ---------------------------------------------------------------------
-
-_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\b|([A-Za-z_]\w*)|(.))")
-
-
-def _tokens(text: str) -> Optional[List[Tuple[str, Any]]]:
-    out: List[Tuple[str, Any]] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            return None
-        pos = m.end()
-        if m.group(1):
-            out.append(("num", int(m.group(1), 16) if m.group(1)[:2].lower() == "0x" else int(m.group(1), 10)))
-        elif m.group(2):
-            out.append(("name", m.group(2)))
-        elif m.group(3) in "+-*/%()":
-            out.append(("op", m.group(3)))
-        elif m.group(3).strip():
-            return None  # any other character: not a constant expression this parser knows
-    return out
-
-
-def c_int(text: Optional[str], names: Optional[Mapping[str, str]] = None, depth: int = 0) -> Optional[int]:
-    """The value of a C integer constant expression, or None when it is anything else.
-
-    Knows integer literals (decimal, hex; ``U``/``L`` suffixes), ``+ - * / %`` (C's truncating division),
-    unary ``+``/``-``, parentheses, and names looked up in ``names`` (``#define`` macros and the struct's own
-    fields; their text is parsed the same way, at most :data:`MAX_DEPTH` deep). Never evaluates Python or
-    calls anything: a project's ``parameters.h`` is data from someone else."""
-    if text is None or depth > MAX_DEPTH:
-        return None
-    tokens = _tokens(str(text))
-    if not tokens:
-        return None
-    names = names or {}
-    pos = 0
-
-    def peek() -> Optional[Tuple[str, Any]]:
-        return tokens[pos] if pos < len(tokens) else None
-
-    def take() -> Tuple[str, Any]:
-        nonlocal pos
-        pos += 1
-        return tokens[pos - 1]
-
-    def primary() -> Optional[int]:
-        tok = peek()
-        if tok is None:
-            return None
-        take()
-        if tok == ("op", "("):
-            value = additive()
-            return value if value is not None and peek() == ("op", ")") and take() else None
-        if tok in (("op", "-"), ("op", "+")):
-            value = primary()
-            return None if value is None else (-value if tok[1] == "-" else value)
-        if tok[0] == "num":
-            return tok[1]
-        if tok[0] == "name" and tok[1] in names:
-            return c_int(names[tok[1]], names, depth + 1)
-        return None
-
-    def term() -> Optional[int]:
-        value = primary()
-        while value is not None and peek() in (("op", "*"), ("op", "/"), ("op", "%")):
-            op = take()[1]
-            right = primary()
-            if right is None or (op != "*" and right == 0):
-                return None
-            if op == "*":
-                value *= right
-            else:
-                quotient = abs(value) // abs(right) * (1 if (value >= 0) == (right >= 0) else -1)
-                value = quotient if op == "/" else value - quotient * right
-        return value
-
-    def additive() -> Optional[int]:
-        value = term()
-        while value is not None and peek() in (("op", "+"), ("op", "-")):
-            op = take()[1]
-            right = term()
-            if right is None:
-                return None
-            value = value + right if op == "+" else value - right
-        return value
-
-    result = additive()
-    return result if pos == len(tokens) else None
 
 
 def _macros(*texts: str) -> Dict[str, str]:
@@ -172,27 +79,7 @@ def _typedefs(*texts: str) -> Dict[str, str]:
             body, name = m.group(1), m.group(2)
             inner = re.search(r"(ap_u?fixed<[^>]*>|ap_u?int<[^>]*>)", body)
             raw[name] = inner.group(1) if inner else body.strip()
-    out: Dict[str, str] = {}
-    for name, body in raw.items():
-        for _ in range(MAX_DEPTH):
-            if body not in raw or body == name:
-                break
-            body = raw[body]
-        out[name] = body
-    return out
-
-
-def _structs(text: str) -> Dict[str, Dict[str, str]]:
-    """config struct name -> {field: value} from ``static const ... k = v;`` and ``typedef T k;`` lines."""
-    out: Dict[str, Dict[str, str]] = {}
-    for m in re.finditer(r"struct\s+(\w+)\s*:\s*nnet::\w+\s*\{(.*?)\n\};", text, re.S):
-        fields: Dict[str, str] = {}
-        for f in re.finditer(r"static\s+const\s+\w+(?:\s+\w+)?\s+(\w+)\s*=\s*([^;]+);", m.group(2)):
-            fields[f.group(1)] = f.group(2).strip()
-        for f in re.finditer(r"typedef\s+([\w:<>, ]+?)\s+(\w+)\s*;", m.group(2)):
-            fields[f.group(2)] = f.group(1).strip()
-        out[m.group(1)] = fields
-    return out
+    return follow_typedefs(raw)
 
 
 def _struct_names(text: str) -> Dict[str, str]:
@@ -304,7 +191,7 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     htext = (firmware / f"{top.stem}.h").read_text(errors="replace") if (firmware / f"{top.stem}.h").exists() else ""
     types = _typedefs(dtext, ptext, htext, ctext)
     macros = _macros(dtext, ptext, htext, ctext)
-    structs = _structs(ptext)
+    structs = config_structs(ptext)
     struct_names = _struct_names(ptext)
     folded = {k.lower(): k for k in structs}  # hls4ml 1.3 names a Softmax layer's struct Softmax_config<N>
     part, clock = None, None

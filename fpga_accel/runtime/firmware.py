@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .fixed_point import FixedType
+from .hls_text import c_int, config_structs, follow_typedefs
 
 __all__ = ["Call", "Firmware", "read_firmware"]
 
@@ -97,7 +98,7 @@ class Firmware:
 
     def int_field(self, struct: str, key: str, default: Optional[int] = None) -> Optional[int]:
         fields = self.structs.get(struct, {})
-        value = _int_expr(fields.get(key), fields)
+        value = c_int(fields.get(key), fields)
         return default if value is None else value
 
     def weights(self, name: str) -> np.ndarray:
@@ -114,86 +115,12 @@ class Firmware:
             raise ConfigError(f"{path} holds something other than numbers; re-convert the project") from None
 
 
-def _int_expr(text: Optional[str], names: Dict[str, str], depth: int = 0) -> Optional[int]:
-    """Integer constant expressions of hls4ml's config structs: literals, + - *, parentheses, fields."""
-    if text is None or depth > 16:
-        return None
-    tokens = re.findall(r"\d+[uUlL]*|[A-Za-z_]\w*|[-+*()]|\S", text)
-    pos = 0
-
-    def atom() -> Optional[int]:
-        nonlocal pos
-        if pos >= len(tokens):
-            return None
-        tok = tokens[pos]
-        pos += 1
-        if tok == "(":
-            value = expr()
-            if pos >= len(tokens) or tokens[pos] != ")":
-                return None
-            pos += 1
-            return value
-        if tok == "-":
-            value = atom()
-            return None if value is None else -value
-        if tok[0].isdigit():
-            return int(tok.rstrip("uUlL"))
-        if re.fullmatch(r"[A-Za-z_]\w*", tok) and tok in names:
-            return _int_expr(names[tok], names, depth + 1)
-        return None
-
-    def term() -> Optional[int]:
-        nonlocal pos
-        value = atom()
-        while value is not None and pos < len(tokens) and tokens[pos] == "*":
-            pos += 1
-            right = atom()
-            value = None if right is None else value * right
-        return value
-
-    def expr() -> Optional[int]:
-        nonlocal pos
-        value = term()
-        while value is not None and pos < len(tokens) and tokens[pos] in "+-":
-            op = tokens[pos]
-            pos += 1
-            right = term()
-            value = None if right is None else (value + right if op == "+" else value - right)
-        return value
-
-    result = expr()
-    return result if pos == len(tokens) else None
-
-
 def _typedefs(*texts: str) -> Dict[str, str]:
     raw: Dict[str, str] = {}
     for text in texts:
         for m in re.finditer(r"^\s*typedef\s+(.+?)\s+(\w+)\s*;", text, re.M):
             raw[m.group(2)] = m.group(1).strip()
-    out = {}
-    for name, body in raw.items():
-        for _ in range(16):
-            if body not in raw or body == name:
-                break
-            body = raw[body]
-        out[name] = body
-    return out
-
-
-def _structs(text: str) -> Dict[str, Dict[str, str]]:
-    out: Dict[str, Dict[str, str]] = {}
-    for m in re.finditer(r"struct\s+(\w+)\s*(?::\s*nnet::\w+\s*)?\{(.*?)\n\};", text, re.S):
-        fields: Dict[str, str] = {}
-        for f in re.finditer(r"static\s+(?:const|constexpr)\s+[\w:]+(?:\s+\w+)?\s+(\w+)\s*=\s*([^;]+);", m.group(2)):
-            fields[f.group(1)] = f.group(2).strip()
-        for f in re.finditer(r"typedef\s+([\w:<>, ]+?)\s+(\w+)\s*;", m.group(2)):
-            fields[f.group(2)] = f.group(1).strip()
-        for f in re.finditer(r"using\s+(\w+)\s*=\s*([\w:]+)\s*<", m.group(2)):
-            fields[f.group(1)] = f.group(2)
-        out[m.group(1)] = fields
-    for m in re.finditer(r"^const\s+\w+\s+(\w+)::(\w+)\s*=\s*([^;{]+);", text, re.M):  # static members defined outside
-        out.setdefault(m.group(1), {})[m.group(2)] = m.group(3).strip()
-    return out
+    return follow_typedefs(raw)
 
 
 def read_firmware(root: "str | Path", project_name: str, io_type: str) -> Firmware:
@@ -233,7 +160,7 @@ def read_firmware(root: "str | Path", project_name: str, io_type: str) -> Firmwa
         calls.append(Call(m.group(1), targs, args, m.group(4) or args[-1]))
     traced = {name: var for var, name in _TRACE.findall(body)}
     io = "io_stream" if "nnet::io_stream" in params else io_type
-    return Firmware(root, project_name, io, _typedefs(defines, params), _structs(params), calls, variables,
+    return Firmware(root, project_name, io, _typedefs(defines, params), config_structs(params), calls, variables,
                     aliases, ports[0], ports[1], traced)
 
 
