@@ -170,9 +170,10 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
         value = report.get(key)
         if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
             raise ConfigError(f"point {out.name}: csim report {key} {value!r} is not a fraction")
-    est = ProjectMeta.read(project.hls_project).estimate
+    meta = ProjectMeta.read(project.hls_project)
+    est = meta.estimate
     result = {
-        "id": out.name, "params": params,
+        "id": out.name, "params": params, "board": meta.board,
         "qkeras_accuracy": report["reference_accuracy"], "csim_accuracy": report["csim_accuracy"],
         "bit_exact": report["bit_exact"], "argmax_agreement": report["argmax_agreement"],
         "est_dsp": est["total"]["dsp"], "est_lut": est["total"]["lut"], "est_ff": est["total"]["ff"],
@@ -193,7 +194,7 @@ class SweepResult:
     plot: Optional[Path]
 
     COLUMNS = ("failed", "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp", "est_lut",
-               "est_ff", "est_bram36", "est_latency_ns", "fits", "seconds")
+               "est_ff", "est_bram36", "est_latency_ns", "board", "fits", "seconds")
 
     def table_rows(self) -> List[Dict[str, Any]]:
         """One flat dict per point: its id, its parameters, then its results (the columns of results.csv)."""
@@ -278,8 +279,7 @@ def write_table(rows: List[Dict[str, Any]], path: Path) -> Path:
     import io
 
     keys = sorted({k for row in rows for k in row["params"]})
-    cols = ["id", *keys, "failed", "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp",
-            "est_lut", "est_ff", "est_bram36", "est_latency_ns", "fits", "seconds"]
+    cols = ["id", *keys, *SweepResult.COLUMNS]
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow(cols)
@@ -298,23 +298,35 @@ def pareto_front(rows: List[Dict[str, Any]], cost: str) -> List[Dict[str, Any]]:
 
 
 def pareto_plot(rows: List[Dict[str, Any]], path: Path) -> Optional[Path]:
-    try:  # the object-oriented Figure: no pyplot state, no backend switch (a notebook keeps its inline backend)
-        from matplotlib.figure import Figure
+    """pareto.png of a sweep (None, with a warning, when matplotlib is not installed)."""
+    try:
+        fig = pareto_figure(rows)
     except ImportError:
         log.warning("matplotlib not installed: no Pareto plot")
         return None
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def pareto_figure(rows: List[Dict[str, Any]]) -> Any:
+    """Accuracy against estimated DSP and LUT, fitting points marked for the board(s) the points target.
+
+    The object-oriented Figure: no pyplot state, no backend switch (a notebook keeps its inline backend)."""
+    from matplotlib.figure import Figure
+
+    boards = sorted({str(r["board"]) for r in rows if r.get("board")})  # points may target different boards
+    fits_label = f"fits {' / '.join(boards)}" if boards else "fits its board"
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2)
     for ax, cost, label in ((axes[0], "est_dsp", "estimated DSP48E1"), (axes[1], "est_lut", "estimated LUT")):
         for fits, marker in ((True, "o"), (False, "x")):
             sel = [r for r in rows if not r.get("failed") and r["fits"] == fits]
             ax.scatter([r[cost] for r in sel], [r["csim_accuracy"] for r in sel], marker=marker,
-                       label="fits PYNQ-Z2" if fits else "does not fit")
+                       label=fits_label if fits else "does not fit")
         front = pareto_front(rows, cost)
         ax.plot([r[cost] for r in front], [r["csim_accuracy"] for r in front], "k--", lw=1, label="Pareto front")
         ax.set_xlabel(label)
         ax.set_ylabel("csim accuracy")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+    return fig

@@ -141,6 +141,17 @@ def test_pareto_plot_leaves_the_matplotlib_backend_alone(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and matplotlib.get_backend() == before
 
 
+def test_pareto_legend_names_the_board_the_points_were_estimated_for():
+    from fpga_accel.sweep import pareto_figure
+
+    rows = [{"csim_accuracy": a, "est_dsp": d, "est_lut": 10 * d, "fits": d < 3, "board": "zedboard"}
+            for a, d in ((0.9, 1), (0.95, 4))]
+    labels = [t.get_text() for t in pareto_figure(rows).axes[0].get_legend().get_texts()]
+    assert labels[:2] == ["fits zedboard", "does not fit"]
+    old_rows = [{k: v for k, v in r.items() if k != "board"} for r in rows]  # results.json from before the field
+    assert [t.get_text() for t in pareto_figure(old_rows).axes[1].get_legend().get_texts()][0] == "fits its board"
+
+
 def test_types_name_the_rule_that_chose_each_type(build):
     from models import qmlp_bn
 
