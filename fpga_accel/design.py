@@ -24,6 +24,7 @@ from .runtime.csim_build import CsimBuild, build_library, trace_sizes
 from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers, pool_allowed
 from .runtime.emulator import Emulator
 from .runtime.progress import Progress
+from .runtime.streams import pack_inputs, split_stream
 from .runtime.tables import html_report, to_dataframe
 from .runtime.fixed_point import Codec
 from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
@@ -198,10 +199,13 @@ class Design:
         whenever ``workers`` is given (a pool asks for csim).
         ``workers`` > 1 splits a csim batch across processes; None picks by batch size.
         """
-        arr = check_input(x, self.input_shape)
+        multi_in, multi_out = len(self.meta.inputs) > 1, len(self.meta.outputs) > 1
+        arr = pack_inputs(x, self.meta.inputs) if multi_in else check_input(x, self.input_shape)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
         y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
                           False, self.name)
+        if multi_out:  # several outputs: a list, as Keras returns them (runtime/streams.py)
+            return [softmax(o) if self.host_softmax else o for o in split_stream(y, self.meta.outputs)]
         y = y.reshape((arr.shape[0],) + self.output_shape)
         return softmax(y) if self.host_softmax else y
 
@@ -282,6 +286,8 @@ class Design:
         design), wherever they live: a standalone softmax layer's input, or the pre-activation output of a
         layer with ``activation="softmax"``.
         """
+        if self.meta.inputs:
+            return self._compare_ports(model, x, engine)
         arr = check_input(x, self.input_shape)
         self._check_reference(model)
         xs = arr.reshape((arr.shape[0],) + self.input_shape)
@@ -335,6 +341,32 @@ class Design:
         if not exact.all():
             self._locate_divergence(model, xs[~exact][:200], report, engine)
         return report
+
+    def _compare_ports(self, model: Any, x: Any, engine: str | None) -> AgreementReport:
+        """compare for a multi-input/output design: every output value, one sample exact when all of its
+        outputs are (no logits, no layer diagnosis: its trace is not wired for several ports)."""
+        from .keras_compat import port_shapes
+
+        if port_shapes(model) != (self.meta.inputs, self.meta.outputs):
+            raise ConfigError(f"the reference model's inputs and outputs {port_shapes(model)} are not the design's "
+                              f"{(self.meta.inputs, self.meta.outputs)}: compare the design with the model it was "
+                              "converted from")
+        multi_in = len(self.meta.inputs) > 1
+        arr = pack_inputs(x, self.meta.inputs) if multi_in else check_input(x, self.input_shape)
+        xs = split_stream(arr, self.meta.inputs)
+        n = len(arr)
+        ref = model.predict(xs if multi_in else xs[0], verbose=0, batch_size=1024)
+        ref_flat = np.concatenate([np.asarray(r, dtype=np.float32).reshape(n, -1)
+                                   for r in (ref if isinstance(ref, list) else [ref])], axis=1)
+        ours = self.predict(xs if multi_in else xs[0], engine="csim" if engine is None else engine)
+        ours_flat = np.concatenate([o.reshape(n, -1) for o in (ours if isinstance(ours, list) else [ours])], axis=1)
+        exact = exact_rows(ref_flat, ours_flat)
+        first = self.meta.outputs[0]
+        size = int(np.prod(first["shape"]))
+        return AgreementReport(n_samples=n, bit_exact=float(exact.mean()),
+                               element_exact=float(np.mean(ref_flat == ours_flat)),
+                               argmax_agreement=argmax_agreement(ref_flat[:, :size], ours_flat[:, :size]),
+                               max_abs_diff=float(np.max(np.abs(ref_flat - ours_flat))))
 
     def _check_reference(self, model: Any) -> None:
         """The reference must be a model of the same interface, or nothing below is meaningful."""

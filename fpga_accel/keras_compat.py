@@ -103,6 +103,15 @@ def input_layer_name(model: Any) -> str:
     return str(layer.name if layer is not None else model.inputs[0].name)
 
 
+def input_layer_names(model: Any) -> list[str]:
+    """The names of the model's InputLayers in ``model.inputs`` order (hls4ml's input entries)."""
+    names = getattr(model, "input_names", None)  # Keras 2 only
+    if names:
+        return [str(n) for n in names]
+    layers = [producing_layer(t) for t in model.inputs]
+    return [str(layer.name if layer is not None else t.name) for layer, t in zip(layers, model.inputs)]
+
+
 def output_layer(model: Any) -> Any:
     """The layer producing the model's (single) output: not always ``model.layers[-1]`` in a graph."""
     outputs = getattr(model, "outputs", None) or []
@@ -117,6 +126,19 @@ def _shape(shape: Any) -> tuple[int | None, ...]:
 def input_shape(model: Any) -> tuple[int | None, ...]:
     """One sample's input shape (no batch axis) of a single-input model."""
     return _shape(model.inputs[0].shape)[1:]
+
+
+def port_shapes(model: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(inputs, outputs): name and one sample's shape per tensor, in ``model.inputs``/``model.outputs`` order."""
+    def table(tensors: Any) -> list[dict[str, Any]]:
+        rows = []
+        for tensor in tensors:
+            layer = producing_layer(tensor)
+            rows.append({"name": str(layer.name if layer is not None else tensor.name),
+                         "shape": [int(d) for d in _shape(tensor.shape)[1:]]})
+        return rows
+
+    return table(model.inputs), table(model.outputs)
 
 
 def output_shape(model: Any) -> tuple[int | None, ...]:
@@ -232,6 +254,6 @@ def save(model: Any, path: Path) -> None:
     model.save(str(path), include_optimizer=False)
 
 
-__all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_bound", "input_layer_name", "input_shape", "is_keras3",
+__all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_bound", "input_layer_name", "input_layer_names", "input_shape", "port_shapes", "is_keras3",
            "keras_module", "keras_version", "layer_input_shape", "load_qmodel", "output_layer", "output_shape",
            "producing_layer", "quantizer_of", "hls4ml_handler_changes", "hls4ml_parsing", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]

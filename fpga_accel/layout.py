@@ -332,6 +332,30 @@ META_FORMAT = 2
 _CNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+def _size(shape: List[int]) -> int:
+    total = 1
+    for d in shape:
+        total *= int(d)
+    return total
+
+
+def check_tensors(value: Any, key: str, source: str, fix: str) -> None:
+    """A record's ``inputs``/``outputs`` table: a list of {"name": text, "shape": [whole numbers >= 1]}."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{source}: {key} {value!r} is not a list; {fix}")
+    for i, entry in enumerate(value):
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(shape, list) and shape
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)):
+            raise ConfigError(f"{source}: {key}[{i}] {entry!r} is not {{'name': text, 'shape': [whole numbers >= 1]}}; "
+                              f"{fix}")
+
+
+def stream_length(tensors: List[Dict[str, Any]]) -> int:
+    """Values per sample on a stream carrying ``tensors`` one after another (see runtime/streams.py)."""
+    return sum(_size(t["shape"]) for t in tensors)
+
+
 @dataclass
 class ProjectMeta:
     """fpga_accel.json — what convert recorded about a project: one reader (:meth:`read`, validating)
@@ -368,6 +392,12 @@ class ProjectMeta:
     """The flow's estimate step: totals, per-layer rows and the verdict for the board."""
     build: Optional[Dict[str, Any]] = None
     """The vendor build's reports (C-synthesis, Vivado utilisation and timing) and tool versions."""
+    inputs: List[Dict[str, Any]] = field(default_factory=list)
+    """A multi-input/output design's inputs in stream order (Keras' ``model.inputs``): name and shape
+    each; with more than one, ``input_shape`` is the stream's length per sample. Empty: a single-input,
+    single-output design (and every older file)."""
+    outputs: List[Dict[str, Any]] = field(default_factory=list)
+    """A multi-output design's outputs in stream order (``model.outputs``), as ``inputs``."""
     format: int = META_FORMAT
 
     FIX: ClassVar[str] = "re-convert the project (`fpga-accel convert --force`)"
@@ -412,6 +442,11 @@ class ProjectMeta:
         for key in ("fidelity", "estimate", "build"):
             if data[key] is not None and not isinstance(data[key], dict):
                 raise ConfigError(f"{source}: {key} {data[key]!r} is not a JSON object; {self.FIX}")
+        for key, shape in (("inputs", "input_shape"), ("outputs", "output_shape")):
+            check_tensors(data[key], key, source, self.FIX)
+            if data[key] and stream_length(data[key]) != _size(data[shape]):
+                raise ConfigError(f"{source}: {key} add up to {stream_length(data[key])} values per sample, "
+                                  f"{shape} {data[shape]} says {_size(data[shape])}; {self.FIX}")
 
     RESULTS: ClassVar[tuple] = ("estimate", "build")
     """Sections later steps add; not part of what the design is."""
@@ -421,7 +456,8 @@ class ProjectMeta:
         results, so steps that read the design are not re-run because of them."""
         import hashlib
 
-        record = {k: v for k, v in self.to_dict().items() if k not in self.RESULTS}
+        record = {k: v for k, v in self.to_dict().items() if k not in self.RESULTS
+                  and not (k in ("inputs", "outputs") and not v)}  # unchanged for files older than them
         return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
     @classmethod

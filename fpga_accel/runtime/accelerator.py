@@ -17,6 +17,7 @@ from ..errors import BoardError, ConfigError
 from .progress import Progress
 from .tables import html_report
 from .manifest import Bundle
+from .streams import pack_inputs, split_stream
 from .validate import check_input, random_inputs, softmax
 
 log = logging.getLogger(__name__)
@@ -128,29 +129,56 @@ class Accelerator:
     def output_shape(self) -> tuple:
         return tuple(self.bundle.manifest.output_shape)
 
-    def predict(self, x: Any, progress: Optional[Progress] = None) -> np.ndarray:
-        """Outputs for a batch: float32, shape (n,) + output_shape. Input checked before any transfer."""
+    @property
+    def inputs(self) -> List[Tuple[str, tuple]]:
+        """(name, shape) per input in the order ``predict`` takes them; one entry for a single-input design."""
+        m = self.bundle.manifest
+        return [(t["name"], tuple(t["shape"])) for t in m.inputs] if len(m.inputs) > 1 \
+            else [("input", self.input_shape)]
+
+    @property
+    def outputs(self) -> List[Tuple[str, tuple]]:
+        """(name, shape) per output in the order ``predict`` returns them."""
+        m = self.bundle.manifest
+        return [(t["name"], tuple(t["shape"])) for t in m.outputs] if len(m.outputs) > 1 \
+            else [("output", self.output_shape)]
+
+    def predict(self, x: Any, progress: Optional[Progress] = None) -> Any:
+        """Outputs for a batch: float32, shape (n,) + output_shape. Input checked before any transfer.
+
+        As Keras: a design of several inputs takes a list ``[x1, x2, ...]`` in ``inputs`` order, one of
+        several outputs returns a list ``[y1, y2, ...]`` in ``outputs`` order (the stream order, see
+        runtime/streams.py); one input (output) is one array."""
         t0 = time.perf_counter()
-        arr = check_input(x, self.input_shape)
-        y = self._backend.predict(arr, progress).reshape((arr.shape[0],) + self.output_shape)
-        y = softmax(y) if self.bundle.manifest.softmax == "host" else y
+        m = self.bundle.manifest
+        arr = pack_inputs(x, m.inputs) if len(m.inputs) > 1 else check_input(x, self.input_shape)
+        y = self._backend.predict(arr, progress)
+        if len(m.outputs) > 1:
+            out: Any = split_stream(y, m.outputs)
+            out = [softmax(o) for o in out] if m.softmax == "host" else out
+        else:
+            out = y.reshape((arr.shape[0],) + self.output_shape)
+            out = softmax(out) if m.softmax == "host" else out
         self.last_call_seconds = time.perf_counter() - t0
         log.debug("%s: %d samples in %.3f ms", self.backend, arr.shape[0], 1e3 * self.last_call_seconds)
-        return y
+        return out
 
     def bench(self, batch: int = 256, calls: int = 20, x: Optional[np.ndarray] = None) -> BenchResult:
         """Throughput and per-call latency on random inputs (or ``x``)."""
         batch, calls = _count(batch, "batch"), _count(calls, "calls")
-        if x is None:
-            x = random_inputs(batch, self.input_shape)  # timing only: the values do not matter
-        self.predict(x[:1])  # warm-up: library load, csim weight loading, caches
+        if x is None:  # timing only: the values do not matter
+            x = [random_inputs(batch, shape) for _, shape in self.inputs] if len(self.inputs) > 1 \
+                else random_inputs(batch, self.input_shape)
+        first = [xi[:1] for xi in x] if isinstance(x, (list, tuple)) else x[:1]
+        n = len(x[0]) if isinstance(x, (list, tuple)) else len(x)
+        self.predict(first)  # warm-up: library load, csim weight loading, caches
         times = []
         for _ in range(calls):
             t0 = time.perf_counter()
             self.predict(x)
             times.append(time.perf_counter() - t0)
         t = np.array(times)
-        return BenchResult(self.backend, len(x), calls, len(x) * calls / t.sum(),
+        return BenchResult(self.backend, n, calls, n * calls / t.sum(),
                            float(np.percentile(t, 50) * 1e3), float(np.percentile(t, 99) * 1e3))
 
     def close(self) -> None:

@@ -49,6 +49,9 @@ class AxisWrapper:
     """The top's element types: hls4ml names them after the layer that makes them (``input_t`` and
     ``result_t`` usually; ``flatten_result_t`` when a Flatten or Reshape right after the input becomes the
     input itself), so they are read from its prototype."""
+    ports: Tuple[Tuple[str, str, int, int], ...] = ()
+    """A multi-input/output design's tensors in stream order: (in|out, element type, size, io_stream
+    depth), as ``<project>_axi.h`` records them (``fpga_accel.hls.multi_io``); empty for one of each."""
 
     @property
     def top(self) -> str:
@@ -84,10 +87,13 @@ class AxisWrapper:
                                   f"{', '.join(WORD_TYPES)} words (what convert gives every design)")
         stream = re.search(rf"void\s+{layout.project_name}\s*\(\s*hls::stream<", top) is not None
         elems = _top_element_types(top, layout.project_name)
+        ports = tuple((d, e, int(n), int(depth)) for d, _, e, n, depth in _PORT.findall(axi))
         return cls(layout.project_name, "io_stream" if stream else "io_parallel", sizes["N_IN"], sizes["N_OUT"],
-                   types["T_in"], types["T_out"], *elems)
+                   types["T_in"], types["T_out"], *elems, ports=ports)
 
     def source(self) -> str:
+        if self.ports:
+            return self._fill(_HEAD + _DECLS) + _multi_port(self)
         body = _STREAM if self.io_type == "io_stream" else _PARALLEL
         return self._fill(_HEAD + _DECLS + body)
 
@@ -100,6 +106,56 @@ class AxisWrapper:
         return template.format(p=self.project_name, top=self.top, n_in=self.n_in, n_out=self.n_out,
                                t_in=self.data_in, t_out=self.data_out, last_out=self.n_out - 1,
                                e_in=self.elem_in, e_out=self.elem_out)
+
+
+_PORT = re.compile(r"^// fpga_accel port (in|out) (\d+) (\w+) (\d+) (\d+)$", re.M)
+"""A port line of a multi-port ``<project>_axi.h`` (written by ``fpga_accel.hls.multi_io``)."""
+
+
+def _multi_port(w: AxisWrapper) -> str:
+    """The wrapper for several inputs/outputs: the words of one sample fill the inputs one after another
+    (and the outputs fill the words), in the top function's parameter order; TLAST as for one port."""
+    top, stream = w.top, w.io_type == "io_stream"
+    ports = [(d, f"{d}{i}_local", e, n, depth) for i, (d, e, n, depth) in enumerate(w.ports)]
+    ins = [p for p in ports if p[0] == "in"]
+    outs = [p for p in ports if p[0] == "out"]
+    lines = [f"void {top}(hls::stream<{top}_in_t> &in_stream, hls::stream<{top}_out_t> &out_stream) {{",
+             "#pragma HLS INTERFACE mode=axis port=in_stream", "#pragma HLS INTERFACE mode=axis port=out_stream",
+             "#pragma HLS INTERFACE mode=ap_ctrl_none port=return", "    bool is_last = false;"]
+    for _, local, elem, size, depth in ports:
+        lines += ([f'    hls::stream<{elem}> {local}("{local}");', f"#pragma HLS STREAM variable={local} depth={depth}"]
+                  if stream else [f"    {elem} {local}[{size}];"])
+    for _, local, elem, size, _ in ins:
+        if stream:
+            lines += [f"    for (unsigned i = 0; i < {size} / {elem}::size; i++) {{", f"        {elem} packed;",
+                      f"        for (unsigned j = 0; j < {elem}::size; j++) {{", "#pragma HLS PIPELINE",
+                      f"            {top}_in_t word = in_stream.read();",
+                      f"            packed[j] = typename {elem}::value_type(word.data); // the cast hls4ml's wrapper makes",
+                      "            is_last |= word.last == 1;", "        }", f"        {local}.write(packed);", "    }"]
+        else:
+            lines += [f"    for (unsigned i = 0; i < {size}; i++) {{", "#pragma HLS PIPELINE",
+                      f"        {top}_in_t word = in_stream.read();",
+                      f"        {local}[i] = word.data; // the cast hls4ml's wrapper makes",
+                      "        is_last |= word.last == 1;", "    }"]
+    lines.append(f"    {w.project_name}({', '.join(p[1] for p in ports)});")
+    offset = 0
+    for _, local, elem, size, _ in outs:
+        if stream:
+            lines += [f"    for (unsigned i = 0; i < {size} / {elem}::size; i++) {{", f"        {elem} packed = {local}.read();",
+                      f"        for (unsigned j = 0; j < {elem}::size; j++) {{", "#pragma HLS PIPELINE",
+                      f"            {top}_out_t word;", "            word.data = packed[j];",
+                      "            word.keep = -1;", "            word.strb = -1;",
+                      f"            word.last = is_last && {offset} + i * {elem}::size + j == {w.n_out - 1}; // TLAST ends the DMA transfer",
+                      "            out_stream.write(word);", "        }", "    }"]
+        else:
+            lines += [f"    for (unsigned i = 0; i < {size}; i++) {{", "#pragma HLS PIPELINE",
+                      f"        {top}_out_t word;", f"        word.data = {local}[i];",
+                      "        word.keep = -1;", "        word.strb = -1;",
+                      f"        word.last = is_last && {offset} + i == {w.n_out - 1}; // TLAST ends the DMA transfer",
+                      "        out_stream.write(word);", "    }"]
+        offset += size
+    lines.append("}\n")
+    return "\n".join(lines)
 
 
 def _top_element_types(header: str, project_name: str) -> Tuple[str, str]:

@@ -42,12 +42,15 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
         from ..model_io import load_model
 
         model = load_model(design.layout.keras_model)
-    if x is None:
-        from ..keras_compat import input_bound
+    if len(design.meta.inputs) > 1 or len(design.meta.outputs) > 1:
+        x, y = _port_vectors(design, model, x)
+    else:
+        if x is None:
+            from ..keras_compat import input_bound
 
-        x = random_inputs(N_TEST_VECTORS, design.input_shape, input_bound(model))
-    x = check_input(x, design.input_shape)[:N_TEST_VECTORS].reshape((-1,) + design.input_shape)  # the board's self-test refuses NaN
-    y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
+            x = random_inputs(N_TEST_VECTORS, design.input_shape, input_bound(model))
+        x = check_input(x, design.input_shape)[:N_TEST_VECTORS].reshape((-1,) + design.input_shape)  # the board's self-test refuses NaN
+        y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
 
     manifest = Manifest.for_project(design.meta, bitfile=f"{name}.bit", hwhfile=f"{name}.hwh",
                                     bit_sha256=sha256_file(Path(bit)), hwh_sha256=sha256_file(Path(hwh)),
@@ -58,6 +61,21 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
         _write_bundle(design, bit, hwh, target, manifest, x, y, labels)
     log.info("wrote bundle %s", target)
     return target
+
+
+def _port_vectors(design: Design, model: Any, x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Test vectors of a multi-input/output design as its streams carry them: x (n, stream length in),
+    y (n, stream length out) — inputs (outputs) one after another in the manifest's order."""
+    from ..runtime.streams import pack_inputs, split_stream
+
+    inputs, outputs = design.meta.inputs, design.meta.outputs
+    if x is None:
+        x = [random_inputs(N_TEST_VECTORS, t["shape"], 4.0, i) for i, t in enumerate(inputs)]
+    packed = pack_inputs(x if len(inputs) > 1 else [x], inputs)[:N_TEST_VECTORS]
+    xs = split_stream(packed, inputs)
+    ref = model.predict(xs if len(inputs) > 1 else xs[0], verbose=0)
+    ys = ref if isinstance(ref, list) else [ref]
+    return packed, np.concatenate([np.asarray(r, dtype=np.float32).reshape(len(packed), -1) for r in ys], axis=1)
 
 
 def _write_bundle(design: Design, bit: Path, hwh: Path, target: Path, manifest: Manifest, x: np.ndarray,

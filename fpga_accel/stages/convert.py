@@ -6,6 +6,7 @@ the quantizers by the passes of ``fpga_accel.exact_types``, run inside hls4ml's 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -26,10 +27,12 @@ from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers, uncovered_layers
 from ..layer_support import check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
+from ..hls import multi_io
 from ..hls.layers import layer_table
-from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_bound, input_layer_name, input_shape,
-                            keras_module, output_shape, quantizer_of)
-from ..layout import META_FORMAT, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
+from ..hls.multi_io import first_ports_only
+from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_bound, input_layer_names, input_shape,
+                            keras_module, output_shape, port_shapes, quantizer_of)
+from ..layout import META_FORMAT, stream_length, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
 from ..model_io import activation_name, ends_in_softmax, model_hash
 from ..quantizer_types import type_string
 from ..design import Design
@@ -50,8 +53,11 @@ def check_supported(model: Any) -> None:
            if type(layer).__name__ not in supported]
     if bad:
         raise ConfigError(f"hls4ml 1.3 cannot convert layers: {', '.join(bad)}")
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ConfigError("only single-input, single-output models are supported by the PYNQ AXI-stream wrapper")
+
+
+def is_multi_port(model: Any) -> bool:
+    """Several inputs or outputs: they share one DMA stream per direction (``fpga_accel.hls.multi_io``)."""
+    return len(model.inputs) != 1 or len(model.outputs) != 1
 
 
 def _first_layer(model: Any) -> Any:
@@ -59,10 +65,32 @@ def _first_layer(model: Any) -> Any:
 
 
 def input_quantizer_precision(model: Any) -> str | None:
-    """The HLS type equal to the model's input quantizer, if the first layer is one hls4ml can match."""
+    """The HLS type equal to the model's input quantizer, if the first layer is one hls4ml can match.
+    Several inputs share one input type: their quantizers' if all are the same, else none."""
+    if len(model.inputs) > 1:
+        from ..keras_compat import producing_layer
+
+        found = set()
+        for tensor in model.inputs:
+            source = producing_layer(tensor)
+            users = [layer for layer in model.layers if any(producing_layer(t) is source for t in _inputs_of(layer))
+                     and layer is not source]
+            found.add(_quantizer_precision(users[0]) if len(users) == 1 else None)
+        return found.pop() if len(found) == 1 else None
+    return _quantizer_precision(_first_layer(model))
+
+
+def _inputs_of(layer: Any) -> list[Any]:
+    try:
+        value = layer.input
+    except (AttributeError, ValueError):
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _quantizer_precision(first: Any) -> str | None:
     from qkeras.quantizers import quantized_bits, quantized_relu
 
-    first = _first_layer(model)
     if type(first).__name__ != "QActivation":
         return None
     q = quantizer_of(first)
@@ -116,10 +144,10 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
             default_precision=config.precision.replace("ap_", ""), default_reuse_factor=_base_reuse(config))
     cfg["Model"]["Strategy"] = "Resource" if config.strategy is Strategy.resource else "Latency"
     layers = cfg["LayerName"]
-    input_name = input_layer_name(model)
-    if input_name not in layers:
-        raise ConfigError(f"hls4ml config has no entry for input layer {input_name!r}")
-    layers[input_name]["Precision"]["result"] = input_precision
+    for input_name in input_layer_names(model):
+        if input_name not in layers:
+            raise ConfigError(f"hls4ml config has no entry for input layer {input_name!r}")
+        layers[input_name]["Precision"]["result"] = input_precision
     for name, entry in layers.items():
         entry["Trace"] = True  # csim-only hooks (#ifndef __SYNTHESIS__): they locate a diverging layer
         if "ReuseFactor" in entry:
@@ -226,6 +254,9 @@ def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) 
                           + " (allow_inexact / --allow-inexact converts it anyway)")
     for reason in inexact:
         log.warning("not exact: %s", reason)
+    if calibration is not None and len(model.inputs) > 1:
+        raise ConfigError("calibration data for a multi-input model is not supported: give the model input "
+                          "quantizers (QActivation) so its input type needs no data")
     if calibration is not None:
         calibration = np.asarray(calibration)
         if calibration.dtype.kind not in "fiu":
@@ -306,7 +337,12 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         hls_model = _hls4ml_convert(model, cfg, config, staging)
         _check_reuse_applied(hls_model, config)
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
-        hls_model.write()
+        if is_multi_port(model):
+            with first_ports_only():
+                hls_model.write()
+            multi_io.rewrite(ProjectLayout(staging, config.name), multi_io.ports_of(hls_model), config.io_type.value)
+        else:
+            hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
         meta = _meta(hls_model, reference, model, config, cfg, input_precision, searched)
@@ -358,6 +394,9 @@ def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed
     quantizer's range (±1.25 × its bound, so saturation is exercised), else [-4, 4)."""
     if calibration is not None and len(calibration):
         return calibration[:n], "calibration data"
+    if len(model.inputs) > 1:  # a list, one batch per input (calibration data is refused for these)
+        inputs, _ = port_shapes(model)
+        return [random_inputs(n, t["shape"], 4.0, seed + i) for i, t in enumerate(inputs)], "uniform samples in ±4"
     bound = input_bound(model)
     return random_inputs(n, input_shape(model), bound, seed), f"uniform samples in ±{bound:g}"
 
@@ -399,13 +438,26 @@ def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root
     import hls4ml
 
     board = get_board(config.board)
-    with exact_flows("VivadoAccelerator") as flows:
+    ports = first_ports_only() if is_multi_port(model) else contextlib.nullcontext()
+    with exact_flows("VivadoAccelerator") as flows, ports:
         return hls4ml.converters.convert_from_keras_model(
             model, hls_config={**cfg, "Flows": flows}, output_dir=str(root), project_name=config.name,
             backend="VivadoAccelerator", board=board.name, part=board.part,
             clock_period=config.resolved_clock_period, io_type=config.io_type.value,
             interface="axi_stream", driver="python", input_type="float", output_type="float",
             allow_da_fallback=False)
+
+
+def _port_record(model: Any) -> dict[str, Any]:
+    """input_shape/output_shape, and for a multi-port model the stream order (runtime/streams.py): then
+    the shape of several tensors is their stream's length per sample."""
+    if not is_multi_port(model):
+        return {"input_shape": [int(s) for s in input_shape(model)],
+                "output_shape": [int(s) for s in output_shape(model)]}
+    inputs, outputs = port_shapes(model)
+    return {"input_shape": inputs[0]["shape"] if len(inputs) == 1 else [stream_length(inputs)],
+            "output_shape": outputs[0]["shape"] if len(outputs) == 1 else [stream_length(outputs)],
+            "inputs": inputs, "outputs": outputs}
 
 
 def _fitted_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> dict[str, LayerSetting]:
@@ -457,8 +509,7 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
         "input_precision": input_precision,
         "output_precision": str(out_var.type.precision),
         "softmax": config.softmax.value,
-        "input_shape": [int(s) for s in input_shape(model)],
-        "output_shape": [int(s) for s in output_shape(model)],
+        **_port_record(model),
         "axi_input_type": "float32",
         "axi_output_type": "float32",
         "layers": layers,
