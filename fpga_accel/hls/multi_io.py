@@ -171,7 +171,6 @@ def _rewrite_bridge(bridge: Path, name: str) -> None:
         "}\n" for t in ("float", "double"))
     text, k_fn = _WRAPPERS.subn(lambda _: entries, text)
     if (k_inc, k_fn) != (1, 1):
-        import os; open("/tmp/h24b/bridge_dbg.cpp", "w").write(bridge.read_text()) if os.environ.get("DBG") else None
         raise Hls4mlChangedError(f"{bridge} is not hls4ml 1.3's bridge (its include and float/double entries "
                                  "were not found): multi-input/output models need hls4ml 1.3")
     bridge.write_text(text)

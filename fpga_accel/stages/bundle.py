@@ -70,8 +70,13 @@ def _port_vectors(design: Design, model: Any, x: Any) -> tuple[np.ndarray, np.nd
 
     inputs, outputs = design.meta.inputs, design.meta.outputs
     if x is None:
-        x = [random_inputs(N_TEST_VECTORS, t["shape"], 4.0, i) for i, t in enumerate(inputs)]
-    packed = pack_inputs(x if len(inputs) > 1 else [x], inputs)[:N_TEST_VECTORS]
+        from ..keras_compat import input_bound
+
+        bound = input_bound(model) if len(inputs) == 1 else 4.0
+        x = [random_inputs(N_TEST_VECTORS, t["shape"], bound, i) for i, t in enumerate(inputs)]
+    elif len(inputs) == 1:
+        x = [x]
+    packed = pack_inputs(x, inputs)[:N_TEST_VECTORS]
     xs = split_stream(packed, inputs)
     ref = model.predict(xs if len(inputs) > 1 else xs[0], verbose=0)
     ys = ref if isinstance(ref, list) else [ref]
