@@ -138,3 +138,30 @@ def float_mlp(seed=0, bn=True):
 def float_inputs(rng: np.random.Generator, shape, n=500, low=-3.0, high=3.0) -> np.ndarray:
     """Arbitrary float32 inputs, not on any fixed-point grid."""
     return rng.uniform(low, high, (n,) + tuple(shape)).astype(np.float32)
+
+
+def two_input(seed=0):
+    """Two QDense branches (4 and 3 inputs, each with its own input quantizer) concatenated, one head."""
+    from qkeras import QActivation, QDense
+    from tensorflow import keras
+
+    _seed(seed)
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    da = QDense(5, kernel_quantizer=q(), bias_quantizer=q(), name="da")(QActivation(q(8, 2), name="qa")(a))
+    db = QDense(2, kernel_quantizer=q(), bias_quantizer=q(), name="db")(QActivation(q(8, 2), name="qb")(b))
+    t = keras.layers.Concatenate(name="cat")([da, db])
+    return keras.Model([a, b], QDense(3, kernel_quantizer=q(), bias_quantizer=q(), name="head")(t), name="two_in")
+
+
+def two_output(seed=0):
+    """One trunk, two QDense heads (3 and 2 outputs)."""
+    from qkeras import QActivation, QDense, quantized_relu
+    from tensorflow import keras
+
+    _seed(seed)
+    x = keras.Input((6,), name="x")
+    t = QDense(8, kernel_quantizer=q(), bias_quantizer=q(), name="trunk")(QActivation(q(8, 2), name="qx")(x))
+    t = QActivation(quantized_relu(6, 2), name="relu")(t)
+    y1 = QDense(3, kernel_quantizer=q(), bias_quantizer=q(), name="y1")(t)
+    y2 = QDense(2, kernel_quantizer=q(), bias_quantizer=q(), name="y2")(t)
+    return keras.Model(x, [y1, y2], name="two_out")

@@ -136,8 +136,8 @@ class Emulator:
     def open(cls, root: "str | Path", project_name: str, io_type: str) -> "Emulator":
         axi_h = Path(root) / "firmware" / f"{project_name}_axi.h"
         if axi_h.is_file() and "// fpga_accel port" in axi_h.read_text():
-            raise NotEmulated("the emulator computes single-input, single-output designs; this one has several "
-                              "inputs or outputs on its streams: csim runs it")
+            raise NotEmulated("(top function)", "it computes single-input, single-output designs; this one has "
+                              "several inputs or outputs on its streams")
         return cls(read_firmware(root, project_name, io_type))
 
     # -- public ---------------------------------------------------------------------------------------
