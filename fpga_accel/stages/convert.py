@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..boards import get_board
+from ..boards import Board, get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
-from ..errors import ConfigError, InputError, NotExactError
+from ..errors import ConfigError, Hls4mlChangedError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers, uncovered_layers
 from ..layer_support import check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
@@ -308,6 +308,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
+        _set_part(staging, get_board(config.board))
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
         meta = _meta(hls_model, reference, model, config, cfg, input_precision, searched)
         meta.write(staging)
@@ -344,6 +345,24 @@ def _check_bridge(layout: ProjectLayout) -> None:
     if len(clashes) > 2:  # the float and the double wrapper each call the AXI top once
         raise ConfigError(f"project name {name!r} clashes with code in hls4ml's generated bridge (hls4ml 1.3 "
                           f"rewrites every line containing '{name}('); choose a longer, more specific name")
+
+
+def _set_part(staging: Path, board: Board) -> None:
+    """hls4ml's accelerator backend takes the part from its own board list, so a board it does not know is
+    written with its pynq-z2 template's part: put the board's part into the two files that name it for the
+    HLS tool (project.tcl, hls4ml_config.yml). Each must name hls4ml's part exactly once, else hls4ml changed
+    how it writes them and we refuse rather than synthesize for the wrong chip."""
+    if board.hls4ml_board is not None:
+        return
+    template_part = get_board(board.hls4ml_template).part
+    for name, old, new in (("project.tcl", f'set part "{template_part}"', f'set part "{board.part}"'),
+                           ("hls4ml_config.yml", f"Part: {template_part}", f"Part: {board.part}")):
+        path = staging / name
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise Hls4mlChangedError(f"{name} no longer names the part as {old!r} once; cannot set board "
+                                     f"{board.name!r}'s part {board.part}")
+        path.write_text(text.replace(old, new))
 
 
 def _fix_output_dir(staging: Path, root: Path) -> None:
@@ -402,7 +421,7 @@ def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root
     with exact_flows("VivadoAccelerator") as flows:
         return hls4ml.converters.convert_from_keras_model(
             model, hls_config={**cfg, "Flows": flows}, output_dir=str(root), project_name=config.name,
-            backend="VivadoAccelerator", board=board.name, part=board.part,
+            backend="VivadoAccelerator", board=board.hls4ml_template, part=board.part,
             clock_period=config.resolved_clock_period, io_type=config.io_type.value,
             interface="axi_stream", driver="python", input_type="float", output_type="float",
             allow_da_fallback=False)
