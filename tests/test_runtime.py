@@ -427,3 +427,48 @@ print("image", *sys.version_info[:2], "pynq", pynq.__version__)
     assert "PASS" in proc.stdout
     _, major, minor, _, pynq_version = proc.stdout.splitlines()[-1].split()
     assert pynq_version.startswith(PYNQ_Z2_IMAGES[(int(major), int(minor))]), proc.stdout
+
+
+def _run_cli(args: list, tty: bool) -> tuple:
+    """(exit code, what the command wrote to stderr) with stderr a pseudo-terminal or a pipe."""
+    command = [sys.executable, "-m", "fpga_accel.cli", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    if not tty:
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+        return proc.returncode, proc.stderr
+    import pty
+
+    main_fd, child_fd = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=child_fd, env=env)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main_fd)
+    return proc.wait(), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_and_not_in_logs(bundles, tmp_path):
+    """`fpga-accel run` in chunks of 16: a tqdm bar on a pseudo-terminal; piped, one log line and no bar."""
+    bundle, _, _, x = bundles["mlp"]
+    np.save(tmp_path / "x.npy", x[:64])
+    args = ["run", str(bundle), "--input", str(tmp_path / "x.npy"), "--backend", "simulated", "--max-batch", "16"]
+    code, shown = _run_cli(args + ["--output", str(tmp_path / "a.npy")], tty=True)
+    assert code == 0, shown
+    assert "fpga-accel: predicting: 100%|" in shown and "64/64" in shown and "\r" in shown, shown
+    code, logged = _run_cli(args + ["--output", str(tmp_path / "b.npy")], tty=False)
+    assert code == 0, logged
+    assert "%|" not in logged and "\r" not in logged, logged
+    assert "fpga-accel: predicting 64/64 (100%)" in logged
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
