@@ -53,21 +53,44 @@ def _setup_output(verbose: bool) -> None:
 
 
 class _Progress:
-    """How the CLI shows every long step's updates: counts as a one-line indicator on stderr (redrawn on a
-    terminal, at most every 0.5 s), everything else as a log line."""
+    """How the CLI shows every long step's updates (the one ``Progress`` interface): counts as a tqdm bar on
+    a terminal (tqdm is optional: without it, a line redrawn at most every 0.5 s); when stderr is not a
+    terminal no bar at all, only a count's completion as a log line, so logs stay clean. Everything else is
+    a log line."""
 
     def __init__(self) -> None:
         self.t0, self.last = time.perf_counter(), -1.0
+        self.tty = sys.stderr.isatty()
+        self.bars: dict[str, Any] = {}
 
     def __call__(self, update: Any) -> None:
         if update.event != "count":
             log.info("%s", update)
             return
+        if not self.tty:
+            if update.done >= update.total:
+                log.info("%s %.1f s", update, time.perf_counter() - self.t0)
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self._line(update)
+            return
+        bar = self.bars.get(update.what)
+        if bar is None:
+            bar = self.bars[update.what] = tqdm(total=update.total, desc=f"fpga-accel: {update.what}",
+                                                file=sys.stderr, leave=True, dynamic_ncols=True)
+        bar.update(update.done - bar.n)
+        if update.done >= update.total:
+            bar.close()
+            del self.bars[update.what]
+
+    def _line(self, update: Any) -> None:
         now = time.perf_counter()
         if update.done < update.total and now - self.last < 0.5:
             return
         self.last = now
-        end = "\n" if update.done >= update.total or not sys.stderr.isatty() else "\r"
+        end = "\n" if update.done >= update.total else "\r"
         sys.stderr.write(f"fpga-accel: {update} {now - self.t0:.1f} s{end}")
         sys.stderr.flush()
 
