@@ -57,32 +57,44 @@ class NotEmulated(ConfigError):
 
 
 def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
-    """``t(value)`` for exact float64 values: what assigning them to an ``ap_fixed`` does."""
+    """``t(value)`` for float64 values: what assigning them to an ``ap_fixed`` does.
+
+    A few whole-array passes (scale by 2^F, round, clamp or wrap, scale back) for the common modes; values
+    the fast path cannot hold exactly (beyond 2^52 grid steps, inf, NaN) and the rare modes (N saturation
+    bits, WRAP_SM, wider than 53 bits) go through :meth:`FixedType.quantize`, element by element only where
+    needed — so an input batch with one NaN costs the bit-level path for one value, not for the batch."""
     v = np.asarray(values, dtype=np.float64)
     if t.sat_bits or t.overflow == "WRAP_SM" or t.width > MAX_WIDTH:
         return t.quantize(v)
-    s = np.ldexp(v, t.frac)  # exact: a power of two
-    if not np.all(np.abs(s) < EXACT / 2):
-        return t.quantize(v)
+    s = v * (2.0 ** t.frac)  # exact: a power of two (|F| is far below the exponent range)
+    big = ~(np.abs(s) < EXACT / 2)
+    odd = bool(big.any())
+    if odd:
+        rare = v[big]
+        s[big] = 0.0
     q = _round(s, t.quantization)
     lo, hi = t.raw_range()
     if t.overflow == "WRAP":
         if q.size and (q.min() < lo or q.max() > hi):
             q = np.mod(q - lo, float(2 ** t.width)) + lo
-    elif t.overflow == "SAT":
-        q = np.clip(q, lo, hi)
-    elif t.overflow == "SAT_SYM":
-        q = np.clip(q, lo + 1 if t.signed and t.width > 1 else lo, hi)
+    elif t.overflow == "SAT" or t.overflow == "SAT_SYM":
+        low = lo + 1 if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else lo
+        np.minimum(q, float(hi), out=q)
+        np.maximum(q, float(low), out=q)
     else:  # SAT_ZERO
         q = np.where((q < lo) | (q > hi), 0.0, q)
-    return np.ldexp(q, -t.frac)
+    q *= 2.0 ** -t.frac
+    if odd:
+        q[big] = t.quantize(rare)
+    return q
 
 
 def _round(s: np.ndarray, mode: str) -> np.ndarray:
+    """Round grid-scaled values to integers by ``mode`` (in place where the mode allows: s is scratch)."""
     if mode == "TRN":
-        return np.floor(s)
+        return np.floor(s, out=s)
     if mode == "RND_CONV":
-        return np.rint(s)  # halves to even
+        return np.rint(s, out=s)  # halves to even
     if mode == "RND":
         return np.floor(s + 0.5)
     if mode == "RND_MIN_INF":
@@ -158,7 +170,7 @@ class Emulator:
         t = self.fw.var_type(self.fw.input_var)
         assert t is not None  # checked in _compile
         flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1).astype(np.float64)
-        env = {self.fw.input_var: Tensor(t.quantize(flat), t)}  # the wrapper's ap_fixed(float): NaN/inf too
+        env = {self.fw.input_var: Tensor(cast(flat, t), t)}  # the wrapper's ap_fixed(float): NaN/inf too
         for _, step in self._steps:
             step(env)
         return env
@@ -286,8 +298,10 @@ def _dense(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
 
 def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wname: str, bname: str, n_in: int,
                  n_out: int, im2col: Callable[[np.ndarray], np.ndarray], mult: Optional[str] = None,
-                 pixels: int = 1) -> Callable[[Dict[str, Tensor]], None]:
-    """A Dense, or a convolution as a Dense over im2col patches (``pixels`` per sample)."""
+                 pixels: int = 1, lift: Optional[Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]] = None
+                 ) -> Callable[[Dict[str, Tensor]], None]:
+    """A Dense, or a convolution as a Dense over im2col patches (``pixels`` per sample) — or, with ``lift``
+    (weights, bias) -> (one matrix over the whole image, bias per output), as one Dense over the image."""
     typed = mult or struct
     wt, bt = emu.struct_type(call, typed, "weight_t"), emu.struct_type(call, typed, "bias_t")
     accum = emu.struct_type(call, typed, "accum_t")
@@ -300,16 +314,76 @@ def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wna
         w = w.reshape(n_in, n_out)
     w = _product_weights(emu, call, typed, w, wt)
     b = emu.weights(call, bname, bt, n_out)
-    if emu.fw.var_type(src) is not None and emu.fw.var_type(src) == FixedType(1, 1, False) and wt == FixedType(1, 1, False):
+    xt = emu.fw.var_type(src)
+    if xt is not None and xt == FixedType(1, 1, False) and wt == FixedType(1, 1, False):
         raise NotEmulated(call.layer, "binary (ap_uint<1>) inputs with binary weights are not emulated")
+    fast = None
+    if xt is not None and lift is not None:
+        big_w, big_b = lift(w, b)
+        fast = _fast_sum(xt, big_w, wt, big_b, accum, res)
+        if fast is not None:
+            pixels, im2col = 1, (lambda v: v)
+    if fast is None and xt is not None:
+        fast = _fast_sum(xt, w, wt, b, accum, res)
+    src_var, dst_var = emu.fw.resolve(src), emu.fw.resolve(dst)
 
     def step(env: Dict[str, Tensor]) -> None:
-        x = env[emu.fw.resolve(src)]
+        x = env[src_var]
+        n = x.values.shape[0]
         cols = im2col(x.values)  # (n * pixels, n_in)
-        acc = _accumulate(call.layer, cols, x.type, w, wt, b, accum)
-        env[emu.fw.resolve(dst)] = Tensor(cast(acc, res).reshape(x.values.shape[0], pixels * n_out), res)
+        if fast is not None and x.type == xt:
+            out = fast(cols)
+        else:
+            out = cast(_accumulate(call.layer, cols, x.type, w, wt, b, accum), res)
+        env[dst_var] = Tensor(out.reshape(n, -1), res)
 
     return step
+
+
+def _covers(t: FixedType, frac: int, low: float, high: float) -> bool:
+    """Does every value of [low, high] on the 2^-frac grid fit ``t`` unchanged (so casting is a no-op)?"""
+    lo, hi = t.value_range()
+    return t.frac >= frac and lo <= low and high <= hi
+
+
+def _fast_sum(xt: FixedType, w: np.ndarray, wt: FixedType, b: np.ndarray, accum: FixedType,
+              res: FixedType) -> Optional[Callable[[np.ndarray], np.ndarray]]:
+    """``res(acc)`` where ``acc = bias; acc += x[i] * w[i, j]`` in accum_t, as one float64 matrix product on
+    the values themselves — or None where that is not exact (the caller takes :func:`_accumulate`).
+
+    Why this is exact: x sits on the 2^-Fx grid and w on 2^-Fw, so every product and every partial sum in
+    any order is a multiple of 2^-(Fx+Fw) of magnitude at most max|x|·Σ|w[:, j]| (the bound, taken per
+    output from the weights themselves and the input type's range). Below 2^53 grid steps float64 holds
+    each one exactly, so BLAS's order does not matter. The C++ loop's casts to accum_t change nothing when
+    accum_t keeps every fraction bit and the sum cannot overflow it (``fits``); when it can, WRAP is modular,
+    so wrapping once at the end is the same as at each addition. The cast to the result type is skipped
+    where the result type holds every possible sum unchanged (e.g. result_t == accum_t)."""
+    fp = xt.frac + wt.frac
+    if accum.frac < fp:
+        return None
+    bound = _int_bound(xt) * float((np.abs(w) * 2.0 ** wt.frac).sum(axis=0).max(initial=0.0))
+    bias = cast(b, accum)
+    lo, hi = accum.value_range()
+    peak = bound * 2.0 ** -fp + float(np.abs(bias).max(initial=0.0))
+    fits = accum.signed and peak <= min(-lo, hi)
+    wraps = accum.overflow == "WRAP" and accum.sat_bits == 0
+    if bound >= EXACT or not (fits or wraps) or peak * 2.0 ** accum.frac >= EXACT:
+        return None
+    scaled = bias * 2.0 ** fp
+    grid = fp if np.array_equal(np.floor(scaled), scaled) else accum.frac
+    skip = _covers(res, grid, -peak, peak) if fits else _covers(res, accum.frac, lo, hi)
+    wc = np.ascontiguousarray(w, dtype=np.float64)
+    with_bias = bool(np.any(bias))
+
+    def run(x: np.ndarray) -> np.ndarray:
+        total = x @ wc
+        if with_bias:
+            total += bias
+        if not fits:
+            total = cast(total, accum)
+        return total if skip else cast(total, res)
+
+    return run
 
 
 def _conv_geometry(emu: Emulator, call: Call, struct: str, two_d: bool) -> Dict[str, int]:
