@@ -39,9 +39,12 @@ log = logging.getLogger(__name__)
 EXACT = float(2 ** 53)
 """float64 holds every integer below this exactly."""
 MAX_WIDTH = 53
+"""Types wider than this do not fit float64 values exactly: not emulated."""
 CHUNK = 1024
 """Samples computed together: larger batches spill the caches and run slower per sample."""
-"""Types wider than this do not fit float64 values exactly: not emulated."""
+WHOLE_IMAGE = 1 << 16
+"""A convolution whose image-to-image matrix has at most this many entries is one dense product
+(:func:`_conv_matrix`); larger ones go through im2col patches."""
 
 
 class NotEmulated(ConfigError):
@@ -67,18 +70,23 @@ def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
     if t.sat_bits or t.overflow == "WRAP_SM" or t.width > MAX_WIDTH:
         return t.quantize(v)
     s = v * (2.0 ** t.frac)  # exact: a power of two (|F| is far below the exponent range)
-    big = ~(np.abs(s) < EXACT / 2)
-    odd = bool(big.any())
+    if not s.size:
+        return s
+    lo, hi = t.raw_range()
+    smin, smax = float(s.min()), float(s.max())  # NaN here fails every comparison below: the slow path
+    odd = not (-EXACT / 2 < smin and smax < EXACT / 2)
     if odd:
+        big = ~(np.abs(s) < EXACT / 2)
         rare = v[big]
         s[big] = 0.0
     q = _round(s, t.quantization)
-    lo, hi = t.raw_range()
-    if t.overflow == "WRAP":
-        if q.size and (q.min() < lo or q.max() > hi):
+    low = lo + 1 if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else lo
+    if low <= smin and smax <= hi:  # rounding stays inside too: nothing to clamp or wrap
+        pass
+    elif t.overflow == "WRAP":
+        if q.min() < lo or q.max() > hi:
             q = np.mod(q - lo, float(2 ** t.width)) + lo
     elif t.overflow == "SAT" or t.overflow == "SAT_SYM":
-        low = lo + 1 if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else lo
         np.minimum(q, float(hi), out=q)
         np.maximum(q, float(low), out=q)
     else:  # SAT_ZERO
@@ -411,6 +419,28 @@ def _patches(v: np.ndarray, g: Dict[str, int], pad_value: float = 0.0) -> np.nda
     return win.transpose(0, 1, 2, 4, 5, 3)  # (n, OH, OW, KH, KW, C)
 
 
+def _conv_matrix(w: np.ndarray, b: np.ndarray, g: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """A convolution as one matrix over the whole (unpadded) image: (H*W*C, OH*OW*F), and its bias per
+    output. Each output's column holds the same weights as its im2col patch, at the rows of the input
+    pixels the window covers (padding taps are zeros: they add nothing), so the sums are the same sums;
+    for small images one dense product beats copying the patches."""
+    kh, kw, c, f = g["filt_height"], g["filt_width"], g["n_chan"], g["n_filt"]
+    h, wd, oh, ow = g["in_height"], g["in_width"], g["out_height"], g["out_width"]
+    taps = w.reshape(kh, kw, c, f)
+    big = np.zeros((h, wd, c, oh, ow, f))
+    for y in range(oh):
+        for x in range(ow):
+            for i in range(kh):
+                iy = y * g["stride_height"] + i - g["pad_top"]
+                if not 0 <= iy < h:
+                    continue
+                for j in range(kw):
+                    ix = x * g["stride_width"] + j - g["pad_left"]
+                    if 0 <= ix < wd:
+                        big[iy, ix, :, y, x, :] = taps[i, j]
+    return big.reshape(h * wd * c, oh * ow * f), np.tile(b, oh * ow)
+
+
 def _conv(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
     def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
         src, dst, wname, bname = call.args[:4]
@@ -428,8 +458,10 @@ def _conv(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]
         def im2col(v: np.ndarray) -> np.ndarray:
             return np.ascontiguousarray(_patches(v, g)).reshape(-1, k)
 
+        whole = g["in_height"] * g["in_width"] * g["n_chan"] * pixels * g["n_filt"] <= WHOLE_IMAGE
         step = _matmul_step(emu, call, struct, src, dst, wname, bname, k, g["n_filt"], im2col,
-                            mult=None if resource_conv else mult, pixels=pixels)
+                            mult=None if resource_conv else mult, pixels=pixels,
+                            lift=(lambda w, b: _conv_matrix(w, b, g)) if whole else None)
         return step
 
     return build
@@ -486,14 +518,23 @@ def _normalize(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]
     product = (emu.fw.field(struct, "product") or "mult").split("::")[-1]
     if product != "mult":
         raise NotEmulated(call.layer, f"product kind {product} is not emulated")
+    xt = emu.fw.var_type(src)
+    holds = False  # does res hold every x*scale+bias exactly (so the cast changes nothing)?
+    if xt is not None:
+        peak = max(-xt.value_range()[0], xt.value_range()[1]) * float(np.abs(scale).max(initial=0.0)) \
+            + float(np.abs(bias).max(initial=0.0))
+        holds = _covers(res, max(xt.frac + st.frac, bt.frac), -peak, peak)
 
     def step(env: Dict[str, Tensor]) -> None:
         x = env[emu.fw.resolve(src)]
         full = _auto_add(_auto_mul(x.type, st), bt)
         if full.width > MAX_WIDTH:
             raise NotEmulated(call.layer, f"x*scale + bias needs {full.width} bits (beyond float64)")
-        v = x.values.reshape(x.values.shape[0], -1, k)
-        env[emu.fw.resolve(dst)] = Tensor(cast(v * scale + bias, res).reshape(x.values.shape[0], -1), res)
+        v = x.values.reshape(x.values.shape[0], -1, k) * scale
+        v += bias
+        if x.type != xt or not holds:
+            v = cast(v, res)
+        env[emu.fw.resolve(dst)] = Tensor(v.reshape(x.values.shape[0], -1), res)
 
     return step
 
@@ -517,7 +558,9 @@ def _linear(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
 
 
 def _relu(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
-    return cast(np.where(v > 0, v, 0.0), res)
+    if not res.signed and res.overflow in ("SAT", "SAT_SYM", "SAT_ZERO") and not res.sat_bits:
+        return cast(v, res)  # the cast itself sends every negative value (and what rounds to one) to 0
+    return cast(np.maximum(v, 0.0), res)
 
 
 def _binary_tanh(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
@@ -731,13 +774,24 @@ def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
         def step(env: Dict[str, Tensor]) -> None:
             x = env[emu.fw.resolve(src)]
             n = x.values.shape[0]
-            lo = float(x.type.from_bits(np.array([1 << (x.type.width - 1)]))[0])  # pad_val: only the top bit set
-            win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size, g["n_filt"])
-            if op == "Max":
-                out = win.max(axis=3)
+            if not padded:  # one strided view per window position, combined in place: no patches
+                oh, ow, c = g["out_height"], g["out_width"], g["n_filt"]
+                sh, sw = g["stride_height"], g["stride_width"]
+                img = x.values.reshape(n, g["in_height"], g["in_width"], c)
+                views = [img[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+                         for i in range(g["pool_height"]) for j in range(g["pool_width"])]
+                out = views[0].copy()
+                for view in views[1:]:
+                    (np.maximum if op == "Max" else np.add)(out, view, out=out)
+                if op != "Max":  # sums of a few values of x's grid: exact
+                    out = cast(cast(out, accum) / size, accum)
             else:
-                out = cast(cast(win.sum(axis=3), accum) / size, accum)
-            env[emu.fw.resolve(dst)] = Tensor(cast(out.reshape(n, -1), res), res)
+                lo = float(x.type.from_bits(np.array([1 << (x.type.width - 1)]))[0])  # pad_val: only the top bit set
+                win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size, g["n_filt"])
+                out = win.max(axis=3) if op == "Max" else cast(cast(win.sum(axis=3), accum) / size, accum)
+            out = out.reshape(n, -1)
+            keep = op == "Max" and _covers(res, x.type.frac, *x.type.value_range())  # max of x's values: already res's
+            env[emu.fw.resolve(dst)] = Tensor(out if keep else cast(out, res), res)
 
         return step
 
