@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 ENGINES = ("csim", "emulator", "auto")
 CHECK_SAMPLES = 64
 """Samples auto runs through both engines before trusting the emulator with the rest."""
-AUTO_MIN_SAMPLES = 256
+AUTO_MIN_SAMPLES = 128
 """Batches of at least this many samples use auto by default (engine=None); smaller ones csim. Measured
-(benchmarks/emulator.py): below a few hundred samples csim on a compiled library costs a few ms, the
-emulator's set-up (reading the firmware, building tables) about as much, and auto pays both."""
+(benchmarks/emulator.py, one core): auto costs csim on 64 samples plus the emulator on the rest (~10 µs
+per sample for the zoo's designs, vs 25-150 µs in one csim worker), so it beats csim alone from about
+96 samples on the jet MLP and the zoo CNNs and loses by a few percent at 65; 128 keeps a margin."""
 
 __all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "resolve_engine", "run_engine"]
 
