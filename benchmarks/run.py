@@ -103,6 +103,10 @@ def main() -> None:
     from sweep_estimate import bench_estimator, bench_sweep
 
     bench_runtime_overhead()
+    from emulator import main as bench_emulator
+
+    print("emulator vs one csim worker (benchmarks/emulator.py)")
+    bench_emulator([])
     bench_fit()
     bench_estimator()
     bench_sweep()

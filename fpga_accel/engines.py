@@ -44,12 +44,15 @@ Outputs = Tuple[np.ndarray, Optional[Dict[str, np.ndarray]]]
 
 
 def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np.ndarray], Outputs],
-               x: np.ndarray, trace: bool, name: str) -> Outputs:
+               x: np.ndarray, trace: bool, name: str, used: Optional[Callable[[str], None]] = None) -> Outputs:
     """(outputs, traces or None) of ``x`` (n, n_in) by ``engine``; ``csim(x)`` computes the ground truth.
 
     ``emulator`` is called for the Emulator (built lazily: it raises NotEmulated for designs it does
-    not cover — an error for engine="emulator", csim for auto)."""
+    not cover — an error for engine="emulator", csim for auto). ``used``, if given, is told which engine
+    computed the outputs, in words (for records that must say where a number came from)."""
+    said = used or (lambda how: None)
     if engine == "csim":
+        said("csim")
         return csim(x)
     try:
         emu = emulator()
@@ -57,8 +60,10 @@ def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np
         if engine == "emulator":
             raise
         log.info("design %s: %s; running csim", name, exc.reason)
+        said(f"csim (not emulated: {exc.reason})")
         return csim(x)
     if engine == "emulator":
+        said("emulator")
         return _emulate(emu, x, trace)
     head = min(len(x), CHECK_SAMPLES)
     ref = csim(x[:head])
@@ -67,10 +72,12 @@ def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np
     if where is not None:
         log.warning("design %s: the emulator differs from csim (%s) on the first %d samples: using csim for "
                     "this call; please report it", name, where, head)
+        said(f"csim (the emulator differed: {where})")
         if head == len(x):
             return ref
         rest = csim(x[head:])
         return _join(ref, rest)
+    said(f"emulator, equal to csim on the first {head} samples")
     if head == len(x):
         return ours
     return _join(ours, _emulate(emu, x[head:], trace))
