@@ -56,6 +56,7 @@ def test_cast_falls_back_per_value_beyond_float64_steps():
         v[rng.choice(1000, len(odd), replace=False)] = odd
         assert np.array_equal(cast(v, t), t.quantize(v)), t
         assert np.array_equal(cast(v[:5], t), t.quantize(v[:5])), t
+        assert float(cast(np.array(v[0]), t)) == float(t.quantize(np.array([v[0]]))[0]), t  # 0-d, as the tables use
 
 
 def test_struct_sizes_are_integer_expressions_not_code():

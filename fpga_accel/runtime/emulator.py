@@ -69,6 +69,8 @@ def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     if t.sat_bits or t.overflow == "WRAP_SM" or t.width > MAX_WIDTH:
         return t.quantize(v)
+    if v.ndim == 0:  # numpy turns 0-d results into scalars, which the in-place steps below cannot write
+        return cast(v.reshape(1), t).reshape(())
     s = v * (2.0 ** t.frac)  # exact: a power of two (|F| is far below the exponent range)
     if not s.size:
         return s
