@@ -786,11 +786,11 @@ def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
                 for view in views[1:]:
                     (np.maximum if op == "Max" else np.add)(out, view, out=out)
                 if op != "Max":  # sums of a few values of x's grid: exact
-                    out = cast(cast(out, accum) / size, accum)
+                    out = _divide(cast(out, accum), size, accum)
             else:
                 lo = float(x.type.from_bits(np.array([1 << (x.type.width - 1)]))[0])  # pad_val: only the top bit set
                 win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size, g["n_filt"])
-                out = win.max(axis=3) if op == "Max" else cast(cast(win.sum(axis=3), accum) / size, accum)
+                out = win.max(axis=3) if op == "Max" else _divide(cast(win.sum(axis=3), accum), size, accum)
             out = out.reshape(n, -1)
             keep = op == "Max" and _covers(res, x.type.frac, *x.type.value_range())  # max of x's values: already res's
             env[emu.fw.resolve(dst)] = Tensor(out if keep else cast(out, res), res)
@@ -800,8 +800,47 @@ def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
     return build
 
 
-def _global_pooling(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
-    raise NotEmulated(call.layer, "global pooling is not emulated")
+def _divide(values: np.ndarray, n: int, t: FixedType) -> np.ndarray:
+    """``t_value / n`` as ap_fixed divides by an integer (``sum / N``, ``y /= length``): the quotient on
+    t's grid, truncated towards zero (sdiv), whatever t's rounding mode. Exact: the grid-scaled values
+    are integers below 2^53, and a float quotient of such integers never rounds across an integer."""
+    return np.trunc(values * (2.0 ** t.frac) / n) * (2.0 ** -t.frac)
+
+
+def _global_pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        """hls4ml's global_pooling{1,2}d_cl, both io types: Max is the largest input (io_stream first casts
+        each to accum_t and starts from accum_t's lowest value — the same when accum_t holds every input);
+        Average sums in accum_t (exact when accum_t holds every sum) and divides as ap_fixed does,
+        ``accum / N``: the quotient truncated towards zero on accum_t's grid (sdiv), then cast to res_t."""
+        src, dst = call.args[0], call.args[1]
+        struct = call.targs[-1]
+        pixels = emu.size(call, struct, "in_height") * emu.size(call, struct, "in_width") if two_d \
+            else emu.size(call, struct, "n_in")
+        c = emu.size(call, struct, "n_filt")
+        op = (emu.fw.field(struct, "pool_op") or "").split("::")[-1]
+        if op not in ("Max", "Average"):
+            raise NotEmulated(call.layer, f"pooling operation {op or '?'} is not emulated")
+        accum, res, xt = emu.struct_type(call, struct, "accum_t"), emu.out_type(call, dst), emu.fw.var_type(src)
+        if xt is None:
+            raise NotEmulated(call.layer, "its input type is not ap_fixed/ap_int")
+        lo, hi = xt.value_range()
+        scale = 1 if op == "Max" else pixels
+        if accum.sat_bits or not _covers(accum, xt.frac, lo * scale, hi * scale):
+            raise NotEmulated(call.layer, f"accum_t {accum} does not hold every {'input' if op == 'Max' else 'sum'}")
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            v = x.values.reshape(x.values.shape[0], pixels, c)
+            if op == "Max":
+                out = v.max(axis=1)
+            else:  # sums on x's grid, exact; quotient truncated towards zero at accum's 2^-F
+                out = _divide(v.sum(axis=1), pixels, accum)
+            env[emu.fw.resolve(dst)] = Tensor(cast(out, res), res)
+
+        return step
+
+    return build
 
 
 def _zeropad(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
@@ -903,6 +942,7 @@ _LAYERS: Dict[str, Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None
     "hard_sigmoid": _hard("sigmoid"), "hard_tanh": _hard("tanh"),
     "sigmoid": _sigmoid, "tanh": _tanh, "softmax": _softmax,
     "pooling1d_cl": _pooling(False), "pooling2d_cl": _pooling(True),
+    "global_pooling1d_cl": _global_pooling(False), "global_pooling2d_cl": _global_pooling(True),
     "zeropad1d_cl": _zeropad(False), "zeropad2d_cl": _zeropad(True),
     "repack_stream": _copy, "clone_stream": _clone,
     "add": _merge("add"), "subtract": _merge("subtract"), "multiply": _merge("multiply"),
