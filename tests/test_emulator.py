@@ -168,16 +168,16 @@ def test_csim_cli_engine_flag(mlp, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
-@pytest.mark.parametrize("entry_id", ["global_average_1d", "global_average_2d", "global_average_1d_by_6"])
-def test_global_average_pooling_is_emulated(entry_id, io_type, tmp_path):
+@pytest.mark.parametrize("entry_id", ["global_average_1d", "global_average_2d", "global_average_1d_by_6", "global_max_2d"])
+def test_global_pooling_is_emulated(entry_id, io_type, tmp_path):
     """GlobalAveragePooling over signed inputs (power-of-two and other pixel counts): the emulator's
     sums and ap_fixed division (truncation towards zero) equal csim bit for bit, outputs and traces, also
     beyond the input range — and so QKeras where csim does (not over 6 pixels: the division truncates)."""
     import fpga_accel as fa
     from breadth_zoo import BREADTH
 
-    entry = BREADTH[entry_id]
-    model = entry.model(0)
+    entry = BREADTH.get(entry_id) or BREADTH["global_average_2d"]
+    model = entry.model(0) if entry_id in BREADTH else _global_max_2d()
     x = entry.inputs(model)
     xs = np.concatenate([x, entry.inputs(model, seed=1) * np.float32(4)])
     config = fa.ConvertConfig(name=entry_id, output_dir=tmp_path, io_type=io_type, verify_samples=0)
@@ -193,3 +193,12 @@ def test_global_average_pooling_is_emulated(entry_id, io_type, tmp_path):
     assert ours.bit_exact == truth.bit_exact and ours.max_abs_diff == truth.max_abs_diff
     if entry_id != "global_average_1d_by_6":  # dividing by 6 in ap_fixed truncates: csim itself differs there
         assert ours.bit_exact == 1.0
+
+
+def _global_max_2d():
+    """global_average_2d's layers with GlobalMaxPooling2D (signed inputs: the max of negatives too)."""
+    from breadth_zoo import _q, _qconv, _seed, _seq
+    from tensorflow import keras
+
+    _seed(0)
+    return _seq("global_max_2d", (6, 6, 2), [_q(), _qconv(2, 4, 3), _q(8, 3), keras.layers.GlobalMaxPooling2D()])
