@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as one csim worker (benchmarks/emulator.py)
 os.environ["FPGA_ACCEL_CACHE"] = tempfile.mkdtemp(prefix="fpga_accel_bench_")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test models
 
