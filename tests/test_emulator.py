@@ -168,7 +168,8 @@ def test_csim_cli_engine_flag(mlp, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
-@pytest.mark.parametrize("entry_id", ["global_average_1d", "global_average_2d", "global_average_1d_by_6", "global_max_2d"])
+@pytest.mark.parametrize("entry_id", ["global_average_1d", "global_average_2d", "global_average_1d_by_6",
+                                      "global_max_2d"])
 def test_global_pooling_is_emulated(entry_id, io_type, tmp_path):
     """GlobalAveragePooling over signed inputs (power-of-two and other pixel counts): the emulator's
     sums and ap_fixed division (truncation towards zero) equal csim bit for bit, outputs and traces, also

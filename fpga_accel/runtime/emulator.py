@@ -306,10 +306,13 @@ def _dense(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
     return _matmul_step(emu, call, struct, src, dst, wname, bname, n_in, n_out, lambda v: v)
 
 
+Lift = Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
+"""(weights (k, m), bias (m,)) -> the same layer as one matrix over the whole input, and its bias."""
+
+
 def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wname: str, bname: str, n_in: int,
                  n_out: int, im2col: Callable[[np.ndarray], np.ndarray], mult: Optional[str] = None,
-                 pixels: int = 1, lift: Optional[Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]] = None
-                 ) -> Callable[[Dict[str, Tensor]], None]:
+                 pixels: int = 1, lift: Optional[Lift] = None) -> Callable[[Dict[str, Tensor]], None]:
     """A Dense, or a convolution as a Dense over im2col patches (``pixels`` per sample) — or, with ``lift``
     (weights, bias) -> (one matrix over the whole image, bias per output), as one Dense over the image."""
     typed = mult or struct
@@ -789,7 +792,8 @@ def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
                     out = _divide(cast(out, accum), size, accum)
             else:
                 lo = float(x.type.from_bits(np.array([1 << (x.type.width - 1)]))[0])  # pad_val: only the top bit set
-                win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size, g["n_filt"])
+                win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size,
+                                                                    g["n_filt"])
                 out = win.max(axis=3) if op == "Max" else _divide(cast(win.sum(axis=3), accum), size, accum)
             out = out.reshape(n, -1)
             keep = op == "Max" and _covers(res, x.type.frac, *x.type.value_range())  # max of x's values: already res's
