@@ -643,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: 1)")
     p.add_argument("--engine", choices=["csim", "emulator", "auto"],
                    help="csim (compiled C++), emulator (numpy, bit-exact, no compiler) or auto (the emulator once "
-                        "it matched csim on the first samples); default: auto from 256 samples, else csim")
+                        "it matched csim on the first samples); default: auto from 128 samples, else csim")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)

@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -54,6 +54,9 @@ class AgreementReport:
     layer_exact: dict[str, float] = field(default_factory=dict)
     reference_accuracy: float | None = None
     csim_accuracy: float | None = None
+    engine: str | None = None
+    """Which engine computed the design's outputs, in words: "csim", "emulator", "emulator, equal to csim on
+    the first 64 samples" (auto), "csim (the emulator differed: ...)"."""
 
     @property
     def passed(self) -> bool:
@@ -69,7 +72,7 @@ class AgreementReport:
         return asdict(self) | {"passed": self.passed}
 
     def format(self) -> str:
-        lines = [f"samples compared        {self.n_samples}",
+        lines = [f"samples compared        {self.n_samples}" + (f" (by {self.engine})" if self.engine else ""),
                  f"bit-exact ({self.compared:7s})   {self.bit_exact:.2%} of samples "
                  f"({self.element_exact:.2%} of values)",
                  f"max |csim - QKeras|     {self.max_abs_diff:.3g}",
@@ -198,10 +201,14 @@ class Design:
         whenever ``workers`` is given (a pool asks for csim).
         ``workers`` > 1 splits a csim batch across processes; None picks by batch size.
         """
+        return self._predict(x, workers, progress, engine)
+
+    def _predict(self, x: Any, workers: int | None = None, progress: Progress | None = None,
+                 engine: str | None = None, used: Callable[[str], None] | None = None) -> np.ndarray:
         arr = check_input(x, self.input_shape)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
         y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
-                          False, self.name)
+                          False, self.name, used)
         y = y.reshape((arr.shape[0],) + self.output_shape)
         return softmax(y) if self.host_softmax else y
 
@@ -288,7 +295,8 @@ class Design:
         n = len(xs)
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, n)
-        ours = self.predict(xs, workers=workers, engine=engine)
+        engines: list[str] = []
+        ours = self._predict(xs, workers=workers, engine=engine, used=engines.append)
         if ref.size != ours.size:
             raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "
                               f"{ours.shape[1:]}: compare the design with the model it was converted from")
@@ -319,7 +327,8 @@ class Design:
             element_exact=float(np.mean(ref_cmp == ours_cmp)),
             argmax_agreement=argmax_agreement(ref, ours),
             max_abs_diff=float(np.max(np.abs(ref_cmp - ours_cmp))),
-            compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff)
+            compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff,
+            engine=engines[0] if engines else None)
         if y_true is not None:
             try:
                 y_true = np.asarray(y_true)

@@ -386,8 +386,13 @@ FLOAT_ARGMAX_GOAL = 0.99
 
 
 def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str]) -> dict[str, Any]:
-    """Run csim against the Keras model before handing the design over: the verdict goes into
-    fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error)."""
+    """Run the design against the Keras model before handing it over: the verdict goes into
+    fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error).
+
+    Engine auto (engines.AUTO_MIN_SAMPLES and up): csim on the first samples, the emulator on all of them
+    once it matched csim there (else csim throughout). The verdict records which engine computed it
+    (``engine``) and its message says so when it was not csim alone; it is still "csim == Keras": the
+    emulator is only trusted after equalling csim on the same call."""
     x, source = inputs
     report = design.compare(reference, x)
     float_model = is_float_model(reference)
@@ -395,8 +400,10 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
     verdict = {"samples": report.n_samples, "source": source, "compared": report.compared,
                "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
                "max_abs_diff": report.max_abs_diff, "first_divergent_layer": report.first_divergent_layer,
-               "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed}
-    samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''})"
+               "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed,
+               "engine": report.engine}
+    by = f"; computed by the {report.engine}" if report.engine and report.engine != "csim" else ""
+    samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''}{by})"
     if float_model:
         message = (f"float model: csim agrees with Keras on argmax for {report.argmax_agreement:.2%} of {samples}, "
                    f"max abs error {report.max_abs_diff:.3g}")
