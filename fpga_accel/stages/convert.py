@@ -24,7 +24,7 @@ from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers, uncovered_layers
-from ..layer_support import check_layers
+from ..layer_support import assess, check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls.layers import layer_table
 from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_bound, input_layer_name, input_shape,
@@ -287,7 +287,8 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         check = None
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
-            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers)  # noqa: E731
+            judged = assess(model, config.io_type.value).judged
+            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers, judged)  # noqa: E731
         meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
         raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
@@ -366,9 +367,13 @@ FLOAT_ARGMAX_GOAL = 0.99
 """A float model cannot be matched bit for bit by fixed point: the check then asks for this argmax agreement."""
 
 
-def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str]) -> dict[str, Any]:
+def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str],
+           judged: Sequence[str] = ()) -> dict[str, Any]:
     """Run csim against the Keras model before handing the design over: the verdict goes into
-    fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error)."""
+    fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error).
+    ``judged``: the layers ``layer_support.assess`` calls float parts ('layer (Class) ...: why'); a verdict
+    that is not bit-exact names them, so the user sees which lookup table or float cell to blame rather
+    than only the first layer whose numbers differ."""
     x, source = inputs
     report = design.compare(reference, x)
     float_model = is_float_model(reference)
@@ -376,7 +381,8 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
     verdict = {"samples": report.n_samples, "source": source, "compared": report.compared,
                "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
                "max_abs_diff": report.max_abs_diff, "first_divergent_layer": report.first_divergent_layer,
-               "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed}
+               "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed,
+               "judged_layers": list(judged)}
     samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''})"
     if float_model:
         message = (f"float model: csim agrees with Keras on argmax for {report.argmax_agreement:.2%} of {samples}, "
@@ -390,6 +396,8 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
             message += f"; first diverging layer {report.first_divergent_layer}"
         if uncovered:
             message += f"; layers without an exact type rule: {', '.join(uncovered)}"
+        if judged:
+            message += f"; float parts (judged, not exact by design): {'; '.join(judged)}"
     (log.info if passed else log.warning)("%s", message)
     verdict["message"] = message
     return verdict
