@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from ..batchnorm_fold import refold
 from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
@@ -306,6 +307,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
     try:  # written, checked, then renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
         _check_reuse_applied(hls_model, config)
+        refold(hls_model, model)  # QConv2DBatchnorm: QKeras' rsqrt fold, not hls4ml's 1/sqrt
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
