@@ -1,13 +1,14 @@
 """The folded weights of ``QConv2DBatchnorm`` as QKeras computes them at inference, written into hls4ml's model.
 
 hls4ml 1.3 folds the batch norm itself (``Conv2DBatchnorm._get_folded_weights``) with numpy's
-``1 / sqrt(var + eps)``; QKeras' ``call`` uses TensorFlow's ``rsqrt``, which differs in the last float32
-bit for some variances. A folded weight that lands next to a quantizer step is then rounded to the
+``1 / sqrt(var + eps)``; QKeras 0.9's ``call`` uses TensorFlow's ``rsqrt``, which differs in the last
+float32 bit for about half the variances (qkeras-v3 divides as hls4ml does). A folded weight that lands next to a quantizer step is then rounded to the
 neighbouring step, and the design computes with a different weight than the model: a few percent of the
 outputs off by one step, worst on large inputs (the MLPerf-Tiny ResNet measured 94.7 % exact on ±4).
 :func:`refold` replaces hls4ml's folded kernel and bias by QKeras' own: ``kernel_quantizer(inv * kernel)``
 and ``bias_quantizer(inv * (bias - moving_mean) + beta)`` with ``inv = gamma * rsqrt(moving_variance +
-eps)`` evaluated by TensorFlow — the inference branch of ``QConv2DBatchnorm.call`` for both folding modes.
+eps)`` as the layer itself computes it — the inference branch of ``QConv2DBatchnorm.call`` for both
+folding modes.
 The values stay on the quantizers' grids, so the types hls4ml inferred from the quantizers still hold them.
 """
 from __future__ import annotations
@@ -24,18 +25,10 @@ FOLDED_CLASSES = ("QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm")
 
 
 def qkeras_folded(layer: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(quantized folded kernel, quantized folded bias) exactly as ``layer.call(x, training=False)`` uses them."""
-    import tensorflow as tf
-
-    bn = layer.batchnorm
-    inv = tf.math.rsqrt(bn.moving_variance + bn.epsilon)
-    if bn.gamma is not None:
-        inv = inv * bn.gamma
-    bias = layer.bias if layer.use_bias else 0.0
-    folded_bias = inv * (bias - bn.moving_mean)
-    if bn.beta is not None:
-        folded_bias = folded_bias + bn.beta
-    folded_kernel = inv * layer.kernel
+    """(quantized folded kernel, quantized folded bias) exactly as ``layer.call(x, training=False)`` uses them:
+    the layer's own ``get_folded_weights`` (the same operations as its inference branch: TensorFlow's
+    ``rsqrt`` in QKeras 0.9, ``1 / keras.ops.sqrt`` in qkeras-v3), then its kernel and bias quantizers."""
+    folded_kernel, folded_bias = layer.get_folded_weights()
     if layer.kernel_quantizer_internal is not None:
         folded_kernel = layer.kernel_quantizer_internal(folded_kernel)
     if layer.bias_quantizer_internal is not None:
