@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from ..batchnorm_fold import refold
 from ..boards import Board, get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, Hls4mlChangedError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers, uncovered_layers
-from ..layer_support import check_layers
+from ..layer_support import assess, check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls.layers import layer_table
 from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_bound, input_layer_name, input_shape,
@@ -287,7 +288,8 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         check = None
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
-            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers)  # noqa: E731
+            judged = assess(model, config.io_type.value).judged
+            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers, judged)  # noqa: E731
         meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
         raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
@@ -305,6 +307,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
     try:  # written, checked, then renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
         _check_reuse_applied(hls_model, config)
+        refold(hls_model, model)  # QConv2DBatchnorm: QKeras' rsqrt fold, not hls4ml's 1/sqrt
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
@@ -385,9 +388,13 @@ FLOAT_ARGMAX_GOAL = 0.99
 """A float model cannot be matched bit for bit by fixed point: the check then asks for this argmax agreement."""
 
 
-def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str]) -> dict[str, Any]:
+def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str],
+           judged: Sequence[str] = ()) -> dict[str, Any]:
     """Run the design against the Keras model before handing it over: the verdict goes into
     fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error).
+    ``judged``: the layers ``layer_support.assess`` calls float parts ('layer (Class) ...: why'); a verdict
+    that is not bit-exact names them, so the user sees which lookup table or float cell to blame rather
+    than only the first layer whose numbers differ.
 
     Engine auto (engines.AUTO_MIN_SAMPLES and up): csim on the first samples, the emulator on all of them
     once it matched csim there (else csim throughout). The verdict records which engine computed it
@@ -401,7 +408,7 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
                "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
                "max_abs_diff": report.max_abs_diff, "first_divergent_layer": report.first_divergent_layer,
                "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed,
-               "engine": report.engine}
+               "engine": report.engine, "judged_layers": list(judged)}
     by = f"; computed by the {report.engine}" if report.engine and report.engine != "csim" else ""
     samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''}{by})"
     if float_model:
@@ -416,6 +423,8 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
             message += f"; first diverging layer {report.first_divergent_layer}"
         if uncovered:
             message += f"; layers without an exact type rule: {', '.join(uncovered)}"
+        if judged:
+            message += f"; float parts (judged, not exact by design): {'; '.join(judged)}"
     (log.info if passed else log.warning)("%s", message)
     verdict["message"] = message
     return verdict
