@@ -96,6 +96,13 @@ class AgreementReport:
         """``rows()`` as a pandas DataFrame (pandas optional)."""
         return to_dataframe(self.rows(), ["layer", "bit_exact", "first_diverging"])
 
+    def plot(self) -> Any:
+        """A matplotlib Figure: per compared layer the share of samples csim matches bit for bit, the first
+        diverging layer in red (matplotlib imported here; no backend is chosen)."""
+        from .analysis.profile import plot_agreement
+
+        return plot_agreement(self)
+
     def _repr_html_(self) -> str:
         summary = [("samples compared", self.n_samples),
                    (f"bit-exact ({self.compared})", f"{self.bit_exact:.2%} of samples ({self.element_exact:.2%} of values)"),
