@@ -2,6 +2,8 @@
 type's min/max as vertical lines at exactly the type's bounds, the diverging layer marked; the CLI writes them."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,21 @@ def test_cli_profile_writes_png_svg_and_refuses_overwrite(project, caplog):
     assert main(["profile", *args, "-o", str(out / "profile.jpg")]) == 1
     assert "PNG or SVG" in caplog.text
     assert main(["profile", str(out / "nowhere"), "--input", str(out / "x.npy"), "-o", str(out / "n.png")]) == 1
+
+
+def test_hls_model_rebuilt_matches_the_record(project, tmp_path):
+    design, x, out = project
+    graph = fa.Design(design.root).hls_model
+    assert {name: str(layer.get_output_variable().type.precision) for name, layer in graph.graph.items()} \
+        == {layer["name"]: layer["precision"] for layer in design.meta.layers}
+    assert graph.config.get_output_dir() != str(design.root)  # write() would not overwrite the project
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(design.root, edited)
+    record = edited / "fpga_accel.json"  # a record that no longer says what the project's files build
+    data = json.loads(record.read_text())
+    next(layer for layer in data["layers"] if layer["name"] == "fc1")["precision"] = "fixed<12,4,TRN,WRAP,0>"
+    record.write_text(json.dumps(data))
+    with pytest.raises(fa.ConfigError, match="differs from its record at fc1"):
+        fa.Design(edited).hls_model
