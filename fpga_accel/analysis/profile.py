@@ -6,11 +6,12 @@ fpga_accel.json. Values come from the project itself, not from the Keras model: 
 ``firmware/weights/*.txt`` and activations as :meth:`Design.trace` computes them on ``x`` (csim or the
 emulator, bit for bit the design's own) — so what is drawn is what the hardware holds.
 
-Per value set the fractions that fall outside the type are counted on the *reference* values where a
-layer's own computation could exceed its type (they cannot after the cast; what the type saturated shows as
-a pile at its bounds): ``saturated`` is the share of values at the type's min or max, ``underflowed`` the
-share of non-zero values smaller in magnitude than one step (they read as zero). Read-only; matplotlib is
-imported on first use and no backend is chosen here (the caller's, e.g. a notebook's inline one, is kept).
+The values are the design's own, after each cast, so a type's limits show as piles: ``saturated`` is the
+share of values at the type's min or max (an unsigned type's zero is its floor, not a clip), ``underflowed``
+the share of non-zero values smaller in magnitude than one step. Known limit: values after the cast are on
+the type's grid, so on a design's own values ``underflowed`` is 0 by construction — what rounded to zero
+would need the reference (pre-cast) values, which this does not yet take. Read-only; matplotlib is imported
+on first use and no backend is chosen here (the caller's, e.g. a notebook's inline one, is kept).
 """
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ class ValueProfile:
     saturated: float
     """Share of values at the type's min or max."""
     underflowed: float
-    """Share of non-zero values smaller in magnitude than one step (stored as zero, or as ±step by rounding)."""
+    """Share of non-zero values smaller in magnitude than one step: 0 on values already cast to the type (see
+    the module docstring); meaningful for values given before the cast."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"layer": self.layer, "kind": self.kind, "precision": self.precision, "low": self.low,
