@@ -429,6 +429,31 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return _outcome(EXIT_DOES_NOT_FIT) if est.verdict == "DOES NOT FIT" else 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError("profile draws with matplotlib, which is not installed: pip install matplotlib "
+                         "(it comes with fpga-accel[host])") from None
+
+    matplotlib.use("Agg")  # the CLI draws to files only
+    from .analysis.profile import profile
+    from .model_io import load_array
+
+    out = _out_path(args.output, args.force)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise InputError(f"{out}: the figure is written as PNG or SVG; name it *.png or *.svg")
+    x = load_array(args.input)
+    fig = profile(args.project, x, engine=args.engine)
+    fig.savefig(out, dpi=args.dpi)
+    for p in fig.profiles:
+        if p.saturated or p.underflowed:
+            log.info("%s %s (%s): %.1f%% saturated, %.1f%% underflowed", p.layer, p.kind, p.precision,
+                     100 * p.saturated, 100 * p.underflowed)
+    log.info("wrote %s (%d distributions)", out, len(fig.profiles))
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import SweepSpec, run_sweep
 
@@ -664,6 +689,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _trust_flag(p)
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("profile", help="per layer: weights and activations on --input against the layer's type "
+                                       "(PNG/SVG figure)")
+    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("--input", required=True, help="samples (.npy/.npz) the activations are traced on")
+    p.add_argument("-o", "--output", required=True, help="figure file: *.png or *.svg")
+    p.add_argument("--engine", choices=["csim", "emulator", "auto"], default=None,
+                   help="what computes the activations (default: as predict picks)")
+    p.add_argument("--dpi", type=_positive_int, default=80)
+    p.add_argument("--force", action="store_true", help="overwrite the figure")
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")
     p.add_argument("spec", help="sweep.yml")

@@ -99,6 +99,13 @@ class AgreementReport:
         """``rows()`` as a pandas DataFrame (pandas optional)."""
         return to_dataframe(self.rows(), ["layer", "bit_exact", "first_diverging"])
 
+    def plot(self) -> Any:
+        """A matplotlib Figure: per compared layer the share of samples csim matches bit for bit, the first
+        diverging layer in red (matplotlib imported here; no backend is chosen)."""
+        from .analysis.profile import plot_agreement
+
+        return plot_agreement(self)
+
     def _repr_html_(self) -> str:
         summary = [("samples compared", self.n_samples),
                    (f"bit-exact ({self.compared})", f"{self.bit_exact:.2%} of samples ({self.element_exact:.2%} of values)"),
@@ -134,6 +141,7 @@ class Design:
         self._build: CsimBuild | None = None
         self._pool: WorkerPool | None = None
         self._emulator: Emulator | None = None
+        self._hls_model: Any = None
 
     def __repr__(self) -> str:
         return f"Design({str(self.root)!r}, io_type={self.meta.io_type!r}, board={self.meta.board!r})"
@@ -272,6 +280,17 @@ class Design:
     @property
     def meta_file(self) -> Path:
         return self.layout.meta_file
+
+    @property
+    def hls_model(self) -> Any:
+        """hls4ml's ``ModelGraph`` of this design, for hls4ml's own tools (``hls4ml.utils.plot_model``,
+        profiling): rebuilt on first use from the project's reference model and hls4ml_config.yml, checked
+        against fpga_accel.json (layers and result types), then kept. Needs the host stack (hls4ml)."""
+        if self._hls_model is None:
+            from .hls.rebuild import rebuild_hls_model
+
+            self._hls_model = rebuild_hls_model(self)
+        return self._hls_model
 
     def types(self) -> Any:
         """Every layer's HLS types and the rule that chose each (a ``TypesTable``: print it, show it in a
