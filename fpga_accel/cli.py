@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import FpgaAccelError, InputError, NotExactError, SelfTestError
-from .layout import check_writable, refuse_overwrite, write_atomic
+from .layout import check_writable, refuse_overwrite, sole_writer, write_atomic
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_EXACT, EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED = 1, 2, 3, 4, 5
 EXIT_DISAGREE = EXIT_NOT_EXACT
@@ -271,7 +271,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     calibration = load_array(args.calibration) if args.calibration else None
 
     check_writable(config.output_dir, folder=True)
-    refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
+    if config.project_dir.parent.is_dir():  # before loading the model: fail fast (under the writers' lock, after
+        with sole_writer(config.project_dir, "convert", args.force):  # putting back what a cut-off convert moved
+            pass  # aside: the flow's convert step below replaces the folder it owns)
+    refuse_overwrite(config.project_dir, args.force)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)

@@ -126,7 +126,7 @@ def _stub_report(bit_exact: float):
     from types import SimpleNamespace
 
     return SimpleNamespace(n_samples=8, compared="outputs", bit_exact=bit_exact, argmax_agreement=0.9,
-                           max_abs_diff=0.25, first_divergent_layer="dense_1", passed=bit_exact == 1.0)
+                           max_abs_diff=0.25, first_divergent_layer="dense_1", passed=bit_exact == 1.0, engine="csim")
 
 
 def test_verdict_names_the_judged_layers_when_not_exact() -> None:
