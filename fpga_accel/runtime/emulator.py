@@ -56,6 +56,17 @@ class NotEmulated(ConfigError):
         self.reason = reason
 
 
+def _parsed(layer: str, parse: Callable[[], Optional[FixedType]]) -> Optional[FixedType]:
+    """A type read from the firmware; one the fixed-point model refuses (wider than 64 bits: an exact
+    accumulator of a large layer can be) is a design the emulator does not cover, not a broken one."""
+    try:
+        return parse()
+    except NotEmulated:
+        raise
+    except ConfigError as exc:
+        raise NotEmulated(layer, str(exc)) from None
+
+
 # ------------------------------------------------------------------------------------------ casts
 
 
@@ -188,7 +199,7 @@ class Emulator:
     def _compile(self) -> None:
         fw = self.fw
         for var in (fw.input_var, fw.output_var):
-            t = fw.var_type(var)
+            t = _parsed(var, lambda: fw.var_type(var))
             if t is None:
                 raise NotEmulated(var, f"its type {fw.types.get(fw.variables.get(var, ''), '?')} is not ap_fixed/ap_int")
         for call in fw.calls:
@@ -200,7 +211,7 @@ class Emulator:
     # -- helpers for the layer builders ---------------------------------------------------------------
 
     def out_type(self, call: Call, var: str) -> FixedType:
-        t = self.fw.var_type(var)
+        t = _parsed(call.layer, lambda: self.fw.var_type(var))
         if t is None:
             raise NotEmulated(call.layer, f"result type of {var} is not ap_fixed/ap_int")
         self.check_width(call, t)
@@ -208,7 +219,7 @@ class Emulator:
 
     def struct_type(self, call: Call, struct: str, key: str) -> FixedType:
         name = self.fw.field(struct, key)
-        t = None if name is None else self.fw.type_of(name)
+        t = None if name is None else _parsed(call.layer, lambda: self.fw.type_of(name))
         if t is None:
             raise NotEmulated(call.layer, f"{key} ({name}) is not an ap_fixed/ap_int type")
         self.check_width(call, t)
