@@ -171,6 +171,43 @@ def holdout_table(s: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+README_START, README_END = "<!-- estimate-accuracy:start -->", "<!-- estimate-accuracy:end -->"
+_FIGURE_NAMES = (("csynth", "HLS C-synthesis"), ("synth", "Vivado synthesis"))
+_METRIC_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM", "latency": "latency"}
+
+
+def readme_block(s: Mapping[str, Mapping[str, Any]], bands: Mapping[str, Mapping[str, Any]],
+                 hs: Mapping[str, Mapping[str, Any]], n_holdout: int, n_hrows: int) -> str:
+    """The README's accuracy tables (between its estimate-accuracy markers): generated, never edited by hand."""
+    lines = ["| figure | metric | n | LOSO median error | band (published ÷ estimate, 10–90 %) | measured coverage | "
+             "median band width |", "|---|---|---|---|---|---|---|"]
+    for figure, fname in _FIGURE_NAMES:
+        for m in METRICS:
+            k = f"{figure}/{m}"
+            if k not in s:
+                continue
+            b = bands.get(k, {})
+            band = f"{b['low']:.2f}× – {b['high']:.2f}×" if b else "–"
+            cov = f"{b['coverage']:.0%}" if "coverage" in b else "–"
+            width = f"{b['median_width']:.2f}×" if "median_width" in b else "–"
+            lines.append(f"| {fname} | {_METRIC_NAMES[m]} | {s[k]['n']} | {s[k]['median_err']:.0%} | {band} | {cov} | {width} |"
+                         .replace("% |", " % |"))
+    lines += ["", f"| hold-out ({n_holdout} designs, {n_hrows} comparisons): median (worst) error | "
+              + " | ".join(_METRIC_NAMES[m] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for figure, fname in _FIGURE_NAMES:
+        cells = [f"{hs[k]['median_err']:.0%} ({hs[k]['worst_err']:.0%})".replace("%", " %") if k in hs else "–"
+                 for k in (f"{figure}/{m}" for m in METRICS)]
+        if any(c != "–" for c in cells):
+            lines.append(f"| {fname} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_readme(path: Path, block: str) -> None:
+    text = path.read_text()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    path.write_text(text[:start] + "\n" + block + "\n" + text[end:])
+
+
 def timing(designs: Sequence[CalibrationDesign], constants: Constants, repeat: int = 20) -> float:
     """Mean wall time of one estimate_layers call over the set, in ms."""
     inputs = [(estimator_layers(d), d) for d in designs]
@@ -191,6 +228,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="fit on all designs and write fpga_accel/analysis/estimator_constants.json with the "
                          "leave-one-source-out error bands and their coverage")
     ap.add_argument("--markdown", type=Path, help="also write the tables to this Markdown file")
+    ap.add_argument("--readme", type=Path, help="rewrite the accuracy tables between this file's "
+                                                "estimate-accuracy markers (README.md)")
     args = ap.parse_args(argv)
     everything = load_designs()
     designs = [d for d in everything if d.in_scope]
@@ -220,6 +259,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  f"for information:\n\n" + "\n".join(f"- {d.id}: {d.out_of_scope}" for d in outside) + "\n\n" +
                  design_table(orows) + "\n")
     holdout = load_holdout()
+    hrows: List[Dict[str, Any]] = []
     if holdout:
         hrows = compare_with(holdout, constants)
         hz020 = {d.id: design_verdict(d, constants) for d in holdout
@@ -228,6 +268,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  f"({len(hrows)} comparisons), never used for fitting or bands, estimated with the shipped constants. "
                  f"Median (worst) absolute error:\n\n" + holdout_table(summary(hrows)) + "\n\n" +
                  design_table(hrows, hz020) + "\n\n" + gross_misses(hrows, hz020) + "\n")
+    if args.readme and loo:
+        write_readme(args.readme, readme_block(s, bands, summary(hrows), len(holdout), len(hrows)))
     ms = timing(designs, constants)
     text += f"\nestimator time: {ms:.2f} ms per design (mean over the calibration set)\n"
     print(text)

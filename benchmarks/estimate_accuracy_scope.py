@@ -5,31 +5,32 @@ synthesised nnet_utils headers match no commit of fastmachinelearning/hls4ml (mo
 a fork), or match only releases older than 0.5, is out of scope. Headers are compared with every commit's
 after dropping line ends, whitespace, comments, prints and ``#include`` lines; ``nnet_helpers.h`` (testbench)
 and ``nnet_code_gen.h`` (generated per project) are skipped. Needs git snapshots (bare repositories) of hls4ml
-and of the design's repository; prints one JSON line.
+and of the design's repository; prints one JSON line. The same normalisation and hashes are what
+``fpga-accel estimate`` checks a foreign project's headers against (``fpga_accel/analysis/scope.py``);
+``--write-hashes`` rewrites that list (``nnet_utils_hashes.txt``) from a snapshot of hls4ml.
 
     python benchmarks/estimate_accuracy_scope.py HLS4ML_GIT DESIGN_GIT COMMIT FIRMWARE_DIR
+    python benchmarks/estimate_accuracy_scope.py --write-hashes HLS4ML_GIT
 """
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-SKIP = {"nnet_code_gen.h", "nnet_helpers.h"}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fpga_accel.analysis.scope import HASHES_FILE, SKIP_HEADERS, header_hash  # noqa: E402
+
+SKIP = set(SKIP_HEADERS)
 
 
 def norm(blob: bytes) -> str:
-    """A header's code without what cannot change the hardware (comments, prints, whitespace, includes)."""
-    s = blob.decode("latin1").replace("\r", "")
-    s = re.sub(r"/\*.*?\*/", "", s, flags=re.S)
-    s = re.sub(r"//[^\n]*", "", s)
-    lines = [re.sub(r"\s+", "", line) for line in s.split("\n")]
-    keep = [l for l in lines if l and not l.startswith("#include") and not any(w in l for w in ("cout", "cerr", "printf"))]
-    return hashlib.sha1("\n".join(keep).encode()).hexdigest()
+    """A header's hash without what cannot change the hardware (the estimator's own: ``scope.header_hash``)."""
+    return header_hash(blob)
 
 
 def cat(repo: str, objs: Sequence[str]) -> Dict[str, Optional[bytes]]:
@@ -66,8 +67,23 @@ def hls4ml_index(repo: str) -> "tuple[Dict[str, Set[str]], Set[str]]":
     return tags, {norm(v) for v in blobs.values() if v is not None}
 
 
+def write_hashes(hls4ml: str, path: Path = HASHES_FILE) -> int:
+    """Write the hash of every nnet_utils header version in the snapshot's history; returns how many."""
+    _, hist = hls4ml_index(hls4ml)
+    head = subprocess.run(["git", "-C", hls4ml, "log", "-1", "--all", "--format=%H %cs"], capture_output=True,
+                          text=True).stdout.strip()
+    path.write_text("# nnet_utils/*.h of fastmachinelearning/hls4ml, every version in its history up to " + head +
+                    "\n# normalised and hashed by fpga_accel.analysis.scope.header_hash; written by "
+                    "benchmarks/estimate_accuracy_scope.py --write-hashes\n" + "".join(h + "\n" for h in sorted(hist)))
+    return len(hist)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    hls4ml, repo, commit, firmware = (argv or sys.argv[1:])[:4]
+    args = list(argv or sys.argv[1:])
+    if args and args[0] == "--write-hashes":
+        print(json.dumps({"hashes": write_hashes(args[1]), "file": str(HASHES_FILE)}))
+        return 0
+    hls4ml, repo, commit, firmware = args[:4]
     tags, hist = hls4ml_index(hls4ml)
     listing = subprocess.run(["git", "-C", repo, "ls-tree", "-r", commit, firmware.strip("./") + "/nnet_utils/"],
                              capture_output=True, text=True).stdout

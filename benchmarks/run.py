@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as one csim worker (benchmarks/emulator.py)
 os.environ["FPGA_ACCEL_CACHE"] = tempfile.mkdtemp(prefix="fpga_accel_bench_")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test models
 
@@ -103,6 +104,10 @@ def main() -> None:
     from sweep_estimate import bench_estimator, bench_sweep
 
     bench_runtime_overhead()
+    from emulator import main as bench_emulator
+
+    print("emulator vs one csim worker (benchmarks/emulator.py)")
+    bench_emulator([])
     bench_fit()
     bench_estimator()
     bench_sweep()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 from .errors import ConfigError
 
@@ -55,7 +55,20 @@ class Board:
     """What the platform around the IP uses (AXI DMA with 256-beat bursts, interconnect, reset logic);
     the estimator adds it to every design. A GUESS for PYNQ-Z2: the calibration reports are of the IP
     alone, so this row is not fitted."""
+    hls4ml_board: Optional[str] = None
+    """The board's name in hls4ml's VivadoAccelerator ``supported_boards.json``, if hls4ml knows it: hls4ml's
+    own design.tcl (``--flow vivado-hls``) then builds its overlay. None: convert writes the wrapper from
+    hls4ml's pynq-z2 template (the AXI-stream wrapper is the same for every board, the part is this board's)
+    and only a flow with its own block design (``--flow vitis``) builds it."""
 
+    @property
+    def hls4ml_template(self) -> str:
+        """The hls4ml VivadoAccelerator board convert names (hls4ml refuses names it does not know)."""
+        return self.hls4ml_board or HLS4ML_FALLBACK_BOARD
+
+
+HLS4ML_FALLBACK_BOARD = "pynq-z2"
+"""hls4ml's template for boards it does not know: its wrapper C++ is board-independent."""
 
 BOARDS: Dict[str, Board] = {}
 """Boards by (lower-case) name; fill it through :func:`register_board`."""
@@ -92,6 +105,7 @@ register_board(Board(
     ff=106_400,
     dsp=220,
     bram36=140,
+    hls4ml_board="pynq-z2",
 ))
 
 

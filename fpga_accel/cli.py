@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import FpgaAccelError, InputError, NotExactError, SelfTestError
-from .layout import check_writable, refuse_overwrite, write_atomic
+from .layout import check_writable, refuse_overwrite, sole_writer, write_atomic
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_EXACT, EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED = 1, 2, 3, 4, 5
 EXIT_DISAGREE = EXIT_NOT_EXACT
@@ -53,21 +53,44 @@ def _setup_output(verbose: bool) -> None:
 
 
 class _Progress:
-    """How the CLI shows every long step's updates: counts as a one-line indicator on stderr (redrawn on a
-    terminal, at most every 0.5 s), everything else as a log line."""
+    """How the CLI shows every long step's updates (the one ``Progress`` interface): counts as a tqdm bar on
+    a terminal (tqdm is optional: without it, a line redrawn at most every 0.5 s); when stderr is not a
+    terminal no bar at all, only a count's completion as a log line, so logs stay clean. Everything else is
+    a log line."""
 
     def __init__(self) -> None:
         self.t0, self.last = time.perf_counter(), -1.0
+        self.tty = sys.stderr.isatty()
+        self.bars: dict[str, Any] = {}
 
     def __call__(self, update: Any) -> None:
         if update.event != "count":
             log.info("%s", update)
             return
+        if not self.tty:
+            if update.done >= update.total:
+                log.info("%s %.1f s", update, time.perf_counter() - self.t0)
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self._line(update)
+            return
+        bar = self.bars.get(update.what)
+        if bar is None:
+            bar = self.bars[update.what] = tqdm(total=update.total, desc=f"fpga-accel: {update.what}",
+                                                file=sys.stderr, leave=True, dynamic_ncols=True)
+        bar.update(update.done - bar.n)
+        if update.done >= update.total:
+            bar.close()
+            del self.bars[update.what]
+
+    def _line(self, update: Any) -> None:
         now = time.perf_counter()
         if update.done < update.total and now - self.last < 0.5:
             return
         self.last = now
-        end = "\n" if update.done >= update.total or not sys.stderr.isatty() else "\r"
+        end = "\n" if update.done >= update.total else "\r"
         sys.stderr.write(f"fpga-accel: {update} {now - self.t0:.1f} s{end}")
         sys.stderr.flush()
 
@@ -248,7 +271,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     calibration = load_array(args.calibration) if args.calibration else None
 
     check_writable(config.output_dir, folder=True)
-    refuse_overwrite(config.project_dir, args.force)  # before loading the model: fail fast
+    if config.project_dir.parent.is_dir():  # before loading the model: fail fast (under the writers' lock, after
+        with sole_writer(config.project_dir, "convert", args.force):  # putting back what a cut-off convert moved
+            pass  # aside: the flow's convert step below replaces the folder it owns)
+    refuse_overwrite(config.project_dir, args.force)
     log.info("converting %s → %s (board %s, %s, reuse factor %s, clock %.3g ns)", model_path,
              config.project_dir, config.board, config.io_type.value, config.reuse_factor,
              config.resolved_clock_period)
@@ -404,6 +430,31 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         est = estimate(args.project, board=args.board, figure=args.figure, margin=args.margin, part=args.part)
     print(json.dumps(est.to_dict(), indent=2) if args.json else est.format())
     return _outcome(EXIT_DOES_NOT_FIT) if est.verdict == "DOES NOT FIT" else 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError("profile draws with matplotlib, which is not installed: pip install matplotlib "
+                         "(it comes with fpga-accel[host])") from None
+
+    matplotlib.use("Agg")  # the CLI draws to files only
+    from .analysis.profile import profile
+    from .model_io import load_array
+
+    out = _out_path(args.output, args.force)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise InputError(f"{out}: the figure is written as PNG or SVG; name it *.png or *.svg")
+    x = load_array(args.input)
+    fig = profile(args.project, x, engine=args.engine)
+    fig.savefig(out, dpi=args.dpi)
+    for p in fig.profiles:
+        if p.saturated or p.underflowed:
+            log.info("%s %s (%s): %.1f%% saturated, %.1f%% underflowed", p.layer, p.kind, p.precision,
+                     100 * p.saturated, 100 * p.underflowed)
+    log.info("wrote %s (%d distributions)", out, len(fig.profiles))
+    return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -620,7 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: 1)")
     p.add_argument("--engine", choices=["csim", "emulator", "auto"],
                    help="csim (compiled C++), emulator (numpy, bit-exact, no compiler) or auto (the emulator once "
-                        "it matched csim on the first samples); default: auto from 256 samples, else csim")
+                        "it matched csim on the first samples); default: auto from 128 samples, else csim")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)
@@ -641,6 +692,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _trust_flag(p)
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("profile", help="per layer: weights and activations on --input against the layer's type "
+                                       "(PNG/SVG figure)")
+    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("--input", required=True, help="samples (.npy/.npz) the activations are traced on")
+    p.add_argument("-o", "--output", required=True, help="figure file: *.png or *.svg")
+    p.add_argument("--engine", choices=["csim", "emulator", "auto"], default=None,
+                   help="what computes the activations (default: as predict picks)")
+    p.add_argument("--dpi", type=_positive_int, default=80)
+    p.add_argument("--force", action="store_true", help="overwrite the figure")
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")
     p.add_argument("spec", help="sweep.yml")

@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -55,6 +55,9 @@ class AgreementReport:
     layer_exact: dict[str, float] = field(default_factory=dict)
     reference_accuracy: float | None = None
     csim_accuracy: float | None = None
+    engine: str | None = None
+    """Which engine computed the design's outputs, in words: "csim", "emulator", "emulator, equal to csim on
+    the first 64 samples" (auto), "csim (the emulator differed: ...)"."""
 
     @property
     def passed(self) -> bool:
@@ -70,7 +73,7 @@ class AgreementReport:
         return asdict(self) | {"passed": self.passed}
 
     def format(self) -> str:
-        lines = [f"samples compared        {self.n_samples}",
+        lines = [f"samples compared        {self.n_samples}" + (f" (by {self.engine})" if self.engine else ""),
                  f"bit-exact ({self.compared:7s})   {self.bit_exact:.2%} of samples "
                  f"({self.element_exact:.2%} of values)",
                  f"max |csim - QKeras|     {self.max_abs_diff:.3g}",
@@ -96,6 +99,13 @@ class AgreementReport:
     def to_dataframe(self) -> Any:
         """``rows()`` as a pandas DataFrame (pandas optional)."""
         return to_dataframe(self.rows(), ["layer", "bit_exact", "first_diverging"])
+
+    def plot(self) -> Any:
+        """A matplotlib Figure: per compared layer the share of samples csim matches bit for bit, the first
+        diverging layer in red (matplotlib imported here; no backend is chosen)."""
+        from .analysis.profile import plot_agreement
+
+        return plot_agreement(self)
 
     def _repr_html_(self) -> str:
         summary = [("samples compared", self.n_samples),
@@ -132,6 +142,7 @@ class Design:
         self._build: CsimBuild | None = None
         self._pool: WorkerPool | None = None
         self._emulator: Emulator | None = None
+        self._hls_model: Any = None
 
     def __repr__(self) -> str:
         return f"Design({str(self.root)!r}, io_type={self.meta.io_type!r}, board={self.meta.board!r})"
@@ -199,11 +210,15 @@ class Design:
         whenever ``workers`` is given (a pool asks for csim).
         ``workers`` > 1 splits a csim batch across processes; None picks by batch size.
         """
+        return self._predict(x, workers, progress, engine)
+
+    def _predict(self, x: Any, workers: int | None = None, progress: Progress | None = None,
+                 engine: str | None = None, used: Callable[[str], None] | None = None) -> Any:
         multi_in, multi_out = len(self.meta.inputs) > 1, len(self.meta.outputs) > 1
         arr = pack_inputs(x, self.meta.inputs) if multi_in else check_input(x, self.input_shape)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
         y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
-                          False, self.name)
+                          False, self.name, used)
         if multi_out:  # several outputs: a list, as Keras returns them (runtime/streams.py)
             return [softmax(o) if self.host_softmax else o for o in split_stream(y, self.meta.outputs)]
         y = y.reshape((arr.shape[0],) + self.output_shape)
@@ -270,6 +285,17 @@ class Design:
     def meta_file(self) -> Path:
         return self.layout.meta_file
 
+    @property
+    def hls_model(self) -> Any:
+        """hls4ml's ``ModelGraph`` of this design, for hls4ml's own tools (``hls4ml.utils.plot_model``,
+        profiling): rebuilt on first use from the project's reference model and hls4ml_config.yml, checked
+        against fpga_accel.json (layers and result types), then kept. Needs the host stack (hls4ml)."""
+        if self._hls_model is None:
+            from .hls.rebuild import rebuild_hls_model
+
+            self._hls_model = rebuild_hls_model(self)
+        return self._hls_model
+
     def types(self) -> Any:
         """Every layer's HLS types and the rule that chose each (a ``TypesTable``: print it, show it in a
         notebook, or ``to_dataframe()``)."""
@@ -294,7 +320,8 @@ class Design:
         n = len(xs)
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, n)
-        ours = self.predict(xs, workers=workers, engine=engine)
+        engines: list[str] = []
+        ours = self._predict(xs, workers=workers, engine=engine, used=engines.append)
         if ref.size != ours.size:
             raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "
                               f"{ours.shape[1:]}: compare the design with the model it was converted from")
@@ -325,7 +352,8 @@ class Design:
             element_exact=float(np.mean(ref_cmp == ours_cmp)),
             argmax_agreement=argmax_agreement(ref, ours),
             max_abs_diff=float(np.max(np.abs(ref_cmp - ours_cmp))),
-            compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff)
+            compared=compared, output_bit_exact=out_exact, output_max_abs_diff=out_diff,
+            engine=engines[0] if engines else None)
         if y_true is not None:
             try:
                 y_true = np.asarray(y_true)

@@ -45,6 +45,20 @@ def test_cast_is_ap_fixed_assignment():
         assert np.array_equal(cast(v, t), t.quantize(v)), t
 
 
+def test_cast_falls_back_per_value_beyond_float64_steps():
+    """Values the fast path cannot hold (beyond 2^52 grid steps, ±inf, NaN) mixed into an ordinary batch:
+    the header's bit-level rules for those values, the fast path for the rest — bit for bit quantize."""
+    rng = np.random.default_rng(11)
+    odd = np.array([2.0 ** 60, -2.0 ** 60, 3e38, -3e38, np.inf, -np.inf, np.nan, 2.0 ** -1074])
+    for t in (FixedType(8, 3, True, "RND_CONV", "SAT"), FixedType(18, 8), FixedType(6, 0, False, "RND", "SAT_ZERO"),
+              FixedType(32, 3, True, "RND_CONV", "SAT"), FixedType(12, 4, True, "TRN", "SAT_SYM")):
+        v = rng.uniform(-20, 20, 1000)
+        v[rng.choice(1000, len(odd), replace=False)] = odd
+        assert np.array_equal(cast(v, t), t.quantize(v)), t
+        assert np.array_equal(cast(v[:5], t), t.quantize(v[:5])), t
+        assert float(cast(np.array(v[0]), t)) == float(t.quantize(np.array([v[0]]))[0]), t  # 0-d, as the tables use
+
+
 def test_struct_sizes_are_integer_expressions_not_code():
     fields = {"filt_height": "3", "filt_width": "3", "kernel_size": "filt_height * filt_width", "n": "6*6*4"}
     assert c_int("kernel_size", fields) == 9
@@ -89,7 +103,7 @@ def test_auto_falls_back_to_csim_when_the_emulator_differs(mlp, monkeypatch, cap
     from fpga_accel.design import Design
     from fpga_accel.runtime.emulator import Emulator
 
-    design, _, x = mlp
+    design, model, x = mlp
     truth = design.predict(x, engine="csim")
     assert np.array_equal(design.predict(x, engine="auto"), truth)
     original = Emulator.predict
@@ -100,6 +114,19 @@ def test_auto_falls_back_to_csim_when_the_emulator_differs(mlp, monkeypatch, cap
     assert np.array_equal(y, truth)
     assert any("differs from csim" in r.getMessage() and "using csim" in r.getMessage() for r in caplog.records)
     assert not np.array_equal(fresh.predict(x, engine="emulator"), truth)  # the broken emulator, asked for
+    assert fresh.compare(model, x, engine="auto").engine.startswith("csim (the emulator differed: ")
+
+
+def test_convert_verdict_says_which_engine_computed_it(mlp):
+    """convert's verdict on 300 calibration samples runs auto: csim on the first 64, the emulator on all;
+    the record and its message say so (and it is still the csim == Keras verdict)."""
+    design, model, x = mlp
+    verdict = design.meta.fidelity
+    assert verdict["passed"] and verdict["samples"] == len(x)
+    assert verdict["engine"] == "emulator, equal to csim on the first 64 samples"
+    assert verdict["message"].startswith("csim == Keras bit for bit on 300 samples (calibration data; computed by "
+                                         "the emulator, equal to csim on the first 64 samples)")
+    assert design.compare(model, x, engine="csim").engine == "csim"
 
 
 def test_a_layer_it_does_not_cover_is_named(mlp, monkeypatch):
@@ -137,3 +164,42 @@ def test_csim_cli_engine_flag(mlp, tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--engine", "fast"])
     assert info.value.code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+@pytest.mark.parametrize("entry_id", ["global_average_1d", "global_average_2d", "global_average_1d_by_6",
+                                      "global_max_2d"])
+def test_global_pooling_is_emulated(entry_id, io_type, tmp_path):
+    """GlobalAveragePooling over signed inputs (power-of-two and other pixel counts): the emulator's
+    sums and ap_fixed division (truncation towards zero) equal csim bit for bit, outputs and traces, also
+    beyond the input range — and so QKeras where csim does (not over 6 pixels: the division truncates)."""
+    import fpga_accel as fa
+    from breadth_zoo import BREADTH
+
+    entry = BREADTH.get(entry_id) or BREADTH["global_average_2d"]
+    model = entry.model(0) if entry_id in BREADTH else _global_max_2d()
+    x = entry.inputs(model)
+    xs = np.concatenate([x, entry.inputs(model, seed=1) * np.float32(4)])
+    config = fa.ConvertConfig(name=entry_id, output_dir=tmp_path, io_type=io_type, verify_samples=0)
+    design = fa.convert(model, config, calibration=x)
+    emulated, compiled = design.predict(xs, engine="emulator"), design.predict(xs, engine="csim")
+    assert np.array_equal(emulated, compiled)
+    y, layers = design.trace(xs, engine="emulator")
+    _, csim_layers = design.trace(xs, engine="csim")
+    assert sorted(layers) == sorted(csim_layers)
+    for name, values in csim_layers.items():
+        assert np.array_equal(layers[name], values), name
+    ours, truth = design.compare(model, x, engine="emulator"), design.compare(model, x, engine="csim")
+    assert ours.bit_exact == truth.bit_exact and ours.max_abs_diff == truth.max_abs_diff
+    if entry_id != "global_average_1d_by_6":  # dividing by 6 in ap_fixed truncates: csim itself differs there
+        assert ours.bit_exact == 1.0
+
+
+def _global_max_2d():
+    """global_average_2d's layers with GlobalMaxPooling2D (signed inputs: the max of negatives too)."""
+    from breadth_zoo import _q, _qconv, _seed, _seq
+    from tensorflow import keras
+
+    _seed(0)
+    return _seq("global_max_2d", (6, 6, 2), [_q(), _qconv(2, 4, 3), _q(8, 3), keras.layers.GlobalMaxPooling2D()])

@@ -112,6 +112,32 @@ def test_a_toy_board_reaches_settings_block_design_and_estimator(toy_board, tmp_
     assert toy.total["lut"] - z2.total["lut"] == 3000 - 2100 and toy.total["bram36"] - z2.total["bram36"] == 2
 
 
+def test_a_board_hls4ml_does_not_know_converts_and_refuses_only_hls4mls_overlay(toy_board):
+    """hls4ml's VivadoAccelerator knows a handful of boards by name; another board converts from its pynq-z2
+    template (the wrapper C++ is board-independent) but only a flow with its own block design builds the
+    overlay: hls4ml's design.tcl would be the PYNQ-Z2's."""
+    assert toy_board.hls4ml_board is None and toy_board.hls4ml_template == "pynq-z2"
+    assert get_board("pynq-z2").hls4ml_template == "pynq-z2"
+    flow = FLOWS["vivado-hls"]
+    design = SimpleNamespace(meta=SimpleNamespace(board="toy-zu"))
+    assert flow.commands(design, ["csim", "synth"])[0][0] == "vivado_hls"  # the IP alone: fine
+    with pytest.raises(fa.ConfigError, match="board 'toy-zu' is not one of them: use --flow vitis"):
+        flow.commands(design, ["synth", "bitfile"])
+    z2 = SimpleNamespace(meta=SimpleNamespace(board="pynq-z2"))
+    assert flow.commands(z2, ["bitfile"]) == [["vivado", "-mode", "batch", "-source", "design.tcl"]]
+
+
+def test_a_board_hls4ml_does_not_know_gets_its_own_part_in_the_hls_project(toy_board, tmp_path):
+    from models import qmlp
+
+    design = fa.convert(qmlp(n_in=8), ConvertConfig(name="toydesign", output_dir=tmp_path, board="toy-zu",
+                                                    verify_samples=0))
+    assert design.meta.board == "toy-zu"
+    assert 'set part "xczu3eg-sbva484-1-e"' in (design.root / "project.tcl").read_text()
+    assert "Part: xczu3eg-sbva484-1-e" in (design.root / "hls4ml_config.yml").read_text()
+    assert "xc7z020" not in (design.root / "project.tcl").read_text()
+
+
 # ---- a build flow -------------------------------------------------------------------------------------
 
 class ToyFlow:

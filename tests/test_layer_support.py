@@ -108,3 +108,43 @@ def test_exact_classes_are_bit_exact(entry_id, io_type, tmp_path) -> None:
                                                 verify_samples=0), calibration=x)
     report = design.compare(model, x)
     assert report.bit_exact == 1.0, report.format()
+
+
+class QStub:  # a layer whose class name marks the model as quantized (is_float_model)
+    pass
+
+
+class _StubDesign:
+    def __init__(self, report) -> None:
+        self.report = report
+
+    def compare(self, reference, x):
+        return self.report
+
+
+def _stub_report(bit_exact: float):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(n_samples=8, compared="outputs", bit_exact=bit_exact, argmax_agreement=0.9,
+                           max_abs_diff=0.25, first_divergent_layer="dense_1", passed=bit_exact == 1.0, engine="csim")
+
+
+def test_verdict_names_the_judged_layers_when_not_exact() -> None:
+    """A QKeras model with a float tanh: the verdict that is not bit-exact names the judged layer and why,
+    records them, and an exact verdict still records them without blaming them."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from fpga_accel.layer_support import assess
+    from fpga_accel.stages.convert import verify
+
+    judged = assess(_model(BREADTH["qkeras_float_tanh"]), "io_parallel").judged
+    reference = SimpleNamespace(layers=[QStub()])
+    inputs = (np.zeros((8, 4)), "uniform samples in ±1")
+    verdict = verify(_StubDesign(_stub_report(0.5)), reference, inputs, [], judged)
+    assert not verdict["passed"] and verdict["judged_layers"] == list(judged)
+    assert "first diverging layer dense_1" in verdict["message"]
+    assert f"float parts (judged, not exact by design): {judged[0]}" in verdict["message"]
+    exact = verify(_StubDesign(_stub_report(1.0)), reference, inputs, [], judged)
+    assert exact["passed"] and "judged" not in exact["message"] and exact["judged_layers"] == list(judged)

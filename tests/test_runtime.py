@@ -263,7 +263,8 @@ assert not loaded, loaded
     assert "pynq 3." in proc.stdout
 
 
-RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelError", "InputError",
+RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelError", "Hls4mlChangedError",
+                     "InputError",
                      "NotExactError", "Progress", "SelfTestError", "SelfTestResult", "ToolNotFoundError", "Update",
                      "__version__"]
 
@@ -372,3 +373,103 @@ def test_fixed_point_axi_words_through_the_simulated_board(bundles, tmp_path):
         y = acc.predict(x[:100])
     on_grid = codec_in.decode(codec_in.encode(x[:100]))  # what 16-bit words can carry
     assert np.array_equal(y, design.predict(on_grid))
+
+
+PYNQ_Z2_IMAGES = {(3, 8): "2.7.", (3, 10): "3.0."}
+"""The PYNQ-Z2 images' Python and pynq (v2.7: 3.8 + pynq 2.7; v3.0.1/v3.1: 3.10 + pynq 3.0): .ci/run makes one
+venv of each with numpy<2 and that pynq from the package index, and lists them in FPGA_ACCEL_BOARD_IMAGES."""
+BOARD_IMAGES = [p for p in os.environ.get("FPGA_ACCEL_BOARD_IMAGES", "").split(os.pathsep) if p]
+
+
+def test_ci_provides_the_board_images():
+    """In CI the image venvs must be there: a missing one fails here instead of skipping the tests below."""
+    if os.environ.get("CI") != "true":
+        pytest.skip("outside CI the board-image venvs are optional (FPGA_ACCEL_BOARD_IMAGES)")
+    versions = set()
+    for python in BOARD_IMAGES:
+        out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True,
+                             text=True, check=True).stdout
+        versions.add(tuple(int(v) for v in out.split()))
+    assert versions == set(PYNQ_Z2_IMAGES), f"FPGA_ACCEL_BOARD_IMAGES={BOARD_IMAGES} gives Pythons {versions}"
+
+
+@pytest.mark.parametrize("python", BOARD_IMAGES or [pytest.param(None, marks=pytest.mark.skip(
+    reason="set FPGA_ACCEL_BOARD_IMAGES to the Python 3.8 / 3.10 board-image venvs (.ci/run does)"))])
+def test_runtime_wheel_on_a_board_image(bundles, tmp_path, python):
+    """The runtime-only wheel on a PYNQ-Z2 image's Python and pynq: every file byte-compiles, every runtime
+    module imports (no 3.9+ syntax or names at import time), and the simulated board's self-test passes
+    bit-exact through the pynq backend's code."""
+    from fpga_accel.runtime_wheel import build_runtime_wheel
+
+    bundle, _, _, _ = bundles["cnn"]
+    wheel = build_runtime_wheel(tmp_path / "dist")
+    target = tmp_path / "site"
+    proc = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                           "--no-index", "--target", str(target), str(wheel)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    script = f"""
+import compileall, importlib, pkgutil, sys, warnings
+warnings.simplefilter("ignore")  # pynq: "No devices found"
+import fpga_accel, fpga_accel.runtime as runtime
+assert fpga_accel.__file__.startswith({str(target)!r}), fpga_accel.__file__
+assert compileall.compile_dir(fpga_accel.__path__[0], quiet=1, force=True), "a runtime file does not compile"
+for module in pkgutil.walk_packages(runtime.__path__, "fpga_accel.runtime."):
+    importlib.import_module(module.name)
+from fpga_accel.runtime.selftest import selftest
+r = selftest({str(bundle)!r}, backend="simulated")
+print(r.format())
+assert r.passed and r.bit_exact == 1.0
+import pynq
+print("image", *sys.version_info[:2], "pynq", pynq.__version__)
+"""
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
+    proc = subprocess.run([python, "-c", script], capture_output=True, text=True, cwd=str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS" in proc.stdout
+    _, major, minor, _, pynq_version = proc.stdout.splitlines()[-1].split()
+    assert pynq_version.startswith(PYNQ_Z2_IMAGES[(int(major), int(minor))]), proc.stdout
+
+
+def _run_cli(args: list, tty: bool) -> tuple:
+    """(exit code, what the command wrote to stderr) with stderr a pseudo-terminal or a pipe."""
+    command = [sys.executable, "-m", "fpga_accel.cli", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    if not tty:
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+        return proc.returncode, proc.stderr
+    import pty
+
+    main_fd, child_fd = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=child_fd, env=env)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main_fd)
+    return proc.wait(), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_and_not_in_logs(bundles, tmp_path):
+    """`fpga-accel run` in chunks of 16: a tqdm bar on a pseudo-terminal; piped, one log line and no bar."""
+    bundle, _, _, x = bundles["mlp"]
+    np.save(tmp_path / "x.npy", x[:64])
+    args = ["run", str(bundle), "--input", str(tmp_path / "x.npy"), "--backend", "simulated", "--max-batch", "16"]
+    code, shown = _run_cli(args + ["--output", str(tmp_path / "a.npy")], tty=True)
+    assert code == 0, shown
+    assert "fpga-accel: predicting: 100%|" in shown and "64/64" in shown and "\r" in shown, shown
+    code, logged = _run_cli(args + ["--output", str(tmp_path / "b.npy")], tty=False)
+    assert code == 0, logged
+    assert "%|" not in logged and "\r" not in logged, logged
+    assert "fpga-accel: predicting 64/64 (100%)" in logged
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))

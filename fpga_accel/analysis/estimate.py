@@ -600,6 +600,7 @@ class Estimate:
     band_source: str = ""
     coverage: Dict[str, float] = field(default_factory=dict)
     band_width: Dict[str, float] = field(default_factory=dict)
+    out_of_scope: str = ""
 
     @property
     def latency_ns(self) -> float:
@@ -637,6 +638,9 @@ class Estimate:
         lines.append(f"latency {self.latency_cycles} cycles = {self.latency_ns:g} ns, interval {self.interval} cycles")
         if self.unknown_layers:
             lines.append(f"NOT COSTED: {', '.join(self.unknown_layers)} (an unknown layer class, type or size: see the layer rows); the verdict is never FITS")
+        if self.out_of_scope:
+            lines.append(f"OUT OF SCOPE: {self.out_of_scope}; the model was not fitted on such designs, the figures "
+                         "are for information and the verdict is UNCERTAIN")
         cov = self.coverage.get(self.dominant_resource)
         lines.append(f"{self.verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer "
                      f"{self.dominant_layer}" + (f" (band covers {cov:.0%} of held-out designs)" if cov is not None else ""))
@@ -671,6 +675,8 @@ class Estimate:
             summary.append(("expected range", ", ".join(f"{k.upper()} {self.low[k]:.0f}-{self.high[k]:.0f}"
                                                         for k in ("dsp", "lut", "ff", "bram36"))))
         notes = [f"NOT COSTED: {', '.join(self.unknown_layers)}"] if self.unknown_layers else []
+        if self.out_of_scope:
+            notes.append(f"OUT OF SCOPE: {self.out_of_scope}")
         text = f"{self.verdict}: largest use is {self.dominant_resource.upper()}, dominated by layer {self.dominant_layer}"
         return html_report(f"estimate for {self.name}", summary, self.rows(), self.ROW_COLUMNS,
                            verdict=(text, self.verdict == "FITS"), notes=notes)
@@ -736,8 +742,10 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
                     clock_period: float, figure: str = "synth", margin: float = 0.8,
                     reuse_factors: Optional[Mapping[str, int]] = None,
                     constants: Optional[Constants] = None, platform: bool = True,
-                    part: Optional[str] = None, tool: Optional[str] = None) -> Estimate:
+                    part: Optional[str] = None, tool: Optional[str] = None, out_of_scope: str = "") -> Estimate:
     """Estimate a design given as per-layer records (the ``layers`` of fpga_accel.json, dataflow order).
+    ``out_of_scope`` (why the model does not describe the design, e.g. hls4ml < 0.5 kernels): the figures are
+    given, the verdict is UNCERTAIN whatever they say (the fitted constants do not speak for such a design).
     ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products;
     ``tool`` ('Vitis HLS' or 'Vivado HLS', default: each record's ``hls_tool``, else Vivado HLS) changes
     how many cycles an io_stream convolution's line buffer takes per pixel."""
@@ -783,6 +791,8 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     if unknown and decided == "DOES NOT FIT":  # the layers not costed carry guessed figures: decide without them
         known = {k: total[k] - sum(getattr(l, k) for l in per_layer if l.name in unknown) for k in capacity}
         decided = "DOES NOT FIT" if any(known[k] > capacity[k] for k in capacity) else "UNCERTAIN"
+    if out_of_scope:
+        decided = "UNCERTAIN"
     fits = all(total[k] <= margin * capacity[k] for k in capacity)  # the central estimate alone, for callers
     bands = c.get("bands") or {}
     cov = {k: float(bands[f"{figure}/{k}"]["coverage"]) for k in ("lut", "ff", "dsp", "bram36")
@@ -794,7 +804,8 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
                     layers=rows, margin=margin, total=total, ip_total=ip, low=low, high=high, used_pct=used,
                     latency_cycles=int(round(lat)), latency_range=lat_range, interval=int(round(ii)), fits=fits,
                     verdict=decided, dominant_layer=dominant.name, dominant_resource=resource,
-                    unknown_layers=unknown, band_source=src, coverage=cov, band_width=width)
+                    unknown_layers=unknown, band_source=src, coverage=cov, band_width=width,
+                    out_of_scope=out_of_scope)
 
 
 def estimate(design: Any = None, board: Optional[str] = None, figure: str = "synth", margin: float = 0.8, *,
@@ -814,4 +825,4 @@ def estimate(design: Any = None, board: Optional[str] = None, figure: str = "syn
     b = get_board(board or meta.get("board") or "pynq-z2")
     return estimate_layers(meta["layers"], name=meta.get("name", "design"), board=b, io_type=meta["io_type"],
                            clock_period=float(meta.get("clock_period") or b.clock_period), figure=figure,
-                           margin=margin, part=part or meta.get("part"))
+                           margin=margin, part=part or meta.get("part"), out_of_scope=str(meta.get("out_of_scope") or ""))

@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
 from ..runtime.hls_text import c_int, config_structs, follow_typedefs
+from .scope import project_scope_problem
 from .weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
 
 __all__ = ["read_design", "read_hls4ml_project", "from_model", "c_int"]
@@ -174,7 +175,9 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     """The design of an hls4ml project directory, in the shape of fpga_accel.json's estimator fields.
 
     A layer whose sizes or weight type cannot be read gets ``not_costed`` (the reason): the estimator then
-    reports it NOT COSTED and never says the design fits."""
+    reports it NOT COSTED and never says the design fits. A project the estimator's model does not describe
+    (hls4ml < 0.5 kernels, modified nnet_utils: :func:`fpga_accel.analysis.scope.project_scope_problem`)
+    gets ``out_of_scope`` (the reason): estimated for information, its verdict is UNCERTAIN."""
     root = Path(root)
     firmware = root / "firmware"
     params = firmware / "parameters.h"
@@ -207,6 +210,7 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     input_name = signature.group(1) if signature else "input"
     body = ctext[ctext.index("hls-fpga-machine-learning insert layers"):]
     prev_shape: List[int] = []
+    functions: List[str] = []
     # csim trace calls name a layer's output variable: nnet::save_layer_output<T>(layer2_out, "fc1", N)
     traced = dict(re.findall(r"nnet::save_layer_output\s*<[^>]*>\s*\(\s*(\w+)\s*,\s*\"([^\"]+)\"", body))
     for m in re.finditer(r"nnet::(\w+)\s*<([^;]*?)>\s*\(([^;]*)\)\s*;[ \t]*(?://\s*(\S+))?", body):
@@ -214,6 +218,7 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
         args = [a.strip() for a in m.group(3).split(",")]
         if function in _SKIP:
             continue
+        functions.append(function)
         cfg_name = next((a for a in reversed(targs) if a in structs), None) or \
             next((folded[a.lower()] for a in reversed(targs) if a.lower() in folded), None)
         cfg = structs.get(cfg_name or "", {})
@@ -295,8 +300,12 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     if len(layers) < 2:
         raise InputError(f"{top}: found no hls4ml layer calls")
     _spatial_inputs(layers)
-    return {"name": top.stem, "io_type": io_type, "clock_period": clock, "part": part, "layers": layers,
-            "source": str(root)}
+    design: Dict[str, Any] = {"name": top.stem, "io_type": io_type, "clock_period": clock, "part": part,
+                              "layers": layers, "source": str(root)}
+    scope = project_scope_problem(firmware, top, functions)
+    if scope:
+        design["out_of_scope"] = scope
+    return design
 
 
 def from_model(model: Any, config: Union[None, str, Path, Mapping[str, Any]] = None) -> Dict[str, Any]:

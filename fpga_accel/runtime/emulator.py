@@ -39,9 +39,12 @@ log = logging.getLogger(__name__)
 EXACT = float(2 ** 53)
 """float64 holds every integer below this exactly."""
 MAX_WIDTH = 53
+"""Types wider than this do not fit float64 values exactly: not emulated."""
 CHUNK = 1024
 """Samples computed together: larger batches spill the caches and run slower per sample."""
-"""Types wider than this do not fit float64 values exactly: not emulated."""
+WHOLE_IMAGE = 1 << 16
+"""A convolution whose image-to-image matrix has at most this many entries is one dense product
+(:func:`_conv_matrix`); larger ones go through im2col patches."""
 
 
 class NotEmulated(ConfigError):
@@ -53,36 +56,66 @@ class NotEmulated(ConfigError):
         self.reason = reason
 
 
+def _parsed(layer: str, parse: Callable[[], Optional[FixedType]]) -> Optional[FixedType]:
+    """A type read from the firmware; one the fixed-point model refuses (wider than 64 bits: an exact
+    accumulator of a large layer can be) is a design the emulator does not cover, not a broken one."""
+    try:
+        return parse()
+    except NotEmulated:
+        raise
+    except ConfigError as exc:
+        raise NotEmulated(layer, str(exc)) from None
+
+
 # ------------------------------------------------------------------------------------------ casts
 
 
 def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
-    """``t(value)`` for exact float64 values: what assigning them to an ``ap_fixed`` does."""
+    """``t(value)`` for float64 values: what assigning them to an ``ap_fixed`` does.
+
+    A few whole-array passes (scale by 2^F, round, clamp or wrap, scale back) for the common modes; values
+    the fast path cannot hold exactly (beyond 2^52 grid steps, inf, NaN) and the rare modes (N saturation
+    bits, WRAP_SM, wider than 53 bits) go through :meth:`FixedType.quantize`, element by element only where
+    needed — so an input batch with one NaN costs the bit-level path for one value, not for the batch."""
     v = np.asarray(values, dtype=np.float64)
     if t.sat_bits or t.overflow == "WRAP_SM" or t.width > MAX_WIDTH:
         return t.quantize(v)
-    s = np.ldexp(v, t.frac)  # exact: a power of two
-    if not np.all(np.abs(s) < EXACT / 2):
-        return t.quantize(v)
-    q = _round(s, t.quantization)
+    if v.ndim == 0:  # numpy turns 0-d results into scalars, which the in-place steps below cannot write
+        return cast(v.reshape(1), t).reshape(())
+    s = v * (2.0 ** t.frac)  # exact: a power of two (|F| is far below the exponent range)
+    if not s.size:
+        return s
     lo, hi = t.raw_range()
-    if t.overflow == "WRAP":
-        if q.size and (q.min() < lo or q.max() > hi):
+    smin, smax = float(s.min()), float(s.max())  # NaN here fails every comparison below: the slow path
+    odd = not (-EXACT / 2 < smin and smax < EXACT / 2)
+    if odd:
+        big = ~(np.abs(s) < EXACT / 2)
+        rare = v[big]
+        s[big] = 0.0
+    q = _round(s, t.quantization)
+    low = lo + 1 if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else lo
+    if low <= smin and smax <= hi:  # rounding stays inside too: nothing to clamp or wrap
+        pass
+    elif t.overflow == "WRAP":
+        if q.min() < lo or q.max() > hi:
             q = np.mod(q - lo, float(2 ** t.width)) + lo
-    elif t.overflow == "SAT":
-        q = np.clip(q, lo, hi)
-    elif t.overflow == "SAT_SYM":
-        q = np.clip(q, lo + 1 if t.signed and t.width > 1 else lo, hi)
+    elif t.overflow == "SAT" or t.overflow == "SAT_SYM":
+        np.minimum(q, float(hi), out=q)
+        np.maximum(q, float(low), out=q)
     else:  # SAT_ZERO
         q = np.where((q < lo) | (q > hi), 0.0, q)
-    return np.ldexp(q, -t.frac)
+    q *= 2.0 ** -t.frac
+    if odd:
+        q[big] = t.quantize(rare)
+    return q
 
 
 def _round(s: np.ndarray, mode: str) -> np.ndarray:
+    """Round grid-scaled values to integers by ``mode`` (in place where the mode allows: s is scratch)."""
     if mode == "TRN":
-        return np.floor(s)
+        return np.floor(s, out=s)
     if mode == "RND_CONV":
-        return np.rint(s)  # halves to even
+        return np.rint(s, out=s)  # halves to even
     if mode == "RND":
         return np.floor(s + 0.5)
     if mode == "RND_MIN_INF":
@@ -162,7 +195,7 @@ class Emulator:
         t = self.fw.var_type(self.fw.input_var)
         assert t is not None  # checked in _compile
         flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1).astype(np.float64)
-        env = {self.fw.input_var: Tensor(t.quantize(flat), t)}  # the wrapper's ap_fixed(float): NaN/inf too
+        env = {self.fw.input_var: Tensor(cast(flat, t), t)}  # the wrapper's ap_fixed(float): NaN/inf too
         for _, step in self._steps:
             step(env)
         return env
@@ -170,7 +203,7 @@ class Emulator:
     def _compile(self) -> None:
         fw = self.fw
         for var in (fw.input_var, fw.output_var):
-            t = fw.var_type(var)
+            t = _parsed(var, lambda: fw.var_type(var))
             if t is None:
                 raise NotEmulated(var, f"its type {fw.types.get(fw.variables.get(var, ''), '?')} is not ap_fixed/ap_int")
         for call in fw.calls:
@@ -182,7 +215,7 @@ class Emulator:
     # -- helpers for the layer builders ---------------------------------------------------------------
 
     def out_type(self, call: Call, var: str) -> FixedType:
-        t = self.fw.var_type(var)
+        t = _parsed(call.layer, lambda: self.fw.var_type(var))
         if t is None:
             raise NotEmulated(call.layer, f"result type of {var} is not ap_fixed/ap_int")
         self.check_width(call, t)
@@ -190,7 +223,7 @@ class Emulator:
 
     def struct_type(self, call: Call, struct: str, key: str) -> FixedType:
         name = self.fw.field(struct, key)
-        t = None if name is None else self.fw.type_of(name)
+        t = None if name is None else _parsed(call.layer, lambda: self.fw.type_of(name))
         if t is None:
             raise NotEmulated(call.layer, f"{key} ({name}) is not an ap_fixed/ap_int type")
         self.check_width(call, t)
@@ -288,10 +321,15 @@ def _dense(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
     return _matmul_step(emu, call, struct, src, dst, wname, bname, n_in, n_out, lambda v: v)
 
 
+Lift = Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
+"""(weights (k, m), bias (m,)) -> the same layer as one matrix over the whole input, and its bias."""
+
+
 def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wname: str, bname: str, n_in: int,
                  n_out: int, im2col: Callable[[np.ndarray], np.ndarray], mult: Optional[str] = None,
-                 pixels: int = 1) -> Callable[[Dict[str, Tensor]], None]:
-    """A Dense, or a convolution as a Dense over im2col patches (``pixels`` per sample)."""
+                 pixels: int = 1, lift: Optional[Lift] = None) -> Callable[[Dict[str, Tensor]], None]:
+    """A Dense, or a convolution as a Dense over im2col patches (``pixels`` per sample) — or, with ``lift``
+    (weights, bias) -> (one matrix over the whole image, bias per output), as one Dense over the image."""
     typed = mult or struct
     wt, bt = emu.struct_type(call, typed, "weight_t"), emu.struct_type(call, typed, "bias_t")
     accum = emu.struct_type(call, typed, "accum_t")
@@ -304,16 +342,76 @@ def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wna
         w = w.reshape(n_in, n_out)
     w = _product_weights(emu, call, typed, w, wt)
     b = emu.weights(call, bname, bt, n_out)
-    if emu.fw.var_type(src) is not None and emu.fw.var_type(src) == FixedType(1, 1, False) and wt == FixedType(1, 1, False):
+    xt = emu.fw.var_type(src)
+    if xt is not None and xt == FixedType(1, 1, False) and wt == FixedType(1, 1, False):
         raise NotEmulated(call.layer, "binary (ap_uint<1>) inputs with binary weights are not emulated")
+    fast = None
+    if xt is not None and lift is not None:
+        big_w, big_b = lift(w, b)
+        fast = _fast_sum(xt, big_w, wt, big_b, accum, res)
+        if fast is not None:
+            pixels, im2col = 1, (lambda v: v)
+    if fast is None and xt is not None:
+        fast = _fast_sum(xt, w, wt, b, accum, res)
+    src_var, dst_var = emu.fw.resolve(src), emu.fw.resolve(dst)
 
     def step(env: Dict[str, Tensor]) -> None:
-        x = env[emu.fw.resolve(src)]
+        x = env[src_var]
+        n = x.values.shape[0]
         cols = im2col(x.values)  # (n * pixels, n_in)
-        acc = _accumulate(call.layer, cols, x.type, w, wt, b, accum)
-        env[emu.fw.resolve(dst)] = Tensor(cast(acc, res).reshape(x.values.shape[0], pixels * n_out), res)
+        if fast is not None and x.type == xt:
+            out = fast(cols)
+        else:
+            out = cast(_accumulate(call.layer, cols, x.type, w, wt, b, accum), res)
+        env[dst_var] = Tensor(out.reshape(n, -1), res)
 
     return step
+
+
+def _covers(t: FixedType, frac: int, low: float, high: float) -> bool:
+    """Does every value of [low, high] on the 2^-frac grid fit ``t`` unchanged (so casting is a no-op)?"""
+    lo, hi = t.value_range()
+    return t.frac >= frac and lo <= low and high <= hi
+
+
+def _fast_sum(xt: FixedType, w: np.ndarray, wt: FixedType, b: np.ndarray, accum: FixedType,
+              res: FixedType) -> Optional[Callable[[np.ndarray], np.ndarray]]:
+    """``res(acc)`` where ``acc = bias; acc += x[i] * w[i, j]`` in accum_t, as one float64 matrix product on
+    the values themselves — or None where that is not exact (the caller takes :func:`_accumulate`).
+
+    Why this is exact: x sits on the 2^-Fx grid and w on 2^-Fw, so every product and every partial sum in
+    any order is a multiple of 2^-(Fx+Fw) of magnitude at most max|x|·Σ|w[:, j]| (the bound, taken per
+    output from the weights themselves and the input type's range). Below 2^53 grid steps float64 holds
+    each one exactly, so BLAS's order does not matter. The C++ loop's casts to accum_t change nothing when
+    accum_t keeps every fraction bit and the sum cannot overflow it (``fits``); when it can, WRAP is modular,
+    so wrapping once at the end is the same as at each addition. The cast to the result type is skipped
+    where the result type holds every possible sum unchanged (e.g. result_t == accum_t)."""
+    fp = xt.frac + wt.frac
+    if accum.frac < fp:
+        return None
+    bound = _int_bound(xt) * float((np.abs(w) * 2.0 ** wt.frac).sum(axis=0).max(initial=0.0))
+    bias = cast(b, accum)
+    lo, hi = accum.value_range()
+    peak = bound * 2.0 ** -fp + float(np.abs(bias).max(initial=0.0))
+    fits = accum.signed and peak <= min(-lo, hi)
+    wraps = accum.overflow == "WRAP" and accum.sat_bits == 0
+    if bound >= EXACT or not (fits or wraps) or peak * 2.0 ** accum.frac >= EXACT:
+        return None
+    scaled = bias * 2.0 ** fp
+    grid = fp if np.array_equal(np.floor(scaled), scaled) else accum.frac
+    skip = _covers(res, grid, -peak, peak) if fits else _covers(res, accum.frac, lo, hi)
+    wc = np.ascontiguousarray(w, dtype=np.float64)
+    with_bias = bool(np.any(bias))
+
+    def run(x: np.ndarray) -> np.ndarray:
+        total = x @ wc
+        if with_bias:
+            total += bias
+        if not fits:
+            total = cast(total, accum)
+        return total if skip else cast(total, res)
+
+    return run
 
 
 def _conv_geometry(emu: Emulator, call: Call, struct: str, two_d: bool) -> Dict[str, int]:
@@ -341,6 +439,28 @@ def _patches(v: np.ndarray, g: Dict[str, int], pad_value: float = 0.0) -> np.nda
     return win.transpose(0, 1, 2, 4, 5, 3)  # (n, OH, OW, KH, KW, C)
 
 
+def _conv_matrix(w: np.ndarray, b: np.ndarray, g: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """A convolution as one matrix over the whole (unpadded) image: (H*W*C, OH*OW*F), and its bias per
+    output. Each output's column holds the same weights as its im2col patch, at the rows of the input
+    pixels the window covers (padding taps are zeros: they add nothing), so the sums are the same sums;
+    for small images one dense product beats copying the patches."""
+    kh, kw, c, f = g["filt_height"], g["filt_width"], g["n_chan"], g["n_filt"]
+    h, wd, oh, ow = g["in_height"], g["in_width"], g["out_height"], g["out_width"]
+    taps = w.reshape(kh, kw, c, f)
+    big = np.zeros((h, wd, c, oh, ow, f))
+    for y in range(oh):
+        for x in range(ow):
+            for i in range(kh):
+                iy = y * g["stride_height"] + i - g["pad_top"]
+                if not 0 <= iy < h:
+                    continue
+                for j in range(kw):
+                    ix = x * g["stride_width"] + j - g["pad_left"]
+                    if 0 <= ix < wd:
+                        big[iy, ix, :, y, x, :] = taps[i, j]
+    return big.reshape(h * wd * c, oh * ow * f), np.tile(b, oh * ow)
+
+
 def _conv(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
     def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
         src, dst, wname, bname = call.args[:4]
@@ -358,8 +478,10 @@ def _conv(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]
         def im2col(v: np.ndarray) -> np.ndarray:
             return np.ascontiguousarray(_patches(v, g)).reshape(-1, k)
 
+        whole = g["in_height"] * g["in_width"] * g["n_chan"] * pixels * g["n_filt"] <= WHOLE_IMAGE
         step = _matmul_step(emu, call, struct, src, dst, wname, bname, k, g["n_filt"], im2col,
-                            mult=None if resource_conv else mult, pixels=pixels)
+                            mult=None if resource_conv else mult, pixels=pixels,
+                            lift=(lambda w, b: _conv_matrix(w, b, g)) if whole else None)
         return step
 
     return build
@@ -416,14 +538,23 @@ def _normalize(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]
     product = (emu.fw.field(struct, "product") or "mult").split("::")[-1]
     if product != "mult":
         raise NotEmulated(call.layer, f"product kind {product} is not emulated")
+    xt = emu.fw.var_type(src)
+    holds = False  # does res hold every x*scale+bias exactly (so the cast changes nothing)?
+    if xt is not None:
+        peak = max(-xt.value_range()[0], xt.value_range()[1]) * float(np.abs(scale).max(initial=0.0)) \
+            + float(np.abs(bias).max(initial=0.0))
+        holds = _covers(res, max(xt.frac + st.frac, bt.frac), -peak, peak)
 
     def step(env: Dict[str, Tensor]) -> None:
         x = env[emu.fw.resolve(src)]
         full = _auto_add(_auto_mul(x.type, st), bt)
         if full.width > MAX_WIDTH:
             raise NotEmulated(call.layer, f"x*scale + bias needs {full.width} bits (beyond float64)")
-        v = x.values.reshape(x.values.shape[0], -1, k)
-        env[emu.fw.resolve(dst)] = Tensor(cast(v * scale + bias, res).reshape(x.values.shape[0], -1), res)
+        v = x.values.reshape(x.values.shape[0], -1, k) * scale
+        v += bias
+        if x.type != xt or not holds:
+            v = cast(v, res)
+        env[emu.fw.resolve(dst)] = Tensor(v.reshape(x.values.shape[0], -1), res)
 
     return step
 
@@ -447,7 +578,9 @@ def _linear(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
 
 
 def _relu(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
-    return cast(np.where(v > 0, v, 0.0), res)
+    if not res.signed and res.overflow in ("SAT", "SAT_SYM", "SAT_ZERO") and not res.sat_bits:
+        return cast(v, res)  # the cast itself sends every negative value (and what rounds to one) to 0
+    return cast(np.maximum(v, 0.0), res)
 
 
 def _binary_tanh(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
@@ -661,21 +794,72 @@ def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
         def step(env: Dict[str, Tensor]) -> None:
             x = env[emu.fw.resolve(src)]
             n = x.values.shape[0]
-            lo = float(x.type.from_bits(np.array([1 << (x.type.width - 1)]))[0])  # pad_val: only the top bit set
-            win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size, g["n_filt"])
-            if op == "Max":
-                out = win.max(axis=3)
+            if not padded:  # one strided view per window position, combined in place: no patches
+                oh, ow, c = g["out_height"], g["out_width"], g["n_filt"]
+                sh, sw = g["stride_height"], g["stride_width"]
+                img = x.values.reshape(n, g["in_height"], g["in_width"], c)
+                views = [img[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+                         for i in range(g["pool_height"]) for j in range(g["pool_width"])]
+                out = views[0].copy()
+                for view in views[1:]:
+                    (np.maximum if op == "Max" else np.add)(out, view, out=out)
+                if op != "Max":  # sums of a few values of x's grid: exact
+                    out = _divide(cast(out, accum), size, accum)
             else:
-                out = cast(cast(win.sum(axis=3), accum) / size, accum)
-            env[emu.fw.resolve(dst)] = Tensor(cast(out.reshape(n, -1), res), res)
+                lo = float(x.type.from_bits(np.array([1 << (x.type.width - 1)]))[0])  # pad_val: only the top bit set
+                win = _patches(x.values, geo, pad_value=lo).reshape(n, g["out_height"], g["out_width"], size,
+                                                                    g["n_filt"])
+                out = win.max(axis=3) if op == "Max" else _divide(cast(win.sum(axis=3), accum), size, accum)
+            out = out.reshape(n, -1)
+            keep = op == "Max" and _covers(res, x.type.frac, *x.type.value_range())  # max of x's values: already res's
+            env[emu.fw.resolve(dst)] = Tensor(out if keep else cast(out, res), res)
 
         return step
 
     return build
 
 
-def _global_pooling(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
-    raise NotEmulated(call.layer, "global pooling is not emulated")
+def _divide(values: np.ndarray, n: int, t: FixedType) -> np.ndarray:
+    """``t_value / n`` as ap_fixed divides by an integer (``sum / N``, ``y /= length``): the quotient on
+    t's grid, truncated towards zero (sdiv), whatever t's rounding mode. Exact: the grid-scaled values
+    are integers below 2^53, and a float quotient of such integers never rounds across an integer."""
+    return np.trunc(values * (2.0 ** t.frac) / n) * (2.0 ** -t.frac)
+
+
+def _global_pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        """hls4ml's global_pooling{1,2}d_cl, both io types: Max is the largest input (io_stream first casts
+        each to accum_t and starts from accum_t's lowest value — the same when accum_t holds every input);
+        Average sums in accum_t (exact when accum_t holds every sum) and divides as ap_fixed does,
+        ``accum / N``: the quotient truncated towards zero on accum_t's grid (sdiv), then cast to res_t."""
+        src, dst = call.args[0], call.args[1]
+        struct = call.targs[-1]
+        pixels = emu.size(call, struct, "in_height") * emu.size(call, struct, "in_width") if two_d \
+            else emu.size(call, struct, "n_in")
+        c = emu.size(call, struct, "n_filt")
+        op = (emu.fw.field(struct, "pool_op") or "").split("::")[-1]
+        if op not in ("Max", "Average"):
+            raise NotEmulated(call.layer, f"pooling operation {op or '?'} is not emulated")
+        accum, res, xt = emu.struct_type(call, struct, "accum_t"), emu.out_type(call, dst), emu.fw.var_type(src)
+        if xt is None:
+            raise NotEmulated(call.layer, "its input type is not ap_fixed/ap_int")
+        lo, hi = xt.value_range()
+        scale = 1 if op == "Max" else pixels
+        if accum.sat_bits or not _covers(accum, xt.frac, lo * scale, hi * scale):
+            raise NotEmulated(call.layer, f"accum_t {accum} does not hold every {'input' if op == 'Max' else 'sum'}")
+
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            v = x.values.reshape(x.values.shape[0], pixels, c)
+            if op == "Max":
+                out = v.max(axis=1)
+            else:  # sums on x's grid, exact; quotient truncated towards zero at accum's 2^-F
+                out = _divide(v.sum(axis=1), pixels, accum)
+            env[emu.fw.resolve(dst)] = Tensor(cast(out, res), res)
+
+        return step
+
+    return build
 
 
 def _zeropad(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
@@ -777,6 +961,7 @@ _LAYERS: Dict[str, Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None
     "hard_sigmoid": _hard("sigmoid"), "hard_tanh": _hard("tanh"),
     "sigmoid": _sigmoid, "tanh": _tanh, "softmax": _softmax,
     "pooling1d_cl": _pooling(False), "pooling2d_cl": _pooling(True),
+    "global_pooling1d_cl": _global_pooling(False), "global_pooling2d_cl": _global_pooling(True),
     "zeropad1d_cl": _zeropad(False), "zeropad2d_cl": _zeropad(True),
     "repack_stream": _copy, "clone_stream": _clone,
     "add": _merge("add"), "subtract": _merge("subtract"), "multiply": _merge("multiply"),

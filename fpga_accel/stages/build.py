@@ -84,6 +84,12 @@ class VivadoHlsFlow:
                     f"export={int('export' in hls)} vsynth=0 fifo_opt=0")
             result.append([self.hls_tool, "-f", "build_prj.tcl", opts])
         if "bitfile" in steps:
+            board = get_board(design.meta.board)
+            if board.hls4ml_board is None:
+                raise ConfigError(f"the vivado-hls flow builds the overlay with hls4ml's design.tcl, which hls4ml has "
+                                  f"only for its own boards; board {board.name!r} is not one of them: use "
+                                  "--flow vitis (its block design comes from the board entry), or build only the IP "
+                                  "(--steps csim,synth,export)")
             result.append(["vivado", "-mode", "batch", "-source", "design.tcl"])
         return result
 

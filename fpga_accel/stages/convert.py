@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..boards import get_board
+from ..batchnorm_fold import refold
+from ..boards import Board, get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
-from ..errors import ConfigError, InputError, NotExactError
+from ..errors import ConfigError, Hls4mlChangedError, InputError, NotExactError
 from ..exact_types import exact_flows, inexact_layers, uncovered_layers
-from ..layer_support import check_layers
+from ..layer_support import assess, check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io
 from ..hls.layers import layer_table
@@ -318,7 +319,8 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         check = None
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
-            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers)  # noqa: E731
+            judged = assess(model, config.io_type.value).judged
+            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers, judged)  # noqa: E731
         meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
         raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
@@ -336,6 +338,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
     try:  # written, checked, then renamed into place: a failed or interrupted convert leaves the old project as it was
         hls_model = _hls4ml_convert(model, cfg, config, staging)
         _check_reuse_applied(hls_model, config)
+        refold(hls_model, model)  # QConv2DBatchnorm: QKeras' rsqrt fold, not hls4ml's 1/sqrt
         hls_model.config.trace_output = True  # what hls4ml's own trace() sets before writing
         if is_multi_port(model):
             with first_ports_only():
@@ -344,6 +347,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
         else:
             hls_model.write()
         _check_bridge(ProjectLayout(staging, config.name))
+        _set_part(staging, get_board(config.board))
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
         meta = _meta(hls_model, reference, model, config, cfg, input_precision, searched)
         meta.write(staging)
@@ -382,6 +386,24 @@ def _check_bridge(layout: ProjectLayout) -> None:
                           f"rewrites every line containing '{name}('); choose a longer, more specific name")
 
 
+def _set_part(staging: Path, board: Board) -> None:
+    """hls4ml's accelerator backend takes the part from its own board list, so a board it does not know is
+    written with its pynq-z2 template's part: put the board's part into the two files that name it for the
+    HLS tool (project.tcl, hls4ml_config.yml). Each must name hls4ml's part exactly once, else hls4ml changed
+    how it writes them and we refuse rather than synthesize for the wrong chip."""
+    if board.hls4ml_board is not None:
+        return
+    template_part = get_board(board.hls4ml_template).part
+    for name, old, new in (("project.tcl", f'set part "{template_part}"', f'set part "{board.part}"'),
+                           ("hls4ml_config.yml", f"Part: {template_part}", f"Part: {board.part}")):
+        path = staging / name
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise Hls4mlChangedError(f"{name} no longer names the part as {old!r} once; cannot set board "
+                                     f"{board.name!r}'s part {board.part}")
+        path.write_text(text.replace(old, new))
+
+
 def _fix_output_dir(staging: Path, root: Path) -> None:
     """hls4ml records its output folder in hls4ml_config.yml: name the final one, not the staging one."""
     config_file = staging / "hls4ml_config.yml"
@@ -405,9 +427,18 @@ FLOAT_ARGMAX_GOAL = 0.99
 """A float model cannot be matched bit for bit by fixed point: the check then asks for this argmax agreement."""
 
 
-def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str]) -> dict[str, Any]:
-    """Run csim against the Keras model before handing the design over: the verdict goes into
-    fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error)."""
+def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str],
+           judged: Sequence[str] = ()) -> dict[str, Any]:
+    """Run the design against the Keras model before handing it over: the verdict goes into
+    fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error).
+    ``judged``: the layers ``layer_support.assess`` calls float parts ('layer (Class) ...: why'); a verdict
+    that is not bit-exact names them, so the user sees which lookup table or float cell to blame rather
+    than only the first layer whose numbers differ.
+
+    Engine auto (engines.AUTO_MIN_SAMPLES and up): csim on the first samples, the emulator on all of them
+    once it matched csim there (else csim throughout). The verdict records which engine computed it
+    (``engine``) and its message says so when it was not csim alone; it is still "csim == Keras": the
+    emulator is only trusted after equalling csim on the same call."""
     x, source = inputs
     report = design.compare(reference, x)
     float_model = is_float_model(reference)
@@ -415,8 +446,10 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
     verdict = {"samples": report.n_samples, "source": source, "compared": report.compared,
                "bit_exact": report.bit_exact, "argmax_agreement": report.argmax_agreement,
                "max_abs_diff": report.max_abs_diff, "first_divergent_layer": report.first_divergent_layer,
-               "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed}
-    samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''})"
+               "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed,
+               "engine": report.engine, "judged_layers": list(judged)}
+    by = f"; computed by the {report.engine}" if report.engine and report.engine != "csim" else ""
+    samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''}{by})"
     if float_model:
         message = (f"float model: csim agrees with Keras on argmax for {report.argmax_agreement:.2%} of {samples}, "
                    f"max abs error {report.max_abs_diff:.3g}")
@@ -429,6 +462,8 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
             message += f"; first diverging layer {report.first_divergent_layer}"
         if uncovered:
             message += f"; layers without an exact type rule: {', '.join(uncovered)}"
+        if judged:
+            message += f"; float parts (judged, not exact by design): {'; '.join(judged)}"
     (log.info if passed else log.warning)("%s", message)
     verdict["message"] = message
     return verdict
@@ -442,7 +477,7 @@ def _hls4ml_convert(model: Any, cfg: dict[str, Any], config: ConvertConfig, root
     with exact_flows("VivadoAccelerator") as flows, ports:
         return hls4ml.converters.convert_from_keras_model(
             model, hls_config={**cfg, "Flows": flows}, output_dir=str(root), project_name=config.name,
-            backend="VivadoAccelerator", board=board.name, part=board.part,
+            backend="VivadoAccelerator", board=board.hls4ml_template, part=board.part,
             clock_period=config.resolved_clock_period, io_type=config.io_type.value,
             interface="axi_stream", driver="python", input_type="float", output_type="float",
             allow_da_fallback=False)

@@ -4,6 +4,7 @@ run; what cannot be read is reported NOT COSTED (verdict UNCERTAIN), never guess
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import re
 import shutil
 from fractions import Fraction
@@ -159,3 +160,85 @@ def test_an_unknown_weight_type_through_the_cli(tmp_path):
     assert lines[-1].startswith("UNCERTAIN: ")
     assert any(line.startswith("fc2 ") and "! not costed: weight type 'my_weird_t' not understood" in line
                for line in lines)
+
+
+# -- projects the model does not describe (the calibration set's scope rule, applied to a project) -------------
+
+def _hls4ml_nnet_utils() -> Path:
+    """The nnet_utils of the installed hls4ml (found without importing it: no TensorFlow start-up)."""
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None or spec.origin is None:
+        pytest.skip("hls4ml not installed")
+    return Path(spec.origin).parent / "templates" / "vivado" / "nnet_utils"
+
+
+def _with_nnet_utils(tmp_path: Path) -> Path:
+    prj = _copy(tmp_path)
+    shutil.copytree(_hls4ml_nnet_utils(), prj / "firmware" / "nnet_utils")
+    return prj
+
+
+def test_released_nnet_utils_keep_the_fit(tmp_path):
+    """Headers of a released hls4ml are in scope, also with comments, whitespace and line ends changed."""
+    prj = _with_nnet_utils(tmp_path)
+    assert "out_of_scope" not in read_hls4ml_project(prj)
+    header = prj / "firmware" / "nnet_utils" / "nnet_dense_latency.h"
+    header.write_bytes(b"// reformatted by an editor\r\n" + header.read_bytes().replace(b"\n", b"  \r\n"))
+    est = fa.estimate(prj, margin=NARROW_MARGIN)
+    assert est.verdict == "FITS" and est.out_of_scope == ""
+
+
+def test_modified_nnet_utils_are_uncertain_with_the_reason(tmp_path):
+    prj = _with_nnet_utils(tmp_path)
+    reference = fa.estimate(prj, margin=NARROW_MARGIN)
+    assert reference.verdict == "FITS"
+    _edit(prj / "firmware" / "nnet_utils" / "nnet_dense_latency.h", "PIPELINE II=CONFIG_T::reuse_factor",
+          "PIPELINE II=1")
+    est = fa.estimate(prj, margin=NARROW_MARGIN)
+    assert est.verdict == "UNCERTAIN" and est.total == reference.total
+    assert est.out_of_scope.startswith("modified nnet_utils: nnet_dense_latency.h matches no commit of "
+                                       "fastmachinelearning/hls4ml")
+    result = run_cli(["estimate", prj, "--margin", NARROW_MARGIN])
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[-1].startswith("UNCERTAIN: ")
+    assert sum(line.startswith("OUT OF SCOPE: modified nnet_utils: nnet_dense_latency.h ") for line in lines) == 1
+
+
+def test_a_header_the_design_does_not_include_is_not_judged(tmp_path):
+    prj = _with_nnet_utils(tmp_path)
+    _edit(prj / "firmware" / "nnet_utils" / "nnet_garnet.h", "#pragma HLS", "#pragma HLS INLINE\n#pragma HLS")
+    assert fa.estimate(prj, margin=NARROW_MARGIN).verdict == "FITS"
+
+
+@pytest.mark.parametrize("call", ["dense_large", "dense_latency"])
+def test_hls4ml_older_than_05_calls_are_uncertain(tmp_path, call):
+    """hls4ml < 0.5 wrote the strategy into the kernel's name (``nnet::dense_large``, ``dense_latency``):
+    kernels the model was not fitted on, even where the sizes are costed."""
+    prj = _copy(tmp_path)
+    cpp = prj / "firmware" / "myproject.cpp"
+    cpp.write_text(cpp.read_text().replace("nnet::dense<layer4_t", f"nnet::{call}<layer4_t"))
+    est = fa.estimate(prj, margin=NARROW_MARGIN)
+    assert est.verdict == "UNCERTAIN" and not est.unknown_layers
+    assert est.out_of_scope == (f"hls4ml older than 0.5: its layer calls (nnet::{call}) are the pre-0.5 kernels "
+                                "the estimator was not fitted on")
+    assert "OUT OF SCOPE: hls4ml older than 0.5" in est.format()
+
+
+def test_hls4ml_older_than_05_headers_are_uncertain(tmp_path):
+    prj = _with_nnet_utils(tmp_path)
+    (prj / "firmware" / "nnet_utils" / "nnet_dense_large.h").write_text("#ifndef NNET_DENSE_LARGE_H_\n#endif\n")
+    _edit(prj / "firmware" / "parameters.h", '#include "nnet_utils/nnet_dense.h"',
+          '#include "nnet_utils/nnet_dense.h"\n#include "nnet_utils/nnet_dense_large.h"')
+    est = fa.estimate(prj, margin=NARROW_MARGIN)
+    assert est.verdict == "UNCERTAIN"
+    assert est.out_of_scope == "hls4ml older than 0.5: it includes nnet_dense_large.h (the pre-0.5 'large' kernels)"
+
+
+def test_out_of_scope_is_never_does_not_fit_either(tmp_path):
+    """The fitted constants do not speak for an out-of-scope design: a large central estimate is no DOES NOT FIT."""
+    prj = _copy(tmp_path, narrow=False)
+    cpp = prj / "firmware" / "myproject.cpp"
+    cpp.write_text(cpp.read_text().replace("nnet::dense<layer4_t", "nnet::dense_large<layer4_t"))
+    est = fa.estimate(prj, margin=0.01)
+    assert est.verdict == "UNCERTAIN" and est.out_of_scope

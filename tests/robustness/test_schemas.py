@@ -203,7 +203,7 @@ def test_sweep_data_naming_a_folder_says_it_is_a_folder(tmp_path):
 @pytest.mark.parametrize("record", [
     "[]", '{"steps": "x"}', '{"steps": [1]}', '{"steps": [{"step": "csim", "status": 5}]}',
     '{"steps": [{"step": "csim", "status": "ran", "outputs": []}]}',
-    '{"steps": [{"step": "nope", "status": "ran"}]}', '{"steps": [{"step": "csim", "status": "ran", "x": 1}]}',
+    '{"steps": [{"step": "../$(x)", "status": "ran"}]}', '{"steps": [{"step": "csim", "status": "ran", "x": 1}]}',
     "[" * 100_000 + "]" * 100_000, "{\"steps\": [", "\xff\xfe",
 ])
 def test_a_damaged_flow_record_is_one_line_saying_delete_it(tmp_path, record):
