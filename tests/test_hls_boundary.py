@@ -84,6 +84,28 @@ def test_a_handler_with_another_signature_is_refused(monkeypatch):
             pass
 
 
+def test_a_method_change_is_checked_made_and_put_back():
+    """multi_io's change to VivadoAcceleratorConfig.__init__: made inside, hls4ml's own outside; a method
+    that moved or takes other parameters is named before anything changes."""
+    from hls4ml.backends.vivado_accelerator.vivado_accelerator_config import VivadoAcceleratorConfig
+
+    from fpga_accel.hls.multi_io import FIRST_PORTS_ONLY, first_ports_only
+
+    original = VivadoAcceleratorConfig.__dict__["__init__"]
+    with first_ports_only():
+        assert VivadoAcceleratorConfig.__dict__["__init__"] is not original
+    assert VivadoAcceleratorConfig.__dict__["__init__"] is original
+    for change, message in (
+            (boundary.MethodChange(FIRST_PORTS_ONLY.where, ("config", "inputs"), FIRST_PORTS_ONLY.wrap),
+             r"VivadoAcceleratorConfig.__init__ does not take \(config, inputs\)"),
+            (boundary.MethodChange("hls4ml.backends:Gone.__init__", (), FIRST_PORTS_ONLY.wrap),
+             r"hls4ml.backends.Gone does not exist")):
+        with pytest.raises(Hls4mlChangedError, match=message):
+            with boundary.patched(boundary.Changes(methods=(change,))):
+                pass
+        assert VivadoAcceleratorConfig.__dict__["__init__"] is original
+
+
 def test_plain_hls4ml_after_convert_is_hls4mls_own(tmp_path):
     """Flows, passes and layer handlers compared object by object, after a conversion that used all of
     them (a batch norm: the handler probe; a quantized activation: the flows)."""

@@ -51,6 +51,36 @@ class HandlerChange:
 
 
 @dataclasses.dataclass(frozen=True)
+class MethodChange:
+    """A method of an hls4ml class replaced for the duration: ``where`` is "module:Class.method",
+    ``params`` the parameter names (after ``self``) it must have, ``wrap(hls4ml's method)`` what runs
+    instead."""
+
+    where: str
+    params: tuple[str, ...]
+    wrap: Callable[[Any], Callable[..., Any]]
+
+    def find(self) -> tuple[Any, str, Any] | str:
+        """(class, method name, hls4ml's method), or what is not there as expected."""
+        import importlib
+
+        module_name, _, qualified = self.where.partition(":")
+        class_name, _, method = qualified.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            return f"{module_name}.{class_name} does not exist"
+        original = cls.__dict__.get(method)
+        try:
+            params = tuple(inspect.signature(original).parameters)[1:] if callable(original) else None
+        except (TypeError, ValueError):
+            params = None
+        if params != self.params:
+            return f"{class_name}.{method} does not take ({', '.join(self.params)})"
+        return cls, method, original
+
+
+@dataclasses.dataclass(frozen=True)
 class Changes:
     """Everything one use of hls4ml needs changed in it (all optional).
 
@@ -65,11 +95,13 @@ class Changes:
     add_flows: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = dataclasses.field(default_factory=dict)
     keras2_handlers: Mapping[str, HandlerChange] = dataclasses.field(default_factory=dict)
     keras3_handlers: Mapping[str, HandlerChange] = dataclasses.field(default_factory=dict)
+    methods: tuple[MethodChange, ...] = ()
 
     def names(self) -> set[tuple[str, str]]:
         """(kind, name) of every change, to tell whether an active session already made these."""
         return {(kind, name) for kind in ("remove_passes", "add_passes", "add_flows", "keras2_handlers",
-                                          "keras3_handlers") for name in getattr(self, kind)}
+                                          "keras3_handlers") for name in getattr(self, kind)} \
+            | {("methods", change.where) for change in self.methods}
 
 
 def hls4ml_version() -> str:
@@ -179,6 +211,7 @@ def _check(changes: Changes) -> None:
             elif _n_args(handler) not in (None, n_args):
                 problems.append(f"the {kind} layer handler for {key!r} takes {_n_args(handler)} arguments, "
                                 f"not {n_args}")
+    problems += [found for found in (change.find() for change in changes.methods) if isinstance(found, str)]
     if problems:
         raise _changed("; ".join(problems))
 
@@ -209,6 +242,10 @@ def _apply(changes: Changes, undo: list[Callable[[], None]]) -> None:
             handlers[key] = change.wrap(original)
             undo.append((lambda h=handlers, k=key, o=original: h.__setitem__(k, o)) if had
                         else (lambda h=handlers, k=key: h.pop(k, None)))
+    for change in changes.methods:
+        cls, method, original = change.find()  # type: ignore[misc]  # checked by _check
+        setattr(cls, method, change.wrap(original))
+        undo.append(lambda c=cls, m=method, o=original: setattr(c, m, o))
 
 
 _lock = threading.RLock()
@@ -242,5 +279,5 @@ def patched(changes: Changes) -> Iterator[None]:
                 step()
 
 
-__all__ = ["ANY_VERSION_ENV", "Changes", "HandlerChange", "SUPPORTED", "check_version", "flow_registry",
+__all__ = ["ANY_VERSION_ENV", "Changes", "HandlerChange", "MethodChange", "SUPPORTED", "check_version", "flow_registry",
            "hls4ml_version", "keras2_handler_registry", "keras3_handler_registry", "pass_registry", "patched"]

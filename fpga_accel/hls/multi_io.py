@@ -12,14 +12,14 @@ that order — each tensor flattened in C order (the order hls4ml's arrays and s
 """
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, List, Sequence
+from typing import Any, Callable, ContextManager, List, Sequence
 
 from ..errors import Hls4mlChangedError
 from ..layout import ProjectLayout
+from .boundary import Changes, MethodChange, patched
 
 PORT_LINE = "// fpga_accel port"
 """``<project>_axi.h`` names each port of a multi-port design on a line ``// fpga_accel port in|out INDEX
@@ -58,27 +58,22 @@ def read_ports(axi_h_text: str) -> List[Port]:
     return [Port(d, int(i), e, int(n), int(depth)) for d, i, e, n, depth in _PORT.findall(axi_h_text)]
 
 
-@contextlib.contextmanager
-def first_ports_only() -> Iterator[None]:
-    """hls4ml's VivadoAcceleratorConfig sees the first input and output only, for the duration (its
-    writer asserts one of each); the files that depend on the rest are rewritten by :func:`rewrite`."""
-    from hls4ml.backends.vivado_accelerator import vivado_accelerator_config as module
+def _first_ports(init: Callable[..., None]) -> Callable[..., None]:
+    def first_ports(self: Any, config: Any, model_inputs: Sequence[Any], model_outputs: Sequence[Any]) -> None:
+        init(self, config, list(model_inputs)[:1], list(model_outputs)[:1])
+    return first_ports
 
-    cls = getattr(module, "VivadoAcceleratorConfig", None)
-    original = getattr(cls, "__init__", None)
-    if cls is None or original is None or original.__code__.co_varnames[1:4] != ("config", "model_inputs",
-                                                                                  "model_outputs"):
-        raise Hls4mlChangedError("hls4ml's VivadoAcceleratorConfig(config, model_inputs, model_outputs) is not "
-                                 "where fpga_accel expects it: multi-input/output models need hls4ml 1.3")
 
-    def init(self: Any, config: Any, model_inputs: Sequence[Any], model_outputs: Sequence[Any]) -> None:
-        original(self, config, list(model_inputs)[:1], list(model_outputs)[:1])
+FIRST_PORTS_ONLY = MethodChange(
+    "hls4ml.backends.vivado_accelerator.vivado_accelerator_config:VivadoAcceleratorConfig.__init__",
+    ("config", "model_inputs", "model_outputs"), _first_ports)
+"""hls4ml's VivadoAcceleratorConfig sees the first input and output only (its writer asserts one of each);
+the files that depend on the rest are rewritten by :func:`rewrite`."""
 
-    cls.__init__ = init
-    try:
-        yield
-    finally:
-        cls.__init__ = original
+
+def first_ports_only() -> ContextManager[None]:
+    """:data:`FIRST_PORTS_ONLY` made through the boundary (checked first, put back on exit)."""
+    return patched(Changes(methods=(FIRST_PORTS_ONLY,)))
 
 
 def rewrite(layout: ProjectLayout, ports: Sequence[Port], io_type: str) -> None:
