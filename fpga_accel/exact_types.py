@@ -191,6 +191,14 @@ def _set_type(node: Any, type_name: str, precision: Any, rule: str) -> None:
         node.weights[weight].update_precision(precision)
 
 
+def _replace_exact(node: Any, name: str, var: Any, found: Any, kind: str, rule: str) -> None:
+    """``var``'s values written in ``found``, their exact type; None (more fraction bits than any
+    supported type) is an error naming the layer."""
+    if found is None:
+        raise ValueError(f"{node.name}: {kind} {name} values need more than {MAX_EXACT_FRACTION_BITS} fraction bits")
+    _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found, rule)
+
+
 def _replace_weight(node: Any, weight: str, data: np.ndarray, precision: Any, rule: str) -> None:
     """A plain weight variable with new (exactly equal) data and type, under the same C++ name."""
     from hls4ml.model.types import WeightVariable
@@ -215,23 +223,16 @@ def _exact_weights(node: Any) -> None:
             _replace_weight(node, name, np.where(np.asarray(var.data) == 0, -1, 1).astype(np.int64),
                             IntegerPrecisionType(width=2, signed=True), "binary weights: ±1 as int<2>")
         elif isinstance(precision, ExponentPrecisionType):
-            found = exact_type(np.asarray(var.data))
-            if found is None:
-                raise ValueError(f"{node.name}: power-of-two {name} values need more than "
-                                 f"{MAX_EXACT_FRACTION_BITS} fraction bits")
-            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found,
-                            "power-of-two weights: the exact fixed type of their values")
+            _replace_exact(node, name, var, exact_type(np.asarray(var.data)), "power-of-two",
+                           "power-of-two weights: the exact fixed type of their values")
         elif getattr(var, "quantizer", None) is not None and not holds(precision, np.asarray(var.data)):
             # hls4ml's type of quantized_bits(6, 6) is ap_int<6> (values on a grid of 2 wrap), and it
             # drops a fraction bit for keep_negative=False: the quantizer's own type, else the values'
             found = fixed_type(getattr(var.quantizer, "qkeras_config", {}) or {})
             if found is None or not holds(found, np.asarray(var.data)):
                 found = exact_type(np.asarray(var.data))
-            if found is None:
-                raise ValueError(f"{node.name}: quantized {name} values need more than "
-                                 f"{MAX_EXACT_FRACTION_BITS} fraction bits")
-            _replace_weight(node, name, np.asarray(var.data, dtype=np.float64), found,
-                            "quantized weights: the quantizer's own type (else the values' exact type)")
+            _replace_exact(node, name, var, found, "quantized",
+                           "quantized weights: the quantizer's own type (else the values' exact type)")
 
 
 def _n_terms(node: Any, kind: str) -> int:

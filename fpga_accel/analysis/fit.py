@@ -391,7 +391,9 @@ def order_statistic(values: Sequence[float], q: float) -> float:
 
 
 TARGET_COVERAGE = 0.8
-# Symmetric levels tried, narrowest first: (1 - q, q) quantiles of the held-out ratios.
+"""The coverage a band is widened to reach on held-out designs (issue: >= 80 %)."""
+# Symmetric levels tried, narrowest first: (1 - q, q) quantiles of the held-out ratios (split-conformal
+# order statistics where the band is conformal).
 BAND_LEVELS = tuple(round(0.9 + 0.01 * i, 2) for i in range(10))
 
 
@@ -452,10 +454,6 @@ def coverage(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, float]]:
             out[key] = res
     return out
 
-
-TARGET_COVERAGE = 0.8
-# Symmetric levels tried, narrowest first: the (1 - q, q) split-conformal order statistics.
-BAND_LEVELS = tuple(round(0.9 + 0.01 * i, 2) for i in range(10))
 
 
 def coverage_cost(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, float]]:
