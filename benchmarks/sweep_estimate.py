@@ -1,5 +1,5 @@
-"""Sweep speed-up on 1 vs 2 Dask workers (goal >= 1.7x on 2 cores) and estimator time on a 10-layer
-model (goal < 1 s)."""
+"""Sweep speed-up on 1 vs 2 Dask workers (goal >= 1.7x on 2 cores), the emulator vs csim for a sweep's
+accuracy (goal >= 3x end to end) and estimator time on a 10-layer model (goal < 1 s)."""
 from __future__ import annotations
 
 import tempfile
@@ -27,24 +27,29 @@ def _inputs(root: Path) -> None:
 
 
 def bench_sweep() -> None:
-    """1 worker (default: its point's g++ build uses both cores), 1 worker on one core, 2 workers."""
-    runs = (("1 worker, default", 1, None), ("1 worker, 1 core per point", 1, 1), ("2 workers", 2, None))
+    """csim (every point compiled): 1 worker (default: its point's g++ build uses both cores), 1 worker on one
+    core, 2 workers; then 2 workers with the emulator computing each point's accuracy (no compile)."""
+    runs = (("1 worker, default", 1, None, "csim"), ("1 worker, 1 core per point", 1, 1, "csim"),
+            ("2 workers", 2, None, "csim"), ("2 workers, emulator", 2, None, "emulator"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _inputs(root)
         times = {}
-        for label, workers, jobs in runs:
+        for label, workers, jobs, engine in runs:
             spec = SweepSpec(name=label.replace(" ", "_").replace(",", ""), model=root / "float.h5",
-                             data=root / "digits.npz", output_dir=root / "out", test_samples=200,
+                             data=root / "digits.npz", output_dir=root / "out", test_samples=200, engine=engine,
                              grid={"weight_bits": [3, 4, 5, 6], "reuse_factor": [1, 2], "activation_bits": [4, 6]})
             t0 = time.perf_counter()
             run_sweep(spec, workers=workers, csim_jobs=jobs)
             times[label] = time.perf_counter() - t0
         print("sweep of 16 points (quantize, convert, csim build + compare, estimate), incl. cluster start-up")
         two = times["2 workers"]
-        for label, _, _ in runs[:2]:
+        for label, _, _, _ in runs[:2]:
             print(f"  {label:28s} {times[label]:6.1f} s   2 workers {two:6.1f} s   speed-up {times[label] / two:4.2f}x"
                   "  (goal >= 1.7x)")
+        emulated = times["2 workers, emulator"]
+        print(f"  2 workers, csim per point {two:6.1f} s   emulator per point {emulated:6.1f} s   "
+              f"speed-up {two / emulated:4.2f}x  (goal >= 3x)")
 
 
 def bench_estimator() -> None:

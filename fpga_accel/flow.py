@@ -238,6 +238,9 @@ class FlowProject:
     calibration: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     """Inputs that size the convert step's types; None: the data file's ``x`` (``convert --calibration``
     sets it)."""
+    engine: Optional[str] = field(default=None, repr=False, compare=False)
+    """The csim step's engine (``Design.predict``); None: by batch size. "emulator" here falls back to csim
+    for a design the emulator does not cover (a sweep asks for it to skip the compile)."""
 
     @property
     def step_table(self) -> Tuple["Step", ...]:
@@ -276,8 +279,8 @@ class FlowProject:
 
     @classmethod
     def open(cls, config: FlowConfig, jobs: Optional[int] = None,
-             steps: Optional[Sequence[Any]] = None) -> "FlowProject":
-        project = cls(config, jobs=jobs, steps=step_list(steps) if steps is not None else ())
+             steps: Optional[Sequence[Any]] = None, engine: Optional[str] = None) -> "FlowProject":
+        project = cls(config, jobs=jobs, steps=step_list(steps) if steps is not None else (), engine=engine)
         if project.record_file.exists():
             project.records = read_records(project.record_file)
         return project
@@ -380,6 +383,7 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
 
 def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     from .design import Design
+    from .runtime.emulator import NotEmulated
     from .stages.csim import csim
 
     _, _, xt, yt = project.train_test()
@@ -389,7 +393,12 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
         from .runtime.validate import random_inputs
 
         xt = random_inputs(project.config.test_samples, input_shape(model), input_bound(model))
-    report = csim(Design(project.hls_project, jobs=project.jobs), xt, model, yt).report
+    design = Design(project.hls_project, jobs=project.jobs)
+    try:
+        report = csim(design, xt, model, yt, engine=project.engine).report
+    except NotEmulated as exc:  # asked for the emulator to save a compile: csim computes what it does not cover
+        log.info("%s: %s; running csim", design.name, exc.reason)
+        report = csim(design, xt, model, yt, engine="csim").report
     assert report is not None
     write_atomic(project.layout.csim_report, json.dumps(report.to_dict(), indent=2) + "\n")
     progress(Update("  " + report.format().replace("\n", "\n  "), step="csim"))
@@ -622,14 +631,15 @@ def select_steps(start: Optional[str] = None, stop: Optional[str] = None, subset
 
 def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str] = None, force: bool = False,
              progress: Optional[Progress] = None, jobs: Optional[int] = None, subset: Optional[str] = None,
-             steps: Optional[Sequence[Any]] = None) -> FlowProject:
+             steps: Optional[Sequence[Any]] = None, engine: Optional[str] = None) -> FlowProject:
     """Run the steps from ``start`` to ``stop``; a step whose inputs are unchanged since it last ran
     (and whose outputs exist) is skipped unless ``force``. Records are saved after every step. ``jobs``:
     cores the flow has to itself (g++ processes for csim builds). ``steps``: the pipeline of this run
     (default :data:`STEP_TABLE`): Steps, their names, or callables ``f(project, progress) -> project``,
-    e.g. ``[*STEP_TABLE[:3], my_check, *STEP_TABLE[3:]]``."""
+    e.g. ``[*STEP_TABLE[:3], my_check, *STEP_TABLE[3:]]``. ``engine``: the csim step's (see
+    :attr:`FlowProject.engine`)."""
     progress = progress or log_progress(log)
-    project = FlowProject.open(config, jobs=jobs, steps=steps)
+    project = FlowProject.open(config, jobs=jobs, steps=steps, engine=engine)
     selected = [project.step(name) for name in select_steps(start, stop, subset, project.step_table)]
     project.work_dir.mkdir(parents=True, exist_ok=True)
     for i, step in enumerate(selected, 1):

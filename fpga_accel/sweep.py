@@ -32,6 +32,8 @@ QUANTIZE_KEYS = {f.name for f in dataclasses.fields(QuantizeConfig)} - {"layers"
 CONVERT_KEYS = {f.name for f in dataclasses.fields(ConvertConfig)} - {"name", "output_dir", "verify_samples", "strict"}
 RESULT = "result.json"
 MAX_POINTS = 10_000
+SWEEP_ENGINES = ("emulator", "csim", "auto")
+"""``engine:`` of a sweep file (see :attr:`SweepSpec.engine`)."""
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -46,6 +48,10 @@ class SweepSpec:
     fixed: Dict[str, Any] = field(default_factory=dict)
     output_dir: Path = Path("sweeps")
     test_samples: int = 300
+    engine: str = "emulator"
+    """How each point's hardware accuracy is computed: "emulator" (no g++ compile; csim for a design the
+    emulator does not cover), "csim" (compile every point), or "auto" (csim on the first samples, checked).
+    A point built later is verified by csim then; results.csv's ``engine`` column says which computed it."""
 
     @classmethod
     def load(cls, path: "str | Path") -> "SweepSpec":
@@ -84,6 +90,8 @@ class SweepSpec:
         unknown = (set(self.grid) | set(self.fixed)) - QUANTIZE_KEYS - CONVERT_KEYS
         if unknown:
             raise ConfigError(f"unknown sweep keys {sorted(map(str, unknown))}; known: {sorted(QUANTIZE_KEYS | CONVERT_KEYS)}")
+        if self.engine not in SWEEP_ENGINES:
+            raise ConfigError(f"engine must be one of {', '.join(SWEEP_ENGINES)}, got {self.engine!r}")
         if isinstance(self.test_samples, bool) or not isinstance(self.test_samples, int) or self.test_samples < 1:
             raise ConfigError(f"test_samples must be a whole number >= 1, got {self.test_samples!r}")
         for path in (self.model, self.data):
@@ -159,7 +167,8 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
         convert=ConvertConfig(name="design", output_dir=out, verify_samples=0,
                               **{k: v for k, v in params.items() if k in CONVERT_KEYS}))
     try:
-        project = run_flow(config, stop="estimate", progress=log_progress(log, logging.DEBUG), jobs=csim_jobs)
+        project = run_flow(config, stop="estimate", progress=log_progress(log, logging.DEBUG), jobs=csim_jobs,
+                           engine=spec.engine)
     except FpgaAccelError as exc:  # the point's own settings fail (e.g. a model computing NaN): a result too
         result = {"id": out.name, "params": params, "failed": " ".join(str(exc).split())[:300],
                   "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid()}
@@ -178,7 +187,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
         "bit_exact": report["bit_exact"], "argmax_agreement": report["argmax_agreement"],
         "est_dsp": est["total"]["dsp"], "est_lut": est["total"]["lut"], "est_ff": est["total"]["ff"],
         "est_bram36": est["total"]["bram36"], "est_latency_ns": est["latency_ns"], "fits": est["fits"],
-        "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid(),
+        "engine": report.get("engine"), "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid(),
     }
     write_atomic(done, json.dumps(result, indent=2, sort_keys=True) + "\n")  # the point is finished exactly when this file appears
     return result
@@ -194,7 +203,7 @@ class SweepResult:
     plot: Optional[Path]
 
     COLUMNS = ("failed", "qkeras_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "est_dsp", "est_lut",
-               "est_ff", "est_bram36", "est_latency_ns", "board", "fits", "seconds")
+               "est_ff", "est_bram36", "est_latency_ns", "board", "fits", "engine", "seconds")
 
     def table_rows(self) -> List[Dict[str, Any]]:
         """One flat dict per point: its id, its parameters, then its results (the columns of results.csv)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fpga_accel as fa
 from fpga_accel.data import load_digits_split
 from conftest import free_port
 from fpga_accel.sweep import SweepSpec, run_sweep
@@ -127,3 +128,31 @@ def test_killed_worker_loses_nothing(inputs, tmp_path, dask_cluster):
     assert len(result.rows) == 8 and len({r["id"] for r in result.rows}) == 8
     assert len(list(spec.root.glob("points/*/result.json"))) == 8
     assert {r["worker_pid"] for r in result.rows} <= {w.pid for w in workers}
+
+
+def test_a_sweep_on_the_emulator_compiles_nothing_and_gives_csims_numbers(inputs, tmp_path, monkeypatch):
+    """engine: emulator (the default): every point's hardware accuracy without a g++ compile, the same
+    numbers csim gives for the same points (the two sweeps share nothing but the inputs)."""
+    grid = {"weight_bits": [3, 6], "io_type": ["io_parallel", "io_stream"]}
+    monkeypatch.setenv("FPGA_ACCEL_CACHE", str(tmp_path / "cache"))
+    emulated = run_sweep(SweepSpec(name="emu", model=inputs / "float.h5", data=inputs / "digits.npz",
+                                   output_dir=tmp_path / "out", grid=grid, test_samples=200))
+    assert not list((tmp_path / "cache").rglob("*.so"))  # nothing compiled
+    compiled = run_sweep(SweepSpec(name="csim", model=inputs / "float.h5", data=inputs / "digits.npz",
+                                   output_dir=tmp_path / "out", grid=grid, test_samples=200, engine="csim"))
+    assert list((tmp_path / "cache").rglob("*.so"))
+    by_params = {json_key(r["params"]): r for r in compiled.rows}
+    assert len(emulated.rows) == 4 and all(r["engine"] == "emulator" for r in emulated.rows)
+    assert all(r["engine"] == "csim" for r in compiled.rows)
+    for row in emulated.rows:
+        twin = by_params[json_key(row["params"])]
+        for key in ("csim_accuracy", "bit_exact", "argmax_agreement", "qkeras_accuracy"):
+            assert row[key] == twin[key], (row["params"], key)
+    with pytest.raises(fa.ConfigError, match="engine must be one of emulator, csim, auto"):
+        SweepSpec(name="x", model=inputs / "float.h5", data=inputs / "digits.npz", grid=grid, engine="gpu")
+
+
+def json_key(params):
+    import json
+
+    return json.dumps(params, sort_keys=True)
