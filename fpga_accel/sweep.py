@@ -137,8 +137,17 @@ def point_id(params: Mapping[str, Any], identity: str = "") -> str:
 
 
 def _size_tensorflow_threads(cores: int) -> None:
-    """A sweep worker has ``cores`` to itself: TensorFlow's thread pools follow (before its first op)."""
+    """A sweep worker has ``cores`` to itself: TensorFlow's thread pools follow (before its first op), and
+    so does BLAS, which the emulator's products use (two workers each running a BLAS pool of every core on
+    a 2-core machine made the emulator's small products several times slower: benchmarks/emulator.py)."""
     import tensorflow as tf
+
+    try:
+        from threadpoolctl import threadpool_limits  # scikit-learn's dependency, so always here
+
+        threadpool_limits(cores, user_api="blas")
+    except ImportError:  # pragma: no cover - only without scikit-learn
+        log.debug("threadpoolctl missing: BLAS keeps its own thread count")
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cores)
