@@ -103,7 +103,7 @@ class AgreementReport:
     def plot(self) -> Any:
         """A matplotlib Figure: per compared layer the share of samples csim matches bit for bit, the first
         diverging layer in red (matplotlib imported here; no backend is chosen)."""
-        from .analysis.profile import plot_agreement
+        from .analysis.agreement_plot import plot_agreement
 
         return plot_agreement(self)
 

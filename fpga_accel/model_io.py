@@ -366,6 +366,18 @@ def ends_in_softmax(model: Any) -> bool:
     return logits_layer(model) is not None
 
 
+def strip_softmax(model: Any) -> Any:
+    """The model without its final softmax layer (``softmax='host'``: the host applies it to the design's
+    outputs)."""
+    keras = keras_module()
+    last = model.layers[-1]
+    if not ends_in_softmax(model):
+        raise ConfigError("softmax='host' but the model does not end in a softmax layer")
+    if type(last).__name__ not in ("Softmax", "Activation", "QActivation"):
+        raise ConfigError(f"softmax inside {last.name}: put it in its own Activation layer to run it on the host")
+    return keras.Model(model.inputs, model.layers[-2].output, name=model.name)
+
+
 @dataclass(frozen=True)
 class LogitsLocation:
     """Where a softmax-ending model's logits (its pre-softmax tensor) live."""

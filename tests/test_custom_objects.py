@@ -51,6 +51,19 @@ _register_with_hls4ml()
 '''
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _hls4ml_as_it_was():
+    """The user module registers its layer with hls4ml for the process, as a user's would; hls4ml's handler
+    table is put back after this file so later tests (test_layer_support's census of what hls4ml parses)
+    see hls4ml's own."""
+    from hls4ml.converters.keras_v2_to_hls import layer_handlers
+
+    before = dict(layer_handlers)
+    yield
+    layer_handlers.clear()
+    layer_handlers.update(before)
+
+
 def write_module(folder, with_dict=True):
     path = folder / "my_layers.py"
     path.write_text(LAYER_SOURCE + ('custom_objects = {"ScaledDense": ScaledDense}\n' if with_dict else ""))

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from .agreement_plot import plot_agreement
 
 log = logging.getLogger(__name__)
 
@@ -154,29 +155,4 @@ def profile(design_or_project: Any, x: Any, engine: str | None = None) -> Any:
         _draw(ax, p)
     fig.suptitle(f"{_as_design(design_or_project).name}: values against their types", fontsize=9)
     fig.profiles = profiles  # type: ignore[attr-defined]
-    return fig
-
-
-def plot_agreement(report: Any) -> Any:
-    """csim vs reference per layer: the share of samples bit-exact, the first diverging layer in red."""
-    import matplotlib.figure
-
-    rows = report.rows()
-    fig = matplotlib.figure.Figure(figsize=(6.4, 0.3 * max(len(rows), 1) + 1.2), layout="constrained")
-    ax = fig.subplots()
-    if not rows:  # bit-exact: no layer was traced
-        ax.barh(["outputs"], [report.bit_exact], color="C2")
-    else:
-        names = [r["layer"] for r in rows]
-        colors = ["C3" if r["first_diverging"] else "C0" for r in rows]
-        bars = ax.barh(names, [r["bit_exact"] for r in rows], color=colors)
-        for bar, r in zip(bars, rows):
-            bar.set_gid("first-diverging" if r["first_diverging"] else None)
-        ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of samples bit-exact (csim vs reference)")
-    title = f"bit-exact {report.bit_exact:.1%} of {report.n_samples} samples"
-    if report.first_divergent_layer:
-        title += f"; first diverging layer: {report.first_divergent_layer}"
-    ax.set_title(title, fontsize=9)
     return fig

@@ -40,13 +40,12 @@ def rebuild_hls_model(design: Any) -> Any:
     import hls4ml
 
     from ..exact_types import exact_flows
-    from ..model_io import load_model
-    from ..stages.convert import _strip_softmax
+    from ..model_io import load_model, strip_softmax
 
     cfg = _read_config(design.root / "hls4ml_config.yml")
     model = load_model(design.layout.keras_model)
     if design.host_softmax:
-        model = _strip_softmax(model)
+        model = strip_softmax(model)
     accel = cfg.get("AcceleratorConfig") or {}
     backend = cfg.get("Backend", "VivadoAccelerator")
     with exact_flows(backend) as flows:

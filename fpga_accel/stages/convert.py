@@ -32,9 +32,9 @@ from ..hls import multi_io
 from ..hls.layers import layer_table
 from ..hls.multi_io import first_ports_only
 from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_bound, input_layer_names, input_shape,
-                            keras_module, output_shape, port_shapes, quantizer_of)
+                            output_shape, port_shapes, quantizer_of)
 from ..layout import META_FORMAT, stream_length, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
-from ..model_io import activation_name, ends_in_softmax, model_hash
+from ..model_io import activation_name, ends_in_softmax, model_hash, strip_softmax
 from ..quantizer_types import type_string
 from ..design import Design
 from ..runtime.validate import random_inputs
@@ -121,16 +121,6 @@ def wide_input_precision(calibration: np.ndarray | None) -> str:
 def _base_reuse(config: ConvertConfig) -> int:
     """The reuse factor every layer starts from (auto starts at 1 and steps up per layer)."""
     return 1 if config.auto_reuse else int(config.reuse_factor)
-
-
-def _strip_softmax(model: Any) -> Any:
-    keras = keras_module()
-    last = model.layers[-1]
-    if not ends_in_softmax(model):
-        raise ConfigError("softmax='host' but the model does not end in a softmax layer")
-    if type(last).__name__ not in ("Softmax", "Activation", "QActivation"):
-        raise ConfigError(f"softmax inside {last.name}: put it in its own Activation layer to run it on the host")
-    return keras.Model(model.inputs, model.layers[-2].output, name=model.name)
 
 
 def hls_config(model: Any, config: ConvertConfig, input_precision: str,
@@ -272,7 +262,7 @@ def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) 
                              f"{int(np.argmax(bad))}: it would size the input type wrongly")
     reference = model
     if config.softmax is SoftmaxMode.host:
-        model = _strip_softmax(model)
+        model = strip_softmax(model)
 
     quantizer_type = input_quantizer_precision(model)
     input_precision = config.input_precision or (quantizer_type if _has_layers_after_input_quantizer(model) else None)
