@@ -432,6 +432,15 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return _outcome(EXIT_DOES_NOT_FIT) if est.verdict == "DOES NOT FIT" else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .analysis.design_report import design_report
+    from .design import Design
+
+    report = design_report(Design(args.project))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+    return 0
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     try:
         import matplotlib
@@ -692,6 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _trust_flag(p)
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("report", help="estimate beside the build's reports (HLS C-synthesis, Vivado) and the "
+                                      "convert-time csim verdict, with the estimate's error on this design")
+    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("profile", help="per layer: weights and activations on --input against the layer's type "
                                        "(PNG/SVG figure)")
