@@ -1,7 +1,7 @@
 """The one activation-class table: which Keras layers are an activation, what hls4ml calls the node each
 becomes, and which hls4ml layer class that node is built as.
 
-``design`` (pairing Keras layers with csim nodes) and ``hls4ml_keras3`` (splitting a layer's
+``design`` (pairing Keras layers with csim nodes) and ``hls.keras3`` (splitting a layer's
 ``activation`` into its own node as hls4ml's Keras-2 parser does) both read it, so they cannot disagree;
 ``tests/test_activations.py`` checks it against hls4ml's own ``layer_map`` and activation handlers.
 """

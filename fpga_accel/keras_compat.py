@@ -182,7 +182,7 @@ def hls4ml_handler_changes() -> dict[str, Any]:
     norms), as ``fpga_accel.hls.boundary`` changes; none on Keras 2, where hls4ml's own parser handles QKeras."""
     if not is_keras3():
         return {}
-    from .hls4ml_keras3 import handler_changes
+    from .hls.keras3 import handler_changes
 
     return handler_changes()
 
@@ -200,7 +200,7 @@ def hls4ml_parsing() -> Iterator[None]:
 def hls4ml_supported_layers() -> set[str]:
     """Keras layer class names hls4ml 1.3 converts on the installed stack."""
     if is_keras3():
-        from .hls4ml_keras3 import supported_layer_names
+        from .hls.keras3 import supported_layer_names
 
         return supported_layer_names()
     from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers

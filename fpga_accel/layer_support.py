@@ -2,7 +2,7 @@
 
 One table, :data:`TABLE`, keyed by the Keras class name hls4ml's parser dispatches on:
 
-- **exact**: a type rule (``fpga_accel.exact_types``, or hls4ml's own inference where it is exact) makes
+- **exact**: a type rule (``fpga_accel.hls.exact_types``, or hls4ml's own inference where it is exact) makes
   csim compute what QKeras computes, bit for bit;
 - **refused**: hls4ml 1.3 cannot compute it (a C++ compile error, a crash, a wrong number): convert stops
   *before* hls4ml writes C++, naming the layer and the reason, unless ``allow_inexact``;

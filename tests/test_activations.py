@@ -1,7 +1,8 @@
 """The one activation-class table agrees with hls4ml 1.3 itself, and both its readers use it."""
 from __future__ import annotations
 
-from fpga_accel import activations, design, hls4ml_keras3
+from fpga_accel import activations, design
+from fpga_accel.hls import keras3 as hls4ml_keras3
 
 
 def test_the_table_is_hls4mls_own_mapping():

@@ -1,4 +1,4 @@
-"""The type rules of fpga_accel.exact_types, and convert's verdict, refusals and float-model sizing."""
+"""The type rules of fpga_accel.hls.exact_types, and convert's verdict, refusals and float-model sizing."""
 from __future__ import annotations
 
 import json
@@ -25,7 +25,7 @@ def _values(precision, n=4096, seed=0):
     np.array([2.0 ** 18, -(2.0 ** 20)]), np.array([0.0, 0.0]), np.array([-0.75, 0.3125]),
 ])
 def test_exact_type_holds_every_value_exactly_and_is_minimal(values):
-    from fpga_accel.exact_types import exact_type
+    from fpga_accel.hls.exact_types import exact_type
 
     t = exact_type(values)
     frac = t.width - t.integer
@@ -38,7 +38,7 @@ def test_exact_type_holds_every_value_exactly_and_is_minimal(values):
 
 
 def test_exact_type_refuses_values_off_any_short_grid():
-    from fpga_accel.exact_types import exact_type
+    from fpga_accel.hls.exact_types import exact_type
 
     assert exact_type(np.array([0.1], dtype=np.float32), max_fraction=16) is None
 
@@ -53,7 +53,7 @@ def test_sum_type_never_rounds_or_overflows(x, w, n, bias):
     """Worst-case sums of random on-grid operands are held exactly by the derived accumulator."""
     from hls4ml.model.types import FixedPrecisionType
 
-    from fpga_accel.exact_types import sum_type
+    from fpga_accel.hls.exact_types import sum_type
 
     acc = sum_type(x, w, n, bias)
     xs = _values(FixedPrecisionType(*x), n * 64).reshape(64, n)
@@ -76,13 +76,13 @@ def test_sum_type_never_rounds_or_overflows(x, w, n, bias):
     ({"bits": 6, "integer": 1, "keep_negative": True, "symmetric": 1, "alpha": 1}, "fixed<6,2,RND_CONV,SAT_SYM>"),
 ])
 def test_quantized_bits_activation_type_is_the_quantizer(config, expected):
-    from fpga_accel.exact_types import quantized_bits_type
+    from fpga_accel.hls.exact_types import quantized_bits_type
 
     assert str(quantized_bits_type(config)).replace(",0>", ">") == expected
 
 
 def test_quantized_bits_with_data_dependent_alpha_has_no_type():
-    from fpga_accel.exact_types import quantized_bits_type
+    from fpga_accel.hls.exact_types import quantized_bits_type
 
     assert quantized_bits_type({"bits": 4, "integer": 0, "alpha": "auto"}) is None
 
@@ -192,7 +192,7 @@ def test_every_quantizer_without_an_exact_counterpart_is_named():
     from qkeras import QActivation, quantized_bits, quantized_relu
     from tensorflow import keras
 
-    from fpga_accel.exact_types import inexact_layers
+    from fpga_accel.hls.exact_types import inexact_layers
 
     inp = keras.Input((4,))
     t = QActivation(quantized_relu(4, 1, relu_upper_bound=1.0), name="bounded")(inp)

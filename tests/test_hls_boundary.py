@@ -56,7 +56,7 @@ def test_a_pass_renamed_upstream_stops_conversion_naming_it(tmp_path, monkeypatc
 
 def test_a_missing_flow_pass_or_handler_is_named(monkeypatch):
     """Each kind of thing the boundary touches, taken away in a copy of hls4ml's registry."""
-    from fpga_accel.exact_types import hls4ml_changes
+    from fpga_accel.hls.exact_types import hls4ml_changes
 
     changes = hls4ml_changes("VivadoAccelerator")
     monkeypatch.delitem(boundary.flow_registry(), "vivado:optimize")  # required by fpga_accel's flow
@@ -127,7 +127,7 @@ def test_a_dynamic_flow_loses_passes_for_the_duration_only(monkeypatch):
 
 
 def test_everything_is_put_back_when_the_conversion_fails():
-    from fpga_accel.exact_types import hls4ml_changes
+    from fpga_accel.hls.exact_types import hls4ml_changes
 
     before = _hls4ml_state()
     with pytest.raises(RuntimeError, match="inside"):

@@ -3,7 +3,11 @@
 - :mod:`.boundary` — the one context manager through which hls4ml's flows, passes and layer-handler
   registries are changed (checked first, restored on exit), and the supported-version check;
 - :mod:`.probe` — the affine map a Keras (Q)BatchNormalization computes, probed from the live layer;
-- :mod:`.layers` — the description of a converted layer that fpga_accel.json and the estimator read.
+- :mod:`.layers` — the description of a converted layer that fpga_accel.json and the estimator read;
+- :mod:`.exact_types` — every HLS type derived from the quantizers, as one hls4ml pass in its own flow;
+- :mod:`.keras3` — hls4ml's missing QKeras handlers for its Keras-3 parser;
+- :mod:`.multi_io` — the generated AXI wrapper, bridge and hls::axis wrapper rewritten for several ports;
+- :mod:`.rebuild` — hls4ml's ModelGraph of a written project, rebuilt on demand (``Design.hls_model``).
 
 Nothing here imports a pipeline stage, so both the convert stage and ``analysis`` can import it.
 """

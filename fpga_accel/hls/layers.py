@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exact_types import type_rules
+from .exact_types import type_rules
 
 HW_ATTRS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
             "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "strategy", "table_size")

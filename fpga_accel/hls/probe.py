@@ -2,7 +2,7 @@
 
 Why: QKeras quantizes gamma, beta, mean and variance its own way, so the map hls4ml derives from the
 layer's weights is not the one Keras computes. The layer handlers of both Keras stacks (``exact_types``
-on Keras 2, ``hls4ml_keras3`` on Keras 3) set the node's scale and bias from this probe instead.
+on Keras 2, ``hls.keras3`` on Keras 3) set the node's scale and bias from this probe instead.
 """
 from __future__ import annotations
 

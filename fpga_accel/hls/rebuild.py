@@ -39,7 +39,7 @@ def rebuild_hls_model(design: Any) -> Any:
     """The hls4ml ``ModelGraph`` of ``design`` (a :class:`fpga_accel.Design`), checked against its record."""
     import hls4ml
 
-    from ..exact_types import exact_flows
+    from .exact_types import exact_flows
     from ..model_io import load_model, strip_softmax
 
     cfg = _read_config(design.root / "hls4ml_config.yml")

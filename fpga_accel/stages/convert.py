@@ -2,7 +2,7 @@
 
 The design's input type is the model's input quantizer (same grid, convergent rounding, saturation), else
 a 32-bit type sized from calibration data, with a warning naming it. Every other type is derived from
-the quantizers by the passes of ``fpga_accel.exact_types``, run inside hls4ml's own flow.
+the quantizers by the passes of ``fpga_accel.hls.exact_types``, run inside hls4ml's own flow.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from ..batchnorm_fold import refold
 from ..boards import Board, get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, Hls4mlChangedError, InputError, NotExactError
-from ..exact_types import exact_flows, inexact_layers, uncovered_layers
+from ..hls.exact_types import exact_flows, inexact_layers, uncovered_layers
 from ..layer_support import assess, check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io

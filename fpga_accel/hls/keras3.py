@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations
+from .. import activations
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _keras2_nodes(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[A
 
 
 def _probe_batchnorm(layer: Any, nodes: tuple[dict[str, Any], ...], in_tensors: Sequence[Any]) -> None:
-    from .hls.probe import affine_probe
+    from .probe import affine_probe
 
     for node in nodes:
         if node.get("class_name") in BATCHNORM_CLASSES:
@@ -99,7 +99,7 @@ def handler_changes() -> dict[str, Any]:
     undone by ``fpga_accel.hls.boundary``; Keras 3 stack only): one per QKeras layer class (hls4ml has
     none of its own for most, so none is required) and Keras' BatchNormalization (hls4ml 1.3 has none:
     its Keras-2 handler runs, probing added). The Keras-2 handlers they fall back to are checked by name."""
-    from .hls.boundary import HandlerChange
+    from .boundary import HandlerChange
 
     changes = {}
     for cls in _qkeras_layer_classes():

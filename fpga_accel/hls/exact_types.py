@@ -35,7 +35,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .hls.probe import affine_probe
+from .probe import affine_probe
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def _exact_weights(node: Any) -> None:
     """Power-of-two and binary weights → the exact fixed/int type of their values (ordinary products)."""
     from hls4ml.model.types import ExponentPrecisionType, IntegerPrecisionType, XnorPrecisionType
 
-    from .quantizer_types import fixed_type, holds
+    from ..quantizer_types import fixed_type, holds
 
     for name, var in list(node.weights.items()):
         precision = var.type.precision
@@ -286,13 +286,13 @@ def _derive_affine(node: Any) -> bool:
 def quantized_bits_type(config: dict[str, Any]) -> Any | None:
     """The HLS type whose cast *is* QKeras' quantized_bits (alpha 1): its grid, round half to even,
     saturation (symmetric when QKeras' is), for any integer bits (``fpga_accel.quantizer_types``)."""
-    from .quantizer_types import fixed_type
+    from ..quantizer_types import fixed_type
 
     return fixed_type({"class_name": "quantized_bits", "config": config})
 
 
 def _derive_activation(node: Any) -> bool:
-    from .quantizer_types import fixed_type
+    from ..quantizer_types import fixed_type
 
     quantizer = node.get_attr("activation_quantizer") or {}
     if quantizer.get("class_name") in ("linear", "quantized_relu"):  # 'linear': hls4ml's quantized_bits
@@ -455,7 +455,7 @@ def derive_types(model: Any) -> list[str]:
 
 def _activation_quantizer(layer: Any) -> Any:
     """The quantizer a QKeras layer applies to its output (QActivation's, or an activation argument)."""
-    from .keras_compat import quantizer_of
+    from ..keras_compat import quantizer_of
 
     q = quantizer_of(layer) if type(layer).__name__ == "QActivation" else getattr(layer, "activation", None)
     if isinstance(q, str):
@@ -467,7 +467,7 @@ def _activation_quantizer(layer: Any) -> Any:
 
 def inexact_layers(model: Any) -> list[str]:
     """Layers whose QKeras arithmetic hls4ml 1.3 has no exact counterpart for, each with the reason."""
-    from .quantizer_types import HLS4ML_ACTIVATION_QUANTIZERS, unmatched_reason
+    from ..quantizer_types import HLS4ML_ACTIVATION_QUANTIZERS, unmatched_reason
 
     found = []
     for layer in model.layers:
@@ -542,7 +542,7 @@ def _probed_batchnorm(original: Any) -> Any:
     """hls4ml's Keras-2 (Q)BatchNormalization handler, with the node's scale and bias set to the map the
     Keras layer computes (QKeras quantizes gamma/beta/mean/variance its own way), at parse time so that
     every hls4ml fusion afterwards (alpha factorisation, consecutive BNs) composes with it."""
-    from .errors import Hls4mlChangedError
+    from ..errors import Hls4mlChangedError
 
     def probed(keras_layer: Any, input_names: Any, input_shapes: Any, reader: Any) -> Any:
         layer, shape = original(keras_layer, input_names, input_shapes, reader)
@@ -560,9 +560,9 @@ def _probed_batchnorm(original: Any) -> Any:
 def hls4ml_changes(backend: str) -> Any:
     """Everything fpga_accel changes in hls4ml to convert exactly (see :mod:`fpga_accel.hls.boundary`):
     the exact-types pass in its flow, the passes in ``_REPLACED_HLS4ML_PASSES`` out of theirs, batch norms
-    probed (Keras 2 here, Keras 3 in ``hls4ml_keras3``) and the Keras-3 QKeras handlers."""
-    from .hls.boundary import Changes, HandlerChange
-    from .keras_compat import hls4ml_handler_changes, is_keras3
+    probed (Keras 2 here, Keras 3 in ``hls.keras3``) and the Keras-3 QKeras handlers."""
+    from .boundary import Changes, HandlerChange
+    from ..keras_compat import hls4ml_handler_changes, is_keras3
 
     keras2 = {} if is_keras3() else {cls: HandlerChange(_probed_batchnorm)
                                      for cls in ("BatchNormalization", "QBatchNormalization")}
@@ -577,7 +577,7 @@ def exact_flows(backend: str) -> Iterator[list[str]]:
     :func:`hls4ml_changes` says for the duration (checked first; hls4ml's own objects back on exit)."""
     import hls4ml
 
-    from .hls.boundary import patched
+    from .boundary import patched
 
     with patched(hls4ml_changes(backend)):
         yield [FLOW, hls4ml.backends.get_backend(backend).get_default_flow()]
