@@ -79,7 +79,7 @@ def _model(seed: int = 0):
 def test_refold_writes_the_weights_qkeras_computes_with() -> None:
     import hls4ml
 
-    from fpga_accel.batchnorm_fold import qkeras_folded, refold
+    from fpga_accel.hls.batchnorm_fold import qkeras_folded, refold
     from fpga_accel.keras_compat import hls4ml_parsing
 
     model = _model()

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..batchnorm_fold import refold
-from ..boards import Board, get_board
+from ..hls.batchnorm_fold import refold
+from ..hls.generated import check_bridge, fix_output_dir, set_part
+from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
-from ..errors import ConfigError, Hls4mlChangedError, InputError, NotExactError
+from ..errors import ConfigError, InputError, NotExactError
 from ..hls.exact_types import exact_flows, inexact_layers, uncovered_layers
 from ..layer_support import assess, check_layers
 from ..float_ranges import float_precisions, integer_bits, is_float_model
@@ -336,8 +337,8 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
             multi_io.rewrite(ProjectLayout(staging, config.name), multi_io.ports_of(hls_model), config.io_type.value)
         else:
             hls_model.write()
-        _check_bridge(ProjectLayout(staging, config.name))
-        _set_part(staging, get_board(config.board))
+        check_bridge(ProjectLayout(staging, config.name))
+        set_part(staging, get_board(config.board))
         reference.save(str(ProjectLayout(staging, config.name).keras_model), include_optimizer=False)
         meta = _meta(hls_model, reference, model, config, cfg, input_precision, searched)
         meta.write(staging)
@@ -345,7 +346,7 @@ def _write_project(model: Any, reference: Any, cfg: dict[str, Any], config: Conv
             with Design(staging, jobs=jobs) as design:
                 meta.fidelity = check(design, meta)
             meta.write(staging)
-        _fix_output_dir(staging, root)
+        fix_output_dir(staging, root)
         replace_dir(staging, root)
     finally:
         if staging.exists():
@@ -364,41 +365,6 @@ def _check_reuse_applied(hls_model: Any, config: ConvertConfig) -> None:
                 and int(applied) != setting.reuse_factor:
             raise ConfigError(f"layer {node.name}: hls4ml replaced reuse factor {setting.reuse_factor} by {applied}; "
                               "give one it can use")
-
-
-def _check_bridge(layout: ProjectLayout) -> None:
-    """hls4ml 1.3 rewrites every line of the csim bridge that contains ``NAME(`` into the AXI call, so a
-    name that ends another identifier there (``d`` in ``std(``, ``t`` in ``collect(``...) breaks the C++."""
-    name = layout.project_name
-    clashes = [line.strip() for line in layout.bridge_cpp.read_text().splitlines() if f"{name}_axi(" in line]
-    if len(clashes) > 2:  # the float and the double wrapper each call the AXI top once
-        raise ConfigError(f"project name {name!r} clashes with code in hls4ml's generated bridge (hls4ml 1.3 "
-                          f"rewrites every line containing '{name}('); choose a longer, more specific name")
-
-
-def _set_part(staging: Path, board: Board) -> None:
-    """hls4ml's accelerator backend takes the part from its own board list, so a board it does not know is
-    written with its pynq-z2 template's part: put the board's part into the two files that name it for the
-    HLS tool (project.tcl, hls4ml_config.yml). Each must name hls4ml's part exactly once, else hls4ml changed
-    how it writes them and we refuse rather than synthesize for the wrong chip."""
-    if board.hls4ml_board is not None:
-        return
-    template_part = get_board(board.hls4ml_template).part
-    for name, old, new in (("project.tcl", f'set part "{template_part}"', f'set part "{board.part}"'),
-                           ("hls4ml_config.yml", f"Part: {template_part}", f"Part: {board.part}")):
-        path = staging / name
-        text = path.read_text()
-        if text.count(old) != 1:
-            raise Hls4mlChangedError(f"{name} no longer names the part as {old!r} once; cannot set board "
-                                     f"{board.name!r}'s part {board.part}")
-        path.write_text(text.replace(old, new))
-
-
-def _fix_output_dir(staging: Path, root: Path) -> None:
-    """hls4ml records its output folder in hls4ml_config.yml: name the final one, not the staging one."""
-    config_file = staging / "hls4ml_config.yml"
-    if config_file.is_file():
-        config_file.write_text(config_file.read_text().replace(str(staging), str(root.resolve())))
 
 
 def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed: int = 0) -> tuple[np.ndarray, str]:

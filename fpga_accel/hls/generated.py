@@ -1,0 +1,51 @@
+"""Edits of the text hls4ml 1.3 generates, each checked against what it expects to find.
+
+Why here: hls4ml writes the project (C++ bridge, project.tcl, hls4ml_config.yml) and some of it is not
+what the design needs — a project name that clashes with the bridge's own code, the part of a board hls4ml
+does not know, the staging folder's path. These are the only places convert touches hls4ml's generated
+text (the multi-port wrapper: :mod:`.multi_io`); each refuses when the text is not as hls4ml 1.3 writes it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..boards import Board, get_board
+from ..errors import ConfigError, Hls4mlChangedError
+from ..layout import ProjectLayout
+
+__all__ = ["check_bridge", "fix_output_dir", "set_part"]
+
+
+def check_bridge(layout: ProjectLayout) -> None:
+    """hls4ml 1.3 rewrites every line of the csim bridge that contains ``NAME(`` into the AXI call, so a
+    name that ends another identifier there (``d`` in ``std(``, ``t`` in ``collect(``...) breaks the C++."""
+    name = layout.project_name
+    clashes = [line.strip() for line in layout.bridge_cpp.read_text().splitlines() if f"{name}_axi(" in line]
+    if len(clashes) > 2:  # the float and the double wrapper each call the AXI top once
+        raise ConfigError(f"project name {name!r} clashes with code in hls4ml's generated bridge (hls4ml 1.3 "
+                          f"rewrites every line containing '{name}('); choose a longer, more specific name")
+
+
+def set_part(staging: Path, board: Board) -> None:
+    """hls4ml's accelerator backend takes the part from its own board list, so a board it does not know is
+    written with its pynq-z2 template's part: put the board's part into the two files that name it for the
+    HLS tool (project.tcl, hls4ml_config.yml). Each must name hls4ml's part exactly once, else hls4ml changed
+    how it writes them and we refuse rather than synthesize for the wrong chip."""
+    if board.hls4ml_board is not None:
+        return
+    template_part = get_board(board.hls4ml_template).part
+    for name, old, new in (("project.tcl", f'set part "{template_part}"', f'set part "{board.part}"'),
+                           ("hls4ml_config.yml", f"Part: {template_part}", f"Part: {board.part}")):
+        path = staging / name
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise Hls4mlChangedError(f"{name} no longer names the part as {old!r} once; cannot set board "
+                                     f"{board.name!r}'s part {board.part}")
+        path.write_text(text.replace(old, new))
+
+
+def fix_output_dir(staging: Path, root: Path) -> None:
+    """hls4ml records its output folder in hls4ml_config.yml: name the final one, not the staging one."""
+    config_file = staging / "hls4ml_config.yml"
+    if config_file.is_file():
+        config_file.write_text(config_file.read_text().replace(str(staging), str(root.resolve())))
