@@ -13,7 +13,7 @@ from fpga_accel.errors import ConfigError
 import fpga_accel as fa
 from fpga_accel.analysis.estimate import (estimate, estimate_layer, estimate_layers,
                                           layer_terms, load_constants)
-from fpga_accel.analysis.hls4ml_project import read_hls4ml_project
+from fpga_accel.hls.foreign_project import read_hls4ml_project
 from fpga_accel.analysis.weight_stats import weight_stats
 from fpga_accel.boards import get_board
 from models import qmlp

@@ -13,7 +13,7 @@ import pytest
 
 import fpga_accel as fa
 from fpga_accel.analysis.estimate import FREE_CLASSES, estimate_layers, precision_bits
-from fpga_accel.analysis.hls4ml_project import c_int, from_model, read_hls4ml_project
+from fpga_accel.hls.foreign_project import c_int, from_model, read_hls4ml_project
 from fpga_accel.analysis.weight_stats import UnknownType, hls_type, type_problem, weight_stats
 from fpga_accel.boards import get_board
 from models import float_mlp, qcnn, qcnn_mixed, qmlp

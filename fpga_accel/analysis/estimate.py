@@ -2,7 +2,7 @@
 
 Read-only and numpy-free: works from per-layer records (sizes, operand types, reuse factor, strategy,
 weight statistics) — those a converted project stores in ``fpga_accel.json``, those
-:mod:`fpga_accel.analysis.hls4ml_project` parses from any hls4ml project, or those of the calibration set.
+:mod:`fpga_accel.hls.foreign_project` parses from any hls4ml project, or those of the calibration set.
 
 The model is analytical and explainable per layer: every layer is broken into *terms* (a count of things
 HLS builds, e.g. "LUT-built constant products' adders × input bits", "FIFO channels deeper than 32 words"),
@@ -819,7 +819,7 @@ def estimate(design: Any = None, board: Optional[str] = None, figure: str = "syn
     ``board`` is the board to check against; ``part`` (default: the project's, else the board's) picks
     the DSP family (7-series or UltraScale), which changes how many registers HLS puts around DSPs.
     """
-    from .hls4ml_project import read_design  # local: keeps this module free of the parser
+    from ..hls.foreign_project import read_design  # local: keeps this module free of the parser
 
     meta = read_design(design, model=model, config=config)
     b = get_board(board or meta.get("board") or "pynq-z2")

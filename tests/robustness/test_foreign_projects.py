@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import fpga_accel as fa
-from fpga_accel.analysis.hls4ml_project import read_hls4ml_project
+from fpga_accel.hls.foreign_project import read_hls4ml_project
 from robustness_helpers import run_cli
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "hls4ml_06_project"

@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
 from ..runtime.hls_text import c_int, config_structs, follow_typedefs
-from .scope import project_scope_problem
-from .weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
+from ..analysis.scope import project_scope_problem
+from ..analysis.weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
 
 __all__ = ["read_design", "read_hls4ml_project", "from_model", "c_int"]
 
@@ -316,7 +316,7 @@ def from_model(model: Any, config: Union[None, str, Path, Mapping[str, Any]] = N
 
     import yaml
 
-    from ..hls.layers import layer_table
+    from .layers import layer_table
     from ..model_io import load_model
 
     cfg: Dict[str, Any] = {}
