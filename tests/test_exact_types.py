@@ -203,3 +203,40 @@ def test_every_quantizer_without_an_exact_counterpart_is_named():
     t = QActivation(quantized_bits(6, 2, alpha=1), name="bits")(t)
     found = inexact_layers(keras.Model(inp, t))
     assert [reason.split(":")[0] for reason in found] == ["bounded", "batch_alpha", "stochastic", "leaky"]
+
+
+def _merge_model(op: str):
+    """Two quantized branches of different types (ufixed<6,2>, fixed<8,4>) merged by ``op``."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    inp = tf.keras.Input((6,))
+    q = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1))
+    a = QActivation(quantized_relu(6, 2), name="a")(QDense(4, **q)(inp))
+    b = QActivation(quantized_bits(8, 3, alpha=1), name="b")(QDense(4, **q)(inp))
+    merged = getattr(tf.keras.layers, op)(name="merged")([a, b])
+    return tf.keras.Model(inp, QDense(2, **q)(merged))
+
+
+@pytest.mark.parametrize("op, width, integer", [
+    ("Add", 9, 5), ("Subtract", 9, 5), ("Multiply", 14, 6), ("Maximum", 8, 4), ("Minimum", 8, 4),
+])
+def test_merges_of_two_get_a_type_holding_every_result(op, width, integer):
+    """The type rule's result type holds every value of ``a op b`` for ``a`` on ufixed<6,2>'s grid and ``b``
+    on fixed<8,4>'s (checked over both grids), and is recorded as a rule, not left to hls4ml's default."""
+    from hls4ml.model.types import FixedPrecisionType
+
+    from fpga_accel.stages.convert import probe_layers
+
+    records = {r["name"]: r for r in probe_layers(_merge_model(op), fa.ConvertConfig(name="m", io_type="io_parallel"))}
+    result = records["merged"]["types"]["result_t"]
+    assert result["precision"].startswith(f"fixed<{width},{integer},") and result["rule"] != "hls4ml's inference"
+    fn = {"Add": np.add, "Subtract": np.subtract, "Multiply": np.multiply, "Maximum": np.maximum,
+          "Minimum": np.minimum}[op]
+    a = np.arange(0, 64) / 16.0  # every ufixed<6,2> value
+    b = np.arange(-128, 128) / 16.0  # every fixed<8,4> value
+    values = fn(a[:, None], b[None, :]).ravel()
+    t = FixedPrecisionType(width, integer, True)
+    frac = t.width - t.integer
+    assert values.min() >= -(2.0 ** (t.integer - 1)) and values.max() <= 2.0 ** (t.integer - 1) - 2.0 ** -frac
+    assert np.all(np.ldexp(values, frac) == np.round(np.ldexp(values, frac)))

@@ -18,6 +18,8 @@ computes in float32:
   kept to 24 fraction bits, and a result type wide enough for the product and the sum;
 - **binary activations**: QKeras' ``binary_tanh`` maps 0 to −1 while hls4ml's maps it to +1; the
   preceding sum's bias is lowered by one step of its own grid, which moves exactly the ties;
+- **merges** of two tensors (Add, Subtract, Multiply, Maximum, Minimum, Average) get the type that holds
+  every result: a carry bit for sums, the full width for products, never hls4ml's default precision;
 - **average pooling** keeps the bits the division by a power of two adds;
 - **softmax** gets tables sized from the logits type (one exp entry per representable ``x_max − x``).
 
@@ -346,6 +348,32 @@ def _derive_average(node: Any) -> bool:
     return True
 
 
+MERGE_OPS = ("add", "subtract", "multiply", "maximum", "minimum")
+"""Two-input merges whose exact result type follows from the inputs' types (hls4ml's own rules, minus the
+default-precision fallback and the maximum-precision clipping, either of which would round or wrap)."""
+
+
+def _derive_merge(node: Any, op: str) -> bool:
+    """Add/Subtract: one more integer bit than the wider input (a sign bit more for an unsigned input beside a
+    signed one), the finer fraction; Multiply: the full product; Maximum/Minimum: a type holding both inputs."""
+    inputs = [_as_fixed(node.get_input_variable(name).type.precision) for name in node.inputs]
+    if len(inputs) != 2 or any(x is None for x in inputs) or not _configured_auto(node, "result_t"):
+        return False
+    (w1, i1, s1), (w2, i2, s2) = inputs  # type: ignore[misc]
+    signed = s1 or s2 or op == "subtract"
+    if op == "multiply":
+        _set_type(node, "result_t", _fixed(w1 + w2, i1 + i2, s1 or s2), "product of two: the full width")
+        return True
+    integer = max(i1 + (signed and not s1), i2 + (signed and not s2))
+    rule = "a type holding both inputs"
+    if op in ("add", "subtract"):
+        integer += 1
+        rule = "sum of two: the wider input + one carry bit"
+    fraction = max(w1 - i1, w2 - i2)
+    _set_type(node, "result_t", _fixed(integer + fraction, integer, signed), rule)
+    return True
+
+
 def _derive_passthrough(node: Any) -> bool:
     """Reshape, Flatten, Clone, padding, Transpose...: values move, so the input's type carries over."""
     if _configured_auto(node, "result_t"):
@@ -436,6 +464,8 @@ def derive_types(model: Any) -> list[str]:
             done = _derive_pooling(node)
         elif cls == "Merge" and str(node.get_attr("op", "")).lower() == "average":
             done = _derive_average(node)
+        elif cls == "Merge" and str(node.get_attr("op", "")).lower() in MERGE_OPS:
+            done = _derive_merge(node, str(node.get_attr("op")).lower())
         elif cls == "Softmax":
             done = _derive_softmax(node)
         elif cls in ("Reshape", "Transpose", "Clone", "ZeroPadding1D", "ZeroPadding2D", "Resize", "Repack"):
