@@ -104,18 +104,20 @@ def _quantizer_precision(first: Any) -> str | None:
     return None
 
 
-def float_input_parts(model: Any) -> list[str]:
+def float_input_parts(model: Any, input_precision: str) -> list[str]:
     """The layer of a quantized model that computes on its unquantized input, as a float part for the verdict:
-    Keras sums float32 inputs in float32 (rounded products and sums), the design sums them exactly, so a value
-    that lands within float32 rounding of the next quantizer's step can round the other way (the MLPerf-Tiny
-    ResNet: about 3 % of 32x32 images in [0, 1) have one such value). Inputs on a grid whose products and
-    sums float32 holds exactly (8-bit pixels) are not affected. Empty when the model starts with a quantizer."""
+    Keras sums the raw float32 inputs in float32 (rounded products and sums), the design sums them exactly
+    on ``input_precision``, so a value that lands within float32 rounding of the next quantizer's step can
+    round the other way (the MLPerf-Tiny ResNet: about 5 % of uniform float images end a step off), and so
+    can an input the input type rounds. Inputs whose products and sums float32 holds exactly (8-bit pixels)
+    are not affected. Empty when the model starts with a quantizer."""
     first = _first_layer(model)
     if first is None or is_multi_port(model) or is_float_model(model) or type(first).__name__ == "QActivation":
         return []
-    return [f"{first.name} ({type(first).__name__}) on the unquantized input: Keras computes it in float32, the "
-            "design exactly, so values within float32 rounding of the next quantizer's step may round the other "
-            "way (an input quantizer makes it exact)"]
+    return [f"{first.name} ({type(first).__name__}) on the unquantized input: Keras computes it in float32 on the "
+            f"raw floats, the design exactly on {input_precision}, so values within float32 rounding of the next "
+            "quantizer's step (or inputs that type rounds) may come out a step apart (an input quantizer makes it "
+            "exact)"]
 
 
 def _has_layers_after_input_quantizer(model: Any) -> bool:
@@ -324,7 +326,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         check = None
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
-            judged = list(assess(model, config.io_type.value).judged) + float_input_parts(model)
+            judged = list(assess(model, config.io_type.value).judged) + float_input_parts(model, input_precision)
             check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers, judged)  # noqa: E731
         meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
