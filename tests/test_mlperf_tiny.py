@@ -114,7 +114,7 @@ def rn07(seed: int = 0, skip: bool = True):
 def _first_activation_exact(model, x: np.ndarray) -> np.ndarray:
     """q_activation (``quantized_relu(8, 2)`` of the first QConv2DBatchnorm, a 1x1 convolution) computed
     without rounding from the float32 inputs: float64 holds every product and sum exactly."""
-    from fpga_accel.batchnorm_fold import qkeras_folded
+    from fpga_accel.hls.batchnorm_fold import qkeras_folded
 
     kernel, bias = qkeras_folded(model.get_layer("q_conv2d_batchnorm"))
     exact = np.einsum("nhwc,cf->nhwf", x.astype(np.float64), kernel[0, 0].astype(np.float64)) + bias
