@@ -435,12 +435,18 @@ def _children(node: Any, yaml: Any) -> list[Any]:
     return []
 
 
-def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
+def read_yaml(path: str | Path, what: str, loader_class: Any = None) -> dict[str, Any]:
     """A YAML file of settings as a dict; a missing, unreadable, malformed or non-mapping file is one
     ConfigError naming it (never a parser traceback). Loaded safely (no Python objects) and with a budget:
     at most MAX_SETTINGS_BYTES, and MAX_YAML_NODES values once aliases are expanded (an alias bomb is
-    refused before anything is built from it)."""
+    refused before anything is built from it). ``loader_class``: a ``yaml.SafeLoader`` subclass with extra
+    data-only tags (hls4ml's ``!keras_model``); default SafeLoader."""
     import yaml
+
+    if loader_class is None:
+        loader_class = yaml.SafeLoader
+    if not issubclass(loader_class, yaml.SafeLoader):
+        raise TypeError("read_yaml loads with a yaml.SafeLoader (sub)class only")
 
     path = Path(path)
     if path.is_dir():
@@ -451,7 +457,7 @@ def read_yaml(path: str | Path, what: str) -> dict[str, Any]:
         size = path.stat().st_size
         if size > MAX_SETTINGS_BYTES:
             raise ConfigError(f"{path} is {size} bytes; a {what} is at most {MAX_SETTINGS_BYTES} bytes")
-        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        loader = loader_class(path.read_text(encoding="utf-8"))
         try:
             node = loader.get_single_node()
             if node is None:

@@ -22,14 +22,16 @@ REBUILT_DIR = "hls4ml_rebuilt"
 def _read_config(path: Any) -> dict[str, Any]:
     import yaml
 
+    from ..config import read_yaml
+
     class _Loader(yaml.SafeLoader):
         pass
 
     _Loader.add_constructor("!keras_model", lambda loader, node: loader.construct_scalar(node))
-    try:
-        data = yaml.load(path.read_text(), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}; re-convert the project (`fpga-accel convert --force`)") from None
+    try:  # the project's one bounded, safe YAML reader, with hls4ml's one data-only tag
+        data = read_yaml(path, "hls4ml configuration", loader_class=_Loader)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; re-convert the project (`fpga-accel convert --force`)") from None
     if not isinstance(data, dict) or not isinstance(data.get("HLSConfig"), dict):
         raise ConfigError(f"{path} is not hls4ml's configuration: re-convert the project (`fpga-accel convert --force`)")
     return data
