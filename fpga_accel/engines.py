@@ -54,45 +54,44 @@ def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np
     if engine == "csim":
         said("csim")
         return csim(x)
+
+    def not_emulated(exc: NotEmulated, done: Optional[Outputs] = None) -> Outputs:
+        """csim for the whole batch (reusing ``done``, csim's outputs of its head, when there are some)."""
+        log.info("design %s: %s; running csim", name, exc.reason)
+        said(f"csim (not emulated: {exc.reason})")
+        return csim(x) if done is None else _csim_rest(done, csim, x)
+
     try:
         emu = emulator()
     except NotEmulated as exc:
         if engine == "emulator":
             raise
-        log.info("design %s: %s; running csim", name, exc.reason)
-        said(f"csim (not emulated: {exc.reason})")
-        return csim(x)
+        return not_emulated(exc)
     if engine == "emulator":
         said("emulator")
         return _emulate(emu, x, trace)
     head = min(len(x), CHECK_SAMPLES)
     ref = csim(x[:head])
-    try:
+    try:  # some refusals need the values (a product's bits on these weights and inputs)
         ours = _emulate(emu, x[:head], trace)
-    except NotEmulated as exc:  # some checks need the values (a product's bits on these weights and inputs)
-        log.info("design %s: %s; running csim", name, exc.reason)
-        said(f"csim (not emulated: {exc.reason})")
-        return ref if head == len(x) else _join(ref, csim(x[head:]))
-    where = _difference(ref, ours)
-    if where is not None:
-        log.warning("design %s: the emulator differs from csim (%s) on the first %d samples: using csim for "
-                    "this call; please report it", name, where, head)
-        said(f"csim (the emulator differed: {where})")
-        if head == len(x):
-            return ref
-        rest = csim(x[head:])
-        return _join(ref, rest)
-    if head == len(x):
-        said(f"emulator, equal to csim on the first {head} samples")
-        return ours
-    try:
-        rest = _emulate(emu, x[head:], trace)
-    except NotEmulated as exc:  # the rest of the batch reached values the emulator cannot hold exactly
-        log.info("design %s: %s; running csim", name, exc.reason)
-        said(f"csim (not emulated: {exc.reason})")
-        return _join(ref, csim(x[head:]))
+        where = _difference(ref, ours)
+        if where is not None:
+            log.warning("design %s: the emulator differs from csim (%s) on the first %d samples: using csim for "
+                        "this call; please report it", name, where, head)
+            said(f"csim (the emulator differed: {where})")
+            return _csim_rest(ref, csim, x)
+        if head < len(x):
+            ours = _join(ours, _emulate(emu, x[head:], trace))
+    except NotEmulated as exc:
+        return not_emulated(exc, ref)
     said(f"emulator, equal to csim on the first {head} samples")
-    return _join(ours, rest)
+    return ours
+
+
+def _csim_rest(head: Outputs, csim: Callable[[np.ndarray], Outputs], x: np.ndarray) -> Outputs:
+    """csim's outputs of the whole batch, given its outputs of the first samples."""
+    n = len(head[0])
+    return head if n == len(x) else _join(head, csim(x[n:]))
 
 
 def _emulate(emu: Emulator, x: np.ndarray, trace: bool) -> Outputs:
