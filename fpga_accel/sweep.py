@@ -136,7 +136,7 @@ def point_id(params: Mapping[str, Any], identity: str = "") -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def _size_tensorflow_threads(cores: int) -> None:
+def _size_thread_pools(cores: int) -> None:
     """A sweep worker has ``cores`` to itself: TensorFlow's thread pools follow (before its first op), and
     so does BLAS, which the emulator's products use (two workers each running a BLAS pool of every core on
     a 2-core machine made the emulator's small products several times slower: benchmarks/emulator.py)."""
@@ -167,7 +167,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
     if done.is_file():
         return read_json(done, "delete that point's folder to run it again")
     out.mkdir(parents=True, exist_ok=True)
-    _size_tensorflow_threads(csim_jobs)
+    _size_thread_pools(csim_jobs)
     write_atomic(out / "params.json", json.dumps(params, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     config = FlowConfig(

@@ -316,7 +316,7 @@ def test_a_sweep_point_that_fails_is_recorded_failed_not_reported_as_a_design(tm
         raise fa.ConfigError("the quantized model computes NaN or inf for 50 of 50 calibration samples")
 
     monkeypatch.setattr(flow, "run_flow", nan_model)
-    monkeypatch.setattr(sweep, "_size_tensorflow_threads", lambda cores: None)
+    monkeypatch.setattr(sweep, "_size_thread_pools", lambda cores: None)
     result = sweep.run_point(spec, {"input_integer": 2}, str(tmp_path / "p1"))
     assert "computes NaN" in result["failed"]
     assert json.loads((tmp_path / "p1" / "result.json").read_text()) == result
