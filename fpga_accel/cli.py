@@ -641,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-inexact", action="store_true", default=None,
                    help="convert layers with no exact hls4ml counterpart (ternary activations, leaky "
                    "quantized_relu), or with a per-layer precision on a quantized model, instead of refusing")
+    p.add_argument("--allow-slow-compile", action="store_true", default=None,
+                   help="convert an io_parallel CNN too large for g++ to compile in minutes instead of refusing "
+                   "it (io_stream compiles it in seconds)")
     p.add_argument("--fit", action="store_true", default=None,
                    help="first search per-layer reuse factor and strategy for the lowest latency that fits the "
                    "board (as `fpga-accel fit`, at this io type)")
@@ -666,6 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-precision", help="the design's input type (default: the input quantizer's, else "
                    "32 bits sized from --calibration)")
     p.add_argument("--calibration", help=".npy/.npz of representative inputs (float models: sizes the types)")
+    p.add_argument("--allow-slow-compile", action="store_true", default=None,
+                   help="search io_parallel also for a CNN too large for g++ to compile in minutes (default: "
+                   "io_stream only for those)")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(func=cmd_fit)

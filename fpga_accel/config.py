@@ -185,6 +185,9 @@ class ConvertConfig:
     """Convert layers known to have no exact hls4ml counterpart (ternary activations, leaky
     quantized_relu) instead of refusing them; the check above then reports the disagreement. Also lets a
     per-layer ``precision`` replace the types of a quantized (QKeras) model."""
+    allow_slow_compile: bool = False
+    """Convert an io_parallel CNN whose convolutions hls4ml writes out as more C++ than g++ compiles in a
+    few minutes (``layer_support.check_compile_size``) instead of refusing it; io_stream is the alternative."""
     layers: Mapping[str, "LayerSetting"] = field(default_factory=dict)
     """Per-layer settings by hls4ml layer name: reuse factor, strategy, precision (:class:`LayerSetting`;
     a plain mapping in the flat form ``{"fc1": {"reuse_factor": 16}}`` is accepted). They win over the
@@ -230,7 +233,7 @@ class ConvertConfig:
             raise ConfigError(f"clock_period must be in ns (0 < p < 1000), got {self.clock_period}")
         if self.verify_samples < 0:
             raise ConfigError(f"verify_samples must be a whole number >= 0, got {self.verify_samples!r}")
-        for key in ("strict", "allow_inexact", "fit", "trust_model_code"):
+        for key in ("strict", "allow_inexact", "allow_slow_compile", "fit", "trust_model_code"):
             _flag(getattr(self, key), key)
         object.__setattr__(self, "layers", layer_settings_from(self.layers))
         if self.fit and self.auto_reuse:

@@ -404,6 +404,8 @@ def project_settings(result: FitResult, base: ConvertConfig, model: Path,
                 margin=chosen.margin)
     if base.clock_period is not None:
         data["clock_period"] = base.clock_period
+    if base.allow_slow_compile and chosen.io_type is IOType.io_parallel:
+        data["allow_slow_compile"] = True  # the search was allowed it: convert --config must be too
     data["layers"] = {name: s.to_flat() for name, s in chosen.layers.items()}
     return data
 

@@ -436,22 +436,98 @@ def check_layers(model: Any, io_type: str, allow_inexact: bool) -> Assessment:
 # ------------------------------------------------------------------------------ io_parallel size
 
 
-def unrolled_products(model: Any) -> int:
-    """Products a convolution computes per sample (output positions x kernel taps x channels x filters):
-    in io_parallel hls4ml writes every position's loops out, and g++'s time grows with it."""
-    total = 0
-    for layer in walk(model):
-        kernel = getattr(layer, "kernel", None) if type(layer).__name__ != "Dense" else None
+@dataclass(frozen=True)
+class UnrolledSize:
+    """How much C++ hls4ml 1.3 writes out for one convolution in io_parallel."""
+
+    im2col: int
+    """Assignments of the generated ``fill_buffer`` (output positions x kernel taps x input channels)."""
+    products: int
+    """Products per sample (output positions x every weight of the layer's kernels)."""
+
+
+def _output_shape(layer: Any) -> tuple[int, ...]:
+    for get in (lambda: layer.output_shape, lambda: layer.output.shape):  # Keras 2; Keras 3
         try:
-            out_shape = _shape(layer.output_shape)[1:-1]
-        except (AttributeError, RuntimeError, ValueError):
+            return tuple(int(d) for d in _shape(get())[1:] if d is not None)
+        except (AttributeError, RuntimeError, ValueError, TypeError):
             continue
-        if kernel is None or not out_shape or "Dense" in type(layer).__name__:
-            continue
-        positions = math.prod(int(d) for d in out_shape if d is not None)
-        total += positions * math.prod(int(d) for d in kernel.shape)
-    return total
+    return ()
 
 
-__all__ = ["Assessment", "Condition", "Status", "Support", "TABLE", "assess", "check_layers", "parsed_classes",
-           "support", "unrolled_products", "walk"]
+def unrolled_layers(model: Any) -> dict[str, UnrolledSize]:
+    """Per convolution (Conv, Depthwise, Separable, QKeras' too) of the model, nested ones included: what
+    io_parallel writes out. hls4ml generates each convolution's im2col as straight-line C++ and g++ -O3
+    compiles it, so its time grows with these sizes (``benchmarks/io_parallel_compile.md``)."""
+    sizes = {}
+    for layer in walk(model):
+        if "Conv" not in type(layer).__name__:
+            continue
+        kernels = [getattr(layer, attr, None) for attr in ("kernel", "depthwise_kernel", "pointwise_kernel")]
+        kernels = [tuple(int(d) for d in k.shape) for k in kernels if k is not None]
+        out_shape = _output_shape(layer)
+        if not kernels or len(out_shape) < 2:
+            continue
+        positions = math.prod(out_shape[:-1])
+        first = kernels[0]  # (taps..., in channels, filters or depth multiplier)
+        sizes[layer.name] = UnrolledSize(im2col=positions * math.prod(first[:-1]),
+                                         products=positions * sum(math.prod(k) for k in kernels))
+    return sizes
+
+
+def unrolled_products(model: Any) -> int:
+    """Products a model's convolutions compute per sample (output positions x kernel taps x channels x
+    filters): in io_parallel hls4ml writes every position's loops out, and g++'s time grows with it."""
+    return sum(size.products for size in unrolled_layers(model).values())
+
+
+WARN_IM2COL = 10_000
+"""io_parallel convolutions writing out more im2col assignments than this (the model's total): convert
+warns that g++ takes minutes (about 15 s for 8,700 in one layer on the development machine)."""
+REFUSE_IM2COL = 30_000
+"""... and above this many refuses unless ``allow_slow_compile`` (39,000 in one layer: over 3 minutes of
+g++; the superlinear growth is measured in ``benchmarks/io_parallel_compile.md``)."""
+
+
+def _size_text(model: Any) -> tuple[int, str] | None:
+    """(the model's im2col assignments, what they are and where the largest layer is)."""
+    sizes = unrolled_layers(model)
+    if not sizes:
+        return None
+    total = sum(size.im2col for size in sizes.values())
+    name, largest = max(sizes.items(), key=lambda item: item[1].im2col)
+    return total, (f"io_parallel CNN too large for g++: hls4ml 1.3 writes its convolutions out as {total:,} "
+                   f"straight-line C++ assignments, the largest {name} with {largest.im2col:,} "
+                   f"({largest.products:,} products)")
+
+
+def slow_compile_reason(model: Any) -> str | None:
+    """Why ``model`` in io_parallel is above the refuse threshold (None when it is not)."""
+    found = _size_text(model)
+    if found is None or found[0] <= REFUSE_IM2COL:
+        return None
+    return (f"{found[1]}, above {REFUSE_IM2COL:,}: g++ would take many minutes; use io_type: io_stream "
+            "(compiles in seconds)")
+
+
+def check_compile_size(model: Any, io_type: str, allow_slow_compile: bool) -> None:
+    """Refuse, before hls4ml writes any C++, an io_parallel CNN whose unrolled C++ g++ would compile for
+    many minutes (unless ``allow_slow_compile``); warn above the lower threshold. io_stream is never
+    refused: its convolutions are loops over a line buffer, whatever the image size."""
+    import logging
+
+    if io_type != "io_parallel":
+        return
+    found = _size_text(model)
+    if found is None or found[0] <= WARN_IM2COL:
+        return
+    reason = slow_compile_reason(model)
+    if reason is not None and not allow_slow_compile:
+        raise ConfigError(f"{reason}, or pass allow_slow_compile / --allow-slow-compile to wait for it")
+    logging.getLogger(__name__).warning("%s: g++ will take minutes (io_type: io_stream compiles it in seconds)",
+                                        found[1])
+
+
+__all__ = ["Assessment", "Condition", "REFUSE_IM2COL", "Status", "Support", "TABLE", "UnrolledSize", "WARN_IM2COL",
+           "assess", "check_compile_size", "check_layers", "parsed_classes", "slow_compile_reason", "support",
+           "unrolled_layers", "unrolled_products", "walk"]

@@ -27,7 +27,7 @@ from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..hls.exact_types import exact_flows, inexact_layers, uncovered_layers
-from ..layer_support import assess, check_layers
+from ..layer_support import assess, check_compile_size, check_layers, slow_compile_reason
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io
 from ..hls.layers import layer_table
@@ -256,6 +256,7 @@ def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) 
     convert, design input precision, hls4ml config with the per-layer settings, calibration data)."""
     check_supported(model)
     check_layers(model, config.io_type.value, config.allow_inexact)  # before hls4ml writes any C++
+    check_compile_size(model, config.io_type.value, config.allow_slow_compile)
     inexact = inexact_layers(model)
     if inexact and not config.allow_inexact:
         raise ConfigError("csim cannot be exact for this model: " + "; ".join(inexact)
@@ -536,6 +537,10 @@ def fit(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None
     from ..fit_search import search
 
     io_types = list(io_types or [io.value for io in IOType])
+    slow = None if config.allow_slow_compile else slow_compile_reason(model)
+    if slow and "io_parallel" in io_types and len(io_types) > 1:  # alone, the probe refuses it with the reason
+        log.warning("fit: io_parallel not searched: %s", slow)
+        io_types.remove("io_parallel")
     t0 = time.perf_counter()
     base = dataclasses.replace(config, fit=False, reuse_factor=1 if config.auto_reuse else config.reuse_factor)
     records = {io: probe_layers(model, dataclasses.replace(base, io_type=IOType(io)), calibration) for io in io_types}
