@@ -209,6 +209,17 @@ MERGE_MANY = Condition(
     "hls4ml 1.3 merges two tensors at a time; chain two-input merges",
     lambda layer, io: _n_inputs(layer) > 2)
 
+def _dilated(layer: Any) -> bool:
+    rate = _config(layer).get("dilation_rate") or 1
+    return any(int(d) != 1 for d in (rate if isinstance(rate, (list, tuple)) else (rate,)))
+
+
+DILATED = Condition(
+    "with dilation_rate > 1",
+    "hls4ml 1.3's Keras parser drops dilation_rate and computes an undilated convolution (another output "
+    "shape, other numbers); use dilation_rate=1, e.g. a larger kernel with zeros between its taps",
+    lambda layer, io: _dilated(layer))
+
 HARD_RNN_ACTIVATION = Condition(
     "with a quantized_tanh / hard_sigmoid / quantized_sigmoid (recurrent) activation",
     "hls4ml 1.3 stops with 'Hard activation not supported' for these in recurrent layers; use tanh/sigmoid",
@@ -253,18 +264,18 @@ TABLE: dict[str, Support] = {
                       SOFTMAX_ND),
     "Dense": _exact(_SUM, DENSE_ND, FLOAT_ACTIVATION_ARG),
     "QDense": _exact(_SUM, DENSE_ND, FLOAT_ACTIVATION_ARG),
-    "Conv1D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
-    "Conv2D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
-    "QConv1D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
-    "QConv2D": _exact(_SUM, FLOAT_ACTIVATION_ARG),
-    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", FLOAT_ACTIVATION_ARG),
-    "DepthwiseConv1D": _exact(_SUM),
-    "DepthwiseConv2D": _exact(_SUM),
-    "QDepthwiseConv2D": _exact(_SUM),
-    "SeparableConv1D": _exact(_SUM + ", depthwise then pointwise"),
-    "SeparableConv2D": _exact(_SUM + ", depthwise then pointwise"),
-    "QSeparableConv1D": _exact(_SUM + ", depthwise then pointwise"),
-    "QSeparableConv2D": _exact(_SUM + ", depthwise then pointwise"),
+    "Conv1D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
+    "Conv2D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
+    "QConv1D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
+    "QConv2D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
+    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, FLOAT_ACTIVATION_ARG),
+    "DepthwiseConv1D": _exact(_SUM, DILATED),
+    "DepthwiseConv2D": _exact(_SUM, DILATED),
+    "QDepthwiseConv2D": _exact(_SUM, DILATED),
+    "SeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED),
+    "SeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED),
+    "QSeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED),
+    "QSeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED),
     "BatchNormalization": _exact("y = a*x + b probed from the Keras layer; constants exact or 24 fraction bits "
                                  "(Keras' own float32 rounding can move a value by one step)"),
     "QBatchNormalization": _exact("y = a*x + b probed from the Keras layer, as QKeras computes it"),

@@ -403,6 +403,15 @@ def qlstm_quantized_tanh(seed: int) -> Any:
     return _qrnn("QLSTM", "qlstm_quantized_tanh", seed, recurrent_activation=quantized_tanh(8))
 
 
+@entry("QConv1D")
+def qconv1d_dilated(seed: int) -> Any:
+    """hls4ml 1.3's parser drops dilation_rate (found on a model kept out of the zoo: the compiled design
+    returned 33 values where Keras gives 30); convert refuses it, naming the layer."""
+    _seed(seed)
+    return _seq("qconv1d_dilated", (24, 2), [_q(), _qconv(1, 4, 3, name="dilated", dilation_rate=2), _q(8, 3),
+                                             _k().layers.Flatten()])
+
+
 # -------------------------------------------------------------------------------- float layers
 
 
