@@ -220,6 +220,26 @@ DILATED = Condition(
     "shape, other numbers); use dilation_rate=1, e.g. a larger kernel with zeros between its taps",
     lambda layer, io: _dilated(layer))
 
+DEPTH_MULTIPLIER = Condition(
+    "with depth_multiplier > 1",
+    "hls4ml 1.3's depthwise convolution supports a depth multiplier of 1 only (the compiled csim aborts on "
+    "its first sample, both io types); use depth_multiplier=1 and a pointwise (1x1) convolution for more "
+    "channels",
+    lambda layer, io: int(_config(layer).get("depth_multiplier") or 1) != 1)
+
+
+def _relu_options(layer: Any) -> bool:
+    cfg = _config(layer)
+    return cfg.get("max_value") is not None or bool(cfg.get("negative_slope")) or bool(cfg.get("threshold"))
+
+
+RELU_OPTIONS = Condition(
+    "with max_value, negative_slope or threshold",
+    "hls4ml 1.3 parses a ReLU layer as a plain relu and drops these options (6 % exact, max |diff| 7.75 "
+    "measured with max_value=1); clip with a QActivation(quantized_relu(bits, integer)) instead (it saturates "
+    "at 2**integer), or use LeakyReLU / ThresholdedReLU for the others",
+    lambda layer, io: _relu_options(layer))
+
 HARD_RNN_ACTIVATION = Condition(
     "with a quantized_tanh / hard_sigmoid / quantized_sigmoid (recurrent) activation",
     "hls4ml 1.3 stops with 'Hard activation not supported' for these in recurrent layers; use tanh/sigmoid",
@@ -259,7 +279,7 @@ TABLE: dict[str, Support] = {
                           "quantizers are refused (see above)"),
     "Activation": _exact("relu/linear keep their input's type, softmax as below; tanh, sigmoid, elu, softplus, "
                          "... are lookup tables: judged", FLOAT_ACTIVATION_ARG, SOFTMAX_ND),
-    "ReLU": _exact("keeps its input's type (max_value, negative_slope, threshold: judged)"),
+    "ReLU": _exact("keeps its input's type", RELU_OPTIONS),
     "Softmax": _exact("logits bit-exact; softmax outputs within ~0.003 (tables sized from the logits' type)",
                       SOFTMAX_ND),
     "Dense": _exact(_SUM, DENSE_ND, FLOAT_ACTIVATION_ARG),
@@ -269,13 +289,13 @@ TABLE: dict[str, Support] = {
     "QConv1D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
     "QConv2D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
     "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, FLOAT_ACTIVATION_ARG),
-    "DepthwiseConv1D": _exact(_SUM, DILATED),
-    "DepthwiseConv2D": _exact(_SUM, DILATED),
-    "QDepthwiseConv2D": _exact(_SUM, DILATED),
-    "SeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED),
-    "SeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED),
-    "QSeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED),
-    "QSeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED),
+    "DepthwiseConv1D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
+    "DepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
+    "QDepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
+    "SeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
+    "SeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
+    "QSeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
+    "QSeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
     "BatchNormalization": _exact("y = a*x + b probed from the Keras layer; constants exact or 24 fraction bits "
                                  "(Keras' own float32 rounding can move a value by one step)"),
     "QBatchNormalization": _exact("y = a*x + b probed from the Keras layer, as QKeras computes it"),
@@ -416,14 +436,9 @@ def _assess(layers: list[Any], io_type: str, refused: list[str], judged: list[st
             continue
         if met:
             judged.append(f"{where} {met[0].when}: {met[0].reason}")
-        elif entry.status is Status.judged or (cls == "ReLU" and _relu_options(layer)):
+        elif entry.status is Status.judged:
             judged.append(f"{where}: {entry.note}")
         _assess(_children(layer), io_type, refused, judged)
-
-
-def _relu_options(layer: Any) -> bool:
-    cfg = _config(layer)
-    return cfg.get("max_value") is not None or bool(cfg.get("negative_slope")) or bool(cfg.get("threshold"))
 
 
 def check_layers(model: Any, io_type: str, allow_inexact: bool) -> Assessment:

@@ -412,6 +412,23 @@ def qconv1d_dilated(seed: int) -> Any:
                                              _k().layers.Flatten()])
 
 
+@entry("ReLU")
+def relu_max_value(seed: int) -> Any:
+    """hls4ml 1.3 parses ReLU(max_value=...) as a plain relu (found on a model kept out of the zoo: 6 % exact,
+    max |diff| 7.75); convert refuses it, naming the layer."""
+    _seed(seed)
+    return _seq("relu_max_value", (8,), [_q(), _qdense(6), _k().layers.ReLU(max_value=1.0, name="relu1"), _q(8, 3)])
+
+
+@entry("DepthwiseConv1D")
+def depthwise1d_multiplier(seed: int) -> Any:
+    """hls4ml 1.3 supports depth_multiplier=1 only (found on a model kept out of the zoo: the compiled csim
+    aborted on its first sample, both io types); convert refuses it, naming the layer."""
+    _seed(seed)
+    return _seq("depthwise1d_multiplier", (16, 3), [_q(), _k().layers.DepthwiseConv1D(3, depth_multiplier=2,
+                                                                                       name="dw"), _q(8, 3)])
+
+
 # -------------------------------------------------------------------------------- float layers
 
 
