@@ -88,3 +88,25 @@ def test_fit_searches_io_stream_only_for_a_cnn_too_large(caplog) -> None:
         result = fit(cnn(40), fa.ConvertConfig(name="big"))
     assert {c.io_type for c in result.candidates} == {"io_stream"}
     assert "io_parallel not searched" in caplog.text and "big_conv with 38,988" in caplog.text
+
+
+def test_a_sweep_point_in_io_parallel_is_not_built_and_says_why(tmp_path) -> None:
+    """A sweep point over a CNN too large for io_parallel fails at convert (before g++), its reason in the
+    results; the same point in io_stream is built."""
+    import numpy as np
+    from tensorflow import keras
+
+    from fpga_accel.sweep import SweepSpec, run_point
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((40, 40, 3))
+    t = keras.layers.Conv2D(4, 3, activation="relu", name="big_conv")(x)
+    t = keras.layers.GlobalMaxPooling2D()(t)
+    keras.Model(x, keras.layers.Dense(3, name="fc")(t)).save(tmp_path / "cnn.h5")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.uniform(-1, 1, (24, 40, 40, 3)).astype(np.float32), y=rng.integers(0, 3, 24))
+    spec = SweepSpec(name="s", model=tmp_path / "cnn.h5", data=tmp_path / "d.npz", output_dir=tmp_path / "out",
+                     grid={"io_type": ["io_parallel"]}, test_samples=8)
+    result = run_point(spec, {"io_type": "io_parallel"}, str(tmp_path / "out" / "p"))
+    assert "big_conv with 38,988" in result["failed"] and "io_type: io_stream" in result["failed"]
+    assert not (tmp_path / "out" / "p" / "design").exists()
