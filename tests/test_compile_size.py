@@ -15,7 +15,10 @@ def cnn(side: int, channels: int = 3, filters: int = 4, name: str = "cnn"):
     """An input quantizer, a 3x3 QConv2D with `side`-2 squared output positions, a second 1x1 one, a small
     QDense: the first convolution's im2col is (side-2)^2 x 9 x channels."""
     from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
-    from tensorflow import keras
+
+    from fpga_accel.keras_compat import keras_module
+
+    keras = keras_module()
 
     q = quantized_bits(6, 0, alpha=1)
     x = keras.Input((side, side, channels))
@@ -94,9 +97,11 @@ def test_a_sweep_point_in_io_parallel_is_not_built_and_says_why(tmp_path) -> Non
     """A sweep point over a CNN too large for io_parallel fails at convert (before g++), its reason in the
     results; the same point in io_stream is built."""
     import numpy as np
-    from tensorflow import keras
 
+    from fpga_accel.keras_compat import keras_module
     from fpga_accel.sweep import SweepSpec, run_point
+
+    keras = keras_module()
 
     keras.utils.set_random_seed(0)
     x = keras.Input((40, 40, 3))
