@@ -509,10 +509,11 @@ def unrolled_products(model: Any) -> int:
 
 WARN_IM2COL = 10_000
 """io_parallel convolutions writing out more im2col assignments than this (the model's total): convert
-warns that g++ takes minutes (about 15 s for 8,700 in one layer on the development machine)."""
+warns that g++ takes a minute or more (15 s for 8,700 in one layer on the development machine, 2.2 min for
+21,000)."""
 REFUSE_IM2COL = 30_000
-"""... and above this many refuses unless ``allow_slow_compile`` (39,000 in one layer: over 3 minutes of
-g++; the superlinear growth is measured in ``benchmarks/io_parallel_compile.md``)."""
+"""... and above this many refuses unless ``allow_slow_compile`` (39,000 in one layer: 4 minutes of g++;
+the superlinear growth is measured in ``benchmarks/io_parallel_compile.md``)."""
 
 
 def _size_text(model: Any) -> tuple[int, str] | None:
@@ -522,9 +523,8 @@ def _size_text(model: Any) -> tuple[int, str] | None:
         return None
     total = sum(size.im2col for size in sizes.values())
     name, largest = max(sizes.items(), key=lambda item: item[1].im2col)
-    return total, (f"io_parallel CNN too large for g++: hls4ml 1.3 writes its convolutions out as {total:,} "
-                   f"straight-line C++ assignments, the largest {name} with {largest.im2col:,} "
-                   f"({largest.products:,} products)")
+    return total, (f"hls4ml 1.3 writes this model's io_parallel convolutions out as {total:,} straight-line C++ "
+                   f"assignments, the largest {name} with {largest.im2col:,} ({largest.products:,} products)")
 
 
 def slow_compile_reason(model: Any) -> str | None:
@@ -532,8 +532,8 @@ def slow_compile_reason(model: Any) -> str | None:
     found = _size_text(model)
     if found is None or found[0] <= REFUSE_IM2COL:
         return None
-    return (f"{found[1]}, above {REFUSE_IM2COL:,}: g++ would take many minutes; use io_type: io_stream "
-            "(compiles in seconds)")
+    return (f"io_parallel CNN too large for g++: {found[1]}, above {REFUSE_IM2COL:,}: g++ would take many "
+            "minutes; use io_type: io_stream (compiles in seconds)")
 
 
 def check_compile_size(model: Any, io_type: str, allow_slow_compile: bool) -> None:
@@ -550,8 +550,8 @@ def check_compile_size(model: Any, io_type: str, allow_slow_compile: bool) -> No
     reason = slow_compile_reason(model)
     if reason is not None and not allow_slow_compile:
         raise ConfigError(f"{reason}, or pass allow_slow_compile / --allow-slow-compile to wait for it")
-    logging.getLogger(__name__).warning("%s: g++ will take minutes (io_type: io_stream compiles it in seconds)",
-                                        found[1])
+    logging.getLogger(__name__).warning("%s: g++ will take a minute or more (io_type: io_stream compiles it in "
+                                        "seconds)", found[1])
 
 
 __all__ = ["Assessment", "Condition", "REFUSE_IM2COL", "Status", "Support", "TABLE", "UnrolledSize", "WARN_IM2COL",
