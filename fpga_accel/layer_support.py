@@ -141,6 +141,19 @@ SAME_POOLING_STREAM = Condition(
     "the first sample); use io_parallel, or pad the input so that padding='valid' gives the shape you need",
     lambda layer, io: io == "io_stream" and _config(layer).get("padding") == "same")
 
+def _window_is_not_stride(layer: Any) -> bool:
+    cfg = _config(layer)
+    pool, strides = cfg.get("pool_size"), cfg.get("strides") or cfg.get("pool_size")
+    as_tuple = lambda v: tuple(int(d) for d in (v if isinstance(v, (list, tuple)) else (v, v)))  # noqa: E731
+    return pool is not None and as_tuple(pool) != as_tuple(strides)
+
+
+POOL2D_STRIDE_STREAM = Condition(
+    "io_stream with strides other than pool_size",
+    "hls4ml 1.3's io_stream 2-D pooling handles only windows that do not overlap or skip (the compiled csim "
+    "aborts on its first sample: 'pool_height == stride_height'); use io_parallel, or strides = pool_size",
+    lambda layer, io: io == "io_stream" and _window_is_not_stride(layer))
+
 KEEPDIMS = Condition(
     "keepdims=True",
     "hls4ml 1.3 ignores keepdims (its result is flat) and the layers after it compute on the wrong shape "
@@ -300,9 +313,10 @@ TABLE: dict[str, Support] = {
                                  "(Keras' own float32 rounding can move a value by one step)"),
     "QBatchNormalization": _exact("y = a*x + b probed from the Keras layer, as QKeras computes it"),
     "MaxPooling1D": _exact("the input's type", SAME_POOLING_STREAM),
-    "MaxPooling2D": _exact("the input's type", SAME_POOLING_STREAM),
+    "MaxPooling2D": _exact("the input's type", SAME_POOLING_STREAM, POOL2D_STRIDE_STREAM),
     "AveragePooling1D": _exact("the input's type plus the bits of the division", SAME_POOLING_STREAM, AVERAGE_NOT_POW2),
-    "AveragePooling2D": _exact("the input's type plus the bits of the division", SAME_POOLING_STREAM, AVERAGE_NOT_POW2),
+    "AveragePooling2D": _exact("the input's type plus the bits of the division", SAME_POOLING_STREAM,
+                               POOL2D_STRIDE_STREAM, AVERAGE_NOT_POW2),
     "GlobalMaxPooling1D": _exact("the input's type"),
     "GlobalMaxPooling2D": _exact("the input's type"),
     "GlobalAveragePooling1D": _exact("the input's type plus the bits of the division", KEEPDIMS, AVERAGE_NOT_POW2),

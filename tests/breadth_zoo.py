@@ -429,6 +429,15 @@ def depthwise1d_multiplier(seed: int) -> Any:
                                                                                        name="dw"), _q(8, 3)])
 
 
+@entry("MaxPooling2D")
+def maxpool2d_overlap(seed: int) -> Any:
+    """hls4ml 1.3's io_stream 2-D pooling asserts pool == stride (found on a model kept out of the zoo: the
+    compiled csim aborted on its first sample); refused in io_stream, exact in io_parallel."""
+    _seed(seed)
+    return _seq("maxpool2d_overlap", (7, 7, 2), [_q(), _k().layers.MaxPooling2D(3, strides=2, name="pool"),
+                                                 _k().layers.Flatten()])
+
+
 # -------------------------------------------------------------------------------- float layers
 
 

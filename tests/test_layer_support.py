@@ -72,6 +72,15 @@ def test_same_pooling_refused_in_io_stream_only() -> None:
     assert "padding='same'" in reason and "io_parallel" in reason
 
 
+def test_overlapping_2d_pooling_refused_in_io_stream_only() -> None:
+    from fpga_accel.layer_support import assess
+
+    model = _model(BREADTH["maxpool2d_overlap"])
+    assert assess(model, "io_parallel").refused == ()
+    (reason,) = assess(model, "io_stream").refused
+    assert reason.startswith("pool (MaxPooling2D)") and "strides = pool_size" in reason
+
+
 def test_flatten_at_the_input_refused_in_io_stream_only() -> None:
     from fpga_accel.layer_support import assess
 

@@ -26,7 +26,7 @@ from ..hls.generated import check_bridge, fix_output_dir, set_part
 from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
-from ..hls.exact_types import exact_flows, inexact_layers, uncovered_layers
+from ..hls.exact_types import exact_flows, float_kernel_types, inexact_layers, uncovered_layers
 from ..layer_support import assess, check_compile_size, check_layers, slow_compile_reason
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io
@@ -167,6 +167,10 @@ def hls_config(model: Any, config: ConvertConfig, input_precision: str,
         else:
             for name, precision in float_precisions(model, calibration).items():
                 layers.setdefault(name, {"Trace": True}).setdefault("Precision", {}).update(precision)
+    else:  # a plain Keras layer's float32 kernel in a quantized model: its values' exact type, not the default
+        for name, precision in float_kernel_types(model).items():
+            entry = layers.setdefault(name, {"Trace": True}).setdefault("Precision", {})
+            entry.update({key: value for key, value in precision.items() if entry.get(key, "auto") == "auto"})
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "Softmax" or activation_name(layer) == "softmax":
