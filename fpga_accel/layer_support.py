@@ -211,6 +211,12 @@ FLOAT_ACTIVATION_ARG = Condition(
     "the activation is a lookup table",
     lambda layer, io: _float_activation(layer), Status.judged)
 
+RELU6_STREAM = Condition(
+    "io_stream with a relu6 activation",
+    "hls4ml 1.3 has no io_stream relu6 (g++ error 'no match for operator=' in nnet_activation.h); use "
+    "io_parallel, or a QActivation(quantized_relu(bits, integer)) that saturates where you need it",
+    lambda layer, io: io == "io_stream" and _activation(layer) == "relu6")
+
 SOFTMAX_ND = Condition(
     "over a tensor of more than one axis",
     "hls4ml 1.3 normalises a multi-dimensional softmax over the wrong values (55 % argmax in io_parallel, 6 % "
@@ -291,17 +297,17 @@ TABLE: dict[str, Support] = {
     "QActivation": _exact("the quantizer's type; ternary, leaky quantized_relu, stochastic and batch-statistic "
                           "quantizers are refused (see above)"),
     "Activation": _exact("relu/linear keep their input's type, softmax as below; tanh, sigmoid, elu, softplus, "
-                         "... are lookup tables: judged", FLOAT_ACTIVATION_ARG, SOFTMAX_ND),
+                         "... are lookup tables: judged", RELU6_STREAM, FLOAT_ACTIVATION_ARG, SOFTMAX_ND),
     "ReLU": _exact("keeps its input's type", RELU_OPTIONS),
     "Softmax": _exact("logits bit-exact; softmax outputs within ~0.003 (tables sized from the logits' type)",
                       SOFTMAX_ND),
-    "Dense": _exact(_SUM, DENSE_ND, FLOAT_ACTIVATION_ARG),
-    "QDense": _exact(_SUM, DENSE_ND, FLOAT_ACTIVATION_ARG),
-    "Conv1D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
-    "Conv2D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
-    "QConv1D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
-    "QConv2D": _exact(_SUM, DILATED, FLOAT_ACTIVATION_ARG),
-    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, FLOAT_ACTIVATION_ARG),
+    "Dense": _exact(_SUM, DENSE_ND, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "QDense": _exact(_SUM, DENSE_ND, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "Conv1D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "Conv2D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "QConv1D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "QConv2D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
     "DepthwiseConv1D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "DepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "QDepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),

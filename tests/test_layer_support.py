@@ -81,6 +81,15 @@ def test_overlapping_2d_pooling_refused_in_io_stream_only() -> None:
     assert reason.startswith("pool (MaxPooling2D)") and "strides = pool_size" in reason
 
 
+def test_relu6_refused_in_io_stream_only() -> None:
+    from fpga_accel.layer_support import assess
+
+    model = _model(BREADTH["relu6_activation"])
+    assert assess(model, "io_parallel").refused == () and assess(model, "io_parallel").judged[0].startswith("act ")
+    (reason,) = assess(model, "io_stream").refused
+    assert reason.startswith("act (Activation) io_stream with a relu6") and "quantized_relu" in reason
+
+
 def test_flatten_at_the_input_refused_in_io_stream_only() -> None:
     from fpga_accel.layer_support import assess
 
