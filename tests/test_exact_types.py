@@ -240,3 +240,50 @@ def test_merges_of_two_get_a_type_holding_every_result(op, width, integer):
     frac = t.width - t.integer
     assert values.min() >= -(2.0 ** (t.integer - 1)) and values.max() <= 2.0 ** (t.integer - 1) - 2.0 ** -frac
     assert np.all(np.ldexp(values, frac) == np.round(np.ldexp(values, frac)))
+
+
+def _float_kernels_between_quantizers():
+    """A model kept out of the zoos (issue 24): plain Keras DepthwiseConv1D and SeparableConv1D, float32
+    kernels, between QKeras quantizers. With hls4ml's default weight type (ap_fixed<16,6>) 35.7 % exact."""
+    from qkeras import QActivation, quantized_bits
+
+    from fpga_accel.keras_compat import keras_module
+
+    keras = keras_module()
+    keras.utils.set_random_seed(1)
+    L = keras.layers
+    q = lambda integer: QActivation(quantized_bits(8, integer, alpha=1))  # noqa: E731
+    return keras.Sequential([keras.Input((16, 3)), q(2), L.DepthwiseConv1D(3, name="dw"), q(3),
+                             L.SeparableConv1D(4, 3, strides=2, name="sep"), q(3), L.Flatten()], name="float_kernels")
+
+
+def test_float_kernels_in_a_quantized_model_get_their_values_exact_type():
+    import re
+
+    from hls4ml.model.types import FixedPrecisionType
+
+    from fpga_accel.hls.exact_types import float_kernel_types
+    from fpga_accel.quantizer_types import holds
+    from fpga_accel.stages.convert import hls_config
+
+    model = _float_kernels_between_quantizers()
+    cfg = hls_config(model, fa.ConvertConfig(name="fk"), "fixed<8,3>")["LayerName"]
+    types = float_kernel_types(model)
+    assert cfg["dw"]["Precision"]["weight"] == types["dw"]["weight"] != "auto"
+    assert {cfg["sep"]["Precision"][k] for k in ("depthwise", "pointwise")} == set(types["sep"].values())
+    for name, key, values in (("dw", "weight", model.get_layer("dw").get_weights()[0]),
+                              ("sep", "pointwise", model.get_layer("sep").get_weights()[1])):
+        width, integer = map(int, re.match(r"fixed<(\d+),(-?\d+)", types[name][key]).groups())
+        assert holds(FixedPrecisionType(width, integer, True), np.asarray(values, np.float64))
+    float_cfg = hls_config(float_mlp(), fa.ConvertConfig(name="fm"), "fixed<16,6>")["LayerName"]  # float model:
+    assert all(entry.get("Precision", {}).get("weight") in (None, "auto") for entry in float_cfg.values())  # untouched
+
+
+@pytest.mark.slow
+def test_float_kernels_in_a_quantized_model_are_bit_exact(tmp_path):
+    model = _float_kernels_between_quantizers()
+    design = fa.convert(model, fa.ConvertConfig(name="fk", output_dir=tmp_path, io_type="io_stream",
+                                                verify_samples=0))
+    x = np.random.default_rng(0).uniform(-15, 15, (300, 16, 3)).astype(np.float32)  # 3x the input quantizer's range
+    report = design.compare(model, x)
+    assert report.bit_exact == 1.0, report.format()
