@@ -247,6 +247,19 @@ DEPTH_MULTIPLIER = Condition(
     lambda layer, io: int(_config(layer).get("depth_multiplier") or 1) != 1)
 
 
+def _on_keras3(layer: Any, io: str) -> bool:
+    from .keras_compat import is_keras3
+
+    return is_keras3()
+
+
+SEPARABLE_KERAS3 = Condition(
+    "on the Keras 3 stack",
+    "hls4ml 1.3's Keras 3 parser reads a 'kernel' a Keras SeparableConv does not have (AttributeError); use "
+    "QKeras' QSeparableConv1D/2D, or a DepthwiseConv followed by a 1x1 Conv",
+    _on_keras3)
+
+
 def _relu_options(layer: Any) -> bool:
     cfg = _config(layer)
     return cfg.get("max_value") is not None or bool(cfg.get("negative_slope")) or bool(cfg.get("threshold"))
@@ -311,8 +324,10 @@ TABLE: dict[str, Support] = {
     "DepthwiseConv1D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "DepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "QDepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
-    "SeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
-    "SeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
+    "SeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER,
+                               SEPARABLE_KERAS3),
+    "SeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER,
+                               SEPARABLE_KERAS3),
     "QSeparableConv1D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
     "QSeparableConv2D": _exact(_SUM + ", depthwise then pointwise", DILATED, DEPTH_MULTIPLIER),
     "BatchNormalization": _exact("y = a*x + b probed from the Keras layer; constants exact or 24 fraction bits "
