@@ -446,6 +446,16 @@ def relu6_activation(seed: int) -> Any:
     return _seq("relu6_activation", (8,), [_q(), _qdense(6), _k().layers.Activation("relu6", name="act"), _q(8, 3)])
 
 
+@entry("UpSampling2D")
+def upsampling_bilinear(seed: int) -> Any:
+    """hls4ml 1.3 repeats values whatever the interpolation (found on a model kept out of the zoo: bilinear
+    0 % exact, max |diff| 6.6); convert refuses it, naming the layer."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("upsampling_bilinear", (4, 4, 2), [_q(), L.UpSampling2D(2, interpolation="bilinear", name="up"),
+                                                   _q(8, 3), L.Flatten()])
+
+
 # -------------------------------------------------------------------------------- float layers
 
 

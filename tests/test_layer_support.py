@@ -44,7 +44,7 @@ def test_readme_layer_table_is_current() -> None:
 
 REFUSED = ["merge_dot", "qdense_3d_input", "nested_functional", "time_distributed", "float_lstm",
            "global_average_2d_keepdims", "softmax_multidim", "float_layernorm", "embedding", "qconv1d_dilated",
-           "relu_max_value", "depthwise1d_multiplier"]
+           "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear"]
 
 
 @pytest.mark.parametrize("entry_id", REFUSED)
