@@ -55,7 +55,7 @@ def qconv_relu(input_quantizer=True, float_head=False, seed=0):
     t = QConv2D(4, 3, kernel_quantizer=q(), bias_quantizer=q(), activation="relu", name="conv1")(t)
     t = QActivation(quantized_relu(6, 2), name="relu1")(t)
     t = keras.layers.Flatten(name="flatten")(t)
-    if float_head:  # float weights: hls4ml rounds them to the default precision, so `out` is inexact
+    if float_head:  # float32 weights: csim sums them exactly, Keras in float32 (rounded), so `out` differs
         t = keras.layers.Dense(5, name="out")(t)
     else:
         t = QDense(5, kernel_quantizer=q(), bias_quantizer=q(), name="out")(t)
@@ -175,7 +175,8 @@ def test_model_without_softmax_compares_outputs(build, rng):
 
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
 def test_divergence_compares_a_layers_activation_output(build, rng, io_type):
-    """conv1's relu output is exact; the float Dense after it is not: blame `out`, not conv1."""
+    """conv1's relu output is exact; the float Dense after it is not (Keras rounds its float32 sums): blame
+    `out`, not conv1."""
     model = qconv_relu(float_head=True)
     x = float_inputs(rng, (8, 8, 1), n=300)
     design = build(model, io_type=io_type)
