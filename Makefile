@@ -34,7 +34,7 @@ fidelity: $(BIN)/.installed
 # Refit the estimator on the calibration set, cross-validate it (leave one source out), print the error and
 # regenerate the calibration README table
 estimate-accuracy: $(BIN)/.installed
-	$(BIN)/python benchmarks/estimate_accuracy.py --write-constants --markdown benchmarks/estimate_accuracy.md --readme README.md
+	$(BIN)/python benchmarks/estimate_accuracy.py --write-constants --prior-weight-cv --markdown benchmarks/estimate_accuracy.md --readme README.md
 	$(BIN)/python benchmarks/calibration_table.py
 
 clean:

@@ -47,7 +47,7 @@ def compare(designs: Sequence[CalibrationDesign], loo: bool = True) -> List[Dict
 def compare_with(designs: Sequence[CalibrationDesign], constants: Constants) -> List[Dict[str, Any]]:
     """One row per (design, figure) estimated with the given constants (the hold-out designs)."""
     return [{"id": d.id, "source": d.provenance.group, "figure": f, "part": d.provenance.part,
-             "estimate": fit_mod.predict(d, f, constants), "reported": fit_mod.published(d, f)}
+             fit_mod.BAND_KIND: d.io_type, "estimate": fit_mod.predict(d, f, constants), "reported": fit_mod.published(d, f)}
             for d in designs for f in d.figures]
 
 
@@ -119,6 +119,15 @@ def design_table(rows: Sequence[Mapping[str, Any]], verdicts: Optional[Mapping[s
     return "\n".join(lines)
 
 
+def _kind_bands(bands: Mapping[str, Mapping[str, Any]], key: str) -> str:
+    """' (io_stream: 0.82× – 2.48×; others pooled)' when the figure/metric's band is conditioned on the io type."""
+    kinds = sorted(k for k in bands if k.startswith(key + "/"))
+    if not kinds:
+        return ""
+    return " (" + "; ".join(f"{k.rsplit('/', 1)[1]}: {bands[k]['low']:.2f}× – {bands[k]['high']:.2f}×"
+                            for k in kinds) + "; others pooled)"
+
+
 def summary_table(s: Mapping[str, Mapping[str, Any]], bands: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:
     bands = bands or {}
     lines = ["| figure | metric | n | median abs. error | worst abs. error | estimate ÷ published | "
@@ -128,7 +137,8 @@ def summary_table(s: Mapping[str, Mapping[str, Any]], bands: Optional[Mapping[st
         figure, m = key.split("/")
         extra = f" (+{v['zero_published_missed']} with 0 published, non-zero estimated)" if v["zero_published_missed"] else ""
         b = bands.get(key, {})
-        band = f"{b['low']:.2f}× – {b['high']:.2f}×" + (" (C-synthesis's)" if b.get("borrowed") else "") if b else "-"
+        band = f"{b['low']:.2f}× – {b['high']:.2f}×" + (" (C-synthesis's)" if b.get("borrowed") else "") + \
+            _kind_bands(bands, key) if b else "-"
         cov = f"{b['coverage']:.0%} of {b['coverage_n']}" if "coverage" in b else "-"
         width = f"{b['median_width']:.2f}×" if "median_width" in b else "-"
         lines.append(f"| {figure} | {m} | {v['n']} | {v['median_err']:.0%} | {v['worst_err']:.0%} | "
@@ -171,6 +181,20 @@ def holdout_table(s: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def prior_weight_table(scores: Mapping[str, Mapping[float, float]]) -> str:
+    """The prior-weight cross-validation: per resource, the mean of the C-synthesis and Vivado LOSO median
+    errors for each weight tried, the shipped one (fit.PRIOR_WEIGHT) marked."""
+    grid = sorted({w for v in scores.values() for w in v})
+    lines = ["## The fit's prior weight, by leave-one-source-out cross-validation", "",
+             "Mean of the C-synthesis and Vivado leave-one-source-out median errors per resource (lower is "
+             "better; * = the weight `fit.PRIOR_WEIGHT` ships). Chosen on the calibration set only.", "",
+             "| resource | " + " | ".join(f"weight {w:g}" for w in grid) + " |", "|---|" + "---|" * len(grid)]
+    for r, v in scores.items():
+        cells = [f"{v[w]:.1%}" + (" *" if fit_mod.PRIOR_WEIGHT.get(r) == w else "") if w in v else "-" for w in grid]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 README_START, README_END = "<!-- estimate-accuracy:start -->", "<!-- estimate-accuracy:end -->"
 _FIGURE_NAMES = (("csynth", "HLS C-synthesis"), ("synth", "Vivado synthesis"))
 _METRIC_NAMES = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM", "latency": "latency"}
@@ -187,7 +211,7 @@ def readme_block(s: Mapping[str, Mapping[str, Any]], bands: Mapping[str, Mapping
             if k not in s:
                 continue
             b = bands.get(k, {})
-            band = f"{b['low']:.2f}× – {b['high']:.2f}×" if b else "–"
+            band = (f"{b['low']:.2f}× – {b['high']:.2f}×" + _kind_bands(bands, k)) if b else "–"
             cov = f"{b['coverage']:.0%}" if "coverage" in b else "–"
             width = f"{b['median_width']:.2f}×" if "median_width" in b else "–"
             lines.append(f"| {fname} | {_METRIC_NAMES[m]} | {s[k]['n']} | {s[k]['median_err']:.0%} | {band} | {cov} | {width} |"
@@ -227,6 +251,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--write-constants", action="store_true",
                     help="fit on all designs and write fpga_accel/analysis/estimator_constants.json with the "
                          "leave-one-source-out error bands and their coverage")
+    ap.add_argument("--prior-weight-cv", action="store_true",
+                    help="also cross-validate the fit's prior weight (fit.PRIOR_WEIGHT_GRID, ~4x the time) and print "
+                         "the leave-one-source-out score of each value per resource")
     ap.add_argument("--markdown", type=Path, help="also write the tables to this Markdown file")
     ap.add_argument("--readme", type=Path, help="rewrite the accuracy tables between this file's "
                                                 "estimate-accuracy markers (README.md)")
@@ -270,6 +297,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  design_table(hrows, hz020) + "\n\n" + gross_misses(hrows, hz020) + "\n")
     if args.readme and loo:
         write_readme(args.readme, readme_block(s, bands, summary(hrows), len(holdout), len(hrows)))
+    if args.prior_weight_cv:
+        text += "\n" + prior_weight_table(fit_mod.prior_weight_cv(designs)) + "\n"
     ms = timing(designs, constants)
     text += f"\nestimator time: {ms:.2f} ms per design (mean over the calibration set)\n"
     print(text)

@@ -31,7 +31,8 @@ and ``LATENCY_TERMS``, each with what it counts and its prior):
 The constants are fitted on the calibration set (``fpga_accel/analysis/calibration``) by
 ``fpga_accel.analysis.fit`` and stored in ``estimator_constants.json`` next to this file, with the error
 band of each figure: the 10–90 % quantiles of published ÷ estimate under leave-one-**source**-out
-cross-validation, and the band's measured coverage (``make estimate-accuracy``).
+cross-validation (of the design's io type where the fit found that to hold more often: :func:`band_factors`),
+and the band's measured coverage (``make estimate-accuracy``).
 ``figure="csynth"`` predicts Vivado/Vitis HLS's C-synthesis report; ``figure="synth"`` (default) predicts
 Vivado post-synthesis utilisation, as the C-synthesis estimate times a per-resource ratio fitted on the
 designs that published both (FIFO and table BRAM, DSP-port overflow and DSP48E1 operand registers have
@@ -51,7 +52,7 @@ from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
-           "KNOWN_CLASSES", "verdict", "VERDICTS", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
+           "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
 
 
 CONSTANTS_FILE = Path(__file__).parent / "estimator_constants.json"
@@ -705,8 +706,11 @@ PLATFORM = dict(get_board("pynq-z2").platform)
 """Deprecated: the PYNQ-Z2's platform row; each board carries its own (``Board.platform``)."""
 
 
-def _band(c: Constants, figure: str, metric: str) -> Optional[Tuple[float, float]]:
-    b = (c.get("bands") or {}).get(f"{figure}/{metric}")
+def band_factors(c: Constants, figure: str, metric: str, kind: str = "") -> Optional[Tuple[float, float]]:
+    """(low, high) factors of one figure/metric's band: the band of designs of ``kind`` (the io type) when the
+    fit conditioned it on the kind, else the pooled one."""
+    bands = c.get("bands") or {}
+    b = bands.get(f"{figure}/{metric}/{kind}") or bands.get(f"{figure}/{metric}")
     return (float(b["low"]), float(b["high"])) if b else None
 
 
@@ -776,10 +780,10 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     extra = {k: total[k] - ip[k] for k in total}  # the platform row is not scaled by the band
     low, high = {}, {}
     for k in total:
-        band = _band(c, figure, k)
+        band = band_factors(c, figure, k, io_type)
         if band:
             low[k], high[k] = round(ip[k] * band[0] + extra[k], 1), round(ip[k] * band[1] + extra[k], 1)
-    lband = _band(c, "csynth", "latency")
+    lband = band_factors(c, "csynth", "latency", io_type)
     lat_range = (int(lat * lband[0]), int(math.ceil(lat * lband[1]))) if lband else (int(lat), int(lat))
     capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
     used = {k: round(100.0 * total[k] / capacity[k], 1) for k in capacity}
