@@ -68,6 +68,10 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "dsp.const_wide": ("DSPs needed by constant products with both operands >= 10 bits, at most ceil(weights/RF) "
                        "(Dense/Conv weights, BatchNormalization scales)", 0.9),
     "dsp.const_narrow": ("DSPs needed by constant products with an operand < 10 bits (HLS puts few on DSPs)", 0.05),
+    "dsp.narrow_shared": ("DSPs of narrow products (an operand < 10 bits) that the multiplier limit ceil(weights/RF) "
+                          "time-shares: a shared multiplier takes its weight from a multiplexer, so it is no longer a "
+                          "constant product and HLS builds it on a DSP (SVHN 6-bit at RF 256: 2/4/6/4/3 DSPs per layer, "
+                          "the limit of each). From RF 8 on (at RF 2 they stay constant products)", 1.0),
     "dsp.const_port": ("DSPs needed by constant products with both operands >= 10 bits and one wider than the DSP48 "
                        "port (25 x 18: a 28 x 12 product needs 2), at most ceil(weights/RF) x that", 0.9),
     "dsp.generic": ("DSPs needed by the Resource strategy's multipliers (weights from memory) wider than 10 bits", 1.0),
@@ -364,12 +368,16 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     t.multipliers = on_dsp if wide else mults
     t.mapped_to = "DSP" if wide else "LUT"
     share = dsp_share(layer) if wide else 0.0
+    # the multiplier limit binds the products HLS keeps as multiplications (the DSP share), not the
+    # shift-and-add constants: the 16-bit tutorial jet tagger used 1,444 DSPs at RF 2 and 1,450 at RF 1
+    # (a third of its products on DSPs, well under the RF-2 limit of half of them)
+    dsp_products = min(mults * share, limit)
     if wide and dsp_per_product(a, w) > 1:  # wider than the DSP48 port: DSP cascades plus LUT glue
-        t.add("dsp.const_port", on_dsp * share * dsp_per_product(a, w))
-        t.add("lut.port_bit", on_dsp * share * a * w)
-        t.add("ff.port_bit", on_dsp * share * acc)
+        t.add("dsp.const_port", dsp_products * dsp_per_product(a, w))
+        t.add("lut.port_bit", dsp_products * a * w)
+        t.add("ff.port_bit", dsp_products * acc)
     elif wide:
-        t.add("dsp.const_wide", on_dsp * share * dsp_per_product(a, w))
+        t.add("dsp.const_wide", dsp_products * dsp_per_product(a, w))
     extra_digits = _extra_digits(layer, w) * units  # adders of the shift-and-add circuits, whole layer
     if wide and share < 1:  # the simple constants HLS builds as shift-and-add circuits instead
         t.add("lut.narrow_mult_bit", on_dsp * (1 - share) * a * w)
@@ -380,6 +388,11 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         t.add("lut.wide_mult_bit", on_dsp * a * w)
         t.add("lut.share_bit", (mults - on_dsp) * a)
         t.add("ff.share_bit", (mults - on_dsp) * a)
+    elif mults > limit and rf >= 8:  # time-shared (from RF 8, where HLS spreads LUT kernels over cycles,
+        # see ff.rf_pipe_bit; at RF 2 the 8-bit LLP convolutions stayed constant products, 0 DSP): each of
+        # the `limit` multipliers takes its weight from a multiplexer
+        t.add("dsp.narrow_shared", on_dsp * dsp_per_product(a, w))
+        t.add("lut.narrow_mult_bit", mults * a * w)
     else:
         t.add("dsp.const_narrow", on_dsp * dsp_per_product(a, w))
         t.add("lut.narrow_mult_bit", mults * a * w)
@@ -443,7 +456,9 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         return t
     if kind == "Softmax":
         n = _elements(layer)
-        t.add("dsp.softmax", n)
+        # hls4ml pipelines the softmax at II = reuse factor, so HLS shares its products: SVHN at RF 256 used
+        # 1 DSP for 10 classes, at RF 1 10
+        t.add("dsp.softmax", min(n, math.ceil(n / rf)))
         t.add("lut.softmax_bit", n * a)
         t.add("ff.softmax_bit", n * a)
         t.add("bram18.table", 2)
@@ -473,8 +488,11 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         t.add("dsp.param_act", per_cycle * dsp_per_product(a, a) if a >= WIDE_BITS else 0)
     elif kind in SCALE_CLASSES or kind in ("Multiply",):  # products by constant scales: like a kernel's
         w = precision_bits(layer.get("weight_precision") or layer.get("precision"))
+        # hls4ml's batch normalisation limits its multipliers to ceil(elements / reuse factor) (ALLOCATION
+        # pragma): SVHN's at RF 256 used 1 DSP for 42 and 64 channels, at RF 1 40 and 64
+        scales = min(per_cycle, math.ceil(_elements(layer) / rf))
         if min(a, w) >= WIDE_BITS:
-            t.add("dsp.const_wide", per_cycle * dsp_per_product(a, w))
+            t.add("dsp.const_wide", scales * dsp_per_product(a, w))
         else:
             t.add("dsp.const_narrow", per_cycle * dsp_per_product(a, w))
             t.add("lut.narrow_mult_bit", per_cycle * a * w)
