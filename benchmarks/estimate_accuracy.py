@@ -120,12 +120,13 @@ def design_table(rows: Sequence[Mapping[str, Any]], verdicts: Optional[Mapping[s
 
 
 def _kind_bands(bands: Mapping[str, Mapping[str, Any]], key: str) -> str:
-    """' (io_stream: 0.82× – 2.48×; others pooled)' when the figure/metric's band is conditioned on the io type."""
+    """' (io_stream: 0.82× – 2.48×; others pooled)' when the figure/metric's band is conditioned on the io type
+    (the pooled band is for the io types with too few sources for their own)."""
     kinds = sorted(k for k in bands if k.startswith(key + "/"))
     if not kinds:
         return ""
     return " (" + "; ".join(f"{k.rsplit('/', 1)[1]}: {bands[k]['low']:.2f}× – {bands[k]['high']:.2f}×"
-                            for k in kinds) + "; others pooled)"
+                            for k in kinds) + ("; others pooled)" if len(kinds) < 2 else ")")
 
 
 def summary_table(s: Mapping[str, Mapping[str, Any]], bands: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:

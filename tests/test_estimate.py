@@ -251,11 +251,15 @@ def test_auto_reuse_factor_picks_the_smallest_that_the_verdict_calls_fits():
         auto_reuse_factors(_big_layers(), margin=0.001, **kw)
 
 
-def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog):
+def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog, monkeypatch):
     """A Dense whose central DSP estimate at its largest reuse factor (4) sits between the part / upper band
-    factor and the margin: it fits centrally, its band's upper end does not fit the part."""
+    factor and the margin: it fits centrally, its band's upper end does not fit the part. The contract holds
+    for any band whose upper factor exceeds 1 / margin; the shipped io_parallel Vivado DSP band may be narrower
+    than that (1.21x when fitted on 41 designs), so the test widens it to 1.8x (the band before)."""
     from fpga_accel.fit_search import auto_reuse_factors
 
+    key = "synth/dsp/io_parallel" if "synth/dsp/io_parallel" in C["bands"] else "synth/dsp"
+    monkeypatch.setitem(C["bands"], key, dict(C["bands"][key], high=max(1.8, C["bands"][key]["high"])))
     board = get_board("pynq-z2")
     c, high = C["csynth"]["dsp.const_wide"], band_factors(C, "synth", "dsp", "io_parallel")[1]
     target = (board.dsp / high + 0.8 * board.dsp) / 2  # DSPs at RF 4

@@ -384,10 +384,13 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         t.add("lut.csd_bit", extra_digits * (1 - share) * a)
     elif not wide:
         t.add("lut.csd_bit", extra_digits * a)
+    # time-shared through the DSPs: the DSP share beyond the limit (none at RF 2 for the 16-bit jet tagger,
+    # whose third of products on DSPs stays under the limit: its FF and latency did not grow from RF 1)
+    shared = max(0.0, mults * share - limit) if wide else 0.0
     if wide:
         t.add("lut.wide_mult_bit", on_dsp * a * w)
-        t.add("lut.share_bit", (mults - on_dsp) * a)
-        t.add("ff.share_bit", (mults - on_dsp) * a)
+        t.add("lut.share_bit", shared * a)
+        t.add("ff.share_bit", shared * a)
     elif mults > limit and rf >= 8:  # time-shared (from RF 8, where HLS spreads LUT kernels over cycles,
         # see ff.rf_pipe_bit; at RF 2 the 8-bit LLP convolutions stayed constant products, 0 DSP): each of
         # the `limit` multipliers takes its weight from a multiplexer
@@ -396,13 +399,13 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     else:
         t.add("dsp.const_narrow", on_dsp * dsp_per_product(a, w))
         t.add("lut.narrow_mult_bit", mults * a * w)
-    adders = nz * units if not wide else min(nz * units, limit + pow2 * units)
+    adders = nz * units - shared
     t.add("lut.add_bit", adders * acc)
     t.add("ff.mult_bit", adders * acc)
     if wide and family.startswith("7series"):
-        t.add("ff.dsp_bit_7s", on_dsp * acc)
+        t.add("ff.dsp_bit_7s", dsp_products * acc)
     if wide and family == "7series-slow":
-        t.add("ff.dsp_bit_slow", on_dsp * acc)
+        t.add("ff.dsp_bit_slow", dsp_products * acc)
     # HLS spreads a LUT-built kernel over more cycles once the reuse factor leaves it slack: none at RF 2
     # (L1 jet tagger convolutions: 0-1 cycles), 8-14 cycles at RF 64 (tutorial jet tagger, 6-bit)
     stages = max(0.0, math.log2(rf) - 2) if not wide else 0.0
@@ -416,7 +419,7 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         depth = {"lat.dense_depth_us": 1}
     else:
         depth = {"lat.dense_depth": 1, **({"lat.slow_depth": 1} if family == "7series-slow" else {})}
-    ii = max(1, math.ceil(mults / on_dsp)) if wide and mults else 1
+    ii = max(1, math.ceil(mults * share / dsp_products)) if wide and dsp_products else 1
     if is_conv and io_type == "io_stream":
         px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1))
         vitis = {"lat.vitis_px": px} if slow_line_buffer(layer.get("hls_tool")) else {}
