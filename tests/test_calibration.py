@@ -237,3 +237,51 @@ def test_out_of_scope_designs_say_why_and_are_not_fitted_on():
                         "z020_mnist_qcnn5b_pruned_resource_rf72_stream"}
     assert all("hls4ml" in why for why in out.values())
     assert not set(out) & set(load_constants()["fitted_on"])
+
+
+def _rows(kind_ratios):
+    """Synthetic cross-validation rows: one design per (source, io type, published ÷ estimate of every metric)."""
+    return [{"id": f"{s}-{i}", "source": s, "figure": "csynth", "io_type": kind,
+             "estimate": {m: 100.0 for m in ("lut", "ff", "dsp", "bram36", "latency")},
+             "reported": {m: 100.0 * x for m in ("lut", "ff", "dsp", "bram36", "latency")}}
+            for i, (s, kind, x) in enumerate(kind_ratios)]
+
+
+def test_bands_are_conditioned_on_the_io_type_only_where_that_holds_more_often_and_has_sources():
+    """io_stream designs 2x under-estimated, io_parallel ones right: the per-io-type bands hold as often as the
+    pooled one, nested, at a fraction of its width, so they are chosen, and each io type gets its own band; an
+    io type with too few sources for the nested measurement to have built its band takes the pooled one."""
+    from fpga_accel.analysis import fit
+    from fpga_accel.analysis.estimate import band_factors
+
+    kinds = [(f"p{i}", "io_parallel", 0.95 + 0.02 * i) for i in range(6)] + \
+        [(f"s{i}", "io_stream", 1.9 + 0.04 * i) for i in range(6)]
+    rows = _rows(kinds)
+    recipe, measured = fit.choose_recipe(rows, "csynth", "lut")
+    pooled = fit.coverage(_rows([(s, "", x) for s, _, x in kinds]))["csynth/lut"]  # no io type: pooled only
+    assert recipe[0] is True and measured["coverage"] >= pooled["coverage"]
+    assert measured["median_width"] < 0.6 * pooled["median_width"]
+    bands = fit.bands(rows)
+    assert bands["csynth/lut"]["conditioned"] == "io_type"
+    assert 1.9 <= bands["csynth/lut/io_stream"]["low"] <= bands["csynth/lut/io_stream"]["high"] <= 2.1
+    assert 0.95 <= bands["csynth/lut/io_parallel"]["low"] <= bands["csynth/lut/io_parallel"]["high"] <= 1.06
+    c = {"bands": bands}
+    assert band_factors(c, "csynth", "lut", "io_stream") == (bands["csynth/lut/io_stream"]["low"],
+                                                              bands["csynth/lut/io_stream"]["high"])
+    assert band_factors(c, "csynth", "lut", "other") == (bands["csynth/lut"]["low"], bands["csynth/lut"]["high"])
+    # four io_stream sources: with one held out, three remain (< MIN_KIND_SOURCES): no io_stream band shipped
+    few = fit.bands([r for r in rows if r["source"] not in ("s4", "s5")])
+    assert "csynth/lut/io_stream" not in few
+
+
+def test_the_prior_weight_reaches_the_fit():
+    """A prior weight per resource: overwhelming priors keep every constant at its engineering value."""
+    from fpga_accel.analysis import estimate as est
+    from fpga_accel.analysis import fit
+
+    designs = IN_SCOPE[:4]
+    pinned = fit.fit_constants(designs, prior_weight={r: 1e6 for r in est.RESOURCES})
+    assert all(pinned["csynth"][k] == pytest.approx(prior, rel=1e-3, abs=1e-6)
+               for k, (_, prior) in est.TERMS.items() if not fit.TERM_LOWER_SHARE.get(k))
+    free = fit.fit_constants(designs)
+    assert any(free["csynth"][k] != pytest.approx(prior, rel=1e-2) for k, (_, prior) in est.TERMS.items())

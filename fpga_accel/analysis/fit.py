@@ -151,11 +151,12 @@ def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return x
 
 
-def _fit_resource(resource: str, rows: Sequence[Tuple[Dict[str, float], float, float]]) -> Dict[str, float]:
+def _fit_resource(resource: str, rows: Sequence[Tuple[Dict[str, float], float, float]],
+                  prior_weight: float) -> Dict[str, float]:
     """Constants of one resource's terms from (quantities, reported, row weight) rows."""
     terms = sorted(k for k in est.TERMS if k.startswith(resource + "."))
     return _fit_linear(terms, [est.TERMS[k][1] for k in terms], rows, FLOOR[resource],
-                       [TERM_LOWER_SHARE.get(k, LOWER_SHARE) for k in terms], PRIOR_WEIGHT[resource])
+                       [TERM_LOWER_SHARE.get(k, LOWER_SHARE) for k in terms], prior_weight)
 
 
 def _fit_linear(terms: Sequence[str], priors: Sequence[float], rows: Sequence[Tuple[Dict[str, float], float, float]],
@@ -268,7 +269,8 @@ def _fit_latency(designs: Sequence[CalibrationDesign]) -> Dict[str, float]:
     return lat
 
 
-def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants) -> Tuple[Dict[str, float], Dict[str, float]]:
+def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants,
+               prior_weight: Mapping[str, float]) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Vivado synthesis ÷ C-synthesis per resource, and for the terms in ``estimate.SYNTH_TERMS`` their own
     ratio: the same robust fit, on the designs that published both figures, of the reported Vivado figure
     against the estimator's C-synthesis components (the special terms vs the rest)."""
@@ -288,15 +290,18 @@ def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants) -> 
             whole = est._resources(q, partial)[resource]
             reported = d.synth.bram36 * 2.0 if resource == "bram18" else float(getattr(d.synth, resource))
             rows.append(({"rest": whole - sum(parts.values()), **parts}, reported, 1.0))
-        fitted = _fit_linear(names, priors, rows, FLOOR[resource], prior_weight=PRIOR_WEIGHT[resource]) \
+        fitted = _fit_linear(names, priors, rows, FLOOR[resource], prior_weight=prior_weight[resource]) \
             if rows else dict(zip(names, priors))
         ratios[resource] = fitted["rest"]
         term_ratios.update({t: fitted[t] for t in special})
     return ratios, term_ratios
 
 
-def fit_constants(designs: Sequence[CalibrationDesign]) -> est.Constants:
-    """Constants fitted on ``designs`` (see the module docstring for how)."""
+def fit_constants(designs: Sequence[CalibrationDesign],
+                  prior_weight: Optional[Mapping[str, float]] = None) -> est.Constants:
+    """Constants fitted on ``designs`` (see the module docstring for how); ``prior_weight`` per resource
+    (default :data:`PRIOR_WEIGHT`)."""
+    weights = dict(prior_weight or PRIOR_WEIGHT)
     csynth: Dict[str, float] = {}
     for resource in est.RESOURCES:
         rows: List[Tuple[Dict[str, float], float, float]] = []
@@ -307,9 +312,9 @@ def fit_constants(designs: Sequence[CalibrationDesign]) -> est.Constants:
             layers = estimator_layers(d)
             for idx, inst in pairs:
                 rows.append((_layer_q(layers[idx], d), float(inst[resource]), 1.0 / len(pairs)))
-        csynth.update(_fit_resource(resource, rows))
+        csynth.update(_fit_resource(resource, rows, weights[resource]))
     partial = {"csynth": csynth, "synth_ratio": {}, "synth_term_ratio": {}}
-    ratios, term_ratios = _fit_synth(designs, partial)
+    ratios, term_ratios = _fit_synth(designs, partial, weights)
     return {"csynth": csynth, "latency": _fit_latency(designs), "synth_ratio": ratios,
             "synth_term_ratio": term_ratios, "bands": {},
             "fitted_on": [d.id for d in designs]}
@@ -342,7 +347,8 @@ def sources(designs: Sequence[CalibrationDesign]) -> Dict[str, List[CalibrationD
     return out
 
 
-def cross_validate(designs: Sequence[CalibrationDesign], loo: bool = True) -> List[Dict[str, Any]]:
+def cross_validate(designs: Sequence[CalibrationDesign], loo: bool = True,
+                   prior_weight: Optional[Mapping[str, float]] = None) -> List[Dict[str, Any]]:
     """One row per (design, figure): estimate and published value per metric, with the design's source.
 
     ``loo`` (default): leave-one-**source**-out — every design of a source (``provenance.group``: a
@@ -350,9 +356,9 @@ def cross_validate(designs: Sequence[CalibrationDesign], loo: bool = True) -> Li
     without *any* design of that source. Leaving out one design at a time leaks: variants of one published
     design (same model, other io type or part) would teach the fit the answer. ``loo=False``: in-sample."""
     rows = []
-    full = None if loo else fit_constants(designs)
+    full = None if loo else fit_constants(designs, prior_weight)
     for source, members in sources(designs).items():
-        constants = fit_constants([x for x in designs if _source(x) != source]) if loo else full
+        constants = fit_constants([x for x in designs if _source(x) != source], prior_weight) if loo else full
         for d in members:
             for figure in d.figures:
                 rows.append({"id": d.id, "source": source, "figure": figure, "part": d.provenance.part,
@@ -380,18 +386,12 @@ def prior_weight_cv(designs: Sequence[CalibrationDesign],
     and terms few sources exercise drift to what one source needs, too high and the data cannot move them.
     Nothing on the hold-out is looked at."""
     out: Dict[str, Dict[float, float]] = {r: {} for r in est.RESOURCES}
-    saved = dict(PRIOR_WEIGHT)
-    try:
-        for w in grid:
-            PRIOR_WEIGHT.update({r: w for r in est.RESOURCES})
-            rows = cross_validate(designs)
-            for r in est.RESOURCES:
-                m = "bram36" if r == "bram18" else r
-                errs = [e for e in (_median_error(rows, f, m) for f in ("csynth", "synth")) if e is not None]
-                out[r][w] = round(statistics.mean(errs), 4)
-    finally:
-        PRIOR_WEIGHT.clear()
-        PRIOR_WEIGHT.update(saved)
+    for w in grid:
+        rows = cross_validate(designs, prior_weight={r: w for r in est.RESOURCES})
+        for r in est.RESOURCES:
+            m = "bram36" if r == "bram18" else r
+            errs = [e for e in (_median_error(rows, f, m) for f in ("csynth", "synth")) if e is not None]
+            out[r][w] = round(statistics.mean(errs), 4)
     return out
 
 
@@ -459,7 +459,7 @@ PLAIN: Recipe = (False, BAND_QUANTILES[1], False)
 # The recipes a band is chosen from: the pooled 10–90 % sample quantiles (the band before kinds) and the same per
 # kind (:data:`BAND_KIND`). Two on purpose: the choice is made on the same held-out ratios its coverage is then
 # measured on, so every extra recipe would flatter that number. Split-conformal levels that reach 80 % are
-# measured by :func:`coverage_cost` but not shipped: at their widths (3.6-10x) published PYNQ-Z2 designs below
+# measured by :func:`coverage_cost` but not shipped: at their widths (3.2-12x) published PYNQ-Z2 designs below
 # 60 % of the part (the Dense 16x5, the Iris MLP) would no longer be FITS.
 RECIPES: Tuple[Recipe, ...] = (PLAIN, (True, BAND_QUANTILES[1], False))
 
