@@ -47,7 +47,7 @@ def compare(designs: Sequence[CalibrationDesign], loo: bool = True) -> List[Dict
 def compare_with(designs: Sequence[CalibrationDesign], constants: Constants) -> List[Dict[str, Any]]:
     """One row per (design, figure) estimated with the given constants (the hold-out designs)."""
     return [{"id": d.id, "source": d.provenance.group, "figure": f, "part": d.provenance.part,
-             fit_mod.BAND_KIND: d.io_type, "estimate": fit_mod.predict(d, f, constants), "reported": fit_mod.published(d, f)}
+             **est_mod.design_kinds(estimator_layers(d), d.io_type), "estimate": fit_mod.predict(d, f, constants), "reported": fit_mod.published(d, f)}
             for d in designs for f in d.figures]
 
 
@@ -121,11 +121,15 @@ def design_table(rows: Sequence[Mapping[str, Any]], verdicts: Optional[Mapping[s
 
 def _kind_bands(bands: Mapping[str, Mapping[str, Any]], key: str) -> str:
     """' (io_stream: 0.82× – 2.48×; others pooled)' when the figure/metric's band is conditioned on the io type
-    (the pooled band is for the io types with too few sources for their own)."""
+    or the strategy (the pooled band is for the kinds with too few sources for their own)."""
     kinds = sorted(k for k in bands if k.startswith(key + "/"))
     if not kinds:
         return ""
-    return " (" + "; ".join(f"{k.rsplit('/', 1)[1]}: {bands[k]['low']:.2f}× – {bands[k]['high']:.2f}×"
+    def name(k: str) -> str:
+        value = k.rsplit("/", 1)[1]
+        return f"{value.capitalize()} strategy" if bands[k].get("conditioned") == "strategy" else value
+
+    return " (" + "; ".join(f"{name(k)}: {bands[k]['low']:.2f}× – {bands[k]['high']:.2f}×"
                             for k in kinds) + ("; others pooled)" if len(kinds) < 2 else ")")
 
 

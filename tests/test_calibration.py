@@ -146,13 +146,20 @@ def test_coverage_is_measured_nested(loso_rows):
     from fpga_accel.analysis import fit
 
     cov = fit.coverage(loso_rows)["csynth/lut"]
-    pairs = fit.ratios(loso_rows, "csynth", "lut")
+    prop = fit.choose_recipe(loso_rows, "csynth", "lut")[0][0]  # '' (pooled), 'io_type' or 'strategy'
+    rows = [(r["source"], r.get(prop, "") if prop else "", r["reported"]["lut"] / r["estimate"]["lut"])
+            for r in loso_rows if r["figure"] == "csynth" and r["reported"]["lut"] and r["estimate"]["lut"]]
     inside = 0
-    for source in {s for s, _ in pairs}:
-        others = [x for s, x in pairs if s != source]
-        lo, hi = fit.quantile(others, 0.1), fit.quantile(others, 0.9)
-        inside += sum(round(lo, 3) <= x <= round(hi, 3) for s, x in pairs if s == source)
-    assert cov["coverage"] == pytest.approx(inside / len(pairs), abs=1e-3) and cov["n"] == len(pairs)
+    for source, kind, x in rows:
+        others = [(s, k, y) for s, k, y in rows if s != source]
+        same = [(s, y) for s, k, y in others if k == kind]
+        if prop and len({s for s, _ in same}) >= fit.MIN_KIND_SOURCES and len(same) >= fit.MIN_BAND_ROWS:
+            values = [y for _, y in same]  # the kind's band, built from the other sources of that kind
+        else:
+            values = [y for _, _, y in others]
+        lo, hi = fit.quantile(values, 0.1), fit.quantile(values, 0.9)
+        inside += round(lo, 3) <= x <= round(hi, 3)
+    assert cov["coverage"] == pytest.approx(inside / len(rows), abs=1e-3) and cov["n"] == len(rows)
     assert cov["median_width"] > 1
 
 
@@ -241,7 +248,7 @@ def test_out_of_scope_designs_say_why_and_are_not_fitted_on():
 
 def _rows(kind_ratios):
     """Synthetic cross-validation rows: one design per (source, io type, published ÷ estimate of every metric)."""
-    return [{"id": f"{s}-{i}", "source": s, "figure": "csynth", "io_type": kind,
+    return [{"id": f"{s}-{i}", "source": s, "figure": "csynth", "io_type": kind, "strategy": "latency",
              "estimate": {m: 100.0 for m in ("lut", "ff", "dsp", "bram36", "latency")},
              "reported": {m: 100.0 * x for m in ("lut", "ff", "dsp", "bram36", "latency")}}
             for i, (s, kind, x) in enumerate(kind_ratios)]
@@ -259,16 +266,17 @@ def test_bands_are_conditioned_on_the_io_type_only_where_that_holds_more_often_a
     rows = _rows(kinds)
     recipe, measured = fit.choose_recipe(rows, "csynth", "lut")
     pooled = fit.coverage(_rows([(s, "", x) for s, _, x in kinds]))["csynth/lut"]  # no io type: pooled only
-    assert recipe[0] is True and measured["coverage"] >= pooled["coverage"]
+    assert recipe[0] == "io_type" and measured["coverage"] >= pooled["coverage"]
     assert measured["median_width"] < 0.6 * pooled["median_width"]
     bands = fit.bands(rows)
     assert bands["csynth/lut"]["conditioned"] == "io_type"
     assert 1.9 <= bands["csynth/lut/io_stream"]["low"] <= bands["csynth/lut/io_stream"]["high"] <= 2.1
     assert 0.95 <= bands["csynth/lut/io_parallel"]["low"] <= bands["csynth/lut/io_parallel"]["high"] <= 1.06
     c = {"bands": bands}
-    assert band_factors(c, "csynth", "lut", "io_stream") == (bands["csynth/lut/io_stream"]["low"],
-                                                              bands["csynth/lut/io_stream"]["high"])
-    assert band_factors(c, "csynth", "lut", "other") == (bands["csynth/lut"]["low"], bands["csynth/lut"]["high"])
+    assert band_factors(c, "csynth", "lut", {"io_type": "io_stream"}) == (bands["csynth/lut/io_stream"]["low"],
+                                                                          bands["csynth/lut/io_stream"]["high"])
+    assert band_factors(c, "csynth", "lut", {"io_type": "other"}) == (bands["csynth/lut"]["low"],
+                                                                      bands["csynth/lut"]["high"])
     # four io_stream sources: with one held out, three remain (< MIN_KIND_SOURCES): no io_stream band shipped
     few = fit.bands([r for r in rows if r["source"] not in ("s4", "s5")])
     assert "csynth/lut/io_stream" not in few

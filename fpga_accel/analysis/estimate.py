@@ -31,7 +31,8 @@ and ``LATENCY_TERMS``, each with what it counts and its prior):
 The constants are fitted on the calibration set (``fpga_accel/analysis/calibration``) by
 ``fpga_accel.analysis.fit`` and stored in ``estimator_constants.json`` next to this file, with the error
 band of each figure: the 10–90 % quantiles of published ÷ estimate under leave-one-**source**-out
-cross-validation (of the design's io type where the fit found that to hold more often: :func:`band_factors`),
+cross-validation (of the design's io type or strategy where the fit found that to hold more often:
+:func:`band_factors`),
 and the band's measured coverage (``make estimate-accuracy``).
 ``figure="csynth"`` predicts Vivado/Vitis HLS's C-synthesis report; ``figure="synth"`` (default) predicts
 Vivado post-synthesis utilisation, as the C-synthesis estimate times a per-resource ratio fitted on the
@@ -52,7 +53,7 @@ from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
-           "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
+           "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
 
 
 CONSTANTS_FILE = Path(__file__).parent / "estimator_constants.json"
@@ -727,11 +728,24 @@ PLATFORM = dict(get_board("pynq-z2").platform)
 """Deprecated: the PYNQ-Z2's platform row; each board carries its own (``Board.platform``)."""
 
 
-def band_factors(c: Constants, figure: str, metric: str, kind: str = "") -> Optional[Tuple[float, float]]:
-    """(low, high) factors of one figure/metric's band: the band of designs of ``kind`` (the io type) when the
-    fit conditioned it on the kind, else the pooled one."""
+def design_kinds(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, str]:
+    """The properties an error band may be conditioned on (``fit.BAND_KINDS``): the io type, and the strategy —
+    'resource' when any Dense/Conv layer uses the Resource strategy, else 'latency'."""
+    resource = any(str(l.get("strategy") or "").lower() == "resource" for l in layers
+                   if l.get("class") in DENSE_CLASSES + CONV_CLASSES)
+    return {"io_type": io_type, "strategy": "resource" if resource else "latency"}
+
+
+def band_factors(c: Constants, figure: str, metric: str,
+                 kinds: Optional[Mapping[str, str]] = None) -> Optional[Tuple[float, float]]:
+    """(low, high) factors of one figure/metric's band: when the fit conditioned it on a design property
+    (its ``conditioned``: io_type or strategy), the band of designs of this one's value (``kinds``, see
+    :func:`design_kinds`) if the fit had enough sources for it; else the pooled band."""
     bands = c.get("bands") or {}
-    b = bands.get(f"{figure}/{metric}/{kind}") or bands.get(f"{figure}/{metric}")
+    b = bands.get(f"{figure}/{metric}")
+    prop = (b or {}).get("conditioned")
+    if prop and (kinds or {}).get(prop):
+        b = bands.get(f"{figure}/{metric}/{kinds[prop]}") or b
     return (float(b["low"]), float(b["high"])) if b else None
 
 
@@ -800,11 +814,12 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     total = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
     extra = {k: total[k] - ip[k] for k in total}  # the platform row is not scaled by the band
     low, high = {}, {}
+    kinds = design_kinds(layers, io_type)
     for k in total:
-        band = band_factors(c, figure, k, io_type)
+        band = band_factors(c, figure, k, kinds)
         if band:
             low[k], high[k] = round(ip[k] * band[0] + extra[k], 1), round(ip[k] * band[1] + extra[k], 1)
-    lband = band_factors(c, "csynth", "latency", io_type)
+    lband = band_factors(c, "csynth", "latency", kinds)
     lat_range = (int(lat * lband[0]), int(math.ceil(lat * lband[1]))) if lband else (int(lat), int(lat))
     capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
     used = {k: round(100.0 * total[k] / capacity[k], 1) for k in capacity}

@@ -43,7 +43,7 @@ __all__ = ["fit_constants", "cross_validate", "sources", "bands", "coverage", "q
            "published", "instance_pairs", "write_constants", "PRIOR_WEIGHT", "PRIOR_WEIGHT_GRID", "prior_weight_cv",
            "BAND_QUANTILES",
            "order_statistic", "coverage_cost", "TARGET_COVERAGE", "choose_recipe", "band_key", "RECIPES",
-           "BAND_KIND", "MIN_KIND_SOURCES"]
+           "BAND_KINDS", "MIN_KIND_SOURCES"]
 
 # Weight of each constant's prior row against the data rows, per resource (the Vivado ratio of a resource uses
 # its resource's weight). Chosen by leave-one-source-out cross-validation on the calibration set
@@ -362,7 +362,8 @@ def cross_validate(designs: Sequence[CalibrationDesign], loo: bool = True,
         for d in members:
             for figure in d.figures:
                 rows.append({"id": d.id, "source": source, "figure": figure, "part": d.provenance.part,
-                             BAND_KIND: d.io_type, "estimate": predict(d, figure, constants), "reported": published(d, figure)})
+                             **est.design_kinds(estimator_layers(d), d.io_type),
+                             "estimate": predict(d, figure, constants), "reported": published(d, figure)})
     rank = {d.id: i for i, d in enumerate(designs)}
     rows.sort(key=lambda r: (rank[r["id"]], r["figure"]))
     return rows
@@ -397,10 +398,12 @@ def prior_weight_cv(designs: Sequence[CalibrationDesign],
 
 BAND_QUANTILES = (0.1, 0.9)
 MIN_BAND_ROWS = 5  # fewer held-out ratios than this for a Vivado figure: it borrows the C-synthesis band
-BAND_KIND = "io_type"
-"""The design property a band may be conditioned on (each cross-validation row carries it): io_parallel and
-io_stream designs are built differently by hls4ml (whole arrays and unrolled kernels vs FIFOs, line buffers and
-one pixel per cycle), and the model's out-of-source errors differ between them (io_stream CNNs spread wider)."""
+BAND_KINDS = ("io_type", "strategy")
+"""The design properties a band may be conditioned on (each cross-validation row carries them, from
+``estimate.design_kinds``): io_parallel and io_stream designs are built differently by hls4ml (whole arrays and
+unrolled kernels vs FIFOs, line buffers and one pixel per cycle), and so are Latency and Resource kernels
+(constant products vs multipliers fed from weight memories); the model's out-of-source errors differ
+between them."""
 MIN_KIND_SOURCES = 4  # a kind's own band needs held-out ratios from this many sources, else the pooled band
 
 
@@ -415,15 +418,16 @@ def quantile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def ratios(rows: Sequence[Mapping[str, Any]], figure: str, metric: str,
-           kind: Optional[str] = None) -> List[Tuple[str, float]]:
-    """(source, published ÷ estimate) of the rows of one figure/metric that have a finite, non-zero ratio
-    (only those of designs of ``kind``, see :data:`BAND_KIND`, when given)."""
-    return [(s, x) for s, k, x in _kinded(rows, figure, metric) if kind is None or k == kind]
+def ratios(rows: Sequence[Mapping[str, Any]], figure: str, metric: str) -> List[Tuple[str, float]]:
+    """(source, published ÷ estimate) of the rows of one figure/metric that have a finite, non-zero ratio."""
+    return [(s, x) for s, _, x in _kinded(rows, figure, metric)]
 
 
-def _kinded(rows: Sequence[Mapping[str, Any]], figure: str, metric: str) -> List[Tuple[str, str, float]]:
-    return [(r.get("source", r["id"]), str(r.get(BAND_KIND) or ""), r["reported"][metric] / r["estimate"][metric])
+def _kinded(rows: Sequence[Mapping[str, Any]], figure: str, metric: str,
+            kind_key: str = "") -> List[Tuple[str, str, float]]:
+    """(source, the row's value of ``kind_key`` ('' when none), ratio) triples of one figure/metric."""
+    return [(r.get("source", r["id"]), str(r.get(kind_key) or "") if kind_key else "",
+             r["reported"][metric] / r["estimate"][metric])
             for r in rows if r["figure"] == figure and r["reported"][metric] is not None
             and r["estimate"][metric] > 0 and r["reported"][metric] > 0]
 
@@ -453,15 +457,16 @@ TARGET_COVERAGE = 0.8
 # order statistics where the band is conformal).
 BAND_LEVELS = tuple(round(0.9 + 0.01 * i, 2) for i in range(10))
 
-Recipe = Tuple[bool, float, bool]
-"""How a figure/metric's band is built: (conditioned on the design's kind, level q, split-conformal)."""
-PLAIN: Recipe = (False, BAND_QUANTILES[1], False)
+Recipe = Tuple[str, float, bool]
+"""How a figure/metric's band is built: (the design property it is conditioned on, '' for none; level q;
+split-conformal)."""
+PLAIN: Recipe = ("", BAND_QUANTILES[1], False)
 # The recipes a band is chosen from: the pooled 10–90 % sample quantiles (the band before kinds) and the same per
-# kind (:data:`BAND_KIND`). Two on purpose: the choice is made on the same held-out ratios its coverage is then
-# measured on, so every extra recipe would flatter that number. Split-conformal levels that reach 80 % are
+# io type or per strategy (:data:`BAND_KINDS`). Few on purpose: the choice is made on the same held-out ratios its
+# coverage is then measured on, so every extra recipe would flatter that number. Split-conformal levels that reach 80 % are
 # measured by :func:`coverage_cost` but not shipped: at their widths (3.2-12x) published PYNQ-Z2 designs below
 # 60 % of the part (the Dense 16x5, the Iris MLP) would no longer be FITS.
-RECIPES: Tuple[Recipe, ...] = (PLAIN, (True, BAND_QUANTILES[1], False))
+RECIPES: Tuple[Recipe, ...] = (PLAIN,) + tuple((k, BAND_QUANTILES[1], False) for k in BAND_KINDS)
 
 
 def _band_of(values: Sequence[float], level: float = BAND_QUANTILES[1], conformal: bool = False) -> Dict[str, float]:
@@ -470,12 +475,12 @@ def _band_of(values: Sequence[float], level: float = BAND_QUANTILES[1], conforma
     return {"low": round(lo, 3), "high": round(hi, 3), "n": len(values)}
 
 
-def _pools(rows: Sequence[Mapping[str, Any]], figure: str,
-           m: str) -> Tuple[List[Tuple[str, str, float]], List[Tuple[str, str, float]]]:
+def _pools(rows: Sequence[Mapping[str, Any]], figure: str, m: str,
+           kind_key: str = "") -> Tuple[List[Tuple[str, str, float]], List[Tuple[str, str, float]]]:
     """(the figure/metric's own (source, kind, ratio) triples, the pool its band is built from): a Vivado
     figure with fewer than MIN_BAND_ROWS ratios borrows the C-synthesis ones."""
-    own = _kinded(rows, figure, m)
-    return own, (own if len(own) >= MIN_BAND_ROWS else _kinded(rows, "csynth", m))
+    own = _kinded(rows, figure, m, kind_key)
+    return own, (own if len(own) >= MIN_BAND_ROWS else _kinded(rows, "csynth", m, kind_key))
 
 
 def _kind_values(pool: Sequence[Tuple[str, str, float]], kind: str, conditioned: bool,
@@ -493,7 +498,7 @@ def _nested(own: Sequence[Tuple[str, str, float]], pool: Sequence[Tuple[str, str
             recipe: Recipe = PLAIN) -> Dict[str, float]:
     """Coverage of the bands built by ``recipe``, each source's band built from the *other* sources only;
     the width of a source is the median upper ÷ lower of its comparisons' bands."""
-    conditioned, level, conformal = recipe
+    conditioned, level, conformal = bool(recipe[0]), recipe[1], recipe[2]
     inside, widths = [], []
     for source in sorted({s for s, _, _ in own}):
         others = [p for p in pool if p[0] != source]
@@ -518,8 +523,7 @@ def choose_recipe(rows: Sequence[Mapping[str, Any]], figure: str, m: str) -> Tup
     (median width) whose nested coverage reaches TARGET_COVERAGE; when none does, the highest coverage
     (then the narrowest; on a tie the earlier recipe). Chosen on the leave-one-source-out ratios only, never
     on the hold-out."""
-    own, pool = _pools(rows, figure, m)
-    scored = [(r, _nested(own, pool, r)) for r in RECIPES]
+    scored = [(r, _nested(*_pools(rows, figure, m, r[0]), r)) for r in RECIPES]
     scored = [(r, res) for r, res in scored if res]
     if not scored:
         return PLAIN, {}
@@ -530,7 +534,8 @@ def choose_recipe(rows: Sequence[Mapping[str, Any]], figure: str, m: str) -> Tup
 
 
 def band_key(figure: str, metric: str, kind: Optional[str] = None) -> str:
-    """The key of a band in ``estimator_constants.json``: 'csynth/lut', or 'csynth/lut/io_stream' for a kind's."""
+    """The key of a band in ``estimator_constants.json``: 'csynth/lut', or 'csynth/lut/io_stream' for a kind's
+    (the pooled band's ``conditioned`` names the property: io_type or strategy)."""
     return f"{figure}/{metric}" + (f"/{kind}" if kind else "")
 
 
@@ -549,8 +554,10 @@ def bands(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
                     out[f"{figure}" + key[len("csynth"):]] = dict(out[key], n=len(own), borrowed="csynth")
                 continue
             recipe = choose_recipe(rows, figure, m)[0] if len(own) >= 2 else PLAIN
-            conditioned, level, conformal = recipe
-            how = {"level": level, "conformal": conformal, "conditioned": BAND_KIND if conditioned else ""}
+            kind_key, level, conformal = recipe
+            conditioned = bool(kind_key)
+            own = _kinded(rows, figure, m, kind_key)
+            how = {"level": level, "conformal": conformal, "conditioned": kind_key}
             out[band_key(figure, m)] = dict(_band_of([x for _, _, x in own], level, conformal), **how)
             for kind in sorted({k for _, k, _ in own if k}) if conditioned else ():
                 # one source more than the nested measurement needs: a kind's shipped band exists only when,
@@ -595,7 +602,7 @@ def coverage_cost(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, floa
         own, pool = _pools(rows, figure, m)
         chosen: Dict[str, Any] = {}
         for level in BAND_LEVELS:
-            res = _nested(own, pool, (False, level, True))
+            res = _nested(own, pool, ("", level, True))
             chosen = dict(res, level=level)
             if res.get("coverage", 0.0) >= TARGET_COVERAGE:
                 break
