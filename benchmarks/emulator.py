@@ -38,14 +38,14 @@ def _best(fn, *args, repeat: int = 3) -> float:
     return best
 
 
-def zoo_projects(out: Path) -> list[Path]:
+def zoo_projects(out: Path, projects: tuple = ZOO_PROJECTS) -> list[Path]:
     """Convert the zoo models the README's table names (the fidelity zoo's seed 0)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import fpga_accel as fa
     from fidelity_zoo import ZOO
 
     roots = []
-    for zid, io_type in ZOO_PROJECTS:
+    for zid, io_type in projects:
         model = ZOO[zid].model(0)
         x = ZOO[zid].inputs(model, 0, n=200)
         config = fa.ConvertConfig(name=f"{zid}_{io_type}", output_dir=out, io_type=io_type, verify_samples=0)

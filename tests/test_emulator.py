@@ -69,6 +69,43 @@ def test_struct_sizes_are_integer_expressions_not_code():
         assert c_int(text, fields) is None
 
 
+def _geometry(h, wd, c, f, kh, kw, sh, sw, pads):
+    top, bottom, left, right = pads
+    oh, ow = (h + top + bottom - kh) // sh + 1, (wd + left + right - kw) // sw + 1
+    return dict(in_height=h, in_width=wd, n_chan=c, n_filt=f, filt_height=kh, filt_width=kw, stride_height=sh,
+                stride_width=sw, pad_top=top, pad_bottom=bottom, pad_left=left, pad_right=right, out_height=oh,
+                out_width=ow)
+
+
+@pytest.mark.parametrize("case", [
+    (9, 9, 3, 5, 3, 3, 1, 1, (1, 1, 1, 1)),  # 'same'
+    (8, 8, 4, 6, 4, 4, 1, 1, (1, 2, 1, 2)),  # even kernel, the ResNet's asymmetric 'same'
+    (8, 8, 3, 4, 4, 4, 4, 4, (0, 0, 0, 0)),  # stride = kernel
+    (11, 10, 2, 3, 3, 2, 2, 3, (0, 1, 1, 0)),  # strides whose windows miss the last rows/columns
+    (7, 9, 5, 2, 1, 1, 2, 2, (0, 0, 0, 0)),  # pointwise, strided
+    (1, 12, 3, 4, 1, 5, 1, 2, (0, 0, 2, 2)),  # Conv1D
+    (5, 5, 2, 3, 5, 5, 1, 1, (0, 0, 0, 0)),  # the kernel covers the image
+])
+def test_convolution_by_taps_sums_what_im2col_sums(case, monkeypatch):
+    """The convolution's sums by kernel taps (shifted slices of the padded image) equal im2col patches @
+    weights bit for bit, on integers large enough that a lost or doubled term would show: every stride,
+    padding and kernel shape the tap shifts and stride phases must get right, in sample blocks too."""
+    from fpga_accel.runtime import emulator
+    from fpga_accel.runtime.emulator import _conv_by_taps, _patches
+
+    g = _geometry(*case)
+    rng = np.random.default_rng(sum(case[:8]))
+    n, k = 7, g["filt_height"] * g["filt_width"] * g["n_chan"]
+    v = rng.integers(-2 ** 12, 2 ** 12, (n, g["in_height"] * g["in_width"] * g["n_chan"])).astype(np.float64)
+    w = rng.integers(-2 ** 10, 2 ** 10, (k, g["n_filt"])).astype(np.float64)
+    patches = np.ascontiguousarray(_patches(v, g)).reshape(-1, k)
+    expected = patches @ w
+    assert expected.shape == (n * g["out_height"] * g["out_width"], g["n_filt"])
+    assert np.array_equal(_conv_by_taps(v, g, w), expected)
+    monkeypatch.setattr(emulator, "TAP_BLOCK_VALUES", 1)  # one sample per block
+    assert np.array_equal(_conv_by_taps(v, g, w), expected)
+
+
 @pytest.fixture(scope="module")
 def mlp(tmp_path_factory):
     """A 16-64-32-32-5 QKeras MLP converted once (convert's verdict compiles it)."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -41,7 +41,13 @@ EXACT = float(2 ** 53)
 MAX_WIDTH = 53
 """Types wider than this do not fit float64 values exactly: not emulated."""
 CHUNK = 1024
-"""Samples computed together: larger batches spill the caches and run slower per sample."""
+"""Samples computed together at most: larger batches spill the caches and run slower per sample."""
+CHUNK_VALUES = 1 << 18
+"""Values (2 MB of float64) the widest layer output of a chunk may hold: a chunk of 32x32x32 images is 8
+samples, not 1024 (whose 256 MB per layer made every cast and copy of the MLPerf-Tiny ResNet run from
+memory instead of cache: twice the time per sample, measured by benchmarks/emulator_layers.py)."""
+TAP_BLOCK_VALUES = 1 << 18
+"""Values of padded image a convolution computed by taps (:func:`_conv_by_taps`) takes at a time."""
 WHOLE_IMAGE = 1 << 16
 """A convolution whose image-to-image matrix has at most this many entries is one dense product
 (:func:`_conv_matrix`); larger ones go through im2col patches."""
@@ -110,6 +116,20 @@ def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
     return q
 
 
+def _recast(values: np.ndarray, t: FixedType, res: FixedType) -> np.ndarray:
+    """``cast(values, res)`` of values of type ``t`` — the values themselves (no copy) where ``res`` holds
+    every value of ``t`` unchanged. Clones, paddings, linear activations and same-type moves are mostly
+    such casts; on large images each cast that is not skipped is a few passes over every value."""
+    return values if _holds(res, t, *t.value_range()) else cast(values, res)
+
+
+def _holds(res: FixedType, t: FixedType, low: float, high: float) -> bool:
+    """Does ``res`` hold every value of [low, high] on ``t``'s grid unchanged? (SAT_SYM's casts move its
+    lowest value, WRAP_SM and N saturation bits take the bit-level path: never skipped.)"""
+    plain = res.overflow not in ("SAT_SYM", "WRAP_SM") and not res.sat_bits
+    return plain and _covers(res, t.frac, low, high)
+
+
 def _round(s: np.ndarray, mode: str) -> np.ndarray:
     """Round grid-scaled values to integers by ``mode`` (in place where the mode allows: s is scratch)."""
     if mode == "TRN":
@@ -163,6 +183,7 @@ class Emulator:
     def __init__(self, firmware: Firmware) -> None:
         self.fw = firmware
         self._steps: List[Tuple[Call, Callable[[Dict[str, Tensor]], None]]] = []
+        self._widest = 0  # values per sample of the widest layer output seen (sizes the chunks)
         self._compile()
 
     @classmethod
@@ -178,18 +199,33 @@ class Emulator:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs as the csim library returns them: (n, n_out) float32 (in chunks that stay in cache)."""
         out = self.fw.resolve(self.fw.output_var)
-        parts = [self._run(x[i:i + CHUNK])[out].values.astype(np.float32) for i in range(0, len(x), CHUNK)]
+        parts = [self._run(part)[out].values.astype(np.float32) for part in self._chunks(x)]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
     def trace(self, x: np.ndarray) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
         """(outputs, {traced layer: its outputs as float32, (n, size)}), as the csim library traces."""
-        env = self._run(x)
-        out = env[self.fw.resolve(self.fw.output_var)].values.astype(np.float32)
-        traces = {name: env[self.fw.resolve(var)].values.astype(np.float32)
-                  for name, var in self.fw.traced.items() if self.fw.resolve(var) in env}
-        return out, traces
+        outs: List[np.ndarray] = []
+        traces: Dict[str, List[np.ndarray]] = {}
+        for part in self._chunks(x) if len(x) else [x]:
+            env = self._run(part)
+            outs.append(env[self.fw.resolve(self.fw.output_var)].values.astype(np.float32))
+            for name, var in self.fw.traced.items():
+                if self.fw.resolve(var) in env:
+                    traces.setdefault(name, []).append(env[self.fw.resolve(var)].values.astype(np.float32))
+        joined = {name: v[0] if len(v) == 1 else np.concatenate(v) for name, v in traces.items()}
+        return (outs[0] if len(outs) == 1 else np.concatenate(outs)), joined
 
     # -- running --------------------------------------------------------------------------------------
+
+    def _chunks(self, x: np.ndarray) -> Iterator[np.ndarray]:
+        """``x`` in chunks whose widest layer output holds about :data:`CHUNK_VALUES` values (the widest
+        layer is known after the first chunk; until then the input's width stands for it)."""
+        start = 0
+        while start < len(x):
+            widest = self._widest or int(np.prod(x.shape[1:], dtype=np.int64)) or 1
+            size = max(1, min(CHUNK, CHUNK_VALUES // widest))
+            yield x[start:start + size]
+            start += size
 
     def _run(self, x: np.ndarray) -> Dict[str, Tensor]:
         t = self.fw.var_type(self.fw.input_var)
@@ -198,6 +234,8 @@ class Emulator:
         env = {self.fw.input_var: Tensor(cast(flat, t), t)}  # the wrapper's ap_fixed(float): NaN/inf too
         for _, step in self._steps:
             step(env)
+        if len(x):
+            self._widest = max(self._widest, max(v.values.size // len(x) for v in env.values()))
         return env
 
     def _compile(self) -> None:
@@ -325,11 +363,17 @@ Lift = Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
 """(weights (k, m), bias (m,)) -> the same layer as one matrix over the whole input, and its bias."""
 
 
+Product = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""(layer input (n, ...), weights (k, m) float64) -> the sums (n * pixels, m), computed another way than
+im2col patches @ weights (the same terms: exact under the same bound, see :func:`_fast_sum`)."""
+
+
 def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wname: str, bname: str, n_in: int,
                  n_out: int, im2col: Callable[[np.ndarray], np.ndarray], mult: Optional[str] = None,
-                 pixels: int = 1, lift: Optional[Lift] = None) -> Callable[[Dict[str, Tensor]], None]:
-    """A Dense, or a convolution as a Dense over im2col patches (``pixels`` per sample) — or, with ``lift``
-    (weights, bias) -> (one matrix over the whole image, bias per output), as one Dense over the image."""
+                 lift: Optional[Lift] = None, product: Optional[Product] = None) -> Callable[[Dict[str, Tensor]], None]:
+    """A Dense, or a convolution as a Dense over im2col patches — or, with ``lift`` (weights, bias) -> (one
+    matrix over the whole image, bias per output), as one Dense over the image, or, with ``product``, by its
+    own sums of the same products (where the exact fast path applies; im2col otherwise)."""
     typed = mult or struct
     wt, bt = emu.struct_type(call, typed, "weight_t"), emu.struct_type(call, typed, "bias_t")
     accum = emu.struct_type(call, typed, "accum_t")
@@ -345,24 +389,23 @@ def _matmul_step(emu: Emulator, call: Call, struct: str, src: str, dst: str, wna
     xt = emu.fw.var_type(src)
     if xt is not None and xt == FixedType(1, 1, False) and wt == FixedType(1, 1, False):
         raise NotEmulated(call.layer, "binary (ap_uint<1>) inputs with binary weights are not emulated")
-    fast = None
+    fast, direct = None, False  # direct: fast takes the layer's input itself, not its im2col patches
     if xt is not None and lift is not None:
         big_w, big_b = lift(w, b)
         fast = _fast_sum(xt, big_w, wt, big_b, accum, res)
-        if fast is not None:
-            pixels, im2col = 1, (lambda v: v)
+        direct = fast is not None
     if fast is None and xt is not None:
-        fast = _fast_sum(xt, w, wt, b, accum, res)
+        fast = _fast_sum(xt, w, wt, b, accum, res, product)
+        direct = fast is not None and product is not None
     src_var, dst_var = emu.fw.resolve(src), emu.fw.resolve(dst)
 
     def step(env: Dict[str, Tensor]) -> None:
         x = env[src_var]
         n = x.values.shape[0]
-        cols = im2col(x.values)  # (n * pixels, n_in)
         if fast is not None and x.type == xt:
-            out = fast(cols)
-        else:
-            out = cast(_accumulate(call.layer, cols, x.type, w, wt, b, accum), res)
+            out = fast(x.values if direct else im2col(x.values))
+        else:  # (n * pixels, n_in) patches, summed in the C++ loop's order
+            out = cast(_accumulate(call.layer, im2col(x.values), x.type, w, wt, b, accum), res)
         env[dst_var] = Tensor(out.reshape(n, -1), res)
 
     return step
@@ -375,9 +418,10 @@ def _covers(t: FixedType, frac: int, low: float, high: float) -> bool:
 
 
 def _fast_sum(xt: FixedType, w: np.ndarray, wt: FixedType, b: np.ndarray, accum: FixedType,
-              res: FixedType) -> Optional[Callable[[np.ndarray], np.ndarray]]:
+              res: FixedType, product: Optional[Product] = None) -> Optional[Callable[[np.ndarray], np.ndarray]]:
     """``res(acc)`` where ``acc = bias; acc += x[i] * w[i, j]`` in accum_t, as one float64 matrix product on
-    the values themselves — or None where that is not exact (the caller takes :func:`_accumulate`).
+    the values themselves (or ``product(x, w)``, the same terms summed another way) — or None where that is
+    not exact (the caller takes :func:`_accumulate`).
 
     Why this is exact: x sits on the 2^-Fx grid and w on 2^-Fw, so every product and every partial sum in
     any order is a multiple of 2^-(Fx+Fw) of magnitude at most max|x|·Σ|w[:, j]| (the bound, taken per
@@ -404,7 +448,7 @@ def _fast_sum(xt: FixedType, w: np.ndarray, wt: FixedType, b: np.ndarray, accum:
     with_bias = bool(np.any(bias))
 
     def run(x: np.ndarray) -> np.ndarray:
-        total = x @ wc
+        total = x @ wc if product is None else product(x, wc)
         if with_bias:
             total += bias
         if not fits:
@@ -461,6 +505,57 @@ def _conv_matrix(w: np.ndarray, b: np.ndarray, g: Dict[str, int]) -> Tuple[np.nd
     return big.reshape(h * wd * c, oh * ow * f), np.tile(b, oh * ow)
 
 
+def _conv_by_taps(v: np.ndarray, g: Dict[str, int], w: np.ndarray) -> np.ndarray:
+    """The convolution's sums (n * OH * OW, F) of channels-last values ``v`` (n, H*W*C) and weights ``w``
+    (KH*KW*C, F) in im2col's row order, as one matrix product per kernel tap instead of im2col patches.
+
+    im2col copies every input value KH*KW times (the MLPerf-Tiny ResNet's 4x4 convolutions on 32x32x32
+    images: 0.5 M values per sample) and then reads the copy again. Here a tap (i, j) is one product of
+    the padded image, shifted by the tap, with the tap's (C, F) weights, added into the sums: the image is
+    laid out flat, pixel after pixel, so the shift is a slice and the product one contiguous BLAS call. The
+    sums run over every pixel of the padded width (the columns beyond OW, which read the next row, are
+    dropped at the end). A stride s is first split into its s x s phases (rows ≡ p, columns ≡ q mod s): a
+    tap (i, j) reads phase (i mod s, j mod s) at offset (i div s, j div s), a stride-1 shift again. Every sum
+    holds the same products as the patch product's, so the exactness bound of :func:`_fast_sum` covers it.
+    Samples go in blocks of about :data:`TAP_BLOCK_VALUES` padded values, so the temporaries stay small."""
+    kh, kw, c, f = g["filt_height"], g["filt_width"], g["n_chan"], g["n_filt"]
+    h, wd, sh, sw = g["in_height"], g["in_width"], g["stride_height"], g["stride_width"]
+    oh, ow, top, left = g["out_height"], g["out_width"], g["pad_top"], g["pad_left"]
+    hq, wq = oh + (kh - 1) // sh, ow + (kw - 1) // sw  # a phase's size: every tap of every output inside
+    rows, cols = max(0, min(h, hq * sh - top)), max(0, min(wd, wq * sw - left))  # input pixels ever read
+    taps = w.reshape(kh, kw, c, f)
+    n = v.shape[0]
+    out = np.empty((n, oh, ow, f))
+    block = max(1, TAP_BLOCK_VALUES // (hq * sh * wq * sw * max(c, f)))
+    for s in range(0, n, block):
+        img = v[s:s + block].reshape(-1, h, wd, c)
+        m = img.shape[0]
+        padded = np.zeros((m, hq * sh, wq * sw, c))
+        padded[:, top:top + rows, left:left + cols] = img[:, :rows, :cols]
+        phases = padded.reshape(1, 1, m, hq, wq, c) if sh == sw == 1 else \
+            np.ascontiguousarray(padded.reshape(m, hq, sh, wq, sw, c).transpose(2, 4, 0, 1, 3, 5))
+        length = m * hq * wq
+        acc = np.zeros((length, f))
+        for i in range(kh):
+            for j in range(kw):
+                flat = phases[i % sh, j % sw].reshape(length, c)
+                shift = (i // sh) * wq + j // sw
+                acc[:length - shift] += flat[shift:] @ taps[i, j]
+        out[s:s + m] = acc.reshape(m, hq, wq, f)[:, :oh, :ow]
+    return out.reshape(n * oh * ow, f)
+
+
+def _by_taps(g: Dict[str, int]) -> bool:
+    """Is a convolution faster by taps than by im2col? When it has more input channels than filters.
+
+    Both compute the same multiply-adds; they differ in memory traffic. im2col writes and reads KH*KW*C
+    values per output pixel once, then one efficient product; taps read C values and read+write F sums per
+    tap and pixel, in products whose inner dimension is only C. Measured on the MLPerf-Tiny ResNet
+    (benchmarks/emulator_layers.py, 256 images): 4x4, 32 -> 4 channels 10x faster by taps (65 vs 676 ms);
+    4x4, 4 -> 32 channels 5x slower (~300 vs 60 ms); 32 -> 32 channels about even (20 vs 16 ms)."""
+    return g["n_chan"] > g["n_filt"] and g["filt_height"] * g["filt_width"] > 1
+
+
 def _conv(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
     def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
         src, dst, wname, bname = call.args[:4]
@@ -480,8 +575,9 @@ def _conv(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]
 
         whole = g["in_height"] * g["in_width"] * g["n_chan"] * pixels * g["n_filt"] <= WHOLE_IMAGE
         step = _matmul_step(emu, call, struct, src, dst, wname, bname, k, g["n_filt"], im2col,
-                            mult=None if resource_conv else mult, pixels=pixels,
-                            lift=(lambda w, b: _conv_matrix(w, b, g)) if whole else None)
+                            mult=None if resource_conv else mult,
+                            lift=(lambda w, b: _conv_matrix(w, b, g)) if whole else None,
+                            product=(lambda v, w: _conv_by_taps(v, g, w)) if _by_taps(g) else None)
         return step
 
     return build
@@ -574,10 +670,12 @@ def _elementwise(fn: Callable[[np.ndarray, FixedType, FixedType], np.ndarray]) -
 
 
 def _linear(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
-    return cast(v, res)
+    return _recast(v, xt, res)
 
 
 def _relu(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
+    if _holds(res, xt, 0.0, max(0.0, xt.value_range()[1])):
+        return np.maximum(v, 0.0)  # res holds max(x, 0) of every x unchanged
     if not res.signed and res.overflow in ("SAT", "SAT_SYM", "SAT_ZERO") and not res.sat_bits:
         return cast(v, res)  # the cast itself sends every negative value (and what rounds to one) to 0
     return cast(np.maximum(v, 0.0), res)
@@ -877,7 +975,7 @@ def _zeropad(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
             n = x.values.shape[0]
             img = x.values.reshape(n, g["in_height"], g["in_width"], g["n_chan"])
             img = np.pad(img, ((0, 0), (g["pad_top"], g["pad_bottom"]), (g["pad_left"], g["pad_right"]), (0, 0)))
-            env[emu.fw.resolve(dst)] = Tensor(cast(img.reshape(n, -1), res), res)
+            env[emu.fw.resolve(dst)] = Tensor(_recast(img.reshape(n, -1), x.type, res), res)
 
         return step
 
@@ -896,7 +994,7 @@ def _clone(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
     def step(env: Dict[str, Tensor]) -> None:
         x = env[emu.fw.resolve(src)]
         for o, t in zip(outs, types):
-            env[emu.fw.resolve(o)] = Tensor(cast(x.values, t), t)
+            env[emu.fw.resolve(o)] = Tensor(_recast(x.values, x.type, t), t)
 
     return step
 
