@@ -683,10 +683,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="QKeras model: report agreement, exit 3 unless bit-exact")
     p.add_argument("--labels", help=".npy of labels: also report accuracy")
     p.add_argument("--report", help="write the agreement report as JSON")
-    p.add_argument("--workers", type=_positive_int, help="processes for prediction (default: 1)")
+    p.add_argument("--workers", type=_positive_int,
+                   help="processes for csim prediction, from 1,024 samples on (default: 1)")
     p.add_argument("--engine", choices=["csim", "emulator", "auto"],
                    help="csim (compiled C++), emulator (numpy, bit-exact, no compiler) or auto (the emulator once "
-                        "it matched csim on the first samples); default: auto from 128 samples, else csim")
+                        "it matched csim on the first samples); default: auto from 256 samples, else csim")
     _custom_objects_flag(p)
     p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
     p.set_defaults(func=cmd_csim)

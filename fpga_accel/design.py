@@ -21,7 +21,7 @@ from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
 from .runtime.csim_build import CsimBuild, build_library, trace_sizes
-from .runtime.csim_lib import CsimLibrary, WorkerPool, default_workers, pool_allowed
+from .runtime.csim_lib import POOL_MIN_SAMPLES, CsimLibrary, WorkerPool, default_workers, pool_allowed
 from .runtime.emulator import Emulator
 from .runtime.progress import Progress
 from .runtime.streams import pack_inputs, split_stream
@@ -208,7 +208,8 @@ class Design:
         does not cover), "auto" (the emulator once it matched csim on the call's first samples, else csim,
         with a warning); None picks auto for large batches (``engines.AUTO_MIN_SAMPLES``), else csim — and csim
         whenever ``workers`` is given (a pool asks for csim).
-        ``workers`` > 1 splits a csim batch across processes; None picks by batch size.
+        ``workers`` > 1 splits a csim batch of ``csim_lib.POOL_MIN_SAMPLES`` or more across processes (smaller
+        ones stay in this one: a pool is slower there); None is one process.
         """
         return self._predict(x, workers, progress, engine)
 
@@ -231,7 +232,10 @@ class Design:
             log.warning("predict(workers=%d) called while this process is starting as a worker (a script without "
                         "`if __name__ == \"__main__\":`?): running in this process instead of starting a pool", workers)
             workers = 1
-        if workers > 1 and arr.shape[0] >= 2 * workers:
+        if workers > 1 and arr.shape[0] < max(POOL_MIN_SAMPLES, 2 * workers):
+            log.info("%d samples: predicting in this process (a pool of %d workers starts from %d samples: on "
+                     "smaller batches it is measured slower than one)", arr.shape[0], workers, POOL_MIN_SAMPLES)
+        elif workers > 1:
             if self._pool is None or self._pool.closed or self._pool.workers != workers:
                 self.close()
                 self._pool = WorkerPool(lib.path, self.meta.project_name, lib.n_in, lib.n_out, lib.weights_dir, workers)

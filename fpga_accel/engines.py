@@ -22,11 +22,16 @@ log = logging.getLogger(__name__)
 ENGINES = ("csim", "emulator", "auto")
 CHECK_SAMPLES = 64
 """Samples auto runs through both engines before trusting the emulator with the rest."""
-AUTO_MIN_SAMPLES = 128
-"""Batches of at least this many samples use auto by default (engine=None); smaller ones csim. Measured
-(benchmarks/emulator.py, one core): auto costs csim on 64 samples plus the emulator on the rest (~10 µs
-per sample for the zoo's designs, vs 25-150 µs in one csim worker), so it beats csim alone from about
-96 samples on the jet MLP and the zoo CNNs and loses by a few percent at 65; 128 keeps a margin."""
+AUTO_MIN_SAMPLES = 256
+"""Batches of at least this many samples use auto by default (engine=None); smaller ones csim, so that the
+default never makes a call slower than one csim worker. auto costs csim on the first 64 samples plus two
+emulator calls (head and rest, ~0.05 ms each for a one-layer design, ~0.1 ms for the jet MLP, plus ~1 µs
+per sample) and the comparison: it beats csim from 64 + overhead / (csim's cost per sample) samples.
+Measured (benchmarks/crossover.py, one core, best of 5-7): the jet MLP (48 µs per sample in csim) and the
+zoo's io_stream CNN (25 µs) cross at ~70-80 samples (auto 0.56-0.60x of csim at 128); the cheapest designs,
+one Dense or one table activation (2-4 µs per sample), cross at ~110-128 (auto 0.86-0.89x at 128, 1.17x
+at 96) — a design at 1 µs per sample would still lose at 128. At 256 every one measured takes 0.28-0.49x
+of csim's time. Below 64 samples auto is csim plus the emulator on the same samples: always slower."""
 
 __all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "resolve_engine", "run_engine"]
 

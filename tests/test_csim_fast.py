@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fpga_accel as fa
-from fpga_accel.runtime.csim_lib import default_workers
+from fpga_accel.runtime.csim_lib import POOL_MIN_SAMPLES, default_workers
 from models import float_inputs, qcnn, qmlp
 
 
@@ -64,12 +64,13 @@ def test_concurrent_builds_of_one_design_do_not_corrupt_the_cache(tmp_path, fres
 def test_parallel_predict_equals_one_worker(build, rng, make, io_type):
     model = make()
     design = build(model, io_type=io_type)
-    x = float_inputs(rng, model.input_shape[1:], n=600)
+    n = POOL_MIN_SAMPLES + 200
+    x = float_inputs(rng, model.input_shape[1:], n=n)
     one = design.predict(x, workers=1)
     seen = []
     two = design.predict(x, workers=2, progress=lambda update: seen.append((update.done, update.total)))
     assert np.array_equal(one, two)  # bit-identical and in order
-    assert seen == [(300, 600), (600, 600)]  # one progress call per chunk; 600 samples make one chunk a worker
+    assert seen == [(n // 2, n), (n, n)]  # one progress call per chunk; below 2,000 samples one chunk a worker
     assert design.compare(model, x, workers=2).bit_exact == 1.0
     workers = set(multiprocessing.active_children())
     design.close()
@@ -78,7 +79,7 @@ def test_parallel_predict_equals_one_worker(build, rng, make, io_type):
 
 def test_interrupt_leaves_no_worker_processes(build, rng):
     design = build(qmlp())
-    x = float_inputs(rng, (16,), n=400)
+    x = float_inputs(rng, (16,), n=POOL_MIN_SAMPLES)
 
     def interrupt(update):
         raise KeyboardInterrupt
@@ -93,8 +94,8 @@ def test_interrupt_leaves_no_worker_processes(build, rng):
 
 
 def test_default_is_one_worker_whatever_the_batch(monkeypatch):
-    """A pool only when asked: on 2 cores it is slower than one worker at 20,000 samples, and its spawned
-    workers would re-import an unguarded script (tests/robustness/test_writes_and_hangs.py)."""
+    """A pool only when asked: it is faster than one worker only while another core is idle
+    (benchmarks/crossover.py), and large batches use the emulator by default anyway."""
     from fpga_accel.runtime import csim_lib
 
     for cores in (1, 2, 32):
@@ -115,11 +116,16 @@ def test_csim_cli_workers_flag(build, rng, tmp_path, monkeypatch):
 
     monkeypatch.setattr(design_module, "WorkerPool", RecordedPool)
     design = build(qmlp())
-    x = float_inputs(rng, (16,), n=64)
+    x = float_inputs(rng, (16,), n=POOL_MIN_SAMPLES)
     np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "small.npy", x[:POOL_MIN_SAMPLES - 1])
+    assert main(["csim", str(design.root), "--input", str(tmp_path / "small.npy"), "--output",
+                 str(tmp_path / "small_y.npy"), "--workers", "2", "--engine", "csim"]) == 0
+    assert pools == []  # below the pool's minimum batch: one process, where a pool is measured slower
     assert main(["csim", str(design.root), "--input", str(tmp_path / "x.npy"), "--output",
                  str(tmp_path / "y.npy"), "--workers", "2"]) == 0
     assert [pool.workers for pool in pools] == [2]  # --workers 2: the CLI predicted with two processes
+    assert np.array_equal(np.load(tmp_path / "small_y.npy"), np.load(tmp_path / "y.npy")[:POOL_MIN_SAMPLES - 1])
     pools[0].close()
     assert np.array_equal(np.load(tmp_path / "y.npy"), design.predict(x, workers=1))
     # without the flag, the batch stays in this process (the default: a pool only when asked)

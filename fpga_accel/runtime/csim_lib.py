@@ -160,12 +160,27 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+POOL_MIN_SAMPLES = 1024
+"""Batches smaller than this run in this process even when more workers are asked for (``workers=N``).
+
+A pool's call costs a round trip per chunk (pipes, the other process waking up) and pays off only when the
+other cores are idle. Measured (benchmarks/crossover.py, 2 cores shared with other jobs, best of 5-9):
+2 workers vs one on 8-64 samples 1.06-2.1x slower (jet MLP, io_stream CNN) and on one-layer designs (2 µs
+per sample) 1.4-2x slower at every size up to 4,000; faster only with a core to spare: the CNN at 128
+samples 0.56x, the jet MLP at 2,000 samples 0.51x (`make bench`, idle machine: 4,000 samples 0.52-0.60x).
+Below 1,024 samples a pool saves at most half of a call of ~50 ms (the jet MLP) and can cost several times
+that on a busy machine."""
+
+
 def default_workers(n_samples: int) -> int:
     """One process unless the caller asks for more (``workers=N``, ``--workers N``).
 
-    A pool is not worth it by default: on 2 cores it is slower than one worker at 20,000 samples (start-up,
-    IPC), and its spawned workers re-import the caller's script — a script without
-    ``if __name__ == "__main__":`` would run again in every worker. One process never does either."""
+    A pool is not worth it by default: it is faster than one worker only when another core is idle (2
+    workers: 0.51x of one worker's time on 2,000 jet samples then; 0.94-1.36x at 512-4,000 samples while
+    other jobs ran, 1.2-1.4x for one-layer designs — benchmarks/crossover.py), and its start-up (~0.25 s,
+    once per Design) equals ~5,000 jet samples of csim. Batches from :data:`engines.AUTO_MIN_SAMPLES` on
+    use the emulator by default, ~20-70x faster than one worker at 20,000 samples, so a default pool
+    would only serve designs the emulator does not cover. One process is never slower than one worker."""
     return 1
 
 
