@@ -550,9 +550,9 @@ def _by_taps(g: Dict[str, int]) -> bool:
 
     Both compute the same multiply-adds; they differ in memory traffic. im2col writes and reads KH*KW*C
     values per output pixel once, then one efficient product; taps read C values and read+write F sums per
-    tap and pixel, in products whose inner dimension is only C. Measured on the MLPerf-Tiny ResNet
-    (benchmarks/emulator_layers.py, 256 images): 4x4, 32 -> 4 channels 10x faster by taps (65 vs 676 ms);
-    4x4, 4 -> 32 channels 5x slower (~300 vs 60 ms); 32 -> 32 channels about even (20 vs 16 ms)."""
+    tap and pixel, in products whose inner dimension is only C. Measured on the MLPerf-Tiny ResNet's 32x32
+    layers (benchmarks/emulator_layers.py, 256 images, chunks of 8): 4x4, 32 -> 4 channels 10x faster by
+    taps (65 vs 676 ms); 4x4, 4 -> 32 channels 5x slower (~300 vs 60 ms); 32 -> 32 channels about even."""
     return g["n_chan"] > g["n_filt"] and g["filt_height"] * g["filt_width"] > 1
 
 
