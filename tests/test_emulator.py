@@ -154,6 +154,23 @@ def test_auto_falls_back_to_csim_when_the_emulator_differs(mlp, monkeypatch, cap
     assert fresh.compare(model, x, engine="auto").engine.startswith("csim (the emulator differed: ")
 
 
+def test_chunks_change_neither_outputs_nor_traces(mlp, monkeypatch):
+    """The emulator sizes its chunks by its widest layer: chunks of 7 samples (the last one shorter) give
+    the same outputs and traces as one chunk, in order, and equal csim's."""
+    from fpga_accel.runtime import emulator
+
+    design, _, x = mlp
+    emu = design.emulator()
+    y, layers = emu.trace(x)
+    monkeypatch.setattr(emulator, "CHUNK_VALUES", 7 * emu._widest)
+    assert [len(part) for part in emu._chunks(x)][:2] == [7, 7]
+    assert np.array_equal(emu.predict(x), y)
+    y7, layers7 = emu.trace(x)
+    assert np.array_equal(y7, y) and sorted(layers7) == sorted(layers)
+    assert all(np.array_equal(layers7[name], values) for name, values in layers.items())
+    assert np.array_equal(y7.reshape(len(x), -1), design._library().predict(x).reshape(len(x), -1))
+
+
 def test_convert_verdict_says_which_engine_computed_it(mlp):
     """convert's verdict on 300 calibration samples runs auto: csim on the first 64, the emulator on all;
     the record and its message say so (and it is still the csim == Keras verdict)."""
