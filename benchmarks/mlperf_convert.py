@@ -9,7 +9,10 @@ Measured on the 2-core development machine, shared with other test runs (Decembe
 0.5 s, g++ 8.2 s, verdict 55 s — 64 s in all (another run: 0.6 + 12.3 + 67.5 = 80 s);
 the published RN07 (no skip Adds): 50 s. Issue 24's goal is <= 3 min. The verdict dominates, within it the
 emulator's im2col and casts of 1,000 32x32 images (about two thirds under load), then csim's 64 samples and the
-trace of the failing samples (about a sixth each).
+trace of the failing samples (about a sixth each). Since the emulator computes the 32 -> 4-channel 4x4
+convolution by taps and chunks large images by 8 (h21c), its share is 5 s instead of 91 s for the 1,000 images
+(benchmarks/emulator_layers.py); a run at load ~16 (g++ 42.5 s instead of 8-12) split the verdict's 192 s as
+csim on 64 samples 67 s, csim's trace of the failing samples 44 s, the emulator 40 s, Keras 38 s.
 """
 from __future__ import annotations
 
