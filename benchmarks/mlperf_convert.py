@@ -10,9 +10,10 @@ Measured on the 2-core development machine, shared with other test runs (Decembe
 the published RN07 (no skip Adds): 50 s. Issue 24's goal is <= 3 min. The verdict dominates, within it the
 emulator's im2col and casts of 1,000 32x32 images (about two thirds under load), then csim's 64 samples and the
 trace of the failing samples (about a sixth each). Since the emulator computes the 32 -> 4-channel 4x4
-convolution by taps and chunks large images by 8 (h21c), its share is 5 s instead of 91 s for the 1,000 images
-(benchmarks/emulator_layers.py); a run at load ~16 (g++ 42.5 s instead of 8-12) split the verdict's 192 s as
-csim on 64 samples 67 s, csim's trace of the failing samples 44 s, the emulator 40 s, Keras 38 s.
+convolution by taps and chunks large images by 8 (h21c), the 1,000 images take 5.1 s instead of 91 s measured
+alone (one BLAS thread, load ~8, both versions in one process); inside a verdict at load ~16 (TensorFlow
+loaded, BLAS on both cores; g++ took 42.5 s instead of 8-12) the verdict's 192 s split as csim on 64 samples
+67 s, csim's trace of the failing samples 44 s, the emulator 40 s, Keras 38 s.
 """
 from __future__ import annotations
 
