@@ -52,11 +52,17 @@ MUTATIONS = (
              'if type(last).__name__ not in ("Softmax", "Activation", "QActivation"):',
              "if False:",
              "softmax='host' refuses a softmax inside a QDense (the test used to turn the refusal into a skip)"),
-    Mutation("tests/robustness/test_settings_schema.py::test_convert_settings_are_valid_or_a_config_error",
+    Mutation("tests/robustness/test_settings_schema.py::test_convert_settings_are_valid_or_a_config_error[margin]",
              "fpga_accel/config.py",
              "        if not 0 < self.margin <= 1:\n",
              "        if False:\n",
              "every accepted convert setting is valid (a margin outside (0, 1] must be refused)"),
+    Mutation("tests/robustness/test_settings_schema.py::test_quantize_settings_are_valid_or_a_config_error"
+             "[weight_bits]",
+             "fpga_accel/config.py",
+             "            if not 2 <= getattr(self, key) <= 24:\n",
+             "            if False:\n",
+             "every accepted quantize setting is valid (bit widths 2..24)"),
     Mutation("tests/robustness/test_settings_schema.py::test_valid_convert_settings_are_accepted_as_given",
              "fpga_accel/config.py",
              '        if not isinstance(self.name, str) or not _NAME.match(self.name):\n',
@@ -172,6 +178,7 @@ def _first_line(text: str, tree: Path) -> str:
 
 def _pytest(tree: Path, tests: list[str], python: str, tag: str) -> Outcome:
     report = tree / f"junit-{tag}.xml"
+    (tree / "tmp").mkdir(exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="3")
     cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tree / 'tmp' / tag}",
            f"--junitxml={report}", "-o", "junit_family=xunit1", *tests]
