@@ -132,6 +132,16 @@ MUTATIONS = (
              "undo.append((lambda h=handlers, k=key, o=original: h.__setitem__(k, o)) if had",
              "undo.append((lambda: None) if had",
              "hls4ml's own layer handlers are back after convert"),
+    Mutation("tests/test_layout_names.py::test_no_project_file_name_outside_layout",
+             "fpga_accel/runtime/emulator.py",
+             "axi_h = ProjectLayout(Path(root), project_name).axi_h",
+             'axi_h = Path(root) / "firmware" / f"{project_name}_axi.h"',
+             "every path of a project comes from layout (a file name written elsewhere is found)"),
+    Mutation("tests/test_emulator.py::test_a_flow_asking_for_the_emulator_gets_csim_where_it_does_not_cover",
+             "fpga_accel/engines.py",
+             '        log.info("design %s: %s; running csim", name, exc.reason)\n        return run("csim")\n',
+             "        raise\n",
+             "a flow or sweep asking for the emulator gets csim for a design the emulator does not cover"),
 )
 
 

@@ -10,7 +10,7 @@ for the whole call, with a warning naming the first layer that differs, if any v
 from __future__ import annotations
 
 import logging
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from .runtime.emulator import Emulator, NotEmulated
 log = logging.getLogger(__name__)
 
 ENGINES = ("csim", "emulator", "auto")
+"""Every engine there is (``Design.predict``, ``fpga-accel csim --engine``, a sweep's ``engine:``)."""
 CHECK_SAMPLES = 64
 """Samples auto runs through both engines before trusting the emulator with the rest."""
 AUTO_MIN_SAMPLES = 128
@@ -28,16 +29,38 @@ AUTO_MIN_SAMPLES = 128
 per sample for the zoo's designs, vs 25-150 µs in one csim worker), so it beats csim alone from about
 96 samples on the jet MLP and the zoo CNNs and loses by a few percent at 65; 128 keeps a margin."""
 
-__all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "resolve_engine", "run_engine"]
+__all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "check_engine", "emulator_else_csim", "resolve_engine",
+           "run_engine"]
+
+T = TypeVar("T")
+
+
+def check_engine(engine: object) -> str:
+    """``engine`` if it is one of :data:`ENGINES`, else a ConfigError listing them."""
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return engine
 
 
 def resolve_engine(engine: Optional[str], n_samples: int) -> str:
     """``engine`` as given (checked), or the default for a batch of ``n_samples``."""
     if engine is None:
         return "auto" if n_samples >= AUTO_MIN_SAMPLES else "csim"
-    if not isinstance(engine, str) or engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    return engine
+    return check_engine(engine)
+
+
+def emulator_else_csim(run: Callable[[Optional[str]], T], engine: Optional[str], name: str) -> T:
+    """``run(engine)`` — except that where a step asks for the emulator only to save a compile (the flow's
+    csim step in a sweep), a design or batch the emulator does not cover (NotEmulated, at set-up or on
+    the values) is computed by ``run("csim")`` instead, as auto does; the result's own record names the
+    engine that computed it. Asked of :meth:`Design.predict` directly, engine="emulator" refuses instead."""
+    if engine != "emulator":
+        return run(engine)
+    try:
+        return run("emulator")
+    except NotEmulated as exc:
+        log.info("design %s: %s; running csim", name, exc.reason)
+        return run("csim")
 
 
 Outputs = Tuple[np.ndarray, Optional[Dict[str, np.ndarray]]]
