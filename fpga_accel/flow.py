@@ -240,7 +240,8 @@ class FlowProject:
     sets it)."""
     engine: Optional[str] = field(default=None, repr=False, compare=False)
     """The csim step's engine (``Design.predict``); None: by batch size. "emulator" here falls back to csim
-    for a design the emulator does not cover (a sweep asks for it to skip the compile)."""
+    for a design the emulator does not cover (``engines.emulator_else_csim``; a sweep asks for it to skip
+    the compile)."""
 
     @property
     def step_table(self) -> Tuple["Step", ...]:
