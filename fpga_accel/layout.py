@@ -1,4 +1,6 @@
-"""Where everything of a project lands: every path under hls_projects/NAME/ comes from here.
+"""Where everything of a project lands: every path under hls_projects/NAME/ (the vitis build's too), of a
+flow run, a bundle (bitstreams/NAME/) and a sweep comes from here (tests/test_layout_names.py checks that
+no other module writes these names).
 
 Light on purpose (pathlib + json): the board runtime reads projects and bundles through it.
 """
@@ -205,6 +207,7 @@ class VitisLayout:
     @property
     def flat_utilization(self) -> Path:
         return ProjectLayout(self.root, self.project_name).flat_utilization
+
 
 @dataclass(frozen=True)
 class FlowLayout:
