@@ -11,7 +11,7 @@ VENV   ?= .venv-$(shell tools/find-python --version $(PYTHON))$(if $(filter-out 
 endif
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench fidelity estimate-accuracy clean
+.PHONY: demo test bench fidelity estimate-accuracy mutation-check clean
 
 $(BIN)/.installed: pyproject.toml
 	py="$$(tools/find-python $(PYTHON))" && "$$py" -m venv $(VENV)
@@ -30,6 +30,11 @@ bench: $(BIN)/.installed
 
 fidelity: $(BIN)/.installed
 	$(BIN)/python benchmarks/fidelity.py --readme
+
+# Each test in benchmarks/mutation_check.py's table passes, and fails once the code it guards is broken by
+# the table's one-line edit (in a copy of the tree; writes benchmarks/mutation_check.md)
+mutation-check: $(BIN)/.installed
+	$(BIN)/python benchmarks/mutation_check.py
 
 # Refit the estimator on the calibration set, cross-validate it (leave one source out), print the error and
 # regenerate the calibration README table

@@ -86,12 +86,13 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
     from .design import Design
     from .flow import FlowConfig, run_flow
     from .keras_compat import keras_module
-    from .layout import refuse_overwrite
+    from .layout import FlowLayout, refuse_overwrite
     from .model_io import save_model
 
     progress = progress or log_progress(log)
     output_dir = Path(output_dir)
-    refuse_overwrite(output_dir / "digits", force)
+    paths = FlowLayout(output_dir, "digits", FlowConfig.bitstreams)
+    refuse_overwrite(paths.project.root, force)
     keras = keras_module()
     keras.utils.set_random_seed(0)
     t0 = time.perf_counter()
@@ -103,7 +104,7 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
                   metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
     float_acc = float(np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test))
-    inputs = output_dir / "digits.flow" / "inputs"
+    inputs = paths.inputs
     inputs.mkdir(parents=True, exist_ok=True)
     save_model(model, inputs / "float.h5", force=True)
     np.savez(inputs / "digits.npz", x=x_train, y=y_train, x_test=x_test, y_test=y_test)
@@ -127,8 +128,8 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
             progress(update)
 
     project = run_flow(config, stop="estimate", force=True, progress=relay)
-    report = AgreementReport.from_dict(json.loads((output_dir / "digits.flow" / "csim_report.json").read_text()))
-    design = Design(output_dir / "digits")
+    report = AgreementReport.from_dict(json.loads(project.layout.csim_report.read_text()))
+    design = Design(project.hls_project)
     progress(Update(f"done in {time.perf_counter() - t0:.0f} s"))
     assert project.estimate is not None  # the estimate step ran: its Estimate is the one the summary shows
     return DemoResult(float_acc, report, design.root, design.meta.input_precision, project.estimate,

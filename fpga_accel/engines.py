@@ -10,7 +10,7 @@ for the whole call, with a warning naming the first layer that differs, if any v
 from __future__ import annotations
 
 import logging
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from .runtime.emulator import Emulator, NotEmulated
 log = logging.getLogger(__name__)
 
 ENGINES = ("csim", "emulator", "auto")
+"""Every engine there is (``Design.predict``, ``fpga-accel csim --engine``, a sweep's ``engine:``)."""
 CHECK_SAMPLES = 64
 """Samples auto runs through both engines before trusting the emulator with the rest."""
 AUTO_MIN_SAMPLES = 256
@@ -33,16 +34,38 @@ one Dense or one table activation (2-4 µs per sample), cross at ~110-128 (auto 
 at 96) — a design at 1 µs per sample would still lose at 128. At 256 every one measured takes 0.28-0.49x
 of csim's time. Below 64 samples auto is csim plus the emulator on the same samples: always slower."""
 
-__all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "resolve_engine", "run_engine"]
+__all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "check_engine", "emulator_else_csim", "resolve_engine",
+           "run_engine"]
+
+T = TypeVar("T")
+
+
+def check_engine(engine: object) -> str:
+    """``engine`` if it is one of :data:`ENGINES`, else a ConfigError listing them."""
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return engine
 
 
 def resolve_engine(engine: Optional[str], n_samples: int) -> str:
     """``engine`` as given (checked), or the default for a batch of ``n_samples``."""
     if engine is None:
         return "auto" if n_samples >= AUTO_MIN_SAMPLES else "csim"
-    if not isinstance(engine, str) or engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    return engine
+    return check_engine(engine)
+
+
+def emulator_else_csim(run: Callable[[Optional[str]], T], engine: Optional[str], name: str) -> T:
+    """``run(engine)`` — except that where a step asks for the emulator only to save a compile (the flow's
+    csim step in a sweep), a design or batch the emulator does not cover (NotEmulated, at set-up or on
+    the values) is computed by ``run("csim")`` instead, as auto does; the result's own record names the
+    engine that computed it. Asked of :meth:`Design.predict` directly, engine="emulator" refuses instead."""
+    if engine != "emulator":
+        return run(engine)
+    try:
+        return run("emulator")
+    except NotEmulated as exc:
+        log.info("design %s: %s; running csim", name, exc.reason)
+        return run("csim")
 
 
 Outputs = Tuple[np.ndarray, Optional[Dict[str, np.ndarray]]]

@@ -240,7 +240,8 @@ class FlowProject:
     sets it)."""
     engine: Optional[str] = field(default=None, repr=False, compare=False)
     """The csim step's engine (``Design.predict``); None: by batch size. "emulator" here falls back to csim
-    for a design the emulator does not cover (a sweep asks for it to skip the compile)."""
+    for a design the emulator does not cover (``engines.emulator_else_csim``; a sweep asks for it to skip
+    the compile)."""
 
     @property
     def step_table(self) -> Tuple["Step", ...]:
@@ -383,7 +384,7 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
 
 def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     from .design import Design
-    from .runtime.emulator import NotEmulated
+    from .engines import emulator_else_csim
     from .stages.csim import csim
 
     _, _, xt, yt = project.train_test()
@@ -394,11 +395,8 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
 
         xt = random_inputs(project.config.test_samples, input_shape(model), input_bound(model))
     design = Design(project.hls_project, jobs=project.jobs)
-    try:
-        report = csim(design, xt, model, yt, engine=project.engine).report
-    except NotEmulated as exc:  # asked for the emulator to save a compile: csim computes what it does not cover
-        log.info("%s: %s; running csim", design.name, exc.reason)
-        report = csim(design, xt, model, yt, engine="csim").report
+    report = emulator_else_csim(lambda engine: csim(design, xt, model, yt, engine=engine).report, project.engine,
+                                design.name)
     assert report is not None
     write_atomic(project.layout.csim_report, json.dumps(report.to_dict(), indent=2) + "\n")
     progress(Update("  " + report.format().replace("\n", "\n  "), step="csim"))
@@ -567,9 +565,9 @@ STEP_TABLE: Tuple[Step, ...] = (
          reads=_hls_sources, writes=lambda p: [_record(p)]),
     Step("bundle", step_bundle, settings=lambda p: str(p.config.bitstreams),
          reads=lambda p: [_record(p), *_bitstream(p), p.quantized_model, *_data(p)],
-         writes=lambda p: [p.bundle / "manifest.json"]),
+         writes=lambda p: [p.layout.bundle_manifest]),
     Step("deploy", step_deploy, configured=_deploy_configured, settings=lambda p: p.config.deploy,
-         reads=lambda p: [p.bundle / "manifest.json"]),
+         reads=lambda p: [p.layout.bundle_manifest]),
 )
 """The pipeline, in order: every consumer (the runner, ``--from/--to``, the CLI's commands, the sweep,
 flow.json's reader) reads it."""

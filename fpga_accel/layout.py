@@ -1,4 +1,6 @@
-"""Where everything of a project lands: every path under hls_projects/NAME/ comes from here.
+"""Where everything of a project lands: every path under hls_projects/NAME/ (the vitis build's too), of a
+flow run, a bundle (bitstreams/NAME/) and a sweep comes from here (tests/test_layout_names.py checks that
+no other module writes these names).
 
 Light on purpose (pathlib + json): the board runtime reads projects and bundles through it.
 """
@@ -21,6 +23,20 @@ log = logging.getLogger(__name__)
 
 META_FILE = "fpga_accel.json"
 """Written by the convert stage next to hls4ml's files: shapes, precisions, settings, hashes."""
+HLS4ML_CONFIG = "hls4ml_config.yml"
+"""hls4ml's record of a conversion, in the project folder."""
+PROJECT_TCL = "project.tcl"
+"""hls4ml's Tcl variables of a project (its part among them), in the project folder."""
+BUILD_TCL = "build_prj.tcl"
+"""hls4ml's Vivado HLS script, run in the project folder (vivado-hls flow)."""
+DESIGN_TCL = "design.tcl"
+"""hls4ml's block design script, run in the project folder (vivado-hls flow)."""
+MANIFEST = "manifest.json"
+"""A bundle's record (``runtime.manifest.Manifest``), in bitstreams/NAME/."""
+TEST_VECTORS = "test_vectors.npz"
+"""A bundle's inputs and their QKeras outputs for the board's self-test."""
+VIVADO_RUNS = Path("project_1.runs") / "impl_1"
+"""Where Vivado puts the implementation run of a project's block design (both build flows)."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +62,36 @@ class ProjectLayout:
         return self.firmware / "ap_types"
 
     @property
+    def weights(self) -> Path:
+        """hls4ml's weight files (``<layer weight>.txt``), which the csim library loads at run time."""
+        return self.firmware / "weights"
+
+    @property
     def top_cpp(self) -> Path:
         return self.firmware / f"{self.project_name}.cpp"
+
+    @property
+    def top_h(self) -> Path:
+        return self.firmware / f"{self.project_name}.h"
+
+    @property
+    def defines_h(self) -> Path:
+        """hls4ml's typedefs of every layer's types."""
+        return self.firmware / "defines.h"
+
+    @property
+    def parameters_h(self) -> Path:
+        """hls4ml's layer config structs (and the weights' includes)."""
+        return self.firmware / "parameters.h"
 
     @property
     def axi_cpp(self) -> Path:
         """hls4ml's AXI-stream wrapper: what the PYNQ DMA talks to."""
         return self.firmware / f"{self.project_name}_axi.cpp"
+
+    @property
+    def axi_h(self) -> Path:
+        return self.firmware / f"{self.project_name}_axi.h"
 
     @property
     def bridge_cpp(self) -> Path:
@@ -64,16 +103,26 @@ class ProjectLayout:
         return self.root / "reference_model.h5"
 
     @property
+    def hls4ml_config(self) -> Path:
+        """The hls4ml configuration convert wrote (``Design.hls_model`` rebuilds hls4ml's model from it)."""
+        return self.root / HLS4ML_CONFIG
+
+    @property
+    def rebuilt(self) -> Path:
+        """``Design.hls_model``'s own output folder: its ``write()`` never overwrites the project."""
+        return self.root / "hls4ml_rebuilt"
+
+    @property
     def build_tcl(self) -> Path:
-        return self.root / "build_prj.tcl"
+        return self.root / BUILD_TCL
 
     @property
     def project_tcl(self) -> Path:
-        return self.root / "project.tcl"
+        return self.root / PROJECT_TCL
 
     @property
     def design_tcl(self) -> Path:
-        return self.root / "design.tcl"
+        return self.root / DESIGN_TCL
 
     @classmethod
     def under(cls, output_dir: "str | Path", name: str) -> "ProjectLayout":
@@ -99,6 +148,65 @@ class ProjectLayout:
     def vivado_accelerator(self) -> Path:
         """hls4ml's design.tcl Vivado project (vivado-hls flow)."""
         return self.root / f"{self.project_name}_vivado_accelerator"
+
+    @property
+    def vivado_runs(self) -> Path:
+        """Vivado's implementation run of that project's block design."""
+        return self.vivado_accelerator / VIVADO_RUNS
+
+
+@dataclass(frozen=True)
+class VitisLayout:
+    """Every path of the vitis build flow (``build_flows/vitis.py``) under hls_projects/NAME/."""
+
+    root: Path
+    project_name: str
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "vitis"
+
+    @property
+    def wrapper(self) -> Path:
+        return self.folder / f"{self.project_name}_axis.cpp"
+
+    @property
+    def testbench(self) -> Path:
+        return self.folder / f"{self.project_name}_axis_tb.cpp"
+
+    @property
+    def hls_tcl(self) -> Path:
+        return self.folder / "build_hls.tcl"
+
+    @property
+    def options_tcl(self) -> Path:
+        return self.folder / "hls_options.tcl"
+
+    @property
+    def design_tcl(self) -> Path:
+        return self.folder / "design.tcl"
+
+    @property
+    def hls_project(self) -> Path:
+        return self.root / f"{self.project_name}_vitis_prj"
+
+    @property
+    def vivado_project(self) -> Path:
+        return self.root / f"{self.project_name}_vitis_vivado"
+
+    @property
+    def hls_solution(self) -> Path:
+        """The HLS tool's solution of build_hls.tcl."""
+        return self.hls_project / "solution1"
+
+    @property
+    def vivado_runs(self) -> Path:
+        """Vivado's implementation run of the block design."""
+        return self.vivado_project / VIVADO_RUNS
+
+    @property
+    def flat_utilization(self) -> Path:
+        return ProjectLayout(self.root, self.project_name).flat_utilization
 
 
 @dataclass(frozen=True)
@@ -127,12 +235,49 @@ class FlowLayout:
         return self.work_dir / "csim_report.json"
 
     @property
+    def inputs(self) -> Path:
+        """Copies of a run's own inputs (the demo's trained model and data)."""
+        return self.work_dir / "inputs"
+
+    @property
     def project(self) -> ProjectLayout:
         return ProjectLayout.under(self.output_dir, self.name)
 
     @property
     def bundle(self) -> Path:
         return Path(self.bitstreams) / self.name
+
+    @property
+    def bundle_manifest(self) -> Path:
+        return self.bundle / MANIFEST
+
+
+@dataclass(frozen=True)
+class SweepLayout:
+    """Where a sweep keeps its files: ``<output_dir>/<name>/`` with one folder per point under ``points/``
+    (each a flow's output folder, plus the point's parameters and result) and the table and figure of all."""
+
+    root: Path
+
+    def point(self, point_id: str) -> Path:
+        return Path(self.root) / "points" / point_id
+
+    @staticmethod
+    def point_params(point_dir: Path) -> Path:
+        return Path(point_dir) / "params.json"
+
+    @staticmethod
+    def point_result(point_dir: Path) -> Path:
+        """Written last: a point is finished exactly when this file exists."""
+        return Path(point_dir) / "result.json"
+
+    @property
+    def results_csv(self) -> Path:
+        return Path(self.root) / "results.csv"
+
+    @property
+    def pareto_png(self) -> Path:
+        return Path(self.root) / "pareto.png"
 
 
 def refuse_overwrite(path: Path, force: bool) -> None:

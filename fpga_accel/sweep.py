@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .config import ConvertConfig, QuantizeConfig, read_yaml
+from .engines import check_engine
 from .errors import ConfigError, FpgaAccelError
-from .layout import ProjectMeta, read_json, write_atomic
+from .layout import ProjectMeta, SweepLayout, read_json, write_atomic
 from .runtime.progress import Progress, Update, log_progress
 from .runtime.csim_lib import available_cores
 
@@ -30,10 +31,7 @@ log = logging.getLogger(__name__)
 
 QUANTIZE_KEYS = {f.name for f in dataclasses.fields(QuantizeConfig)} - {"layers"}
 CONVERT_KEYS = {f.name for f in dataclasses.fields(ConvertConfig)} - {"name", "output_dir", "verify_samples", "strict"}
-RESULT = "result.json"
 MAX_POINTS = 10_000
-SWEEP_ENGINES = ("emulator", "csim", "auto")
-"""``engine:`` of a sweep file (see :attr:`SweepSpec.engine`)."""
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -90,8 +88,7 @@ class SweepSpec:
         unknown = (set(self.grid) | set(self.fixed)) - QUANTIZE_KEYS - CONVERT_KEYS
         if unknown:
             raise ConfigError(f"unknown sweep keys {sorted(map(str, unknown))}; known: {sorted(QUANTIZE_KEYS | CONVERT_KEYS)}")
-        if self.engine not in SWEEP_ENGINES:
-            raise ConfigError(f"engine must be one of {', '.join(SWEEP_ENGINES)}, got {self.engine!r}")
+        check_engine(self.engine)
         if isinstance(self.test_samples, bool) or not isinstance(self.test_samples, int) or self.test_samples < 1:
             raise ConfigError(f"test_samples must be a whole number >= 1, got {self.test_samples!r}")
         for path in (self.model, self.data):
@@ -163,12 +160,12 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
     from .flow import FlowConfig, run_flow
 
     out = Path(point_dir)
-    done = out / RESULT
+    done = SweepLayout.point_result(out)
     if done.is_file():
         return read_json(done, "delete that point's folder to run it again")
     out.mkdir(parents=True, exist_ok=True)
     _size_thread_pools(csim_jobs)
-    write_atomic(out / "params.json", json.dumps(params, indent=2, sort_keys=True) + "\n")
+    write_atomic(SweepLayout.point_params(out), json.dumps(params, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     config = FlowConfig(
         model=spec.model, data=spec.data, test_samples=spec.test_samples, require_exact=False,
@@ -183,7 +180,7 @@ def run_point(spec: SweepSpec, params: Dict[str, Any], point_dir: str, csim_jobs
                   "seconds": round(time.perf_counter() - t0, 2), "worker_pid": os.getpid()}
         write_atomic(done, json.dumps(result, indent=2, sort_keys=True) + "\n")
         return result
-    report = read_json(project.work_dir / "csim_report.json", "run the point again")
+    report = read_json(project.layout.csim_report, "run the point again")
     for key in ("reference_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement"):
         value = report.get(key)
         if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
@@ -258,11 +255,12 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")  # 0 workers: waits forever
     root = spec.root
+    paths = SweepLayout(root)
     root.mkdir(parents=True, exist_ok=True)
     points = spec.points()
     identity = inputs_identity(spec)
-    dirs = [root / "points" / point_id(p, identity) for p in points]
-    todo = [(p, d) for p, d in zip(points, dirs) if not (d / RESULT).is_file()]
+    dirs = [paths.point(point_id(p, identity)) for p in points]
+    todo = [(p, d) for p, d in zip(points, dirs) if not SweepLayout.point_result(d).is_file()]
     log.info("sweep %s: %d points, %d to run, %d already done", spec.name, len(points), len(todo),
              len(points) - len(todo))
     if todo:
@@ -286,9 +284,9 @@ def run_sweep(spec: SweepSpec, scheduler: Optional[str] = None, workers: int = 2
             client.close()
             if cluster is not None:
                 cluster.close()
-    rows = [read_json(d / RESULT, "delete that point's folder to run it again") for d in dirs]
-    table = write_table(rows, root / "results.csv")
-    plot = pareto_plot(rows, root / "pareto.png")
+    rows = [read_json(SweepLayout.point_result(d), "delete that point's folder to run it again") for d in dirs]
+    table = write_table(rows, paths.results_csv)
+    plot = pareto_plot(rows, paths.pareto_png)
     return SweepResult(root, rows, len(todo), len(points) - len(todo), table, plot)
 
 

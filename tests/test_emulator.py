@@ -197,6 +197,31 @@ def test_a_layer_it_does_not_cover_is_named(mlp, monkeypatch):
         fresh.predict(x, engine="fast")
 
 
+def test_a_flow_asking_for_the_emulator_gets_csim_where_it_does_not_cover(mlp, monkeypatch, caplog):
+    """engines.emulator_else_csim, the flow's csim step's policy (a sweep asks for the emulator to save a
+    compile): the emulator where it covers the design, csim where it does not — logged, and the report says
+    which computed it; any other engine is passed through as asked."""
+    from fpga_accel.design import Design
+    from fpga_accel.engines import emulator_else_csim
+    from fpga_accel.runtime import emulator
+
+    design, model, x = mlp
+    asked = []
+
+    def compare(engine):
+        asked.append(engine)
+        return Design(design.root).compare(model, x, engine=engine)
+
+    assert emulator_else_csim(compare, "emulator", design.name).engine == "emulator" and asked == ["emulator"]
+    assert emulator_else_csim(compare, None, design.name).engine.startswith("emulator, equal to csim")
+    monkeypatch.delitem(emulator._LAYERS, "relu")
+    asked.clear()
+    with caplog.at_level(logging.INFO, logger="fpga_accel.engines"):
+        report = emulator_else_csim(compare, "emulator", design.name)
+    assert asked == ["emulator", "csim"] and report.engine == "csim" and report.bit_exact == 1.0
+    assert any("nnet::relu" in r.getMessage() and "running csim" in r.getMessage() for r in caplog.records)
+
+
 def test_default_engine_by_batch_size():
     from fpga_accel.engines import AUTO_MIN_SAMPLES, resolve_engine
 

@@ -148,7 +148,7 @@ def test_a_sweep_on_the_emulator_compiles_nothing_and_gives_csims_numbers(inputs
         twin = by_params[json_key(row["params"])]
         for key in ("csim_accuracy", "bit_exact", "argmax_agreement", "qkeras_accuracy"):
             assert row[key] == twin[key], (row["params"], key)
-    with pytest.raises(fa.ConfigError, match="engine must be one of emulator, csim, auto"):
+    with pytest.raises(fa.ConfigError, match="engine must be one of csim, emulator, auto"):
         SweepSpec(name="x", model=inputs / "float.h5", data=inputs / "digits.npz", grid=grid, engine="gpu")
 
 

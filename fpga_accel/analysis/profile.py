@@ -83,7 +83,7 @@ def _weight_files(design: Any) -> tuple[dict[str, str], Any]:
     for call in fw.calls:
         if any(call.function.startswith(f) for f in _WEIGHT_FUNCTIONS):
             names = [a for a in call.args if a.startswith(("w", "s")) and
-                     (Path(design.root) / "firmware" / "weights" / f"{a}.txt").is_file()]
+                     (design.layout.weights / f"{a}.txt").is_file()]
             if names:
                 found[call.layer] = names[0]
     return found, fw

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..errors import ConfigError
+from ..layout import META_FILE
 from ..runtime.tables import html_report, to_dataframe
 
 COLUMNS = ("layer", "class", "type", "precision", "rule")
@@ -56,7 +57,7 @@ def _text(value: Any) -> bool:
     return isinstance(value, str)
 
 
-def types_table(design: str, layers: Sequence[Mapping[str, Any]], source: str = "fpga_accel.json") -> TypesTable:
+def types_table(design: str, layers: Sequence[Mapping[str, Any]], source: str = META_FILE) -> TypesTable:
     """The table from a record's per-layer entries (checked: a record read from disk is never trusted)."""
     rows = []
     for layer in layers:

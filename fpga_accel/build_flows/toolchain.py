@@ -112,6 +112,13 @@ def find_hwh(vivado_project: Path) -> Path:
     return max(present, key=lambda p: p.stat().st_mtime) if present else found[0]
 
 
+def build_outputs(solution: Path, top: str, vivado_project: Path, runs: Path, utilization: Path) -> Dict[str, Path]:
+    """What a build collects, where the HLS tool (``solution`` of the IP ``top``) and Vivado (``runs`` of
+    ``vivado_project``) leave it: Vivado HLS 2020.1 and Vitis HLS, and Vivado's releases, lay these out alike."""
+    return {"csynth": solution / "syn" / "report" / f"{top}_csynth.xml", "ip": solution / "impl" / "ip",
+            "bit": runs / "design_1_wrapper.bit", "hwh": find_hwh(vivado_project), "utilization": utilization}
+
+
 BOARD_FILES_HINT = ("install the PYNQ-Z2 board files: in Vivado 2023.1+ Tools > Vivado Store > Boards > "
                     "'PYNQ-Z2', or unzip TUL's pynq-z2 board files into a folder and add "
                     "`set_param board.repoPaths [list <folder>]` to ~/.Xilinx/Vivado/Vivado_init.tcl "

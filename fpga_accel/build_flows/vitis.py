@@ -14,15 +14,14 @@ choices go into ``vitis/hls_options.tcl``, which the script sources.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..boards import Board, get_board
 from ..design import Design
-from ..layout import ProjectLayout
+from ..layout import ProjectLayout, VitisLayout
 from ..runtime.axis_wrapper import AxisWrapper
-from .toolchain import BOARD_FILES_HINT, Tool, Version, find_hwh
+from .toolchain import BOARD_FILES_HINT, Tool, Version, build_outputs
 
 log = logging.getLogger(__name__)
 
@@ -32,57 +31,6 @@ STREAM_PORTS = ("in_stream", "out_stream")
 """The wrapper's hls::axis arguments, and so the IP's AXI-stream interface names."""
 DMA_LENGTH_WIDTH = 26
 """The DMA's buffer length register: 2^26 - 1 bytes per transfer, what the runtime chunks batches by."""
-
-
-@dataclass(frozen=True)
-class VitisLayout:
-    """Every path of the vitis flow under hls_projects/NAME/."""
-
-    root: Path
-    project_name: str
-
-    @property
-    def folder(self) -> Path:
-        return self.root / "vitis"
-
-    @property
-    def wrapper(self) -> Path:
-        return self.folder / f"{self.project_name}_axis.cpp"
-
-    @property
-    def testbench(self) -> Path:
-        return self.folder / f"{self.project_name}_axis_tb.cpp"
-
-    @property
-    def hls_tcl(self) -> Path:
-        return self.folder / "build_hls.tcl"
-
-    @property
-    def options_tcl(self) -> Path:
-        return self.folder / "hls_options.tcl"
-
-    @property
-    def design_tcl(self) -> Path:
-        return self.folder / "design.tcl"
-
-    @property
-    def hls_project(self) -> Path:
-        return self.root / f"{self.project_name}_vitis_prj"
-
-    @property
-    def vivado_project(self) -> Path:
-        return self.root / f"{self.project_name}_vitis_vivado"
-
-    def outputs(self) -> Dict[str, Path]:
-        solution = self.hls_project / "solution1"
-        runs = self.vivado_project / "project_1.runs" / "impl_1"
-        return {
-            "csynth": solution / "syn" / "report" / f"{self.project_name}_axis_csynth.xml",
-            "ip": solution / "impl" / "ip",
-            "bit": runs / "design_1_wrapper.bit",
-            "hwh": find_hwh(self.vivado_project),
-            "utilization": self.root / "vivado_utilization.rpt",
-        }
 
 
 class VitisFlow:
@@ -122,7 +70,9 @@ class VitisFlow:
         return problems
 
     def outputs(self, design: Design) -> Dict[str, Path]:
-        return VitisLayout(design.root, design.meta.project_name).outputs()
+        paths = VitisLayout(design.root, design.meta.project_name)
+        return build_outputs(paths.hls_solution, f"{paths.project_name}_axis", paths.vivado_project, paths.vivado_runs,
+                             paths.flat_utilization)
 
     def prepare(self, design: Design, steps: Sequence[str]) -> None:
         """Write the wrapper, its testbench and the Tcl scripts into ``vitis/``; the wrapper is the text

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..boards import Board, get_board
 from ..errors import ConfigError, Hls4mlChangedError
-from ..layout import ProjectLayout
+from ..layout import HLS4ML_CONFIG, PROJECT_TCL, ProjectLayout
 
 __all__ = ["check_bridge", "fix_output_dir", "set_part"]
 
@@ -34,8 +34,8 @@ def set_part(staging: Path, board: Board) -> None:
     if board.hls4ml_board is not None:
         return
     template_part = get_board(board.hls4ml_template).part
-    for name, old, new in (("project.tcl", f'set part "{template_part}"', f'set part "{board.part}"'),
-                           ("hls4ml_config.yml", f"Part: {template_part}", f"Part: {board.part}")):
+    for name, old, new in ((PROJECT_TCL, f'set part "{template_part}"', f'set part "{board.part}"'),
+                           (HLS4ML_CONFIG, f"Part: {template_part}", f"Part: {board.part}")):
         path = staging / name
         text = path.read_text()
         if text.count(old) != 1:
@@ -46,6 +46,6 @@ def set_part(staging: Path, board: Board) -> None:
 
 def fix_output_dir(staging: Path, root: Path) -> None:
     """hls4ml records its output folder in hls4ml_config.yml: name the final one, not the staging one."""
-    config_file = staging / "hls4ml_config.yml"
+    config_file = staging / HLS4ML_CONFIG
     if config_file.is_file():
         config_file.write_text(config_file.read_text().replace(str(staging), str(root.resolve())))

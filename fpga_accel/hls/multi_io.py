@@ -81,7 +81,7 @@ def rewrite(layout: ProjectLayout, ports: Sequence[Port], io_type: str) -> None:
     name = layout.project_name
     n_in = sum(p.size for p in ports if p.direction == "in")
     n_out = sum(p.size for p in ports if p.direction == "out")
-    axi_h = layout.firmware / f"{name}_axi.h"
+    axi_h = layout.axi_h
     text = axi_h.read_text()
     text, k_in = re.subn(r"static const unsigned N_IN = \d+;", f"static const unsigned N_IN = {n_in};", text)
     text, k_out = re.subn(r"static const unsigned N_OUT = \d+;", f"static const unsigned N_OUT = {n_out};", text)

@@ -15,10 +15,6 @@ from ..errors import ConfigError
 
 __all__ = ["rebuild_hls_model"]
 
-REBUILT_DIR = "hls4ml_rebuilt"
-"""Where the rebuilt graph would write if asked to (under the project folder; never the project itself)."""
-
-
 def _read_config(path: Any) -> dict[str, Any]:
     import yaml
 
@@ -44,7 +40,7 @@ def rebuild_hls_model(design: Any) -> Any:
     from .exact_types import exact_flows
     from ..model_io import load_model, strip_softmax
 
-    cfg = _read_config(design.root / "hls4ml_config.yml")
+    cfg = _read_config(design.layout.hls4ml_config)
     model = load_model(design.layout.keras_model)
     if design.host_softmax:
         model = strip_softmax(model)
@@ -52,7 +48,7 @@ def rebuild_hls_model(design: Any) -> Any:
     backend = cfg.get("Backend", "VivadoAccelerator")
     with exact_flows(backend) as flows:
         graph = hls4ml.converters.convert_from_keras_model(
-            model, hls_config={**cfg["HLSConfig"], "Flows": flows}, output_dir=str(design.root / REBUILT_DIR),
+            model, hls_config={**cfg["HLSConfig"], "Flows": flows}, output_dir=str(design.layout.rebuilt),
             project_name=cfg.get("ProjectName", design.meta.project_name), backend=backend,
             board=accel.get("Board"), part=cfg.get("Part"), clock_period=cfg.get("ClockPeriod"),
             io_type=cfg.get("IOType"), interface=accel.get("Interface", "axi_stream"),

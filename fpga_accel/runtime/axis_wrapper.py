@@ -70,8 +70,7 @@ class AxisWrapper:
     @classmethod
     def for_layout(cls, layout: ProjectLayout) -> "AxisWrapper":
         """From hls4ml's ``<project>_axi.h`` (sizes, AXI data types) and ``<project>.h`` (io type)."""
-        axi_h = layout.firmware / f"{layout.project_name}_axi.h"
-        top_h = layout.firmware / f"{layout.project_name}.h"
+        axi_h, top_h = layout.axi_h, layout.top_h
         try:
             axi, top = axi_h.read_text(), top_h.read_text()
         except OSError as exc:

@@ -125,7 +125,7 @@ _LOAD_WEIGHTS = re.compile(r'load_(exponent_)?weights_from_txt<.*?,\s*(\d+)>\(\w
 def check_weights(layout: ProjectLayout) -> None:
     """hls4ml's csim loads every weight file at the first call and calls ``exit(1)`` when one is missing or
     short — inside the Python process that loaded it. Check them first."""
-    weights = layout.firmware / "weights"
+    weights = layout.weights
     for exponent, size, name in _LOAD_WEIGHTS.findall(layout.top_cpp.read_text()):
         path = weights / name
         if not path.is_file():
@@ -191,7 +191,7 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
     if target.is_file() and not force:
         if _intact(target):
             log.debug("csim library up to date (%s)", target.name)
-            return CsimBuild(target, key, cached=True, weights_dir=layout.firmware / "weights")
+            return CsimBuild(target, key, cached=True, weights_dir=layout.weights)
         log.warning("cached csim library %s is damaged: rebuilding it", target)
     check_writable(target.parent, folder=True)  # before the compiler runs, not after
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +208,7 @@ def build_library(layout: ProjectLayout, force: bool = False, jobs: Optional[int
         tmp_digest.write_text(_sha256(tmp_lib) + "\n")
         os.replace(tmp_digest, target.with_name(target.name + ".sha256"))
         os.replace(tmp_lib, target)
-    return CsimBuild(target, key, cached=False, weights_dir=layout.firmware / "weights")
+    return CsimBuild(target, key, cached=False, weights_dir=layout.weights)
 
 
 BUILD_PREFIX = ".build-"
@@ -278,7 +278,7 @@ def _first_call_survives(library: Path, layout: ProjectLayout) -> None:
     killing the caller, and such a library never enters the cache."""
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _FIRST_CALL, str(library), str(layout.firmware / "weights"),
+    proc = subprocess.run([sys.executable, "-c", _FIRST_CALL, str(library), str(layout.weights),
                            layout.project_name], capture_output=True, text=True, errors="replace", check=False,
                           timeout=300)
     if proc.returncode == 0:

@@ -29,6 +29,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import ConfigError
+from ..layout import ProjectLayout
 from .firmware import Call, Firmware, read_firmware
 from .fixed_point import FixedType
 
@@ -188,7 +189,7 @@ class Emulator:
 
     @classmethod
     def open(cls, root: "str | Path", project_name: str, io_type: str) -> "Emulator":
-        axi_h = Path(root) / "firmware" / f"{project_name}_axi.h"
+        axi_h = ProjectLayout(Path(root), project_name).axi_h
         if axi_h.is_file() and "// fpga_accel port" in axi_h.read_text():
             raise NotEmulated("(top function)", "it computes single-input, single-output designs; this one has "
                               "several inputs or outputs on its streams")
@@ -727,7 +728,7 @@ def _member_type(emu: Emulator, struct: str, member: str) -> str:
     """The declared type of a static member defined outside its struct (``const slope5_t cfg::slope``)."""
     import re
 
-    text = (emu.fw.root / "firmware" / "parameters.h").read_text()
+    text = ProjectLayout(emu.fw.root, emu.fw.name).parameters_h.read_text()
     m = re.search(rf"const\s+(\w+)\s+{re.escape(struct)}::{member}\s*=", text)
     return m.group(1) if m else ""
 

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import ConfigError
+from ..layout import ProjectLayout
 from .fixed_point import FixedType
 from .hls_text import c_int, config_structs, follow_typedefs
 
@@ -103,7 +104,7 @@ class Firmware:
 
     def weights(self, name: str) -> np.ndarray:
         """The values of firmware/weights/<name>.txt (what load_weights_from_txt reads), float64."""
-        path = self.root / "firmware" / "weights" / f"{name}.txt"
+        path = ProjectLayout(self.root, self.name).weights / f"{name}.txt"
         try:
             text = path.read_text()
         except OSError as exc:
@@ -126,16 +127,16 @@ def _typedefs(*texts: str) -> Dict[str, str]:
 def read_firmware(root: "str | Path", project_name: str, io_type: str) -> Firmware:
     """Parse a project written by convert (see module docstring)."""
     root = Path(root)
-    fw = root / "firmware"
+    layout = ProjectLayout(root, project_name)
     try:
-        top = (fw / f"{project_name}.cpp").read_text()
-        defines = (fw / "defines.h").read_text()
-        params = (fw / "parameters.h").read_text()
+        top = layout.top_cpp.read_text()
+        defines = layout.defines_h.read_text()
+        params = layout.parameters_h.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read the firmware of {root}: {exc.strerror or exc}; re-convert the project") from None
     sig = re.search(rf"\bvoid\s+{re.escape(project_name)}\s*\((.*?)\)\s*\{{", top, re.S)
     if not sig:
-        raise ConfigError(f"{fw / (project_name + '.cpp')}: no top function {project_name}(); re-convert the project")
+        raise ConfigError(f"{layout.top_cpp}: no top function {project_name}(); re-convert the project")
     params_text = sig.group(1)
     variables: Dict[str, str] = {}
     ports = []

@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Dict, Optional, Union
 
 from ..errors import BoardError, ConfigError
-from ..layout import META_FILE, ProjectLayout, ProjectMeta, check_identity, read_json
+from ..layout import MANIFEST, META_FILE, TEST_VECTORS, ProjectLayout, ProjectMeta, check_identity, read_json
 
-MANIFEST = "manifest.json"
-TEST_VECTORS = "test_vectors.npz"
 DMA_PATH = "hier_0/axi_dma_0"
 """Where hls4ml's PYNQ-Z2 block design (axi_stream_design.tcl) puts the AXI DMA."""
 MAX_MANIFEST_BYTES = 16 << 20

@@ -26,8 +26,9 @@ from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_per
 from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..design import Design
+from ..layout import BUILD_TCL, DESIGN_TCL
 from ..runtime.progress import Progress, Update, log_progress
-from ..build_flows.toolchain import BOARD_FILES_HINT, Tool, Version, find_board_files, find_hwh, find_tool
+from ..build_flows.toolchain import BOARD_FILES_HINT, Tool, Version, build_outputs, find_board_files, find_tool
 from ..build_flows.vitis import VitisFlow
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,6 @@ DEFAULT_STEPS = ("csim", "synth", "export", "bitfile")
 """What ``build`` runs unless told (the CLI's ``--steps``, the project file's ``build: {steps: ...}``)."""
 MAX_HLS_VERSION = Version(2020, 1)
 """hls4ml's accelerator flow needs Vivado HLS <= 2020.1 (Vitis HLS makes TLAST unreliable)."""
-FLAT_UTILIZATION = "vivado_utilization.rpt"
-"""The name of ``ProjectLayout.flat_utilization`` (design.tcl writes it relative to the project)."""
 VIVADO_INSTALL = "source Vivado's settings64.sh"
 SELF_CONTAINED = ("The project folder {root} is self-contained: copy it to any machine with Vivado 2020.1 "
                   "and run `fpga-accel build {root}` there (or use csim meanwhile).")
@@ -82,7 +81,7 @@ class VivadoHlsFlow:
             flags = {s: int(s in hls) for s in ("csim", "synth", "cosim")}
             opts = (f"reset=0 csim={flags['csim']} synth={flags['synth']} cosim={flags['cosim']} validation=0 "
                     f"export={int('export' in hls)} vsynth=0 fifo_opt=0")
-            result.append([self.hls_tool, "-f", "build_prj.tcl", opts])
+            result.append([self.hls_tool, "-f", BUILD_TCL, opts])
         if "bitfile" in steps:
             board = get_board(design.meta.board)
             if board.hls4ml_board is None:
@@ -90,7 +89,7 @@ class VivadoHlsFlow:
                                   f"only for its own boards; board {board.name!r} is not one of them: use "
                                   "--flow vitis (its block design comes from the board entry), or build only the IP "
                                   "(--steps csim,synth,export)")
-            result.append(["vivado", "-mode", "batch", "-source", "design.tcl"])
+            result.append(["vivado", "-mode", "batch", "-source", DESIGN_TCL])
         return result
 
     def describe_options(self, design: Design, steps: Sequence[str]) -> str:
@@ -105,14 +104,9 @@ class VivadoHlsFlow:
 
     def outputs(self, design: Design) -> Dict[str, Path]:
         """Where Vivado HLS and hls4ml's design.tcl leave what the build collects."""
-        p, paths = design.meta.project_name, design.layout
-        return {
-            "csynth": paths.hls_solution / "syn" / "report" / f"{p}_axi_csynth.xml",
-            "ip": paths.hls_solution / "impl" / "ip",
-            "bit": paths.vivado_accelerator / "project_1.runs" / "impl_1" / "design_1_wrapper.bit",
-            "hwh": find_hwh(paths.vivado_accelerator),
-            "utilization": paths.flat_utilization,
-        }
+        paths = design.layout
+        return build_outputs(paths.hls_solution, f"{paths.project_name}_axi", paths.vivado_accelerator,
+                             paths.vivado_runs, paths.flat_utilization)
 
     def prepare(self, design: Design, steps: Sequence[str]) -> None:
         if "bitfile" in steps:
@@ -330,7 +324,7 @@ def _ensure_flat_utilization(design: Design) -> None:
     """design.tcl writes a hierarchical util.rpt; ask Vivado for the flat one the parser reads too."""
     tcl = design.layout.design_tcl
     text = tcl.read_text()
-    line = f"report_utilization -file {FLAT_UTILIZATION}"
+    line = f"report_utilization -file {design.layout.flat_utilization.name}"  # design.tcl runs in the project
     if line not in text:
         tcl.write_text(text.rstrip("\n") + f"\n{line}\n")
 

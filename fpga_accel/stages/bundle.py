@@ -16,7 +16,7 @@ import numpy as np
 from ..board_payload import check_plain_tree, copy_plain_tree
 from ..boards import get_board
 from ..errors import ConfigError
-from ..layout import refuse_overwrite, replace_dir, sole_writer
+from ..layout import ProjectLayout, refuse_overwrite, replace_dir, sole_writer
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
 from ..runtime.validate import check_input, random_inputs
 from ..design import Design
@@ -89,7 +89,8 @@ def _write_bundle(design: Design, bit: Path, hwh: Path, target: Path, manifest: 
     try:
         shutil.copyfile(bit, staging / manifest.bitfile)
         shutil.copyfile(hwh, staging / manifest.hwhfile)
-        copy_plain_tree(design.layout.firmware, staging / "firmware")  # links refused, never followed
+        firmware = ProjectLayout(staging, design.layout.project_name).firmware  # a bundle reads as a project
+        copy_plain_tree(design.layout.firmware, firmware)  # links refused, never followed
         bridge = design.layout.bridge_cpp
         if bridge.is_symlink():
             raise ConfigError(f"{bridge} is a symbolic link: a bundle holds plain files only; put the file itself there")
