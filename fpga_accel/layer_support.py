@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import ConfigError
 
@@ -206,8 +206,13 @@ DENSE_ND = Condition(
     "it, or use a Conv1D with kernel_size=1 (the same arithmetic per position)",
     lambda layer, io: math.prod(_input_shape(layer)[:-1]) > 1)
 
+TABLE_RULE = ("tanh, sigmoid, softplus, softsign and elu (alpha 1) are exact when a quantizer follows and their input "
+              "has at most 13 (tanh, elu) or 12 fraction bits: one table entry per input value, the quantizer's type as "
+              "the table's (checked on every input value at convert)")
+"""The lookup-table rule (``fpga_accel.hls.exact_types.table_rule``) as the README table states it."""
+
 FLOAT_ACTIVATION_ARG = Condition(
-    "with a float activation (tanh, sigmoid, elu, ...)",
+    "with a float activation (tanh, sigmoid, elu, ...) the table rule does not make exact",
     "the activation is a lookup table",
     lambda layer, io: _float_activation(layer), Status.judged)
 
@@ -216,6 +221,23 @@ RELU6_STREAM = Condition(
     "hls4ml 1.3 has no io_stream relu6 (g++ error 'no match for operator=' in nnet_activation.h); use "
     "io_parallel, or a QActivation(quantized_relu(bits, integer)) that saturates where you need it",
     lambda layer, io: io == "io_stream" and _activation(layer) == "relu6")
+
+def _real_quantized_table(layer: Any) -> bool:
+    from .keras_compat import quantizer_of
+
+    if type(layer).__name__ != "QActivation":
+        return False
+    q = quantizer_of(layer)
+    return bool(getattr(q, "use_real_tanh", False) or getattr(q, "use_real_sigmoid", False))
+
+
+REAL_QUANTIZED_TABLE = Condition(
+    "with quantized_tanh/quantized_sigmoid(use_real_tanh/use_real_sigmoid=True) the table rule does not make exact",
+    "the real tanh/sigmoid is a lookup table",
+    lambda layer, io: _real_quantized_table(layer), Status.judged)
+
+TABLE_CONDITIONS = (FLOAT_ACTIVATION_ARG, REAL_QUANTIZED_TABLE)
+"""Conditions the table rule can lift (``assess`` with the conversion's table verdicts)."""
 
 SOFTMAX_ND = Condition(
     "over a tensor of more than one axis",
@@ -315,9 +337,12 @@ TABLE: dict[str, Support] = {
     "InputLayer": _exact("the input quantizer's type (convergent rounding, saturation); without one 32 bits "
                          "sized from calibration data (float inputs are rounded: a warning says so)"),
     "QActivation": _exact("the quantizer's type; ternary, leaky quantized_relu, stochastic and batch-statistic "
-                          "quantizers are refused (see above)"),
-    "Activation": _exact("relu/linear keep their input's type, softmax as below; tanh, sigmoid, elu, softplus, "
-                         "... are lookup tables: judged", RELU6_STREAM, FLOAT_ACTIVATION_ARG, SOFTMAX_ND),
+                          "quantizers are refused (see above); quantized_tanh/quantized_sigmoid with the real "
+                          "function: the table rule (see Activation) with their own rounding step",
+                          REAL_QUANTIZED_TABLE),
+    "Activation": _exact("relu/linear keep their input's type, softmax as below; " + TABLE_RULE + "; otherwise "
+                         "these and selu, gelu, ... are lookup tables: judged, the layer named",
+                         RELU6_STREAM, FLOAT_ACTIVATION_ARG, SOFTMAX_ND),
     "ReLU": _exact("keeps its input's type", RELU_OPTIONS),
     "Softmax": _exact("logits bit-exact; softmax outputs within ~0.003 (tables sized from the logits' type)",
                       SOFTMAX_ND),
@@ -328,6 +353,9 @@ TABLE: dict[str, Support] = {
     "QConv1D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
     "QConv2D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
     "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "QDenseBatchnorm": _exact(_SUM + " (qkeras-v3 only; hls4ml parses none: converted as the QDense it is at "
+                              "inference, with QKeras' folded, quantized kernel and bias)", DENSE_ND, RELU6_STREAM,
+                              FLOAT_ACTIVATION_ARG),
     "DepthwiseConv1D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "DepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "QDepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
@@ -385,7 +413,7 @@ TABLE: dict[str, Support] = {
                       "use a QGRU"),
     "Bidirectional": _refused("not measured by fpga_accel (hls4ml 1.3 runs two recurrent cells; LSTM ones do not "
                               "compile); run the two directions as separate layers"),
-    "ELU": _judged("exp by a lookup table"),
+    "ELU": _judged("exp by a lookup table; with alpha 1 exact under the table rule (see Activation)"),
     "LeakyReLU": _judged("alpha rounded to the design's type"),
     "PReLU": _judged("learned alphas rounded to the design's type"),
     "ThresholdedReLU": _judged("the threshold rounded to the design's type"),
@@ -406,7 +434,7 @@ TABLE: dict[str, Support] = {
     "Dropout": _exact("identity at inference (hls4ml drops it)"),
 }
 """Every Keras class hls4ml 1.3's Keras parser accepts, with its status in fpga_accel (plus Dropout, which
-hls4ml skips)."""
+hls4ml skips, and QDenseBatchnorm, which fpga_accel hands to its QDense parser)."""
 
 UNKNOWN = Support(Status.judged, "not in fpga_accel's table (a newer hls4ml parses it): the verdict judges it")
 
@@ -454,16 +482,35 @@ def _walk(layers: list[Any]) -> Iterator[Any]:
         yield from _walk(_children(layer))
 
 
-def assess(model: Any, io_type: str) -> Assessment:
+def assess(model: Any, io_type: str, tables: Mapping[str, str | None] | None = None) -> Assessment:
     """What convert must refuse and what its verdict judges in ``model`` converted for ``io_type`` (a refused
-    nested model or wrapper is named once, not its layers)."""
+    nested model or wrapper is named once, not its layers). ``tables``: what the conversion made of each
+    lookup-table activation (``exact_types.table_verdicts``: node name → None when the table rule made it
+    exact, else why not); without it every float activation is judged."""
     refused: list[str] = []
     judged: list[str] = []
-    _assess(list(model.layers), io_type, refused, judged)
+    _assess(list(model.layers), io_type, refused, judged, dict(tables or {}))
     return Assessment(tuple(refused), tuple(judged))
 
 
-def _assess(layers: list[Any], io_type: str, refused: list[str], judged: list[str]) -> None:
+def _table_node(layer: Any) -> str:
+    """The hls4ml node computing the layer's activation: the layer itself, or the one hls4ml splits off."""
+    from .activations import KERAS_ACTIVATION_LAYERS
+
+    return layer.name if type(layer).__name__ in KERAS_ACTIVATION_LAYERS else f"{layer.name}_{_activation(layer)}"
+
+
+def _table_verdict(layer: Any, tables: dict[str, str | None]) -> tuple[bool, str]:
+    """(the table rule made the layer's activation exact, else ' (why not)' or '' when it did not run)."""
+    node = _table_node(layer)
+    if node not in tables:
+        return False, ""
+    why = tables[node]
+    return why is None, "" if why is None else f" ({why})"
+
+
+def _assess(layers: list[Any], io_type: str, refused: list[str], judged: list[str],
+            tables: dict[str, str | None]) -> None:
     for layer in layers:
         cls = type(layer).__name__
         entry = support(cls)
@@ -476,11 +523,14 @@ def _assess(layers: list[Any], io_type: str, refused: list[str], judged: list[st
         if hard:
             refused.append(f"{where} {hard[0].when}: {hard[0].reason}")
             continue
+        table_exact, why = _table_verdict(layer, tables)
+        if table_exact:  # the float activation (an argument, or the layer itself) is exact after all
+            met = [c for c in met if c not in TABLE_CONDITIONS]
         if met:
-            judged.append(f"{where} {met[0].when}: {met[0].reason}")
-        elif entry.status is Status.judged:
-            judged.append(f"{where}: {entry.note}")
-        _assess(_children(layer), io_type, refused, judged)
+            judged.append(f"{where} {met[0].when}: {met[0].reason}{why if met[0] in TABLE_CONDITIONS else ''}")
+        elif entry.status is Status.judged and not table_exact:
+            judged.append(f"{where}: {entry.note}{why}")
+        _assess(_children(layer), io_type, refused, judged, tables)
 
 
 def check_layers(model: Any, io_type: str, allow_inexact: bool) -> Assessment:
@@ -596,6 +646,6 @@ def check_compile_size(model: Any, io_type: str, allow_slow_compile: bool) -> No
                                         "seconds)", found[1])
 
 
-__all__ = ["Assessment", "Condition", "REFUSE_IM2COL", "Status", "Support", "TABLE", "UnrolledSize", "WARN_IM2COL",
+__all__ = ["Assessment", "Condition", "REFUSE_IM2COL", "Status", "Support", "TABLE", "TABLE_RULE", "UnrolledSize", "WARN_IM2COL",
            "assess", "check_compile_size", "check_layers", "parsed_classes", "slow_compile_reason", "support",
            "unrolled_layers", "unrolled_products", "walk"]

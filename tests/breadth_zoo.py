@@ -231,6 +231,23 @@ def qbatchnorm(seed: int) -> Any:
         QBatchNormalization(), _q(8, 3), L.Flatten(), _qdense(4), L.BatchNormalization(), _q(8, 3)])
 
 
+@entry("QDenseBatchnorm")
+def qdense_batchnorm(seed: int) -> Any:
+    import qkeras
+
+    if not hasattr(qkeras, "QDenseBatchnorm"):
+        raise NotOnThisStack("QKeras 0.9 has no QDenseBatchnorm (qkeras-v3 has)")
+    _seed(seed)
+    model = _seq("qdense_batchnorm", (8,), [_q(), qkeras.QDenseBatchnorm(4, kernel_quantizer=_qb(8, 0),
+                                                                        bias_quantizer=_qb(8, 0)), _q(8, 3)])
+    bn = model.layers[1].batchnorm  # statistics as after training, so the fold moves weights across steps
+    rng = np.random.default_rng(seed)
+    for var, low, high in ((bn.gamma, 0.5, 2.0), (bn.beta, -1.0, 1.0), (bn.moving_mean, -1.0, 1.0),
+                           (bn.moving_variance, 0.3, 3.0)):
+        var.assign(rng.uniform(low, high, 4).astype(np.float32))
+    return model
+
+
 # ------------------------------------------------------------------------------------ merges
 
 

@@ -109,7 +109,7 @@ def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
 
 
 EXACT = ["qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_average_2d",
-         "merge_average", "merge_max_min_concat", "qbatchnorm"]
+         "merge_average", "merge_max_min_concat", "qbatchnorm", "qdense_batchnorm"]  # the last: qkeras-v3 only
 
 
 @pytest.mark.slow
@@ -167,3 +167,19 @@ def test_verdict_names_the_judged_layers_when_not_exact() -> None:
     assert f"float parts (judged, not exact by design): {judged[0]}" in verdict["message"]
     exact = verify(_StubDesign(_stub_report(1.0)), reference, inputs, [], judged)
     assert exact["passed"] and "judged" not in exact["message"] and exact["judged_layers"] == list(judged)
+
+
+
+def test_a_class_the_installed_parser_lacks_is_refused_with_the_tables_reason(monkeypatch) -> None:
+    """Where the installed hls4ml parses no handler for a class the table knows, convert's first check names
+    the layer with the table's reason and what to do (here: Dot, as if its handler were gone)."""
+    import fpga_accel as fa
+    from fpga_accel.stages import convert as stage
+
+    model = _model(BREADTH["merge_dot"])
+    parsed = stage.hls4ml_supported_layers() - {"Dot"}
+    monkeypatch.setattr(stage, "hls4ml_supported_layers", lambda: parsed)
+    dot = next(layer for layer in model.layers if type(layer).__name__ == "Dot")
+    with pytest.raises(fa.ConfigError, match=rf"cannot convert layers: {dot.name} \(Dot: hls4ml 1.3's Dot parser "
+                                             r"asserts.*Multiply followed by a Dense of ones\)"):
+        stage.check_supported(model)

@@ -53,7 +53,8 @@ from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
-           "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "dsp_share", "rounds_or_saturates", "slow_line_buffer"]
+           "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "dsp_share", "rounds_or_saturates",
+           "slow_line_buffer", "table_blocks"]
 
 
 CONSTANTS_FILE = Path(__file__).parent / "estimator_constants.json"
@@ -203,6 +204,19 @@ MERGE_CLASSES = ("Merge", "Add", "Subtract", "Multiply", "Average", "Maximum", "
 FREE_CLASSES = ("Input", "InputLayer", "Reshape", "Flatten", "Dropout",
                 "FixedPointQuantizer")  # HGQ's quantizer: a type cast HLS folds into the neighbouring layers
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "softsign", "elu", "selu", "hard_tanh")
+BRAM18_BITS = 18 * 1024
+"""Bits of one BRAM18: hls4ml's default table (1,024 entries of ap_fixed<18,8>) fills exactly one."""
+
+
+def table_blocks(layer: Mapping[str, Any]) -> int:
+    """BRAM18s of a lookup-table activation's table, in units of hls4ml's default table (what the table term was
+    fitted on): the exact-table rule (``exact_types.table_rule``) makes tables larger and narrower."""
+    size = int(layer.get("table_size") or 1024)
+    precision = layer.get("table_precision") or ((layer.get("types") or {}).get("table_t") or {}).get("precision")
+    width = precision_bits(precision) if precision else 18
+    return max(1, math.ceil(size * width / BRAM18_BITS))
+
+
 KNOWN_CLASSES = (DENSE_CLASSES + CONV_CLASSES + ELEMENTWISE_CLASSES + PARAM_ACT_CLASSES + SCALE_CLASSES
                  + POOL_CLASSES + GLOBAL_POOL_CLASSES + MOVE_CLASSES + MERGE_CLASSES + FREE_CLASSES + ("Softmax",))
 
@@ -500,8 +514,8 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
         else:
             t.add("dsp.const_narrow", per_cycle * dsp_per_product(a, w))
             t.add("lut.narrow_mult_bit", per_cycle * a * w)
-    if kind in ("Activation",) and str(layer.get("activation", "")).lower() in TABLE_ACTIVATIONS:
-        t.add("bram18.table", 1)
+    if kind in ("Activation", "ParametrizedActivation") and str(layer.get("activation", "")).lower() in TABLE_ACTIVATIONS:
+        t.add("bram18.table", table_blocks(layer))
     # io_stream: one pixel per cycle; io_parallel: a combinational layer, HLS reports 0 cycles for a ReLU
     t.latency = {"base": px, "lat.elem": 1} if stream else {"base": 0}
     t.interval = {"base": px}

@@ -21,7 +21,11 @@ computes in float32:
 - **merges** of two tensors (Add, Subtract, Multiply, Maximum, Minimum, Average) get the type that holds
   every result: a carry bit for sums, the full width for products, never hls4ml's default precision;
 - **average pooling** keeps the bits the division by a power of two adds;
-- **softmax** gets tables sized from the logits type (one exp entry per representable ``x_max − x``).
+- **softmax** gets tables sized from the logits type (one exp entry per representable ``x_max − x``);
+- **tanh, sigmoid, softplus, softsign, elu** followed by a quantizer (and QKeras' ``quantized_tanh`` /
+  ``quantized_sigmoid`` with ``use_real_tanh``/``use_real_sigmoid``) get one table entry per representable
+  input and the quantizer's type as table type (:func:`table_rule`, checked on every input value), else
+  hls4ml's own table, recorded as judged with the reason.
 
 Types a configuration states explicitly (from a quantizer or by the user) are never changed. The
 rules run as one hls4ml optimizer pass in the flow :data:`FLOW`, after hls4ml's own graph passes and
@@ -55,6 +59,8 @@ SUM_CLASSES = {"Dense": "dense", "Conv1D": "conv", "Conv2D": "conv", "PointwiseC
                "DepthwiseConv2D": "depthwise"}
 AFFINE_CLASSES = ("BatchNormalization", "ApplyAlpha")
 ACTIVATION_CLASSES = ("Activation", "ReLU")
+TABLE_CLASSES = ("Activation", "ParametrizedActivation")
+"""Nodes a lookup-table activation can be (hls4ml makes every elu a ParametrizedActivation, alpha its parameter)."""
 # hls4ml passes taken out of its flows while fpga_accel converts: the batch norm + binary activation
 # merge computes a threshold in its own rounding (and re-encodes ±1 as 0/1); merge_linear_activation
 # drops a QActivation(quantized_bits) whose parent's type is not set yet — with its quantization.
@@ -331,6 +337,161 @@ def _derive_activation(node: Any) -> bool:
     return True
 
 
+TABLE_MAX_ENTRIES = 1 << 16
+"""Largest tanh/sigmoid/softplus/softsign/elu table the rule sizes (entries); a wider input is judged."""
+TABLE_EXACT = "lookup table sized exact"
+"""Start of the table_t rule of a table activation the rule made exact (``table_verdicts`` reads it)."""
+TABLE_JUDGED = "hls4ml's lookup table, judged"
+"""Start of the table_t rule of a table activation the rule cannot make exact."""
+
+
+def _fixed_point(precision: Any) -> Any | None:
+    """hls4ml's precision as the runtime's ``FixedType`` (its cast is ap_fixed's), None if not fixed-point."""
+    from ..errors import ConfigError
+    from ..runtime.fixed_point import FixedType
+
+    if _as_fixed(precision) is None:
+        return None
+    try:
+        return FixedType.parse(str(precision))
+    except ConfigError:
+        return None
+
+
+def _following_quantizer(node: Any) -> Any | None:
+    """The type of the quantizer the node's only consumer applies (a QActivation's quantized_bits or
+    quantized_relu), None when its output goes elsewhere."""
+    from ..quantizer_types import fixed_type
+
+    users = node.get_output_nodes()
+    if len(users) != 1 or users[0].class_name not in ACTIVATION_CLASSES:
+        return None
+    quantizer = users[0].get_attr("activation_quantizer") or {}
+    if quantizer.get("class_name") not in ("linear", "quantized_relu"):
+        return None
+    return fixed_type(quantizer)
+
+
+def _own_quantizer(node: Any) -> Any | None:
+    """QKeras' ``quantized_tanh(use_real_tanh=True)`` / ``quantized_sigmoid(use_real_sigmoid=True)``: Keras' float32
+    tanh/sigmoid then ``clip(round_half_even(p·m)/m)``, the cast to this type (None for other quantizers, the
+    stochastic ones and a symmetric sigmoid, whose lower clip no unsigned type has)."""
+    from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
+
+    quantizer = node.get_attr("activation_quantizer") or {}
+    kind, cfg = quantizer.get("class_name"), quantizer.get("config") or {}
+    if cfg.get("use_stochastic_rounding"):
+        return None
+    bits = int(cfg.get("bits", 8))
+    if kind == "quantized_tanh" and cfg.get("use_real_tanh"):
+        saturation = SaturationMode.SAT_SYM if cfg.get("symmetric") else SaturationMode.SAT
+        return FixedPrecisionType(bits, 1, signed=True, rounding_mode=RoundingMode.RND_CONV, saturation_mode=saturation)
+    if kind == "quantized_sigmoid" and cfg.get("use_real_sigmoid") and not cfg.get("symmetric"):
+        return FixedPrecisionType(bits, 0, signed=False, rounding_mode=RoundingMode.RND_CONV,
+                                  saturation_mode=SaturationMode.SAT)
+    return None
+
+
+def _keras_activation(function: str) -> Any:
+    """Keras' own float32 activation (what QKeras computes before the following quantizer)."""
+    from ..keras_compat import keras_module
+
+    act = keras_module().activations.get(function)
+    return lambda x: np.asarray(act(np.asarray(x, dtype=np.float32)), dtype=np.float32)
+
+
+def table_rule(function: str, x: Any, q: Any | None,
+               reference: Any | None = None) -> tuple[int, str | None]:
+    """(table size, None) when hls4ml's ``function`` table can make csim equal QKeras' ``q(function(x))`` for
+    every value of the input type ``x``, else (0, why not). ``x``, ``q``: runtime ``FixedType``s.
+
+    The rule: one entry per representable input over the table's range ``[-h, h)`` (table_size =
+    2h·2^F for F fraction bits: hls4ml's index ``int(x·table_size/2h)`` is then exact; elu's half table
+    ``[-8, 0)``: 8·2^F) and the following
+    quantizer's type as table_t and result_t, so each entry is rounded once, as QKeras rounds. Checked
+    here on every representable input of the range and on the type's two ends (f is monotone, so an input
+    beyond the range, which reads the end entry, agrees iff the end of the type does): an entry whose float
+    value falls on the other side of a rounding step from Keras' float32 f, or a quantizer whose steps go on
+    beyond the table's range, leaves the layer judged."""
+    from ..runtime.emulator import cast
+    from ..runtime.lookup_tables import TABLE_FUNCTIONS
+
+    spec = TABLE_FUNCTIONS[function]
+    if q is None:
+        return 0, "no quantizer follows it, so its float output cannot be matched"
+    n = spec.entries_for_grid(x.frac)
+    if n > TABLE_MAX_ENTRIES:
+        most = int(np.log2(TABLE_MAX_ENTRIES / spec.entries_for_grid(0)))
+        return 0, (f"one entry per input value of {x} would take {n:,} entries (more than "
+                   f"{TABLE_MAX_ENTRIES:,}): quantize its input to at most {most} fraction bits")
+    lo, hi = x.value_range()
+    grid = spec.inputs(n).astype(np.float64)  # one per representable value in the range
+    xs = np.unique(np.concatenate([cast(grid, x), [lo, hi, 0.0]]))
+    design = cast(spec.lookup(xs, cast(spec.values(n), q), n), q)
+    keras = cast((reference or _keras_activation(function))(xs).astype(np.float64), q)
+    wrong = np.flatnonzero(design != keras)
+    if wrong.size:
+        i = int(wrong[0])
+        return 0, (f"{wrong.size} of {xs.size} input values of {x} would differ from QKeras (first x = {xs[i]:g}: "
+                   f"table {design[i]:g}, QKeras {keras[i]:g})")
+    return n, None
+
+
+def _derive_table_activation(node: Any) -> bool:
+    """tanh/sigmoid/softplus/softsign/elu followed by a quantizer (or QKeras' quantized_tanh/sigmoid with the real
+    function, which quantize it themselves): sized by :func:`table_rule` when it holds;
+    otherwise hls4ml's own table, recorded as judged with the reason (the convert verdict names it)."""
+    from hls4ml.model.types import NamedType
+
+    function = str(node.get_attr("activation")).lower()  # a Keras ELU layer's is "ELU"
+    x = _fixed_point(node.get_input_variable().type.precision)
+    q_precision = _own_quantizer(node) if node.get_attr("activation_quantizer") else _following_quantizer(node)
+    q = _fixed_point(q_precision) if q_precision is not None else None
+    alpha = node.get_attr("activ_param", 1.0) if node.class_name == "ParametrizedActivation" else 1.0
+    if x is None:
+        size, why = 0, "its input is not fixed-point"
+    elif alpha is None or float(alpha) != 1.0:
+        size, why = 0, f"alpha {alpha} is not 1: alpha times an entry rounds differently from Keras' float32"
+    else:
+        size, why = table_rule(function, x, q)
+    result = _fixed_point(node.get_output_variable().type.precision)
+    if why is None and not _configured_auto(node, "result_t") and not _holds_grid(result, q):
+        why = f"its result type {result} is set by the configuration and does not hold the quantizer's values"
+    if why is not None:  # (hls4ml's config always names a table type: its default, not a user's choice)
+        _record_rule(node, "table_t", f"{TABLE_JUDGED}: {why}")
+        return True
+    node.set_attr("table_t", NamedType(f"{node.name}_table_t", q_precision))
+    node.set_attr("table_size", size)
+    whose = "its own quantizer's" if node.get_attr("activation_quantizer") else "the following quantizer's"
+    rule = (f"{TABLE_EXACT}: one entry per input value ({size:,} entries), {whose} type, checked equal to QKeras "
+            "on every input value")
+    _record_rule(node, "table_t", rule)
+    if _configured_auto(node, "result_t"):
+        _set_type(node, "result_t", q_precision, rule)
+    return True
+
+
+def _holds_grid(t: Any | None, q: Any) -> bool:
+    """Does fixed type ``t`` hold every value of fixed type ``q`` exactly?"""
+    if t is None:
+        return False
+    (t_lo, t_hi), (q_lo, q_hi) = t.value_range(), q.value_range()
+    return t.frac >= q.frac and t_lo <= q_lo and q_hi <= t_hi
+
+
+def table_verdicts(layers: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Layer name → None (the table rule made it exact) or why it is judged, for every table activation of
+    a converted design's layer records (``hls.layers.layer_table``, fpga_accel.json)."""
+    found: dict[str, str | None] = {}
+    for layer in layers:
+        rule = str(((layer.get("types") or {}).get("table_t") or {}).get("rule", ""))
+        if rule.startswith(TABLE_EXACT):
+            found[layer["name"]] = None
+        elif rule.startswith(TABLE_JUDGED):
+            found[layer["name"]] = rule[len(TABLE_JUDGED) + 2:]
+    return found
+
+
 def _pool_size(node: Any) -> int:
     """Values one output averages: the pool window, or the whole map for global pooling."""
     if node.class_name == "GlobalPooling1D":
@@ -468,6 +629,12 @@ def _derive_softmax(node: Any) -> bool:
     return True
 
 
+def _table_functions() -> Any:
+    from ..runtime.lookup_tables import TABLE_FUNCTIONS
+
+    return TABLE_FUNCTIONS
+
+
 def derive_types(model: Any) -> list[str]:
     """Derive the types of every layer in graph order; returns the layers no rule covers."""
     uncovered = []
@@ -480,6 +647,9 @@ def derive_types(model: Any) -> list[str]:
             done = _derive_sum(node, SUM_CLASSES[cls])
         elif cls in AFFINE_CLASSES:
             done = _derive_affine(node)
+        elif cls in TABLE_CLASSES and str(node.get_attr("activation")).lower() in _table_functions() \
+                and (not node.get_attr("activation_quantizer") or _own_quantizer(node) is not None):
+            done = _derive_table_activation(node)  # a float one, or QKeras' quantized_tanh/sigmoid with the real f
         elif cls in ACTIVATION_CLASSES:
             done = _derive_activation(node)
         elif cls in ("Pooling1D", "Pooling2D", "GlobalPooling1D", "GlobalPooling2D"):
@@ -635,5 +805,6 @@ def exact_flows(backend: str) -> Iterator[list[str]]:
         yield [FLOW, hls4ml.backends.get_backend(backend).get_default_flow()]
 
 
-__all__ = ["FLOW", "derive_types", "exact_flows", "exact_type", "float_kernel_types", "hls4ml_changes",
-           "inexact_layers", "softmax_types", "sum_type", "uncovered_layers"]
+__all__ = ["FLOW", "TABLE_MAX_ENTRIES", "derive_types", "exact_flows", "exact_type", "float_kernel_types",
+           "hls4ml_changes", "inexact_layers", "softmax_types", "sum_type", "table_rule", "table_verdicts",
+           "uncovered_layers"]

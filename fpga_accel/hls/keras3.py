@@ -8,6 +8,9 @@ weights) and split a quantizer activation into its own node exactly as hls4ml's 
 (same node names and attributes), so the types fpga_accel derives and the csim it checks are the same on
 both stacks.
 
+``QDenseBatchnorm`` (qkeras-v3 only; hls4ml parses none) becomes the QDense it is at inference: hls4ml's QDense
+handler with QKeras' folded, quantized kernel and bias (``fpga_accel.hls.batchnorm_fold.qkeras_folded``).
+
 (Q)BatchNormalization nodes get the affine map probed from the Keras layer, as
 ``exact_types`` does on Keras 2 (both through ``fpga_accel.hls.probe``) (there the parser sees only the model's JSON).
 """
@@ -45,15 +48,33 @@ class _LayerReader:
         return None
 
 
+class _FoldedReader(_LayerReader):
+    """A QDenseBatchnorm's weights as the QDense it is at inference: QKeras' folded, quantized kernel and bias."""
+
+    def __init__(self, layer: Any) -> None:
+        from .batchnorm_fold import qkeras_folded
+
+        super().__init__(layer)
+        self.folded = dict(zip(("kernel", "bias"), qkeras_folded(layer)))
+
+    def get_weights_data(self, layer_name: str, var_name: str) -> np.ndarray | None:
+        if layer_name != self.layer.name:
+            raise ValueError(f"handler of {self.layer.name} asked for weights of {layer_name}")
+        return self.folded.get(var_name)
+
+
 def _keras2_nodes(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[Any]) -> tuple[dict[str, Any], ...]:
     """hls4ml's Keras-2 handler of the layer's class, run on its config and weights; a non-linear
-    ``activation`` argument becomes a node of its own named ``{layer}_{activation}`` as on Keras 2."""
+    ``activation`` argument becomes a node of its own named ``{layer}_{activation}`` as on Keras 2.
+    A QDenseBatchnorm (which hls4ml does not parse) goes through the QDense handler with its folded weights."""
     from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 
     handlers = get_layer_handlers()
     class_name = type(layer).__name__
-    keras_layer = {"class_name": class_name, "config": layer.get_config()}
     reader = _LayerReader(layer)
+    if class_name == "QDenseBatchnorm":
+        class_name, reader = "QDense", _FoldedReader(layer)
+    keras_layer = {"class_name": class_name, "config": layer.get_config()}
     node, output_shape = handlers[class_name](keras_layer, [t.name for t in in_tensors],
                                               [list(t.shape) for t in in_tensors], reader)
     out_names = [t.name for t in out_tensors]
@@ -107,7 +128,18 @@ def handler_changes() -> dict[str, Any]:
         changes[key] = HandlerChange(functools.partial(_handler, key, probe=cls.__name__ in BATCHNORM_CLASSES),
                                      required=False)
     changes[KERAS_BATCHNORM] = HandlerChange(functools.partial(_handler, KERAS_BATCHNORM, probe=True), required=False)
+    folded = _qdense_batchnorm_class()
+    if folded is not None:
+        key = f"{folded.__module__}.{folded.__name__}"
+        changes[key] = HandlerChange(functools.partial(_handler, key, probe=False), required=False)
     return changes
+
+
+def _qdense_batchnorm_class() -> type | None:
+    """qkeras-v3's QDenseBatchnorm (hls4ml has no handler for it on either parser), None where absent."""
+    import qkeras
+
+    return getattr(qkeras, "QDenseBatchnorm", None)
 
 
 def _handler(key: str, upstream: Any, probe: bool) -> Any:

@@ -12,7 +12,7 @@ recomputes each layer on a whole batch with numpy:
   common modes, :class:`~fpga_accel.runtime.fixed_point.FixedType` for the rest). Where hls4ml's
   accumulator rounds or saturates at each addition (types given by hand, not derived), the sum is taken in
   the C++ loop's order, one addition at a time;
-- tables (sigmoid, tanh, softmax) built as hls4ml's ``init_*_table`` builds them — same sizes, same float32
+- tables (sigmoid, tanh, softplus, softsign, elu, softmax) built as hls4ml's ``init_*_table`` builds them — same sizes, same float32
   arithmetic, same indexing.
 
 A layer kind, product kind or type it does not reproduce exactly raises :class:`NotEmulated` naming the
@@ -32,6 +32,7 @@ from ..errors import ConfigError
 from ..layout import ProjectLayout
 from .firmware import Call, Firmware, read_firmware
 from .fixed_point import FixedType
+from .lookup_tables import TABLE_FUNCTIONS, TableFunction
 
 __all__ = ["Emulator", "NotEmulated", "cast"]
 
@@ -745,36 +746,31 @@ def _exp32(x: np.ndarray) -> np.ndarray:
     return _f32(np.exp(np.asarray(x, dtype=np.float64)))
 
 
-def _index_table(emu: Emulator, call: Call, half_range: float, fn: Callable[[np.ndarray], np.ndarray]):
-    src, dst = call.args[0], call.args[-1]
-    struct = call.targs[-1]
-    n = emu.size(call, struct, "table_size")
-    table_t = emu.struct_type(call, struct, "table_t")
-    res = emu.out_type(call, dst)
-    ii = np.arange(n, dtype=np.float64)
-    in_val = _f32(2 * half_range * (ii - float(n) / 2.0) / float(n))
-    table = cast(fn(in_val).astype(np.float64), table_t)
+def _table(spec: TableFunction) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
+    """tanh, sigmoid, softplus, softsign, elu: hls4ml's table (``lookup_tables``) at the firmware's size and type."""
+    def build(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
+        src, dst = call.args[0], call.args[-1]
+        struct = call.targs[-1]
+        alpha = 1.0
+        if len(call.args) == 3 and spec.name == "elu":  # nnet::elu(data, alpha, res): alpha in param_t
+            try:
+                alpha = float(call.args[1])
+            except ValueError:
+                raise NotEmulated(call.layer, f"its parameter {call.args[1]!r} is not a number") from None
+            alpha = float(cast(np.array(alpha), emu.struct_type(call, struct, "param_t")))
+        elif len(call.args) != 2:
+            raise NotEmulated(call.layer, f"nnet::{call.function} with {len(call.args)} arguments is not emulated")
+        n = emu.size(call, struct, "table_size")
+        table = cast(spec.values(n), emu.struct_type(call, struct, "table_t"))
+        res = emu.out_type(call, dst)
 
-    def step(env: Dict[str, Tensor]) -> None:
-        x = env[emu.fw.resolve(src)]
-        # data * table_size / (2*half_range) in ap_fixed: exact, then truncated towards zero (int conversion)
-        index = np.trunc(x.values * n / (2 * half_range)) + half_range * n / (2 * half_range)
-        index = np.clip(index, 0, n - 1).astype(np.int64)
-        env[emu.fw.resolve(dst)] = Tensor(cast(table[index], res), res)
+        def step(env: Dict[str, Tensor]) -> None:
+            x = env[emu.fw.resolve(src)]
+            env[emu.fw.resolve(dst)] = Tensor(cast(spec.lookup(x.values, table, n, alpha), res), res)
 
-    return step
+        return step
 
-
-def _sigmoid(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
-    def fn(v: np.ndarray) -> np.ndarray:
-        e = _exp32(-v)
-        return _f32(1.0 / (np.float32(1) + e).astype(np.float64))
-
-    return _index_table(emu, call, 8.0, fn)
-
-
-def _tanh(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
-    return _index_table(emu, call, 4.0, lambda v: _f32(np.tanh(v.astype(np.float64))))
+    return build
 
 
 def _top_bits(values: np.ndarray, t: FixedType, bits: int) -> np.ndarray:
@@ -1058,7 +1054,7 @@ _LAYERS: Dict[str, Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None
     "linear": _elementwise(_linear), "relu": _elementwise(_relu),
     "binary_tanh": _elementwise(_binary_tanh), "ternary_tanh": _elementwise(_ternary_tanh),
     "hard_sigmoid": _hard("sigmoid"), "hard_tanh": _hard("tanh"),
-    "sigmoid": _sigmoid, "tanh": _tanh, "softmax": _softmax,
+    "softmax": _softmax, **{name: _table(spec) for name, spec in TABLE_FUNCTIONS.items()},
     "pooling1d_cl": _pooling(False), "pooling2d_cl": _pooling(True),
     "global_pooling1d_cl": _global_pooling(False), "global_pooling2d_cl": _global_pooling(True),
     "zeropad1d_cl": _zeropad(False), "zeropad2d_cl": _zeropad(True),

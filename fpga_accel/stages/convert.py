@@ -26,8 +26,8 @@ from ..hls.generated import check_bridge, fix_output_dir, set_part
 from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
-from ..hls.exact_types import exact_flows, float_kernel_types, inexact_layers, uncovered_layers
-from ..layer_support import assess, check_compile_size, check_layers, slow_compile_reason
+from ..hls.exact_types import exact_flows, float_kernel_types, inexact_layers, table_verdicts, uncovered_layers
+from ..layer_support import TABLE as LAYER_TABLE, assess, check_compile_size, check_layers, slow_compile_reason
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io
 from ..hls.layers import layer_table
@@ -49,12 +49,18 @@ SOFTMAX = {"Implementation": "stable", "Precision": {"result": "ufixed<18,1,RND,
 
 
 def check_supported(model: Any) -> None:
-    """Fail before any long work when hls4ml cannot convert a layer."""
+    """Fail before any long work when hls4ml cannot convert a layer (with the layer table's reason and
+    what to do, where it has one)."""
     supported = hls4ml_supported_layers() | {"Dropout"}  # hls4ml skips Dropout itself
-    bad = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers
-           if type(layer).__name__ not in supported]
+    bad = [_unsupported(layer) for layer in model.layers if type(layer).__name__ not in supported]
     if bad:
         raise ConfigError(f"hls4ml 1.3 cannot convert layers: {', '.join(bad)}")
+
+
+def _unsupported(layer: Any) -> str:
+    cls = type(layer).__name__
+    entry = LAYER_TABLE.get(cls)
+    return f"{layer.name} ({cls}: {entry.note})" if entry is not None else f"{layer.name} ({cls})"
 
 
 def is_multi_port(model: Any) -> bool:
@@ -331,12 +337,19 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         check = None
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
-            judged = list(assess(model, config.io_type.value).judged) + float_input_parts(model, input_precision)
-            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers, judged)  # noqa: E731
+            floats = float_input_parts(model, input_precision)
+            check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers,  # noqa: E731
+                                                judged_parts(model, config.io_type.value, meta) + floats)
         meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
         raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
     return Design(root, jobs=jobs)
+
+
+def judged_parts(model: Any, io_type: str, meta: ProjectMeta) -> list[str]:
+    """The float parts the verdict names: ``layer_support.assess``'s, less the lookup-table activations the
+    table rule made exact in this conversion (the others with the rule's reason)."""
+    return list(assess(model, io_type, table_verdicts(meta.layers)).judged)
 
 
 Check = Callable[[Design, ProjectMeta], dict[str, Any]]
