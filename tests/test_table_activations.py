@@ -50,7 +50,7 @@ def test_the_rule_says_why_it_does_not_apply():
     assert size == 0 and "would differ from QKeras" in why
 
 
-def _model(function: str, in_bits: tuple[int, int], after: object | None):
+def _model(function: str, in_bits: tuple[int, int], after: object | None, head: bool = False):
     """hls4ml's test_qkeras shape: input quantizer, QDense(quantized_bits(8, 2)), the float activation,
     the quantizer after it (none: the float output is the model's)."""
     from qkeras import QActivation, QDense, quantized_bits
@@ -72,6 +72,9 @@ def _model(function: str, in_bits: tuple[int, int], after: object | None):
               act]
     if after is not None:
         layers.append(QActivation(after))
+    if head:  # a layer after the table's quantizer
+        layers.append(QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1),
+                             bias_quantizer=quantized_bits(6, 0, alpha=1), name="head"))
     return keras.Sequential(layers, name=f"table_{function}")
 
 
@@ -145,3 +148,21 @@ def test_before_conversion_every_table_activation_is_judged_by_name():
     for function in ("tanh", "real_tanh"):
         (judged,) = assess(_model(function, (6, 2), None), "io_parallel").judged
         assert judged.startswith(f"float_{function} (") and "lookup table" in judged
+
+
+def test_the_diagnosis_looks_past_an_exact_table(tmp_path):
+    """An exact table returns the following quantizer's values, not Keras' float tanh: when a later layer
+    diverges (here: a reference whose last kernel differs), that layer is named, not the table."""
+    from qkeras.quantizers import get_quantizer
+
+    import fpga_accel as fa
+
+    model = _model("tanh", (6, 2), get_quantizer("quantized_bits(6, 0, alpha=1)"), head=True)
+    head = model.get_layer("head")
+    design = fa.convert(model, fa.ConvertConfig(name="table_head", output_dir=tmp_path, verify_samples=0))
+    weights = [w.copy() for w in head.get_weights()]
+    weights[0][0, 0] += 0.5  # another quantizer step: the reference's head computes something else
+    head.set_weights(weights)
+    x = np.random.default_rng(0).uniform(-4, 4, (300, 10)).astype(np.float32)
+    report = design.compare(model, x, engine="emulator")
+    assert report.bit_exact < 1.0 and report.first_divergent_layer == "head", report.format()
