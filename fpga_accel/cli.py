@@ -530,13 +530,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from .stages.deploy import Remote, deploy
+    from .stages.deploy import Remote, default_project, deploy
 
     remote = Remote(host=args.host, user=args.user, port=args.port,
                     identity=Path(args.identity) if args.identity else None, ssh_options=tuple(args.ssh_option),
                     python=args.python, remote_dir=args.remote_dir, connect_timeout=args.connect_timeout,
                     timeout=args.timeout)
-    result = deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress())
+    project = args.project
+    if project is None and not args.dry_run:
+        layout = default_project(Path(args.bundle))
+        project = layout.root if layout is not None else None
+        if project is None:
+            log.info("the self-test is not recorded in a project (no hls_projects/NAME of this bundle here): "
+                     "pass --project to show it in `fpga-accel report`")
+    result = deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress(), project=project)
     print(result if isinstance(result, str) else result.format())
     return 0
 
@@ -761,6 +768,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect-timeout", type=float, default=20, help="seconds to reach the board (default 20)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds each step (copy, install, self-test) "
                    "may take (default 1800)")
+    p.add_argument("--project", help="hls_projects/NAME the bundle was made from: the self-test is recorded in "
+                   "its fpga_accel.json for `fpga-accel report` (default: hls_projects/NAME when it is that design)")
     p.add_argument("--dry-run", action="store_true", help="print the ssh/scp commands, run nothing")
     p.set_defaults(func=cmd_deploy)
 

@@ -443,7 +443,8 @@ def step_bundle(project: FlowProject, progress: Progress) -> FlowProject:
 def step_deploy(project: FlowProject, progress: Progress) -> FlowProject:
     from .stages.deploy import Remote, deploy
 
-    result = deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress)
+    result = deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress,
+                    project=project.hls_project)
     progress(Update(result.format(), step="deploy"))
     return project
 
