@@ -456,12 +456,21 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".png", ".svg"):
         raise InputError(f"{out}: the figure is written as PNG or SVG; name it *.png or *.svg")
     x = load_array(args.input)
-    fig = profile(args.project, x, engine=args.engine)
+    target: Any = args.project
+    if Path(args.project).is_file():  # a Keras/QKeras model: the types converting it would derive
+        from .model_io import load_model
+
+        if args.engine:
+            raise InputError("--engine is for a converted project: a model's activations are its own (Keras)")
+        target = load_model(args.project, args.custom_objects)
+    elif args.custom_objects:
+        raise InputError("--custom-objects is for a model file: a project's reference model is loaded as convert saved it")
+    fig = profile(target, x, engine=args.engine)
     fig.savefig(out, dpi=args.dpi)
     for p in fig.profiles:
         if p.saturated or p.underflowed:
             log.info("%s %s (%s): %.1f%% saturated, %.1f%% underflowed", p.layer, p.kind, p.precision,
-                     100 * p.saturated, 100 * p.underflowed)
+                     100 * p.saturated, 100 * (p.underflowed or 0.0))
     log.info("wrote %s (%d distributions)", out, len(fig.profiles))
     return 0
 
@@ -724,13 +733,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("profile", help="per layer: weights and activations on --input against the layer's type "
                                        "(PNG/SVG figure)")
-    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("project", help="hls_projects/NAME, or a Keras/QKeras model file (.h5/.keras): its own values "
+                                   "against the types converting it would derive (default settings)")
     p.add_argument("--input", required=True, help="samples (.npy/.npz) the activations are traced on")
     p.add_argument("-o", "--output", required=True, help="figure file: *.png or *.svg")
     p.add_argument("--engine", choices=["csim", "emulator", "auto"], default=None,
                    help="what computes the activations (default: as predict picks)")
     p.add_argument("--dpi", type=_positive_int, default=80)
     p.add_argument("--force", action="store_true", help="overwrite the figure")
+    _custom_objects_flag(p)
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")

@@ -445,31 +445,8 @@ class Design:
         return None
 
     def _layer_pairs(self, model: Any) -> list[tuple[str, str]]:
-        """(Keras layer, traced csim node computing the same tensor), in graph order.
-
-        hls4ml splits a layer's non-linear ``activation`` into a node of its own after it, so a Keras
-        ``QConv2D(..., activation="relu")`` (output after relu) is compared with that node, not with the
-        layer's own node (before relu). Nodes without a Keras counterpart, and Keras layers hls4ml
-        dropped or left untraced (Flatten, Dropout), are skipped.
-        """
-        layers = self.meta.layers
-        keras_layers = {layer.name: layer for layer in model.layers}
-        pairs = []
-        for i, entry in enumerate(layers):
-            layer = keras_layers.get(entry["name"])
-            if layer is None or type(layer).__name__ == "InputLayer":
-                continue
-            target = entry
-            if type(layer).__name__ not in _KERAS_ACTIVATION_LAYERS and activation_name(layer) is not None:
-                split = layers[i + 1] if i + 1 < len(layers) else None
-                if split is not None and split.get("class") in _ACTIVATION_NODES \
-                        and split["name"] not in keras_layers \
-                        and split.get("inputs", [entry["name"]]) == [entry["name"]]:
-                    target = split
-                # else hls4ml kept the activation inside the node: its output is after the activation
-            if target.get("traced"):
-                pairs.append((layer.name, target["name"]))
-        return pairs
+        """(Keras layer, traced csim node computing the same tensor), in graph order (:func:`layer_pairs`)."""
+        return layer_pairs(self.meta.layers, model)
 
     def _locate_divergence(self, model: Any, xs: np.ndarray, report: AgreementReport,
                            engine: str | None = None) -> None:
@@ -498,6 +475,33 @@ class Design:
 
 FLOAT32_SUM_TOLERANCE = 2.0 ** -16
 """Relative to a sample's largest value: what Keras' float32 sums may differ from the design's exact ones."""
+
+
+def layer_pairs(layers: list[dict[str, Any]], model: Any) -> list[tuple[str, str]]:
+    """(Keras layer, traced node computing the same tensor) of a design's layer records, in graph order.
+
+    hls4ml splits a layer's non-linear ``activation`` into a node of its own after it, so a Keras
+    ``QConv2D(..., activation="relu")`` (output after relu) is compared with that node, not with the
+    layer's own node (before relu). Nodes without a Keras counterpart, and Keras layers hls4ml
+    dropped or left untraced (Flatten, Dropout), are skipped.
+    """
+    keras_layers = {layer.name: layer for layer in model.layers}
+    pairs = []
+    for i, entry in enumerate(layers):
+        layer = keras_layers.get(entry["name"])
+        if layer is None or type(layer).__name__ == "InputLayer":
+            continue
+        target = entry
+        if type(layer).__name__ not in _KERAS_ACTIVATION_LAYERS and activation_name(layer) is not None:
+            split = layers[i + 1] if i + 1 < len(layers) else None
+            if split is not None and split.get("class") in _ACTIVATION_NODES \
+                    and split["name"] not in keras_layers \
+                    and split.get("inputs", [entry["name"]]) == [entry["name"]]:
+                target = split
+            # else hls4ml kept the activation inside the node: its output is after the activation
+        if target.get("traced"):
+            pairs.append((layer.name, target["name"]))
+    return pairs
 
 
 def _within_float32_rounding(ref: np.ndarray, ours: np.ndarray) -> bool:
