@@ -13,13 +13,13 @@ import json
 import logging
 import os
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import FpgaAccelError, InputError, NotExactError, SelfTestError
 from .layout import check_writable, refuse_overwrite, sole_writer, write_atomic
+from .runtime.progress import ProgressBars
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_EXACT, EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED = 1, 2, 3, 4, 5
 EXIT_DISAGREE = EXIT_NOT_EXACT
@@ -52,47 +52,13 @@ def _setup_output(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-class _Progress:
+class _Progress(ProgressBars):
     """How the CLI shows every long step's updates (the one ``Progress`` interface): counts as a tqdm bar on
-    a terminal (tqdm is optional: without it, a line redrawn at most every 0.5 s); when stderr is not a
-    terminal no bar at all, only a count's completion as a log line, so logs stay clean. Everything else is
-    a log line."""
+    a terminal; when stderr is not a terminal no bar at all, only a count's completion as a log line, so
+    logs stay clean. Everything else is a log line (``runtime.progress.ProgressBars``)."""
 
     def __init__(self) -> None:
-        self.t0, self.last = time.perf_counter(), -1.0
-        self.tty = sys.stderr.isatty()
-        self.bars: dict[str, Any] = {}
-
-    def __call__(self, update: Any) -> None:
-        if update.event != "count":
-            log.info("%s", update)
-            return
-        if not self.tty:
-            if update.done >= update.total:
-                log.info("%s %.1f s", update, time.perf_counter() - self.t0)
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            self._line(update)
-            return
-        bar = self.bars.get(update.what)
-        if bar is None:
-            bar = self.bars[update.what] = tqdm(total=update.total, desc=f"fpga-accel: {update.what}",
-                                                file=sys.stderr, leave=True, dynamic_ncols=True)
-        bar.update(update.done - bar.n)
-        if update.done >= update.total:
-            bar.close()
-            del self.bars[update.what]
-
-    def _line(self, update: Any) -> None:
-        now = time.perf_counter()
-        if update.done < update.total and now - self.last < 0.5:
-            return
-        self.last = now
-        end = "\n" if update.done >= update.total else "\r"
-        sys.stderr.write(f"fpga-accel: {update} {now - self.t0:.1f} s{end}")
-        sys.stderr.flush()
+        super().__init__(log, terminal=True, prefix="fpga-accel: ")
 
 
 def _out_path(path: str, force: bool) -> Path:
@@ -314,7 +280,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     io_types = [args.io_type] if args.io_type else ([carried["io_type"]] if "io_type" in carried else None)
     calibration = load_array(args.calibration) if args.calibration else None
     model = load_model(model_path, project.custom_objects)
-    result = fit(model, config, calibration=calibration, io_types=io_types)
+    result = fit(model, config, calibration=calibration, io_types=io_types, progress=_Progress())
     print(result.format())
     if result.chosen is None:
         log.error("%s", result.message)

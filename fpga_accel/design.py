@@ -23,7 +23,7 @@ from .model_io import LogitsLocation, activation_name, logits_layer, logits_mode
 from .runtime.csim_build import CsimBuild, build_library, trace_sizes
 from .runtime.csim_lib import POOL_MIN_SAMPLES, CsimLibrary, WorkerPool, default_workers, pool_allowed
 from .runtime.emulator import Emulator
-from .runtime.progress import Progress
+from .runtime.progress import Progress, notebook_progress
 from .runtime.streams import pack_inputs, split_stream
 from .runtime.tables import html_report, to_dataframe
 from .runtime.fixed_point import Codec
@@ -218,8 +218,9 @@ class Design:
         multi_in, multi_out = len(self.meta.inputs) > 1, len(self.meta.outputs) > 1
         arr = pack_inputs(x, self.meta.inputs) if multi_in else check_input(x, self.input_shape)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
+        progress = progress if progress is not None else notebook_progress(log)
         y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
-                          False, self.name, used)
+                          False, self.name, used, progress)
         if multi_out:  # several outputs: a list, as Keras returns them (runtime/streams.py)
             return [softmax(o) if self.host_softmax else o for o in split_stream(y, self.meta.outputs)]
         y = y.reshape((arr.shape[0],) + self.output_shape)
@@ -308,9 +309,9 @@ class Design:
         return types_table(self.name, self.meta.layers, str(self.meta_file))
 
     def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None,
-                engine: str | None = None) -> AgreementReport:
+                engine: str | None = None, progress: Progress | None = None) -> AgreementReport:
         """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer
-        that diverges when it is not bit-exact.
+        that diverges when it is not bit-exact. ``progress`` hears the design's samples (as predict's).
 
         A model ending in softmax is judged on its logits (the design's softmax tables are approximate by
         design), wherever they live: a standalone softmax layer's input, or the pre-activation output of a
@@ -325,7 +326,7 @@ class Design:
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, n)
         engines: list[str] = []
-        ours = self._predict(xs, workers=workers, engine=engine, used=engines.append)
+        ours = self._predict(xs, workers=workers, progress=progress, engine=engine, used=engines.append)
         if ref.size != ours.size:
             raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "
                               f"{ours.shape[1:]}: compare the design with the model it was converted from")

@@ -158,7 +158,9 @@ def test_deploy_records_the_self_test_in_the_project_and_report_shows_it(bundle,
         deploy(bundle, Remote(host="board"), project=other)
     assert calls == []  # refused before anything reached the board
     try:
-        deploy(bundle, Remote(host="board"), project=project)
+        seen = []
+        deploy(bundle, Remote(host="board"), project=project, progress=seen.append)
+        assert [(u.done, u.total) for u in seen if u.event == "count"] == [(1, 4), (2, 4), (3, 4), (4, 4)]
         saved = fa.Design(project).meta.selftest
         assert saved["board"] == "xilinx@board" and saved["passed"] is True and saved["result"] == board.to_dict()
         report = design_report(fa.Design(project))

@@ -23,7 +23,7 @@ from ..errors import BoardError, ConfigError, SelfTestError, ToolNotFoundError
 from ..layout import META_FILE, ProjectLayout, ProjectMeta
 from ..runtime.manifest import Bundle
 from ..runtime.selftest import EXIT_FAILED, RESULT_MARKER, SelfTestResult, parse_result
-from ..runtime.progress import Progress, Update, log_progress
+from ..runtime.progress import Progress, Update, default_progress
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
     :class:`SelfTestError` carrying its result (the previous bundle is back in place). With ``project``
     (hls_projects/NAME, checked to be the bundle's design before the copy) the self-test, passed or
     failed, is recorded in its fpga_accel.json."""
-    progress = progress or log_progress(log)
+    progress = progress or default_progress(log)
     bundle = open_bundle(bundle_path)
     layout = project_of(bundle, project) if project is not None else None
     for tool in ("ssh", "scp"):
@@ -333,8 +333,10 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
                  "install the runtime wheel", "swap the bundle in and run its self-test"]
         swapping = False
         try:
-            for step, cmd in zip(steps, commands):
+            for done, (step, cmd) in enumerate(zip(steps, commands)):
                 progress(Update(f"{remote.target}: {step}", step="deploy"))
+                if done:
+                    progress(Update("deploy", "count", done, len(steps), step="deploy"))
                 swapping = step == steps[-1]
                 try:
                     out = _run(cmd, f"deploy to {remote.target}: {step}", timeout=remote.timeout,
@@ -349,6 +351,7 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
                                             f"(bit-exact {failed.bit_exact:.2%}, argmax {failed.argmax_agreement:.2%}); "
                                             "the previous bundle is back in place", failed) from None
                     raise
+            progress(Update("deploy", "count", len(steps), len(steps), step="deploy"))
         finally:
             if not swapping:  # once the swap has started the board finishes it and removes its own files
                 try:
