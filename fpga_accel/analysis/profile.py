@@ -243,6 +243,8 @@ def profile_data(design_or_model: Any, x: Any, engine: str | None = None, *, con
     weights before its outputs). For a model, ``config`` (a ``ConvertConfig``) and ``calibration`` are
     what convert would be given (the types depend on them); ``engine`` is for a design."""
     if _is_model(design_or_model):
+        if engine is not None:
+            raise ConfigError("engine is for a converted design: a Keras model's activations are its own")
         out = _model_profiles(design_or_model, x, config, calibration)
         name = getattr(design_or_model, "name", "model")
     else:
