@@ -167,6 +167,9 @@ def test_deploy_records_the_self_test_in_the_project_and_report_shows_it(bundle,
         text = report.format()
         assert "board self-test on xilinx@board" in text and ": PASS" in text
         assert "bit-exact 100.00%, argmax 100.00% on 8 test vectors; 12,345 inferences/s" in text
+        csynth = fa.estimate(fa.Design(project), figure="csynth")
+        ceiling = 1e9 / (csynth.interval * csynth.clock_period_ns)
+        assert report.ceiling == ceiling and f"the IP alone by the estimate: {ceiling:,.0f}/s" in text
         assert "no board self-test recorded" not in text
         assert "12,345 inferences/s" in report._repr_html_()
         assert main(["report", str(project), "--json"]) == 0

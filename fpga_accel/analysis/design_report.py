@@ -63,6 +63,9 @@ class DesignReport:
     tool_versions: Dict[str, str] = field(default_factory=dict)
     selftest: Optional[Dict[str, Any]] = None
     """The board's last self-test as ``deploy`` recorded it (board, bundle, time, passed, result), if any."""
+    ceiling: Optional[float] = None
+    """Inferences/s the IP alone could sustain by the estimate (clock / initiation interval): beside the
+    board's end-to-end figure (DMA and Python included), not an estimate of it."""
 
     @property
     def built(self) -> bool:
@@ -75,7 +78,7 @@ class DesignReport:
     def to_dict(self) -> Dict[str, Any]:
         return {"name": self.name, "board": self.board, "verdict": self.verdict, "built": self.built,
                 "rows": self.rows(), "fidelity": self.fidelity, "tool_versions": self.tool_versions,
-                "selftest": self.selftest}
+                "selftest": self.selftest, "ip_ceiling_inferences_per_s": self.ceiling}
 
     def _selftest_lines(self) -> List[str]:
         """The self-test in two lines: where and when with its verdict, then what it measured."""
@@ -89,7 +92,8 @@ class DesignReport:
                 f"{verdict}",
                 f"bit-exact {_share(r.get('bit_exact'))}, argmax {_share(r.get('argmax_agreement'))} on "
                 f"{r.get('n', '?')} test vectors; {_number(bench.get('inferences_per_s'))} inferences/s "
-                f"(batch {bench.get('batch', '?')}, latency p50 {_number(bench.get('latency_p50_ms'), '.3g')} ms)"]
+                f"(batch {bench.get('batch', '?')}, latency p50 {_number(bench.get('latency_p50_ms'), '.3g')} ms"
+                + (f"; the IP alone by the estimate: {self.ceiling:,.0f}/s" if self.ceiling else "") + ")"]
 
     def to_dataframe(self) -> Any:
         return to_dataframe(self.rows(), ["source", "figure", "estimate", "low", "high", "measured", "error",
@@ -181,4 +185,5 @@ def design_report(design: Any) -> DesignReport:
                               vivado.get(key)))
     return DesignReport(name=design.name, board=synth.board,
                         verdict=synth.verdict, figures=rows, fidelity=design.meta.fidelity,
-                        tool_versions=dict(build.get("tool_versions") or {}), selftest=design.meta.selftest)
+                        tool_versions=dict(build.get("tool_versions") or {}), selftest=design.meta.selftest,
+                        ceiling=1e9 / (max(csynth.interval, 1) * csynth.clock_period_ns) if csynth.clock_period_ns else None)
