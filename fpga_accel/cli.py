@@ -415,7 +415,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                          "(it comes with fpga-accel[host])") from None
 
     matplotlib.use("Agg")  # the CLI draws to files only
-    from .analysis.profile import profile
+    from .profiling import profile
     from .model_io import load_array
 
     out = _out_path(args.output, args.force)

@@ -9,7 +9,8 @@ fpga_accel.json.
   outputs as :meth:`Design.trace` computes them (csim or the emulator, bit for bit the design's own) — so
   what is drawn is what the hardware holds.
 - **A Keras/QKeras model**: the types are the ones converting it would derive, from one conversion in memory
-  (``stages.convert.probe_layers``, as ``fit`` and the estimator use: nothing written, nothing compiled);
+  (``stages.convert.probe_layers``, as ``fit`` uses: nothing written, nothing compiled — done by
+  ``fpga_accel.profiling.profile``, ``fa.profile``, since analysis never runs a stage);
   the values are the model's own — its float kernels (before the kernel quantizer) and its layers' outputs
   on ``x`` — so what is drawn is what the design's types will have to hold.
 
@@ -37,7 +38,7 @@ from .agreement_plot import plot_agreement
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ValueProfile", "profile", "profile_data", "plot_agreement"]
+__all__ = ["ValueProfile", "is_model", "profile", "profile_data", "plot_agreement"]
 
 _WEIGHT_FUNCTIONS = ("dense", "conv", "batchnorm", "normalize", "pointwise", "depthwise", "separable")
 
@@ -105,7 +106,8 @@ def _weight_files(design: Any) -> tuple[dict[str, str], Any]:
     return found, fw
 
 
-def _is_model(obj: Any) -> bool:
+def is_model(obj: Any) -> bool:
+    """A Keras model (duck-typed: no Keras import here)."""
     return hasattr(obj, "layers") and hasattr(obj, "predict") and hasattr(obj, "inputs")
 
 
@@ -201,19 +203,16 @@ def _design_profiles(design: Any, x: Any, engine: str | None) -> list[ValueProfi
     return _profiles(layers, weights, values, _before_cast(layers, values, known))
 
 
-def _model_profiles(model: Any, x: Any, config: Any, calibration: Any) -> list[ValueProfile]:
-    """A Keras/QKeras model: the types one in-memory conversion derives, the model's own values."""
-    from ..config import ConvertConfig
+def _model_profiles(model: Any, x: Any, layers: list[dict[str, Any]]) -> list[ValueProfile]:
+    """A Keras/QKeras model against ``layers``, the records of converting it: the model's own values."""
     from ..design import _keras_outputs, layer_pairs
     from ..keras_compat import input_shape
     from ..runtime.validate import check_input
-    from ..stages.convert import probe_layers
 
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ConfigError("profile of a Keras model takes a single-input, single-output model: convert a "
                           "multi-port model first (fa.convert) and profile the design")
     xs = check_input(x, input_shape(model))
-    layers = probe_layers(model, config or ConvertConfig(name="profile"), calibration)
     pairs = layer_pairs(layers, model)
     outputs = _keras_outputs(model, xs, [k for k, _ in pairs]) if pairs else {}
     values = {node: np.asarray(outputs[k], dtype=np.float64) for k, node in pairs}
@@ -237,25 +236,28 @@ def _model_profiles(model: Any, x: Any, config: Any, calibration: Any) -> list[V
     return _profiles(layers, weights, values, known)
 
 
-def profile_data(design_or_model: Any, x: Any, engine: str | None = None, *, config: Any = None,
-                 calibration: Any = None) -> list[ValueProfile]:
+def profile_data(design_or_model: Any, x: Any, engine: str | None = None, *,
+                 layers: list[dict[str, Any]] | None = None) -> list[ValueProfile]:
     """Every profiled distribution of a design or a Keras/QKeras model on ``x``, in graph order (a layer's
-    weights before its outputs). For a model, ``config`` (a ``ConvertConfig``) and ``calibration`` are
-    what convert would be given (the types depend on them); ``engine`` is for a design."""
-    if _is_model(design_or_model):
+    weights before its outputs). For a model, ``layers`` are the per-layer records of converting it (what
+    ``fpga_accel.profiling.profile`` — ``fa.profile`` — gets from one in-memory conversion; analysis never
+    converts); ``engine`` is for a design."""
+    if is_model(design_or_model):
         if engine is not None:
             raise ConfigError("engine is for a converted design: a Keras model's activations are its own")
-        out = _model_profiles(design_or_model, x, config, calibration)
+        if layers is None:
+            raise ConfigError("a Keras model's types are the ones converting it derives: profile it with "
+                              "fa.profile(model, x), which converts it in memory, or pass its layer records")
+        out = _model_profiles(design_or_model, x, layers)
         name = getattr(design_or_model, "name", "model")
     else:
-        if config is not None or calibration is not None:
-            raise ConfigError("config and calibration are for profiling a Keras model: a converted design has "
-                              "its types already")
+        if layers is not None:
+            raise ConfigError("layers are for profiling a Keras model: a converted design has its types already")
         design = _as_design(design_or_model)
         out, name = _design_profiles(design, x, engine), design.name
     if not out:
         raise ConfigError(f"{name} has no traced layer or weights with a fixed-point type to profile"
-                          + ("" if _is_model(design_or_model) else
+                          + ("" if is_model(design_or_model) else
                              ": re-convert the project (`fpga-accel convert --force`)"))
     return out
 
@@ -279,21 +281,21 @@ def _draw(ax: Any, p: ValueProfile) -> None:
     ax.tick_params(labelsize=7)
 
 
-def profile(design_or_model: Any, x: Any, engine: str | None = None, *, config: Any = None,
-            calibration: Any = None) -> Any:
-    """One matplotlib Figure for a design or a Keras/QKeras model: one axes per profiled distribution (a
-    layer's weights, a layer's outputs on ``x``), each with its type's range shaded and bounded (``axvline``
-    at min and max), the step and the saturated/underflowed shares written on it. ``fig.profiles`` holds
-    the :class:`ValueProfile` s. ``config``/``calibration``: for a model, what convert would be given."""
+def profile(design_or_model: Any, x: Any, engine: str | None = None, *,
+            layers: list[dict[str, Any]] | None = None) -> Any:
+    """One matplotlib Figure for a design or a Keras/QKeras model (with ``layers``, see
+    :func:`profile_data`): one axes per profiled distribution (a layer's weights, a layer's outputs on
+    ``x``), each with its type's range shaded and bounded (``axvline`` at min and max), the step and the
+    saturated/underflowed shares written on it. ``fig.profiles`` holds the :class:`ValueProfile` s."""
     import matplotlib.figure
 
-    profiles = profile_data(design_or_model, x, engine, config=config, calibration=calibration)
+    profiles = profile_data(design_or_model, x, engine, layers=layers)
     fig = matplotlib.figure.Figure(figsize=(6.4, 0.95 * len(profiles) + 0.6), layout="constrained")
     axes = fig.subplots(len(profiles), 1, squeeze=False)[:, 0]
     for ax, p in zip(axes, profiles):
         _draw(ax, p)
-    name = getattr(design_or_model, "name", None) if _is_model(design_or_model) else _as_design(design_or_model).name
-    what = "the types converting it would derive" if _is_model(design_or_model) else "their types"
+    name = getattr(design_or_model, "name", None) if is_model(design_or_model) else _as_design(design_or_model).name
+    what = "the types converting it would derive" if is_model(design_or_model) else "their types"
     fig.suptitle(f"{name}: values against {what}", fontsize=9)
     fig.profiles = profiles  # type: ignore[attr-defined]
     return fig
