@@ -31,6 +31,8 @@ from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
 
 log = logging.getLogger(__name__)
 
+NOTEBOOK_BAR_SAMPLES = 512
+"""Batches from this size show a progress bar in a notebook unasked (a loop of small calls draws none)."""
 _KERAS_ACTIVATION_LAYERS = KERAS_ACTIVATION_LAYERS  # the one table: fpga_accel.activations
 _ACTIVATION_NODES = ACTIVATION_LAYER_CLASSES
 _INPUT_NODES = frozenset({"Input", "InputLayer"})
@@ -218,7 +220,8 @@ class Design:
         multi_in, multi_out = len(self.meta.inputs) > 1, len(self.meta.outputs) > 1
         arr = pack_inputs(x, self.meta.inputs) if multi_in else check_input(x, self.input_shape)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
-        progress = progress if progress is not None else notebook_progress(log)
+        if progress is None and arr.shape[0] >= NOTEBOOK_BAR_SAMPLES:
+            progress = notebook_progress(log)
         y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
                           False, self.name, used, progress)
         if multi_out:  # several outputs: a list, as Keras returns them (runtime/streams.py)
