@@ -40,7 +40,7 @@ _LAZY = {
     "load_model": "fpga_accel.model_io",
     "save_model": "fpga_accel.model_io",
     "estimate": "fpga_accel.analysis.estimate",
-    "profile": "fpga_accel.analysis.profile",
+    "profile": "fpga_accel.profiling",
     "build": "fpga_accel.stages.build",
     "make_bundle": "fpga_accel.stages.bundle",
     "csim": "fpga_accel.stages.csim",

@@ -13,13 +13,13 @@ import json
 import logging
 import os
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import FpgaAccelError, InputError, NotExactError, SelfTestError
 from .layout import check_writable, refuse_overwrite, sole_writer, write_atomic
+from .runtime.progress import ProgressBars
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_EXACT, EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED = 1, 2, 3, 4, 5
 EXIT_DISAGREE = EXIT_NOT_EXACT
@@ -52,47 +52,13 @@ def _setup_output(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-class _Progress:
+class _Progress(ProgressBars):
     """How the CLI shows every long step's updates (the one ``Progress`` interface): counts as a tqdm bar on
-    a terminal (tqdm is optional: without it, a line redrawn at most every 0.5 s); when stderr is not a
-    terminal no bar at all, only a count's completion as a log line, so logs stay clean. Everything else is
-    a log line."""
+    a terminal; when stderr is not a terminal no bar at all, only a count's completion as a log line, so
+    logs stay clean. Everything else is a log line (``runtime.progress.ProgressBars``)."""
 
     def __init__(self) -> None:
-        self.t0, self.last = time.perf_counter(), -1.0
-        self.tty = sys.stderr.isatty()
-        self.bars: dict[str, Any] = {}
-
-    def __call__(self, update: Any) -> None:
-        if update.event != "count":
-            log.info("%s", update)
-            return
-        if not self.tty:
-            if update.done >= update.total:
-                log.info("%s %.1f s", update, time.perf_counter() - self.t0)
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            self._line(update)
-            return
-        bar = self.bars.get(update.what)
-        if bar is None:
-            bar = self.bars[update.what] = tqdm(total=update.total, desc=f"fpga-accel: {update.what}",
-                                                file=sys.stderr, leave=True, dynamic_ncols=True)
-        bar.update(update.done - bar.n)
-        if update.done >= update.total:
-            bar.close()
-            del self.bars[update.what]
-
-    def _line(self, update: Any) -> None:
-        now = time.perf_counter()
-        if update.done < update.total and now - self.last < 0.5:
-            return
-        self.last = now
-        end = "\n" if update.done >= update.total else "\r"
-        sys.stderr.write(f"fpga-accel: {update} {now - self.t0:.1f} s{end}")
-        sys.stderr.flush()
+        super().__init__(log, terminal=True, prefix="fpga-accel: ")
 
 
 def _out_path(path: str, force: bool) -> Path:
@@ -314,7 +280,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     io_types = [args.io_type] if args.io_type else ([carried["io_type"]] if "io_type" in carried else None)
     calibration = load_array(args.calibration) if args.calibration else None
     model = load_model(model_path, project.custom_objects)
-    result = fit(model, config, calibration=calibration, io_types=io_types)
+    result = fit(model, config, calibration=calibration, io_types=io_types, progress=_Progress())
     print(result.format())
     if result.chosen is None:
         log.error("%s", result.message)
@@ -449,19 +415,28 @@ def cmd_profile(args: argparse.Namespace) -> int:
                          "(it comes with fpga-accel[host])") from None
 
     matplotlib.use("Agg")  # the CLI draws to files only
-    from .analysis.profile import profile
+    from .profiling import profile
     from .model_io import load_array
 
     out = _out_path(args.output, args.force)
     if out.suffix.lower() not in (".png", ".svg"):
         raise InputError(f"{out}: the figure is written as PNG or SVG; name it *.png or *.svg")
     x = load_array(args.input)
-    fig = profile(args.project, x, engine=args.engine)
+    target: Any = args.project
+    if Path(args.project).is_file():  # a Keras/QKeras model: the types converting it would derive
+        from .model_io import load_model
+
+        if args.engine:
+            raise InputError("--engine is for a converted project: a model's activations are its own (Keras)")
+        target = load_model(args.project, args.custom_objects)
+    elif args.custom_objects:
+        raise InputError("--custom-objects is for a model file: a project's reference model is loaded as convert saved it")
+    fig = profile(target, x, engine=args.engine)
     fig.savefig(out, dpi=args.dpi)
     for p in fig.profiles:
         if p.saturated or p.underflowed:
             log.info("%s %s (%s): %.1f%% saturated, %.1f%% underflowed", p.layer, p.kind, p.precision,
-                     100 * p.saturated, 100 * p.underflowed)
+                     100 * p.saturated, 100 * (p.underflowed or 0.0))
     log.info("wrote %s (%d distributions)", out, len(fig.profiles))
     return 0
 
@@ -530,13 +505,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from .stages.deploy import Remote, deploy
+    from .stages.deploy import Remote, default_project, deploy
 
     remote = Remote(host=args.host, user=args.user, port=args.port,
                     identity=Path(args.identity) if args.identity else None, ssh_options=tuple(args.ssh_option),
                     python=args.python, remote_dir=args.remote_dir, connect_timeout=args.connect_timeout,
                     timeout=args.timeout)
-    result = deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress())
+    project = args.project
+    if project is None and not args.dry_run:
+        layout = default_project(Path(args.bundle))
+        project = layout.root if layout is not None else None
+        if project is None:
+            log.info("the self-test is not recorded in a project (no hls_projects/NAME of this bundle here): "
+                     "pass --project to show it in `fpga-accel report`")
+    result = deploy(Path(args.bundle), remote, dry_run=args.dry_run, progress=_Progress(), project=project)
     print(result if isinstance(result, str) else result.format())
     return 0
 
@@ -717,13 +699,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("profile", help="per layer: weights and activations on --input against the layer's type "
                                        "(PNG/SVG figure)")
-    p.add_argument("project", help="hls_projects/NAME")
+    p.add_argument("project", help="hls_projects/NAME, or a Keras/QKeras model file (.h5/.keras): its own values "
+                                   "against the types converting it would derive (default settings)")
     p.add_argument("--input", required=True, help="samples (.npy/.npz) the activations are traced on")
     p.add_argument("-o", "--output", required=True, help="figure file: *.png or *.svg")
     p.add_argument("--engine", choices=["csim", "emulator", "auto"], default=None,
                    help="what computes the activations (default: as predict picks)")
     p.add_argument("--dpi", type=_positive_int, default=80)
     p.add_argument("--force", action="store_true", help="overwrite the figure")
+    _custom_objects_flag(p)
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("sweep", help="grid over bits x reuse factor x io_type x ... on Dask; table + Pareto plot")
@@ -761,6 +745,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect-timeout", type=float, default=20, help="seconds to reach the board (default 20)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds each step (copy, install, self-test) "
                    "may take (default 1800)")
+    p.add_argument("--project", help="hls_projects/NAME the bundle was made from: the self-test is recorded in "
+                   "its fpga_accel.json for `fpga-accel report` (default: hls_projects/NAME when it is that design)")
     p.add_argument("--dry-run", action="store_true", help="print the ssh/scp commands, run nothing")
     p.set_defaults(func=cmd_deploy)
 

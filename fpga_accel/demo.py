@@ -13,7 +13,7 @@ import numpy as np
 from .analysis.estimate import Estimate
 from .config import ConvertConfig, IOType, QuantizeConfig
 from .design import AgreementReport
-from .runtime.progress import Progress, Update, log_progress
+from .runtime.progress import Progress, Update, default_progress
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def run_demo(output_dir: Path = Path("hls_projects"), io_type: str = "io_paralle
     from .layout import FlowLayout, refuse_overwrite
     from .model_io import save_model
 
-    progress = progress or log_progress(log)
+    progress = progress or default_progress(log)
     output_dir = Path(output_dir)
     paths = FlowLayout(output_dir, "digits", FlowConfig.bitstreams)
     refuse_overwrite(paths.project.root, force)

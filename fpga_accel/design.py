@@ -23,7 +23,7 @@ from .model_io import LogitsLocation, activation_name, logits_layer, logits_mode
 from .runtime.csim_build import CsimBuild, build_library, trace_sizes
 from .runtime.csim_lib import POOL_MIN_SAMPLES, CsimLibrary, WorkerPool, default_workers, pool_allowed
 from .runtime.emulator import Emulator
-from .runtime.progress import Progress
+from .runtime.progress import Progress, notebook_progress
 from .runtime.streams import pack_inputs, split_stream
 from .runtime.tables import html_report, to_dataframe
 from .runtime.fixed_point import Codec
@@ -31,6 +31,8 @@ from .runtime.validate import argmax_agreement, check_input, exact_rows, softmax
 
 log = logging.getLogger(__name__)
 
+NOTEBOOK_BAR_SAMPLES = 512
+"""Batches from this size show a progress bar in a notebook unasked (a loop of small calls draws none)."""
 _KERAS_ACTIVATION_LAYERS = KERAS_ACTIVATION_LAYERS  # the one table: fpga_accel.activations
 _ACTIVATION_NODES = ACTIVATION_LAYER_CLASSES
 _INPUT_NODES = frozenset({"Input", "InputLayer"})
@@ -218,8 +220,10 @@ class Design:
         multi_in, multi_out = len(self.meta.inputs) > 1, len(self.meta.outputs) > 1
         arr = pack_inputs(x, self.meta.inputs) if multi_in else check_input(x, self.input_shape)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
+        if progress is None and arr.shape[0] >= NOTEBOOK_BAR_SAMPLES:
+            progress = notebook_progress(log)
         y, _ = run_engine(engine, self.emulator, lambda a: (self._csim_predict(a, workers, progress), None), arr,
-                          False, self.name, used)
+                          False, self.name, used, progress)
         if multi_out:  # several outputs: a list, as Keras returns them (runtime/streams.py)
             return [softmax(o) if self.host_softmax else o for o in split_stream(y, self.meta.outputs)]
         y = y.reshape((arr.shape[0],) + self.output_shape)
@@ -308,9 +312,9 @@ class Design:
         return types_table(self.name, self.meta.layers, str(self.meta_file))
 
     def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None,
-                engine: str | None = None) -> AgreementReport:
+                engine: str | None = None, progress: Progress | None = None) -> AgreementReport:
         """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer
-        that diverges when it is not bit-exact.
+        that diverges when it is not bit-exact. ``progress`` hears the design's samples (as predict's).
 
         A model ending in softmax is judged on its logits (the design's softmax tables are approximate by
         design), wherever they live: a standalone softmax layer's input, or the pre-activation output of a
@@ -325,7 +329,7 @@ class Design:
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, n)
         engines: list[str] = []
-        ours = self._predict(xs, workers=workers, engine=engine, used=engines.append)
+        ours = self._predict(xs, workers=workers, progress=progress, engine=engine, used=engines.append)
         if ref.size != ours.size:
             raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "
                               f"{ours.shape[1:]}: compare the design with the model it was converted from")
@@ -445,31 +449,8 @@ class Design:
         return None
 
     def _layer_pairs(self, model: Any) -> list[tuple[str, str]]:
-        """(Keras layer, traced csim node computing the same tensor), in graph order.
-
-        hls4ml splits a layer's non-linear ``activation`` into a node of its own after it, so a Keras
-        ``QConv2D(..., activation="relu")`` (output after relu) is compared with that node, not with the
-        layer's own node (before relu). Nodes without a Keras counterpart, and Keras layers hls4ml
-        dropped or left untraced (Flatten, Dropout), are skipped.
-        """
-        layers = self.meta.layers
-        keras_layers = {layer.name: layer for layer in model.layers}
-        pairs = []
-        for i, entry in enumerate(layers):
-            layer = keras_layers.get(entry["name"])
-            if layer is None or type(layer).__name__ == "InputLayer":
-                continue
-            target = entry
-            if type(layer).__name__ not in _KERAS_ACTIVATION_LAYERS and activation_name(layer) is not None:
-                split = layers[i + 1] if i + 1 < len(layers) else None
-                if split is not None and split.get("class") in _ACTIVATION_NODES \
-                        and split["name"] not in keras_layers \
-                        and split.get("inputs", [entry["name"]]) == [entry["name"]]:
-                    target = split
-                # else hls4ml kept the activation inside the node: its output is after the activation
-            if target.get("traced"):
-                pairs.append((layer.name, target["name"]))
-        return pairs
+        """(Keras layer, traced csim node computing the same tensor), in graph order (:func:`layer_pairs`)."""
+        return layer_pairs(self.meta.layers, model)
 
     def _locate_divergence(self, model: Any, xs: np.ndarray, report: AgreementReport,
                            engine: str | None = None) -> None:
@@ -504,6 +485,33 @@ class Design:
 
 FLOAT32_SUM_TOLERANCE = 2.0 ** -16
 """Relative to a sample's largest value: what Keras' float32 sums may differ from the design's exact ones."""
+
+
+def layer_pairs(layers: list[dict[str, Any]], model: Any) -> list[tuple[str, str]]:
+    """(Keras layer, traced node computing the same tensor) of a design's layer records, in graph order.
+
+    hls4ml splits a layer's non-linear ``activation`` into a node of its own after it, so a Keras
+    ``QConv2D(..., activation="relu")`` (output after relu) is compared with that node, not with the
+    layer's own node (before relu). Nodes without a Keras counterpart, and Keras layers hls4ml
+    dropped or left untraced (Flatten, Dropout), are skipped.
+    """
+    keras_layers = {layer.name: layer for layer in model.layers}
+    pairs = []
+    for i, entry in enumerate(layers):
+        layer = keras_layers.get(entry["name"])
+        if layer is None or type(layer).__name__ == "InputLayer":
+            continue
+        target = entry
+        if type(layer).__name__ not in _KERAS_ACTIVATION_LAYERS and activation_name(layer) is not None:
+            split = layers[i + 1] if i + 1 < len(layers) else None
+            if split is not None and split.get("class") in _ACTIVATION_NODES \
+                    and split["name"] not in keras_layers \
+                    and split.get("inputs", [entry["name"]]) == [entry["name"]]:
+                target = split
+            # else hls4ml kept the activation inside the node: its output is after the activation
+        if target.get("traced"):
+            pairs.append((layer.name, target["name"]))
+    return pairs
 
 
 def _within_float32_rounding(ref: np.ndarray, ours: np.ndarray) -> bool:

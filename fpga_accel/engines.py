@@ -15,6 +15,7 @@ from typing import Callable, Dict, Optional, Tuple, TypeVar
 import numpy as np
 
 from .errors import ConfigError
+from .runtime.progress import Progress, Update
 from .runtime.emulator import Emulator, NotEmulated
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,14 @@ Outputs = Tuple[np.ndarray, Optional[Dict[str, np.ndarray]]]
 
 
 def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np.ndarray], Outputs],
-               x: np.ndarray, trace: bool, name: str, used: Optional[Callable[[str], None]] = None) -> Outputs:
+               x: np.ndarray, trace: bool, name: str, used: Optional[Callable[[str], None]] = None,
+               progress: Optional[Progress] = None) -> Outputs:
     """(outputs, traces or None) of ``x`` (n, n_in) by ``engine``; ``csim(x)`` computes the ground truth.
 
     ``emulator`` is called for the Emulator (built lazily: it raises NotEmulated for designs it does
     not cover — an error for engine="emulator", csim for auto). ``used``, if given, is told which engine
-    computed the outputs, in words (for records that must say where a number came from)."""
+    computed the outputs, in words (for records that must say where a number came from). ``progress``
+    hears the emulator's samples as counts (csim reports its own through ``csim``)."""
     said = used or (lambda how: None)
     if engine == "csim":
         said("csim")
@@ -97,7 +100,7 @@ def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np
         return not_emulated(exc)
     if engine == "emulator":
         said("emulator")
-        return _emulate(emu, x, trace)
+        return _emulate(emu, x, trace, progress)
     head = min(len(x), CHECK_SAMPLES)
     ref = csim(x[:head])
     try:  # some refusals need the values (a product's bits on these weights and inputs)
@@ -109,7 +112,7 @@ def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np
             said(f"csim (the emulator differed: {where})")
             return _csim_rest(ref, csim, x)
         if head < len(x):
-            ours = _join(ours, _emulate(emu, x[head:], trace))
+            ours = _join(ours, _emulate(emu, x[head:], trace, progress, head, len(x)))
     except NotEmulated as exc:
         return not_emulated(exc, ref)
     said(f"emulator, equal to csim on the first {head} samples")
@@ -122,10 +125,25 @@ def _csim_rest(head: Outputs, csim: Callable[[np.ndarray], Outputs], x: np.ndarr
     return head if n == len(x) else _join(head, csim(x[n:]))
 
 
-def _emulate(emu: Emulator, x: np.ndarray, trace: bool) -> Outputs:
-    if trace:
-        return emu.trace(x)
-    return emu.predict(x), None
+EMULATOR_CHUNK = 4096
+"""Samples per emulator call when someone watches the progress (each sample's result is its own: the
+chunks' outputs are the whole batch's, bit for bit)."""
+
+
+def _emulate(emu: Emulator, x: np.ndarray, trace: bool, progress: Optional[Progress] = None,
+             done: int = 0, total: Optional[int] = None) -> Outputs:
+    """The emulator on ``x``; with ``progress``, in chunks, each counted (``done`` of ``total`` before)."""
+    total = len(x) + done if total is None else total
+    step = len(x) if progress is None else EMULATOR_CHUNK
+    out: Optional[Outputs] = None
+    for start in range(0, max(len(x), 1), max(step, 1)):
+        chunk = x[start:start + step]
+        part = emu.trace(chunk) if trace else (emu.predict(chunk), None)
+        out = part if out is None else _join(out, part)
+        if progress is not None:
+            progress(Update("predicting", "count", done + start + len(chunk), total))
+    assert out is not None
+    return out
 
 
 def _difference(ref: Outputs, ours: Outputs) -> Optional[str]:

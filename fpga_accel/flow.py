@@ -23,7 +23,7 @@ import numpy as np
 from .config import FLOW_SECTIONS, ConvertConfig, QuantizeConfig, load_project_file, quantize_config_from
 from .errors import ConfigError, NotExactError
 from .layout import META_FILE, FlowLayout, ProjectMeta, read_json, write_atomic
-from .runtime.progress import Progress, Update, log_progress
+from .runtime.progress import Progress, Update, default_progress
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +369,7 @@ def step_convert(project: FlowProject, progress: Progress) -> FlowProject:
 
     x = project.calibration if project.calibration is not None else project.train_test()[0]
     design = convert(project.load(project.quantized_model), project.config.convert, calibration=x, force=True,
-                     jobs=project.jobs)
+                     jobs=project.jobs, progress=progress)
     if project.config.convert.fit:
         chosen = ", ".join(f"{l['name']} {l['setting'].get('strategy', '?')}/RF {l['setting'].get('reuse_factor', '?')}"
                            for l in design.meta.layers if l.get("setting", {}).get("source") == "fit")
@@ -395,8 +395,8 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
 
         xt = random_inputs(project.config.test_samples, input_shape(model), input_bound(model))
     design = Design(project.hls_project, jobs=project.jobs)
-    report = emulator_else_csim(lambda engine: csim(design, xt, model, yt, engine=engine).report, project.engine,
-                                design.name)
+    report = emulator_else_csim(lambda engine: csim(design, xt, model, yt, engine=engine, progress=progress).report,
+                                project.engine, design.name)
     assert report is not None
     write_atomic(project.layout.csim_report, json.dumps(report.to_dict(), indent=2) + "\n")
     progress(Update("  " + report.format().replace("\n", "\n  "), step="csim"))
@@ -443,7 +443,8 @@ def step_bundle(project: FlowProject, progress: Progress) -> FlowProject:
 def step_deploy(project: FlowProject, progress: Progress) -> FlowProject:
     from .stages.deploy import Remote, deploy
 
-    result = deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress)
+    result = deploy(project.bundle, Remote(**dict(project.config.deploy or {})), progress=progress,
+                    project=project.hls_project)
     progress(Update(result.format(), step="deploy"))
     return project
 
@@ -636,7 +637,7 @@ def run_flow(config: FlowConfig, start: Optional[str] = None, stop: Optional[str
     (default :data:`STEP_TABLE`): Steps, their names, or callables ``f(project, progress) -> project``,
     e.g. ``[*STEP_TABLE[:3], my_check, *STEP_TABLE[3:]]``. ``engine``: the csim step's (see
     :attr:`FlowProject.engine`)."""
-    progress = progress or log_progress(log)
+    progress = progress or default_progress(log)
     project = FlowProject.open(config, jobs=jobs, steps=steps, engine=engine)
     selected = [project.step(name) for name in select_steps(start, stop, subset, project.step_table)]
     project.work_dir.mkdir(parents=True, exist_ok=True)
@@ -649,7 +650,7 @@ def run_step(project: FlowProject, step: "Step | str", progress: Optional[Progre
              position: Tuple[int, int] = (1, 1)) -> FlowProject:
     """One step through the runner: left out when not configured, skipped when unchanged (unless
     ``force``), else run and recorded in flow.json."""
-    progress = progress or log_progress(log)
+    progress = progress or default_progress(log)
     step = project.step(step) if isinstance(step, str) else step
     i, n, name = position[0], position[1], step.name
     configured = step.configured(project)

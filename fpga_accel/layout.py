@@ -537,6 +537,9 @@ class ProjectMeta:
     """The flow's estimate step: totals, per-layer rows and the verdict for the board."""
     build: Optional[Dict[str, Any]] = None
     """The vendor build's reports (C-synthesis, Vivado utilisation and timing) and tool versions."""
+    selftest: Optional[Dict[str, Any]] = None
+    """The board's last self-test of this design (``deploy`` records it): board, bundle, time, passed and
+    the board's ``SelfTestResult`` as a dict. A failed self-test is recorded too."""
     inputs: List[Dict[str, Any]] = field(default_factory=list)
     """A multi-input/output design's inputs in stream order (Keras' ``model.inputs``): name and shape
     each; with more than one, ``input_shape`` is the stream's length per sample. Empty: a single-input,
@@ -584,7 +587,7 @@ class ProjectMeta:
             raise ConfigError(f"{source}: reuse_factor {reuse!r} is not a positive integer or 'auto'; {self.FIX}")
         if not isinstance(data["uncovered_layers"], list):
             raise ConfigError(f"{source}: uncovered_layers {data['uncovered_layers']!r} is not a list; {self.FIX}")
-        for key in ("fidelity", "estimate", "build"):
+        for key in ("fidelity", "estimate", "build", "selftest"):
             if data[key] is not None and not isinstance(data[key], dict):
                 raise ConfigError(f"{source}: {key} {data[key]!r} is not a JSON object; {self.FIX}")
         for key, shape in (("inputs", "input_shape"), ("outputs", "output_shape")):
@@ -593,7 +596,7 @@ class ProjectMeta:
                 raise ConfigError(f"{source}: {key} add up to {stream_length(data[key])} values per sample, "
                                   f"{shape} {data[shape]} says {_size(data[shape])}; {self.FIX}")
 
-    RESULTS: ClassVar[tuple] = ("estimate", "build")
+    RESULTS: ClassVar[tuple] = ("estimate", "build", "selftest")
     """Sections later steps add; not part of what the design is."""
 
     def design_sha256(self) -> str:

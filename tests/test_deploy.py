@@ -127,3 +127,93 @@ def test_deploy_returns_the_boards_self_test_result_or_raises_it_failed(bundle, 
     monkeypatch.setattr(deploy_stage, "_run", ssh("an old runtime's text\n"))
     with pytest.raises(fa.BoardError, match="printed no result"):
         deploy(bundle, Remote(host="board"))
+
+
+def test_deploy_records_the_self_test_in_the_project_and_report_shows_it(bundle, monkeypatch, tmp_path, capsys):
+    """The board's result (passed or failed) lands in the project's fpga_accel.json, where `fpga-accel
+    report` (text, --json, HTML) shows it; a project that is not the bundle's design is refused first."""
+    from fpga_accel.analysis.design_report import design_report
+    from fpga_accel.cli import main
+    from fpga_accel.runtime.accelerator import BenchResult
+    from fpga_accel.runtime.selftest import EXIT_FAILED, SelfTestResult, result_line
+    from fpga_accel.stages import deploy as deploy_stage
+
+    project = bundle.parent.parent / "hls" / "cnn"
+    board = SelfTestResult("pynq", 8, 1.0, 1.0, 0.0, BenchResult("pynq", 8, 10, 12345.0, 0.65, 0.9))
+    calls = []
+
+    def run(cmd, what, stream, timeout):
+        calls.append(what)
+        return "PASS\n" + result_line(board) + "\n" if "selftest" in " ".join(cmd) else ""
+
+    monkeypatch.setattr(deploy_stage.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(deploy_stage.subprocess, "run", lambda *a, **k: None)
+    monkeypatch.setattr(deploy_stage, "_run", run)
+    other = tmp_path / "other"
+    shutil.copytree(project, other)
+    record = json.loads((other / "fpga_accel.json").read_text())
+    record["model_sha256"] = "0" * 64
+    (other / "fpga_accel.json").write_text(json.dumps(record))
+    with pytest.raises(fa.ConfigError, match="was not made from the project .*model_sha256"):
+        deploy(bundle, Remote(host="board"), project=other)
+    assert calls == []  # refused before anything reached the board
+    try:
+        seen = []
+        deploy(bundle, Remote(host="board"), project=project, progress=seen.append)
+        assert [(u.done, u.total) for u in seen if u.event == "count"] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+        saved = fa.Design(project).meta.selftest
+        assert saved["board"] == "xilinx@board" and saved["passed"] is True and saved["result"] == board.to_dict()
+        report = design_report(fa.Design(project))
+        text = report.format()
+        assert "board self-test on xilinx@board" in text and ": PASS" in text
+        assert "bit-exact 100.00%, argmax 100.00% on 8 test vectors; 12,345 inferences/s" in text
+        csynth = fa.estimate(fa.Design(project), figure="csynth")
+        ceiling = 1e9 / (csynth.interval * csynth.clock_period_ns)
+        assert report.ceiling == ceiling and f"the IP alone by the estimate: {ceiling:,.0f}/s" in text
+        assert "no board self-test recorded" not in text
+        assert "12,345 inferences/s" in report._repr_html_()
+        assert main(["report", str(project), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["selftest"]["result"]["bench"]["inferences_per_s"] == 12345.0
+        # a failed self-test is recorded too, and the design's hash (what the flow's steps read) is unchanged
+        before = fa.Design(project).meta.design_sha256()
+        failed = fa.BoardError("swap failed")
+        failed.output = "FAIL\n" + result_line(SelfTestResult("pynq", 8, 0.5, 1.0, 0.25, board.bench))
+        failed.returncode = EXIT_FAILED
+
+        def fail(cmd, what, stream, timeout):
+            if "selftest" in " ".join(cmd):
+                raise failed
+            return ""
+
+        monkeypatch.setattr(deploy_stage, "_run", fail)
+        with pytest.raises(fa.SelfTestError):
+            deploy(bundle, Remote(host="board"), project=project)
+        meta = fa.Design(project).meta
+        assert meta.selftest["passed"] is False and meta.selftest["result"]["bit_exact"] == 0.5
+        assert meta.design_sha256() == before
+        assert "bit-exact 50.00%" in design_report(fa.Design(project)).format()
+        # the bundle made from a project does not carry what a board said about it
+        assert json.loads((bundle / "manifest.json").read_text()).get("selftest") is None
+    finally:
+        meta = fa.Design(project).meta
+        meta.selftest = None
+        meta.write(project)
+
+
+def test_cli_deploy_records_in_hls_projects_name_by_default(bundle, monkeypatch, tmp_path):
+    from fpga_accel.cli import main
+    from fpga_accel.runtime.accelerator import BenchResult
+    from fpga_accel.runtime.selftest import SelfTestResult, result_line
+    from fpga_accel.stages import deploy as deploy_stage
+
+    board = SelfTestResult("pynq", 8, 1.0, 1.0, 0.0, BenchResult("pynq", 8, 10, 1e4, 0.8, 0.9))
+    monkeypatch.setattr(deploy_stage.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(deploy_stage.subprocess, "run", lambda *a, **k: None)
+    monkeypatch.setattr(deploy_stage, "_run", lambda cmd, what, stream, timeout: result_line(board) + "\n"
+                        if "selftest" in " ".join(cmd) else "")
+    (tmp_path / "hls_projects").mkdir()
+    shutil.copytree(bundle.parent.parent / "hls" / "cnn", tmp_path / "hls_projects" / "cnn")
+    shutil.copytree(bundle, tmp_path / "bitstreams" / "cnn")
+    monkeypatch.chdir(tmp_path)
+    assert main(["deploy", "bitstreams/cnn", "--host", "board"]) == 0
+    assert fa.Design(tmp_path / "hls_projects" / "cnn").meta.selftest["passed"] is True

@@ -75,6 +75,7 @@ def test_fit_and_profile_notebook(workdir):
     assert "fc1    weights     fixed<6,1,TRN,WRAP,0>" in text
     assert "bit-exact (outputs)   100.00% of samples" in text
     assert "chosen (*): fits pynq-z2" in text
+    assert "fit: converting in memory: 100%|" in text  # a progress bar in the notebook, unasked (no log line)
     assert "estimate for profiled on pynq-z2" in text
     assert "synth    dsp" in text and "csynth   lut" in text and " 2532" in text and " 1526" in text
     assert (workdir / "hls_projects" / "profiled" / "fpga_accel.json").is_file()

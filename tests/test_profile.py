@@ -32,9 +32,10 @@ def test_profile_axes_per_layer_and_type_bounds(project):
     axes = fig.get_axes()
     layers = {entry["name"]: entry for entry in design.meta.layers}
     expected = [(name, kind) for name, entry in layers.items()
-                for kind in (("weights",) if "weight_t" in entry["types"] else ()) + (("activations",) if entry.get("traced") else ())]
+                for kind in (("weights",) if "weight_t" in entry["types"] else ())
+                + (("activations",) if entry.get("traced") or entry["class"] == "Input" else ())]
     assert [(p.layer, p.kind) for p in fig.profiles] == expected
-    assert len(axes) == len(expected) == 11  # 4 Dense x (weights, outputs) + 3 ReLU outputs
+    assert len(axes) == len(expected) == 12  # the input, 4 Dense x (weights, outputs) + 3 ReLU outputs
     for ax, p in zip(axes, fig.profiles):
         entry = layers[p.layer]
         precision = entry["types"]["weight_t"]["precision"] if p.kind == "weights" else entry["precision"]
@@ -50,11 +51,16 @@ def test_profile_axes_per_layer_and_type_bounds(project):
 def test_profile_counts_saturated_and_underflowed():
     from fpga_accel.analysis.profile import _value_profile
 
-    p = _value_profile("l", "weights", "fixed<4,1,TRN,WRAP,0>", np.array([-1.0, 0.875, 0.01, 0.0, 0.5, -0.125, 0.001, 0.25]))
+    before = np.array([-1.0, 0.875, 0.01, 0.0, 0.5, -0.125, 0.001, 0.25])
+    p = _value_profile("l", "weights", "fixed<4,1,TRN,WRAP,0>", before, before)
     assert (p.low, p.high, p.step) == (-1.0, 0.875, 0.125)
     assert p.saturated == 2 / 8 and p.underflowed == 2 / 8
     u = _value_profile("l", "activations", "ufixed<3,1,RND_CONV,SAT,0>", np.array([0.0, 1.75, 0.5, 2.0]))
-    assert u.saturated == 2 / 4 and u.underflowed == 0.0  # zero is an unsigned type's floor, not a clip
+    assert u.saturated == 2 / 4  # zero is an unsigned type's floor, not a clip
+    assert u.underflowed is None  # values after the cast say nothing about what rounded to zero
+    cast = _value_profile("l", "activations", "ufixed<3,1,RND_CONV,SAT,0>", np.array([0.0, 0.0, 0.5]),
+                          np.array([0.1, 0.2, 0.5]))
+    assert cast.underflowed == 2 / 3
 
 
 def test_agreement_plot_marks_first_diverging_layer():
@@ -79,7 +85,7 @@ def test_cli_profile_writes_png_svg_and_refuses_overwrite(project, caplog):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["profile", *args, "-o", str(svg)]) == 0
     text = svg.read_text()
-    assert text.lstrip().startswith("<?xml") and text.count('id="type-min"') == 11
+    assert text.lstrip().startswith("<?xml") and text.count('id="type-min"') == 12
     before = png.stat().st_mtime_ns
     assert main(["profile", *args, "-o", str(png)]) == 1
     assert png.stat().st_mtime_ns == before
@@ -105,3 +111,68 @@ def test_hls_model_rebuilt_matches_the_record(project, tmp_path):
     record.write_text(json.dumps(data))
     with pytest.raises(fa.ConfigError, match="differs from its record at fc1"):
         fa.Design(edited).hls_model
+
+
+def test_underflow_is_counted_before_the_cast_where_it_really_happens(project):
+    """Small inputs against the input type's step and the ReLUs' 6-bit grid: what rounds away is counted on
+    the values before the cast (x; relu of the sum before it), a design's written weights say n/a."""
+    design, _, _ = project
+    x = np.random.default_rng(1).uniform(-0.05, 0.05, (32, 16)).astype(np.float32)
+    fig = fa.profile(design, x, engine="emulator")
+    got = {(p.layer, p.kind): p for p in fig.profiles}
+    step_in = got[("x", "activations")].step
+    assert step_in == 2.0 ** -5
+    assert got[("x", "activations")].underflowed == np.count_nonzero(np.abs(x) < step_in) / x.size > 0.5
+    _, traced = design.trace(x, engine="emulator")
+    relu_in = np.maximum(traced["fc1"], 0)
+    relu = got[("relu1", "activations")]
+    expected = np.count_nonzero((relu_in != 0) & (relu_in < relu.step)) / relu_in.size
+    assert relu.underflowed == expected > 0
+    assert np.count_nonzero(relu.values) < np.count_nonzero(relu_in)  # they did round to zero
+    assert got[("fc1", "activations")].underflowed == 0.0  # an exact sum: nothing rounds
+    assert got[("fc1", "weights")].underflowed is None  # written after the cast: not known
+    assert "under n/a" in [t.get_text() for t in fig.get_axes()[1].texts if t.get_gid() == "fractions"][0]
+
+
+def test_before_cast_only_where_known():
+    from fpga_accel.analysis.profile import _before_cast
+
+    layers = [{"name": "x", "class": "Input"},
+              {"name": "d", "class": "Dense", "types": {"result_t": {"precision": "fixed<8,2>", "rule": "the configuration"}}},
+              {"name": "r", "class": "Activation", "activation": "relu"},
+              {"name": "e", "class": "Dense", "types": {"result_t": {"precision": "fixed<20,8>", "rule": "exact sum: ..."}}},
+              {"name": "s", "class": "Activation", "activation": "sigmoid"}]
+    values = {n: np.array([[-0.5, 0.25]]) for n in ("d", "r", "e", "s")}
+    before = _before_cast(layers, values, {"x": np.array([[0.1, 0.2]])})
+    assert set(before) == {"x", "r", "e"}  # d: a configured type rounds, values before it unknown; s: a table
+    assert before["r"].tolist() == [[0.0, 0.25]] and before["e"] is values["e"]
+
+
+def test_profile_of_a_keras_model_uses_the_types_convert_would_derive(project):
+    """No project, no compile: the types of one in-memory conversion, the model's own values — float kernels
+    before the kernel quantizer, so their underflow is the quantizer's."""
+    design, x, _ = project
+    model = qmlp()
+    fig = fa.profile(model, x)
+    got = {(p.layer, p.kind): p for p in fig.profiles}
+    ours = {(p.layer, p.kind): p for p in fa.profile(design, x, engine="emulator").profiles}
+    assert list(got) == list(ours)
+    for key, p in got.items():
+        assert p.precision == ours[key].precision
+    kernel = model.get_layer("fc1").kernel.numpy().astype(np.float64)
+    w = got[("fc1", "weights")]
+    assert np.array_equal(w.values, kernel.ravel())
+    assert w.underflowed == np.count_nonzero((kernel != 0) & (np.abs(kernel) < w.step)) / kernel.size > 0
+    for layer in ("relu1", "relu2", "relu3"):  # the model's ReLU inputs are the design's exact sums
+        assert got[(layer, "activations")].underflowed == ours[(layer, "activations")].underflowed
+    assert "the types converting it would derive" in fig._suptitle.get_text()
+    _, _, out = project  # the CLI takes the model file in place of a project
+    model.save(out / "qmlp.h5")
+    assert main(["profile", str(out / "qmlp.h5"), "--input", str(out / "x.npy"), "-o", str(out / "model.svg")]) == 0
+    assert (out / "model.svg").read_text().count('id="type-min"') == len(got)
+    assert main(["profile", str(out / "qmlp.h5"), "--input", str(out / "x.npy"), "-o", str(out / "m2.svg"),
+                 "--engine", "csim"]) == 1
+    with pytest.raises(fa.ConfigError, match="config and calibration are for profiling a Keras model"):
+        fa.profile(design, x, config=fa.ConvertConfig(name="p"))
+    with pytest.raises(fa.ConfigError, match="a Keras/QKeras model, got int"):
+        fa.profile(3, x)

@@ -5,7 +5,9 @@ fpga_accel.json, but a user saw them one command at a time. Here each measured f
 estimate of the same thing — the HLS C-synthesis report (the IP alone) beside ``estimate(figure="csynth")``'s
 IP total, Vivado's utilisation of the whole overlay beside ``estimate(figure="synth")``'s total with the
 platform — with the estimate's error on this design and whether the measured value lies in the band.
-A design not built yet shows the estimate alone and says how to get the reports.
+A design not built yet shows the estimate alone and says how to get the reports. When a deploy recorded
+the board's self-test in the project (``selftest`` in fpga_accel.json), it stands below them: agreement
+with QKeras on the bundle's test vectors and the measured inferences/s, on which board and when.
 """
 from __future__ import annotations
 
@@ -59,6 +61,11 @@ class DesignReport:
     fidelity: Optional[Dict[str, Any]] = None
     """The convert-time csim verdict (fpga_accel.json), if convert checked."""
     tool_versions: Dict[str, str] = field(default_factory=dict)
+    selftest: Optional[Dict[str, Any]] = None
+    """The board's last self-test as ``deploy`` recorded it (board, bundle, time, passed, result), if any."""
+    ceiling: Optional[float] = None
+    """Inferences/s the IP alone could sustain by the estimate (clock / initiation interval): beside the
+    board's end-to-end figure (DMA and Python included), not an estimate of it."""
 
     @property
     def built(self) -> bool:
@@ -70,7 +77,23 @@ class DesignReport:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"name": self.name, "board": self.board, "verdict": self.verdict, "built": self.built,
-                "rows": self.rows(), "fidelity": self.fidelity, "tool_versions": self.tool_versions}
+                "rows": self.rows(), "fidelity": self.fidelity, "tool_versions": self.tool_versions,
+                "selftest": self.selftest, "ip_ceiling_inferences_per_s": self.ceiling}
+
+    def _selftest_lines(self) -> List[str]:
+        """The self-test in two lines: where and when with its verdict, then what it measured."""
+        if not self.selftest:
+            return []
+        st = self.selftest
+        r = st.get("result") if isinstance(st.get("result"), dict) else {}  # read from a file: shapes checked
+        bench = r.get("bench") if isinstance(r.get("bench"), dict) else {}
+        verdict = "PASS" if st.get("passed") is True else "FAIL"
+        return [f"board self-test on {st.get('board', '?')} ({st.get('time', '?')}, backend {r.get('backend', '?')}): "
+                f"{verdict}",
+                f"bit-exact {_share(r.get('bit_exact'))}, argmax {_share(r.get('argmax_agreement'))} on "
+                f"{r.get('n', '?')} test vectors; {_number(bench.get('inferences_per_s'))} inferences/s "
+                f"(batch {bench.get('batch', '?')}, latency p50 {_number(bench.get('latency_p50_ms'), '.3g')} ms"
+                + (f"; the IP alone by the estimate: {self.ceiling:,.0f}/s" if self.ceiling else "") + ")"]
 
     def to_dataframe(self) -> Any:
         return to_dataframe(self.rows(), ["source", "figure", "estimate", "low", "high", "measured", "error",
@@ -83,6 +106,9 @@ class DesignReport:
         if not self.built:
             notes.append("no synthesis report recorded yet: `fpga-accel build` (or the flow's build step) "
                          "records them here")
+        if not self.selftest:
+            notes.append("no board self-test recorded: `fpga-accel deploy --project` (or the flow's deploy step) "
+                         "records it here")
         return notes
 
     def format(self) -> str:
@@ -98,6 +124,7 @@ class DesignReport:
             error = f"{r.error:+.0%}" if r.error is not None else "-"
             mark = "" if r.in_band is None else ("" if r.in_band else "  outside the band")
             lines.append(f"    {r.figure:14s} {r.estimate:>10,.0f} {band:>19s} {measured:>10s} {error:>8s}{mark}")
+        lines += [f"  {line}" for line in self._selftest_lines()]
         lines += [f"  {note}" for note in self._notes()]
         if self.tool_versions:
             lines.append("  tools: " + ", ".join(f"{k} {v}" for k, v in sorted(self.tool_versions.items())))
@@ -106,11 +133,23 @@ class DesignReport:
     __str__ = format
 
     def _repr_html_(self) -> str:
+        summary: List[tuple] = [("estimate verdict", self.verdict), ("built", self.built)]
+        if self.selftest:
+            head, measured = self._selftest_lines()
+            summary += [("board self-test", head[len("board self-test on "):]), ("measured on the board", measured)]
         return html_report(f"{self.name}: estimate vs reports ({self.board})",
-                           summary=[("estimate verdict", self.verdict), ("built", self.built)],
+                           summary=summary,
                            rows=self.rows(),
                            columns=["source", "figure", "estimate", "low", "high", "measured", "error", "in_band"],
                            notes=self._notes())
+
+
+def _share(value: Any) -> str:
+    return f"{value:.2%}" if isinstance(value, (int, float)) else "?"
+
+
+def _number(value: Any, spec: str = ",.0f") -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "?"
 
 
 def _ip_band(est: Any, key: str) -> tuple[Optional[float], Optional[float]]:
@@ -146,4 +185,5 @@ def design_report(design: Any) -> DesignReport:
                               vivado.get(key)))
     return DesignReport(name=design.name, board=synth.board,
                         verdict=synth.verdict, figures=rows, fidelity=design.meta.fidelity,
-                        tool_versions=dict(build.get("tool_versions") or {}))
+                        tool_versions=dict(build.get("tool_versions") or {}), selftest=design.meta.selftest,
+                        ceiling=1e9 / (max(csynth.interval, 1) * csynth.clock_period_ns) if csynth.clock_period_ns else None)

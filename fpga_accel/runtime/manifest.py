@@ -82,6 +82,7 @@ class Manifest(ProjectMeta):
     def for_project(cls, meta: ProjectMeta, **bundle: Any) -> "Manifest":
         record = {f.name: getattr(meta, f.name) for f in fields(ProjectMeta)}
         record["layers"] = []  # the board needs shapes and types, not the estimator's layer table
+        record["selftest"] = None  # what a board said about an earlier bundle is the host's record
         return cls(**record, **bundle)
 
     @classmethod

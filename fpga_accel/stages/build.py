@@ -27,7 +27,7 @@ from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..design import Design
 from ..layout import BUILD_TCL, DESIGN_TCL
-from ..runtime.progress import Progress, Update, log_progress
+from ..runtime.progress import Progress, Update, default_progress
 from ..build_flows.toolchain import BOARD_FILES_HINT, Tool, Version, build_outputs, find_board_files, find_tool
 from ..build_flows.vitis import VitisFlow
 
@@ -333,18 +333,19 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
           progress: Optional[Progress] = None, flow: Optional[str] = None) -> BuildResult:
     """Run the vendor tools on the project; the flow, reports and tool versions are recorded under
     ``build`` in its fpga_accel.json (and so in every bundle made from it)."""
-    progress = progress or log_progress(log)
+    progress = progress or default_progress(log)
     build_plan = plan(design, steps, flow)
     versions = preflight(build_plan)
     build_plan.flow.prepare(design, build_plan.steps)
     log_path = design.layout.build_log
     paths = build_plan.flow.outputs(design)
-    for cmd in build_plan.commands:
+    for i, cmd in enumerate(build_plan.commands):
         if cmd[0] == "vivado" and not paths["ip"].is_dir():
             raise BuildError(f"no exported IP in {paths['ip']}: run the 'export' step first")
         what = ", ".join(s for s in build_plan.steps if (s == "bitfile") == (cmd[0] == "vivado"))
         progress(Update(f"running {cmd[0]} ({what}) — output in {log_path}", step="build"))
         run_tool(cmd, design.root, log_path, progress)
+        progress(Update("build: vendor tool runs", "count", i + 1, len(build_plan.commands), step="build"))
     report = collect_report(design, build_plan.flow.name)
     design.meta.build = {"flow": build_plan.flow.name, "report": report, "tool_versions": versions}
     design.meta.write(design.root)

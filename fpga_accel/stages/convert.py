@@ -38,6 +38,7 @@ from ..layout import META_FORMAT, stream_length, ProjectLayout, ProjectMeta, ref
 from ..model_io import activation_name, ends_in_softmax, model_hash, strip_softmax
 from ..quantizer_types import type_string
 from ..design import Design
+from ..runtime.progress import Progress, Update, notebook_progress
 from ..runtime.validate import random_inputs
 
 if TYPE_CHECKING:
@@ -314,10 +315,11 @@ def probe_layers(model: Any, config: ConvertConfig, calibration: np.ndarray | No
 
 
 def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None, force: bool = False,
-            jobs: int | None = None) -> Design:
+            jobs: int | None = None, progress: Progress | None = None) -> Design:
     """Write an hls4ml VivadoAccelerator project for ``config.board`` to ``config.project_dir``; ``jobs``:
     g++ processes for the csim check (see ``Design``). With ``config.fit`` (or ``reuse_factor="auto"``)
-    the per-layer settings are searched first (``fpga_accel.fit_search``)."""
+    the per-layer settings are searched first (``fpga_accel.fit_search``). ``progress`` hears the check's
+    samples and the search's conversions (in a notebook, bars by default)."""
     import hls4ml
 
     root = config.project_dir
@@ -326,7 +328,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     board = get_board(config.board)
     searched: frozenset[str] = frozenset()
     if config.auto_reuse or config.fit:
-        chosen = _fitted_settings(model, cfg, config, root)
+        chosen = _fitted_settings(model, cfg, config, root, progress)
         apply_layer_settings(cfg, chosen)
         searched = frozenset(name for name in chosen if chosen[name] != config.layers.get(name))
         config = dataclasses.replace(config, layers={**config.layers, **chosen})
@@ -339,7 +341,8 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
             inputs = verification_inputs(reference, calibration, config.verify_samples)
             floats = float_input_parts(model, input_precision)
             check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers,  # noqa: E731
-                                                judged_parts(model, config.io_type.value, meta) + floats)
+                                                judged_parts(model, config.io_type.value, meta) + floats,
+                                                progress)
         meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
         raise NotExactError(f"{meta.fidelity['message']} — project kept at {root} for inspection")
@@ -418,7 +421,7 @@ FLOAT_ARGMAX_GOAL = 0.99
 
 
 def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncovered: list[str],
-           judged: Sequence[str] = ()) -> dict[str, Any]:
+           judged: Sequence[str] = (), progress: Progress | None = None) -> dict[str, Any]:
     """Run the design against the Keras model before handing it over: the verdict goes into
     fpga_accel.json and one log line says it (``strict`` convert turns a failed one into an error).
     ``judged``: the layers ``layer_support.assess`` calls float parts ('layer (Class) ...: why'); a verdict
@@ -430,7 +433,7 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
     (``engine``) and its message says so when it was not csim alone; it is still "csim == Keras": the
     emulator is only trusted after equalling csim on the same call."""
     x, source = inputs
-    report = design.compare(reference, x)
+    report = design.compare(reference, x, progress=progress)
     float_model = is_float_model(reference)
     passed = report.argmax_agreement >= FLOAT_ARGMAX_GOAL if float_model else report.passed
     verdict = {"samples": report.n_samples, "source": source, "compared": report.compared,
@@ -485,13 +488,16 @@ def _port_record(model: Any) -> dict[str, Any]:
             "inputs": inputs, "outputs": outputs}
 
 
-def _fitted_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any) -> dict[str, LayerSetting]:
+def _fitted_settings(model: Any, cfg: dict[str, Any], config: ConvertConfig, root: Any,
+                     progress: Progress | None = None) -> dict[str, LayerSetting]:
     """A first conversion (in memory, nothing written) tells the estimator the layer sizes;
     ``fit_search`` picks per-layer settings that fit the board with the margin: reuse factors only for
     ``reuse_factor="auto"`` (smallest valid per layer), reuse factor and strategy for ``fit``."""
     from ..fit_search import NoFitError, auto_reuse_factors, search
 
     records = layer_table(_hls4ml_convert(model, cfg, config, root))
+    if progress is not None:
+        progress(Update("fit: converting in memory", "count", 1, 1))
     kw = dict(board=get_board(config.board), clock_period=config.resolved_clock_period, margin=config.margin,
               name=config.name, fixed=config.layers)
     if config.auto_reuse:
@@ -546,13 +552,15 @@ def _meta(hls_model: Any, reference: Any, model: Any, config: ConvertConfig, cfg
 
 
 def fit(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None,
-        io_types: Sequence[str] | None = None) -> FitResult:
+        io_types: Sequence[str] | None = None, progress: Progress | None = None) -> FitResult:
     """Search the settings of ``model`` for ``config.board``: one in-memory hls4ml conversion per io type
     (``io_types``; default both), then ``fit_search.search``. ``config`` supplies everything else (precision,
     clock, margin, per-layer settings to keep). Nothing is written. (Here, not in ``fit_search``: the
-    search is below the convert stage, which uses it for ``reuse_factor="auto"``.)"""
+    search is below the convert stage, which uses it for ``reuse_factor="auto"``.) ``progress`` hears
+    each conversion (the long part; the search over the estimator takes milliseconds)."""
     from ..fit_search import search
 
+    progress = progress if progress is not None else notebook_progress(log)
     io_types = list(io_types or [io.value for io in IOType])
     slow = None if config.allow_slow_compile else slow_compile_reason(model)
     if slow and "io_parallel" in io_types and len(io_types) > 1:  # alone, the probe refuses it with the reason
@@ -560,7 +568,11 @@ def fit(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None
         io_types.remove("io_parallel")
     t0 = time.perf_counter()
     base = dataclasses.replace(config, fit=False, reuse_factor=1 if config.auto_reuse else config.reuse_factor)
-    records = {io: probe_layers(model, dataclasses.replace(base, io_type=IOType(io)), calibration) for io in io_types}
+    records = {}
+    for i, io in enumerate(io_types):
+        records[io] = probe_layers(model, dataclasses.replace(base, io_type=IOType(io)), calibration)
+        if progress is not None:
+            progress(Update("fit: converting in memory", "count", i + 1, len(io_types)))
     probe = time.perf_counter() - t0
     result = search(records, board=get_board(config.board), clock_period=config.resolved_clock_period,
                     margin=config.margin, name=config.name, fixed=config.layers)

@@ -41,7 +41,8 @@ def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, work
         log.info("csim library %s (%.1f s)", "up to date" if cached else "compiled", time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
     y = design.predict(x, workers=workers, progress=progress, engine=engine)
-    report = design.compare(reference, x, labels, workers=workers, engine=engine) if reference is not None else None
+    report = design.compare(reference, x, labels, workers=workers, engine=engine,
+                            progress=progress) if reference is not None else None
     return CsimResult(y, cached, seconds, report)
 
 

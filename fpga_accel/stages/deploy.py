@@ -14,14 +14,16 @@ import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..board_payload import NOTEBOOK, open_bundle, stage_board_files
 from ..errors import BoardError, ConfigError, SelfTestError, ToolNotFoundError
+from ..layout import META_FILE, ProjectLayout, ProjectMeta
 from ..runtime.manifest import Bundle
 from ..runtime.selftest import EXIT_FAILED, RESULT_MARKER, SelfTestResult, parse_result
-from ..runtime.progress import Progress, Update, log_progress
+from ..runtime.progress import Progress, Update, default_progress
 
 log = logging.getLogger(__name__)
 
@@ -272,13 +274,56 @@ def deploy_plan(bundle: Bundle, remote: Remote, staging: Path) -> List[List[str]
     ]
 
 
+def project_of(bundle: Bundle, project: "str | Path") -> ProjectLayout:
+    """The project ``bundle`` was made from, checked to be that design (name, model and configuration
+    hashes) before anything reaches the board: a self-test is only ever recorded beside its own design."""
+    layout = ProjectLayout.open(project)
+    meta, manifest = ProjectMeta.read(layout.root), bundle.manifest
+    differs = [key for key in ("name", "model_sha256", "config_sha256") if getattr(meta, key) != getattr(manifest, key)]
+    if differs:
+        raise ConfigError(f"{bundle.root} was not made from the project {layout.root} (its {', '.join(differs)} "
+                          "differ): name the project the bundle came from, or re-create the bundle from this one")
+    return layout
+
+
+def default_project(bundle_path: Path, output_dir: Path = Path("hls_projects")) -> Optional[ProjectLayout]:
+    """``hls_projects/NAME`` (convert's default place) when it holds the design of the bundle, else None:
+    what ``fpga-accel deploy`` records the self-test in when no ``--project`` is given."""
+    bundle = open_bundle(bundle_path)
+    candidate = Path(output_dir) / bundle.manifest.name
+    if not (candidate / META_FILE).is_file():
+        return None
+    try:
+        return project_of(bundle, candidate)
+    except ConfigError as exc:
+        log.info("not recording the self-test in %s: %s", candidate, exc)
+        return None
+
+
+def record_selftest(layout: ProjectLayout, result: SelfTestResult, target: str, bundle: Path) -> None:
+    """The board's self-test in the project's fpga_accel.json (``selftest``), where ``fpga-accel report``
+    shows it beside the estimate and the synthesis reports."""
+    try:
+        meta = ProjectMeta.read(layout.root)
+        meta.selftest = {"board": target, "bundle": str(bundle), "passed": result.passed,
+                         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "result": result.to_dict()}
+        meta.write(layout.root)
+    except ConfigError as exc:  # the deploy itself is done: its outcome stands, the record is what is missing
+        log.warning("the self-test ran but could not be recorded in %s: %s", layout.meta_file, exc)
+        return
+    log.info("recorded the self-test in %s", layout.meta_file)
+
+
 def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
-           progress: Optional[Progress] = None) -> "SelfTestResult | str":
+           progress: Optional[Progress] = None, project: "str | Path | None" = None) -> "SelfTestResult | str":
     """Copy, install, swap in and self-test; returns the board's :class:`SelfTestResult` (what it printed
     in ``.output``), or with ``dry_run`` the commands as text. A self-test that ran and failed raises
-    :class:`SelfTestError` carrying its result (the previous bundle is back in place)."""
-    progress = progress or log_progress(log)
+    :class:`SelfTestError` carrying its result (the previous bundle is back in place). With ``project``
+    (hls_projects/NAME, checked to be the bundle's design before the copy) the self-test, passed or
+    failed, is recorded in its fpga_accel.json."""
+    progress = progress or default_progress(log)
     bundle = open_bundle(bundle_path)
+    layout = project_of(bundle, project) if project is not None else None
     for tool in ("ssh", "scp"):
         if shutil.which(tool) is None:
             raise ToolNotFoundError(f"{tool} not on PATH: install the OpenSSH client (apt-get install openssh-client)")
@@ -292,8 +337,10 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
                  "install the runtime wheel", "swap the bundle in and run its self-test"]
         swapping = False
         try:
-            for step, cmd in zip(steps, commands):
+            for done, (step, cmd) in enumerate(zip(steps, commands)):
                 progress(Update(f"{remote.target}: {step}", step="deploy"))
+                if done:
+                    progress(Update("deploy", "count", done, len(steps), step="deploy"))
                 swapping = step == steps[-1]
                 try:
                     out = _run(cmd, f"deploy to {remote.target}: {step}", timeout=remote.timeout,
@@ -302,10 +349,13 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
                 except BoardError as exc:
                     failed = parse_result(getattr(exc, "output", "")) if swapping else None
                     if failed is not None and getattr(exc, "returncode", None) == EXIT_FAILED:
+                        if layout is not None:
+                            record_selftest(layout, failed, remote.target, Path(bundle_path))
                         raise SelfTestError(f"the self-test of {bundle.manifest.name} failed on {remote.target} "
                                             f"(bit-exact {failed.bit_exact:.2%}, argmax {failed.argmax_agreement:.2%}); "
                                             "the previous bundle is back in place", failed) from None
                     raise
+            progress(Update("deploy", "count", len(steps), len(steps), step="deploy"))
         finally:
             if not swapping:  # once the swap has started the board finishes it and removes its own files
                 try:
@@ -317,4 +367,6 @@ def deploy(bundle_path: Path, remote: Remote, dry_run: bool = False,
     if result is None:
         raise BoardError(f"the board's self-test printed no result (an older fpga_accel runtime on "
                          f"{remote.target}?): {' '.join(out.split())[-300:]}")
+    if layout is not None:
+        record_selftest(layout, result, remote.target, Path(bundle_path))
     return result

@@ -1,0 +1,91 @@
+"""The one Progress interface draws bars only where someone watches: a notebook (tqdm.auto) or, for the CLI,
+a terminal; piped or logged, a count is one log line when complete. The long steps report counts through it."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import logging
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import fpga_accel as fa
+from fpga_accel.runtime.progress import (ProgressBars, Update, default_progress, in_notebook, log_progress,
+                                         notebook_progress)
+from models import qmlp
+from test_runtime import _run_cli
+
+
+def _counts(bars, n=3, what="samples"):
+    for done in range(1, n + 1):
+        bars(Update(what, "count", done, n))
+
+
+@pytest.fixture
+def kernel(monkeypatch):
+    """This process as a Jupyter kernel sees it: IPython imported, a shell whose config names IPKernelApp."""
+    shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+
+
+def test_piped_no_bar_one_log_line(monkeypatch, caplog):
+    err = io.StringIO()  # not a terminal
+    monkeypatch.setattr(sys, "stderr", err)
+    logger = logging.getLogger("fpga_accel.test_progress")
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        bars = ProgressBars(logger, terminal=True)
+        _counts(bars)
+        bars(Update("a line"))
+    assert not in_notebook() and err.getvalue() == ""
+    assert [r.getMessage().split(" ")[:3] for r in caplog.records] == [["samples", "3/3", "(100%)"], ["a", "line"]]
+    assert notebook_progress(logger) is None  # predict and compare stay silent outside a notebook
+    assert default_progress(logger).__qualname__ == log_progress(logger).__qualname__
+
+
+def test_notebook_bar_not_in_logs(kernel, monkeypatch, caplog):
+    err = io.StringIO()  # a kernel's stderr is no terminal: the bar is drawn there all the same
+    monkeypatch.setattr(sys, "stderr", err)
+    logger = logging.getLogger("fpga_accel.test_progress")
+    assert in_notebook()
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        bars = notebook_progress(logger)
+        assert isinstance(bars, ProgressBars) and isinstance(default_progress(logger), ProgressBars)
+        _counts(bars)
+    assert not caplog.records  # the count went to the bar, not into the log
+    if importlib.util.find_spec("ipywidgets") is None:  # tqdm.auto's widget needs it: text in the cell then
+        assert "samples: 100%|" in err.getvalue() and "3/3" in err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def design(tmp_path_factory):
+    return fa.convert(qmlp(), fa.ConvertConfig(name="pg", output_dir=tmp_path_factory.mktemp("progress"),
+                                               verify_samples=0))
+
+
+def test_emulator_and_compare_count_their_samples(design):
+    from fpga_accel.engines import EMULATOR_CHUNK
+
+    x = np.random.default_rng(0).uniform(-2, 2, (2 * EMULATOR_CHUNK + 100, 16)).astype(np.float32)
+    seen: list[Update] = []
+    y = design.predict(x, engine="emulator", progress=seen.append)
+    assert [(u.what, u.done, u.total) for u in seen] == [("predicting", EMULATOR_CHUNK, len(x)),
+                                                          ("predicting", 2 * EMULATOR_CHUNK, len(x)),
+                                                          ("predicting", len(x), len(x))]
+    assert np.array_equal(y, design.predict(x, engine="emulator"))  # in chunks: the same bits
+    seen.clear()
+    report = design.compare(qmlp(), x[:300], engine="emulator", progress=seen.append)
+    assert report.passed and [(u.done, u.total) for u in seen] == [(300, 300)]
+
+
+def test_cli_fit_bar_on_a_terminal_and_not_in_logs(tmp_path):
+    qmlp().save(tmp_path / "m.h5")
+    args = ["fit", str(tmp_path / "m.h5"), "--io-type", "io_parallel", "--name", "m"]
+    code, shown = _run_cli(args + ["-o", str(tmp_path / "a.yml")], tty=True)
+    assert code == 0, shown
+    assert "fpga-accel: fit: converting in memory: 100%|" in shown and "1/1" in shown, shown
+    code, logged = _run_cli(args + ["-o", str(tmp_path / "b.yml")], tty=False)
+    assert code == 0, logged
+    assert "%|" not in logged and "\r" not in logged, logged
+    assert "fpga-accel: fit: converting in memory 1/1 (100%)" in logged
