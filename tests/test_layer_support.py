@@ -137,7 +137,7 @@ class _StubDesign:
     def __init__(self, report) -> None:
         self.report = report
 
-    def compare(self, reference, x):
+    def compare(self, reference, x, progress=None):
         return self.report
 
 
