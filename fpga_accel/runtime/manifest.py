@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Dict, Optional, Union
 
 from ..errors import BoardError, ConfigError
-from ..layout import MANIFEST, META_FILE, TEST_VECTORS, ProjectLayout, ProjectMeta, check_identity, read_json
+from ..layout import MANIFEST, META_FILE, TEST_VECTORS, ProjectLayout, ProjectMeta, read_json
 
 DMA_PATH = "hier_0/axi_dma_0"
 """Where hls4ml's PYNQ-Z2 block design (axi_stream_design.tcl) puts the AXI DMA."""
