@@ -63,7 +63,11 @@ def test_layers_match_the_weight_statistics(design):
                     # file can only add zeros (LeNet-5's second convolution: 649 counted, 671 in w6.txt)
                     assert layer["n_zeros"] <= w["n_zero"]
                 else:
-                    assert layer["n_zeros"] == w["n_zero"]
+                    # hls4ml counts the zeros of the float kernel; the file holds each weight written with the
+                    # type's fraction digits, so a tiny float weight of a float-trained model reads 0 there
+                    # (ku5p_mnist_cnn2f: 7 of 13,520 weights are '0.0000' in w5.txt, hls4ml counted 0): the
+                    # file can only add zeros, and only a few
+                    assert layer["n_zeros"] <= w["n_zero"] <= layer["n_zeros"] + 0.01 * w["n_weights"]
 
 
 @pytest.mark.parametrize("design", DESIGNS, ids=IDS)
@@ -241,7 +245,12 @@ def test_out_of_scope_designs_say_why_and_are_not_fitted_on():
     out = {d.id: d.out_of_scope for d in DESIGNS if not d.in_scope}
     assert set(out) == {"vu250_mnist_mlp6b_pruned_resource_rf7840_oldhls4ml", "z7007_lenet_cnn14b_resource_rf64_parallel",
                         "z020_deepcalo_cnn32_resource_stream", "zu9_conv2d_5x5x8_resource_rf72_stream",
-                        "z020_mnist_qcnn5b_pruned_resource_rf72_stream"}
+                        "z020_mnist_qcnn5b_pruned_resource_rf72_stream",
+                        # a generated file edited by its author: build_prj.tcl's config_op, myproject.cpp's DATAFLOW
+                        "z7007_jettagger_8b_latency_rf1_dspmult", "z7007_jettagger_8b_latency_rf100_dspmult",
+                        "z7007_jettagger_8b_latency_rf100_lutmult", "z7007_mnist_mlp_8b_latency_rf1_dspmult",
+                        "z7007_mnist_mlp_8b_latency_rf1_lutmult", "z7007_mnist_mlp_8b_latency_rf100_dspmult",
+                        "z7007_mnist_mlp_8b_latency_rf100_lutmult", "a200t_mnist8x8_cnn_8b_resource_rf9_stream_nodataflow"}
     assert all("hls4ml" in why for why in out.values())
     assert not set(out) & set(load_constants()["fitted_on"])
 

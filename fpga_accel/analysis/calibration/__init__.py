@@ -24,7 +24,10 @@ DESIGNS_DIR = Path(__file__).parent / "designs"
 SCOPE_RULE = ("the model describes hls4ml 0.5 and later as released: a design is out of scope when its "
               "nnet_utils are of hls4ml older than 0.5 (the 'large' kernels dense_large / conv_2d_large), or when "
               "a synthesised nnet_utils header matches no commit of fastmachinelearning/hls4ml (ignoring line "
-              "ends, whitespace, comments, prints and #include lines): modified by the author or from a fork")
+              "ends, whitespace, comments, prints and #include lines): modified by the author or from a fork; or when "
+              "the author edited what hls4ml wrote into the project so that the hardware changes (an HLS directive "
+              "added to build_prj.tcl, such as config_op binding every product to DSPs or to LUTs; the top function's "
+              "DATAFLOW pragma removed)")
 RESOURCES = ("lut", "ff", "dsp")
 CONV_CLASSES = ("Conv1D", "Conv2D", "Conv2DBatchnorm")
 
