@@ -320,6 +320,12 @@ class Design:
         design), wherever they live: a standalone softmax layer's input, or the pre-activation output of a
         layer with ``activation="softmax"``.
         """
+        return self.predict_compare(model, x, y_true, workers, engine, progress)[1]
+
+    def predict_compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None,
+                        engine: str | None = None, progress: Progress | None = None) -> tuple[Any, AgreementReport]:
+        """``(predict(x), compare(model, x, y_true))`` from one run of the design over ``x``: the outputs
+        compare computes are the ones predict returns (``fpga-accel csim --reference`` needs both)."""
         if self.meta.inputs:
             return self._compare_ports(model, x, engine)
         arr = check_input(x, self.input_shape)
@@ -376,9 +382,9 @@ class Design:
             report.csim_accuracy = float(np.mean(ours.reshape(n, -1).argmax(1) == labels))
         if not exact.all():
             self._locate_divergence(model, xs[~exact][:200], report, engine)
-        return report
+        return ours, report
 
-    def _compare_ports(self, model: Any, x: Any, engine: str | None) -> AgreementReport:
+    def _compare_ports(self, model: Any, x: Any, engine: str | None) -> tuple[Any, AgreementReport]:
         """compare for a multi-input/output design: every output value, one sample exact when all of its
         outputs are (no logits, no layer diagnosis: its trace is not wired for several ports)."""
         from .keras_compat import port_shapes
@@ -399,10 +405,10 @@ class Design:
         exact = exact_rows(ref_flat, ours_flat)
         first = self.meta.outputs[0]
         size = int(np.prod(first["shape"]))
-        return AgreementReport(n_samples=n, bit_exact=float(exact.mean()),
-                               element_exact=float(np.mean(ref_flat == ours_flat)),
-                               argmax_agreement=argmax_agreement(ref_flat[:, :size], ours_flat[:, :size]),
-                               max_abs_diff=float(np.max(np.abs(ref_flat - ours_flat))))
+        return ours, AgreementReport(n_samples=n, bit_exact=float(exact.mean()),
+                                     element_exact=float(np.mean(ref_flat == ours_flat)),
+                                     argmax_agreement=argmax_agreement(ref_flat[:, :size], ours_flat[:, :size]),
+                                     max_abs_diff=float(np.max(np.abs(ref_flat - ours_flat))))
 
     def _check_reference(self, model: Any) -> None:
         """The reference must be a model of the same interface, or nothing below is meaningful."""

@@ -49,6 +49,13 @@ class ProjectLayout:
         root = Path(root)
         return cls(root=root, project_name=ProjectMeta.read(root).project_name)
 
+    @classmethod
+    def unnamed(cls, root: str | Path) -> "ProjectLayout":
+        """Any hls4ml project whose project name is not known yet (someone else's, before its top-level
+        ``.cpp`` is found): only the paths that do not hold the name (``meta_file``, ``firmware``,
+        ``weights``, ``defines_h``, ``parameters_h``) mean anything."""
+        return cls(root=Path(root), project_name="")
+
     @property
     def meta_file(self) -> Path:
         return self.root / META_FILE
@@ -65,6 +72,11 @@ class ProjectLayout:
     def weights(self) -> Path:
         """hls4ml's weight files (``<layer weight>.txt``), which the csim library loads at run time."""
         return self.firmware / "weights"
+
+    def weight_files(self, variable: str) -> tuple[Path, Path]:
+        """hls4ml's two files of one weight variable (``w2``): the text csim loads, the header synthesis
+        includes."""
+        return self.weights / f"{variable}.txt", self.weights / f"{variable}.h"
 
     @property
     def top_cpp(self) -> Path:

@@ -165,12 +165,21 @@ def test_softmax_only_model_compares_its_input_as_logits(build, layer):
     assert off_grid.first_divergent_layer == "sm"
 
 
-def test_model_without_softmax_compares_outputs(build, rng):
+def test_model_without_softmax_compares_outputs(build, rng, monkeypatch):
+    from fpga_accel.stages.csim import csim
+
     model = qmlp()
     x = float_inputs(rng, (16,), n=300)
-    report = build(model).compare(model, x)
+    design = build(model)
+    report = design.compare(model, x)
     assert report.compared == "outputs" and report.output_bit_exact is None
     assert report.bit_exact == 1.0, report.format()
+    # `fpga-accel csim --reference`: the design runs over x once; the outputs returned are the ones compared
+    runs, run = [], design._csim_predict
+    monkeypatch.setattr(design, "_csim_predict", lambda *a: runs.append(len(a[0])) or run(*a))
+    result = csim(design, x, model, engine="csim")
+    assert runs == [300] and result.report is not None and result.report.bit_exact == 1.0
+    np.testing.assert_array_equal(result.outputs, design.predict(x, engine="emulator"))
 
 
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])

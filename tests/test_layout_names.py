@@ -17,7 +17,6 @@ from fpga_accel.layout import FlowLayout, ProjectLayout, SweepLayout, VitisLayou
 PACKAGE = Path(fa.__file__).parent
 EXEMPT = {
     "layout.py": "the owner",
-    "hls/foreign_project.py": "reads other people's hls4ml projects by hls4ml's layout",
     "analysis/scope.py": "the estimator's scope check of any hls4ml project's nnet_utils (foreign ones too)",
 }
 PROJECT_NAME = "PRJNAME"

@@ -166,3 +166,20 @@ def test_the_diagnosis_looks_past_an_exact_table(tmp_path):
     x = np.random.default_rng(0).uniform(-4, 4, (300, 10)).astype(np.float32)
     report = design.compare(model, x, engine="emulator")
     assert report.bit_exact < 1.0 and report.first_divergent_layer == "head", report.format()
+
+
+def test_the_verdict_reuses_the_assessment_made_before_converting(monkeypatch):
+    """check_layers' assessment is the verdict's float parts unless the conversion made a table verdict (then,
+    and only then, the model is assessed again with them)."""
+    from types import SimpleNamespace
+
+    from fpga_accel.layer_support import Assessment
+    from fpga_accel.stages import convert
+
+    before = Assessment((), ("fc1 (Dense) with a float activation: tanh",))
+    walked = []
+    monkeypatch.setattr(convert, "assess", lambda model, io, tables: walked.append(tables) or Assessment((), ()))
+    plain = SimpleNamespace(layers=[{"name": "fc1", "types": {}}])
+    assert convert.judged_parts(None, "io_parallel", plain, before) == list(before.judged) and walked == []
+    tabled = SimpleNamespace(layers=[{"name": "fc1_tanh", "types": {"table_t": {"rule": "lookup table sized exact"}}}])
+    assert convert.judged_parts(None, "io_parallel", tabled, before) == [] and walked == [{"fc1_tanh": None}]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
+from ..layout import ProjectLayout
 from ..runtime.hls_text import c_int, config_structs, follow_typedefs
 from ..analysis.scope import project_scope_problem
 from ..analysis.weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
@@ -88,10 +89,10 @@ def _struct_names(text: str) -> Dict[str, str]:
     return {m.group(2): m.group(1) for m in re.finditer(r"//[ \t]*(\S+)[ \t]*\n[ \t]*struct\s+(\w+)\s*:", text)}
 
 
-def _weights(firmware: Path, name: str, precision: str, exponent: bool = False) -> Optional[Dict[str, Any]]:
+def _weights(found: ProjectLayout, name: str, precision: str, exponent: bool = False) -> Optional[Dict[str, Any]]:
     """The statistics of weights/<name>.txt (or .h): the numbers there are the text hls4ml wrote
     (``exponent``: power-of-two weights, written as {sign, exponent} pairs)."""
-    for path in (firmware / "weights" / f"{name}.txt", firmware / "weights" / f"{name}.h"):
+    for path in found.weight_files(name):
         if path.exists():
             text = path.read_text(errors="replace")
             if path.suffix == ".h":
@@ -179,28 +180,29 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
     (hls4ml < 0.5 kernels, modified nnet_utils: :func:`fpga_accel.analysis.scope.project_scope_problem`)
     gets ``out_of_scope`` (the reason): estimated for information, its verdict is UNCERTAIN."""
     root = Path(root)
-    firmware = root / "firmware"
-    params = firmware / "parameters.h"
+    found = ProjectLayout.unnamed(root)
+    firmware, params = found.firmware, found.parameters_h
     if not params.exists():
         raise InputError(f"{root}: not an hls4ml project (no firmware/parameters.h)")
     ptext = params.read_text(errors="replace")
-    dtext = (firmware / "defines.h").read_text(errors="replace") if (firmware / "defines.h").exists() else ""
+    dtext = found.defines_h.read_text(errors="replace") if found.defines_h.exists() else ""
     cpps = [p for p in sorted(firmware.glob("*.cpp"))
             if "hls-fpga-machine-learning insert layers" in p.read_text(errors="replace")]
     if not cpps:
         raise InputError(f"{root}: no firmware/*.cpp with hls4ml's layer calls")
     top = cpps[0]
     ctext = top.read_text(errors="replace")
-    htext = (firmware / f"{top.stem}.h").read_text(errors="replace") if (firmware / f"{top.stem}.h").exists() else ""
+    top_h = ProjectLayout(root, top.stem).top_h
+    htext = top_h.read_text(errors="replace") if top_h.exists() else ""
     types = _typedefs(dtext, ptext, htext, ctext)
     macros = _macros(dtext, ptext, htext, ctext)
     structs = config_structs(ptext)
     struct_names = _struct_names(ptext)
     folded = {k.lower(): k for k in structs}  # hls4ml 1.3 names a Softmax layer's struct Softmax_config<N>
     part, clock = None, None
-    for tcl in ("project.tcl", "build_prj.tcl"):
-        if (root / tcl).exists():
-            t = (root / tcl).read_text(errors="replace")
+    for tcl in (found.project_tcl, found.build_tcl):
+        if tcl.exists():
+            t = tcl.read_text(errors="replace")
             part = part or (re.search(r"set\s+part\s+\"?\{?([\w-]+)", t) or [None, None])[1]
             m = re.search(r"set\s+clock_period\s+([\d.]+)", t) or re.search(r"create_clock\s+-period\s+([\d.]+)", t)
             clock = clock or (float(m.group(1)) if m else None)
@@ -277,7 +279,7 @@ def read_hls4ml_project(root: Union[str, Path]) -> Dict[str, Any]:
             try:
                 if precision is None:
                     raise UnknownType("no weight type (weight_t) in its config struct")
-                stats = _weights(firmware, weight_file, precision, exponent)
+                stats = _weights(found, weight_file, precision, exponent)
             except UnknownType as exc:
                 problem, stats = problem or f"weight {exc}", None
             if exponent and not (stats and stats["n_weights"] == rec["n_weights"]):
@@ -358,11 +360,11 @@ def read_design(design: Any, model: Any = None, config: Any = None) -> Dict[str,
     if isinstance(design, Mapping):
         return dict(design)
     root = Path(design)
-    if (root / "fpga_accel.json").exists():
+    if ProjectLayout.unnamed(root).meta_file.exists():
         from ..design import Design  # validates the record (an edited one is refused, as by every command)
 
         return Design(root).meta.to_dict()
-    if (root / "firmware" / "parameters.h").exists():
+    if ProjectLayout.unnamed(root).parameters_h.exists():
         return read_hls4ml_project(root)
     raise InputError(f"{root}: neither a project of this toolkit (fpga_accel.json) nor an hls4ml project "
                      "(firmware/parameters.h)")

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -27,7 +27,8 @@ from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..hls.exact_types import exact_flows, float_kernel_types, inexact_layers, table_verdicts, uncovered_layers
-from ..layer_support import TABLE as LAYER_TABLE, assess, check_compile_size, check_layers, slow_compile_reason
+from ..layer_support import (TABLE as LAYER_TABLE, Assessment, assess, check_compile_size, check_layers,
+                             slow_compile_reason)
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io
 from ..hls.layers import layer_table
@@ -262,11 +263,24 @@ def apply_layer_settings(cfg: dict[str, Any], settings: dict[str, LayerSetting])
                                   **{k: v.replace("ap_", "") for k, v in precision.items()}}
 
 
-def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) -> tuple[Any, Any, str, dict[str, Any], np.ndarray | None]:
-    """What every conversion starts from, checked before any long work: (reference model, model to
-    convert, design input precision, hls4ml config with the per-layer settings, calibration data)."""
+class Prepared(NamedTuple):
+    """What every conversion starts from, checked before any long work."""
+
+    reference: Any
+    model: Any
+    """The model to convert (the reference without its softmax for ``softmax="host"``)."""
+    input_precision: str
+    cfg: dict[str, Any]
+    """hls4ml's config with the per-layer settings."""
+    calibration: np.ndarray | None
+    assessment: Assessment
+    """``layer_support``'s refused and judged layers of the reference (the verdict reuses it)."""
+
+
+def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) -> Prepared:
+    """Check the model and build hls4ml's config, before any long work (see :class:`Prepared`)."""
     check_supported(model)
-    check_layers(model, config.io_type.value, config.allow_inexact)  # before hls4ml writes any C++
+    assessment = check_layers(model, config.io_type.value, config.allow_inexact)  # before hls4ml writes any C++
     check_compile_size(model, config.io_type.value, config.allow_slow_compile)
     inexact = inexact_layers(model)
     if inexact and not config.allow_inexact:
@@ -303,13 +317,13 @@ def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) 
                     input_precision)
     input_precision = input_precision.replace("ap_", "")
     cfg = hls_config(model, config, input_precision, calibration)
-    return reference, model, input_precision, cfg, calibration
+    return Prepared(reference, model, input_precision, cfg, calibration, assessment)
 
 
 def probe_layers(model: Any, config: ConvertConfig, calibration: np.ndarray | None = None) -> list[dict[str, Any]]:
     """The per-layer records (as fpga_accel.json's layer table) of converting ``model`` with ``config``, from
     one conversion in memory: nothing is written. What ``fpga_accel.fit_search`` searches over."""
-    _, model, _, cfg, _ = _prepare(model, config, calibration)
+    _, model, _, cfg, _, _ = _prepare(model, config, calibration)
     with tempfile.TemporaryDirectory(prefix="fpga_accel_probe_") as tmp:
         return layer_table(_hls4ml_convert(model, cfg, config, Path(tmp)))
 
@@ -324,7 +338,7 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
 
     root = config.project_dir
     refuse_overwrite(root, force)
-    reference, model, input_precision, cfg, calibration = _prepare(model, config, calibration)
+    reference, model, input_precision, cfg, calibration, assessment = _prepare(model, config, calibration)
     board = get_board(config.board)
     searched: frozenset[str] = frozenset()
     if config.auto_reuse or config.fit:
@@ -340,8 +354,9 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
         if config.verify_samples:
             inputs = verification_inputs(reference, calibration, config.verify_samples)
             floats = float_input_parts(model, input_precision)
+            assessed = assessment if model is reference else None  # softmax="host" converts another model
             check = lambda design, meta: verify(design, reference, inputs, meta.uncovered_layers,  # noqa: E731
-                                                judged_parts(model, config.io_type.value, meta) + floats,
+                                                judged_parts(model, config.io_type.value, meta, assessed) + floats,
                                                 progress)
         meta = _write_project(model, reference, cfg, config, input_precision, root, check, jobs, searched)
     if config.strict and meta.fidelity is not None and not meta.fidelity["passed"]:
@@ -349,10 +364,15 @@ def convert(model: Any, config: ConvertConfig, calibration: np.ndarray | None = 
     return Design(root, jobs=jobs)
 
 
-def judged_parts(model: Any, io_type: str, meta: ProjectMeta) -> list[str]:
+def judged_parts(model: Any, io_type: str, meta: ProjectMeta, before: Assessment | None = None) -> list[str]:
     """The float parts the verdict names: ``layer_support.assess``'s, less the lookup-table activations the
-    table rule made exact in this conversion (the others with the rule's reason)."""
-    return list(assess(model, io_type, table_verdicts(meta.layers)).judged)
+    table rule made exact in this conversion (the others with the rule's reason). ``before``: the assessment
+    ``check_layers`` made before converting — the answer when the conversion made no table verdict (the only
+    thing that changes it), so the model is walked again only for designs with lookup tables."""
+    tables = table_verdicts(meta.layers)
+    if before is not None and not tables:
+        return list(before.judged)
+    return list(assess(model, io_type, tables).judged)
 
 
 Check = Callable[[Design, ProjectMeta], dict[str, Any]]

@@ -30,8 +30,9 @@ class CsimResult:
 
 def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, workers: Optional[int] = None,
          progress: Optional[Progress] = None, engine: Optional[str] = None) -> CsimResult:
-    """Compile (or reuse) the design's library, predict ``x``; with ``reference``, compare against it.
-    ``engine="emulator"`` computes without compiling (see ``Design.predict``)."""
+    """Compile (or reuse) the design's library, predict ``x``; with ``reference``, compare against it (the
+    design runs over ``x`` once: the outputs returned are the ones compared). ``engine="emulator"`` computes
+    without compiling (see ``Design.predict``)."""
     arr = check_input(x, design.input_shape)  # before the compiler runs
     engine = "csim" if engine is None and workers is not None else resolve_engine(engine, arr.shape[0])
     t0 = time.perf_counter()
@@ -40,9 +41,9 @@ def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, work
         cached = design.compile().cached
         log.info("csim library %s (%.1f s)", "up to date" if cached else "compiled", time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
-    y = design.predict(x, workers=workers, progress=progress, engine=engine)
-    report = design.compare(reference, x, labels, workers=workers, engine=engine,
-                            progress=progress) if reference is not None else None
+    if reference is None:
+        return CsimResult(design.predict(x, workers=workers, progress=progress, engine=engine), cached, seconds)
+    y, report = design.predict_compare(reference, x, labels, workers=workers, engine=engine, progress=progress)
     return CsimResult(y, cached, seconds, report)
 
 
