@@ -390,10 +390,9 @@ def step_csim(project: FlowProject, progress: Progress) -> FlowProject:
     _, _, xt, yt = project.train_test()
     model = project.load(project.quantized_model)
     if xt is None:
-        from .keras_compat import input_bound, input_shape
-        from .runtime.validate import random_inputs
+        from .keras_compat import random_model_inputs
 
-        xt = random_inputs(project.config.test_samples, input_shape(model), input_bound(model))
+        xt, _ = random_model_inputs(model, project.config.test_samples)
     design = Design(project.hls_project, jobs=project.jobs)
     report = emulator_else_csim(lambda engine: csim(design, xt, model, yt, engine=engine, progress=progress).report,
                                 project.engine, design.name)

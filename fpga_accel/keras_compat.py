@@ -161,6 +161,25 @@ def input_bound(model: Any) -> float:
     return 4.0
 
 
+MULTI_INPUT_BOUND = 4.0
+"""How far made-up inputs of a model with several inputs reach (no one input quantizer bounds them all)."""
+
+
+def random_model_inputs(model: Any, n: int, seed: int = 0) -> tuple[Any, str]:
+    """Made-up inputs for ``model`` — the one policy for convert's check without calibration data, the flow's
+    csim step without test data and a bundle's test vectors: ``n`` samples uniform in ±``input_bound``, the
+    same on every run (``seed``). Several inputs: a list, one batch per input (seeds ``seed``, ``seed + 1``...)
+    in ±``MULTI_INPUT_BOUND``. Returns (inputs, what they are in words)."""
+    from .runtime.validate import random_inputs
+
+    if len(model.inputs) > 1:
+        inputs, _ = port_shapes(model)
+        return ([random_inputs(n, t["shape"], MULTI_INPUT_BOUND, seed + i) for i, t in enumerate(inputs)],
+                f"uniform samples in ±{MULTI_INPUT_BOUND:g}")
+    bound = input_bound(model)
+    return random_inputs(n, input_shape(model), bound, seed), f"uniform samples in ±{bound:g}"
+
+
 def quantizer_of(layer: Any) -> Any:
     """The quantizer a QActivation applies, as an object: QKeras 0.9 keeps it in ``quantizer`` (its
     ``activation`` may be the string given), qkeras-v3 only in ``activation``. None for other layers."""
@@ -254,6 +273,6 @@ def save(model: Any, path: Path) -> None:
     model.save(str(path), include_optimizer=False)
 
 
-__all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_bound", "input_layer_name", "input_layer_names", "input_shape", "port_shapes", "is_keras3",
+__all__ = ["KERAS2_STACK", "KERAS3_STACK", "check_readable", "hls4ml_supported_layers", "input_bound", "input_layer_name", "input_layer_names", "input_shape", "port_shapes", "random_model_inputs", "is_keras3",
            "keras_module", "keras_version", "layer_input_shape", "load_qmodel", "output_layer", "output_shape",
            "producing_layer", "quantizer_of", "hls4ml_handler_changes", "hls4ml_parsing", "save", "saved_keras_version", "use_tensorflow_backend", "version_tuple"]

@@ -113,3 +113,53 @@ def test_quantize_and_estimate_config_take_what_a_user_passes_or_name_the_right_
     project.write_text("name: mlp\nmodel: q.h5\nio_type: io_stream\n")
     assert cli.main(["estimate", "--model", "q.h5", "--config", str(project)]) == cli.EXIT_ERROR
     assert "not an hls4ml configuration: estimate what it builds with `fpga-accel fit --config" in caplog.text
+
+
+def test_every_result_prints_with_str_and_shows_in_a_notebook(tmp_path):
+    """What the public functions return prints as its report (``print(result)``) and renders as HTML in a
+    notebook — csim's and build's results included."""
+    from fpga_accel.analysis.design_report import DesignReport
+    from fpga_accel.analysis.estimate import Estimate
+    from fpga_accel.analysis.types_table import TypesTable
+    from fpga_accel.demo import DemoResult
+    from fpga_accel.design import AgreementReport
+    from fpga_accel.fit_search import FitResult
+    from fpga_accel.stages.build import BuildResult
+    from fpga_accel.stages.csim import CsimResult
+    from fpga_accel.sweep import SweepResult
+
+    for cls in (AgreementReport, BenchResult, BuildResult, CsimResult, DemoResult, DesignReport, Estimate, FitResult,
+                SelfTestResult, SweepResult, TypesTable):
+        own = {name for c in cls.__mro__[:-1] for name in vars(c)}
+        assert {"__str__", "_repr_html_"} <= own, cls.__name__
+    report = AgreementReport(8, 1.0, 1.0, 1.0, 0.0)
+    csim = CsimResult(np.zeros((8, 5), np.float32), cached=False, compile_seconds=12.5, report=report)
+    assert str(csim).splitlines()[:2] == ["outputs                 (8, 5)", "csim library            compiled in 12.5 s"]
+    assert str(csim).endswith(report.format()) and report._repr_html_() in csim._repr_html_()
+    assert "from the build cache" in str(CsimResult(np.zeros((2, 5)), cached=True, compile_seconds=0.0))
+    build = BuildResult({"board": "pynq-z2", "hls": {"LUT": 1234, "LUT_percent": 2.3}}, tmp_path / "build.log",
+                        tool_versions={"vivado_hls": "2020.1"})
+    assert str(build).splitlines() == ["board                       pynq-z2", "hls.LUT                     1234",
+                                       "hls.LUT_percent             2.3", "tool vivado_hls             2020.1",
+                                       f"log                         {tmp_path / 'build.log'}"]
+    assert "<th style=\"text-align:left\">hls.LUT</th>" in build._repr_html_()
+
+
+def test_made_up_inputs_follow_one_policy():
+    """convert's check, the flow's csim step and a bundle's test vectors take made-up inputs from one function:
+    ±1.25 × the input quantizer's range (saturation exercised), the same samples every run; several inputs ±4."""
+    from tensorflow import keras
+
+    from fpga_accel.keras_compat import random_model_inputs
+    from fpga_accel.stages.convert import verification_inputs
+    from models import qmlp
+
+    model = qmlp()  # input quantizer quantized_bits(8, 2): range ±4
+    x, words = random_model_inputs(model, 500)
+    assert x.shape == (500, 16) and words == "uniform samples in ±5" and 4.5 < np.abs(x).max() <= 5.0
+    again, _ = verification_inputs(model, None, 500)
+    assert np.array_equal(x, again)
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    two = keras.Model([a, b], keras.layers.Concatenate()([a, b]))
+    (xa, xb), words = random_model_inputs(two, 100)
+    assert (xa.shape, xb.shape, words) == ((100, 3), (100, 2), "uniform samples in ±4") and not np.array_equal(xa[:, :2], xb)

@@ -20,7 +20,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Protocol, Sequence
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_percentages
 from ..boards import get_board
@@ -28,6 +28,7 @@ from ..errors import BuildError, ConfigError, ToolNotFoundError
 from ..design import Design
 from ..layout import BUILD_TCL, DESIGN_TCL
 from ..runtime.progress import Progress, Update, default_progress
+from ..runtime.tables import html_report
 from ..build_flows.toolchain import BOARD_FILES_HINT, Tool, Version, build_outputs, find_board_files, find_tool
 from ..build_flows.vitis import VitisFlow
 
@@ -311,6 +312,24 @@ class BuildResult:
     """design_1_wrapper.bit and design_1.hwh when the bitfile step ran (the bundle step collects them)."""
     hwh: Optional[Path] = None
     tool_versions: Dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> List[Tuple[str, Any]]:
+        """The report's figures, one (dotted key, value) per number or text (``hls.LUT``), then the files."""
+        def flat(prefix: str, value: Any) -> List[Tuple[str, Any]]:
+            if isinstance(value, dict):
+                return [pair for k, v in value.items() for pair in flat(f"{prefix}.{k}" if prefix else str(k), v)]
+            return [(prefix, value)]
+
+        files = [(name, path) for name, path in (("log", self.log), ("bit", self.bit), ("hwh", self.hwh)) if path]
+        return flat("", self.report) + [(f"tool {k}", v) for k, v in self.tool_versions.items()] + files
+
+    def format(self) -> str:
+        return "\n".join(f"{key:28s}{value}" for key, value in self.summary())
+
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        return html_report("build", self.summary())
 
 
 def outputs(design: Design, flow: Optional[str] = None) -> Dict[str, Path]:

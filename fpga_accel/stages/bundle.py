@@ -18,7 +18,7 @@ from ..boards import get_board
 from ..errors import ConfigError
 from ..layout import ProjectLayout, refuse_overwrite, replace_dir, sole_writer
 from ..runtime.manifest import MANIFEST, TEST_VECTORS, Manifest, sha256_file
-from ..runtime.validate import check_input, random_inputs
+from ..runtime.validate import check_input
 from ..design import Design
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,9 @@ def make_bundle(design: Design, bit: Path, hwh: Path, output_dir: Path = Path("b
         x, y = _port_vectors(design, model, x)
     else:
         if x is None:
-            from ..keras_compat import input_bound
+            from ..keras_compat import random_model_inputs
 
-            x = random_inputs(N_TEST_VECTORS, design.input_shape, input_bound(model))
+            x, _ = random_model_inputs(model, N_TEST_VECTORS)
         x = check_input(x, design.input_shape)[:N_TEST_VECTORS].reshape((-1,) + design.input_shape)  # the board's self-test refuses NaN
         y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
 
@@ -70,10 +70,10 @@ def _port_vectors(design: Design, model: Any, x: Any) -> tuple[np.ndarray, np.nd
 
     inputs, outputs = design.meta.inputs, design.meta.outputs
     if x is None:
-        from ..keras_compat import input_bound
+        from ..keras_compat import random_model_inputs
 
-        bound = input_bound(model) if len(inputs) == 1 else 4.0
-        x = [random_inputs(N_TEST_VECTORS, t["shape"], bound, i) for i, t in enumerate(inputs)]
+        x, _ = random_model_inputs(model, N_TEST_VECTORS)
+        x = x if isinstance(x, list) else [x]
     elif len(inputs) == 1:
         x = [x]
     packed = pack_inputs(x, inputs)[:N_TEST_VECTORS]

@@ -33,14 +33,13 @@ from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io
 from ..hls.layers import layer_table
 from ..hls.multi_io import first_ports_only
-from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_bound, input_layer_names, input_shape,
-                            output_shape, port_shapes, quantizer_of)
+from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_layer_names, input_shape,
+                            output_shape, port_shapes, quantizer_of, random_model_inputs)
 from ..layout import META_FORMAT, stream_length, ProjectLayout, ProjectMeta, refuse_overwrite, replace_dir, sole_writer
 from ..model_io import activation_name, ends_in_softmax, model_hash, strip_softmax
 from ..quantizer_types import type_string
 from ..design import Design
 from ..runtime.progress import Progress, Update, notebook_progress
-from ..runtime.validate import random_inputs
 
 if TYPE_CHECKING:
     from ..fit_search import FitResult
@@ -429,11 +428,7 @@ def verification_inputs(model: Any, calibration: np.ndarray | None, n: int, seed
     quantizer's range (±1.25 × its bound, so saturation is exercised), else [-4, 4)."""
     if calibration is not None and len(calibration):
         return calibration[:n], "calibration data"
-    if len(model.inputs) > 1:  # a list, one batch per input (calibration data is refused for these)
-        inputs, _ = port_shapes(model)
-        return [random_inputs(n, t["shape"], 4.0, seed + i) for i, t in enumerate(inputs)], "uniform samples in ±4"
-    bound = input_bound(model)
-    return random_inputs(n, input_shape(model), bound, seed), f"uniform samples in ±{bound:g}"
+    return random_model_inputs(model, n, seed)  # several inputs: a list (calibration data is refused for these)
 
 
 FLOAT_ARGMAX_GOAL = 0.99

@@ -12,6 +12,7 @@ import numpy as np
 from ..design import AgreementReport, Design
 from ..engines import resolve_engine
 from ..runtime.progress import Progress
+from ..runtime.tables import html_report
 from ..runtime.validate import check_input
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,21 @@ class CsimResult:
     compile_seconds: float
     report: Optional[AgreementReport] = None
     """Agreement with the reference model, when one was given."""
+
+    def summary(self) -> list[tuple[str, Any]]:
+        shape = [np.shape(o) for o in self.outputs] if isinstance(self.outputs, list) else np.shape(self.outputs)
+        library = "from the build cache" if self.cached else f"compiled in {self.compile_seconds:.1f} s"
+        return [("outputs", shape), ("csim library", library)]
+
+    def format(self) -> str:
+        lines = [f"{key:24s}{value}" for key, value in self.summary()]
+        return "\n".join(lines + ([self.report.format()] if self.report is not None else []))
+
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        head = html_report("csim", self.summary())
+        return head + self.report._repr_html_() if self.report is not None else head
 
 
 def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, workers: Optional[int] = None,
