@@ -589,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="float Keras model (.h5/.keras)")
     p.add_argument("-o", "--output", required=True, help="QKeras model to write (.h5/.keras)")
     p.add_argument("--data", help=".npz with x (calibration) and y (for --epochs)")
-    p.add_argument("--config", help="YAML project file; its `quantize:` section")
+    p.add_argument("--config", help="a project file (its `quantize:` section is read) or a YAML file of just "
+                   "those keys; command-line flags override it")
     for key, what in (("weight-bits", "weight bits"), ("weight-integer", "weight integer bits"),
                       ("bias-bits", "bias bits"), ("bias-integer", "bias integer bits"),
                       ("activation-bits", "activation bits"), ("activation-integer", "activation integer bits"),
@@ -604,7 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="QKeras model → hls4ml VivadoAccelerator project")
     p.add_argument("model", nargs="?", help="QKeras model (.h5/.keras); or `model:` in --config")
     p.add_argument("--name", help="project name (a C identifier)")
-    p.add_argument("--config", help="YAML project file; command-line flags override it")
+    p.add_argument("--config", help="a project file, or hls4ml's own YAML (KerasModel, HLSConfig, IOType, "
+                   "ClockPeriod, Part...); command-line flags override it")
     p.add_argument("--board", help="target board (default pynq-z2)")
     p.add_argument("--io-type", choices=["io_parallel", "io_stream"])
     p.add_argument("--reuse-factor", help="an integer, or 'auto': per layer, the smallest that fits the board")
@@ -758,7 +760,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("flow", help="run the pipeline's steps from a project file: quantize, convert, csim, "
                        "estimate, build, bundle (deploy with --to deploy); unchanged steps are skipped")
-    p.add_argument("project_file", help="YAML project file (model, data, convert keys, quantize:, build:, deploy:)")
+    p.add_argument("project_file", help="YAML project file (model, data, convert keys, quantize:, build:, deploy:), "
+                   "or hls4ml's own YAML")
     p.add_argument("--from", dest="start", choices=STEPS, help="first step to run (default quantize)")
     p.add_argument("--to", dest="stop", choices=STEPS, help="last step to run (default bundle)")
     p.add_argument("--steps", choices=["host", "board"], help="a named subset: host (quantize..estimate, no "

@@ -163,3 +163,13 @@ def test_made_up_inputs_follow_one_policy():
     two = keras.Model([a, b], keras.layers.Concatenate()([a, b]))
     (xa, xb), words = random_model_inputs(two, 100)
     assert (xa.shape, xb.shape, words) == ((100, 3), (100, 2), "uniform samples in ±4") and not np.array_equal(xa[:, :2], xb)
+
+
+def test_each_commands_help_says_what_its_config_takes():
+    """--config means a different file per command (README "--config takes what a user has"): each help says which."""
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if a.choices and "convert" in a.choices).choices
+    helps = {name: next(a.help for a in commands[name]._actions if "--config" in a.option_strings)
+             for name in ("quantize", "convert", "fit", "estimate")}
+    assert "`quantize:` section" in helps["quantize"] and "hls4ml's own YAML" in helps["convert"]
+    assert "project file to start from" in helps["fit"] and helps["estimate"].startswith("hls4ml YAML")

@@ -146,6 +146,7 @@ class ToyFlow:
     detect = ("toy-hls",)
     summary = "a toy flow: one command"
     install = "put toy-hls on PATH"
+    wrapper = "axi"
 
     def commands(self, design, steps):
         return [["toy-hls", "--steps", ",".join(steps)]]

@@ -167,3 +167,20 @@ def test_hls4ml_deprecations_are_visible_in_the_test_suite(tmp_path):
                           "--rootdir", str(tmp_path), str(tmp_path / "test_w.py")],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
     assert "1 passed" in out and "VivadoAccelerator is deprecated" in out and "tf noise" not in out
+
+
+def test_the_utilization_report_is_added_to_hls4mls_design_tcl_once_or_refused(tmp_path):
+    """The build's one edit of hls4ml's design.tcl: after the run hls4ml opens, once; a script that opens no
+    run is not hls4ml 1.3's (refused before Vivado runs, not after an hour of it)."""
+    from fpga_accel.hls.generated import add_flat_utilization
+    from fpga_accel.layout import ProjectLayout
+
+    layout = ProjectLayout(tmp_path, "p")
+    script = "launch_runs impl_1 -to_step write_bitstream\nopen_run impl_1\nreport_utilization -file util.rpt -hierarchical\n"
+    layout.design_tcl.write_text(script)
+    add_flat_utilization(layout)
+    add_flat_utilization(layout)
+    assert layout.design_tcl.read_text() == script + f"report_utilization -file {layout.flat_utilization.name}\n"
+    layout.design_tcl.write_text(script.replace("open_run impl_1\n", ""))
+    with pytest.raises(Hls4mlChangedError, match="open_run impl_1"):
+        add_flat_utilization(layout)

@@ -110,7 +110,7 @@ def test_vitis_build_bundle_runs_bit_exact_on_the_simulated_dma(vitis, project, 
         ["vitis-run", "--mode", "hls", "--tcl", "vitis/build_hls.tcl", f"cwd={root}"],
         ["vivado", "-mode", "batch", "-source", "vitis/design.tcl", f"cwd={root}"]]
     record = json.loads((root / "fpga_accel.json").read_text())["build"]
-    assert record["flow"] == "vitis" and record["report"] == result.report
+    assert (record["flow"], record["wrapper"]) == ("vitis", "axis") and record["report"] == result.report
     assert record["tool_versions"] == {"vitis-run": "2023.2", "vivado": "2023.2"}
     assert result.report["hls"]["latency_cycles_worst"] == 10 and result.report["implementation"]["lut"] == 1526
     assert result.bit == root / f"{name}_vitis_vivado/project_1.runs/impl_1/design_1_wrapper.bit"
@@ -156,7 +156,16 @@ def test_old_flow_finds_the_hwh_a_newer_vivado_writes_under_gen(vivado, project,
     design = project()
     result = build(design, flow="vivado-hls")
     assert result.hwh.parts[-6] == "project_1.gen" and result.hwh.is_file()
-    assert json.loads((design.root / "fpga_accel.json").read_text())["build"]["flow"] == "vivado-hls"
+    record = json.loads((design.root / "fpga_accel.json").read_text())["build"]
+    assert (record["flow"], record["wrapper"]) == ("vivado-hls", "axi")
+
+
+def test_the_simulated_board_takes_the_wrapper_the_build_recorded():
+    """Any build flow says which wrapper its bitstream has; a record from before builds said names its flow."""
+    from fpga_accel.runtime.sim_board import _wrapper
+
+    assert _wrapper({"flow": "toy", "wrapper": "axis"}) == "axis" and _wrapper({"flow": "vitis", "wrapper": "axi"}) == "axi"
+    assert (_wrapper({"flow": "vitis"}), _wrapper({"flow": "vivado-hls"}), _wrapper({})) == ("axis", "axi", "axi")
 
 
 def test_find_hwh_takes_the_newest_of_srcs_and_gen(tmp_path):

@@ -20,7 +20,7 @@ from typing import Dict, List, Sequence
 from ..boards import Board, get_board
 from ..design import Design
 from ..layout import ProjectLayout, VitisLayout
-from ..runtime.axis_wrapper import AxisWrapper
+from ..runtime.axis_wrapper import AXIS, AxisWrapper
 from .toolchain import BOARD_FILES_HINT, Tool, Version, build_outputs
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class VitisFlow:
     """``--flow vitis``: vitis-run (HLS: csim, synth, cosim, export) then vivado (bitfile)."""
 
     name = "vitis"
+    wrapper = AXIS
     hls_tool = "vitis-run"
     detect = ("vitis-run", "v++")
     """Tools whose presence on PATH selects this flow when none is named."""

@@ -2,8 +2,9 @@
 
 Why here: hls4ml writes the project (C++ bridge, project.tcl, hls4ml_config.yml) and some of it is not
 what the design needs — a project name that clashes with the bridge's own code, the part of a board hls4ml
-does not know, the staging folder's path. These are the only places convert touches hls4ml's generated
-text (the multi-port wrapper: :mod:`.multi_io`); each refuses when the text is not as hls4ml 1.3 writes it.
+does not know, the staging folder's path, and (at build) the utilization report of hls4ml's design.tcl.
+These are the only places fpga_accel touches hls4ml's generated text (the multi-port wrapper:
+:mod:`.multi_io`); each refuses when the text is not as hls4ml 1.3 writes it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..boards import Board, get_board
 from ..errors import ConfigError, Hls4mlChangedError
 from ..layout import HLS4ML_CONFIG, PROJECT_TCL, ProjectLayout
 
-__all__ = ["check_bridge", "fix_output_dir", "set_part"]
+__all__ = ["add_flat_utilization", "check_bridge", "fix_output_dir", "set_part"]
 
 
 def check_bridge(layout: ProjectLayout) -> None:
@@ -49,3 +50,22 @@ def fix_output_dir(staging: Path, root: Path) -> None:
     config_file = staging / HLS4ML_CONFIG
     if config_file.is_file():
         config_file.write_text(config_file.read_text().replace(str(staging), str(root.resolve())))
+
+
+IMPLEMENTED_RUN = "open_run impl_1"
+"""The line of hls4ml 1.3's design.tcl after which Vivado's implementation is open to report on."""
+
+
+def add_flat_utilization(layout: ProjectLayout) -> None:
+    """hls4ml's design.tcl writes a hierarchical util.rpt; append the flat report the parser reads (once).
+    It needs the implementation run hls4ml's script opens at its end: a script without that line is not hls4ml
+    1.3's, and the report would fail after an hour of Vivado — refused before."""
+    tcl = layout.design_tcl
+    text = tcl.read_text()
+    line = f"report_utilization -file {layout.flat_utilization.name}"  # design.tcl runs in the project folder
+    if line in text:
+        return
+    if IMPLEMENTED_RUN not in text:
+        raise Hls4mlChangedError(f"{tcl} does not open the implementation run ({IMPLEMENTED_RUN!r}) as hls4ml "
+                                 "1.3's design.tcl does: cannot add the flat utilization report the build reads")
+    tcl.write_text(text.rstrip("\n") + f"\n{line}\n")

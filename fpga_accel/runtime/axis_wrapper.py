@@ -22,6 +22,10 @@ from typing import Tuple
 from ..errors import ConfigError
 from ..layout import ProjectLayout
 
+AXI, AXIS = "axi", "axis"
+"""The two AXI-stream wrappers a bitstream can have, as a build records them (``build: {wrapper: ...}``):
+hls4ml's own (IP ``<project>_axi``) or this one (IP ``<project>_axis``)."""
+
 HEADERS = Path(__file__).with_name("hls_csim")
 """``ap_axi_sdata.h`` for g++: put after hls4ml's ap_types; Vitis HLS uses its own."""
 

@@ -16,6 +16,7 @@ from typing import Any, Deque, List, Optional, Tuple
 import numpy as np
 
 from ..errors import ConfigError
+from .axis_wrapper import AXI, AXIS
 from .csim_build import build_library
 from .csim_lib import bind_weights, check_stream_sizes
 from .fixed_point import Codec
@@ -167,6 +168,12 @@ class SimDMA:
         self.sendchannel, self.recvchannel = SimChannel(self, "send"), SimChannel(self, "recv")
 
 
+def _wrapper(build: dict) -> str:
+    """The AXI-stream wrapper a build recorded; a record from before builds recorded it names only its flow
+    (the Vitis flow, then the only one with the hls::axis wrapper)."""
+    return str(build.get("wrapper") or (AXIS if build.get("flow") == "vitis" else AXI))
+
+
 class SimulatedPynq:
     """Stands in for the ``pynq`` module: ``Overlay(bitfile)`` gives a software overlay of the bundle."""
 
@@ -182,7 +189,7 @@ class SimulatedPynq:
     def Overlay(self, bitfile: str, download: bool = True, **_: Any) -> Any:  # noqa: N802 (pynq's name)
         m = self.bundle.manifest
         build = build_library(self.bundle.layout)
-        axis = (m.build or {}).get("flow") == "vitis"  # the wrapper the bitstream has
+        axis = _wrapper(m.build or {}) == AXIS  # the wrapper the bitstream has
         ip = AxiStreamIP(str(build.library), str(build.weights_dir), int(np.prod(m.input_shape)), int(np.prod(m.output_shape)),
                          Codec.parse(m.axi_input_type), Codec.parse(m.axi_output_type), axis=axis)
         dma = SimDMA(ip, self.buffer_max_size)

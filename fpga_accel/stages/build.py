@@ -25,9 +25,11 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_percentages
 from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
+from ..hls.generated import add_flat_utilization
 from ..design import Design
 from ..layout import BUILD_TCL, DESIGN_TCL
 from ..runtime.progress import Progress, Update, default_progress
+from ..runtime.axis_wrapper import AXI
 from ..runtime.tables import html_report
 from ..build_flows.toolchain import BOARD_FILES_HINT, Tool, Version, build_outputs, find_board_files, find_tool
 from ..build_flows.vitis import VitisFlow
@@ -53,6 +55,9 @@ class BuildFlow(Protocol):
     detect: Sequence[str]
     summary: str
     install: str
+    wrapper: str
+    """The AXI-stream wrapper the bitstream gets: ``runtime.axis_wrapper.AXI`` (hls4ml's ``<project>_axi``)
+    or ``AXIS`` (fpga_accel's ``hls::axis`` one); recorded with the build, the simulated board follows it."""
 
     def commands(self, design: Design, steps: Sequence[str]) -> List[List[str]]: ...
 
@@ -69,6 +74,7 @@ class VivadoHlsFlow:
     """``--flow vivado-hls``: hls4ml's own build_prj.tcl (Vivado HLS <= 2020.1) and design.tcl."""
 
     name = "vivado-hls"
+    wrapper = AXI
     hls_tool = "vivado_hls"
     detect = ("vivado_hls",)
     summary = "hls4ml's VivadoAccelerator flow: Vivado HLS + Vivado 2020.1 or older (vivado_hls, vivado)"
@@ -111,13 +117,13 @@ class VivadoHlsFlow:
 
     def prepare(self, design: Design, steps: Sequence[str]) -> None:
         if "bitfile" in steps:
-            _ensure_flat_utilization(design)
+            add_flat_utilization(design.layout)
 
 
 FLOWS: Dict[str, BuildFlow] = {}
 """Build flows by name (``--flow``, ``build: {flow: NAME}``), in the order ``auto`` tries them (the first
 whose tools are on PATH is chosen when none is named); fill it through :func:`register_build_flow`."""
-FALLBACK_FLOW = "vivado-hls"
+FALLBACK_FLOW = VivadoHlsFlow.name
 """The flow chosen when no flow's tools are on PATH (its preflight says what to install for each), and
 the one a project built before flows were recorded was built with."""
 
@@ -126,8 +132,8 @@ def register_build_flow(flow: BuildFlow, first: bool = False, replace: bool = Fa
     """Add a build flow: ``--flow NAME``, the project file's ``build: {flow: NAME}``, ``doctor`` and
     ``auto`` (``first``: tried before the others) then know it. A name already taken is refused unless
     ``replace``."""
-    missing = [a for a in ("name", "hls_tool", "detect", "summary", "install", "commands", "outputs", "prepare",
-                           "describe_options", "version_problems") if not hasattr(flow, a)]
+    missing = [a for a in ("name", "hls_tool", "detect", "summary", "install", "wrapper", "commands", "outputs",
+                           "prepare", "describe_options", "version_problems") if not hasattr(flow, a)]
     if missing:
         raise ConfigError(f"build flow {flow!r} lacks {', '.join(missing)} (see stages.build.BuildFlow)")
     if flow.name in FLOWS and not replace:
@@ -339,15 +345,6 @@ def outputs(design: Design, flow: Optional[str] = None) -> Dict[str, Path]:
     return get_flow(name).outputs(design)
 
 
-def _ensure_flat_utilization(design: Design) -> None:
-    """design.tcl writes a hierarchical util.rpt; ask Vivado for the flat one the parser reads too."""
-    tcl = design.layout.design_tcl
-    text = tcl.read_text()
-    line = f"report_utilization -file {design.layout.flat_utilization.name}"  # design.tcl runs in the project
-    if line not in text:
-        tcl.write_text(text.rstrip("\n") + f"\n{line}\n")
-
-
 def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
           progress: Optional[Progress] = None, flow: Optional[str] = None) -> BuildResult:
     """Run the vendor tools on the project; the flow, reports and tool versions are recorded under
@@ -366,7 +363,8 @@ def build(design: Design, steps: Sequence[str] = DEFAULT_STEPS,
         run_tool(cmd, design.root, log_path, progress)
         progress(Update("build: vendor tool runs", "count", i + 1, len(build_plan.commands), step="build"))
     report = collect_report(design, build_plan.flow.name)
-    design.meta.build = {"flow": build_plan.flow.name, "report": report, "tool_versions": versions}
+    design.meta.build = {"flow": build_plan.flow.name, "wrapper": build_plan.flow.wrapper, "report": report,
+                         "tool_versions": versions}
     design.meta.write(design.root)
     result = BuildResult(report, log_path, tool_versions=versions)
     if "bitfile" in build_plan.steps:
