@@ -238,6 +238,7 @@ class FlowProject:
     calibration: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     """Inputs that size the convert step's types; None: the data file's ``x`` (``convert --calibration``
     sets it)."""
+    _models: Dict[Tuple[str, int, int], Any] = field(default_factory=dict, repr=False, compare=False)
     engine: Optional[str] = field(default=None, repr=False, compare=False)
     """The csim step's engine (``Design.predict``); None: by batch size. "emulator" here falls back to csim
     for a design the emulator does not cover (``engines.emulator_else_csim``; a sweep asks for it to skip
@@ -296,9 +297,18 @@ class FlowProject:
     # ---- data the steps share ------------------------------------------------------------------
 
     def load(self, path: Path) -> Any:
+        """The Keras model in ``path``, loaded once per run while the file stays as it was (convert, csim and
+        bundle all read the quantized model; a step that rewrites the file gets the new one)."""
         from .model_io import load_model
 
-        return load_model(path, self.config.custom_objects)
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            return load_model(path, self.config.custom_objects)  # its error says what is missing
+        key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+        if key not in self._models:
+            self._models[key] = load_model(path, self.config.custom_objects)
+        return self._models[key]
 
     def train_test(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]:
         """(x, y, x_test, y_test) from the data file, read once per run (several steps use it)."""

@@ -79,7 +79,7 @@ def test_full_build_writes_report_and_bundle(design, vivado, tmp_path):
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
         ["mlp.bit", "mlp.hwh", "manifest.json", "firmware", "mlp_bridge.cpp", "test_vectors.npz"])
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["build"] == {"flow": "vivado-hls", "report": report,
+    assert manifest["build"] == {"flow": "vivado-hls", "wrapper": "axi", "report": report,
                                  "tool_versions": {"vivado": "2020.1", "vivado_hls": "2020.1"}}
     assert "C/RTL SYNTHESIS COMPLETED" in result.log.read_text()
     assert any("c/rtl synthesis done" in str(p) and p.step == "build" for p in progress)

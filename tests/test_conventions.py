@@ -173,3 +173,22 @@ def test_each_commands_help_says_what_its_config_takes():
              for name in ("quantize", "convert", "fit", "estimate")}
     assert "`quantize:` section" in helps["quantize"] and "hls4ml's own YAML" in helps["convert"]
     assert "project file to start from" in helps["fit"] and helps["estimate"].startswith("hls4ml YAML")
+
+
+def test_every_logger_is_under_fpga_accel():
+    """A user silences or raises the library with one logger, "fpga_accel", or one module by its name: every logger
+    a module keeps is named after it (the estimator once kept "fpga_accel.estimate", not its module's name)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(fa.__file__).parent
+    outside = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            call = node.value if isinstance(node, ast.Assign) else None  # `log = logging.getLogger(...)`
+            if isinstance(call, ast.Call) and ast.unparse(call.func).endswith("getLogger") and call.args:
+                name = call.args[0]
+                module = ".".join(("fpga_accel", *path.relative_to(package).with_suffix("").parts))
+                if not (isinstance(name, ast.Constant) and name.value == module or ast.unparse(name) == "__name__"):
+                    outside.append(f"{path.relative_to(package)}:{node.lineno}: {ast.unparse(name)}")
+    assert outside == []

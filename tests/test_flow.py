@@ -129,3 +129,21 @@ def test_an_unknown_build_flow_is_refused(project_file):
     project_file.write_text(project_file.read_text().replace("build: {", "build: {flow: quartus, "))
     with pytest.raises(fa.ConfigError, match="build flow 'quartus' is not 'vitis' or 'vivado-hls'"):
         FlowConfig.from_file(project_file)
+
+
+def test_a_run_loads_each_model_file_once_and_again_when_it_changes(project_file, monkeypatch):
+    """convert, csim and bundle all read the quantized model: one load per run while the file is as it was."""
+    import os
+
+    from fpga_accel import model_io
+    from fpga_accel.flow import FlowProject
+
+    loads = []
+    real = model_io.load_model
+    monkeypatch.setattr(model_io, "load_model", lambda path, custom=None: loads.append(path) or real(path, custom))
+    project = FlowProject.open(FlowConfig.from_file(project_file))
+    model = project.config.model
+    assert project.load(model) is project.load(model) and len(loads) == 1
+    stat = model.stat()
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # another model written there
+    assert project.load(model) is not None and len(loads) == 2

@@ -136,7 +136,7 @@ def test_every_quantizer_setting_matches_qkeras_bit_for_bit(tmp_path):
     x = _inputs(2000)
     names = [f"act{i}" for i in range(len(activations))] + [f"dense{i}_q" for i in range(len(EDGE_WEIGHTS))]
     ref = _keras_outputs(model, x, names)
-    traces = design.trace(x)
+    _, traces = design.trace(x)
     wrong = {}
     for name in names:
         ours = traces[name].reshape(ref[name].shape)
