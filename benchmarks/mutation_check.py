@@ -143,6 +143,22 @@ MUTATIONS = (
              '        log.info("design %s: %s; running csim", name, exc.reason)\n        return run("csim")\n',
              "        raise\n",
              "a flow or sweep asking for the emulator gets csim for a design the emulator does not cover"),
+    Mutation("tests/test_compare.py::test_model_without_softmax_compares_outputs",
+             "fpga_accel/stages/csim.py",
+             "    y, report = design.predict_compare(",
+             "    design.predict(x, workers=workers, progress=progress, engine=engine)\n"
+             "    y, report = design.predict_compare(",
+             "csim --reference runs the design over the batch once (it predicted, then compare predicted again)"),
+    Mutation("tests/test_hls_boundary.py::test_the_utilization_report_is_added_to_hls4mls_design_tcl_once_or_refused",
+             "fpga_accel/hls/generated.py",
+             "    if IMPLEMENTED_RUN not in text:\n",
+             "    if False:\n",
+             "the build's edit of hls4ml's design.tcl refuses a script that is not hls4ml 1.3's"),
+    Mutation("tests/test_conventions.py::test_every_logger_is_under_fpga_accel",
+             "fpga_accel/cli.py",
+             'log = logging.getLogger("fpga_accel.cli")',
+             'log = logging.getLogger("fpga_accel.command_line")',
+             "every logger is named after its module (the estimator's once was not)"),
 )
 
 
