@@ -184,3 +184,36 @@ def test_the_utilization_report_is_added_to_hls4mls_design_tcl_once_or_refused(t
     layout.design_tcl.write_text(script.replace("open_run impl_1\n", ""))
     with pytest.raises(Hls4mlChangedError, match="open_run impl_1"):
         add_flat_utilization(layout)
+
+
+def test_weight_loading_calls_written_another_way_are_refused_not_skipped(tmp_path):
+    """csim's weight check reads hls4ml 1.3's load calls; a call it cannot read used to go unchecked (and a
+    missing file then exit(1)s the Python process inside csim). Now the check says so."""
+    from fpga_accel.errors import BuildError
+    from fpga_accel.layout import ProjectLayout
+    from fpga_accel.runtime.csim_build import check_weights
+
+    layout = ProjectLayout(tmp_path, "p")
+    layout.weights.mkdir(parents=True)
+    (layout.weights / "w2.txt").write_text("1, 2, 3")
+    ours = '    nnet::load_weights_from_txt<weight2_t, 3>(w2, "w2.txt");\n'
+    layout.top_cpp.write_text(ours)
+    check_weights(layout)
+    layout.top_cpp.write_text(ours + '    nnet::load_weights_from_txt<bias2_t, 3>(b2, WEIGHTS_DIR "/b2.txt");\n')
+    with pytest.raises(BuildError, match="1 of its 2 weight-loading calls are not as hls4ml 1.3 writes them"):
+        check_weights(layout)
+
+
+def test_build_options_hls4ml_no_longer_declares_are_refused(tmp_path):
+    """build_prj.tcl ignores a NAME=1 it does not declare: an option renamed upstream is named before Vivado runs."""
+    from fpga_accel.hls.generated import check_build_options
+    from fpga_accel.layout import ProjectLayout
+    from fpga_accel.stages.build import BUILD_PRJ_OPTIONS
+
+    layout = ProjectLayout(tmp_path, "p")
+    declared = "".join(f"    {name} 0\n" for name in BUILD_PRJ_OPTIONS)
+    layout.build_tcl.write_text(f"array set opt {{\n{declared}}}\nforeach arg $::argv {{}}\n")
+    check_build_options(layout, BUILD_PRJ_OPTIONS)
+    layout.build_tcl.write_text(layout.build_tcl.read_text().replace("    export 0\n", "    export_ip 0\n"))
+    with pytest.raises(Hls4mlChangedError, match=r"does not declare the options export as hls4ml 1.3's"):
+        check_build_options(layout, BUILD_PRJ_OPTIONS)

@@ -8,13 +8,15 @@ These are the only places fpga_accel touches hls4ml's generated text (the multi-
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..boards import Board, get_board
 from ..errors import ConfigError, Hls4mlChangedError
 from ..layout import HLS4ML_CONFIG, PROJECT_TCL, ProjectLayout
 
-__all__ = ["add_flat_utilization", "check_bridge", "fix_output_dir", "set_part"]
+__all__ = ["add_flat_utilization", "check_bridge", "check_build_options", "fix_output_dir", "set_part"]
 
 
 def check_bridge(layout: ProjectLayout) -> None:
@@ -69,3 +71,20 @@ def add_flat_utilization(layout: ProjectLayout) -> None:
         raise Hls4mlChangedError(f"{tcl} does not open the implementation run ({IMPLEMENTED_RUN!r}) as hls4ml "
                                  "1.3's design.tcl does: cannot add the flat utilization report the build reads")
     tcl.write_text(text.rstrip("\n") + f"\n{line}\n")
+
+
+_OPTIONS = re.compile(r"array\s+set\s+opt\s*\{([^}]*)\}")
+
+
+def check_build_options(layout: ProjectLayout, names: Sequence[str]) -> None:
+    """hls4ml's build_prj.tcl reads ``NAME=1`` arguments for the options its ``array set opt {...}`` declares and
+    silently ignores any other: an option renamed upstream would leave a step (the IP export) undone until
+    Vivado looks for it. Every option the build passes must be declared."""
+    text = layout.build_tcl.read_text()
+    block = _OPTIONS.search(text)
+    declared = block.group(1).split()[0::2] if block else []
+    missing = [name for name in names if name not in declared]
+    if missing:
+        raise Hls4mlChangedError(f"{layout.build_tcl} does not declare the options {', '.join(missing)} as hls4ml "
+                                 f"1.3's does (it declares {', '.join(declared) or 'none'}): the build would ignore "
+                                 "them; re-convert with hls4ml 1.3")

@@ -120,13 +120,21 @@ def _defines(layout: ProjectLayout, weights_dir_h: Path = WEIGHTS_DIR_H) -> tupl
 
 
 _LOAD_WEIGHTS = re.compile(r'load_(exponent_)?weights_from_txt<.*?,\s*(\d+)>\(\w+,\s*"([^"]+)"\)')
+_LOAD_CALLS = re.compile(r"load_(?:exponent_)?weights_from_txt<")
 
 
 def check_weights(layout: ProjectLayout) -> None:
     """hls4ml's csim loads every weight file at the first call and calls ``exit(1)`` when one is missing or
     short — inside the Python process that loaded it. Check them first."""
     weights = layout.weights
-    for exponent, size, name in _LOAD_WEIGHTS.findall(layout.top_cpp.read_text()):
+    text = layout.top_cpp.read_text()
+    found = _LOAD_WEIGHTS.findall(text)
+    calls = len(_LOAD_CALLS.findall(text))
+    if calls != len(found):  # a call written another way would go unchecked: csim's exit(1) is what this prevents
+        raise BuildError(f"{layout.top_cpp}: {calls - len(found)} of its {calls} weight-loading calls are not as "
+                         "hls4ml 1.3 writes them, so their files cannot be checked; re-convert the project with "
+                         "hls4ml 1.3")
+    for exponent, size, name in found:
         path = weights / name
         if not path.is_file():
             raise BuildError(f"{path} is missing: the design cannot load its weights; re-convert the project")

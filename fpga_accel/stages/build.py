@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 from ..analysis.reports import parse_csynth_xml, parse_utilization_rpt, with_percentages
 from ..boards import get_board
 from ..errors import BuildError, ConfigError, ToolNotFoundError
-from ..hls.generated import add_flat_utilization
+from ..hls.generated import add_flat_utilization, check_build_options
 from ..design import Design
 from ..layout import BUILD_TCL, DESIGN_TCL
 from ..runtime.progress import Progress, Update, default_progress
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 STEPS = ("csim", "synth", "cosim", "export", "bitfile")
 HLS_STEPS = ("csim", "synth", "cosim", "export")
+BUILD_PRJ_OPTIONS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
+"""The options of hls4ml's build_prj.tcl, each passed as NAME=0|1 (1: the build steps asked for it)."""
 DEFAULT_STEPS = ("csim", "synth", "export", "bitfile")
 """What ``build`` runs unless told (the CLI's ``--steps``, the project file's ``build: {steps: ...}``)."""
 MAX_HLS_VERSION = Version(2020, 1)
@@ -85,9 +87,7 @@ class VivadoHlsFlow:
         result = []
         hls = [s for s in steps if s in HLS_STEPS]
         if hls:
-            flags = {s: int(s in hls) for s in ("csim", "synth", "cosim")}
-            opts = (f"reset=0 csim={flags['csim']} synth={flags['synth']} cosim={flags['cosim']} validation=0 "
-                    f"export={int('export' in hls)} vsynth=0 fifo_opt=0")
+            opts = " ".join(f"{name}={int(name in hls)}" for name in BUILD_PRJ_OPTIONS)
             result.append([self.hls_tool, "-f", BUILD_TCL, opts])
         if "bitfile" in steps:
             board = get_board(design.meta.board)
@@ -116,6 +116,8 @@ class VivadoHlsFlow:
                              paths.vivado_runs, paths.flat_utilization)
 
     def prepare(self, design: Design, steps: Sequence[str]) -> None:
+        if any(s in HLS_STEPS for s in steps):
+            check_build_options(design.layout, BUILD_PRJ_OPTIONS)
         if "bitfile" in steps:
             add_flat_utilization(design.layout)
 
