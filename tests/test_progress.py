@@ -111,6 +111,20 @@ def test_emulator_and_compare_count_their_samples(design):
     seen.clear()
     report = design.compare(qmlp(), x[:300], engine="emulator", progress=seen.append)
     assert report.passed and [(u.done, u.total) for u in seen] == [(300, 300)]
+    seen.clear()
+    _, layers = design.trace(x, engine="emulator", progress=seen.append)  # trace counts through it too
+    assert [(u.what, u.done) for u in seen] == [("predicting", EMULATOR_CHUNK), ("predicting", 2 * EMULATOR_CHUNK),
+                                                ("predicting", len(x))]
+    assert np.array_equal(layers["fc1"], design.trace(x, engine="emulator")[1]["fc1"])
+
+
+def test_csim_trace_counts_its_samples(design):
+    x = np.random.default_rng(1).uniform(-2, 2, (250, 16)).astype(np.float32)
+    seen: list[Update] = []
+    y, layers = design.trace(x, engine="csim", progress=seen.append)
+    assert [u.done for u in seen] == list(range(2, 251, 2)) and {u.total for u in seen} == {250}
+    assert np.array_equal(y, design.predict(x, engine="csim"))
+    assert np.array_equal(layers["relu1"], design.trace(x, engine="emulator")[1]["relu1"])
 
 
 def test_cli_fit_bar_on_a_terminal_and_not_in_logs(tmp_path):
