@@ -95,6 +95,23 @@ def test_cli_profile_writes_png_svg_and_refuses_overwrite(project, caplog):
     assert main(["profile", str(out / "nowhere"), "--input", str(out / "x.npy"), "-o", str(out / "n.png")]) == 1
 
 
+def test_cli_csim_writes_the_agreement_plot(project, tmp_path, monkeypatch):
+    """`fpga-accel csim --reference M --plot F` writes report.plot(): a design against another model's weights
+    diverges at fc1, drawn as the marked bar; without --reference, --plot is refused before any work."""
+    import matplotlib
+
+    design, _, out = project
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text: the labels can be read
+    qmlp(seed=1).save(tmp_path / "other.h5")
+    args = ["csim", str(design.root), "--input", str(out / "x.npy"), "--engine", "emulator"]
+    assert main([*args, "--reference", str(tmp_path / "other.h5"), "--plot", str(tmp_path / "agree.svg")]) == 3
+    svg = (tmp_path / "agree.svg").read_text()
+    assert svg.count('id="first-diverging"') == 1 and "first diverging layer: fc1" in svg
+    assert all(f">{layer}<" in svg for layer in ("fc1", "relu1", "out"))
+    assert main([*args, "--plot", str(tmp_path / "b.svg")]) == 1 and not (tmp_path / "b.svg").exists()
+    assert main([*args, "--reference", str(tmp_path / "other.h5"), "--plot", str(tmp_path / "a.jpg")]) == 1
+
+
 def test_hls_model_rebuilt_matches_the_record(project, tmp_path):
     design, x, out = project
     graph = fa.Design(design.root).hls_model
