@@ -354,10 +354,8 @@ def cmd_flow(args: argparse.Namespace) -> int:
                            subset=args.steps)
     except FpgaAccelError as exc:
         failed, project = exc, FlowProject.open(config)
-    for step in project.step_table:
-        r = project.records.get(step.name)
-        if r is not None:
-            print(f"{step.name:11s} {r.status:14s} {r.seconds:7.1f} s  {r.detail}".rstrip())
+    if project.records:
+        print(project.format())
     if failed is not None:
         raise failed
     return 0

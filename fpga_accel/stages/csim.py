@@ -26,6 +26,28 @@ class CsimResult:
     compile_seconds: float
     report: Optional[AgreementReport] = None
     """Agreement with the reference model, when one was given."""
+    engine: str = "csim"
+    """What computed the outputs as asked: csim, emulator (nothing compiled) or auto."""
+
+    def _library(self) -> str:
+        if self.engine == "emulator":
+            return "none (the emulator computed it)"
+        return f"{'cached' if self.cached else 'compiled'} ({self.compile_seconds:.1f} s)"
+
+    def format(self) -> str:
+        lines = [f"csim ({self.engine}): {len(self.outputs)} samples -> outputs of shape "
+                 f"{tuple(self.outputs.shape[1:])}, C library {self._library()}"]
+        return "\n".join(lines + ([self.report.format()] if self.report is not None else []))
+
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        from ..runtime.tables import html_report
+
+        head = html_report(f"csim ({self.engine})", [("samples", len(self.outputs)),
+                                                     ("outputs per sample", str(tuple(self.outputs.shape[1:]))),
+                                                     ("C library", self._library())])
+        return head + (self.report._repr_html_() if self.report is not None else "")
 
 
 def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, workers: Optional[int] = None,
@@ -43,7 +65,7 @@ def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, work
     y = design.predict(x, workers=workers, progress=progress, engine=engine)
     report = design.compare(reference, x, labels, workers=workers, engine=engine,
                             progress=progress) if reference is not None else None
-    return CsimResult(y, cached, seconds, report)
+    return CsimResult(y, cached, seconds, report, engine)
 
 
 __all__ = ["CsimResult", "csim"]
