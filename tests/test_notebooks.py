@@ -60,7 +60,8 @@ def _axes(figure):
             for ax in figure.get_axes()]
 print("FIGURES " + json.dumps({"profile": _axes(fig), "profiled": [[p.layer, p.kind] for p in fig.profiles],
                                "agreement": [t.get_text() for t in agreement.get_axes()[0].get_yticklabels()],
-                               "compared": list(report.layer_exact)}))
+                               "widths": [bar.get_width() for bar in agreement.get_axes()[0].patches],
+                               "compared": report.layer_exact, "bit_exact": report.bit_exact}))
 """
 """Appended to notebook 03: what its profile and agreement figures hold, as drawn."""
 
@@ -99,7 +100,9 @@ def test_fit_and_profile_notebook(workdir):
     for axes, (name, kind, precision) in zip(drawn["profile"], expected):
         assert axes["title"] == f"{name} {kind}: {precision}"
         assert axes["bounds"] == list(hls_type(precision).value_range())  # the type's range, drawn at its bounds
-    assert drawn["agreement"] == drawn["compared"] and {"fc1", "out"} <= set(drawn["agreement"])
+    # bit-exact: one bar for the outputs (per layer only when a layer diverges), its length the exact share
+    assert drawn["bit_exact"] == 1.0 and drawn["compared"] == {}
+    assert drawn["agreement"] == ["outputs"] and drawn["widths"] == [1.0]
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     assert not [out for out in outputs if out.get("output_type") == "error"]
     html = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
