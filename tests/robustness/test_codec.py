@@ -251,6 +251,21 @@ def test_fast_encode_is_the_exact_encode(case):
     assert codec.encode(odd).tolist() == codec._encode_exact(odd).tolist()
 
 
+def test_fast_decode_is_the_exact_decode():
+    """int32 words of every width <= 32 (their bits above W anything) decode as from_bits does, bit for bit."""
+    rng = np.random.default_rng(3)
+    words = np.concatenate([rng.integers(-2**31, 2**31, 4000), [0, -1, 1, 2**31 - 1, -2**31]]).astype(np.int32)
+    for width in range(1, 33):
+        for integer in (-3, 0, 1, width // 2, width, width + 5):
+            for signed in (True, False):
+                codec = Codec("fixed", FixedType(width, integer, signed))
+                fast = codec._decode_fast(words)
+                assert fast is not None and fast.dtype == np.float32
+                assert fast.view(np.uint32).tolist() == codec.fixed.from_bits(words).astype(np.float32).view(
+                    np.uint32).tolist(), str(codec.fixed)
+    assert Codec.parse("ap_fixed<40,20>")._decode_fast(np.zeros(2, np.int64)) is None
+
+
 def test_fast_encode_covers_the_usual_stream_types():
     assert all(Codec.parse(text)._fast for text in ("ap_fixed<16,6>", "ap_fixed<16,6,AP_RND,AP_SAT>",
                                                     "ap_ufixed<8,0,AP_RND_CONV,AP_SAT_SYM>", "fixed<32,8,TRN,SAT_ZERO>"))
