@@ -229,7 +229,7 @@ def a_type_and_values(draw, max_width: int = 64, spread: int = 2):
     return t, np.array(draw(st.lists(values_near(t, spread), min_size=1, max_size=32)))
 
 
-@settings(max_examples=600, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=a_type_and_values(max_width=32, spread=3))
 def test_fast_encode_is_the_exact_encode(case):
     """The board's per-call path (whole-array float64 steps) gives the words of the header's bit recipe
