@@ -306,9 +306,12 @@ def cmd_csim(args: argparse.Namespace) -> int:
     from .stages.csim import csim
 
     design = Design(args.project)
-    _distinct(output=args.output, report=args.report)
+    _distinct(output=args.output, report=args.report, plot=args.plot)
+    if args.plot and not args.reference:
+        raise InputError("--plot draws the per-layer agreement with the reference model: pass --reference too")
     out = _out_path(args.output, args.force) if args.output else None
     report_out = _out_path(args.report, args.force) if args.report else None
+    plot_out = _figure_path(args.plot, args.force, "--plot") if args.plot else None
     x = load_array(args.input)
     check_input(x, design.input_shape)  # before the model loads and the compiler runs
     labels = load_array(args.labels) if args.labels else None
@@ -331,6 +334,9 @@ def cmd_csim(args: argparse.Namespace) -> int:
     print(result.report.format())
     if report_out is not None:
         write_atomic(report_out, json.dumps(result.report.to_dict(), indent=2) + "\n")
+    if plot_out is not None:  # the notebook's report.plot(), as a file
+        result.report.plot().savefig(plot_out, dpi=80)
+        log.info("wrote %s", plot_out)
     if not result.report.passed:
         log.error("csim is not bit-exact with %s", args.reference)
         return EXIT_NOT_EXACT
@@ -348,10 +354,8 @@ def cmd_flow(args: argparse.Namespace) -> int:
                            subset=args.steps)
     except FpgaAccelError as exc:
         failed, project = exc, FlowProject.open(config)
-    for step in project.step_table:
-        r = project.records.get(step.name)
-        if r is not None:
-            print(f"{step.name:11s} {r.status:14s} {r.seconds:7.1f} s  {r.detail}".rstrip())
+    if project.records:
+        print(project.format())
     if failed is not None:
         raise failed
     return 0
@@ -407,20 +411,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_profile(args: argparse.Namespace) -> int:
+def _figure_path(path: str, force: bool, what: str) -> Path:
+    """A figure's output file, checked before any work: PNG or SVG by its suffix, matplotlib installed (and
+    told to draw to files: the CLI has no display)."""
+    out = _out_path(path, force)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise InputError(f"{out}: the figure is written as PNG or SVG; name it *.png or *.svg")
     try:
         import matplotlib
     except ImportError:
-        raise InputError("profile draws with matplotlib, which is not installed: pip install matplotlib "
+        raise InputError(f"{what} draws with matplotlib, which is not installed: pip install matplotlib "
                          "(it comes with fpga-accel[host])") from None
-
     matplotlib.use("Agg")  # the CLI draws to files only
+    return out
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
     from .profiling import profile
     from .model_io import load_array
 
-    out = _out_path(args.output, args.force)
-    if out.suffix.lower() not in (".png", ".svg"):
-        raise InputError(f"{out}: the figure is written as PNG or SVG; name it *.png or *.svg")
+    out = _figure_path(args.output, args.force, "profile")
     x = load_array(args.input)
     target: Any = args.project
     if Path(args.project).is_file():  # a Keras/QKeras model: the types converting it would derive
@@ -667,13 +677,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="QKeras model: report agreement, exit 3 unless bit-exact")
     p.add_argument("--labels", help=".npy of labels: also report accuracy")
     p.add_argument("--report", help="write the agreement report as JSON")
+    p.add_argument("--plot", help="with --reference: the per-layer agreement figure (report.plot()), *.png or *.svg")
     p.add_argument("--workers", type=_positive_int,
                    help="processes for csim prediction, from 1,024 samples on (default: 1)")
     p.add_argument("--engine", choices=["csim", "emulator", "auto"],
                    help="csim (compiled C++), emulator (numpy, bit-exact, no compiler) or auto (the emulator once "
                         "it matched csim on the first samples); default: auto from 256 samples, else csim")
     _custom_objects_flag(p)
-    p.add_argument("--force", action="store_true", help="overwrite --output/--report files")
+    p.add_argument("--force", action="store_true", help="overwrite --output/--report/--plot files")
     p.set_defaults(func=cmd_csim)
 
     p = sub.add_parser("estimate", help="resources and latency on the board, in seconds, without Vivado",

@@ -246,25 +246,30 @@ class Design:
             return self._pool.predict(arr, progress)
         return lib.predict(arr, progress)
 
-    def trace(self, x: Any, engine: str | None = None) -> "Trace":
+    def trace(self, x: Any, engine: str | None = None, progress: Progress | None = None) -> "Trace":
         """hls4ml's convention: ``y, layers = design.trace(x)`` — the outputs (as :meth:`predict` gives
-        them) and every traced layer's output, keyed by hls4ml layer name (``engine`` as for predict).
+        them) and every traced layer's output, keyed by hls4ml layer name (``engine`` and ``progress`` as
+        for predict: the samples counted, a bar in a notebook unasked for large batches).
 
         The dict this returned before still answers ``trace(x)["fc1"]``, ``.items()``, ``.get()``... for one
         release, with a DeprecationWarning (``len()`` and plain iteration are the pair's now)."""
         arr = check_input(x, self.input_shape)
-        y, layers = self._trace(arr, engine)
+        if progress is None and arr.shape[0] >= NOTEBOOK_BAR_SAMPLES:
+            progress = notebook_progress(log)
+        y, layers = self._trace(arr, engine, progress)
         return Trace(softmax(y) if self.host_softmax else y, layers)
 
-    def _trace(self, arr: np.ndarray, engine: str | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _trace(self, arr: np.ndarray, engine: str | None,
+               progress: Progress | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(outputs before any host softmax, traced layers shaped as the record says) of a checked batch."""
         engine = resolve_engine(engine, arr.shape[0])
         shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
 
         def csim(a: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-            return self._library().trace(a, self._trace_shapes(), slots=len(trace_sizes(self.layout)))
+            return self._library().trace(a, self._trace_shapes(), slots=len(trace_sizes(self.layout)),
+                                         progress=progress)
 
-        y, traces = run_engine(engine, self.emulator, csim, arr, True, self.name)
+        y, traces = run_engine(engine, self.emulator, csim, arr, True, self.name, progress=progress)
         assert traces is not None
         layers = {k: v.reshape((arr.shape[0],) + tuple(shapes[k])) for k, v in traces.items() if k in shapes}
         return np.asarray(y).reshape((arr.shape[0],) + self.output_shape), layers

@@ -248,6 +248,31 @@ class FlowProject:
     def step_table(self) -> Tuple["Step", ...]:
         return tuple(self.steps) or STEP_TABLE
 
+    def rows(self) -> List[Dict[str, Any]]:
+        """What each step of this flow last did, in the pipeline's order (steps not yet run left out)."""
+        return [{"step": step.name, "status": r.status, "seconds": round(r.seconds, 1), "detail": r.detail}
+                for step in self.step_table for r in [self.records.get(step.name)] if r is not None]
+
+    def to_dataframe(self) -> Any:
+        from .runtime.tables import to_dataframe
+
+        return to_dataframe(self.rows(), ("step", "status", "seconds", "detail"))
+
+    def format(self) -> str:
+        """One line per step: what ``fpga-accel flow`` prints."""
+        return "\n".join(f"{r['step']:11s} {r['status']:14s} {r['seconds']:7.1f} s  {r['detail']}".rstrip()
+                         for r in self.rows())
+
+    __str__ = format
+
+    def _repr_html_(self) -> str:
+        from .runtime.tables import html_report
+
+        failed = [r["step"] for r in self.rows() if r["status"] == "failed"]
+        return html_report(f"flow {self.config.name}", [("project", str(self.layout.project.root))], self.rows(),
+                           ("step", "status", "seconds", "detail"),
+                           verdict=(f"failed at {failed[0]}", False) if failed else None)
+
     def step(self, name: str) -> "Step":
         for step in self.step_table:
             if step.name == name:

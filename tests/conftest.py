@@ -147,3 +147,21 @@ def robust_project(tmp_path_factory):
     np.save(root / "x.npy", np.random.default_rng(0).uniform(-1, 1, (8, 16)).astype(np.float32))
     qmlp().save(root / "q.h5")
     return root, design
+
+
+def finished_bars(nb) -> list[str]:
+    """The progress bars an executed notebook drew to the end, as "<what>: 100%": tqdm.auto's widgets (their
+    last state, which nbclient stores in the notebook's metadata) or, without ipywidgets, tqdm's text bars in
+    the cells' stderr."""
+    import re
+
+    states = (nb.metadata.get("widgets") or {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    found = [str(m["state"].get("value", "")).replace("\u2007", " ") for m in states.values()
+             if m.get("model_name") == "HTMLModel"]
+    found = [text for text in found if text.endswith("100%")]
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found += [m.group(1) for m in re.finditer(r"([^\r\n]*?: *100%)\|", out.get("text", ""))]
+    return found
+

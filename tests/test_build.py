@@ -83,6 +83,8 @@ def test_full_build_writes_report_and_bundle(design, vivado, tmp_path):
                                  "tool_versions": {"vivado": "2020.1", "vivado_hls": "2020.1"}}
     assert "C/RTL SYNTHESIS COMPLETED" in result.log.read_text()
     assert any("c/rtl synthesis done" in str(p) and p.step == "build" for p in progress)
+    runs = [(p.done, p.total) for p in progress if p.event == "count"]  # one step per vendor tool run
+    assert runs == [(1, 2), (2, 2)] and {p.what for p in progress if p.event == "count"} == {"build: vendor tool runs"}
     from fpga_accel.runtime import Accelerator
 
     with Accelerator.open(bundle, backend="simulated") as acc:  # hashes of the built bit/hwh check out

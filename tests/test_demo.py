@@ -24,3 +24,6 @@ def test_demo_end_to_end(tmp_path):
     assert len(progress_verdicts) == 1 and f"estimate: {est.verdict} on the pynq-z2" in progress_verdicts[0]
     assert text.count("FITS") == 1 and f": {est.verdict} (`fpga-accel estimate" in text
     assert "settings chosen by fit" in text and "fc1 " in result.settings
+    page = result._repr_html_()  # in a notebook: the same figures as a table
+    assert "100.00% of 359 samples (logits)" in page and "FITS on pynq-z2" in page and ">bit-exact</b>" in page
+    assert str(result) == text

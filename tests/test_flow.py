@@ -87,6 +87,13 @@ def test_flow_without_vivado_stops_at_build_with_the_tool_message(project_file, 
     assert records["estimate"]["status"] == "ran"
     assert records["build"]["status"] == "failed" and "vivado_hls not on PATH" in records["build"]["detail"]
     assert "Traceback" not in caplog.text
+    from fpga_accel.flow import FlowConfig, FlowProject
+
+    project = FlowProject.open(FlowConfig.from_file(project_file))  # what run_flow returns renders in a notebook
+    page = project._repr_html_()
+    assert "<td>estimate</td><td>ran</td>" in page and "<td>build</td><td>failed</td>" in page
+    assert ">failed at build</b>" in page and "vivado_hls not on PATH" in page
+    assert str(project) == project.format() and project.format().splitlines()[0].startswith("quantize    ran")
 
 
 def test_step_selection_and_project_file_errors(tmp_path):

@@ -124,6 +124,31 @@ def test_board_results_sweep_and_doctor_render(tmp_path, fake_pandas):
     assert all(f"<td>{c.flow.name}</td>" in doctor._repr_html_() for c in doctor.flows)
 
 
+def test_csim_and_build_results_render(fake_pandas):
+    import numpy as np
+
+    from fpga_accel.stages.build import BuildResult
+    from fpga_accel.stages.csim import CsimResult
+
+    result = CsimResult(np.zeros((3, 5), np.float32), False, 2.5, _report(exact=False), "csim")
+    assert str(result) == result.format()
+    assert result.format().splitlines()[0] == "csim (csim): 3 samples -> outputs of shape (5,), C library compiled (2.5 s)"
+    assert _report(exact=False).format() in result.format()
+    page = result._repr_html_()
+    assert "compiled (2.5 s)" in page and page.endswith(_report(exact=False)._repr_html_())  # the report's table too
+    assert "none (the emulator computed it)" in CsimResult(np.zeros((1, 5)), True, 0.0, None, "emulator").format()
+    report = {"board": "pynq-z2", "part": "xc7z020clg400-1", "clock_period_ns": 10.0,
+              "hls": {"lut": 2532, "ff": 7969, "dsp": 73, "bram_18k": 0, "latency_cycles_worst": 10},
+              "implementation": {"lut": 1526, "ff": 2428, "dsp": 66, "bram36": 0}}
+    build = BuildResult(report, Path("hls/mlp/build.log"), tool_versions={"vivado": "2020.1"})
+    assert [(r["figure"], r["lut"], r["dsp"]) for r in build.rows()] == [("hls", 2532, 73), ("implementation", 1526, 66)]
+    assert str(build) == build.format() and "implementation     lut 1526  ff 2428  dsp 66  bram36 0" in build.format()
+    page = build._repr_html_()
+    assert "<td>implementation</td><td>1526</td><td>2428</td><td>66</td>" in page and "vivado 2020.1" in page
+    build.to_dataframe()
+    assert fake_pandas.calls[-1] == (build.rows(), list(BuildResult.COLUMNS))
+
+
 def test_long_tables_are_cut_in_html_and_say_so():
     rows = [{"i": i} for i in range(MAX_HTML_ROWS + 7)]
     page = html_table(rows)

@@ -1,6 +1,7 @@
 """The notebooks execute clean (nbclient): the host quickstart, the board notebook off-board, fit-and-profile."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,15 +11,19 @@ import pytest
 from nbclient import NotebookClient
 
 import fpga_accel as fa
+from fpga_accel.analysis.weight_stats import hls_type
 from fpga_accel.data import load_digits_split
-from conftest import stand_in_bitstream
+from conftest import finished_bars, stand_in_bitstream
 from fpga_accel.stages.bundle import make_bundle
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def _run(path: Path):
+def _run(path: Path, *checks: str):
+    """Execute the notebook, with ``checks`` appended as cells run in its kernel after its own (they read the
+    notebook's objects: its figures as drawn)."""
     nb = nbformat.read(path, as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell(check) for check in checks]
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     return nb
 
@@ -28,8 +33,8 @@ def _text(nb) -> str:
                      for out in cell.get("outputs", []) if out.get("output_type") == "stream")
 
 
-def _execute(path: Path) -> str:
-    return _text(_run(path))
+def _execute(path: Path, *checks: str) -> str:
+    return _text(_run(path, *checks))
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +48,27 @@ def workdir(tmp_path_factory):
 def quickstart(workdir):
     """The quickstart notebook's printed text, run once: the board notebook needs the project it writes,
     whatever order the tests run in (or when only the board test is selected)."""
-    return _execute(workdir / "notebooks" / "01_quickstart.ipynb")
+    return _execute(workdir / "notebooks" / "01_quickstart.ipynb",
+                    "print('FIGURE', len(fig.get_axes()), len(a.collections[0].get_offsets()), b.images[0].get_array().sum())")
+
+
+FIGURES = """
+import json
+def _axes(figure):
+    return [{"title": ax.get_title(loc="left"), "bounds": sorted(float(line.get_xdata()[0]) for line in ax.get_lines()
+                                                                 if line.get_gid() in ("type-min", "type-max"))}
+            for ax in figure.get_axes()]
+print("FIGURES " + json.dumps({"profile": _axes(fig), "profiled": [[p.layer, p.kind] for p in fig.profiles],
+                               "agreement": [t.get_text() for t in agreement.get_axes()[0].get_yticklabels()],
+                               "widths": [bar.get_width() for bar in agreement.get_axes()[0].patches],
+                               "compared": report.layer_exact, "bit_exact": report.bit_exact}))
+"""
+"""Appended to notebook 03: what its profile and agreement figures hold, as drawn."""
 
 
 def test_quickstart_notebook(workdir, quickstart):
     assert "bit-exact (logits )   100.00% of samples" in quickstart
+    assert "FIGURE 2 2000 359" in quickstart  # csim vs QKeras logits (200 samples x 10) and the confusion of all 359
     assert (workdir / "hls_projects" / "quickstart" / "fpga_accel.json").is_file()
 
 
@@ -64,8 +85,24 @@ def test_board_notebook_falls_back_to_csim(workdir, quickstart):
 
 
 def test_fit_and_profile_notebook(workdir):
-    nb = _run(workdir / "notebooks" / "03_fit_and_profile.ipynb")
+    nb = _run(workdir / "notebooks" / "03_fit_and_profile.ipynb", FIGURES)
     text = _text(nb)
+    drawn = json.loads(text.split("FIGURES ", 1)[1].splitlines()[0])
+    record = json.loads((workdir / "hls_projects" / "profiled" / "fpga_accel.json").read_text())
+    expected = []  # per layer of the design's record: its weights' type, then its outputs' type
+    for layer in record["layers"]:
+        if "weight_t" in layer.get("types", {}):
+            expected.append((layer["name"], "weights", layer["types"]["weight_t"]["precision"]))
+        if layer.get("traced") or layer["class"] == "Input":
+            expected.append((layer["name"], "activations", layer["precision"]))
+    assert [tuple(p) for p in drawn["profiled"]] == [(name, kind) for name, kind, _ in expected]
+    assert len(drawn["profile"]) == len(expected) >= 5  # one axes per distribution: x, fc1 (w, out), relu1, out (w, out)
+    for axes, (name, kind, precision) in zip(drawn["profile"], expected):
+        assert axes["title"] == f"{name} {kind}: {precision}"
+        assert axes["bounds"] == list(hls_type(precision).value_range())  # the type's range, drawn at its bounds
+    # bit-exact: one bar for the outputs (per layer only when a layer diverges), its length the exact share
+    assert drawn["bit_exact"] == 1.0 and drawn["compared"] == {}
+    assert drawn["agreement"] == ["outputs"] and drawn["widths"] == [1.0]
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     assert not [out for out in outputs if out.get("output_type") == "error"]
     html = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
@@ -75,7 +112,8 @@ def test_fit_and_profile_notebook(workdir):
     assert "fc1    weights     fixed<6,1,TRN,WRAP,0>" in text
     assert "bit-exact (outputs)   100.00% of samples" in text
     assert "chosen (*): fits pynq-z2" in text
-    assert "fit: converting in memory: 100%|" in text  # a progress bar in the notebook, unasked (no log line)
+    assert "fit: converting in memory: 100%" in finished_bars(nb)  # a bar in the notebook, unasked: a widget
+    assert "fit: converting in memory 1/1" not in text  # with ipywidgets, else text; and no log line
     assert "estimate for profiled on pynq-z2" in text
     assert "synth    dsp" in text and "csynth   lut" in text and " 2532" in text and " 1526" in text
     assert (workdir / "hls_projects" / "profiled" / "fpga_accel.json").is_file()

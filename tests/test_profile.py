@@ -95,6 +95,23 @@ def test_cli_profile_writes_png_svg_and_refuses_overwrite(project, caplog):
     assert main(["profile", str(out / "nowhere"), "--input", str(out / "x.npy"), "-o", str(out / "n.png")]) == 1
 
 
+def test_cli_csim_writes_the_agreement_plot(project, tmp_path, monkeypatch):
+    """`fpga-accel csim --reference M --plot F` writes report.plot(): a design against another model's weights
+    diverges at fc1, drawn as the marked bar; without --reference, --plot is refused before any work."""
+    import matplotlib
+
+    design, _, out = project
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text: the labels can be read
+    qmlp(seed=1).save(tmp_path / "other.h5")
+    args = ["csim", str(design.root), "--input", str(out / "x.npy"), "--engine", "emulator"]
+    assert main([*args, "--reference", str(tmp_path / "other.h5"), "--plot", str(tmp_path / "agree.svg")]) == 3
+    svg = (tmp_path / "agree.svg").read_text()
+    assert svg.count('id="first-diverging"') == 1 and "first diverging layer: fc1" in svg
+    assert all(f">{layer}<" in svg for layer in ("fc1", "relu1", "out"))
+    assert main([*args, "--plot", str(tmp_path / "b.svg")]) == 1 and not (tmp_path / "b.svg").exists()
+    assert main([*args, "--reference", str(tmp_path / "other.h5"), "--plot", str(tmp_path / "a.jpg")]) == 1
+
+
 def test_hls_model_rebuilt_matches_the_record(project, tmp_path):
     design, x, out = project
     graph = fa.Design(design.root).hls_model
@@ -115,7 +132,7 @@ def test_hls_model_rebuilt_matches_the_record(project, tmp_path):
 
 def test_underflow_is_counted_before_the_cast_where_it_really_happens(project):
     """Small inputs against the input type's step and the ReLUs' 6-bit grid: what rounds away is counted on
-    the values before the cast (x; relu of the sum before it), a design's written weights say n/a."""
+    the values before the cast (x; relu of the sum before it; the weights' float kernel in the project)."""
     design, _, _ = project
     x = np.random.default_rng(1).uniform(-0.05, 0.05, (32, 16)).astype(np.float32)
     fig = fa.profile(design, x, engine="emulator")
@@ -130,8 +147,31 @@ def test_underflow_is_counted_before_the_cast_where_it_really_happens(project):
     assert relu.underflowed == expected > 0
     assert np.count_nonzero(relu.values) < np.count_nonzero(relu_in)  # they did round to zero
     assert got[("fc1", "activations")].underflowed == 0.0  # an exact sum: nothing rounds
-    assert got[("fc1", "weights")].underflowed is None  # written after the cast: not known
-    assert "under n/a" in [t.get_text() for t in fig.get_axes()[1].texts if t.get_gid() == "fractions"][0]
+    kernel = qmlp().get_layer("fc1").get_weights()[0]  # the same seed: the reference model's float kernel
+    weights = got[("fc1", "weights")]  # counted on the float kernel the written weights were cast from
+    assert weights.underflowed == np.count_nonzero((kernel != 0) & (np.abs(kernel) < weights.step)) / kernel.size > 0
+    assert f"under {weights.underflowed:.1%}" in [t.get_text() for t in fig.get_axes()[1].texts
+                                                  if t.get_gid() == "fractions"][0]
+
+
+def test_weight_underflow_na_where_the_kernel_is_not_what_was_written(project, tmp_path):
+    """A project without its reference model, or whose written weights are not its kernel cast to the weight
+    type (as after a fold or a scale), says n/a for weight underflow rather than a count off other values."""
+    import shutil
+
+    from fpga_accel.analysis.profile import _written_from
+
+    design, x, _ = project
+    kernel = np.array([0.3, -0.02, 0.51, -1.7])
+    assert _written_from(kernel, np.array([-1.0, 0.25, 0.5, 0.0]), "fixed<4,1,TRN,WRAP,0>")  # order free, clipped
+    assert not _written_from(kernel, np.array([-1.0, 0.25, 0.5, 0.25]), "fixed<4,1,TRN,WRAP,0>")  # -0.02 -> 0.25
+    assert not _written_from(kernel, np.array([-1.0, 0.25, 0.5]), "fixed<4,1,TRN,WRAP,0>")
+    assert not _written_from(kernel, np.zeros(4), "float")
+    bare = tmp_path / "bare"
+    shutil.copytree(design.root, bare)
+    fa.Design(bare).layout.keras_model.unlink()
+    got = {(p.layer, p.kind): p for p in fa.profile(bare, x, engine="emulator").profiles}
+    assert [got[(name, "weights")].underflowed for name in ("fc1", "fc2", "fc3", "out")] == [None] * 4
 
 
 def test_before_cast_only_where_known():
@@ -165,6 +205,8 @@ def test_profile_of_a_keras_model_uses_the_types_convert_would_derive(project):
     assert w.underflowed == np.count_nonzero((kernel != 0) & (np.abs(kernel) < w.step)) / kernel.size > 0
     for layer in ("relu1", "relu2", "relu3"):  # the model's ReLU inputs are the design's exact sums
         assert got[(layer, "activations")].underflowed == ours[(layer, "activations")].underflowed
+    for layer in ("fc1", "fc2", "fc3", "out"):  # the design's weights: the same float kernels, kept in the project
+        assert got[(layer, "weights")].underflowed == ours[(layer, "weights")].underflowed
     assert "the types converting it would derive" in fig._suptitle.get_text()
     _, _, out = project  # the CLI takes the model file in place of a project
     model.save(out / "qmlp.h5")

@@ -58,6 +58,40 @@ def test_notebook_bar_not_in_logs(kernel, monkeypatch, caplog):
         assert "samples: 100%|" in err.getvalue() and "3/3" in err.getvalue()
 
 
+def test_a_real_kernel_draws_the_bar_and_logs_no_count(tmp_path):
+    """In a real Jupyter kernel (nbclient, as the notebook tests run them) ProgressBars knows it is in a
+    notebook unasked; with ipywidgets (a test extra) the bar is tqdm.auto's widget — the notebook stores its
+    last state, 3 of 3 — without it tqdm's text in the cell; either way the count never becomes a log line."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from conftest import finished_bars
+
+    cell = ("import logging\n"
+            "from fpga_accel.runtime.progress import ProgressBars, Update\n"
+            "logging.basicConfig(level=logging.INFO, format='LOG %(message)s')\n"
+            "bars = ProgressBars(logging.getLogger('fpga_accel.nb'), terminal=False)\n"
+            "for i in range(1, 4):\n"
+            "    bars(Update('samples', 'count', i, 3))\n"
+            "bars(Update('a step done'))\n"
+            "print('notebook', bars.notebook)\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    streams = "".join(out.get("text", "") for out in outputs if out.get("output_type") == "stream")
+    assert "notebook True" in streams
+    assert "LOG a step done" in streams and "LOG samples" not in streams  # lines are logged, counts are not
+    assert finished_bars(nb) == ["samples: 100%"]
+    widgets = [out for out in outputs if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+    if importlib.util.find_spec("ipywidgets") is not None:  # this process's environment is the kernel's
+        assert len(widgets) == 1 and "%|" not in streams
+        states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"].values()
+        assert [(m["state"]["value"], m["state"]["max"]) for m in states
+                if m["model_name"] == "FloatProgressModel"] == [(3.0, 3.0)]
+    else:
+        assert not widgets and "samples: 100%|" in streams and "3/3" in streams
+
+
 @pytest.fixture(scope="module")
 def design(tmp_path_factory):
     return fa.convert(qmlp(), fa.ConvertConfig(name="pg", output_dir=tmp_path_factory.mktemp("progress"),
@@ -77,6 +111,20 @@ def test_emulator_and_compare_count_their_samples(design):
     seen.clear()
     report = design.compare(qmlp(), x[:300], engine="emulator", progress=seen.append)
     assert report.passed and [(u.done, u.total) for u in seen] == [(300, 300)]
+    seen.clear()
+    _, layers = design.trace(x, engine="emulator", progress=seen.append)  # trace counts through it too
+    assert [(u.what, u.done) for u in seen] == [("predicting", EMULATOR_CHUNK), ("predicting", 2 * EMULATOR_CHUNK),
+                                                ("predicting", len(x))]
+    assert np.array_equal(layers["fc1"], design.trace(x, engine="emulator")[1]["fc1"])
+
+
+def test_csim_trace_counts_its_samples(design):
+    x = np.random.default_rng(1).uniform(-2, 2, (250, 16)).astype(np.float32)
+    seen: list[Update] = []
+    y, layers = design.trace(x, engine="csim", progress=seen.append)
+    assert [u.done for u in seen] == list(range(2, 251, 2)) and {u.total for u in seen} == {250}
+    assert np.array_equal(y, design.predict(x, engine="csim"))
+    assert np.array_equal(layers["relu1"], design.trace(x, engine="emulator")[1]["relu1"])
 
 
 def test_cli_fit_bar_on_a_terminal_and_not_in_logs(tmp_path):

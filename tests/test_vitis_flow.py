@@ -116,6 +116,8 @@ def test_vitis_build_bundle_runs_bit_exact_on_the_simulated_dma(vitis, project, 
     assert result.bit == root / f"{name}_vitis_vivado/project_1.runs/impl_1/design_1_wrapper.bit"
     assert result.hwh == root / f"{name}_vitis_vivado/project_1.gen/sources_1/bd/design_1/hw_handoff/design_1.hwh"
     assert any("c/rtl synthesis done" in str(p) for p in progress)
+    assert [(p.what, p.done, p.total) for p in progress if p.event == "count"] == [  # one count per tool run
+        ("build: vendor tool runs", 1, 2), ("build: vendor tool runs", 2, 2)]
     # what Vitis HLS synthesised is what csim compiles
     paths = VitisLayout(root, name)
     wrapper = AxisWrapper.for_layout(ProjectLayout(root, name))

@@ -18,9 +18,11 @@ fpga_accel.json.
 floor, not a clip). ``underflowed`` is the share of values that are non-zero **before the cast to the
 type** and smaller in magnitude than one step (they lose every bit): measured on values known before the
 cast — the input ``x``; a linear or ReLU activation's input (the layer before it); a sum whose type the
-exact-type rules made hold it exactly (nothing rounds: 0); a model's float kernels and outputs. Where the
-values before the cast are not known (a design's weights as written, a layer of a rule that rounds) it is
-``None`` ("n/a" on the figure), never a 0 read off values already on the type's grid. Read-only;
+exact-type rules made hold it exactly (nothing rounds: 0); a model's float kernels and outputs; a design's
+weights by the float kernels of the reference model convert keeps in the project, where its written weights
+are shown to be those kernels cast to the weight type. Where the values before the cast are not known (a
+folded or scaled kernel, a project without its model, a layer of a rule that rounds) it is ``None`` ("n/a"
+on the figure), never a 0 read off values already on the type's grid. Read-only;
 matplotlib is imported on first use and no backend is chosen here (the caller's, e.g. a notebook's inline
 one, is kept).
 """
@@ -199,8 +201,68 @@ def _design_profiles(design: Any, x: Any, engine: str | None) -> list[ValueProfi
             known[first["name"]] = np.asarray(x, dtype=np.float64)
             values[first["name"]] = t.quantize(known[first["name"]])
     files, fw = _weight_files(design)
-    weights = {name: (fw.weights(var), None) for name, var in files.items()}  # as written: after the cast
+    written = {name: fw.weights(var) for name, var in files.items()}
+    kernels = _reference_kernels(design, layers, written) if written else {}
+    weights = {name: (w, kernels.get(name)) for name, w in written.items()}
     return _profiles(layers, weights, values, _before_cast(layers, values, known))
+
+
+def _float_kernels(model: Any, layers: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Per recorded layer, its Keras layer's float kernel (before any kernel quantizer), float64."""
+    keras_layers = {layer.name: layer for layer in model.layers}
+    out: dict[str, np.ndarray] = {}
+    for entry in layers:
+        layer = keras_layers.get(entry["name"])
+        kernel = getattr(layer, "kernel", None) if layer is not None else None
+        if kernel is not None:
+            out[entry["name"]] = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel, dtype=np.float64)
+    return out
+
+
+def _written_from(kernel: np.ndarray, written: np.ndarray, precision: str) -> bool:
+    """``written`` (the project's weight file) is ``kernel`` cast to ``precision``, up to order: the same
+    count, and sorted, each within one step of the kernel's value clipped to the type's range (any monotone
+    rounding — the quantizer's, then the type's — stays within that). A kernel hls4ml changed before writing
+    it (a folded batch norm, a scaled quantizer) fails this and is not used."""
+    from .weight_stats import UnknownType, hls_type
+
+    if kernel.size != written.size:
+        return False
+    try:
+        t = hls_type(precision)
+    except UnknownType:
+        return False
+    low, high = t.value_range()
+    k = np.clip(np.sort(kernel.ravel()), low, high)
+    return bool(np.all(np.abs(np.sort(written.ravel()) - k) <= t.lsb * (1 + 1e-9)))
+
+
+def _reference_kernels(design: Any, layers: list[dict[str, Any]],
+                       written: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The float kernels behind the project's written weights, from the reference model convert keeps in
+    the project: what a layer's weights were before the quantizer and the cast to its weight type, so their
+    underflow is counted there, as for a Keras model. Only kernels the written weights are shown to come
+    from (:func:`_written_from`); none when the model cannot be read (no file, custom objects)."""
+    from ..model_io import load_model
+
+    path = design.layout.keras_model
+    if not path.is_file():
+        log.info("%s: no reference model in the project: weight underflow not known", design.name)
+        return {}
+    try:
+        model = load_model(path)
+    except ConfigError as exc:
+        log.info("%s: weight underflow not known: the reference model cannot be read (%s)", design.name, exc)
+        return {}
+    types = {e["name"]: ((e.get("types") or {}).get("weight_t") or {}).get("precision") for e in layers}
+    out = {}
+    for name, kernel in _float_kernels(model, layers).items():
+        if name in written and types.get(name) and _written_from(kernel, written[name], str(types[name])):
+            out[name] = kernel
+        elif name in written:
+            log.info("%s: the weights written for %s are not its kernel cast to its type: underflow n/a",
+                     design.name, name)
+    return out
 
 
 def _model_profiles(model: Any, x: Any, layers: list[dict[str, Any]]) -> list[ValueProfile]:
@@ -225,14 +287,7 @@ def _model_profiles(model: Any, x: Any, layers: list[dict[str, Any]]) -> list[Va
         fn = _ELEMENTWISE.get(str(entry.get("activation"))) if entry.get("class") in ("Activation", "ReLU") else None
         if fn is not None and name in values and source in values and values[source].size == values[name].size:
             known[name] = fn(values[source]).reshape(values[name].shape)
-    keras_layers = {layer.name: layer for layer in model.layers}
-    weights: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-    for entry in layers:
-        layer = keras_layers.get(entry["name"])
-        kernel = getattr(layer, "kernel", None) if layer is not None else None
-        if kernel is not None:
-            w = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel, dtype=np.float64)
-            weights[entry["name"]] = (w, w)  # the float kernel, before the kernel quantizer
+    weights = {name: (w, w) for name, w in _float_kernels(model, layers).items()}  # before the kernel quantizer
     return _profiles(layers, weights, values, known)
 
 

@@ -74,13 +74,14 @@ class CsimLibrary:
                 progress(Update("predicting", "count", i + 1, n))
         return y
 
-    def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]],
-              slots: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def trace(self, x: np.ndarray, shapes: dict[str, Sequence[int]], slots: int | None = None,
+              progress: Progress | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Per-layer outputs of every traced layer (hls4ml writes trace hooks when a layer has Trace on).
 
         ``shapes`` must be what the library allocates per layer and ``slots`` the number of layers it
         traces (``csim_build.trace_sizes``): the library writes one entry per traced layer into the
-        buffer and trace reads ``prod(shape)`` values behind each pointer."""
+        buffer and trace reads ``prod(shape)`` values behind each pointer. ``progress`` hears the samples
+        as counts, as for :meth:`predict`."""
         alloc, collect, free = self._lib.allocate_trace_storage, self._lib.collect_trace_output, self._lib.free_trace_storage
         alloc.argtypes, alloc.restype = [ctypes.c_size_t], None
         collect.argtypes, collect.restype = [ctypes.POINTER(_TraceData)], None
@@ -88,9 +89,10 @@ class CsimLibrary:
         buf = (_TraceData * max(len(shapes), slots or 0, 1))()
         out: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
         y = np.zeros((x.shape[0], self.n_out), dtype=np.float32)
+        n, step = x.shape[0], max(1, x.shape[0] // 100)
         alloc(ctypes.sizeof(ctypes.c_float))
         try:
-            for i in range(x.shape[0]):
+            for i in range(n):
                 self._top(x[i].ctypes.data, y[i].ctypes.data)
                 collect(buf)
                 for item in buf:
@@ -101,6 +103,8 @@ class CsimLibrary:
                         size = int(np.prod(shapes[name]))
                         arr = np.ctypeslib.as_array(ctypes.cast(item.data, ctypes.POINTER(ctypes.c_float)), (size,))
                         out[name].append(arr.reshape(shapes[name]).copy())
+                if progress is not None and (i + 1) % step == 0:
+                    progress(Update("predicting", "count", i + 1, n))
         finally:
             free()
         return y, {k: np.stack(v) for k, v in out.items() if v}

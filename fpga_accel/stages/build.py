@@ -321,23 +321,40 @@ class BuildResult:
     hwh: Optional[Path] = None
     tool_versions: Dict[str, str] = field(default_factory=dict)
 
-    def summary(self) -> List[Tuple[str, Any]]:
-        """The report's figures, one (dotted key, value) per number or text (``hls.LUT``), then the files."""
-        def flat(prefix: str, value: Any) -> List[Tuple[str, Any]]:
-            if isinstance(value, dict):
-                return [pair for k, v in value.items() for pair in flat(f"{prefix}.{k}" if prefix else str(k), v)]
-            return [(prefix, value)]
+    COLUMNS = ("figure", "lut", "ff", "dsp", "bram_18k", "bram36", "latency_cycles_worst", "estimated_clock_ns",
+               "tool_version")
 
-        files = [(name, path) for name, path in (("log", self.log), ("bit", self.bit), ("hwh", self.hwh)) if path]
-        return flat("", self.report) + [(f"tool {k}", v) for k, v in self.tool_versions.items()] + files
+    def rows(self) -> List[Dict[str, object]]:
+        """One row per figure the tools reported: ``hls`` (C synthesis) and ``implementation`` (Vivado)."""
+        out: List[Dict[str, object]] = []
+        for figure in ("hls", "implementation"):
+            r = self.report.get(figure)
+            if isinstance(r, dict):
+                out.append({"figure": figure, **{c: r.get(c) for c in self.COLUMNS[1:]}})
+        return out
+
+    def to_dataframe(self) -> object:
+        from ..runtime.tables import to_dataframe
+
+        return to_dataframe(self.rows(), self.COLUMNS)
+
+    def _summary(self) -> List[tuple]:
+        return [("board", self.report.get("board")), ("part", self.report.get("part")),
+                ("clock period (ns)", self.report.get("clock_period_ns")),
+                ("tools", ", ".join(f"{k} {v}" for k, v in sorted(self.tool_versions.items())) or None),
+                ("bitstream", str(self.bit) if self.bit else None), ("log", str(self.log))]
 
     def format(self) -> str:
-        return "\n".join(f"{key:28s}{value}" for key, value in self.summary())
+        lines = [f"{k:18s} {'–' if v is None else v}" for k, v in self._summary()]
+        for row in self.rows():
+            lines.append(f"{row['figure']:18s} " + "  ".join(f"{c} {row[c]}" for c in self.COLUMNS[1:]
+                                                            if row[c] is not None))
+        return "\n".join(lines)
 
     __str__ = format
 
     def _repr_html_(self) -> str:
-        return html_report("build", self.summary())
+        return html_report("vendor build", self._summary(), self.rows(), self.COLUMNS)
 
 
 def outputs(design: Design, flow: Optional[str] = None) -> Dict[str, Path]:
@@ -435,8 +452,6 @@ class MachineCheck:
                  "to do": "; ".join(c.problems) or "-"} for c in self.flows]
 
     def _repr_html_(self) -> str:
-        from ..runtime.tables import html_report
-
         where = str(self.board_files) if self.board_files else f"missing: {BOARD_FILES_HINT}"
         return html_report("build flows on this machine", [(f"board files {self.board_part}", where),
                                                            ("`fpga-accel build` uses", self.chosen)], self.rows(),

@@ -27,21 +27,32 @@ class CsimResult:
     compile_seconds: float
     report: Optional[AgreementReport] = None
     """Agreement with the reference model, when one was given."""
+    engine: str = "csim"
+    """What computed the outputs as asked: csim, emulator (nothing compiled) or auto."""
 
-    def summary(self) -> list[tuple[str, Any]]:
-        shape = [np.shape(o) for o in self.outputs] if isinstance(self.outputs, list) else np.shape(self.outputs)
-        library = "from the build cache" if self.cached else f"compiled in {self.compile_seconds:.1f} s"
-        return [("outputs", shape), ("csim library", library)]
+    def _library(self) -> str:
+        if self.engine == "emulator":
+            return "none (the emulator computed it)"
+        return f"{'cached' if self.cached else 'compiled'} ({self.compile_seconds:.1f} s)"
+
+    def _samples_and_shape(self) -> tuple:
+        """(samples, per-sample output shape); a multi-output design's outputs are a list, one array each."""
+        outs = self.outputs if isinstance(self.outputs, list) else [self.outputs]
+        shapes = [tuple(np.shape(o)[1:]) for o in outs]
+        return len(outs[0]), (shapes[0] if len(shapes) == 1 else ", ".join(map(str, shapes)))
 
     def format(self) -> str:
-        lines = [f"{key:24s}{value}" for key, value in self.summary()]
+        n, shape = self._samples_and_shape()
+        lines = [f"csim ({self.engine}): {n} samples -> outputs of shape {shape}, C library {self._library()}"]
         return "\n".join(lines + ([self.report.format()] if self.report is not None else []))
 
     __str__ = format
 
     def _repr_html_(self) -> str:
-        head = html_report("csim", self.summary())
-        return head + self.report._repr_html_() if self.report is not None else head
+        n, shape = self._samples_and_shape()
+        head = html_report(f"csim ({self.engine})", [("samples", n), ("outputs per sample", str(shape)),
+                                                     ("C library", self._library())])
+        return head + (self.report._repr_html_() if self.report is not None else "")
 
 
 def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, workers: Optional[int] = None,
@@ -58,9 +69,10 @@ def csim(design: Design, x: Any, reference: Any = None, labels: Any = None, work
         log.info("csim library %s (%.1f s)", "up to date" if cached else "compiled", time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
     if reference is None:
-        return CsimResult(design.predict(x, workers=workers, progress=progress, engine=engine), cached, seconds)
+        return CsimResult(design.predict(x, workers=workers, progress=progress, engine=engine), cached, seconds,
+                          engine=engine)
     y, report = design.predict_compare(reference, x, labels, workers=workers, engine=engine, progress=progress)
-    return CsimResult(y, cached, seconds, report)
+    return CsimResult(y, cached, seconds, report, engine)
 
 
 __all__ = ["CsimResult", "csim"]

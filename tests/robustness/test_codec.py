@@ -230,6 +230,51 @@ def a_type_and_values(draw, max_width: int = 64, spread: int = 2):
 
 
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=a_type_and_values(max_width=32, spread=3))
+def test_fast_encode_is_the_exact_encode(case):
+    """The board's per-call path (whole-array float64 steps) gives the words of the header's bit recipe
+    for float32 inputs, every mode it covers; the others, and values it cannot hold exactly, go that way."""
+    t, x = case
+    codec = Codec("fixed", t)
+    with np.errstate(over="ignore"):
+        x32 = x.astype(np.float32)
+    finite = np.concatenate([x32[np.isfinite(x32)], np.float32([0.0, -0.0])])
+    fast = codec._encode_fast(finite)
+    covered = codec._fast and bool(np.all(np.abs(finite.astype(np.float64) * 2.0 ** t.frac) < 2.0 ** 52))
+    assert (fast is not None) == covered, str(t)
+    if fast is not None:
+        exact = codec._encode_exact(finite)
+        assert fast.dtype == exact.dtype == np.int32 and fast.tolist() == exact.tolist(), \
+            (str(t), finite[fast != exact].tolist())
+    odd = np.concatenate([finite, np.float32([np.inf, -np.inf, np.nan])])
+    assert codec._encode_fast(odd) is None  # inf/NaN: the header reads their bits, only the exact way does
+    assert codec.encode(odd).tolist() == codec._encode_exact(odd).tolist()
+
+
+def test_fast_decode_is_the_exact_decode():
+    """int32 words of every width <= 32 (their bits above W anything) decode as from_bits does, bit for bit."""
+    rng = np.random.default_rng(3)
+    words = np.concatenate([rng.integers(-2**31, 2**31, 4000), [0, -1, 1, 2**31 - 1, -2**31]]).astype(np.int32)
+    for width in range(1, 33):
+        for integer in (-3, 0, 1, width // 2, width, width + 5):
+            for signed in (True, False):
+                codec = Codec("fixed", FixedType(width, integer, signed))
+                fast = codec._decode_fast(words)
+                assert fast is not None and fast.dtype == np.float32
+                assert fast.view(np.uint32).tolist() == codec.fixed.from_bits(words).astype(np.float32).view(
+                    np.uint32).tolist(), str(codec.fixed)
+    assert Codec.parse("ap_fixed<40,20>")._decode_fast(np.zeros(2, np.int64)) is None
+
+
+def test_fast_encode_covers_the_usual_stream_types():
+    assert all(Codec.parse(text)._fast for text in ("ap_fixed<16,6>", "ap_fixed<16,6,AP_RND,AP_SAT>",
+                                                    "ap_ufixed<8,0,AP_RND_CONV,AP_SAT_SYM>", "fixed<32,8,TRN,SAT_ZERO>"))
+    assert not any(Codec.parse(text)._fast for text in ("ap_fixed<40,20>", "ap_fixed<8,3,AP_TRN,AP_WRAP,2>",
+                                                        "ap_fixed<8,3,AP_TRN,AP_WRAP_SM>"))
+    assert Codec.parse("ap_fixed<16,6>")._encode_fast(np.array([1.5])) is None  # float64 input: the exact way
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=a_type_and_values())
 def test_decoded_values_are_on_the_grid_and_in_range(case):
     t, x = case
