@@ -236,14 +236,43 @@ REAL_QUANTIZED_TABLE = Condition(
     "the real tanh/sigmoid is a lookup table",
     lambda layer, io: _real_quantized_table(layer), Status.judged)
 
+SOFTMAX_RULE = ("logits bit-exact, tables sized from the logits' type; one softmax per row along its axis (hls4ml's "
+                "softmax_multidim in io_parallel, one per stream word in io_stream); the verdict also compares the "
+                "softmax outputs: more than the tables' tolerance (the inverse table's step, 2^(ceil(log2(k+1)) - 12) "
+                "for k values, + exp(-8) + one result step; ~0.003 for 4 values) fails it, naming the layer")
+"""The softmax rule as the README table states it (``runtime.validate.softmax_tolerance``)."""
+
 TABLE_CONDITIONS = (FLOAT_ACTIVATION_ARG, REAL_QUANTIZED_TABLE)
 """Conditions the table rule can lift (``assess`` with the conversion's table verdicts)."""
 
-SOFTMAX_ND = Condition(
-    "over a tensor of more than one axis",
-    "hls4ml 1.3 normalises a multi-dimensional softmax over the wrong values (55 % argmax in io_parallel, 6 % "
-    "in io_stream measured); Flatten before the softmax, or run it on the host (--softmax host) on a flat output",
-    lambda layer, io: _multidim(layer) and (type(layer).__name__ == "Softmax" or _activation(layer) == "softmax"))
+def _softmax_axis(layer: Any) -> Any:
+    """The axis a softmax normalises along, counted over the non-batch axes (Keras' -1: the last)."""
+    if type(layer).__name__ != "Softmax":
+        return len(_input_shape(layer)) - 1  # an activation="softmax": the last axis
+    axis = _config(layer).get("axis", -1)
+    if isinstance(axis, (list, tuple)):
+        return list(axis) if len(axis) != 1 else _axis_index(layer, int(axis[0]))
+    return _axis_index(layer, int(axis))
+
+
+def _axis_index(layer: Any, axis: int) -> int:
+    rank = len(_input_shape(layer))
+    return axis + rank if axis < 0 else axis - 1
+
+
+def _softmax_not_last(layer: Any, io: str) -> bool:
+    is_softmax = type(layer).__name__ == "Softmax" or _activation(layer) == "softmax"
+    if not is_softmax or not _multidim(layer):
+        return False
+    axis = _softmax_axis(layer)
+    return isinstance(axis, list) or (io == "io_stream" and axis != len(_input_shape(layer)) - 1)
+
+
+SOFTMAX_AXIS = Condition(
+    "over several axes at once, or in io_stream along an axis other than the last",
+    "hls4ml 1.3's softmax normalises along one axis, and in io_stream only along the last (one softmax per stream "
+    "word); use io_parallel, or a Permute that puts the axis last",
+    _softmax_not_last)
 
 MERGE_MANY = Condition(
     "of more than two inputs",
@@ -342,10 +371,9 @@ TABLE: dict[str, Support] = {
                           REAL_QUANTIZED_TABLE),
     "Activation": _exact("relu/linear keep their input's type, softmax as below; " + TABLE_RULE + "; otherwise "
                          "these and selu, gelu, ... are lookup tables: judged, the layer named",
-                         RELU6_STREAM, FLOAT_ACTIVATION_ARG, SOFTMAX_ND),
+                         RELU6_STREAM, FLOAT_ACTIVATION_ARG, SOFTMAX_AXIS),
     "ReLU": _exact("keeps its input's type", RELU_OPTIONS),
-    "Softmax": _exact("logits bit-exact; softmax outputs within ~0.003 (tables sized from the logits' type)",
-                      SOFTMAX_ND),
+    "Softmax": _exact(SOFTMAX_RULE, SOFTMAX_AXIS),
     "Dense": _exact(_SUM, DENSE_ND, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
     "QDense": _exact(_SUM, DENSE_ND, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
     "Conv1D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),

@@ -389,6 +389,9 @@ class LogitsLocation:
     its pre-activation output. False: a standalone softmax layer, the logits are its input tensor."""
     from_input: bool = False
     """The logits are the model's input itself (a model that is a softmax alone)."""
+    axis: int = -1
+    """The axis the softmax normalises along, counted from the end of the output's non-batch axes (-1: the
+    last): a softmax over a (rows, k) tensor is one softmax per row."""
 
 
 def logits_layer(model: Any) -> LogitsLocation | None:
@@ -402,7 +405,19 @@ def logits_layer(model: Any) -> LogitsLocation | None:
     else:
         return None
     from_input = not inside and producing_layer(last.input) is producing_layer(model.inputs[0])
-    return LogitsLocation(layer=last.name, inside=inside, from_input=from_input)
+    return LogitsLocation(layer=last.name, inside=inside, from_input=from_input, axis=_softmax_axis(last))
+
+
+def _softmax_axis(layer: Any) -> int:
+    """A Softmax layer's axis from the end of its non-batch axes (an activation="softmax" normalises the last;
+    several axes at once, which convert refuses, count as the last)."""
+    axis = layer.get_config().get("axis", -1) if type(layer).__name__ == "Softmax" else -1
+    if isinstance(axis, (list, tuple)):
+        axis = axis[0] if len(axis) == 1 else -1
+    if int(axis) < 0:
+        return int(axis)
+    rank = len(tuple(layer.output.shape)) - 1
+    return int(axis) - 1 - rank
 
 
 def logits_model(model: Any) -> Any:

@@ -343,6 +343,15 @@ def softmax_multidim(seed: int) -> Any:
     return _seq("softmax_multidim", (8,), [_q(), _qdense(12), L.Reshape((3, 4)), L.Softmax(axis=-1)])
 
 
+@entry("Softmax")
+def softmax_axis1(seed: int) -> Any:
+    """A softmax along the first axis of a (3, 4) tensor: four softmaxes of three values, strided in memory
+    (hls4ml's n_inner); io_parallel only (io_stream normalises one stream word, the last axis)."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("softmax_axis1", (8,), [_q(), _qdense(12), _q(8, 3), L.Reshape((3, 4)), L.Softmax(axis=1)])
+
+
 # ------------------------------------------------------------------------ table-based activations
 
 

@@ -43,7 +43,7 @@ def test_readme_layer_table_is_current() -> None:
 
 
 REFUSED = ["merge_dot", "qdense_3d_input", "nested_functional", "time_distributed", "float_lstm",
-           "global_average_2d_keepdims", "softmax_multidim", "float_layernorm", "embedding", "qconv1d_dilated",
+           "global_average_2d_keepdims", "float_layernorm", "embedding", "qconv1d_dilated",
            "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear"]
 
 
@@ -81,6 +81,42 @@ def test_overlapping_2d_pooling_refused_in_io_stream_only() -> None:
     assert reason.startswith("pool (MaxPooling2D)") and "strides = pool_size" in reason
 
 
+def test_softmax_along_a_strided_axis_refused_in_io_stream_only() -> None:
+    """io_parallel normalises along any one axis (hls4ml's softmax_multidim); io_stream one stream word."""
+    from fpga_accel.layer_support import assess
+
+    assert assess(_model(BREADTH["softmax_multidim"]), "io_stream").refused == ()
+    model = _model(BREADTH["softmax_axis1"])
+    assert assess(model, "io_parallel").refused == ()
+    (reason,) = assess(model, "io_stream").refused
+    assert "(Softmax) over several axes at once, or in io_stream along an axis other than the last" in reason
+
+
+def test_softmax_outputs_beyond_the_tables_tolerance_fail_the_verdict_naming_the_layer() -> None:
+    """Exact logits do not pass a design whose softmax outputs are off by more than table rounding explains
+    (a softmax normalised over other values than Keras': what hls4ml 1.3 did on a (3, 4) tensor)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from fpga_accel.design import AgreementReport
+    from fpga_accel.runtime.validate import softmax_tolerance
+    from fpga_accel.stages.convert import verify
+
+    tolerance = softmax_tolerance(4, 10)
+    assert 0.002 < tolerance < 0.004  # README: ~0.003 for four values
+    report = AgreementReport(n_samples=8, bit_exact=1.0, element_exact=1.0, argmax_agreement=0.55, max_abs_diff=0.0,
+                             compared="logits", output_bit_exact=0.0, output_max_abs_diff=0.31,
+                             output_tolerance=tolerance, first_divergent_layer="softmax",
+                             layer_exact={"softmax": 0.0})
+    assert not report.passed and "MORE than the tables' tolerance" in report.format()
+    verdict = verify(_StubDesign(report), SimpleNamespace(layers=[QStub()]), (np.zeros((8, 4)), "uniform"), [])
+    assert not verdict["passed"] and verdict["softmax_max_abs_diff"] == 0.31
+    assert "softmax outputs of softmax differ by up to 0.31" in verdict["message"]
+    within = AgreementReport(**{**report.__dict__, "output_max_abs_diff": tolerance / 2})
+    assert within.passed
+
+
 def test_relu6_refused_in_io_stream_only() -> None:
     from fpga_accel.layer_support import assess
 
@@ -109,12 +145,14 @@ def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
 
 
 EXACT = ["qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_average_2d",
-         "merge_average", "merge_max_min_concat", "qbatchnorm", "qdense_batchnorm"]  # the last: qkeras-v3 only
+         "merge_average", "merge_max_min_concat", "qbatchnorm", "qdense_batchnorm",  # qkeras-v3 only
+         "softmax_multidim"]  # logits exact, softmax outputs within the tables' tolerance (report.passed)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry_id,io_type", [(e, io) for e in EXACT for io in IO_TYPES]
-                         + [("qdense_chain", "io_parallel")])  # io_stream: refused (Flatten at the input)
+                         + [("qdense_chain", "io_parallel"),  # io_stream: refused (Flatten at the input)
+                            ("softmax_axis1", "io_parallel")])  # io_stream: refused (a strided axis)
 def test_exact_classes_are_bit_exact(entry_id, io_type, tmp_path) -> None:
     import fpga_accel as fa
     from fpga_accel.layer_support import assess
@@ -126,7 +164,7 @@ def test_exact_classes_are_bit_exact(entry_id, io_type, tmp_path) -> None:
     design = fa.convert(model, fa.ConvertConfig(name=entry_id, output_dir=tmp_path / "p", io_type=io_type,
                                                 verify_samples=0), calibration=x)
     report = design.compare(model, x)
-    assert report.bit_exact == 1.0, report.format()
+    assert report.bit_exact == 1.0 and report.passed, report.format()
 
 
 class QStub:  # a layer whose class name marks the model as quantized (is_float_model)

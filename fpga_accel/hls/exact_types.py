@@ -607,6 +607,20 @@ def softmax_types(logits: Any, n: int) -> dict[str, tuple[int, int]]:
     }
 
 
+def softmax_rows(node: Any) -> tuple[int, int, int]:
+    """(n_outer, n_slice, n_inner) of a softmax node: Keras normalises along its ``axis`` (the last by
+    default), so a tensor of shape (..., k, ...) is n_outer x n_inner independent softmaxes of n_slice = k
+    values each. hls4ml 1.3's Keras-2 parser records the axis but not these, and its template then
+    normalises over the whole tensor; set here, io_parallel calls ``softmax_multidim`` (one softmax per row)
+    and io_stream's softmax (one per stream word: the last axis) is described as it computes."""
+    shape = [int(d) for d in node.get_input_variable().shape]
+    axis = node.get_attr("axis", -1)
+    axis = -1 if axis is None else int(axis)
+    axis = axis + len(shape) + 1 if axis < 0 else axis  # Keras' axis counts the batch axis
+    axis = min(max(axis - 1, 0), len(shape) - 1)
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
+
+
 def _derive_softmax(node: Any) -> bool:
     """hls4ml sizes softmax tables from defaults (x_max - x as wide as the logits, too coarse to index
     a table) and reads no config key for most of them."""
@@ -615,7 +629,10 @@ def _derive_softmax(node: Any) -> bool:
     logits = node.get_input_variable().type.precision
     if _as_fixed(logits) is None:
         return False
-    types = softmax_types(logits, int(node.get_input_variable().size()))
+    n_outer, n_slice, n_inner = softmax_rows(node)
+    node.set_attr("n_outer", n_outer)  # hls4ml's Keras-2 parser sets neither: one softmax over every value
+    node.set_attr("n_inner", n_inner)
+    types = softmax_types(logits, n_slice)
     for name, (width, integer) in types.items():
         rounding = RoundingMode.TRN if name == "inp_norm" else RoundingMode.RND
         precision = FixedPrecisionType(width, integer, signed=False, rounding_mode=rounding,
@@ -806,5 +823,5 @@ def exact_flows(backend: str) -> Iterator[list[str]]:
 
 
 __all__ = ["FLOW", "TABLE_MAX_ENTRIES", "derive_types", "exact_flows", "exact_type", "float_kernel_types",
-           "hls4ml_changes", "inexact_layers", "softmax_types", "sum_type", "table_rule", "table_verdicts",
+           "hls4ml_changes", "inexact_layers", "softmax_rows", "softmax_types", "sum_type", "table_rule", "table_verdicts",
            "uncovered_layers"]

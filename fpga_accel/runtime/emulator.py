@@ -795,8 +795,10 @@ def _softmax(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
     if impl not in ("stable", "latency"):
         raise NotEmulated(call.layer, f"softmax implementation {impl or '?'} is not emulated")
     n_in, n_slice = emu.size(call, struct, "n_in"), emu.size(call, struct, "n_slice", None)
-    if emu.fw.int_field(struct, "n_inner", 1) != 1 or n_slice != n_in:
-        raise NotEmulated(call.layer, "softmax over an axis other than the last is not emulated")
+    n_outer, n_inner = emu.size(call, struct, "n_outer", 1), emu.size(call, struct, "n_inner", 1)
+    if n_outer * n_slice * n_inner != n_in or (n_inner != 1 and emu.fw.io_type == "io_stream"):
+        raise NotEmulated(call.layer, f"softmax rows ({n_outer} x {n_slice} x {n_inner}) that are not its {n_in} "
+                                      "values are not emulated")
     exp_t, inv_t = emu.struct_type(call, struct, "exp_table_t"), emu.struct_type(call, struct, "inv_table_t")
     accum, inv_inp = emu.struct_type(call, struct, "accum_t"), emu.struct_type(call, struct, "inv_inp_t")
     n_exp, n_inv = emu.size(call, struct, "exp_table_size"), emu.size(call, struct, "inv_table_size")
@@ -819,9 +821,17 @@ def _softmax(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
             idx_t_holder[key] = cast_any(_exp32(x).astype(np.float64), exp_t)
         return idx_t_holder[key]
 
+    def rows(v: np.ndarray) -> np.ndarray:
+        """(n, n_in) -> one row per independent softmax (n * n_outer * n_inner, n_slice)."""
+        return v.reshape(-1, n_outer, n_slice, n_inner).transpose(0, 1, 3, 2).reshape(-1, n_slice)
+
+    def unrows(v: np.ndarray, n: int) -> np.ndarray:
+        return v.reshape(n, n_outer, n_inner, n_slice).transpose(0, 1, 3, 2).reshape(n, n_in)
+
     def step(env: Dict[str, Tensor]) -> None:
         x = env[emu.fw.resolve(src)]
-        v = x.values
+        n = x.values.shape[0]
+        v = rows(x.values)
         table = exp_table(x.type)
         if norm is not None:
             d = cast(v.max(axis=1, keepdims=True) - v, norm)
@@ -831,7 +841,7 @@ def _softmax(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
         e = cast(table[idx], accum)
         total = _tree_sum(e, accum)
         inv = inv_table[_top_bits(cast(total, inv_inp), inv_inp, inv_bits)]
-        env[emu.fw.resolve(dst)] = Tensor(cast(e * inv[:, None], res), res)
+        env[emu.fw.resolve(dst)] = Tensor(unrows(cast(e * inv[:, None], res), n), res)
 
     return step
 
@@ -1054,7 +1064,7 @@ _LAYERS: Dict[str, Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None
     "linear": _elementwise(_linear), "relu": _elementwise(_relu),
     "binary_tanh": _elementwise(_binary_tanh), "ternary_tanh": _elementwise(_ternary_tanh),
     "hard_sigmoid": _hard("sigmoid"), "hard_tanh": _hard("tanh"),
-    "softmax": _softmax, **{name: _table(spec) for name, spec in TABLE_FUNCTIONS.items()},
+    "softmax": _softmax, "softmax_multidim": _softmax, **{name: _table(spec) for name, spec in TABLE_FUNCTIONS.items()},
     "pooling1d_cl": _pooling(False), "pooling2d_cl": _pooling(True),
     "global_pooling1d_cl": _global_pooling(False), "global_pooling2d_cl": _global_pooling(True),
     "zeropad1d_cl": _zeropad(False), "zeropad2d_cl": _zeropad(True),

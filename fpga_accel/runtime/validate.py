@@ -1,6 +1,7 @@
 """Input checks shared by csim and the board: nothing reaches a library or a DMA buffer unchecked."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -47,6 +48,27 @@ def exact_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def argmax_agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.reshape(a, (len(a), -1)).argmax(1) == np.reshape(b, (len(b), -1)).argmax(1)))
+
+
+def softmax_rows(values: np.ndarray, shape: Sequence[int], axis: int) -> np.ndarray:
+    """A batch of softmax inputs or outputs of ``shape`` per sample, one row per independent softmax
+    (along ``axis``, counted from the end of ``shape``): (n * rows, shape[axis])."""
+    v = np.reshape(values, (len(values),) + tuple(int(d) for d in shape))
+    return np.moveaxis(v, len(shape) + axis + 1, -1).reshape(-1, int(shape[axis]))
+
+
+SOFTMAX_INV_TABLE_BITS = 12
+"""Index bits of the softmax's inverse table (``fpga_accel.hls.exact_types.MAX_INV_TABLE_BITS``)."""
+
+
+def softmax_tolerance(k: int, result_frac: int) -> float:
+    """The largest error a softmax of ``k`` values normalised as Keras does can have with the tables convert
+    sizes (``exact_types.softmax_types``): the inverse table reads the sum (at least 1, the largest value's
+    own exp) on a grid of 2^(ceil(log2(k+1)) - 12), so 1/sum is off by at most that share; one step of
+    exp(-8) where x_max - x saturates; and one step of the result type (its cast truncates). Anything larger is a softmax
+    computed over other values than Keras' (another axis, other rows), not table rounding."""
+    step = 2.0 ** (math.ceil(math.log2(k + 1)) - SOFTMAX_INV_TABLE_BITS)
+    return step + math.exp(-8) + 2.0 ** -result_frac
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -456,6 +456,8 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
                "max_abs_diff": report.max_abs_diff, "first_divergent_layer": report.first_divergent_layer,
                "criterion": f"argmax >= {FLOAT_ARGMAX_GOAL:.0%}" if float_model else "bit-exact", "passed": passed,
                "engine": report.engine, "judged_layers": list(judged)}
+    if getattr(report, "output_max_abs_diff", None) is not None:
+        verdict.update(softmax_max_abs_diff=report.output_max_abs_diff, softmax_tolerance=report.output_tolerance)
     by = f"; computed by the {report.engine}" if report.engine and report.engine != "csim" else ""
     samples = f"{report.n_samples:,} samples ({source}{', logits' if report.compared == 'logits' else ''}{by})"
     if float_model:
@@ -463,6 +465,11 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
                    f"max abs error {report.max_abs_diff:.3g}")
     elif passed:
         message = f"csim == Keras bit for bit on {samples}"
+    elif report.bit_exact == 1.0 and not getattr(report, "softmax_within_tolerance", True):
+        message = (f"csim's logits == Keras' bit for bit on {samples}, but the softmax outputs of "
+                   f"{report.first_divergent_layer} differ by up to {report.output_max_abs_diff:.3g}, more than the "
+                   f"tables' tolerance {report.output_tolerance:.3g} (argmax {report.argmax_agreement:.2%}): the "
+                   "design normalises over other values than Keras")
     else:
         message = (f"csim matches Keras bit for bit on only {report.bit_exact:.2%} of {samples}; "
                    f"argmax {report.argmax_agreement:.2%}, max abs diff {report.max_abs_diff:.3g}")
