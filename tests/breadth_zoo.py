@@ -293,6 +293,21 @@ def merge_dot(seed: int) -> Any:
     return _two_branch("merge_dot", _k().layers.Dot(axes=1))
 
 
+@entry("QConv1D", "Multiply", "Average")
+def conv1d_padded_branches(seed: int) -> Any:
+    """Two padding='same' Conv1Ds reading one tensor: hls4ml 1.3's io_stream padding pass put both paddings
+    before one conv and left the other unpadded (found on a model kept out of the zoo: 0 % exact, argmax
+    4 %); fpga_accel runs that pass with each padding placed before its own conv."""
+    _seed(seed)
+    keras = _k()
+    L = keras.layers
+    inp = keras.Input((10, 2))
+    x = _q(6, 2)(inp)
+    a = _q(6, 1)(_qconv(1, 3, 3, padding="same")(x))
+    b = _q(5, 2)(_qconv(1, 3, 3, padding="same")(x))
+    return keras.Model(inp, L.Average()([L.Multiply()([a, b]), a]), name="conv1d_padded_branches")
+
+
 # --------------------------------------------------------------------------- shapes and nesting
 
 

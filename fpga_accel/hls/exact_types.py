@@ -41,6 +41,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .boundary import MethodChange
 from .probe import affine_probe
 
 log = logging.getLogger(__name__)
@@ -796,6 +797,33 @@ def _probed_batchnorm(original: Any) -> Any:
     return probed
 
 
+def _pad_before_its_conv(transform: Any) -> Any:
+    """hls4ml 1.3's io_stream Conv1D padding pass inserts its ZeroPadding1D node without saying before which
+    node, and ``insert_node`` then rewires the first consumer of the conv's input: where that input feeds
+    several layers (a Clone), the padding lands before another branch and the conv reads unpadded data (0 %
+    exact measured on two padded Conv1Ds reading one tensor). The pass runs here with every insertion placed
+    before the conv it pads, as its 2-D twin already does."""
+
+    def transform_before_node(self: Any, model: Any, node: Any) -> Any:
+        insert = model.insert_node
+
+        def insert_before(new: Any, before: Any = None, input_idx: int = 0) -> Any:
+            return insert(new, before=node if before is None else before, input_idx=input_idx)
+
+        model.insert_node = insert_before
+        try:
+            return transform(self, model, node)
+        finally:
+            del model.insert_node  # the instance attribute: the class's method is back
+
+    return transform_before_node
+
+
+PAD_BEFORE_ITS_CONV = MethodChange(
+    "hls4ml.backends.vivado.passes.conv_same_pad:InsertZeroPaddingBeforeConv1D.transform", ("model", "node"),
+    _pad_before_its_conv)
+
+
 def hls4ml_changes(backend: str) -> Any:
     """Everything fpga_accel changes in hls4ml to convert exactly (see :mod:`fpga_accel.hls.boundary`):
     the exact-types pass in its flow, the passes in ``_REPLACED_HLS4ML_PASSES`` out of theirs, batch norms
@@ -807,7 +835,7 @@ def hls4ml_changes(backend: str) -> Any:
                                      for cls in ("BatchNormalization", "QBatchNormalization")}
     return Changes(backend=backend, remove_passes=_REPLACED_HLS4ML_PASSES, add_passes={PASS: _pass_class},
                    add_flows={FLOW: ((PASS,), ("vivado:streaming", "vivado:quantization", "vivado:optimize"))},
-                   keras2_handlers=keras2, keras3_handlers=hls4ml_handler_changes())
+                   keras2_handlers=keras2, keras3_handlers=hls4ml_handler_changes(), methods=(PAD_BEFORE_ITS_CONV,))
 
 
 @contextlib.contextmanager
