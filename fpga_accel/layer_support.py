@@ -222,6 +222,27 @@ RELU6_STREAM = Condition(
     "io_parallel, or a QActivation(quantized_relu(bits, integer)) that saturates where you need it",
     lambda layer, io: io == "io_stream" and _activation(layer) == "relu6")
 
+NNET_ACTIVATIONS = {"linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu",
+                    "hard_sigmoid", "hard_tanh", "leaky_relu", "thresholded_relu", "prelu", "binary_tanh",
+                    "ternary_tanh"}
+"""Activations hls4ml 1.3's Vivado C++ has a function for (``nnet_activation.h``): hls4ml writes a call to
+``nnet::<name>`` for any other Keras activation name, and g++ stops ('is not a member of nnet')."""
+
+
+def _no_nnet_function(layer: Any, io: str) -> bool:
+    act = _activation(layer)
+    if act is None or str(act).startswith(("quantized_", "binary", "ternary")):
+        return False
+    return str(act).lower() not in NNET_ACTIVATIONS
+
+NO_NNET_FUNCTION = Condition(
+    "with an activation hls4ml 1.3 has no C++ function for (swish/silu, gelu, exponential, mish, hard_silu, ...)",
+    "hls4ml 1.3 writes a call to a function its nnet_utils do not have (g++ error 'is not a member of nnet'); use "
+    "one it has (relu, sigmoid, tanh, softplus, softsign, elu, selu, hard_sigmoid, ...), or compute it outside "
+    "the design",
+    _no_nnet_function)
+
+
 def _real_quantized_table(layer: Any) -> bool:
     from .keras_compat import quantizer_of
 
@@ -371,19 +392,19 @@ TABLE: dict[str, Support] = {
                           REAL_QUANTIZED_TABLE),
     "Activation": _exact("relu/linear keep their input's type, softmax as below; " + TABLE_RULE + "; otherwise "
                          "these and selu, gelu, ... are lookup tables: judged, the layer named",
-                         RELU6_STREAM, FLOAT_ACTIVATION_ARG, SOFTMAX_AXIS),
+                         RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG, SOFTMAX_AXIS),
     "ReLU": _exact("keeps its input's type", RELU_OPTIONS),
     "Softmax": _exact(SOFTMAX_RULE, SOFTMAX_AXIS),
-    "Dense": _exact(_SUM, DENSE_ND, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
-    "QDense": _exact(_SUM, DENSE_ND, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
-    "Conv1D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
-    "Conv2D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
-    "QConv1D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
-    "QConv2D": _exact(_SUM, DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
-    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, RELU6_STREAM, FLOAT_ACTIVATION_ARG),
+    "Dense": _exact(_SUM, DENSE_ND, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "QDense": _exact(_SUM, DENSE_ND, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "Conv1D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "Conv2D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "QConv1D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "QConv2D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
     "QDenseBatchnorm": _exact(_SUM + " (qkeras-v3 only; hls4ml parses none: converted as the QDense it is at "
                               "inference, with QKeras' folded, quantized kernel and bias)", DENSE_ND, RELU6_STREAM,
-                              FLOAT_ACTIVATION_ARG),
+                              NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
     "DepthwiseConv1D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "DepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),
     "QDepthwiseConv2D": _exact(_SUM, DILATED, DEPTH_MULTIPLIER),

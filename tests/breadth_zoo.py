@@ -385,6 +385,27 @@ def advanced_activations(seed: int) -> Any:
                                                 L.ThresholdedReLU(0.5), _q(8, 3)])
 
 
+@entry("Activation")
+def swish_gelu_activation(seed: int) -> Any:
+    """Activations hls4ml 1.3 has no C++ function for (found on a model kept out of the zoo: a g++ error 'swish
+    is not a member of nnet'); convert refuses them, naming each layer."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("swish_gelu_activation", (8,), [_q(), _qdense(6), L.Activation("swish", name="swish"), _q(8, 2),
+                                                 _qdense(4), L.Activation("gelu", name="gelu"), _q(8, 2)])
+
+
+@entry("QActivation")
+def quantized_sigmoid_symmetric(seed: int) -> Any:
+    """quantized_sigmoid(symmetric=True) clips at 2**-bits (found on a model kept out of the zoo: 7 % exact and
+    not named); convert refuses it, naming the layer."""
+    from qkeras import QActivation, quantized_sigmoid
+
+    _seed(seed)
+    return _seq("quantized_sigmoid_symmetric", (8,), [_q(), _qdense(6), QActivation(quantized_sigmoid(6, symmetric=True),
+                                                                                     name="qsig")])
+
+
 # ---------------------------------------------------------------------------------- recurrent
 
 

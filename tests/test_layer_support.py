@@ -44,7 +44,7 @@ def test_readme_layer_table_is_current() -> None:
 
 REFUSED = ["merge_dot", "qdense_3d_input", "nested_functional", "time_distributed", "float_lstm",
            "global_average_2d_keepdims", "float_layernorm", "embedding", "qconv1d_dilated",
-           "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear"]
+           "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear", "swish_gelu_activation"]
 
 
 @pytest.mark.parametrize("entry_id", REFUSED)
@@ -61,6 +61,21 @@ def test_refused_before_hls4ml_writes(entry_id, tmp_path) -> None:
 
     assert assess(model, "io_parallel").refused[0].split(" ")[0] in message  # names the layer
     assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir())
+
+
+def test_activations_without_an_nnet_function_are_refused_each_named() -> None:
+    from fpga_accel.layer_support import assess
+
+    refused = assess(_model(BREADTH["swish_gelu_activation"]), "io_parallel").refused
+    assert [r.split(" ")[0] for r in refused] == ["swish", "gelu"] and "is not a member of nnet" in refused[0]
+
+
+def test_symmetric_quantized_sigmoid_refused_naming_the_layer(tmp_path) -> None:
+    import fpga_accel as fa
+
+    model = _model(BREADTH["quantized_sigmoid_symmetric"])
+    with pytest.raises(fa.ConfigError, match=r"qsig: quantized_sigmoid\(symmetric=True\) clips its low end"):
+        fa.convert(model, fa.ConvertConfig(name="qsig", output_dir=tmp_path / "p"))
 
 
 def test_same_pooling_refused_in_io_stream_only() -> None:

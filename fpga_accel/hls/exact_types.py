@@ -723,6 +723,9 @@ def inexact_layers(model: Any) -> list[str]:
                                           or getattr(q, "use_sigmoid", False)):
             found.append(f"{layer.name}: quantized_relu with relu_upper_bound or use_sigmoid has no hls4ml "
                          "counterpart (hls4ml 1.3 ignores both)")
+        elif kind == "quantized_sigmoid" and getattr(q, "symmetric", False):
+            found.append(f"{layer.name}: quantized_sigmoid(symmetric=True) clips its low end at 2**-bits, which no "
+                         "fixed-point type does (hls4ml's result is 0 there): use symmetric=False")
         elif getattr(q, "use_stochastic_rounding", False):
             found.append(f"{layer.name}: stochastic rounding cannot be reproduced by a deterministic design")
         elif kind == "quantized_bits" and isinstance(getattr(q, "alpha", None), str):
