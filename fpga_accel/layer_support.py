@@ -208,7 +208,10 @@ DENSE_ND = Condition(
 
 TABLE_RULE = ("tanh, sigmoid, softplus, softsign and elu (alpha 1) are exact when a quantizer follows and their input "
               "has at most 13 (tanh, elu) or 12 fraction bits: one table entry per input value, the quantizer's type as "
-              "the table's (checked on every input value at convert)")
+              "the table's (checked on every input value at convert); hard_sigmoid with the installed Keras' float32 slope "
+              "(Keras 2: 0.2, Keras 3: 1/6; hls4ml writes 0.2 for both) and the following quantizer's type is exact "
+              "when its input has no more fraction bits than that quantizer (no input lands on a rounding tie; "
+              "checked on every input value)")
 """The lookup-table rule (``fpga_accel.hls.exact_types.table_rule``) as the README table states it."""
 
 FLOAT_ACTIVATION_ARG = Condition(
@@ -391,7 +394,8 @@ TABLE: dict[str, Support] = {
                           "function: the table rule (see Activation) with their own rounding step",
                           REAL_QUANTIZED_TABLE),
     "Activation": _exact("relu/linear keep their input's type, softmax as below; " + TABLE_RULE + "; otherwise "
-                         "these and selu, gelu, ... are lookup tables: judged, the layer named",
+                         "these and selu (a table on its negative side, scale·x on its positive) are judged, the "
+                         "layer named with the reason; swish, gelu and others hls4ml has no C++ for are refused",
                          RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG, SOFTMAX_AXIS),
     "ReLU": _exact("keeps its input's type", RELU_OPTIONS),
     "Softmax": _exact(SOFTMAX_RULE, SOFTMAX_AXIS),

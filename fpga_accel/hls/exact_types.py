@@ -397,8 +397,10 @@ def _keras_activation(function: str) -> Any:
     """Keras' own float32 activation (what QKeras computes before the following quantizer)."""
     from ..keras_compat import keras_module
 
-    act = keras_module().activations.get(function)
-    return lambda x: np.asarray(act(np.asarray(x, dtype=np.float32)), dtype=np.float32)
+    import tensorflow as tf
+
+    act = keras_module().activations.get(function)  # a tensor: Keras 2's hard_sigmoid reads its dtype's base_dtype
+    return lambda x: np.asarray(act(tf.convert_to_tensor(np.asarray(x, dtype=np.float32))), dtype=np.float32)
 
 
 def table_rule(function: str, x: Any, q: Any | None,
@@ -472,6 +474,69 @@ def _derive_table_activation(node: Any) -> bool:
     return True
 
 
+HARD_SIGMOID_MAX_INPUTS = 1 << 20
+"""Input values the hard_sigmoid rule checks one by one at most (a wider input type is judged)."""
+
+
+def keras_hard_sigmoid_slope() -> float:
+    """The slope of the installed Keras' hard_sigmoid, as float32: Keras 2 clip(0.2·x + 0.5), Keras 3
+    relu6(x + 3) / 6 (hls4ml 1.3 writes 0.2 for both)."""
+    from ..keras_compat import is_keras3
+
+    return float(np.float32(1.0 / 6.0 if is_keras3() else 0.2))
+
+
+def hard_sigmoid_rule(x: Any, q: Any | None, slope: float,
+                      reference: Any | None = None) -> str | None:
+    """None when hls4ml's hard_sigmoid, ``clip(slope·x + 0.5, 0, 1)`` computed exactly in fixed point with
+    the float32 ``slope``, then cast to the following quantizer's type ``q``, equals QKeras' quantizer of Keras'
+    float32 hard_sigmoid for every value of the input type ``x`` (runtime ``FixedType``s); else why not."""
+    from ..runtime.emulator import cast
+
+    if q is None:
+        return "no quantizer follows it, so its float output cannot be matched"
+    n = 2 ** int(x.width)
+    if n > HARD_SIGMOID_MAX_INPUTS:
+        return f"its input type {x} has {n:,} values, more than the {HARD_SIGMOID_MAX_INPUTS:,} the rule checks"
+    lo, _ = x.value_range()
+    xs = lo + np.arange(n, dtype=np.float64) * 2.0 ** -x.frac
+    design = cast(np.clip(slope * xs + 0.5, 0.0, 1.0), q)
+    keras = cast((reference or _keras_activation("hard_sigmoid"))(xs).astype(np.float64), q)
+    wrong = np.flatnonzero(design != keras)
+    if wrong.size:
+        i = int(wrong[0])
+        return (f"{wrong.size} of {n} input values of {x} would differ from QKeras (first x = {xs[i]:g}: design "
+                f"{design[i]:g}, QKeras {keras[i]:g}: Keras rounds slope·x in float32)")
+    return None
+
+
+def _derive_hard_sigmoid(node: Any) -> bool:
+    """A Keras float hard_sigmoid followed by a quantizer: the installed Keras' slope (hls4ml writes Keras 2's
+    0.2 on Keras 3 too), slope and shift in the exact types of their float32 values, and the quantizer's type
+    as result when :func:`hard_sigmoid_rule` holds; otherwise the same slope and types, judged with the reason."""
+    from hls4ml.model.types import NamedType
+
+    slope = keras_hard_sigmoid_slope()
+    node.set_attr("slope", slope)
+    node.set_attr("shift", 0.5)
+    for name, value in (("slope_t", slope), ("shift_t", 0.5)):
+        node.set_attr(name, NamedType(f"{node.name}_{name}", exact_type(np.array([value]))))
+    x = _fixed_point(node.get_input_variable().type.precision)
+    q_precision = _following_quantizer(node)
+    q = _fixed_point(q_precision) if q_precision is not None else None
+    why = "its input is not fixed-point" if x is None else hard_sigmoid_rule(x, q, slope)
+    if why is None and not _configured_auto(node, "result_t"):
+        why = "its result type is set by the configuration"
+    if why is not None:
+        _record_rule(node, "slope_t", f"{TABLE_JUDGED}: {why}")
+        return True
+    rule = (f"{TABLE_EXACT} (no table): hard_sigmoid with Keras' float32 slope {slope:.9g}, the following quantizer's type, "
+            "checked equal to QKeras on every input value")
+    _record_rule(node, "slope_t", rule)
+    _set_type(node, "result_t", q_precision, rule)
+    return True
+
+
 def _holds_grid(t: Any | None, q: Any) -> bool:
     """Does fixed type ``t`` hold every value of fixed type ``q`` exactly?"""
     if t is None:
@@ -485,7 +550,9 @@ def table_verdicts(layers: list[dict[str, Any]]) -> dict[str, str | None]:
     a converted design's layer records (``hls.layers.layer_table``, fpga_accel.json)."""
     found: dict[str, str | None] = {}
     for layer in layers:
-        rule = str(((layer.get("types") or {}).get("table_t") or {}).get("rule", ""))
+        types = layer.get("types") or {}
+        rules = [str((types.get(name) or {}).get("rule", "")) for name in ("table_t", "slope_t")]
+        rule = next((r for r in rules if r.startswith((TABLE_EXACT, TABLE_JUDGED))), "")
         if rule.startswith(TABLE_EXACT):
             found[layer["name"]] = None
         elif rule.startswith(TABLE_JUDGED):
@@ -668,6 +735,9 @@ def derive_types(model: Any) -> list[str]:
         elif cls in TABLE_CLASSES and str(node.get_attr("activation")).lower() in _table_functions() \
                 and (not node.get_attr("activation_quantizer") or _own_quantizer(node) is not None):
             done = _derive_table_activation(node)  # a float one, or QKeras' quantized_tanh/sigmoid with the real f
+        elif cls == "HardActivation" and node.get_attr("activation") == "hard_sigmoid" \
+                and not node.get_attr("activation_quantizer"):
+            done = _derive_hard_sigmoid(node)  # a Keras float hard_sigmoid (QKeras' quantized_sigmoid has its own)
         elif cls in ACTIVATION_CLASSES:
             done = _derive_activation(node)
         elif cls in ("Pooling1D", "Pooling2D", "GlobalPooling1D", "GlobalPooling2D"):
@@ -854,5 +924,5 @@ def exact_flows(backend: str) -> Iterator[list[str]]:
 
 
 __all__ = ["FLOW", "TABLE_MAX_ENTRIES", "derive_types", "exact_flows", "exact_type", "float_kernel_types",
-           "hls4ml_changes", "inexact_layers", "softmax_rows", "softmax_types", "sum_type", "table_rule", "table_verdicts",
+           "hard_sigmoid_rule", "hls4ml_changes", "inexact_layers", "keras_hard_sigmoid_slope", "softmax_rows", "softmax_types", "sum_type", "table_rule", "table_verdicts",
            "uncovered_layers"]
