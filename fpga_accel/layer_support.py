@@ -263,7 +263,7 @@ REAL_QUANTIZED_TABLE = Condition(
 SOFTMAX_RULE = ("logits bit-exact, tables sized from the logits' type; one softmax per row along its axis (hls4ml's "
                 "softmax_multidim in io_parallel, one per stream word in io_stream); the verdict also compares the "
                 "softmax outputs: more than the tables' tolerance (the inverse table's step, 2^(ceil(log2(k+1)) - 12) "
-                "for k values, + exp(-8) + one result step; ~0.003 for 4 values) fails it, naming the layer")
+                "for k values, + k·exp(-8) + 2^-11 + one result step; 0.0048 for 4 values) fails it, naming the layer")
 """The softmax rule as the README table states it (``runtime.validate.softmax_tolerance``)."""
 
 TABLE_CONDITIONS = (FLOAT_ACTIVATION_ARG, REAL_QUANTIZED_TABLE)

@@ -64,11 +64,12 @@ SOFTMAX_INV_TABLE_BITS = 12
 def softmax_tolerance(k: int, result_frac: int) -> float:
     """The largest error a softmax of ``k`` values normalised as Keras does can have with the tables convert
     sizes (``exact_types.softmax_types``): the inverse table reads the sum (at least 1, the largest value's
-    own exp) on a grid of 2^(ceil(log2(k+1)) - 12), so 1/sum is off by at most that share; one step of
-    exp(-8) where x_max - x saturates; and one step of the result type (its cast truncates). Anything larger is a softmax
-    computed over other values than Keras' (another axis, other rows), not table rounding."""
+    own exp) on a grid of 2^(ceil(log2(k+1)) - 12), so 1/sum is off by at most that share; up to exp(-8) per
+    value where x_max - x saturates at 8; 2^-11 where x_max - x is truncated to its table's index; and one
+    step of the result type (its cast truncates). Anything larger is a softmax computed over other values
+    than Keras' (another axis, other rows), not table rounding."""
     step = 2.0 ** (math.ceil(math.log2(k + 1)) - SOFTMAX_INV_TABLE_BITS)
-    return step + math.exp(-8) + 2.0 ** -result_frac
+    return step + k * math.exp(-8) + 2.0 ** -11 + 2.0 ** -result_frac
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
