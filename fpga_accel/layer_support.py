@@ -381,6 +381,8 @@ def _judged(note: str, *conditions: Condition) -> Support:
     return Support(Status.judged, note, conditions)
 
 
+SIMPLE_RNN = ("hls4ml 1.3's Vivado backend has no C++ template for SimpleRNN: it writes no call for the layer and "
+              "the next one reads uninitialised memory (found on a model kept out of the zoo)")
 _SUM = "exact sums: product = input + weight bits, accumulator + ceil(log2 fan-in) carry bits + the bias's bits"
 _MOVE = "values move unchanged: the input's type carries over"
 _HGQ = ("an HGQ layer: fpga_accel does not derive HGQ's types (and HGQ must not be installed next to "
@@ -454,9 +456,8 @@ TABLE: dict[str, Support] = {
                            "layers to the outer model directly"),
     "TimeDistributed": _refused("hls4ml 1.3's TimeDistributed does not compile in csim (its result type is not "
                                 "the wrapped layer's); use a Conv1D with kernel_size=1 for a Dense per step"),
-    "SimpleRNN": _judged("float tanh by a lookup table", RNN_STREAM_SEQUENCE),
-    "QSimpleRNN": _judged("QKeras computes its state in float; hls4ml by lookup tables", HARD_RNN_ACTIVATION,
-                          RNN_STREAM_SEQUENCE),
+    "SimpleRNN": _refused(SIMPLE_RNN + "; use a GRU"),
+    "QSimpleRNN": _refused(SIMPLE_RNN + "; use a QGRU"),
     "GRU": _judged("float tanh/sigmoid by lookup tables", RNN_STREAM_SEQUENCE),
     "QGRU": _judged("QKeras computes its state in float; hls4ml by lookup tables", HARD_RNN_ACTIVATION,
                     RNN_STREAM_SEQUENCE),

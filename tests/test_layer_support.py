@@ -44,7 +44,8 @@ def test_readme_layer_table_is_current() -> None:
 
 REFUSED = ["merge_dot", "qdense_3d_input", "nested_functional", "time_distributed", "float_lstm",
            "global_average_2d_keepdims", "float_layernorm", "embedding", "qconv1d_dilated",
-           "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear", "swish_gelu_activation"]
+           "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear", "swish_gelu_activation",
+           "float_simple_rnn"]
 
 
 @pytest.mark.parametrize("entry_id", REFUSED)

@@ -234,8 +234,11 @@ class Emulator:
         assert t is not None  # checked in _compile
         flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1).astype(np.float64)
         env = {self.fw.input_var: Tensor(cast(flat, t), t)}  # the wrapper's ap_fixed(float): NaN/inf too
-        for _, step in self._steps:
-            step(env)
+        for call, step in self._steps:
+            try:
+                step(env)
+            except KeyError as exc:  # a variable no call wrote: hls4ml wrote no call for a layer before this one
+                raise NotEmulated(call.layer, f"it reads {exc} which no earlier call writes") from None
         if len(x):
             self._widest = max(self._widest, max(v.values.size // len(x) for v in env.values()))
         return env
