@@ -216,7 +216,7 @@ TABLE_RULE = ("tanh, sigmoid, softplus, softsign and elu (alpha 1) are exact whe
 
 FLOAT_ACTIVATION_ARG = Condition(
     "with a float activation (tanh, sigmoid, elu, ...) the table rule does not make exact",
-    "the activation is a lookup table",
+    "the activation is a lookup table (hard_sigmoid: float32 arithmetic)",
     lambda layer, io: _float_activation(layer), Status.judged)
 
 RELU6_STREAM = Condition(
