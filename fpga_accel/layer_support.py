@@ -391,8 +391,8 @@ _HGQ = ("an HGQ layer: fpga_accel does not derive HGQ's types (and HGQ must not 
 TABLE: dict[str, Support] = {
     "InputLayer": _exact("the input quantizer's type (convergent rounding, saturation); without one 32 bits "
                          "sized from calibration data (float inputs are rounded: a warning says so)"),
-    "QActivation": _exact("the quantizer's type; ternary, leaky quantized_relu, stochastic and batch-statistic "
-                          "quantizers are refused (see above); quantized_tanh/quantized_sigmoid with the real "
+    "QActivation": _exact("the quantizer's type; ternary, leaky quantized_relu, symmetric quantized_sigmoid, stochastic "
+                          "and batch-statistic quantizers are refused (see above); quantized_tanh/quantized_sigmoid with the real "
                           "function: the table rule (see Activation) with their own rounding step",
                           REAL_QUANTIZED_TABLE),
     "Activation": _exact("relu/linear keep their input's type, softmax as below; " + TABLE_RULE + "; otherwise "
