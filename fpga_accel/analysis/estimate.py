@@ -51,7 +51,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from ..boards import Board, get_board
 from .weight_stats import precision_width, type_problem
 
-__all__ = ["part_family", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
+__all__ = ["part_family", "part_dsps", "dsp_overflow", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
            "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "dsp_share", "rounds_or_saturates",
            "slow_line_buffer", "table_blocks"]
@@ -167,7 +167,8 @@ def default_constants() -> Constants:
     return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
             "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
             "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_bit_slow": 0.1, "bram18.fifo": 0.8,
-                                 "bram18.table": 1.0, "dsp.const_port": 0.1}, "bands": {}, "fitted_on": []}
+                                 "bram18.table": 1.0, "dsp.const_port": 0.1},
+            "synth_dsp_overflow_lut": SYNTH_DSP_OVERFLOW_LUT, "bands": {}, "fitted_on": []}
 
 
 _CACHE: Dict[str, Constants] = {}
@@ -565,6 +566,36 @@ def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
 SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo", "bram18.table", "dsp.const_port")
 
 
+# DSP slices of the parts the calibration set and the boards use (Xilinx product tables), by part-name prefix.
+PART_DSPS: Tuple[Tuple[str, int], ...] = (
+    ("xc7z007", 66), ("xc7z010", 80), ("xc7z020", 220), ("xc7a200t", 740), ("xc7vx690t", 3600),
+    ("xczu3eg", 360), ("xczu5ev", 1248), ("xczu7ev", 1728), ("xczu9eg", 2520), ("xcku15p", 1968),
+    ("xcvu9p", 6840), ("xcvu11p", 9216), ("xcvu13p", 12288), ("xcu50", 5952), ("xcu55c", 9024),
+    ("xcu250", 12288))
+SYNTH_DSP_OVERFLOW_LUT = 50.0
+"""Prior of the LUTs Vivado spends on one constant product it could not place on a DSP (the part had none
+left): an adder of the product's few signed digits; ``fit._fit_synth`` replaces it by the calibration set's."""
+
+
+def part_dsps(part: Optional[str]) -> Optional[int]:
+    """The DSP slices of a Xilinx part ('xczu7ev-ffvc1156-2-e' -> 1728), None when the part is not in PART_DSPS."""
+    name = (part or "").lower()
+    return next((n for prefix, n in PART_DSPS if name.startswith(prefix)), None)
+
+
+def dsp_overflow(dsp: float, part: Optional[str], constants: Constants) -> Tuple[float, float]:
+    """(DSP, LUT) to add to a Vivado-synthesis estimate whose DSP products exceed the part's DSP slices.
+
+    Why: Vivado synthesis infers at most the part's DSP slices and builds the remaining products from LUTs (the
+    AlexNet and the jet tagger on the xczu7ev both stopped at its 1,728 DSPs; a CNN estimated at 247 DSPs on the
+    xc7z020 got its 220). HLS C-synthesis does not know the part's count: its figure is not capped."""
+    cap = part_dsps(part)
+    if cap is None or dsp <= cap:
+        return 0.0, 0.0
+    excess = dsp - cap
+    return -excess, excess * float(constants.get("synth_dsp_overflow_lut", SYNTH_DSP_OVERFLOW_LUT))
+
+
 def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csynth") -> Dict[str, float]:
     c = constants["csynth"]
     out = {r: 0.0 for r in RESOURCES}
@@ -816,6 +847,13 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     lat, ii = combine_latency([(l.latency_cycles, l.interval) for l, rec in zip(per_layer, layers)
                                if rec["class"] not in FREE_CLASSES], io_type, c["latency"])
     ip = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
+    cap = part_dsps(part or board.part)
+    if figure == "synth":
+        d_dsp, d_lut = dsp_overflow(ip["dsp"], part or board.part, c)
+        if d_dsp:
+            rows.append(LayerEstimate("dsp_overflow", f"products beyond the part's {cap} DSPs, built from LUTs",
+                                      dsp=round(d_dsp, 1), lut=round(d_lut, 1), latency_cycles=0, interval=0))
+            ip = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
     if platform:
         inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
         n_in = _elements(inputs) if inputs else 1
@@ -833,12 +871,14 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
         band = band_factors(c, figure, k, kinds)
         if band:
             low[k], high[k] = round(ip[k] * band[0] + extra[k], 1), round(ip[k] * band[1] + extra[k], 1)
+            if k == "dsp" and figure == "synth" and cap is not None:  # Vivado places no more than the part has
+                low[k], high[k] = min(low[k], cap + extra[k]), min(high[k], cap + extra[k])
     lband = band_factors(c, "csynth", "latency", kinds)
     lat_range = (int(lat * lband[0]), int(math.ceil(lat * lband[1]))) if lband else (int(lat), int(lat))
     capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
     used = {k: round(100.0 * total[k] / capacity[k], 1) for k in capacity}
     resource = max(used, key=lambda k: used[k])
-    costed = [l for l in rows if l.name not in ("axi_wrapper", "fifos", "buffers")] or rows
+    costed = [l for l in rows if l.name not in ("axi_wrapper", "fifos", "buffers", "dsp_overflow")] or rows
     dominant = max(costed, key=lambda l: getattr(l, resource))
     unknown = [l.name for l in per_layer if l.flag.startswith(("unknown", "not costed"))]
     decided = verdict(total, low, high, capacity, margin, unknown)

@@ -269,11 +269,35 @@ def _fit_latency(designs: Sequence[CalibrationDesign]) -> Dict[str, float]:
     return lat
 
 
+def _overflows(design: CalibrationDesign, partial: est.Constants) -> bool:
+    """Whether the design's C-synthesis DSP estimate exceeds its part's DSP slices (Vivado then builds the rest
+    of the products from LUTs: ``estimate.dsp_overflow``)."""
+    cap = est.part_dsps(design.provenance.part)
+    return cap is not None and est._resources(_design_q(design), partial)["dsp"] > cap
+
+
+def _fit_overflow_lut(designs: Sequence[CalibrationDesign], constants: est.Constants) -> float:
+    """LUTs per product beyond the part's DSPs, over the designs that overflowed: the sum of (published Vivado
+    LUT − the LUT estimate without overflow) ÷ the sum of the excess products (a slope through the origin, so
+    a design that moved 50 products does not weigh like one that moved 4,000); the prior when none did."""
+    gap, excess = 0.0, 0.0
+    for d in designs:
+        if d.synth is None or not _overflows(d, constants):
+            continue
+        r = est._resources(_design_q(d), constants, "synth")
+        moved = r["dsp"] - float(est.part_dsps(d.provenance.part) or 0)
+        if moved > 0:
+            gap, excess = gap + float(d.synth.lut) - r["lut"], excess + moved
+    return max(0.0, gap / excess) if excess > 0 else est.SYNTH_DSP_OVERFLOW_LUT
+
+
 def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants,
                prior_weight: Mapping[str, float]) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Vivado synthesis ÷ C-synthesis per resource, and for the terms in ``estimate.SYNTH_TERMS`` their own
     ratio: the same robust fit, on the designs that published both figures, of the reported Vivado figure
-    against the estimator's C-synthesis components (the special terms vs the rest)."""
+    against the estimator's C-synthesis components (the special terms vs the rest). Designs whose DSP estimate
+    exceeds their part's DSPs are left out of the LUT and DSP ratios (Vivado moved products between the two:
+    :func:`_fit_overflow_lut` fits that)."""
     prior = est.default_constants()
     ratios: Dict[str, float] = {}
     term_ratios: Dict[str, float] = {}
@@ -283,7 +307,7 @@ def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants,
         priors = [prior["synth_ratio"][resource]] + [prior["synth_term_ratio"][t] for t in special]
         rows = []
         for d in designs:
-            if d.synth is None:
+            if d.synth is None or (resource in ("lut", "dsp") and _overflows(d, partial)):
                 continue
             q = _design_q(d)
             parts = {t: q.get(t, 0.0) * partial["csynth"].get(t, 0.0) for t in special}
@@ -315,8 +339,9 @@ def fit_constants(designs: Sequence[CalibrationDesign],
         csynth.update(_fit_resource(resource, rows, weights[resource]))
     partial = {"csynth": csynth, "synth_ratio": {}, "synth_term_ratio": {}}
     ratios, term_ratios = _fit_synth(designs, partial, weights)
+    overflow = _fit_overflow_lut(designs, {**partial, "synth_ratio": ratios, "synth_term_ratio": term_ratios})
     return {"csynth": csynth, "latency": _fit_latency(designs), "synth_ratio": ratios,
-            "synth_term_ratio": term_ratios, "bands": {},
+            "synth_term_ratio": term_ratios, "synth_dsp_overflow_lut": round(overflow, 3), "bands": {},
             "fitted_on": [d.id for d in designs]}
 
 
