@@ -596,14 +596,26 @@ def dsp_overflow(dsp: float, part: Optional[str], constants: Constants) -> Tuple
     return -excess, excess * float(constants.get("synth_dsp_overflow_lut", SYNTH_DSP_OVERFLOW_LUT))
 
 
-def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csynth") -> Dict[str, float]:
+SYNTH_BY_IO = ("ff", "lut")
+"""Resources whose Vivado ÷ C-synthesis ratio is fitted per io type (``synth_ratio_by_io``): HLS counts the
+registers of io_stream FIFO interfaces and line buffers that Vivado trims, while io_parallel kernels are
+retimed and duplicated by Vivado beyond HLS's count (chosen by leave-one-source-out: Vivado FF 29 -> 20 %)."""
+
+
+def _synth_ratio(constants: Constants, resource: str, io_type: Optional[str]) -> float:
+    by_io = (constants.get("synth_ratio_by_io") or {}).get(resource) or {}
+    return float(by_io.get(io_type or "", constants["synth_ratio"].get(resource, 1.0)))
+
+
+def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csynth",
+               io_type: Optional[str] = None) -> Dict[str, float]:
     c = constants["csynth"]
     out = {r: 0.0 for r in RESOURCES}
     for term, qty in q.items():
         resource = term.split(".", 1)[0]
         value = qty * float(c.get(term, 0.0))
         if figure == "synth":
-            value *= float(constants.get("synth_term_ratio", {}).get(term, constants["synth_ratio"].get(resource, 1.0)))
+            value *= float(constants.get("synth_term_ratio", {}).get(term, _synth_ratio(constants, resource, io_type)))
         out[resource] += value
     return out
 
@@ -759,7 +771,7 @@ def estimate_layer(layer: Mapping[str, Any], io_type: str, figure: str = "synth"
     problem = type_problem(layer)  # an unknown type or size: costed as recorded, but reported NOT COSTED
     if problem:
         t.flag = f"not costed: {problem}"
-    res = _resources(t.quantities, c, figure)
+    res = _resources(t.quantities, c, figure, io_type)
     rf = max(1, int(reuse_factor or layer.get("reuse_factor") or 1))
     return LayerEstimate(str(layer["name"]), str(layer["class"]), rf, t.multiplications, t.multipliers, t.mapped_to,
                          dsp=round(res["dsp"], 1), lut=round(res["lut"], 1), ff=round(res["ff"], 1),
@@ -839,7 +851,7 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     reuse_factors = reuse_factors or {}
     family = part_family(part or board.part, clock_period)
     per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"]), c, family) for l in layers]
-    fifo = _resources(_fifo_terms(layers, io_type), c, figure)
+    fifo = _resources(_fifo_terms(layers, io_type), c, figure, io_type)
     rows = list(per_layer)
     if any(fifo.values()):
         rows.append(LayerEstimate("fifos" if io_type == "io_stream" else "buffers", "between layers", lut=round(fifo["lut"], 1), ff=round(fifo["ff"], 1),

@@ -284,7 +284,7 @@ def _fit_overflow_lut(designs: Sequence[CalibrationDesign], constants: est.Const
     for d in designs:
         if d.synth is None or not _overflows(d, constants):
             continue
-        r = est._resources(_design_q(d), constants, "synth")
+        r = est._resources(_design_q(d), constants, "synth", d.io_type)
         moved = r["dsp"] - float(est.part_dsps(d.provenance.part) or 0)
         if moved > 0:
             gap, excess = gap + float(d.synth.lut) - r["lut"], excess + moved
@@ -292,19 +292,23 @@ def _fit_overflow_lut(designs: Sequence[CalibrationDesign], constants: est.Const
 
 
 def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants,
-               prior_weight: Mapping[str, float]) -> Tuple[Dict[str, float], Dict[str, float]]:
+               prior_weight: Mapping[str, float]) -> Tuple[Dict[str, float], Dict[str, float], Dict[str, Dict[str, float]]]:
     """Vivado synthesis ÷ C-synthesis per resource, and for the terms in ``estimate.SYNTH_TERMS`` their own
     ratio: the same robust fit, on the designs that published both figures, of the reported Vivado figure
-    against the estimator's C-synthesis components (the special terms vs the rest). Designs whose DSP estimate
+    against the estimator's C-synthesis components (the special terms vs the rest; the rest per io type for
+    the resources in ``estimate.SYNTH_BY_IO``, returned third). Designs whose DSP estimate
     exceeds their part's DSPs are left out of the LUT and DSP ratios (Vivado moved products between the two:
     :func:`_fit_overflow_lut` fits that)."""
     prior = est.default_constants()
     ratios: Dict[str, float] = {}
     term_ratios: Dict[str, float] = {}
+    by_io_ratios: Dict[str, Dict[str, float]] = {}
     for resource in est.RESOURCES:
         special = [t for t in est.SYNTH_TERMS if t.startswith(resource + ".")]
-        names = ["rest"] + special
-        priors = [prior["synth_ratio"][resource]] + [prior["synth_term_ratio"][t] for t in special]
+        by_io = resource in est.SYNTH_BY_IO
+        rests = [f"rest@{io}" for io in IO_TYPES] if by_io else ["rest"]
+        names = rests + special
+        priors = [prior["synth_ratio"][resource]] * len(rests) + [prior["synth_term_ratio"][t] for t in special]
         rows = []
         for d in designs:
             if d.synth is None or (resource in ("lut", "dsp") and _overflows(d, partial)):
@@ -313,12 +317,19 @@ def _fit_synth(designs: Sequence[CalibrationDesign], partial: est.Constants,
             parts = {t: q.get(t, 0.0) * partial["csynth"].get(t, 0.0) for t in special}
             whole = est._resources(q, partial)[resource]
             reported = d.synth.bram36 * 2.0 if resource == "bram18" else float(getattr(d.synth, resource))
-            rows.append(({"rest": whole - sum(parts.values()), **parts}, reported, 1.0))
+            rest = f"rest@{d.io_type}" if by_io else "rest"
+            rows.append(({rest: whole - sum(parts.values()), **parts}, reported, 1.0))
         fitted = _fit_linear(names, priors, rows, FLOOR[resource], prior_weight=prior_weight[resource]) \
             if rows else dict(zip(names, priors))
-        ratios[resource] = fitted["rest"]
+        if by_io:
+            seen = {d.io_type for d in designs if d.synth is not None}  # an io type no design showed keeps the prior
+            by_io_ratios[resource] = {io: fitted[f"rest@{io}"] for io in IO_TYPES if io in seen}
+            ratios[resource] = statistics.median(by_io_ratios[resource].values()) if by_io_ratios[resource] \
+                else prior["synth_ratio"][resource]
+        else:
+            ratios[resource] = fitted["rest"]
         term_ratios.update({t: fitted[t] for t in special})
-    return ratios, term_ratios
+    return ratios, term_ratios, by_io_ratios
 
 
 def fit_constants(designs: Sequence[CalibrationDesign],
@@ -338,9 +349,9 @@ def fit_constants(designs: Sequence[CalibrationDesign],
                 rows.append((_layer_q(layers[idx], d), float(inst[resource]), 1.0 / len(pairs)))
         csynth.update(_fit_resource(resource, rows, weights[resource]))
     partial = {"csynth": csynth, "synth_ratio": {}, "synth_term_ratio": {}}
-    ratios, term_ratios = _fit_synth(designs, partial, weights)
+    ratios, term_ratios, by_io = _fit_synth(designs, partial, weights)
     overflow = _fit_overflow_lut(designs, {**partial, "synth_ratio": ratios, "synth_term_ratio": term_ratios})
-    return {"csynth": csynth, "latency": _fit_latency(designs), "synth_ratio": ratios,
+    return {"csynth": csynth, "latency": _fit_latency(designs), "synth_ratio": ratios, "synth_ratio_by_io": by_io,
             "synth_term_ratio": term_ratios, "synth_dsp_overflow_lut": round(overflow, 3), "bands": {},
             "fitted_on": [d.id for d in designs]}
 
@@ -422,6 +433,7 @@ def prior_weight_cv(designs: Sequence[CalibrationDesign],
 
 
 BAND_QUANTILES = (0.1, 0.9)
+IO_TYPES = ("io_parallel", "io_stream")  # the io types a Vivado ratio may be fitted per (estimate.SYNTH_BY_IO)
 MIN_BAND_ROWS = 5  # fewer held-out ratios than this for a Vivado figure: it borrows the C-synthesis band
 BAND_KINDS = ("io_type", "strategy")
 """The design properties a band may be conditioned on (each cross-validation row carries them, from
