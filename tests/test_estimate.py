@@ -11,7 +11,7 @@ import pytest
 from fpga_accel.errors import ConfigError
 
 import fpga_accel as fa
-from fpga_accel.analysis.estimate import (band_factors, estimate, estimate_layer, estimate_layers,
+from fpga_accel.analysis.estimate import (band_factors, synth_ratio, estimate, estimate_layer, estimate_layers,
                                           layer_terms, load_constants)
 from fpga_accel.hls.foreign_project import read_hls4ml_project
 from fpga_accel.analysis.weight_stats import weight_stats
@@ -174,8 +174,20 @@ def test_a_small_design_fits_and_one_beyond_the_part_does_not():
     kw = dict(name="d", board=board, io_type="io_parallel", clock_period=10)
     small = estimate_layers([{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER)], **kw)
     assert max(small.used_pct.values()) < 60 and small.verdict == "FITS"
-    big = estimate_layers(_big_layers(), **kw)
+    big = estimate_layers(_big_layers(), figure="csynth", **kw)  # HLS does not know the part's DSP count
     assert big.total["dsp"] > board.dsp and big.verdict == "DOES NOT FIT"
+    # Vivado synthesis places the part's 220 DSPs and builds the other 36 products from LUTs: 100 % of the DSPs
+    # is no FITS, and the LUTs still fit, so it is not DOES NOT FIT either
+    vivado = estimate_layers(_big_layers(), **kw)
+    moved = next(l for l in vivado.layers if l.name == "dsp_overflow")
+    products = sum(l.dsp for l in vivado.layers if l.name != "dsp_overflow")
+    assert products > board.dsp and moved.dsp == pytest.approx(board.dsp - products, abs=0.5)
+    assert vivado.total["dsp"] == pytest.approx(board.dsp, abs=0.1)
+    assert moved.lut == pytest.approx(-moved.dsp * C["synth_dsp_overflow_lut"], abs=0.5)
+    assert vivado.verdict == "UNCERTAIN"
+    huge = estimate_layers(_big_layers(n_out=256), **kw)  # 4,096 products: their LUTs exceed the part
+    assert huge.total["dsp"] == pytest.approx(board.dsp, abs=0.1) and huge.total["lut"] > board.lut
+    assert huge.verdict == "DOES NOT FIT"
 
 
 def test_converted_design_records_weight_statistics_and_reads_back_as_an_hls4ml_project(tmp_path):
@@ -195,7 +207,7 @@ def test_converted_design_records_weight_statistics_and_reads_back_as_an_hls4ml_
             d = dense[layer.name]
             assert (layer.mapped_to, layer.multipliers) == ("LUT", d["n_nonzero_weights"] - d["n_pow2_weights"])
             terms = layer_terms(d, "io_parallel").quantities
-            expected = sum(q * C["csynth"][k] * C["synth_ratio"]["lut"] for k, q in terms.items() if k.startswith("lut."))
+            expected = sum(q * C["csynth"][k] * synth_ratio(C, "lut", "io_parallel") for k, q in terms.items() if k.startswith("lut."))
             assert layer.lut == pytest.approx(expected, abs=0.1)  # every number is terms x fitted constants
     assert mine.total["lut"] == pytest.approx(sum(l.lut for l in mine.layers), abs=0.5)
     assert mine.dominant_layer == "fc2" and mine.dominant_resource == "lut"
@@ -226,10 +238,10 @@ def test_a_slow_part_pipelines_dsp_products_deeper():
     assert slow.latency.get("lat.slow_depth") == 1 and "lat.slow_depth" not in fast.latency
 
 
-def _big_layers(valid=(1, 2, 4, 8, 16, 32, 64, 128, 256)):
+def _big_layers(valid=(1, 2, 4, 8, 16, 32, 64, 128, 256), n_out=16):
     """16 -> Dense(16) at 16 bits: 256 DSP products at reuse factor 1, beyond the xc7z020's 220 DSP48E1."""
-    big = dict(FIXTURE_LAYER, name="big", n_in=16, n_out=16, rf_n_in=16, rf_n_out=16, n_weights=256,
-               n_nonzero_weights=256, valid_reuse_factors=list(valid), shape=[16])
+    big = dict(FIXTURE_LAYER, name="big", n_in=16, n_out=n_out, rf_n_in=16, rf_n_out=n_out, n_weights=16 * n_out,
+               n_nonzero_weights=16 * n_out, valid_reuse_factors=list(valid), shape=[n_out])
     return [{"name": "in", "class": "Input", "shape": [16]}, big]
 
 
@@ -238,7 +250,7 @@ def test_auto_reuse_factor_picks_the_smallest_that_the_verdict_calls_fits():
 
     board = get_board("pynq-z2")
     kw = dict(board=board, io_type="io_parallel", clock_period=10)
-    assert estimate_layers(_big_layers(), name="b", **kw).verdict == "DOES NOT FIT"
+    assert estimate_layers(_big_layers(), name="b", **kw).verdict == "UNCERTAIN"  # DSPs at 100 % (see above)
     result = auto_reuse_factors(_big_layers(), **kw)
     chosen = result.settings()["big"].reuse_factor
     est = estimate_layers(_big_layers(), name="b", reuse_factors={"big": chosen}, **kw)

@@ -51,7 +51,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from ..boards import Board, get_board
 from .weight_stats import precision_width, type_problem
 
-__all__ = ["part_family", "part_dsps", "dsp_overflow", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
+__all__ = ["part_family", "part_dsps", "dsp_overflow", "synth_ratio", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
            "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "dsp_share", "rounds_or_saturates",
            "slow_line_buffer", "table_blocks"]
@@ -602,7 +602,9 @@ registers of io_stream FIFO interfaces and line buffers that Vivado trims, while
 retimed and duplicated by Vivado beyond HLS's count (chosen by leave-one-source-out: Vivado FF 29 -> 20 %)."""
 
 
-def _synth_ratio(constants: Constants, resource: str, io_type: Optional[str]) -> float:
+def synth_ratio(constants: Constants, resource: str, io_type: Optional[str]) -> float:
+    """Vivado synthesis ÷ C-synthesis of a resource's ordinary terms: the io type's own ratio when the fit
+    made one (``SYNTH_BY_IO``), else the resource's."""
     by_io = (constants.get("synth_ratio_by_io") or {}).get(resource) or {}
     return float(by_io.get(io_type or "", constants["synth_ratio"].get(resource, 1.0)))
 
@@ -615,7 +617,7 @@ def _resources(q: Mapping[str, float], constants: Constants, figure: str = "csyn
         resource = term.split(".", 1)[0]
         value = qty * float(c.get(term, 0.0))
         if figure == "synth":
-            value *= float(constants.get("synth_term_ratio", {}).get(term, _synth_ratio(constants, resource, io_type)))
+            value *= float(constants.get("synth_term_ratio", {}).get(term, synth_ratio(constants, resource, io_type)))
         out[resource] += value
     return out
 
@@ -806,6 +808,30 @@ def band_factors(c: Constants, figure: str, metric: str,
     return (float(b["low"]), float(b["high"])) if b else None
 
 
+def _banded(rows: Sequence[LayerEstimate], layers: Sequence[Mapping[str, Any]], c: Constants, figure: str,
+            metric: str, kinds: Mapping[str, str]) -> Optional[Tuple[float, float]]:
+    """(low, high) of the IP's ``metric`` (every row but the platform's): each row times its band's factors.
+
+    Why per row: a Dense/Conv layer takes the band of its own strategy, the other rows the design's
+    (:func:`design_kinds`). For a design of one strategy that is the design's band, as measured; for a mixed one
+    it moves in proportion to the layers that changed, so switching one layer to the Resource strategy does not
+    swing the whole design to the Resource band (``fit`` searches one layer at a time)."""
+    if band_factors(c, figure, metric, kinds) is None:
+        return None
+    own = {str(l["name"]): str(l.get("strategy") or "latency").lower() for l in layers
+           if l.get("class") in DENSE_CLASSES + CONV_CLASSES}
+    low = high = 0.0
+    for row in rows:
+        if row.name == "axi_wrapper":
+            continue
+        band = band_factors(c, figure, metric, {**kinds, "strategy": own.get(row.name, kinds.get("strategy", ""))})
+        if band is None:
+            return None
+        value = getattr(row, metric)
+        low, high = low + value * band[0], high + value * band[1]
+    return low, high
+
+
 VERDICTS = ("FITS", "UNCERTAIN", "DOES NOT FIT")
 
 
@@ -859,11 +885,11 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     lat, ii = combine_latency([(l.latency_cycles, l.interval) for l, rec in zip(per_layer, layers)
                                if rec["class"] not in FREE_CLASSES], io_type, c["latency"])
     ip = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
-    cap = part_dsps(part or board.part)
     if figure == "synth":
         d_dsp, d_lut = dsp_overflow(ip["dsp"], part or board.part, c)
         if d_dsp:
-            rows.append(LayerEstimate("dsp_overflow", f"products beyond the part's {cap} DSPs, built from LUTs",
+            rows.append(LayerEstimate("dsp_overflow", f"products beyond the part's {part_dsps(part or board.part)} "
+                                      "DSPs, built from LUTs",
                                       dsp=round(d_dsp, 1), lut=round(d_lut, 1), latency_cycles=0, interval=0))
             ip = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
     if platform:
@@ -880,11 +906,11 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     low, high = {}, {}
     kinds = design_kinds(layers, io_type)
     for k in total:
-        band = band_factors(c, figure, k, kinds)
+        band = _banded(rows, layers, c, figure, k, kinds)
         if band:
-            low[k], high[k] = round(ip[k] * band[0] + extra[k], 1), round(ip[k] * band[1] + extra[k], 1)
-            if k == "dsp" and figure == "synth" and cap is not None:  # Vivado places no more than the part has
-                low[k], high[k] = min(low[k], cap + extra[k]), min(high[k], cap + extra[k])
+            # not clamped at the part's DSPs: an upper end beyond them means products Vivado may have to build
+            # from LUTs, which the verdict should not call FITS
+            low[k], high[k] = round(band[0] + extra[k], 1), round(band[1] + extra[k], 1)
     lband = band_factors(c, "csynth", "latency", kinds)
     lat_range = (int(lat * lband[0]), int(math.ceil(lat * lband[1]))) if lband else (int(lat), int(lat))
     capacity = {"dsp": board.dsp, "lut": board.lut, "ff": board.ff, "bram36": board.bram36}
