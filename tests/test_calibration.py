@@ -302,3 +302,36 @@ def test_the_prior_weight_reaches_the_fit():
                for k, (_, prior) in est.TERMS.items() if not fit.TERM_LOWER_SHARE.get(k))
     free = fit.fit_constants(designs)
     assert any(free["csynth"][k] != pytest.approx(prior, rel=1e-2) for k, (_, prior) in est.TERMS.items())
+
+
+def test_vivado_builds_products_beyond_the_part_from_luts():
+    """The AlexNet and the dense jet tagger on the xczu7ev published 1,728 DSPs in Vivado synthesis (the part's
+    count) where HLS asked for 5-6k and 3.3k: the Vivado estimate stops at the part's DSPs and adds LUTs for the
+    rest; the C-synthesis estimate (HLS does not know the part's count) does not."""
+    from fpga_accel.analysis import fit
+    from fpga_accel.analysis.estimate import load_constants, part_dsps
+
+    c = load_constants()
+    for name in ("zu7_alexnet_cifar10_16b_latency_rf1_stream", "zu7ev_jettagger_dense64x32x32_16b_latency_rf1_stream"):
+        d = next(x for x in DESIGNS if x.id == name)
+        cap = part_dsps(d.provenance.part)
+        assert cap == d.synth.dsp == 1728
+        vivado, hls = fit.predict(d, "synth", c), fit.predict(d, "csynth", c)
+        assert vivado["dsp"] == pytest.approx(cap, abs=0.1) and hls["dsp"] > 1.5 * cap
+        assert 0.5 < vivado["lut"] / d.synth.lut < 2.0  # before: 0.45x and 0.50x (the moved products missing)
+    assert c["synth_dsp_overflow_lut"] > 0
+
+
+def test_vivado_lut_and_ff_ratios_are_fitted_per_io_type():
+    from fpga_accel.analysis.estimate import SYNTH_BY_IO, estimate_layer, load_constants
+
+    c = load_constants()
+    layer = next(l for d in IN_SCOPE for l in estimator_layers(d) if l.get("class") == "Dense")
+    assert set(c["synth_ratio_by_io"]) == set(SYNTH_BY_IO)
+    for resource in SYNTH_BY_IO:
+        ratios = c["synth_ratio_by_io"][resource]
+        assert set(ratios) == {"io_parallel", "io_stream"} and ratios["io_parallel"] != ratios["io_stream"]
+        for io in ratios:  # no term of its own on an UltraScale part: the resource's ratio for the io type
+            hls = estimate_layer(layer, io, "csynth", constants=c, family="ultrascale")
+            vivado = estimate_layer(layer, io, "synth", constants=c, family="ultrascale")
+            assert getattr(vivado, resource) == pytest.approx(getattr(hls, resource) * ratios[io], abs=0.15)

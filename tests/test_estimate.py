@@ -436,3 +436,23 @@ def test_estimate_cli_model_and_hls4ml_yaml_config(tmp_path, capsys):
             assert rows[layer.name]["multipliers"] == layer.multipliers
     # and the Python entry gives what the command printed
     assert fa.estimate(model=tmp_path / "m.h5", config=tmp_path / "hls4ml.yml").total == printed["total"]
+
+
+def test_each_dense_layer_takes_its_own_strategys_band(monkeypatch):
+    """A design with one Resource layer among Latency ones: the Resource layer's figures take the Resource band,
+    the Latency layer's the Latency band, the other rows the design's (Resource: any layer uses it) — so moving
+    one layer to Resource moves the band by that layer's share, not the whole design's."""
+    monkeypatch.setitem(C["bands"], "synth/lut", {"low": 0.8, "high": 2.0, "conditioned": "strategy"})
+    monkeypatch.setitem(C["bands"], "synth/lut/latency", {"low": 0.9, "high": 1.2, "conditioned": "strategy"})
+    monkeypatch.setitem(C["bands"], "synth/lut/resource", {"low": 0.7, "high": 3.0, "conditioned": "strategy"})
+    board = get_board("pynq-z2")
+    layers = [{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER, name="a"),
+              {"name": "relu", "class": "Activation", "activation": "relu", "shape": [5], "precision": "fixed<16,6>",
+               "input_precision": "fixed<16,6>"},
+              dict(FIXTURE_LAYER, name="b", strategy="resource", reuse_factor=16)]
+    e = estimate_layers(layers, name="mixed", board=board, io_type="io_parallel", clock_period=10)
+    factor = {"a": (0.9, 1.2), "axi_wrapper": (1.0, 1.0)}
+    expected = [sum(l.lut * factor.get(l.name, (0.7, 3.0))[i] for l in e.layers) for i in (0, 1)]
+    assert e.low["lut"] == pytest.approx(expected[0], abs=0.2) and e.high["lut"] == pytest.approx(expected[1], abs=0.2)
+    layer_b = next(l for l in e.layers if l.name == "b")
+    assert layer_b.lut > 0 and e.high["lut"] < sum(l.lut for l in e.layers) * 3.0  # not the whole design at 3.0x
