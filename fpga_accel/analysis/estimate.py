@@ -569,7 +569,7 @@ SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo", "bram18.table"
 # DSP slices of the parts the calibration set and the boards use (Xilinx product tables), by part-name prefix.
 PART_DSPS: Tuple[Tuple[str, int], ...] = (
     ("xc7z007", 66), ("xc7z010", 80), ("xc7z020", 220), ("xc7a200t", 740), ("xc7vx690t", 3600),
-    ("xczu3eg", 360), ("xczu5ev", 1248), ("xczu7ev", 1728), ("xczu9eg", 2520), ("xcku15p", 1968),
+    ("xczu3eg", 360), ("xczu5ev", 1248), ("xczu7ev", 1728), ("xczu9eg", 2520), ("xcku5p", 1824), ("xcku15p", 1968),
     ("xcvu9p", 6840), ("xcvu11p", 9216), ("xcvu13p", 12288), ("xcu50", 5952), ("xcu55c", 9024),
     ("xcu250", 12288))
 SYNTH_DSP_OVERFLOW_LUT = 50.0
