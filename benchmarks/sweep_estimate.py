@@ -26,11 +26,15 @@ def _inputs(root: Path) -> None:
     np.savez(root / "digits.npz", x=x, y=y, x_test=x_test, y_test=y_test)
 
 
-def bench_sweep() -> None:
+SWEEP_RUNS = (("1 worker, default", 1, None, "csim"), ("1 worker, 1 core per point", 1, 1, "csim"),
+              ("2 workers", 2, None, "csim"), ("2 workers, emulator", 2, None, "emulator"))
+
+
+def bench_sweep(engines_only: bool = False) -> None:
     """csim (every point compiled): 1 worker (default: its point's g++ build uses both cores), 1 worker on one
-    core, 2 workers; then 2 workers with the emulator computing each point's accuracy (no compile)."""
-    runs = (("1 worker, default", 1, None, "csim"), ("1 worker, 1 core per point", 1, 1, "csim"),
-            ("2 workers", 2, None, "csim"), ("2 workers, emulator", 2, None, "emulator"))
+    core, 2 workers; then 2 workers with the emulator computing each point's accuracy (no compile).
+    ``engines_only``: the last two runs only (csim vs emulator per point: 16 compiles instead of 48)."""
+    runs = SWEEP_RUNS[2:] if engines_only else SWEEP_RUNS
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _inputs(root)
@@ -44,7 +48,7 @@ def bench_sweep() -> None:
             times[label] = time.perf_counter() - t0
         print("sweep of 16 points (quantize, convert, csim build + compare, estimate), incl. cluster start-up")
         two = times["2 workers"]
-        for label, _, _, _ in runs[:2]:
+        for label, _, _, _ in runs[:-2]:
             print(f"  {label:28s} {times[label]:6.1f} s   2 workers {two:6.1f} s   speed-up {times[label] / two:4.2f}x"
                   "  (goal >= 1.7x)")
         emulated = times["2 workers, emulator"]
@@ -69,3 +73,9 @@ def bench_estimator() -> None:
             est = estimate(design)
         elapsed = (time.perf_counter() - t0) / 100
     print(f"estimator on a 10-Dense-layer model ({len(est.layers)} layers): {elapsed * 1e3:.2f} ms  (goal < 1 s)")
+
+
+if __name__ == "__main__":  # the sweep rows alone: python benchmarks/sweep_estimate.py [--engines-only]
+    import sys
+
+    bench_sweep(engines_only="--engines-only" in sys.argv[1:])

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .activations import ACTIVATION_LAYER_CLASSES, KERAS_ACTIVATION_LAYERS
-from .engines import resolve_engine, run_engine
+from .engines import emulator_else_csim, resolve_engine, run_engine, settle_auto
 from .errors import ConfigError, InputError
 from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
@@ -280,15 +280,14 @@ class Design:
         """(outputs before any host softmax, traced layers shaped as the record says) of a checked batch."""
         engine = resolve_engine(engine, arr.shape[0])
         shapes = {layer["name"]: layer["shape"] for layer in self.meta.layers if layer.get("traced")}
-
-        def csim(a: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-            return self._library().trace(a, self._trace_shapes(), slots=len(trace_sizes(self.layout)),
-                                         progress=progress)
-
-        y, traces = run_engine(engine, self.emulator, csim, arr, True, self.name, progress=progress)
+        y, traces = run_engine(engine, self.emulator, lambda a: self._csim_trace(a, progress), arr, True, self.name,
+                               progress=progress)
         assert traces is not None
         layers = {k: v.reshape((arr.shape[0],) + tuple(shapes[k])) for k, v in traces.items() if k in shapes}
         return np.asarray(y).reshape((arr.shape[0],) + self.output_shape), layers
+
+    def _csim_trace(self, a: np.ndarray, progress: Progress | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self._library().trace(a, self._trace_shapes(), slots=len(trace_sizes(self.layout)), progress=progress)
 
     def _trace_layers(self, xs: np.ndarray, engine: str | None = None) -> dict[str, np.ndarray]:
         return self._trace(xs, engine)[1]
@@ -356,7 +355,15 @@ class Design:
         ref = np.asarray(model.predict(xs, verbose=0, batch_size=1024), dtype=np.float32)
         engine = "csim" if engine is None and workers is not None else resolve_engine(engine, n)
         engines: list[str] = []
-        ours = self._predict(xs, workers=workers, progress=progress, engine=engine, used=engines.append)
+        settled = engine == "auto"
+        if settled:  # one check for the outputs, the logits and the diagnosis' traces alike
+            engine = settle_auto(self.emulator, self._csim_trace, arr, self.name, engines.append)
+
+        def run(compute: Callable[[str | None], Any]) -> Any:
+            """``compute(engine)``; where auto settled on the emulator, csim for values it does not cover."""
+            return emulator_else_csim(compute, engine, self.name) if settled else compute(engine)
+
+        ours = run(lambda e: self._predict(xs, workers=workers, progress=progress, engine=e, used=engines.append))
         if ref.size != ours.size:
             raise ConfigError(f"the reference model outputs {ref.shape[1:]} per sample, the design "
                               f"{ours.shape[1:]}: compare the design with the model it was converted from")
@@ -366,7 +373,7 @@ class Design:
         ref_cmp, ours_cmp = ref.reshape(n, -1), ours.reshape(n, -1)
         where = logits_layer(model)
         if where is not None:
-            ours_logits = self._design_logits(xs, engine)
+            ours_logits = run(lambda e: self._design_logits(xs, e))
             if ours_logits is None:
                 log.warning("the design's logits are not observable (nothing traced before its softmax): "
                             "comparing softmax outputs, which its tables only approximate")
@@ -405,7 +412,7 @@ class Design:
             report.reference_accuracy = float(np.mean(ref.reshape(n, -1).argmax(1) == labels))
             report.csim_accuracy = float(np.mean(ours.reshape(n, -1).argmax(1) == labels))
         if not exact.all():
-            self._locate_divergence(model, xs[~exact][:200], report, engine)
+            self._locate_divergence(model, xs[~exact][:200], report, run)
         elif not report.softmax_within_tolerance and where is not None:  # exact logits, softmax off
             report.first_divergent_layer = where.layer
             within = np.max(np.abs(ref - ours).reshape(n, -1), axis=1) <= float(out_tolerance or 0.0)
@@ -462,7 +469,9 @@ class Design:
         """The design's pre-softmax values, (n, k); None when the design does not expose them."""
         n = len(xs)
         if self.host_softmax:  # the design itself outputs logits
-            return self._library().predict(check_input(xs, self.input_shape)).reshape(n, -1)
+            flat = check_input(xs, self.input_shape)
+            logits = self.emulator().predict(flat) if engine == "emulator" else self._library().predict(flat)
+            return logits.reshape(n, -1)
         node = self._logits_node()
         if node is None:
             return None
@@ -497,14 +506,14 @@ class Design:
         return layer_pairs(self.meta.layers, model)
 
     def _locate_divergence(self, model: Any, xs: np.ndarray, report: AgreementReport,
-                           engine: str | None = None) -> None:
+                           run: Callable[[Callable[[str | None], Any]], Any]) -> None:
         pairs = self._layer_pairs(model)
         if not pairs:
             return
         from .hls.exact_types import table_verdicts
         from .quantizer_types import output_quantizer
 
-        traces = self._trace_layers(xs, engine)
+        traces = run(lambda e: self._trace_layers(xs, e))
         ref = _keras_outputs(model, xs, [name for name, _ in pairs])
         keras_layers = {layer.name: layer for layer in model.layers}
         # a table the exact-table rule sized returns the following quantizer's values, not Keras' float ones:

@@ -36,7 +36,7 @@ at 96) — a design at 1 µs per sample would still lose at 128. At 256 every on
 of csim's time. Below 64 samples auto is csim plus the emulator on the same samples: always slower."""
 
 __all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "check_engine", "emulator_else_csim", "resolve_engine",
-           "run_engine"]
+           "run_engine", "settle_auto"]
 
 T = TypeVar("T")
 
@@ -117,6 +117,38 @@ def run_engine(engine: str, emulator: Callable[[], Emulator], csim: Callable[[np
         return not_emulated(exc, ref)
     said(f"emulator, equal to csim on the first {head} samples")
     return ours
+
+
+def settle_auto(emulator: Callable[[], Emulator], csim_trace: Callable[[np.ndarray], Outputs], x: np.ndarray,
+                name: str, used: Optional[Callable[[str], None]] = None) -> str:
+    """auto decided once for a call that computes one batch several ways (``Design.compare``: the outputs,
+    the logits, the per-layer traces of the samples that differ from Keras): "emulator" if on the first
+    :data:`CHECK_SAMPLES` samples of ``x`` the emulator's outputs and every traced layer equal csim's trace,
+    else "csim" (with the warning auto gives). ``used`` hears the engine in words, as for :func:`run_engine`.
+
+    Why: run_engine's auto checks each computation on its own, so a compare paid csim on the first samples
+    once per computation — a csim predict, then a csim trace of the differing samples: on the MLPerf-Tiny
+    ResNet (~0.1 s per csim sample) two thirds of convert's verdict. One csim trace checks every value the
+    later computations read, so the emulator is still never trusted before equalling csim on this call."""
+    said = used or (lambda how: None)
+    head = x[:CHECK_SAMPLES]
+    try:
+        emu = emulator()
+        ours = _emulate(emu, head, True)
+        ours_y = emu.predict(head)  # the outputs the call will read come from predict: checked as well
+    except NotEmulated as exc:
+        log.info("design %s: %s; running csim", name, exc.reason)
+        said(f"csim (not emulated: {exc.reason})")
+        return "csim"
+    ref = csim_trace(head)
+    where = _difference(ref, ours) or _difference((ref[0], None), (ours_y, None))
+    if where is not None:
+        log.warning("design %s: the emulator differs from csim (%s) on the first %d samples: using csim for "
+                    "this call; please report it", name, where, len(head))
+        said(f"csim (the emulator differed: {where})")
+        return "csim"
+    said(f"emulator, equal to csim on the first {len(head)} samples")
+    return "emulator"
 
 
 def _csim_rest(head: Outputs, csim: Callable[[np.ndarray], Outputs], x: np.ndarray) -> Outputs:

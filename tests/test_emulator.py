@@ -154,6 +154,57 @@ def test_auto_falls_back_to_csim_when_the_emulator_differs(mlp, monkeypatch, cap
     assert fresh.compare(model, x, engine="auto").engine.startswith("csim (the emulator differed: ")
 
 
+def test_compare_checks_the_emulator_once_with_one_csim_trace(mlp, monkeypatch):
+    """compare with auto (the default from 256 samples; convert's verdict) runs csim once — a trace of the
+    first 64 samples, which checks the outputs and every traced layer — and computes everything else by the
+    emulator, the diagnosis of the samples that differ from Keras included: its report equals csim's."""
+    from fpga_accel.design import Design
+    from fpga_accel.runtime.csim_lib import CsimLibrary
+
+    design, model, x = mlp
+    other = qmlp(seed=1)  # same shapes, other weights: every sample differs, the diagnosis runs
+    xs = np.concatenate([x, x])  # 600 samples: auto by default
+    truth = Design(design.root).compare(other, xs, engine="csim")
+    assert truth.bit_exact < 0.5 and truth.first_divergent_layer == "fc1"
+    calls = []
+    for method in ("predict", "trace"):
+        original = getattr(CsimLibrary, method)
+        monkeypatch.setattr(CsimLibrary, method, lambda self, a, *args, _m=method, _o=original, **kw:
+                            calls.append((_m, len(a))) or _o(self, a, *args, **kw))
+    report = Design(design.root).compare(other, xs)
+    assert calls == [("trace", 64)]
+    assert report.engine == "emulator, equal to csim on the first 64 samples"
+    assert (report.bit_exact, report.element_exact, report.max_abs_diff, report.first_divergent_layer,
+            report.layer_exact) == (truth.bit_exact, truth.element_exact, truth.max_abs_diff,
+                                    truth.first_divergent_layer, truth.layer_exact)
+
+
+def test_the_verdict_runs_blas_on_one_thread():
+    """convert's verdict limits BLAS (the emulator's products) to one thread, and puts the limit back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fpga_accel.stages.convert import verify
+
+    def blas() -> list:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    class Stop(Exception):
+        pass
+
+    class Probe:
+        def compare(self, reference, x, progress=None):
+            seen.append(blas())
+            raise Stop
+
+    seen: list = []
+    with threadpool_limits(2, user_api="blas"):
+        before = blas()
+        with pytest.raises(Stop):
+            verify(Probe(), None, (np.zeros((4, 16), np.float32), "zeros"), [])
+        assert blas() == before
+    assert before and seen == [[1] * len(before)]
+
+
 def test_chunks_change_neither_outputs_nor_traces(mlp, monkeypatch):
     """The emulator sizes its chunks by its widest layer: chunks of 7 samples (the last one shorter) give
     the same outputs and traces as one chunk, in order, and equal csim's."""

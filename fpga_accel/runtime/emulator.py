@@ -21,10 +21,11 @@ the layer calls of either. Numpy only, Python 3.8 syntax: this module runs on th
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -78,6 +79,28 @@ def _parsed(layer: str, parse: Callable[[], Optional[FixedType]]) -> Optional[Fi
 # ------------------------------------------------------------------------------------------ casts
 
 
+class _CastPlan(NamedTuple):
+    """What :func:`cast` needs of a type, worked out once per type (a tiny batch's cast is mostly this)."""
+
+    bit_level: bool  # N saturation bits, WRAP_SM, wider than 53 bits: FixedType.quantize
+    scale: float  # 2^F
+    unscale: float  # 2^-F
+    lo: float  # raw range
+    hi: float
+    low: float  # the lowest raw value a saturating cast gives (SAT_SYM: lo + 1)
+    quantization: str
+    overflow: str
+    modulus: float  # 2^W
+
+
+@functools.lru_cache(maxsize=None)
+def _plan(t: FixedType) -> _CastPlan:
+    lo, hi = t.raw_range()
+    low = lo + 1 if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else lo
+    return _CastPlan(bool(t.sat_bits or t.overflow == "WRAP_SM" or t.width > MAX_WIDTH), 2.0 ** t.frac,
+                     2.0 ** -t.frac, float(lo), float(hi), float(low), t.quantization, t.overflow, float(2 ** t.width))
+
+
 def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
     """``t(value)`` for float64 values: what assigning them to an ``ap_fixed`` does.
 
@@ -86,33 +109,32 @@ def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
     bits, WRAP_SM, wider than 53 bits) go through :meth:`FixedType.quantize`, element by element only where
     needed — so an input batch with one NaN costs the bit-level path for one value, not for the batch."""
     v = np.asarray(values, dtype=np.float64)
-    if t.sat_bits or t.overflow == "WRAP_SM" or t.width > MAX_WIDTH:
+    p = _plan(t)
+    if p.bit_level:
         return t.quantize(v)
     if v.ndim == 0:  # numpy turns 0-d results into scalars, which the in-place steps below cannot write
         return cast(v.reshape(1), t).reshape(())
-    s = v * (2.0 ** t.frac)  # exact: a power of two (|F| is far below the exponent range)
+    s = v * p.scale  # exact: a power of two (|F| is far below the exponent range)
     if not s.size:
         return s
-    lo, hi = t.raw_range()
     smin, smax = float(s.min()), float(s.max())  # NaN here fails every comparison below: the slow path
     odd = not (-EXACT / 2 < smin and smax < EXACT / 2)
     if odd:
         big = ~(np.abs(s) < EXACT / 2)
         rare = v[big]
         s[big] = 0.0
-    q = _round(s, t.quantization)
-    low = lo + 1 if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else lo
-    if low <= smin and smax <= hi:  # rounding stays inside too: nothing to clamp or wrap
+    q = _round(s, p.quantization)
+    if p.low <= smin and smax <= p.hi:  # rounding stays inside too: nothing to clamp or wrap
         pass
-    elif t.overflow == "WRAP":
-        if q.min() < lo or q.max() > hi:
-            q = np.mod(q - lo, float(2 ** t.width)) + lo
-    elif t.overflow == "SAT" or t.overflow == "SAT_SYM":
-        np.minimum(q, float(hi), out=q)
-        np.maximum(q, float(low), out=q)
+    elif p.overflow == "WRAP":
+        if q.min() < p.lo or q.max() > p.hi:
+            q = np.mod(q - p.lo, p.modulus) + p.lo
+    elif p.overflow == "SAT" or p.overflow == "SAT_SYM":
+        np.minimum(q, p.hi, out=q)
+        np.maximum(q, p.low, out=q)
     else:  # SAT_ZERO
-        q = np.where((q < lo) | (q > hi), 0.0, q)
-    q *= 2.0 ** -t.frac
+        q = np.where((q < p.lo) | (q > p.hi), 0.0, q)
+    q *= p.unscale
     if odd:
         q[big] = t.quantize(rare)
     return q
@@ -122,9 +144,16 @@ def _recast(values: np.ndarray, t: FixedType, res: FixedType) -> np.ndarray:
     """``cast(values, res)`` of values of type ``t`` — the values themselves (no copy) where ``res`` holds
     every value of ``t`` unchanged. Clones, paddings, linear activations and same-type moves are mostly
     such casts; on large images each cast that is not skipped is a few passes over every value."""
-    return values if _holds(res, t, *t.value_range()) else cast(values, res)
+    return values if _holds_type(res, t) else cast(values, res)
 
 
+@functools.lru_cache(maxsize=None)
+def _holds_type(res: FixedType, t: FixedType) -> bool:
+    """Does ``res`` hold every value of ``t`` unchanged? (per pair of types, once: casts on tiny batches)"""
+    return _holds(res, t, *t.value_range())
+
+
+@functools.lru_cache(maxsize=None)
 def _holds(res: FixedType, t: FixedType, low: float, high: float) -> bool:
     """Does ``res`` hold every value of [low, high] on ``t``'s grid unchanged? (SAT_SYM's casts move its
     lowest value, WRAP_SM and N saturation bits take the bit-level path: never skipped.)"""
@@ -679,11 +708,17 @@ def _linear(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
 
 
 def _relu(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
-    if _holds(res, xt, 0.0, max(0.0, xt.value_range()[1])):
+    if _holds_relu(res, xt):
         return np.maximum(v, 0.0)  # res holds max(x, 0) of every x unchanged
     if not res.signed and res.overflow in ("SAT", "SAT_SYM", "SAT_ZERO") and not res.sat_bits:
         return cast(v, res)  # the cast itself sends every negative value (and what rounds to one) to 0
     return cast(np.maximum(v, 0.0), res)
+
+
+@functools.lru_cache(maxsize=None)
+def _holds_relu(res: FixedType, xt: FixedType) -> bool:
+    """Does ``res`` hold max(x, 0) of every x of ``xt`` unchanged?"""
+    return _holds(res, xt, 0.0, max(0.0, xt.value_range()[1]))
 
 
 def _binary_tanh(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
@@ -812,17 +847,21 @@ def _softmax(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
     inv_x = _real_from_index(np.arange(n_inv), inv_inp, inv_bits)
     with np.errstate(divide="ignore"):
         inv_table = cast_any(_f32(np.float32(1) / inv_x).astype(np.float64), inv_t)
-    idx_t_holder: Dict[str, np.ndarray] = {}
+    tables: Dict[FixedType, Tuple[np.ndarray, bool]] = {}
 
-    def exp_table(data_t: FixedType) -> np.ndarray:
-        key = str(data_t)
-        if key not in idx_t_holder:
+    def exp_table(data_t: FixedType) -> Tuple[np.ndarray, bool]:
+        """(the exp table for inputs of ``data_t``, already cast to accum_t as each entry is read; whether
+        accum_t holds every partial sum of a row's n_slice entries unchanged, so the tree's casts can be skipped)."""
+        if data_t not in tables:
             t = norm if norm is not None else data_t
             x = _f32(_real_from_index(np.arange(n_exp), t, exp_bits) * np.float32(scale))
             if norm is not None:
                 x = -x
-            idx_t_holder[key] = cast_any(_exp32(x).astype(np.float64), exp_t)
-        return idx_t_holder[key]
+            table = cast(cast_any(_exp32(x).astype(np.float64), exp_t), accum)
+            # partial sums of a row's entries lie between n_slice times the lowest and the highest entry
+            lowest, highest = min(float(table.min()), 0.0), max(float(table.max()), 0.0)
+            tables[data_t] = table, _covers(accum, accum.frac, n_slice * lowest, n_slice * highest)
+        return tables[data_t]
 
     def rows(v: np.ndarray) -> np.ndarray:
         """(n, n_in) -> one row per independent softmax (n * n_outer * n_inner, n_slice)."""
@@ -835,14 +874,14 @@ def _softmax(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
         x = env[emu.fw.resolve(src)]
         n = x.values.shape[0]
         v = rows(x.values)
-        table = exp_table(x.type)
+        table, plain_sum = exp_table(x.type)
         if norm is not None:
             d = cast(v.max(axis=1, keepdims=True) - v, norm)
             idx = _top_bits(d, norm, exp_bits)
         else:
             idx = _top_bits(v, x.type, exp_bits)
-        e = cast(table[idx], accum)
-        total = _tree_sum(e, accum)
+        e = table[idx]
+        total = e.sum(axis=1) if plain_sum else _tree_sum(e, accum)  # exact either way: values on accum's grid
         inv = inv_table[_top_bits(cast(total, inv_inp), inv_inp, inv_bits)]
         env[emu.fw.resolve(dst)] = Tensor(unrows(cast(e * inv[:, None], res), n), res)
 

@@ -79,7 +79,16 @@ class Firmware:
     traced: Dict[str, str] = field(default_factory=dict)
     """layer name -> the variable its trace hook saves."""
 
+    _resolved: Dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """resolve()'s answers (the emulator asks on every call, once per layer)."""
+
     def resolve(self, var: str) -> str:
+        known = self._resolved.get(var)
+        if known is None:
+            known = self._resolved[var] = self._follow(var)
+        return known
+
+    def _follow(self, var: str) -> str:
         for _ in range(64):
             if var not in self.aliases:
                 return var

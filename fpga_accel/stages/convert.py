@@ -23,6 +23,7 @@ import numpy as np
 
 from ..hls.batchnorm_fold import refold
 from ..hls.generated import check_bridge, fix_output_dir, set_part
+from ..blas import VERDICT_BLAS_THREADS, blas_threads
 from ..boards import get_board
 from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
@@ -448,7 +449,8 @@ def verify(design: Design, reference: Any, inputs: tuple[np.ndarray, str], uncov
     (``engine``) and its message says so when it was not csim alone; it is still "csim == Keras": the
     emulator is only trusted after equalling csim on the same call."""
     x, source = inputs
-    report = design.compare(reference, x, progress=progress)
+    with blas_threads(VERDICT_BLAS_THREADS):
+        report = design.compare(reference, x, progress=progress)
     float_model = is_float_model(reference)
     passed = report.argmax_agreement >= FLOAT_ARGMAX_GOAL if float_model else report.passed
     verdict = {"samples": report.n_samples, "source": source, "compared": report.compared,
