@@ -26,24 +26,55 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _timed(owner: type, method: str, spent: dict[str, float], label: str) -> None:
+    """Wrap ``owner.method`` so that its wall time adds up under ``spent[label]`` (for the verdict's split)."""
+    original = getattr(owner, method)
+
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+
+    setattr(owner, method, wrapper)
+
+
+def _split_verdict() -> dict[str, float]:
+    """Time inside the verdict's parts: csim (the library's predict and trace), the emulator, Keras."""
+    from tensorflow import keras
+
+    from fpga_accel.runtime.csim_lib import CsimLibrary
+    from fpga_accel.runtime.emulator import Emulator
+
+    spent: dict[str, float] = {}
+    for owner, method, label in ((CsimLibrary, "predict", "csim"), (CsimLibrary, "trace", "csim"),
+                                 (Emulator, "predict", "emulator"), (Emulator, "trace", "emulator"),
+                                 (keras.Model, "predict", "Keras")):
+        _timed(owner, method, spent, label)
+    return spent
+
+
 def measure(variant: str, out: Path) -> dict[str, float]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import fpga_accel as fa
     from fpga_accel.stages.convert import float_input_parts, verification_inputs, verify
     from test_mlperf_tiny import rn07
 
+    spent = _split_verdict()
     model = rn07(0, skip=variant == "skip")
     t0 = time.perf_counter()
     design = fa.convert(model, fa.ConvertConfig(name=f"rn07_{variant}", io_type="io_stream", output_dir=out,
                                                 verify_samples=0))
     t1 = time.perf_counter()
     design.compile()
+    spent.clear()  # the verdict's own
     t2 = time.perf_counter()
     verdict = verify(design, model, verification_inputs(model, None, 1000), [],
                      float_input_parts(model, design.meta.input_precision))
     t3 = time.perf_counter()
     return {"write": t1 - t0, "g++": t2 - t1, "verdict": t3 - t2, "total": t3 - t0,
-            "bit_exact": verdict["bit_exact"]}
+            "bit_exact": verdict["bit_exact"], "split": spent}
 
 
 def main(variants: list[str]) -> None:
@@ -54,7 +85,9 @@ def main(variants: list[str]) -> None:
             os.environ["FPGA_ACCEL_CACHE"] = str(Path(tmp) / "cache")  # cold: the library is built, not reused
             r = measure(variant, Path(tmp) / "projects")
         print(f"rn07 {variant:9s} write {r['write']:5.1f} s  g++ {r['g++']:5.1f} s  verdict {r['verdict']:5.1f} s  "
-              f"total {r['total']:5.1f} s  (verdict: {r['bit_exact']:.1%} bit-exact on uniform floats in ±4)")
+              f"total {r['total']:5.1f} s  (verdict: {r['bit_exact']:.1%} bit-exact on uniform floats in ±4; within "
+              f"it {', '.join(f'{k} {v:.1f} s' for k, v in r['split'].items())}; load "
+              f"{os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -451,6 +451,12 @@ def _covers(t: FixedType, frac: int, low: float, high: float) -> bool:
     return t.frac >= frac and lo <= low and high <= hi
 
 
+@functools.lru_cache(maxsize=None)
+def _covers_type(t: FixedType, values: FixedType) -> bool:
+    """:func:`_covers` of every value of the type ``values`` (once per pair of types)."""
+    return _covers(t, values.frac, *values.value_range())
+
+
 def _fast_sum(xt: FixedType, w: np.ndarray, wt: FixedType, b: np.ndarray, accum: FixedType,
               res: FixedType, product: Optional[Product] = None) -> Optional[Callable[[np.ndarray], np.ndarray]]:
     """``res(acc)`` where ``acc = bias; acc += x[i] * w[i, j]`` in accum_t, as one float64 matrix product on
@@ -677,7 +683,7 @@ def _normalize(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]
 
     def step(env: Dict[str, Tensor]) -> None:
         x = env[emu.fw.resolve(src)]
-        full = _auto_add(_auto_mul(x.type, st), bt)
+        full = _product_sum_type(x.type, st, bt)
         if full.width > MAX_WIDTH:
             raise NotEmulated(call.layer, f"x*scale + bias needs {full.width} bits (beyond float64)")
         v = x.values.reshape(x.values.shape[0], -1, k) * scale
@@ -687,6 +693,12 @@ def _normalize(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]
         env[emu.fw.resolve(dst)] = Tensor(v.reshape(x.values.shape[0], -1), res)
 
     return step
+
+
+@functools.lru_cache(maxsize=None)
+def _product_sum_type(xt: FixedType, st: FixedType, bt: FixedType) -> FixedType:
+    """The full-precision type of x * scale + bias (once per type triple: BN steps on tiny batches)."""
+    return _auto_add(_auto_mul(xt, st), bt)
 
 
 def _elementwise(fn: Callable[[np.ndarray, FixedType, FixedType], np.ndarray]) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]], None]]:
@@ -958,7 +970,7 @@ def _pooling(two_d: bool) -> Callable[[Emulator, Call], Callable[[Dict[str, Tens
                                                                     g["n_filt"])
                 out = win.max(axis=3) if op == "Max" else _divide(cast(win.sum(axis=3), accum), size, accum)
             out = out.reshape(n, -1)
-            keep = op == "Max" and _covers(res, x.type.frac, *x.type.value_range())  # max of x's values: already res's
+            keep = op == "Max" and _covers_type(res, x.type)  # max of x's values: already res's
             env[emu.fw.resolve(dst)] = Tensor(out if keep else cast(out, res), res)
 
         return step
