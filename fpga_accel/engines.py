@@ -33,7 +33,10 @@ Measured (benchmarks/crossover.py, one core, best of 5-7): the jet MLP (48 µs p
 zoo's io_stream CNN (25 µs) cross at ~70-80 samples (auto 0.56-0.60x of csim at 128); the cheapest designs,
 one Dense or one table activation (2-4 µs per sample), cross at ~110-128 (auto 0.86-0.89x at 128, 1.17x
 at 96) — a design at 1 µs per sample would still lose at 128. At 256 every one measured takes 0.28-0.49x
-of csim's time. Below 64 samples auto is csim plus the emulator on the same samples: always slower."""
+of csim's time. Below 64 samples auto is csim plus the emulator on the same samples: always slower.
+Re-measured 2026-12-07 at load 10-11 (best of 3), auto / csim at 96 / 128 / 256 samples: jet MLP 0.95 / 0.55 /
+0.27, one Dense 1.00 / 0.83 / 0.37, one table activation 1.22 / 1.10 / 0.67, the io_stream CNN 0.06 at 256:
+128 would still make the cheapest design slower, 256 does not."""
 
 __all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "check_engine", "emulator_else_csim", "resolve_engine",
            "run_engine", "settle_auto"]
