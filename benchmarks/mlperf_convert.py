@@ -15,8 +15,10 @@ csim cache, the same script on the previous version (lead) and this one, alterna
   before: write 3.1 / 4.2 s, g++ 40.5 / 31.3 s, verdict 69.0 / 70.0 s — total 112.6 / 105.4 s
   after:  write 4.0 / 2.8 s, g++ 40.2 / 47.7 s, verdict 49.5 / 58.1 s — total 93.8 / 108.7 s
           (the second run's verdict: csim 26.5 s — the one trace of 64 samples —, Keras 19.5 s, emulator 9.7 s)
-Issue 24's goal (<= 3 min on 2 cores) is met at this load; at load ~1.5 before this change the same run took
-29.4 s (g++ 8.5 s, verdict 19.6 s: csim predict of 64 samples 6.8 s + csim trace of 64 samples 5.7 s).
+At a quieter moment the same day (load 1.7-2.0, one run each, lead then this version):
+  before: write 0.5 s, g++ 7.9 s, verdict 16.1 s (csim 11.0, Keras 2.8, emulator 2.1) — total 24.5 s
+  after:  write 0.6 s, g++ 8.9 s, verdict 11.3 s (csim 6.6, Keras 2.2, emulator 2.2) — total 20.8 s
+Issue 24's goal (<= 3 min on 2 cores) is met at both loads.
 
 Earlier, measured on the 2-core development machine, shared with other test runs (December 2026): skip Adds: write
 0.5 s, g++ 8.2 s, verdict 55 s — 64 s in all (another run: 0.6 + 12.3 + 67.5 = 80 s);
