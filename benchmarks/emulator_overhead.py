@@ -14,7 +14,11 @@ and its tree's casts skipped where accum_t holds every partial sum), two alterna
   qconv2d_bn (io_stream CNN):                          89-100 / 96-104 / 117-132 → 77-96 / 83-106 / 100-119
   qdense_bits4_alpha1 (one Dense):                     52-63 / 51-64 / 50-61   → 46-58 / 44-59 / 42-55
   qact_only_tanh (one table activation):               68-72 / 64-75 / 59-76   → 67-77 / 65-75 / 70-71 (unchanged)
-Emulator.predict alone on 1 sample: jet 167-194 → 105-116 µs, CNN 78-88 → 68-81 µs; the rest of a
+At load 1.2 the same day (one run each, lead then this version), the same µs on 1 / 4 / 16 samples:
+  jet 197 / 193 / 198 → 131 / 131 / 140; qconv2d_bn 100 / 100 / 120 → 73 / 77 / 98; one Dense 59 / 56 / 57 →
+  44 / 50 / 48; table activation 71 / 70 / 70 → 67 / 69 / 71; Emulator.predict on 1 sample 177 → 112 (jet),
+  82 → 64 (CNN), 41 → 31 (Dense), 55 → 54 (tanh).
+Emulator.predict alone on 1 sample (load 8-11): jet 167-194 → 105-116 µs, CNN 78-88 → 68-81 µs; the rest of a
 Design.predict call (input check, engine choice, reshape) is 15-30 µs. (Measured with this script's code
 before it was moved here.) csim costs 40-60 µs per jet sample: on 1-2 samples csim is still the faster
 engine, which is why the default below AUTO_MIN_SAMPLES is csim.
