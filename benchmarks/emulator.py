@@ -29,12 +29,13 @@ ZOO_PROJECTS = (("jet_tagger", "io_parallel"), ("qconv2d_strided_same", "io_para
 SIZES = (16, 64, 65, 96, 128, 256, 1024)
 
 
-def _best(fn, *args, repeat: int = 3) -> float:
+def _best(fn, *args, repeat: int = 3, clock=time.perf_counter) -> float:
+    """Best of ``repeat`` runs by ``clock`` (wall time unless told)."""
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn(*args)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return best
 
 
@@ -42,12 +43,7 @@ def _best_cpu(fn, *args, repeat: int = 3) -> float:
     """CPU seconds of this process (best of ``repeat``): what the call costs on one core whatever else runs
     (csim and the emulator with BLAS on one thread both compute on one thread; on the shared machine their
     wall times mostly measure the other jobs — 3-12x the CPU time at load ~11)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn(*args)
-        best = min(best, time.process_time() - t0)
-    return best
+    return _best(fn, *args, repeat=repeat, clock=time.process_time)
 
 
 def zoo_projects(out: Path, projects: tuple = ZOO_PROJECTS) -> list[Path]:
