@@ -59,6 +59,21 @@ def test_cast_falls_back_per_value_beyond_float64_steps():
         assert float(cast(np.array(v[0]), t)) == float(t.quantize(np.array([v[0]]))[0]), t  # 0-d, as the tables use
 
 
+def test_cast_of_typed_values_skips_only_what_cannot_change_them():
+    """_cast_from (the ReLU's and BN's cast of values of a known type: no scan for huge values, the clamp
+    always applied) equals FixedType.quantize for every rounding and overflow mode, on every value of a
+    source type and on values out of the result's range on both sides."""
+    from fpga_accel.runtime.emulator import _cast_from
+
+    sources = (FixedType(18, 8), FixedType(12, 4, False), FixedType(44, 10), FixedType(9, 9))
+    for t in _types():
+        for src in sources:
+            lo, hi = src.raw_range()
+            raw = np.random.default_rng(src.width).integers(lo, hi + 1, 3000)
+            v = np.concatenate([raw, [lo, hi, 0, 1]]) * src.lsb
+            assert np.array_equal(_cast_from(v, src, t), t.quantize(v)), (src, t)
+
+
 def test_struct_sizes_are_integer_expressions_not_code():
     fields = {"filt_height": "3", "filt_width": "3", "kernel_size": "filt_height * filt_width", "n": "6*6*4"}
     assert c_int("kernel_size", fields) == 9
