@@ -151,6 +151,31 @@ def model_config(path: Path) -> Any:
         return None  # not a readable model file: Keras' loader reports it
 
 
+def h5_kernels(path: Path) -> dict[str, np.ndarray]:
+    """Each top-level layer's ``kernel`` in a Keras .h5 model file, float64, read with h5py alone.
+
+    Why not ``load_model``: a profile of a converted project only needs the reference model's float kernels
+    (to count weight underflow), and loading the model costs a TensorFlow import (~4 s) and deserializing
+    every layer; the arrays are data in the file (``model_weights/<layer>/<layer>/kernel[:0]``, Keras 2 and
+    Keras 3's legacy .h5 alike) and reading them runs no code. {} for a file that is not such an .h5."""
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            weights = f["model_weights"] if "model_weights" in f else f
+            out = {}
+            for raw in weights.attrs.get("layer_names", []):
+                layer = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+                for wraw in weights[layer].attrs.get("weight_names", []):
+                    wname = wraw.decode("utf-8") if isinstance(wraw, bytes) else str(wraw)
+                    parts = wname.split("/")
+                    if parts[0] == layer and parts[-1].split(":")[0] == "kernel" and len(parts) == 2:
+                        out[layer] = np.asarray(weights[layer][wname], dtype=np.float64)
+            return out
+    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError, RuntimeError):
+        return {}
+
+
 def _objects(config: Any) -> Iterator[tuple[dict, str | None]]:
     """Every serialized object ({"class_name": ..., "config": ...}) in a config, with the name of the layer
     it belongs to; iterative, so no nesting depth raises RecursionError."""

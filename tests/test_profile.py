@@ -174,6 +174,32 @@ def test_weight_underflow_na_where_the_kernel_is_not_what_was_written(project, t
     assert [got[(name, "weights")].underflowed for name in ("fc1", "fc2", "fc3", "out")] == [None] * 4
 
 
+def test_reference_kernels_read_from_the_h5_without_keras(project, tmp_path):
+    """The profile of a project reads its reference model's kernels as arrays (h5py): the same float kernels
+    Keras holds, nothing for layers without one or a file that is not a model, and no TensorFlow import —
+    `fpga-accel profile PROJECT` does not pay ~4 s (or run a model's code) to count weight underflow."""
+    import subprocess
+    import sys
+
+    from fpga_accel.model_io import h5_kernels
+
+    design, _, out = project
+    model = qmlp()
+    kernels = h5_kernels(design.layout.keras_model)
+    assert sorted(kernels) == ["fc1", "fc2", "fc3", "out"]
+    for name, kernel in kernels.items():
+        assert kernel.dtype == np.float64 and np.array_equal(kernel, model.get_layer(name).get_weights()[0])
+    (tmp_path / "not_a_model.h5").write_bytes(b"print('hello')\n")
+    assert h5_kernels(tmp_path / "not_a_model.h5") == {}
+    code = ("import sys, numpy as np, fpga_accel as fa\n"
+            f"fig = fa.profile({str(design.root)!r}, np.load({str(out / 'x.npy')!r}), engine='emulator')\n"
+            "w = {p.layer: p.underflowed for p in fig.profiles if p.kind == 'weights'}\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'qkeras') if m in sys.modules), w['fc1'] is not None)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split("\n")[-2] == "[] True"
+
+
 def test_before_cast_only_where_known():
     from fpga_accel.analysis.profile import _before_cast
 

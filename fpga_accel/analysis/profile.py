@@ -242,21 +242,21 @@ def _reference_kernels(design: Any, layers: list[dict[str, Any]],
     """The float kernels behind the project's written weights, from the reference model convert keeps in
     the project: what a layer's weights were before the quantizer and the cast to its weight type, so their
     underflow is counted there, as for a Keras model. Only kernels the written weights are shown to come
-    from (:func:`_written_from`); none when the model cannot be read (no file, custom objects)."""
-    from ..model_io import load_model
+    from (:func:`_written_from`); none when the file holds no readable kernels. Read with h5py
+    (``model_io.h5_kernels``): no Keras import, and a model with custom layers is read the same."""
+    from ..model_io import h5_kernels
 
     path = design.layout.keras_model
     if not path.is_file():
         log.info("%s: no reference model in the project: weight underflow not known", design.name)
         return {}
-    try:
-        model = load_model(path)
-    except ConfigError as exc:
-        log.info("%s: weight underflow not known: the reference model cannot be read (%s)", design.name, exc)
+    kernels = h5_kernels(path)  # the arrays alone: no Keras import, no layer deserialized
+    if not kernels:
+        log.info("%s: weight underflow not known: no kernels readable in %s", design.name, path.name)
         return {}
     types = {e["name"]: ((e.get("types") or {}).get("weight_t") or {}).get("precision") for e in layers}
     out = {}
-    for name, kernel in _float_kernels(model, layers).items():
+    for name, kernel in kernels.items():
         if name in written and types.get(name) and _written_from(kernel, written[name], str(types[name])):
             out[name] = kernel
         elif name in written:
