@@ -217,3 +217,35 @@ def test_build_options_hls4ml_no_longer_declares_are_refused(tmp_path):
     layout.build_tcl.write_text(layout.build_tcl.read_text().replace("    export 0\n", "    export_ip 0\n"))
     with pytest.raises(Hls4mlChangedError, match=r"does not declare the options export as hls4ml 1.3's"):
         check_build_options(layout, BUILD_PRJ_OPTIONS)
+
+
+def test_a_node_key_renamed_upstream_stops_conversion_naming_it(tmp_path, monkeypatch):
+    """Dense's n_in renamed in a copy of hls4ml's attribute list: get_attr("n_in") would return None without a
+    word (the estimator's record then lacks the size); the boundary names the key before anything is written."""
+    from hls4ml.model import layers
+    from hls4ml.model.attributes import Attribute
+
+    renamed = [Attribute("n_inputs") if a.name == "n_in" else a for a in layers.Dense._expected_attributes]
+    monkeypatch.setattr(layers.Dense, "_expected_attributes", renamed)
+    with pytest.raises(Hls4mlChangedError, match=r"node key 'n_in' is not an attribute of Dense"):
+        fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=0))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_node_key_is_checked_where_hls4ml_declares_it(monkeypatch):
+    """Both kinds of declaration: a key hls4ml writes in a module's code (strategy, in its backend), a class
+    that is gone — and the table as it is matches the installed hls4ml."""
+    import hls4ml
+
+    from fpga_accel.hls import node_keys
+
+    backend = hls4ml.backends.get_backend("VivadoAccelerator")
+    assert node_keys.key_problems(backend) == []
+    assert node_keys.NODE_KEYS[node_keys.STRATEGY].module == "hls4ml.backends.vivado.vivado_backend"
+    moved = {"strategy": node_keys.NodeKey("strategy", module="hls4ml.converters.keras.merge"),
+             "n_in": node_keys.NodeKey("n_in", classes=("Gone",)),
+             "x": node_keys.NodeKey("x", module="hls4ml.gone")}
+    assert node_keys.key_problems(backend, moved) == [
+        "node key 'n_in': hls4ml.model.layers.Gone does not exist",
+        "node key 'strategy' is not written by hls4ml.converters.keras.merge",
+        "node key 'x': module hls4ml.gone does not exist"]

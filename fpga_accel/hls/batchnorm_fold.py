@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from . import node_keys as keys
+
 log = logging.getLogger(__name__)
 
 FOLDED_CLASSES = ("QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm")
@@ -58,16 +60,16 @@ def refold(hls_model: Any, model: Any) -> list[str]:
         if layer is None or type(layer).__name__ not in FOLDED_CLASSES:
             continue
         kernel, bias = qkeras_folded(layer)
-        weight = node.weights["weight"]
+        weight = node.weights[keys.WEIGHT]
         current = np.asarray(weight.data)
         if current.shape != kernel.shape:
             kernel = np.transpose(kernel, axes=[3, 0, 1, 2])
         assert kernel.shape == current.shape, f"{node.name}: kernel {kernel.shape} vs hls4ml's {current.shape}"
         differs = int(np.count_nonzero(kernel != current))
-        old_bias = np.asarray(node.weights["bias"].data).reshape(bias.shape)
+        old_bias = np.asarray(node.weights[keys.BIAS].data).reshape(bias.shape)
         differs += int(np.count_nonzero(bias != old_bias))
         weight.data = kernel
-        node.weights["bias"].data = bias.reshape(np.shape(node.weights["bias"].data))
+        node.weights[keys.BIAS].data = bias.reshape(np.shape(node.weights[keys.BIAS].data))
         if differs:
             changed.append(node.name)
             log.info("%s: %d folded weights set to QKeras' rsqrt fold (hls4ml's 1/sqrt rounded them to "
