@@ -249,3 +249,27 @@ def test_every_node_key_is_checked_where_hls4ml_declares_it(monkeypatch):
         "node key 'n_in': hls4ml.model.layers.Gone does not exist",
         "node key 'strategy' is not written by hls4ml.converters.keras.merge",
         "node key 'x': module hls4ml.gone does not exist"]
+
+
+def test_hls4ml_config_names_the_final_folder_however_the_path_is_written(tmp_path):
+    """hls4ml_config.yml records the (staging) output folder; PyYAML folds a long path at its spaces onto a
+    second line, where a text replace did not find it and the deleted staging folder stayed recorded. The
+    folder here is long, has spaces and is reached through a symlink and a '..'."""
+    from fpga_accel.hls.generated import fix_output_dir
+    from fpga_accel.hls.rebuild import _read_config
+    from fpga_accel.layout import ProjectLayout
+
+    real = tmp_path / "a folder with spaces" / "whose path is long enough for yaml to fold it"
+    real.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real.parent)
+    output_dir = tmp_path / "link" / ".." / "link" / real.name
+    fa.convert(qmlp(), fa.ConvertConfig(name="jet_tagger_mlp", output_dir=output_dir, verify_samples=0))
+    config_file = ProjectLayout.under(real, "jet_tagger_mlp").hls4ml_config
+    recorded = _read_config(config_file)
+    assert recorded["OutputDir"] == str(real / "jet_tagger_mlp")
+    assert ".convert-" not in config_file.read_text()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    config_file.replace(staging / config_file.name)  # as hls4ml would not write it: another folder recorded
+    with pytest.raises(Hls4mlChangedError, match=r"does not record the output folder .*staging as 'OutputDir'"):
+        fix_output_dir(staging, tmp_path / "final")
