@@ -151,22 +151,46 @@ def test_an_unsupported_hls4ml_release_is_refused_clearly(monkeypatch, caplog):
     assert any("hls4ml 1.4.0 is installed" in r.message and "converting anyway" in r.message for r in caplog.records)
 
 
-def test_hls4ml_deprecations_are_visible_in_the_test_suite(tmp_path):
-    """pyproject's filterwarnings hide TensorFlow's noise but not a deprecation raised in hls4ml (or here)."""
+def _pytest_with_the_projects_settings(tmp_path, source: str) -> str:
+    """pytest's output for a test file of ``source`` run under this project's pyproject.toml settings."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
 
-    (tmp_path / "test_w.py").write_text(
+    (tmp_path / "test_w.py").write_text(source)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(root / "pyproject.toml"),
+                           "--rootdir", str(tmp_path), str(tmp_path / "test_w.py")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env).stdout
+
+
+def test_hls4ml_deprecations_are_visible_in_the_test_suite(tmp_path):
+    """pyproject's filterwarnings hide TensorFlow's noise but not a deprecation raised in hls4ml (or here)."""
+    out = _pytest_with_the_projects_settings(tmp_path,
         "import warnings\n"
         "def test_w():\n"
         "    warnings.warn_explicit('VivadoAccelerator is deprecated', DeprecationWarning, 'b.py', 1, module='hls4ml.backends')\n"
         "    warnings.warn_explicit('tf noise', DeprecationWarning, 't.py', 1, module='tensorflow.python')\n")
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(root / "pyproject.toml"),
-                          "--rootdir", str(tmp_path), str(tmp_path / "test_w.py")],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
     assert "1 passed" in out and "VivadoAccelerator is deprecated" in out and "tf noise" not in out
+
+
+def test_fpga_accels_own_deprecations_fail_a_test_outside_pytest_warns(tmp_path):
+    """A deprecated spelling of fpga_accel taken by code a test runs is an error (so fpga_accel's own code is
+    caught using one); a test of the old spelling says so with pytest.warns and passes."""
+    out = _pytest_with_the_projects_settings(tmp_path,
+        "import warnings, pytest\n"
+        "from fpga_accel.errors import FpgaAccelDeprecationWarning\n"
+        "def old():\n"
+        "    warnings.warn('old spelling', FpgaAccelDeprecationWarning, stacklevel=2)\n"
+        "def test_uses_it():\n"
+        "    old()\n"
+        "def test_tests_it():\n"
+        "    with pytest.warns(DeprecationWarning, match='old spelling'):\n"
+        "        old()\n")
+    assert "1 failed, 1 passed" in out and "FAILED test_w.py::test_uses_it" in out
+    assert "E       fpga_accel.errors.FpgaAccelDeprecationWarning: old spelling" in out
 
 
 def test_the_utilization_report_is_added_to_hls4mls_design_tcl_once_or_refused(tmp_path):
