@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import node_keys as keys
+from .values import to_numpy
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def qkeras_folded(layer: Any) -> tuple[np.ndarray, np.ndarray]:
         folded_kernel = layer.kernel_quantizer_internal(folded_kernel)
     if layer.bias_quantizer_internal is not None:
         folded_bias = layer.bias_quantizer_internal(folded_bias)
-    return np.asarray(folded_kernel, dtype=np.float32), np.asarray(folded_bias, dtype=np.float32)
+    return to_numpy(folded_kernel, np.float32), to_numpy(folded_bias, np.float32)
 
 
 def _keras_layers(model: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ __all__ = ["NODE_KEYS", "NodeKey", "key_problems"]
 
 _CONV = "Conv2D"
 _POOL = "Pooling2D"
+_BN = "BatchNormalization"  # hls4ml's node class (the Keras classes: hls.probe.BATCHNORM_CLASSES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +46,10 @@ def _key(name: str, *classes: str, module: str = "") -> str:
 
 
 # sizes (what the estimator and the emulator's records read)
-N_IN = _key("n_in", "Dense", "Activation", "Softmax", "BatchNormalization")
+N_IN = _key("n_in", "Dense", "Activation", "Softmax", _BN)
 N_OUT = _key("n_out", "Dense")
 N_CHAN = _key("n_chan", _CONV)
-N_FILT = _key("n_filt", _CONV, _POOL, "BatchNormalization")
+N_FILT = _key("n_filt", _CONV, _POOL, _BN)
 FILT_HEIGHT = _key("filt_height", _CONV)
 FILT_WIDTH = _key("filt_width", _CONV, "Conv1D")
 IN_HEIGHT = _key("in_height", _CONV, _POOL)
@@ -61,7 +62,7 @@ POOL_OP = _key("pool_op", _POOL, "GlobalPooling2D")
 N_OUTER = _key("n_outer", "Softmax")
 N_INNER = _key("n_inner", "Softmax")
 # hardware settings
-REUSE_FACTOR = _key("reuse_factor", "Dense", _CONV, "Activation", "BatchNormalization", "Merge")
+REUSE_FACTOR = _key("reuse_factor", "Dense", _CONV, "Activation", _BN, "Merge")
 STRATEGY = _key("strategy", module="hls4ml.backends.vivado.vivado_backend")  # init_dense/init_conv set it
 TABLE_SIZE = _key("table_size", "Activation", "Softmax")
 EXP_TABLE_SIZE = _key("exp_table_size", module="hls4ml.backends.vivado.passes.core_templates")
@@ -80,13 +81,13 @@ BIAS_QUANTIZER = _key("bias_quantizer", module="hls4ml.converters.keras.qkeras")
 ACTIVATION_QUANTIZER = _key("activation_quantizer", module="hls4ml.converters.keras.qkeras")
 # weights (WeightAttribute "x" is both ``node.weights["x"]`` and the node key "x")
 WEIGHT = _key("weight", "Dense", _CONV)
-BIAS = _key("bias", "Dense", _CONV, "BatchNormalization")
-SCALE = _key("scale", "BatchNormalization")
+BIAS = _key("bias", "Dense", _CONV, _BN)
+SCALE = _key("scale", _BN)
 # type names (TypeAttribute "x" is the node key "x_t")
 RESULT_T = _key("result_t", "Dense", "Activation")
 ACCUM_T = _key("accum_t", "Dense", _CONV, _POOL, "Softmax")
 WEIGHT_T = _key("weight_t", "Dense", _CONV)
-BIAS_T = _key("bias_t", "Dense", _CONV, "BatchNormalization")
+BIAS_T = _key("bias_t", "Dense", _CONV, _BN)
 TABLE_T = _key("table_t", "Activation")
 EXP_TABLE_T = _key("exp_table_t", "Softmax")
 INV_TABLE_T = _key("inv_table_t", "Softmax")
