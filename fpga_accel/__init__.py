@@ -13,8 +13,8 @@ from importlib import import_module
 from importlib.machinery import PathFinder
 from typing import Any
 
-from .errors import (BoardError, BuildError, ConfigError, FpgaAccelError, Hls4mlChangedError, InputError,
-                     NotExactError, SelfTestError, ToolNotFoundError)
+from .errors import (BoardError, BuildError, ConfigError, FpgaAccelDeprecationWarning, FpgaAccelError,
+                     Hls4mlChangedError, InputError, NotExactError, SelfTestError, ToolNotFoundError)
 
 __version__ = "0.1.0"
 
@@ -78,8 +78,8 @@ def _ships(module: str) -> bool:
 _SHIPPED: dict[str, bool] = {module: _ships(module) for module in set(_LAZY.values())}
 
 __all__ = sorted([*(name for name, module in _LAZY.items() if _SHIPPED[module]), "BoardError", "BuildError",
-                  "ConfigError", "FpgaAccelError", "Hls4mlChangedError", "InputError", "NotExactError", "SelfTestError",
-                  "ToolNotFoundError",
+                  "ConfigError", "FpgaAccelDeprecationWarning", "FpgaAccelError", "Hls4mlChangedError", "InputError",
+                  "NotExactError", "SelfTestError", "ToolNotFoundError",
                   "__version__"])
 
 

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import FpgaAccelError, InputError, NotExactError, SelfTestError
+from .errors import FpgaAccelDeprecationWarning, FpgaAccelError, InputError, NotExactError, SelfTestError
 from .layout import check_writable, refuse_overwrite, sole_writer, write_atomic
 from .runtime.progress import ProgressBars
 
@@ -33,7 +33,8 @@ def _outcome(code: int) -> int:
     earlier codes; deprecated, for one release)."""
     if code in (EXIT_DOES_NOT_FIT, EXIT_SELFTEST_FAILED) and os.environ.get(LEGACY_EXIT_CODES_ENV, "") == "1":
         warnings.warn(f"{LEGACY_EXIT_CODES_ENV}=1 is deprecated: 'does not fit' exits 4 and 'self-test failed' "
-                      "5 from now on; the variable goes in the next release", DeprecationWarning, stacklevel=2)
+                      "5 from now on; the variable goes in the next release",
+                      FpgaAccelDeprecationWarning, stacklevel=2)
         log.warning("%s=1 (deprecated): exit 3 instead of %d", LEGACY_EXIT_CODES_ENV, code)
         return EXIT_NOT_EXACT
     return code

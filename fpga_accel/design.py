@@ -16,7 +16,7 @@ import numpy as np
 
 from .activations import ACTIVATION_LAYER_CLASSES, KERAS_ACTIVATION_LAYERS
 from .engines import emulator_else_csim, resolve_engine, run_engine, settle_auto
-from .errors import ConfigError, InputError
+from .errors import ConfigError, FpgaAccelDeprecationWarning, InputError
 from .keras_compat import input_shape, keras_module
 from .layout import ProjectLayout, ProjectMeta
 from .model_io import LogitsLocation, activation_name, logits_layer, logits_model
@@ -600,7 +600,8 @@ class Trace(tuple):
         import warnings
 
         warnings.warn(f"Design.trace(x){what} is deprecated: trace returns hls4ml's (y, layers) now; use "
-                      f"`y, layers = design.trace(x)` and layers{what}", DeprecationWarning, stacklevel=3)
+                      f"`y, layers = design.trace(x)` and layers{what}", FpgaAccelDeprecationWarning,
+                      stacklevel=3)
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):

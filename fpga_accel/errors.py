@@ -45,3 +45,11 @@ class NotExactError(FpgaAccelError):
 class Hls4mlChangedError(FpgaAccelError):
     """The installed hls4ml is not the one fpga_accel was written against: an unsupported version, or a
     pass, flow, layer handler or registry entry fpga_accel changes is missing or has another shape."""
+
+
+class FpgaAccelDeprecationWarning(DeprecationWarning):
+    """An old spelling of fpga_accel that still works for one release (a DeprecationWarning, so filters and
+    ``pytest.warns(DeprecationWarning)`` written for those keep working). Its own class so that fpga_accel's
+    test suite turns it into an error (pyproject's ``filterwarnings``) everywhere but inside ``pytest.warns``:
+    fpga_accel's own code never takes a deprecated path without a test failing."""
+

@@ -108,3 +108,43 @@ def test_conv_batchnorm_with_a_skip_add_is_bit_exact_over_the_whole_range(tmp_pa
                         calibration=x)
     verdict = design.meta.fidelity
     assert verdict["passed"] and verdict["bit_exact"] == 1.0, verdict["message"]
+
+
+def test_batchnorm_class_names_are_one_tuple() -> None:
+    """The Keras batch-norm class names are written once (``hls.probe.BATCHNORM_CLASSES``); a module that spells
+    one again is a second table that can disagree. Pinned per file: the layer-class table's rows, and the
+    modules that name hls4ml's node class of the same name (hls4ml's BatchNormalization), keep theirs."""
+    import ast
+    from collections import Counter
+    from pathlib import Path
+
+    from fpga_accel.hls.probe import BATCHNORM_CLASSES
+
+    package = Path(fa.__file__).parent
+    spelled: Counter = Counter()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in BATCHNORM_CLASSES:
+                spelled[path.relative_to(package).as_posix()] += 1
+    assert dict(spelled) == {
+        "hls/probe.py": 2,  # the table
+        "layer_support.py": 2,  # its rows (keys of the layer-class table)
+        "hls/node_keys.py": 1, "hls/foreign_project.py": 1, "analysis/estimate.py": 1,  # hls4ml's node class
+        "hls/exact_types.py": 3,  # AFFINE_CLASSES (hls4ml's node class) and the Keras-2 probe (to read the tuple)
+    }
+
+
+def test_keras_values_are_read_one_way_on_both_stacks() -> None:
+    """A Keras variable (Keras 2's tf.Variable, Keras 3's Variable), a tensor and an array read alike."""
+    import tensorflow as tf
+
+    from fpga_accel.hls.values import to_numpy
+    from fpga_accel.keras_compat import keras_module
+
+    keras = keras_module()
+    values = np.array([[0.5, -1.25], [3.0, 2.0 ** -7]], dtype=np.float32)
+    for value in (keras.Variable(values) if hasattr(keras, "Variable") else tf.Variable(values),
+                  tf.constant(values), values, values.tolist()):
+        read = to_numpy(value, np.float64)
+        assert type(read) is np.ndarray and read.dtype == np.float64 and np.array_equal(read, values)
+    assert to_numpy(tf.constant(values)).dtype == np.float32

@@ -151,22 +151,46 @@ def test_an_unsupported_hls4ml_release_is_refused_clearly(monkeypatch, caplog):
     assert any("hls4ml 1.4.0 is installed" in r.message and "converting anyway" in r.message for r in caplog.records)
 
 
-def test_hls4ml_deprecations_are_visible_in_the_test_suite(tmp_path):
-    """pyproject's filterwarnings hide TensorFlow's noise but not a deprecation raised in hls4ml (or here)."""
+def _pytest_with_the_projects_settings(tmp_path, source: str) -> str:
+    """pytest's output for a test file of ``source`` run under this project's pyproject.toml settings."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
 
-    (tmp_path / "test_w.py").write_text(
+    (tmp_path / "test_w.py").write_text(source)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(root / "pyproject.toml"),
+                           "--rootdir", str(tmp_path), str(tmp_path / "test_w.py")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env).stdout
+
+
+def test_hls4ml_deprecations_are_visible_in_the_test_suite(tmp_path):
+    """pyproject's filterwarnings hide TensorFlow's noise but not a deprecation raised in hls4ml (or here)."""
+    out = _pytest_with_the_projects_settings(tmp_path,
         "import warnings\n"
         "def test_w():\n"
         "    warnings.warn_explicit('VivadoAccelerator is deprecated', DeprecationWarning, 'b.py', 1, module='hls4ml.backends')\n"
         "    warnings.warn_explicit('tf noise', DeprecationWarning, 't.py', 1, module='tensorflow.python')\n")
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(root / "pyproject.toml"),
-                          "--rootdir", str(tmp_path), str(tmp_path / "test_w.py")],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
     assert "1 passed" in out and "VivadoAccelerator is deprecated" in out and "tf noise" not in out
+
+
+def test_fpga_accels_own_deprecations_fail_a_test_outside_pytest_warns(tmp_path):
+    """A deprecated spelling of fpga_accel taken by code a test runs is an error (so fpga_accel's own code is
+    caught using one); a test of the old spelling says so with pytest.warns and passes."""
+    out = _pytest_with_the_projects_settings(tmp_path,
+        "import warnings, pytest\n"
+        "from fpga_accel.errors import FpgaAccelDeprecationWarning\n"
+        "def old():\n"
+        "    warnings.warn('old spelling', FpgaAccelDeprecationWarning, stacklevel=2)\n"
+        "def test_uses_it():\n"
+        "    old()\n"
+        "def test_tests_it():\n"
+        "    with pytest.warns(DeprecationWarning, match='old spelling'):\n"
+        "        old()\n")
+    assert "1 failed, 1 passed" in out and "FAILED test_w.py::test_uses_it" in out
+    assert "E       fpga_accel.errors.FpgaAccelDeprecationWarning: old spelling" in out
 
 
 def test_the_utilization_report_is_added_to_hls4mls_design_tcl_once_or_refused(tmp_path):
@@ -217,3 +241,59 @@ def test_build_options_hls4ml_no_longer_declares_are_refused(tmp_path):
     layout.build_tcl.write_text(layout.build_tcl.read_text().replace("    export 0\n", "    export_ip 0\n"))
     with pytest.raises(Hls4mlChangedError, match=r"does not declare the options export as hls4ml 1.3's"):
         check_build_options(layout, BUILD_PRJ_OPTIONS)
+
+
+def test_a_node_key_renamed_upstream_stops_conversion_naming_it(tmp_path, monkeypatch):
+    """Dense's n_in renamed in a copy of hls4ml's attribute list: get_attr("n_in") would return None without a
+    word (the estimator's record then lacks the size); the boundary names the key before anything is written."""
+    from hls4ml.model import layers
+    from hls4ml.model.attributes import Attribute
+
+    renamed = [Attribute("n_inputs") if a.name == "n_in" else a for a in layers.Dense._expected_attributes]
+    monkeypatch.setattr(layers.Dense, "_expected_attributes", renamed)
+    with pytest.raises(Hls4mlChangedError, match=r"node key 'n_in' is not an attribute of Dense"):
+        fa.convert(qmlp(), fa.ConvertConfig(name="mlp", output_dir=tmp_path, verify_samples=0))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_node_key_is_checked_where_hls4ml_declares_it(monkeypatch):
+    """Both kinds of declaration: a key hls4ml writes in a module's code (strategy, in its backend), a class
+    that is gone — and the table as it is matches the installed hls4ml."""
+    import hls4ml
+
+    from fpga_accel.hls import node_keys
+
+    backend = hls4ml.backends.get_backend("VivadoAccelerator")
+    assert node_keys.key_problems(backend) == []
+    assert node_keys.NODE_KEYS[node_keys.STRATEGY].module == "hls4ml.backends.vivado.vivado_backend"
+    moved = {"strategy": node_keys.NodeKey("strategy", module="hls4ml.converters.keras.merge"),
+             "n_in": node_keys.NodeKey("n_in", classes=("Gone",)),
+             "x": node_keys.NodeKey("x", module="hls4ml.gone")}
+    assert node_keys.key_problems(backend, moved) == [
+        "node key 'n_in': hls4ml.model.layers.Gone does not exist",
+        "node key 'strategy' is not written by hls4ml.converters.keras.merge",
+        "node key 'x': module hls4ml.gone does not exist"]
+
+
+def test_hls4ml_config_names_the_final_folder_however_the_path_is_written(tmp_path):
+    """hls4ml_config.yml records the (staging) output folder; PyYAML folds a long path at its spaces onto a
+    second line, where a text replace did not find it and the deleted staging folder stayed recorded. The
+    folder here is long, has spaces and is reached through a symlink and a '..'."""
+    from fpga_accel.hls.generated import fix_output_dir
+    from fpga_accel.hls.rebuild import _read_config
+    from fpga_accel.layout import ProjectLayout
+
+    real = tmp_path / "a folder with spaces" / "whose path is long enough for yaml to fold it"
+    real.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real.parent)
+    output_dir = tmp_path / "link" / ".." / "link" / real.name
+    fa.convert(qmlp(), fa.ConvertConfig(name="jet_tagger_mlp", output_dir=output_dir, verify_samples=0))
+    config_file = ProjectLayout.under(real, "jet_tagger_mlp").hls4ml_config
+    recorded = _read_config(config_file)
+    assert recorded["OutputDir"] == str(real / "jet_tagger_mlp")
+    assert ".convert-" not in config_file.read_text()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    config_file.replace(staging / config_file.name)  # as hls4ml would not write it: another folder recorded
+    with pytest.raises(Hls4mlChangedError, match=r"does not record the output folder .*staging as 'OutputDir'"):
+        fix_output_dir(staging, tmp_path / "final")

@@ -360,3 +360,18 @@ def test_vitis_csim_testbench_catches_a_wrong_tlast(project, tmp_path):
     assert broken != source
     run = compile_testbench(design, tmp_path, broken)
     assert run.returncode == 1 and "ERROR: sample 0 word 4: TLAST 1, expected 0" in run.stdout
+
+
+def test_a_top_prototype_it_cannot_read_is_refused_naming_the_header(project):
+    """The wrapper's element types come from the top's prototype in <project>.h; a prototype written another way
+    used to fall back to input_t/result_t (a wrapper Vitis fails on, or one streaming the wrong type)."""
+    from fpga_accel.errors import ConfigError
+
+    design = project()
+    assert (AxisWrapper.for_layout(design.layout).elem_in, AxisWrapper.for_layout(design.layout).elem_out) \
+        == ("input_t", "result_t")
+    top_h = design.layout.top_h
+    top_h.write_text(top_h.read_text().replace("void mlp(", "void mlp_top("))
+    with pytest.raises(ConfigError, match=rf"{top_h} does not declare the top function as hls4ml's writer does "
+                                          r"\('void mlp\(<input type>"):
+        AxisWrapper.for_layout(design.layout)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..hls.values import to_numpy
 from .agreement_plot import plot_agreement
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def _float_kernels(model: Any, layers: list[dict[str, Any]]) -> dict[str, np.nda
         layer = keras_layers.get(entry["name"])
         kernel = getattr(layer, "kernel", None) if layer is not None else None
         if kernel is not None:
-            out[entry["name"]] = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel, dtype=np.float64)
+            out[entry["name"]] = to_numpy(kernel, np.float64)
     return out
 
 

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from . import node_keys as keys
+from .values import to_numpy
+
 log = logging.getLogger(__name__)
 
 FOLDED_CLASSES = ("QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm")
@@ -33,7 +36,7 @@ def qkeras_folded(layer: Any) -> tuple[np.ndarray, np.ndarray]:
         folded_kernel = layer.kernel_quantizer_internal(folded_kernel)
     if layer.bias_quantizer_internal is not None:
         folded_bias = layer.bias_quantizer_internal(folded_bias)
-    return np.asarray(folded_kernel, dtype=np.float32), np.asarray(folded_bias, dtype=np.float32)
+    return to_numpy(folded_kernel, np.float32), to_numpy(folded_bias, np.float32)
 
 
 def _keras_layers(model: Any) -> dict[str, Any]:
@@ -58,16 +61,16 @@ def refold(hls_model: Any, model: Any) -> list[str]:
         if layer is None or type(layer).__name__ not in FOLDED_CLASSES:
             continue
         kernel, bias = qkeras_folded(layer)
-        weight = node.weights["weight"]
+        weight = node.weights[keys.WEIGHT]
         current = np.asarray(weight.data)
         if current.shape != kernel.shape:
             kernel = np.transpose(kernel, axes=[3, 0, 1, 2])
         assert kernel.shape == current.shape, f"{node.name}: kernel {kernel.shape} vs hls4ml's {current.shape}"
         differs = int(np.count_nonzero(kernel != current))
-        old_bias = np.asarray(node.weights["bias"].data).reshape(bias.shape)
+        old_bias = np.asarray(node.weights[keys.BIAS].data).reshape(bias.shape)
         differs += int(np.count_nonzero(bias != old_bias))
         weight.data = kernel
-        node.weights["bias"].data = bias.reshape(np.shape(node.weights["bias"].data))
+        node.weights[keys.BIAS].data = bias.reshape(np.shape(node.weights[keys.BIAS].data))
         if differs:
             changed.append(node.name)
             log.info("%s: %d folded weights set to QKeras' rsqrt fold (hls4ml's 1/sqrt rounded them to "

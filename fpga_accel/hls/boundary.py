@@ -7,7 +7,8 @@ pass once converted a model without error to 0 % bit-exact. So every change is d
 :class:`Changes` and made by :func:`patched`, which
 
 - checks the hls4ml version (:func:`check_version`) and that every flow, pass, handler and registry it
-  touches exists with the expected shape, raising :class:`~fpga_accel.errors.Hls4mlChangedError` naming
+  touches exists with the expected shape, and (with a ``backend``) every node key fpga_accel reads or writes
+  (:mod:`.node_keys`), raising :class:`~fpga_accel.errors.Hls4mlChangedError` naming
   what is missing and the installed hls4ml before anything is changed;
 - works on static and dynamic flows alike: a flow is never edited in place (hls4ml 1.3's
   ``update_flow`` fails on a ``DynamicFlow``, and "remove all, re-add" empties one once that is fixed,
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..errors import Hls4mlChangedError
+from .node_keys import key_problems
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,10 @@ def _check(changes: Changes) -> None:
                 problems.append(f"the {kind} layer handler for {key!r} takes {_n_args(handler)} arguments, "
                                 f"not {n_args}")
     problems += [found for found in (change.find() for change in changes.methods) if isinstance(found, str)]
+    if changes.backend is not None:  # the node keys fpga_accel reads and writes on this backend's layers
+        import hls4ml
+
+        problems += key_problems(hls4ml.backends.get_backend(changes.backend))
     if problems:
         raise _changed("; ".join(problems))
 

@@ -48,10 +48,44 @@ def set_part(staging: Path, board: Board) -> None:
 
 
 def fix_output_dir(staging: Path, root: Path) -> None:
-    """hls4ml records its output folder in hls4ml_config.yml: name the final one, not the staging one."""
+    """hls4ml records its output folder in hls4ml_config.yml (``OutputDir``, and the reference model's path
+    under it): name the final folder, not the staging one.
+
+    The file is edited as YAML, not as text: PyYAML folds a long value at its spaces onto the next line and
+    quotes one with ``: `` in it, so the staging path need not appear in the text as one string (a text
+    replace then left the deleted staging folder recorded, without a word). Paths are compared resolved, so
+    a folder reached through a symlink or ``..`` is still recognised. A file whose ``OutputDir`` is not the
+    staging folder is not as hls4ml 1.3 writes it, and refused."""
+    import os
+
+    import yaml
+
     config_file = staging / HLS4ML_CONFIG
-    if config_file.is_file():
-        config_file.write_text(config_file.read_text().replace(str(staging), str(root.resolve())))
+    if not config_file.is_file():
+        return
+    text = config_file.read_text()
+    document = yaml.compose(text, Loader=yaml.SafeLoader)  # nodes keep hls4ml's tags (!keras_model) as written
+    mapping = dict((k.value, v) for k, v in document.value) if isinstance(document, yaml.MappingNode) else {}
+    staged, final = os.path.realpath(staging), str(root.resolve())
+    output_dir = mapping.get("OutputDir")
+    if not isinstance(output_dir, yaml.ScalarNode) or os.path.realpath(output_dir.value) != staged:
+        raise Hls4mlChangedError(f"{config_file} does not record the output folder {staging} as 'OutputDir' as "
+                                 "hls4ml 1.3 writes it: cannot name the project's folder there")
+
+    def moved(node: yaml.Node) -> None:
+        if isinstance(node, yaml.ScalarNode) and os.sep in node.value:
+            real = os.path.realpath(node.value)
+            if real == staged or real.startswith(staged + os.sep):
+                node.value = final + real[len(staged):]
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                moved(item)
+        elif isinstance(node, yaml.MappingNode):
+            for _, value in node.value:
+                moved(value)
+
+    moved(document)
+    config_file.write_text(yaml.serialize(document))
 
 
 IMPLEMENTED_RUN = "open_run impl_1"

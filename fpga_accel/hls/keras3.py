@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 
 from .. import activations
+from .probe import BATCHNORM_CLASSES, KERAS_BATCHNORM_CLASS, affine_probe
+from .values import to_numpy
 
 log = logging.getLogger(__name__)
 
 ACTIVATION_NODES = activations.ACTIVATION_NODES
 """Node classes that are an activation themselves: hls4ml's Keras-2 parser splits no activation off these."""
-BATCHNORM_CLASSES = ("BatchNormalization", "QBatchNormalization")
-KERAS_BATCHNORM = "keras.src.layers.normalization.batch_normalization.BatchNormalization"
+KERAS_BATCHNORM = f"keras.src.layers.normalization.batch_normalization.{KERAS_BATCHNORM_CLASS}"
 
 
 class _LayerReader:
@@ -44,7 +45,7 @@ class _LayerReader:
             raise ValueError(f"handler of {self.layer.name} asked for weights of {layer_name}")
         for weight in self.layer.weights:
             if weight.name == var_name or weight.path.rsplit("/", 1)[-1] == var_name:
-                return np.array(weight)
+                return to_numpy(weight)
         return None
 
 
@@ -98,8 +99,6 @@ def _keras2_nodes(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[A
 
 
 def _probe_batchnorm(layer: Any, nodes: tuple[dict[str, Any], ...], in_tensors: Sequence[Any]) -> None:
-    from .probe import affine_probe
-
     for node in nodes:
         if node.get("class_name") in BATCHNORM_CLASSES:
             node["scale_data"], node["bias_data"] = affine_probe(layer, tuple(in_tensors[0].shape[1:]))

@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from . import node_keys as keys
 from .exact_types import type_rules
 
-HW_ATTRS = ("n_in", "n_out", "n_chan", "n_filt", "filt_height", "filt_width", "in_height", "in_width",
-            "out_height", "out_width", "pool_height", "pool_width", "reuse_factor", "strategy", "table_size")
+HW_ATTRS = (keys.N_IN, keys.N_OUT, keys.N_CHAN, keys.N_FILT, keys.FILT_HEIGHT, keys.FILT_WIDTH, keys.IN_HEIGHT,
+            keys.IN_WIDTH, keys.OUT_HEIGHT, keys.OUT_WIDTH, keys.POOL_HEIGHT, keys.POOL_WIDTH, keys.REUSE_FACTOR,
+            keys.STRATEGY, keys.TABLE_SIZE)
 KERNEL_CLASSES = ("Dense", "Conv1D", "Conv2D", "Conv1DBatchnorm", "Conv2DBatchnorm")
 
 
@@ -34,16 +36,16 @@ def hardware(hls_model: Any, node: Any) -> dict[str, Any]:
     if node.class_name.startswith(("Pooling", "GlobalPooling")):
         # filt_* and n_chan repeat pool_* and n_filt there; hls4ml's Keras 3 parser sets them, its Keras 2
         # parser and the written project do not: dropped, as the project parser does, so the routes agree
-        for attr in ("filt_height", "filt_width", "n_chan"):
+        for attr in (keys.FILT_HEIGHT, keys.FILT_WIDTH, keys.N_CHAN):
             hw.pop(attr, None)
-    activation = node.get_attr("activation")
+    activation = node.get_attr(keys.ACTIVATION)
     if isinstance(activation, str) and node.class_name not in KERNEL_CLASSES:
         hw["activation"] = activation.lower()
     inputs = node.get_input_variable() if node.inputs else None
     if inputs is not None:
         hw["input_precision"] = str(inputs.type.precision)
-    if "weight" in node.weights:
-        weights = node.weights["weight"]
+    if keys.WEIGHT in node.weights:
+        weights = node.weights[keys.WEIGHT]
         hw["weight_precision"] = str(weights.type.precision)
         values = np.asarray(weights.data, dtype=np.float64).ravel().tolist()
         try:
@@ -56,15 +58,15 @@ def hardware(hls_model: Any, node: Any) -> dict[str, Any]:
             hw["n_weights"] = len(values)
             hw["not_costed"] = f"weight {exc}"
         if node.class_name in KERNEL_CLASSES:
-            n_in = hw.get("n_in") if node.class_name == "Dense" else \
-                hw.get("n_chan", 1) * hw.get("filt_height", 1) * hw.get("filt_width", 1)
-            n_out = hw.get("n_out") if node.class_name == "Dense" else hw.get("n_filt")
+            n_in = hw.get(keys.N_IN) if node.class_name == "Dense" else \
+                hw.get(keys.N_CHAN, 1) * hw.get(keys.FILT_HEIGHT, 1) * hw.get(keys.FILT_WIDTH, 1)
+            n_out = hw.get(keys.N_OUT) if node.class_name == "Dense" else hw.get(keys.N_FILT)
             if n_in and n_out:
                 hw["rf_n_in"], hw["rf_n_out"] = int(n_in), int(n_out)
                 hw["valid_reuse_factors"] = hls_model.config.backend.get_valid_reuse_factors(int(n_in), int(n_out))
-    elif "scale" in node.weights:  # BatchNormalization: products by the scales
-        hw["weight_precision"] = str(node.weights["scale"].type.precision)
-    accum = node.get_attr("accum_t")
+    elif keys.SCALE in node.weights:  # BatchNormalization: products by the scales
+        hw["weight_precision"] = str(node.weights[keys.SCALE].type.precision)
+    accum = node.get_attr(keys.ACCUM_T)
     if accum is not None and hasattr(accum, "precision"):
         hw["accum_precision"] = str(accum.precision)
     return hw
@@ -76,8 +78,8 @@ def layer_table(hls_model: Any) -> list[dict[str, Any]]:
     for node in hls_model.get_layers():
         var = node.get_output_variable()
         layers.append({"name": node.name, "class": node.class_name, "shape": [int(s) for s in var.shape],
-                       "precision": str(var.type.precision), "traced": bool(node.get_attr("trace", False))
-                       and node.get_attr("function_cpp", None) is not None, **hardware(hls_model, node),
+                       "precision": str(var.type.precision), "traced": bool(node.get_attr(keys.TRACE, False))
+                       and node.get_attr(keys.FUNCTION_CPP, None) is not None, **hardware(hls_model, node),
                        "types": type_rules(node)})
     return layers
 

@@ -10,6 +10,15 @@ from typing import Any
 
 import numpy as np
 
+from .values import to_numpy
+
+KERAS_BATCHNORM_CLASS = "BatchNormalization"
+"""Keras' own batch norm (quantize folds it into the kernel before it, or keeps it with a quantized output)."""
+QKERAS_BATCHNORM_CLASS = "QBatchNormalization"
+BATCHNORM_CLASSES = (KERAS_BATCHNORM_CLASS, QKERAS_BATCHNORM_CLASS)
+"""The Keras layer classes whose affine map is probed (the one tuple every batch-norm check reads; the
+convolutions with a batch norm folded in are ``batchnorm_fold.FOLDED_CLASSES``)."""
+
 
 def affine_probe(layer: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(scale, bias) per channel of ``layer`` for one input sample of ``shape``: the layer on zeros
@@ -17,9 +26,9 @@ def affine_probe(layer: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.nda
     import tensorflow as tf
 
     n = int(shape[-1])
-    zero = layer(tf.zeros((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
-    one = layer(tf.ones((1,) + shape), training=False).numpy().reshape(-1, n)[0].astype(np.float64)
+    zero = to_numpy(layer(tf.zeros((1,) + shape), training=False), np.float64).reshape(-1, n)[0]
+    one = to_numpy(layer(tf.ones((1,) + shape), training=False), np.float64).reshape(-1, n)[0]
     return one - zero, zero
 
 
-__all__ = ["affine_probe"]
+__all__ = ["BATCHNORM_CLASSES", "KERAS_BATCHNORM_CLASS", "QKERAS_BATCHNORM_CLASS", "affine_probe"]

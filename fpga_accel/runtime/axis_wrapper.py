@@ -89,7 +89,7 @@ class AxisWrapper:
                 raise ConfigError(f"{axi_h}: {name} is {types[name]}; the hls::axis wrapper streams "
                                   f"{', '.join(WORD_TYPES)} words (what convert gives every design)")
         stream = re.search(rf"void\s+{layout.project_name}\s*\(\s*hls::stream<", top) is not None
-        elems = _top_element_types(top, layout.project_name)
+        elems = _top_element_types(top, layout.project_name, top_h)
         ports = tuple((d, e, int(n), int(depth)) for d, _, e, n, depth in _PORT.findall(axi))
         return cls(layout.project_name, "io_stream" if stream else "io_parallel", sizes["N_IN"], sizes["N_OUT"],
                    types["T_in"], types["T_out"], *elems, ports=ports)
@@ -161,8 +161,11 @@ def _multi_port(w: AxisWrapper) -> str:
     return "\n".join(lines)
 
 
-def _top_element_types(header: str, project_name: str) -> Tuple[str, str]:
-    """(input, output) element type of hls4ml's top function, from its prototype in ``<project>.h``."""
+def _top_element_types(header: str, project_name: str, where: object) -> Tuple[str, str]:
+    """(input, output) element type of hls4ml's top function, from its prototype in ``<project>.h``
+    (``where``, named in the error). A prototype it cannot read is refused: guessing ``input_t``/``result_t``
+    wrote a wrapper that Vitis HLS fails to compile an hour into the build (or one that streams the wrong
+    type) for a top whose input is a Flatten's ``flatten_result_t``."""
     found = re.search(rf"void\s+{project_name}\s*\(([^)]*)\)", header)
     params = [p.strip() for p in found.group(1).split(",")] if found else []
     names = []
@@ -170,7 +173,9 @@ def _top_element_types(header: str, project_name: str) -> Tuple[str, str]:
         inner = re.match(r"hls::stream<\s*(\w+)\s*>", param)
         names.append(inner.group(1) if inner else param.split()[0] if param else "")
     if len(names) != 2 or not all(re.fullmatch(r"\w+", n) for n in names):
-        return "input_t", "result_t"
+        raise ConfigError(f"{where} does not declare the top function as hls4ml's writer does "
+                          f"('void {project_name}(<input type> ..., <output type> ...)'): cannot write the "
+                          "hls::axis wrapper; re-convert the project")
     return names[0], names[1]
 
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FpgaAccelDeprecationWarning
 from .accelerator import Accelerator, BenchResult
 from .tables import html_report
 from .streams import split_stream
@@ -41,12 +41,12 @@ class SelfTestResult:
         if name.startswith("_") or not hasattr(str, name):
             raise AttributeError(name)
         warnings.warn(f"deploy() returns a SelfTestResult now: use .output.{name} (or .format()) instead of "
-                      f".{name}", DeprecationWarning, stacklevel=2)
+                      f".{name}", FpgaAccelDeprecationWarning, stacklevel=2)
         return getattr(self.output, name)
 
     def __contains__(self, text: str) -> bool:
         warnings.warn("deploy() returns a SelfTestResult now: test `.passed`, or search `.output`",
-                      DeprecationWarning, stacklevel=2)
+                      FpgaAccelDeprecationWarning, stacklevel=2)
         return text in self.output
 
     @property

@@ -31,7 +31,7 @@ from ..hls.exact_types import exact_flows, float_kernel_types, inexact_layers, t
 from ..layer_support import (TABLE as LAYER_TABLE, Assessment, assess, check_compile_size, check_layers,
                              slow_compile_reason)
 from ..float_ranges import float_precisions, integer_bits, is_float_model
-from ..hls import multi_io
+from ..hls import multi_io, node_keys
 from ..hls.layers import layer_table
 from ..hls.multi_io import first_ports_only
 from ..keras_compat import (hls4ml_parsing, hls4ml_supported_layers, input_layer_names, input_shape,
@@ -417,7 +417,7 @@ def _check_reuse_applied(hls_model: Any, config: ConvertConfig) -> None:
     known cases before any work; this catches the rest)."""
     for node in hls_model.get_layers():
         setting = config.layers.get(node.name)
-        applied = node.get_attr("reuse_factor")
+        applied = node.get_attr(node_keys.REUSE_FACTOR)
         if setting is not None and setting.reuse_factor is not None and applied is not None \
                 and int(applied) != setting.reuse_factor:
             raise ConfigError(f"layer {node.name}: hls4ml replaced reuse factor {setting.reuse_factor} by {applied}; "

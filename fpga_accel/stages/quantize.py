@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import MAX_INTEGER_BITS, QuantizeConfig, quantize_config_from
 from ..errors import ConfigError, InputError
+from ..hls.probe import KERAS_BATCHNORM_CLASS, QKERAS_BATCHNORM_CLASS
 from ..keras_compat import (input_layer_name, input_shape, keras_module, layer_input_shape, output_shape,
                             producing_layer)
 from ..model_io import ends_in_softmax
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 PASS_THROUGH = {
     "Flatten", "Dropout", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "QDense", "QConv1D", "QConv2D", "QActivation", "QBatchNormalization", "ZeroPadding2D",
+    "QDense", "QConv1D", "QConv2D", "QActivation", QKERAS_BATCHNORM_CLASS, "ZeroPadding2D",
 }
-QUANTIZED = {"Dense", "Conv1D", "Conv2D", "Activation", "ReLU", "Softmax", "BatchNormalization"}
+QUANTIZED = {"Dense", "Conv1D", "Conv2D", "Activation", "ReLU", "Softmax", KERAS_BATCHNORM_CLASS}
 ACTIVATIONS = {"linear", "relu", "softmax"}
 
 
@@ -145,7 +146,7 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
             bias = weights[1] if layer.use_bias else np.zeros(kernel.shape[-1], np.float32)
             act = _activation(layer)
             if config.fold_batchnorm and act == "linear" and nxt is not None \
-                    and type(nxt).__name__ == "BatchNormalization" and _bn_last_axis(nxt):
+                    and type(nxt).__name__ == KERAS_BATCHNORM_CLASS and _bn_last_axis(nxt):
                 kernel, bias = fold_batchnorm(kernel, bias, nxt)
                 log.info("folded %s into %s", nxt.name, layer.name)
                 i += 1
@@ -173,7 +174,7 @@ def quantize(model: Any, config: QuantizeConfig | None = None, x: np.ndarray | N
             clone = type(layer).from_config(layer.get_config())
             t = clone(t)
             clone.set_weights(layer.get_weights())
-            if kind == "BatchNormalization":
+            if kind == KERAS_BATCHNORM_CLASS:
                 # its float output must meet a grid before the next layer, or csim cannot match QKeras
                 t = QActivation(quantized_bits(cfg.activation_bits, cfg.activation_integer, alpha=1),
                                 name=f"{layer.name}_quant")(t)
