@@ -44,10 +44,15 @@ class Condition:
     """(Keras layer, io type) → True when the setting is met."""
     status: "Status" = None  # type: ignore[assignment]
     """What the layer is in that setting (refused unless stated)."""
+    explain: Callable[[Any], str] | None = None
+    """Layer → the reason worded for that layer (naming its activation, say); ``reason`` when None."""
 
     def __post_init__(self) -> None:
         if self.status is None:
             object.__setattr__(self, "status", Status.refused)
+
+    def reason_for(self, layer: Any) -> str:
+        return self.explain(layer) if self.explain is not None else self.reason
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,13 @@ KEEPDIMS = Condition(
     "(21.6 % argmax measured); drop keepdims (add a Reshape((1, 1, C)) after the pooling if you need it)",
     lambda layer, io: bool(_config(layer).get("keepdims")))
 
+MAX_KEEPDIMS = Condition(
+    "keepdims=True",
+    "hls4ml 1.3 ignores keepdims (its result is flat): the layers after it compute on the wrong shape, and in "
+    "io_parallel its converter stops with an IndexError; drop keepdims (add a Reshape((1, 1, C)) after the "
+    "pooling if you need it)",
+    lambda layer, io: bool(_config(layer).get("keepdims")))
+
 def _producers(layer: Any) -> list[Any]:
     try:
         tensors = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
@@ -183,6 +195,34 @@ RESHAPE_AT_INPUT_STREAM = Condition(
     "hls4ml 1.3 makes it the design's input and its io_stream AXI wrapper then uses a type it never declares "
     "(g++ error 'input_t has not been declared'); use io_parallel, or give the model its input in that shape",
     lambda layer, io: io == "io_stream" and _reads_design_input(layer))
+
+
+def _consumers(layer: Any) -> list[Any]:
+    """The layers reading the layer's output (Keras 2: ``outbound_layer``, Keras 3: ``operation``)."""
+    found = []
+    for node in getattr(layer, "_outbound_nodes", None) or []:
+        consumer = getattr(node, "outbound_layer", None) or getattr(node, "operation", None)
+        if consumer is not None:
+            found.append(consumer)
+    return found
+
+
+ACTIVATION_LAYERS = ("Activation", "QActivation", "ReLU", "LeakyReLU", "ThresholdedReLU", "ELU", "PReLU")
+"""Keras layers hls4ml 1.3 turns into an element-wise activation node (a Softmax is a node of its own)."""
+
+
+def _into_activation(layer: Any, io: str) -> bool:
+    if io != "io_stream":
+        return False
+    return any(type(c).__name__ in ACTIVATION_LAYERS and _activation(c) != "softmax" for c in _consumers(layer))
+
+
+RESHAPE_INTO_ACTIVATION = Condition(
+    "in io_stream, directly followed by an activation layer",
+    "hls4ml 1.3's io_stream activation after a Flatten/Reshape reads the stream in the wrong shape (0 % exact "
+    "measured: a relu, a QActivation); put the activation before the Flatten/Reshape (it is element-wise), "
+    "or use io_parallel",
+    _into_activation)
 
 
 def _pool_window(layer: Any) -> int:
@@ -214,10 +254,17 @@ TABLE_RULE = ("tanh, sigmoid, softplus, softsign and elu (alpha 1) are exact whe
               "checked on every input value)")
 """The lookup-table rule (``fpga_accel.hls.exact_types.table_rule``) as the README table states it."""
 
+def _float_activation_reason(layer: Any) -> str:
+    act = _activation(layer)
+    if act == "hard_sigmoid":
+        return "its hard_sigmoid is float32 arithmetic in Keras (slope·x + 0.5), fixed point in the design"
+    return f"its {act} is a lookup table"
+
+
 FLOAT_ACTIVATION_ARG = Condition(
     "with a float activation (tanh, sigmoid, elu, ...) the table rule does not make exact",
-    "the activation is a lookup table (hard_sigmoid: float32 arithmetic)",
-    lambda layer, io: _float_activation(layer), Status.judged)
+    "the activation is a lookup table, or float32 arithmetic in Keras (hard_sigmoid)",
+    lambda layer, io: _float_activation(layer), Status.judged, _float_activation_reason)
 
 RELU6_STREAM = Condition(
     "io_stream with a relu6 activation",
@@ -399,7 +446,8 @@ TABLE: dict[str, Support] = {
                          "these and selu (a table on its negative side, scale·x on its positive) are judged, the "
                          "layer named with the reason; swish, gelu and others hls4ml has no C++ for are refused",
                          RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG, SOFTMAX_AXIS),
-    "ReLU": _exact("keeps its input's type", RELU_OPTIONS),
+    "ReLU": _exact("keeps its input's type (hls4ml 1.3's Keras 3 parser makes it a thresholded relu with threshold "
+                   "0: the same)", RELU_OPTIONS),
     "Softmax": _exact(SOFTMAX_RULE, SOFTMAX_AXIS),
     "Dense": _exact(_SUM, DENSE_ND, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
     "QDense": _exact(_SUM, DENSE_ND, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
@@ -428,12 +476,12 @@ TABLE: dict[str, Support] = {
     "AveragePooling1D": _exact("the input's type plus the bits of the division", SAME_POOLING_STREAM, AVERAGE_NOT_POW2),
     "AveragePooling2D": _exact("the input's type plus the bits of the division", SAME_POOLING_STREAM,
                                POOL2D_STRIDE_STREAM, AVERAGE_NOT_POW2),
-    "GlobalMaxPooling1D": _exact("the input's type"),
-    "GlobalMaxPooling2D": _exact("the input's type"),
+    "GlobalMaxPooling1D": _exact("the input's type", MAX_KEEPDIMS),
+    "GlobalMaxPooling2D": _exact("the input's type", MAX_KEEPDIMS),
     "GlobalAveragePooling1D": _exact("the input's type plus the bits of the division", KEEPDIMS, AVERAGE_NOT_POW2),
     "GlobalAveragePooling2D": _exact("the input's type plus the bits of the division", KEEPDIMS, AVERAGE_NOT_POW2),
-    "Flatten": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM),
-    "Reshape": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM),
+    "Flatten": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM, RESHAPE_INTO_ACTIVATION),
+    "Reshape": _exact(_MOVE, RESHAPE_AT_INPUT_STREAM, RESHAPE_INTO_ACTIVATION),
     "Permute": _exact(_MOVE),
     "ZeroPadding1D": _exact(_MOVE),
     "ZeroPadding2D": _exact(_MOVE),
@@ -441,7 +489,8 @@ TABLE: dict[str, Support] = {
     "Cropping2D": _exact(_MOVE),
     "UpSampling1D": _exact(_MOVE),
     "UpSampling2D": _exact(_MOVE, UPSAMPLING_INTERPOLATION),
-    "Concatenate": _exact(_MOVE, MERGE_MANY),
+    "Concatenate": _exact("values move unchanged: a type holding both inputs' types (the larger integer part, the "
+                          "finer fraction, signed if either is)", MERGE_MANY),
     "Add": _exact("one more integer bit than the wider input", MERGE_MANY),
     "Subtract": _exact("one more integer bit than the wider input, signed", MERGE_MANY),
     "Multiply": _exact("the product's full width", MERGE_MANY),
@@ -575,13 +624,13 @@ def _assess(layers: list[Any], io_type: str, refused: list[str], judged: list[st
         met = [c for c in entry.conditions if c.applies(layer, io_type)]
         hard = [c for c in met if c.status is Status.refused]
         if hard:
-            refused.append(f"{where} {hard[0].when}: {hard[0].reason}")
+            refused.append(f"{where} {hard[0].when}: {hard[0].reason_for(layer)}")
             continue
         table_exact, why = _table_verdict(layer, tables)
         if table_exact:  # the float activation (an argument, or the layer itself) is exact after all
             met = [c for c in met if c not in TABLE_CONDITIONS]
         if met:
-            judged.append(f"{where} {met[0].when}: {met[0].reason}{why if met[0] in TABLE_CONDITIONS else ''}")
+            judged.append(f"{where} {met[0].when}: {met[0].reason_for(layer)}{why if met[0] in TABLE_CONDITIONS else ''}")
         elif entry.status is Status.judged and not table_exact:
             judged.append(f"{where}: {entry.note}{why}")
         _assess(_children(layer), io_type, refused, judged, tables)

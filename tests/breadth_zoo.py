@@ -518,6 +518,90 @@ def upsampling_bilinear(seed: int) -> Any:
                                                    _q(8, 3), L.Flatten()])
 
 
+def _qdense_wide(units: int, name: str | None = None) -> Any:
+    """A QDense whose exact sum is wider than hls4ml's default ap_fixed<16,6> (8-bit weights on a 12-bit input)."""
+    from qkeras import QDense
+
+    return QDense(units, kernel_quantizer=_qb(8, 0), bias_quantizer=_qb(8, 0), name=name)
+
+
+@entry("ReLU")
+def relu_layer_wide_sum(seed: int) -> Any:
+    """A ReLU *layer* after a sum wider than hls4ml's default type (found on a model kept out of the zoo: 0.5 %
+    exact, first diverging the relu): hls4ml 1.3's Keras-2 parser names its activation "ReLU", its Keras-3 parser
+    makes it a thresholded relu with threshold 0, and neither kept the input's type."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("relu_layer_wide_sum", (8,), [_q(12, 2), _qdense_wide(6, name="sum"), L.ReLU(name="relu"), _qdense_wide(3),
+                                                  _q(10, 4)])
+
+
+@entry("Concatenate")
+def concat_mixed_types(seed: int) -> Any:
+    """Concatenate of a power-of-two Dense's exact sum and an unsigned quantizer (found on a model kept out of the
+    zoo: hls4ml's concatenation type, computed from the types its own inference gave the inputs, cut the sum's
+    fraction bits)."""
+    from qkeras import QActivation, QDense, quantized_po2, quantized_relu
+
+    _seed(seed)
+    keras = _k()
+    inp = keras.Input((8,))
+    x = _q(12, 2)(inp)
+    a = QDense(4, kernel_quantizer=quantized_po2(4), bias_quantizer=_qb(8, 0), name="po2_sum")(x)
+    b = QActivation(quantized_relu(10, 0), name="unsigned")(_qdense(4)(x))
+    return keras.Model(inp, keras.layers.Concatenate(name="concat")([a, b]), name="concat_mixed_types")
+
+
+@entry("Cropping1D", "Cropping2D")
+def crop_unsigned_asym(seed: int) -> Any:
+    """Asymmetric crops of an unsigned tensor and of a wide sum (found on a model kept out of the zoo: hls4ml
+    gives a Cropping layer its default type, 0 % exact after a wide sum)."""
+    from qkeras import QActivation, QConv2D, quantized_relu
+
+    _seed(seed)
+    keras = _k()
+    L = keras.layers
+    inp = keras.Input((6, 6, 2))
+    x = _q(12, 2)(inp)
+    a = QActivation(quantized_relu(6, 2))(_qconv(2, 2, 3)(x))
+    a = L.Cropping2D(((1, 0), (0, 2)), name="crop_unsigned")(a)
+    b = QConv2D(2, 3, kernel_quantizer=_qb(8, 0), bias_quantizer=_qb(8, 0))(x)
+    b = L.Cropping2D(((0, 1), (2, 0)), name="crop_sum")(b)
+    c = L.Reshape((16, 2))(QActivation(quantized_relu(7, 3))(_qconv(2, 2, 3)(x)))
+    c = L.Flatten()(L.Cropping1D((3, 1), name="crop_1d")(c))
+    return keras.Model(inp, L.Concatenate()([L.Flatten()(L.Add()([a, b])), c]), name="crop_unsigned_asym")
+
+
+@entry("MaxPooling1D", "Flatten")
+def pool1d_overlap_flatten(seed: int) -> Any:
+    """Overlapping 1-D pooling, then Flatten (an io_stream Repack) and a Dense."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("pool1d_overlap_flatten", (12, 2), [_q(12, 2), _qconv(1, 3, 3), _q(10, 4),
+                                                     L.MaxPooling1D(3, strides=2), L.Flatten(), _qdense(3), _q(8, 3)])
+
+
+@entry("GlobalMaxPooling1D", "GlobalMaxPooling2D")
+def global_max_keepdims(seed: int) -> Any:
+    """GlobalMaxPooling with keepdims=True (found on a model kept out of the zoo: an IndexError traceback in
+    io_parallel); convert refuses it, naming the layer."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("global_max_keepdims", (6, 6, 2), [_q(), _qconv(2, 3, 3), _q(8, 3),
+                                                    L.GlobalMaxPooling2D(keepdims=True, name="gmax"), _qconv(2, 2, 1),
+                                                    L.Flatten()])
+
+
+@entry("Flatten", "QActivation")
+def flatten_into_activation(seed: int) -> Any:
+    """An activation layer right after a Flatten (found on a model kept out of the zoo: io_stream 0 % exact, argmax
+    38 %); refused in io_stream, exact in io_parallel."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("flatten_into_activation", (6, 2), [_q(), _qconv(1, 3, 3), L.Flatten(name="flat"), _q(8, 3),
+                                                     _qdense(3), _q(8, 3)])
+
+
 # -------------------------------------------------------------------------------- float layers
 
 

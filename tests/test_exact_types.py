@@ -242,6 +242,43 @@ def test_merges_of_two_get_a_type_holding_every_result(op, width, integer):
     assert np.all(np.ldexp(values, frac) == np.round(np.ldexp(values, frac)))
 
 
+def _probed(entry_id, io_type="io_stream"):
+    """result_t of every layer of a breadth-zoo model as convert would type it (no C++ written)."""
+    from breadth_zoo import BREADTH
+
+    from fpga_accel.stages.convert import probe_layers
+
+    model = BREADTH[entry_id].model(0)
+    return {r["name"]: r["types"]["result_t"] for r in probe_layers(model, fa.ConvertConfig(name="m", io_type=io_type))}
+
+
+def test_a_relu_layer_keeps_its_inputs_type():
+    """A Keras ReLU layer after a sum wider than hls4ml's default (Keras 2: hls4ml names its activation "ReLU";
+    Keras 3: a thresholded relu with threshold 0): the sum's type, not ap_fixed<16,6> (0.5 % exact before)."""
+    types = _probed("relu_layer_wide_sum")
+    assert types["relu"]["precision"] == types["sum"]["precision"] == "fixed<23,7,TRN,WRAP,0>"
+    assert types["relu"]["rule"] == "float relu/linear: keeps its input's type"
+
+
+def test_concatenate_holds_both_derived_input_types():
+    """po2_sum: fixed<21,8> (13 fraction bits), unsigned: ufixed<10,0> (one more integer bit beside a signed
+    input): fixed<21,8>. hls4ml's own rule, from the types its inference gave the inputs, cut fraction bits."""
+    types = _probed("concat_mixed_types")
+    assert types["po2_sum"]["precision"].startswith("fixed<21,8,")
+    assert types["unsigned"]["precision"].startswith("ufixed<10,0,")
+    assert types["concat"]["precision"] == "fixed<21,8,TRN,WRAP,0>"
+    assert types["concat"]["rule"] == "concatenation: a type holding both inputs' types"
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+def test_cropping_passes_its_inputs_type_through(io_type):
+    types = _probed("crop_unsigned_asym", io_type)
+    assert types["crop_unsigned"]["precision"] == "ufixed<6,2,RND_CONV,SAT,0>"  # hls4ml's default before
+    assert types["crop_sum"]["precision"] == "fixed<25,9,TRN,WRAP,0>"
+    assert types["crop_1d"]["precision"] == "ufixed<7,3,RND_CONV,SAT,0>"
+    assert {types[n]["rule"] for n in ("crop_unsigned", "crop_sum", "crop_1d")} == {"values move: the input's type"}
+
+
 def _float_kernels_between_quantizers(separable: bool = False):
     """A model kept out of the zoos (issue 24): plain Keras DepthwiseConv1D and a Conv1D (or SeparableConv1D),
     float32 kernels, between QKeras quantizers. With hls4ml's default weight type (ap_fixed<16,6>) 35.7 %

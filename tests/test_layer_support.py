@@ -45,7 +45,7 @@ def test_readme_layer_table_is_current() -> None:
 REFUSED = ["merge_dot", "qdense_3d_input", "nested_functional", "time_distributed", "float_lstm",
            "global_average_2d_keepdims", "float_layernorm", "embedding", "qconv1d_dilated",
            "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear", "swish_gelu_activation",
-           "float_simple_rnn"]
+           "float_simple_rnn", "global_max_keepdims"]
 
 
 @pytest.mark.parametrize("entry_id", REFUSED)
@@ -147,8 +147,40 @@ def test_flatten_at_the_input_refused_in_io_stream_only() -> None:
 
     model = _model(BREADTH["qdense_chain"])
     assert assess(model, "io_parallel").refused == ()
-    (reason,) = assess(model, "io_stream").refused
+    reason, into_activation = assess(model, "io_stream").refused  # its last Flatten feeds a QActivation
     assert reason.startswith("flatten") and "input_t" in reason
+    assert "(Flatten) in io_stream, directly followed by an activation layer" in into_activation
+
+
+def test_activation_after_flatten_refused_in_io_stream_only() -> None:
+    from fpga_accel.layer_support import assess
+
+    model = _model(BREADTH["flatten_into_activation"])
+    assert assess(model, "io_parallel") == assess(model, "io_parallel").__class__((), ())
+    (reason,) = assess(model, "io_stream").refused
+    assert reason.startswith("flat (Flatten) in io_stream, directly followed by an activation layer: ")
+    assert "put the activation before the Flatten/Reshape" in reason
+
+
+def test_global_max_pooling_keepdims_refused_naming_the_layer() -> None:
+    from fpga_accel.layer_support import assess
+
+    for io_type in IO_TYPES:
+        (reason,) = assess(_model(BREADTH["global_max_keepdims"]), io_type).refused
+        assert reason.startswith("gmax (GlobalMaxPooling2D) keepdims=True: ") and "IndexError" in reason
+
+
+def test_a_judged_float_activation_names_its_function() -> None:
+    from fpga_accel.layer_support import assess
+
+    from breadth_zoo import _k, _q, _qdense
+
+    for function, part in (("sigmoid", "its sigmoid is a lookup table"),
+                           ("hard_sigmoid", "its hard_sigmoid is float32 arithmetic in Keras")):
+        inp = _k().Input((8,))
+        model = _k().Model(inp, _q(8, 3)(_qdense(4, name="fc", activation=function)(_q()(inp))))
+        (judged,) = assess(model, "io_parallel").judged
+        assert judged.startswith("fc (QDense) with a float activation") and part in judged, judged
 
 
 def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
@@ -162,14 +194,16 @@ def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
 
 EXACT = ["qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_average_2d",
          "merge_average", "merge_max_min_concat", "qbatchnorm", "qdense_batchnorm",  # qkeras-v3 only
-         "softmax_multidim"]  # logits exact, softmax outputs within the tables' tolerance (report.passed)
+         "softmax_multidim",  # logits exact, softmax outputs within the tables' tolerance (report.passed)
+         "relu_layer_wide_sum", "concat_mixed_types", "crop_unsigned_asym", "pool1d_overlap_flatten"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry_id,io_type", [(e, io) for e in EXACT for io in IO_TYPES]
                          + [("qdense_chain", "io_parallel"),  # io_stream: refused (Flatten at the input)
                             ("softmax_axis1", "io_parallel"),  # io_stream: refused (a strided axis)
-                            ("conv1d_padded_branches", "io_stream")])  # io_parallel pads inside the conv
+                            ("conv1d_padded_branches", "io_stream"),  # io_parallel pads inside the conv
+                            ("flatten_into_activation", "io_parallel")])  # io_stream: refused
 def test_exact_classes_are_bit_exact(entry_id, io_type, tmp_path) -> None:
     import fpga_accel as fa
     from fpga_accel.layer_support import assess

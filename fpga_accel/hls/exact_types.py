@@ -332,10 +332,30 @@ def _derive_activation(node: Any) -> bool:
             return False
         # hls4ml's ap_int/ap_uint for integer >= bits truncates and wraps
         _set_type(node, "result_t", exact, "quantized activation: its grid, RND_CONV, (symmetric) SAT")
-    elif node.get_attr("activation") in ("relu", "linear") and _configured_auto(node, "result_t"):
+    elif _is_plain_relu(node) and _configured_auto(node, "result_t"):
         _set_type(node, "result_t", node.get_input_variable().type.precision,
                   "float relu/linear: keeps its input's type")
     return True
+
+
+RELU_NAMES = ("relu", "linear")
+"""Activations whose result is exact in their input's type (relu: x or 0; linear: x)."""
+THRESHOLDED_RELU_NAMES = ("thresholdedrelu", "thresholded_relu")
+"""hls4ml's names for a thresholded relu (Keras 3's parser makes every plain ``ReLU`` layer one, threshold 0)."""
+
+
+def _is_plain_relu(node: Any) -> bool:
+    """A relu or linear activation node without a quantizer: a Keras ``ReLU`` layer (hls4ml 1.3's Keras-2
+    parser names its activation "ReLU", so the lower-case check alone missed it and hls4ml's default type
+    truncated a wide sum), ``Activation("relu")``, or a thresholded relu with threshold 0 (what hls4ml 1.3's
+    Keras-3 parser makes of every ``ReLU`` layer)."""
+    if node.get_attr("activation_quantizer"):
+        return False
+    act = str(node.get_attr("activation", "")).lower()
+    if act in THRESHOLDED_RELU_NAMES:
+        theta = node.get_attr("activ_param", None)
+        return theta is not None and float(theta) == 0.0
+    return act in RELU_NAMES
 
 
 TABLE_MAX_ENTRIES = 1 << 16
@@ -625,6 +645,34 @@ def _derive_merge(node: Any, op: str) -> bool:
     return True
 
 
+def _holding_both(inputs: list[tuple[int, int, bool] | None]) -> Any | None:
+    """The smallest fixed type holding every value of two fixed types: the larger integer part (one more for
+    an unsigned input beside a signed one), the finer fraction, signed if either is."""
+    if len(inputs) != 2 or any(x is None for x in inputs):
+        return None
+    (w1, i1, s1), (w2, i2, s2) = inputs  # type: ignore[misc]
+    signed = s1 or s2
+    integer = max(i1 + (signed and not s1), i2 + (signed and not s2))
+    fraction = max(w1 - i1, w2 - i2)
+    return _fixed(integer + fraction, integer, signed)
+
+
+def _derive_concat(node: Any) -> bool:
+    """Concatenate: values move unchanged, so the result type holds both inputs' types. hls4ml's own rule
+    computes the same from the types *its* inference gave the inputs, before this pass derives theirs (a
+    batch norm's or a power-of-two Dense's exact type is wider): it has to follow the derived types."""
+    both = _holding_both([_as_fixed(node.get_input_variable(name).type.precision) for name in node.inputs])
+    if both is None or not _configured_auto(node, "result_t"):
+        return False
+    _set_type(node, "result_t", both, "concatenation: a type holding both inputs' types")
+    return True
+
+
+PASSTHROUGH_CLASSES = ("Reshape", "Transpose", "Clone", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D",
+                       "Resize", "Repack")
+"""hls4ml nodes that move values without computing (hls4ml's inference gives Cropping its default type)."""
+
+
 def _derive_passthrough(node: Any) -> bool:
     """Reshape, Flatten, Clone, padding, Transpose...: values move, so the input's type carries over."""
     if _configured_auto(node, "result_t"):
@@ -738,7 +786,7 @@ def derive_types(model: Any) -> list[str]:
         elif cls == "HardActivation" and node.get_attr("activation") == "hard_sigmoid" \
                 and not node.get_attr("activation_quantizer"):
             done = _derive_hard_sigmoid(node)  # a Keras float hard_sigmoid (QKeras' quantized_sigmoid has its own)
-        elif cls in ACTIVATION_CLASSES:
+        elif cls in ACTIVATION_CLASSES or (cls == "ParametrizedActivation" and _is_plain_relu(node)):
             done = _derive_activation(node)
         elif cls in ("Pooling1D", "Pooling2D", "GlobalPooling1D", "GlobalPooling2D"):
             done = _derive_pooling(node)
@@ -748,7 +796,9 @@ def derive_types(model: Any) -> list[str]:
             done = _derive_merge(node, str(node.get_attr("op")).lower())
         elif cls == "Softmax":
             done = _derive_softmax(node)
-        elif cls in ("Reshape", "Transpose", "Clone", "ZeroPadding1D", "ZeroPadding2D", "Resize", "Repack"):
+        elif cls == "Concatenate":
+            done = _derive_concat(node)
+        elif cls in PASSTHROUGH_CLASSES:
             done = _derive_passthrough(node)
         else:
             done = False
