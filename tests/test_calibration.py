@@ -150,19 +150,21 @@ def test_coverage_is_measured_nested(loso_rows):
     from fpga_accel.analysis import fit
 
     cov = fit.coverage(loso_rows)["csynth/lut"]
-    prop = fit.choose_recipe(loso_rows, "csynth", "lut")[0][0]  # '' (pooled), 'io_type' or 'strategy'
-    rows = [(r["source"], r.get(prop, "") if prop else "", r["reported"]["lut"] / r["estimate"]["lut"])
+    (prop, level, conformal) = fit.choose_recipe(loso_rows, "csynth", "lut")[0]  # '' (pooled), io_type, strategy, regime
+    key = f"regime/lut" if prop == "regime" else prop
+    rows = [(r["source"], r.get(key, "") if prop else "", r["reported"]["lut"] / r["estimate"]["lut"])
             for r in loso_rows if r["figure"] == "csynth" and r["reported"]["lut"] and r["estimate"]["lut"]]
+    bound = fit.order_statistic if conformal else fit.quantile
     inside = 0
     for source, kind, x in rows:
         others = [(s, k, y) for s, k, y in rows if s != source]
         same = [(s, y) for s, k, y in others if k == kind]
-        if prop and len({s for s, _ in same}) >= fit.MIN_KIND_SOURCES and len(same) >= fit.MIN_BAND_ROWS:
-            values = [y for _, y in same]  # the kind's band, built from the other sources of that kind
-        else:
-            values = [y for _, _, y in others]
-        lo, hi = fit.quantile(values, 0.1), fit.quantile(values, 0.9)
-        inside += round(lo, 3) <= x <= round(hi, 3)
+        own = prop and len({s for s, _ in same}) >= fit.MIN_KIND_SOURCES and len(same) >= fit.MIN_BAND_ROWS
+        values = [y for _, y in same] if own else [y for _, _, y in others]  # the kind's band, else the pooled
+        lo, hi = bound(values, 1 - level), bound(values, level)
+        if own and prop == "regime" and kind == "weak":  # the weak regime's band is symmetric about 1
+            lo, hi = min(lo, 1 / hi), max(hi, 1 / lo)
+        inside += round(lo, 4 if lo < 0.1 else 3) <= x <= round(hi, 3)
     assert cov["coverage"] == pytest.approx(inside / len(rows), abs=1e-3) and cov["n"] == len(rows)
     assert cov["median_width"] > 1
 

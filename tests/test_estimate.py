@@ -11,7 +11,7 @@ import pytest
 from fpga_accel.errors import ConfigError
 
 import fpga_accel as fa
-from fpga_accel.analysis.estimate import (band_factors, synth_ratio, estimate, estimate_layer, estimate_layers,
+from fpga_accel.analysis.estimate import (band_factors, design_kinds, kind_value, synth_ratio, estimate, estimate_layer, estimate_layers,
                                           layer_terms, load_constants)
 from fpga_accel.hls.foreign_project import read_hls4ml_project
 from fpga_accel.analysis.weight_stats import weight_stats
@@ -133,7 +133,7 @@ def test_every_estimate_carries_its_band_and_its_measured_coverage():
     board = get_board("pynq-z2")
     layers = [{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER)]
     est = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth")
-    low, high = band_factors(C, "csynth", "dsp", {"io_type": "io_parallel", "strategy": "latency"})
+    low, high = band_factors(C, "csynth", "dsp", design_kinds(layers, "io_parallel"))
     assert est.low["dsp"] == pytest.approx(est.ip_total["dsp"] * low, abs=0.2)
     assert est.high["dsp"] == pytest.approx(est.ip_total["dsp"] * high, abs=0.2)
     assert est.coverage["dsp"] == C["bands"]["csynth/dsp"]["coverage"] and 0 < est.coverage["dsp"] <= 1
@@ -271,16 +271,18 @@ def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog, 
     than that (1.21x when fitted on 41 designs), so the test widens it to 1.8x (the band before)."""
     from fpga_accel.fit_search import auto_reuse_factors
 
-    kind = {"io_type": "io_parallel", "strategy": "latency"}.get(C["bands"]["synth/dsp"].get("conditioned"))
+    kinds = {"io_type": "io_parallel", "strategy": "latency", "regime/dsp": "core"}  # a 16-bit Latency Dense
+    kind = kind_value(kinds, C["bands"]["synth/dsp"].get("conditioned") or "", "dsp")
     key = f"synth/dsp/{kind}" if f"synth/dsp/{kind}" in C["bands"] else "synth/dsp"
     monkeypatch.setitem(C["bands"], key, dict(C["bands"][key], high=max(1.8, C["bands"][key]["high"])))
     board = get_board("pynq-z2")
-    c, high = C["csynth"]["dsp.const_wide"], band_factors(C, "synth", "dsp", {"io_type": "io_parallel", "strategy": "latency"})[1]
+    c, high = C["csynth"]["dsp.const_wide"], band_factors(C, "synth", "dsp", kinds)[1]
     target = (board.dsp / high + 0.8 * board.dsp) / 2  # DSPs at RF 4
     n_out = round(target * 4 / c / 16)
     big = dict(_big_layers(valid=(1, 2, 4))[1], n_out=n_out, rf_n_out=n_out, n_weights=16 * n_out,
                n_nonzero_weights=16 * n_out, shape=[n_out])
     layers = [{"name": "in", "class": "Input", "shape": [16]}, big]
+    assert {k: v for k, v in design_kinds(layers, "io_parallel").items() if k in kinds} == kinds, "test precondition"
     at4 = estimate_layers(layers, name="w", board=board, io_type="io_parallel", clock_period=10, reuse_factors={"big": 4})
     assert at4.total["dsp"] <= 0.8 * board.dsp < board.dsp < at4.high["dsp"], "test precondition"
     with caplog.at_level(logging.WARNING, logger="fpga_accel"):
