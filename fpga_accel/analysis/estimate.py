@@ -791,17 +791,17 @@ PLATFORM = dict(get_board("pynq-z2").platform)
 REGIMES = ("core", "weak")
 WEAK_RESOURCE_RF = 100  # Resource-strategy reuse factors from here on: the weak regime
 WEAK_ZEROS = 0.85       # share of zero weights from which a kernel is in the weak regime (every metric)
-WEAK_ZEROS_FF = 0.5     # ... for FF (HLS's registers of pruned adder trees spread 0.4-3.8x)
+WEAK_ZEROS_FF = 0.5     # ... for the C-synthesis FF (HLS's count of pruned adder trees' registers: 0.4-3.8x)
 REGIME_RULE = ("a Dense/Conv layer is in the weak regime when it uses the Resource strategy at reuse factor "
                f">= {WEAK_RESOURCE_RF}, or is an io_parallel convolution with the Resource strategy, or a Latency-"
                "strategy kernel with products wider than the DSP48 port (25 x 18), or has "
-               f">= {WEAK_ZEROS:.0%} zero weights; for FF also >= {WEAK_ZEROS_FF:.0%} zero weights; for DSP also "
+               f">= {WEAK_ZEROS:.0%} zero weights; for the C-synthesis FF also >= {WEAK_ZEROS_FF:.0%} zero weights; for DSP also "
                "when its products are built from LUTs (Latency: an operand narrower than "
                f"{WIDE_BITS} bits; Resource: neither operand wider than {WIDE_BITS} bits, or one of 4 bits or less); "
                "a design is weak when any of its Dense/Conv layers is")
 
 
-def layer_regime(layer: Mapping[str, Any], io_type: str, metric: str) -> str:
+def layer_regime(layer: Mapping[str, Any], io_type: str, metric: str, figure: str = "csynth") -> str:
     """'weak' when the model is known to describe this Dense/Conv layer's ``metric`` poorly, else 'core'
     (:data:`REGIME_RULE`); other layer classes are 'core'.
 
@@ -812,7 +812,8 @@ def layer_regime(layer: Mapping[str, Any], io_type: str, metric: str) -> str:
     RF >= 100 and io_parallel Resource convolutions (how HLS schedules and multiplexes them), products wider
     than the DSP48 port (cascades and LUT glue, moved to LUTs by Vivado), heavily pruned kernels (HLS prunes
     adder trees and registers unevenly), and for DSP products the model builds from LUTs (HLS puts some
-    narrow products on DSPs: 23 published vs 5 estimated, 330 vs 1)."""
+    narrow products on DSPs: 23 published vs 5 estimated, 330 vs 1). ``figure``: the pruning rule of FF is the
+    C-synthesis report's (Vivado trims those registers: its FF ratios of pruned designs stay within 0.5-1.7x)."""
     if layer.get("class") not in DENSE_CLASSES + CONV_CLASSES:
         return "core"
     strategy = str(layer.get("strategy") or "latency").lower()
@@ -826,7 +827,7 @@ def layer_regime(layer: Mapping[str, Any], io_type: str, metric: str) -> str:
         return "weak"
     if not resource and min(a, w) >= WIDE_BITS and dsp_per_product(a, w) > 1:
         return "weak"
-    if zeros >= WEAK_ZEROS or (metric == "ff" and zeros >= WEAK_ZEROS_FF):
+    if zeros >= WEAK_ZEROS or (metric == "ff" and figure == "csynth" and zeros >= WEAK_ZEROS_FF):
         return "weak"
     if metric == "dsp":
         on_dsp = (max(a, w) > WIDE_BITS and min(a, w) > 4) if resource else min(a, w) >= WIDE_BITS
@@ -860,25 +861,32 @@ def dsp_ceiling(layer: Mapping[str, Any], io_type: str) -> Optional[float]:
     return float(min((nz - pow2) * units, max(1, math.ceil(nz * units / rf))) * per)
 
 
-def design_regime(layers: Sequence[Mapping[str, Any]], io_type: str, metric: str) -> str:
+def design_regime(layers: Sequence[Mapping[str, Any]], io_type: str, metric: str, figure: str = "csynth") -> str:
     """The design's regime for ``metric``: 'weak' when any Dense/Conv layer is (:func:`layer_regime`)."""
-    return "weak" if any(layer_regime(l, io_type, metric) == "weak" for l in layers) else "core"
+    return "weak" if any(layer_regime(l, io_type, metric, figure) == "weak" for l in layers) else "core"
+
+
+def _regimes(regime: Any, metric: str) -> Dict[str, str]:
+    """``regime/<metric>`` (C-synthesis) and ``synth/regime/<metric>`` (Vivado) from ``regime(figure)``."""
+    return {f"regime/{metric}": regime("csynth"), f"synth/regime/{metric}": regime("synth")}
 
 
 def design_kinds(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, str]:
     """The properties an error band may be conditioned on (``fit.BAND_KINDS``): the io type, the strategy —
     'resource' when any Dense/Conv layer uses the Resource strategy, else 'latency' — and the regime of each
-    metric (``regime/lut``, ``regime/ff``, ...: :func:`design_regime`)."""
+    metric (``regime/lut``, ``regime/ff``, ..., and ``synth/regime/ff``... for the Vivado figure: :func:`design_regime`)."""
     resource = any(str(l.get("strategy") or "").lower() == "resource" for l in layers
                    if l.get("class") in DENSE_CLASSES + CONV_CLASSES)
     return {"io_type": io_type, "strategy": "resource" if resource else "latency",
-            **{f"regime/{m}": design_regime(layers, io_type, m) for m in METRICS}}
+            **{k: v for m in METRICS for k, v in _regimes(lambda f: design_regime(layers, io_type, m, f), m).items()}}
 
 
-def kind_value(kinds: Mapping[str, Any], prop: str, metric: str) -> str:
-    """The value of property ``prop`` for ``metric``: ``kinds['regime/lut']`` for the regime (it depends on the
-    metric), ``kinds['io_type']`` for the others; '' when absent."""
-    return str(kinds.get(f"{prop}/{metric}") or kinds.get(prop) or "")
+def kind_value(kinds: Mapping[str, Any], prop: str, metric: str, figure: str = "csynth") -> str:
+    """The value of property ``prop`` for ``figure``/``metric``: ``kinds['regime/lut']`` for the regime (it
+    depends on the metric; ``synth/regime/lut`` for the Vivado figure when given), ``kinds['io_type']`` for the
+    others; '' when absent."""
+    return str((kinds.get(f"{figure}/{prop}/{metric}") if figure != "csynth" else None)
+               or kinds.get(f"{prop}/{metric}") or kinds.get(prop) or "")
 
 
 def band_factors(c: Constants, figure: str, metric: str,
@@ -889,7 +897,7 @@ def band_factors(c: Constants, figure: str, metric: str,
     bands = c.get("bands") or {}
     b = bands.get(f"{figure}/{metric}")
     prop = (b or {}).get("conditioned")
-    value = kind_value(kinds or {}, prop, metric) if prop else ""
+    value = kind_value(kinds or {}, prop, metric, figure) if prop else ""
     if value:
         b = bands.get(f"{figure}/{metric}/{value}") or b
     return (float(b["low"]), float(b["high"])) if b else None
@@ -906,7 +914,7 @@ def _banded(rows: Sequence[LayerEstimate], layers: Sequence[Mapping[str, Any]], 
     if band_factors(c, figure, metric, kinds) is None:
         return None
     own = {str(l["name"]): {"strategy": str(l.get("strategy") or "latency").lower(),
-                            f"regime/{metric}": layer_regime(l, kinds.get("io_type", ""), metric)}
+                            **_regimes(lambda f, l=l: layer_regime(l, kinds.get("io_type", ""), metric, f), metric)}
            for l in layers if l.get("class") in DENSE_CLASSES + CONV_CLASSES}
     ceiling = {str(l["name"]): dsp_ceiling(l, kinds.get("io_type", "")) for l in layers} if metric == "dsp" else {}
     low = high = removed = 0.0
@@ -922,8 +930,9 @@ def _banded(rows: Sequence[LayerEstimate], layers: Sequence[Mapping[str, Any]], 
             return None
         value = getattr(row, metric)
         top = value * band[1]
-        if metric == "dsp" and value > 0 and mine.get("regime/dsp") == "weak":  # held to what HLS could build
-            core = band_factors(c, figure, metric, {**mine, "regime/dsp": "core"}) or band
+        if metric == "dsp" and value > 0 and kind_value(mine, "regime", metric, figure) == "weak":  # held to
+            # what HLS could build
+            core = band_factors(c, figure, metric, {**mine, "regime/dsp": "core", "synth/regime/dsp": "core"}) or band
             top = min(top, max(value * core[1], ceiling.get(row.name) or 0.0))
         low, high = low + value * band[0], high + top
     kept = sum(max(0.0, getattr(r, metric)) for r in rows if r.name != "axi_wrapper")

@@ -470,7 +470,7 @@ def _kinded(rows: Sequence[Mapping[str, Any]], figure: str, metric: str,
             kind_key: str = "") -> List[Tuple[str, str, float]]:
     """(source, the row's value of ``kind_key`` ('' when none; the regime of ``metric`` for 'regime'), ratio)
     triples of one figure/metric."""
-    return [(r.get("source", r["id"]), est.kind_value(r, kind_key, metric) if kind_key else "",
+    return [(r.get("source", r["id"]), est.kind_value(r, kind_key, metric, figure) if kind_key else "",
              r["reported"][metric] / r["estimate"][metric])
             for r in rows if r["figure"] == figure and r["reported"][metric] is not None
             and r["estimate"][metric] > 0 and r["reported"][metric] > 0]
