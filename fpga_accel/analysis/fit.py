@@ -713,7 +713,8 @@ def write_constants(designs: Sequence[CalibrationDesign], path: Path = est.CONST
     constants["sources"] = sorted(sources(designs))
     constants["doc"] = {"terms": {k: v[0] for k, v in {**est.TERMS, **est.LATENCY_TERMS}.items()},
                         "how": "fpga_accel/analysis/fit.py; bands = 10-90 % quantiles (sample or split-conformal, "
-                               "pooled or per io type: fit.choose_recipe) of published / estimate "
+                               "pooled or per io type, strategy or regime: fit.choose_recipe; regime: "
+                               "estimate.REGIME_RULE) of published / estimate "
                                "under leave-one-source-out; coverage = share of held-out comparisons inside the "
                                "band built from the other sources (nested)"}
     path.write_text(json.dumps(constants, indent=1, sort_keys=True) + "\n")
