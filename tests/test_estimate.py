@@ -11,7 +11,7 @@ import pytest
 from fpga_accel.errors import ConfigError
 
 import fpga_accel as fa
-from fpga_accel.analysis.estimate import (band_factors, synth_ratio, estimate, estimate_layer, estimate_layers,
+from fpga_accel.analysis.estimate import (band_factors, design_kinds, kind_value, synth_ratio, estimate, estimate_layer, estimate_layers,
                                           layer_terms, load_constants)
 from fpga_accel.hls.foreign_project import read_hls4ml_project
 from fpga_accel.analysis.weight_stats import weight_stats
@@ -133,7 +133,7 @@ def test_every_estimate_carries_its_band_and_its_measured_coverage():
     board = get_board("pynq-z2")
     layers = [{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER)]
     est = estimate_layers(layers, name="b", board=board, io_type="io_parallel", clock_period=10, figure="csynth")
-    low, high = band_factors(C, "csynth", "dsp", {"io_type": "io_parallel", "strategy": "latency"})
+    low, high = band_factors(C, "csynth", "dsp", design_kinds(layers, "io_parallel"))
     assert est.low["dsp"] == pytest.approx(est.ip_total["dsp"] * low, abs=0.2)
     assert est.high["dsp"] == pytest.approx(est.ip_total["dsp"] * high, abs=0.2)
     assert est.coverage["dsp"] == C["bands"]["csynth/dsp"]["coverage"] and 0 < est.coverage["dsp"] <= 1
@@ -271,16 +271,18 @@ def test_auto_reuse_factor_warns_when_only_the_central_estimate_can_fit(caplog, 
     than that (1.21x when fitted on 41 designs), so the test widens it to 1.8x (the band before)."""
     from fpga_accel.fit_search import auto_reuse_factors
 
-    kind = {"io_type": "io_parallel", "strategy": "latency"}.get(C["bands"]["synth/dsp"].get("conditioned"))
+    kinds = {"io_type": "io_parallel", "strategy": "latency", "regime/dsp": "core"}  # a 16-bit Latency Dense
+    kind = kind_value(kinds, C["bands"]["synth/dsp"].get("conditioned") or "", "dsp")
     key = f"synth/dsp/{kind}" if f"synth/dsp/{kind}" in C["bands"] else "synth/dsp"
     monkeypatch.setitem(C["bands"], key, dict(C["bands"][key], high=max(1.8, C["bands"][key]["high"])))
     board = get_board("pynq-z2")
-    c, high = C["csynth"]["dsp.const_wide"], band_factors(C, "synth", "dsp", {"io_type": "io_parallel", "strategy": "latency"})[1]
+    c, high = C["csynth"]["dsp.const_wide"], band_factors(C, "synth", "dsp", kinds)[1]
     target = (board.dsp / high + 0.8 * board.dsp) / 2  # DSPs at RF 4
     n_out = round(target * 4 / c / 16)
     big = dict(_big_layers(valid=(1, 2, 4))[1], n_out=n_out, rf_n_out=n_out, n_weights=16 * n_out,
                n_nonzero_weights=16 * n_out, shape=[n_out])
     layers = [{"name": "in", "class": "Input", "shape": [16]}, big]
+    assert {k: v for k, v in design_kinds(layers, "io_parallel").items() if k in kinds} == kinds, "test precondition"
     at4 = estimate_layers(layers, name="w", board=board, io_type="io_parallel", clock_period=10, reuse_factors={"big": 4})
     assert at4.total["dsp"] <= 0.8 * board.dsp < board.dsp < at4.high["dsp"], "test precondition"
     with caplog.at_level(logging.WARNING, logger="fpga_accel"):
@@ -457,3 +459,62 @@ def test_each_dense_layer_takes_its_own_strategys_band(monkeypatch):
     assert e.low["lut"] == pytest.approx(expected[0], abs=0.2) and e.high["lut"] == pytest.approx(expected[1], abs=0.2)
     layer_b = next(l for l in e.layers if l.name == "b")
     assert layer_b.lut > 0 and e.high["lut"] < sum(l.lut for l in e.layers) * 3.0  # not the whole design at 3.0x
+
+
+def test_regimes_follow_the_rule_per_metric_and_figure():
+    """The weak regime (estimate.REGIME_RULE): each condition on its own, per metric, and the FF pruning rule
+    for the C-synthesis figure only; a design is weak when any Dense/Conv layer is."""
+    from fpga_accel.analysis.estimate import design_regime, layer_regime
+
+    def regimes(layer, io="io_parallel"):
+        return {(m, f): layer_regime(layer, io, m, f) for m in ("lut", "ff", "dsp") for f in ("csynth", "synth")}
+
+    assert set(regimes(FIXTURE_LAYER).values()) == {"core"}  # a 16-bit Latency Dense
+    for weak in (dict(FIXTURE_LAYER, strategy="resource", reuse_factor=100),
+                 dict(FIXTURE_LAYER, input_precision="fixed<28,12>"),  # 28 x 16 > the DSP48 port
+                 dict(FIXTURE_LAYER, n_nonzero_weights=12)):  # 85 % zeros
+        assert set(regimes(weak).values()) == {"weak"}, weak
+    assert set(regimes(dict(FIXTURE_LAYER, strategy="resource", reuse_factor=80)).values()) == {"core"}
+    conv = dict(FIXTURE_LAYER, **{"class": "Conv1D"}, strategy="resource", reuse_factor=2, shape=[4, 5])
+    assert set(regimes(conv).values()) == {"weak"} and set(regimes(conv, "io_stream").values()) == {"core"}
+    half = dict(FIXTURE_LAYER, n_nonzero_weights=40)  # 50 % zeros: weak for the C-synthesis FF only
+    assert [k for k, v in regimes(half).items() if v == "weak"] == [("ff", "csynth")]
+    assert [k for k, v in regimes(NARROW).items() if v == "weak"] == [("dsp", "csynth"), ("dsp", "synth")]
+    assert layer_regime(dict(NARROW, strategy="resource", input_precision="fixed<16,6>"), "io_stream", "dsp") == "core"
+    assert layer_regime({"name": "r", "class": "Activation"}, "io_parallel", "dsp") == "core"
+    inp = {"name": "in", "class": "Input", "shape": [16]}
+    assert design_regime([inp, FIXTURE_LAYER], "io_parallel", "dsp") == "core"
+    assert design_regime([inp, FIXTURE_LAYER, dict(NARROW, name="n")], "io_parallel", "dsp") == "weak"
+    assert design_kinds([inp, half], "io_parallel")["regime/ff"] == "weak"
+    assert design_kinds([inp, half], "io_parallel")["synth/regime/ff"] == "core"
+
+
+def test_dsp_ceiling_is_one_multiplier_per_kept_product():
+    from fpga_accel.analysis.estimate import dsp_ceiling
+
+    assert dsp_ceiling(FIXTURE_LAYER, "io_parallel") == 80  # RF 1: every non-zero product
+    assert dsp_ceiling(dict(FIXTURE_LAYER, reuse_factor=16), "io_parallel") == 5  # hls4ml's multiplier limit
+    assert dsp_ceiling(dict(FIXTURE_LAYER, n_pow2_weights=78), "io_parallel") == 2  # shifts are no products
+    assert dsp_ceiling(dict(FIXTURE_LAYER, strategy="resource", reuse_factor=40, n_nonzero_weights=8), "io_stream") == 2
+    assert dsp_ceiling(dict(FIXTURE_LAYER, input_precision="fixed<32,12>", weight_precision="fixed<24,8>"),
+                       "io_parallel") == 80 * 4  # a 32 x 24 product: 2 x 2 DSP48s
+    assert dsp_ceiling({"name": "r", "class": "Activation"}, "io_parallel") is None
+
+
+def test_a_weak_layer_takes_the_weak_band_its_dsp_upper_end_held_to_the_ceiling(monkeypatch):
+    """Per row: the narrow (weak for DSP) layer's DSPs take the weak band, whose upper end is held to what HLS
+    could build (dsp_ceiling), the 16-bit layer's the core band."""
+    how = {"level": 0.9, "conformal": True, "conditioned": "regime"}
+    bands = {"csynth/dsp": dict(low=0.5, high=3.0, **how), "csynth/dsp/core": dict(low=0.9, high=1.2, **how),
+             "csynth/dsp/weak": dict(low=0.01, high=100.0, **how)}
+    c = dict(C, bands=bands)
+    inp = {"name": "in", "class": "Input", "shape": [16]}
+    narrow = dict(NARROW, name="narrow", reuse_factor=8, n_in=16, rf_n_in=16)  # time-shared: DSPs at RF 8
+    layers = [inp, dict(FIXTURE_LAYER), narrow]
+    est = estimate_layers(layers, name="w", board=get_board("pynq-z2"), io_type="io_parallel", clock_period=10,
+                          figure="csynth", constants=c, platform=False)
+    rows = {l.name: l.dsp for l in est.layers}
+    assert rows["narrow"] > 0 and rows["dense"] > 0, "test precondition"
+    ceiling = 10.0  # ceil(80 / 8) products kept by the multiplier limit, one DSP48 each
+    assert est.high["dsp"] == pytest.approx(rows["dense"] * 1.2 + min(rows["narrow"] * 100, max(rows["narrow"] * 1.2, ceiling)), abs=0.2)
+    assert est.low["dsp"] == pytest.approx(rows["dense"] * 0.9 + rows["narrow"] * 0.01, abs=0.2)

@@ -31,8 +31,8 @@ and ``LATENCY_TERMS``, each with what it counts and its prior):
 The constants are fitted on the calibration set (``fpga_accel/analysis/calibration``) by
 ``fpga_accel.analysis.fit`` and stored in ``estimator_constants.json`` next to this file, with the error
 band of each figure: the 10–90 % quantiles of published ÷ estimate under leave-one-**source**-out
-cross-validation (of the design's io type or strategy where the fit found that to hold more often:
-:func:`band_factors`),
+cross-validation (of the design's io type, strategy or regime where the fit found that to hold more often:
+:func:`band_factors`, :func:`layer_regime`),
 and the band's measured coverage (``make estimate-accuracy``).
 ``figure="csynth"`` predicts Vivado/Vitis HLS's C-synthesis report; ``figure="synth"`` (default) predicts
 Vivado post-synthesis utilisation, as the C-synthesis estimate times a per-resource ratio fitted on the
@@ -53,7 +53,8 @@ from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "part_dsps", "dsp_overflow", "synth_ratio", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
-           "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "dsp_share", "rounds_or_saturates",
+           "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "design_regime", "layer_regime", "kind_value",
+           "REGIMES", "REGIME_RULE", "dsp_ceiling", "dsp_share", "rounds_or_saturates",
            "slow_line_buffer", "table_blocks"]
 
 
@@ -787,24 +788,118 @@ PLATFORM = dict(get_board("pynq-z2").platform)
 """Deprecated: the PYNQ-Z2's platform row; each board carries its own (``Board.platform``)."""
 
 
+REGIMES = ("core", "weak")
+WEAK_RESOURCE_RF = 100  # Resource-strategy reuse factors from here on: the weak regime
+WEAK_ZEROS = 0.85       # share of zero weights from which a kernel is in the weak regime (every metric)
+WEAK_ZEROS_FF = 0.5     # ... for the C-synthesis FF (HLS's count of pruned adder trees' registers: 0.4-3.8x)
+REGIME_RULE = ("a Dense/Conv layer is in the weak regime when it uses the Resource strategy at reuse factor "
+               f">= {WEAK_RESOURCE_RF}, or is an io_parallel convolution with the Resource strategy, or a Latency-"
+               "strategy kernel with products wider than the DSP48 port (25 x 18), or has "
+               f">= {WEAK_ZEROS:.0%} zero weights; for the C-synthesis FF also >= {WEAK_ZEROS_FF:.0%} zero weights; for DSP also "
+               "when its products are built from LUTs (Latency: an operand narrower than "
+               f"{WIDE_BITS} bits; Resource: neither operand wider than {WIDE_BITS} bits, or one of 4 bits or less); "
+               "a design is weak when any of its Dense/Conv layers is")
+
+
+def layer_regime(layer: Mapping[str, Any], io_type: str, metric: str, figure: str = "csynth") -> str:
+    """'weak' when the model is known to describe this Dense/Conv layer's ``metric`` poorly, else 'core'
+    (:data:`REGIME_RULE`); other layer classes are 'core'.
+
+    Why: the error bands are Mondrian (regime-conditional) — the held-out errors of designs the model
+    describes well (16-bit Latency kernels, Resource kernels at moderate reuse factors) are a few tens of
+    percent, those of the kinds below up to 10x either way; one pooled band is too wide for the first and
+    too narrow for the second. Each rule names a mechanism the model simplifies: Resource kernels at
+    RF >= 100 and io_parallel Resource convolutions (how HLS schedules and multiplexes them), products wider
+    than the DSP48 port (cascades and LUT glue, moved to LUTs by Vivado), heavily pruned kernels (HLS prunes
+    adder trees and registers unevenly), and for DSP products the model builds from LUTs (HLS puts some
+    narrow products on DSPs: 23 published vs 5 estimated, 330 vs 1). ``figure``: the pruning rule of FF is the
+    C-synthesis report's (Vivado trims those registers: its FF ratios of pruned designs stay within 0.5-1.7x)."""
+    if layer.get("class") not in DENSE_CLASSES + CONV_CLASSES:
+        return "core"
+    strategy = str(layer.get("strategy") or "latency").lower()
+    rf = max(1, int(layer.get("reuse_factor") or 1))
+    a = precision_bits(layer.get("input_precision"))
+    w = precision_bits(layer.get("weight_precision"))
+    n, nz, _ = _weight_stats(layer)
+    zeros = 1.0 - nz / n if n else 0.0
+    resource = strategy == "resource"
+    if resource and (rf >= WEAK_RESOURCE_RF or (io_type == "io_parallel" and layer["class"] in CONV_CLASSES)):
+        return "weak"
+    if not resource and min(a, w) >= WIDE_BITS and dsp_per_product(a, w) > 1:
+        return "weak"
+    if zeros >= WEAK_ZEROS or (metric == "ff" and figure == "csynth" and zeros >= WEAK_ZEROS_FF):
+        return "weak"
+    if metric == "dsp":
+        on_dsp = (max(a, w) > WIDE_BITS and min(a, w) > 4) if resource else min(a, w) >= WIDE_BITS
+        if not on_dsp:
+            return "weak"
+    return "core"
+
+
+def dsp_ceiling(layer: Mapping[str, Any], io_type: str) -> Optional[float]:
+    """The most DSPs HLS can give a Dense/Conv layer (None for other classes): one multiplier of
+    :func:`dsp_per_product` DSPs per multiplication it keeps — ceil(weights / RF) for the Resource strategy,
+    the non-trivial products up to hls4ml's multiplier limit ceil(non-zero weights / RF) for Latency.
+
+    Why: the weak regime's DSP band is 0.003-330x (HLS put 330 of a 4-bit design's products on DSPs where the
+    model built them from LUTs); times an estimate of 17 DSPs that is an upper end no design could reach. Its
+    upper end is held to this ceiling (or the core band's upper end, if that is higher), which no published
+    design exceeds, so the coverage is unchanged."""
+    if layer.get("class") not in DENSE_CLASSES + CONV_CLASSES:
+        return None
+    a = precision_bits(layer.get("input_precision"))
+    w = precision_bits(layer.get("weight_precision"))
+    rf = max(1, int(layer.get("reuse_factor") or 1))
+    n, nz, pow2 = _weight_stats(layer)
+    per = dsp_per_product(a, w)
+    if str(layer.get("strategy") or "latency").lower() == "resource":
+        n_in = int(layer.get("rf_n_in") or layer.get("n_in") or 1)
+        n_out = int(layer.get("rf_n_out") or layer.get("n_out") or 1)
+        return float(math.ceil(n_in * n_out / rf) * per)
+    conv = layer["class"] in CONV_CLASSES
+    units = max(1, math.ceil(_pixels(layer) / rf)) if conv and io_type == "io_parallel" else 1
+    return float(min((nz - pow2) * units, max(1, math.ceil(nz * units / rf))) * per)
+
+
+def design_regime(layers: Sequence[Mapping[str, Any]], io_type: str, metric: str, figure: str = "csynth") -> str:
+    """The design's regime for ``metric``: 'weak' when any Dense/Conv layer is (:func:`layer_regime`)."""
+    return "weak" if any(layer_regime(l, io_type, metric, figure) == "weak" for l in layers) else "core"
+
+
+def _regimes(regime: Any, metric: str) -> Dict[str, str]:
+    """``regime/<metric>`` (C-synthesis) and ``synth/regime/<metric>`` (Vivado) from ``regime(figure)``."""
+    return {f"regime/{metric}": regime("csynth"), f"synth/regime/{metric}": regime("synth")}
+
+
 def design_kinds(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, str]:
-    """The properties an error band may be conditioned on (``fit.BAND_KINDS``): the io type, and the strategy —
-    'resource' when any Dense/Conv layer uses the Resource strategy, else 'latency'."""
+    """The properties an error band may be conditioned on (``fit.BAND_KINDS``): the io type, the strategy —
+    'resource' when any Dense/Conv layer uses the Resource strategy, else 'latency' — and the regime of each
+    metric (``regime/lut``, ``regime/ff``, ..., and ``synth/regime/ff``... for the Vivado figure: :func:`design_regime`)."""
     resource = any(str(l.get("strategy") or "").lower() == "resource" for l in layers
                    if l.get("class") in DENSE_CLASSES + CONV_CLASSES)
-    return {"io_type": io_type, "strategy": "resource" if resource else "latency"}
+    return {"io_type": io_type, "strategy": "resource" if resource else "latency",
+            **{k: v for m in METRICS for k, v in _regimes(lambda f: design_regime(layers, io_type, m, f), m).items()}}
+
+
+def kind_value(kinds: Mapping[str, Any], prop: str, metric: str, figure: str = "csynth") -> str:
+    """The value of property ``prop`` for ``figure``/``metric``: ``kinds['regime/lut']`` for the regime (it
+    depends on the metric; ``synth/regime/lut`` for the Vivado figure when given), ``kinds['io_type']`` for the
+    others; '' when absent."""
+    return str((kinds.get(f"{figure}/{prop}/{metric}") if figure != "csynth" else None)
+               or kinds.get(f"{prop}/{metric}") or kinds.get(prop) or "")
 
 
 def band_factors(c: Constants, figure: str, metric: str,
                  kinds: Optional[Mapping[str, str]] = None) -> Optional[Tuple[float, float]]:
     """(low, high) factors of one figure/metric's band: when the fit conditioned it on a design property
-    (its ``conditioned``: io_type or strategy), the band of designs of this one's value (``kinds``, see
+    (its ``conditioned``: io_type, strategy or regime), the band of designs of this one's value (``kinds``, see
     :func:`design_kinds`) if the fit had enough sources for it; else the pooled band."""
     bands = c.get("bands") or {}
     b = bands.get(f"{figure}/{metric}")
     prop = (b or {}).get("conditioned")
-    if prop and (kinds or {}).get(prop):
-        b = bands.get(f"{figure}/{metric}/{kinds[prop]}") or b
+    value = kind_value(kinds or {}, prop, metric, figure) if prop else ""
+    if value:
+        b = bands.get(f"{figure}/{metric}/{value}") or b
     return (float(b["low"]), float(b["high"])) if b else None
 
 
@@ -812,23 +907,37 @@ def _banded(rows: Sequence[LayerEstimate], layers: Sequence[Mapping[str, Any]], 
             metric: str, kinds: Mapping[str, str]) -> Optional[Tuple[float, float]]:
     """(low, high) of the IP's ``metric`` (every row but the platform's): each row times its band's factors.
 
-    Why per row: a Dense/Conv layer takes the band of its own strategy, the other rows the design's
+    Why per row: a Dense/Conv layer takes the band of its own strategy and regime, the other rows the design's
     (:func:`design_kinds`). For a design of one strategy that is the design's band, as measured; for a mixed one
     it moves in proportion to the layers that changed, so switching one layer to the Resource strategy does not
     swing the whole design to the Resource band (``fit`` searches one layer at a time)."""
     if band_factors(c, figure, metric, kinds) is None:
         return None
-    own = {str(l["name"]): str(l.get("strategy") or "latency").lower() for l in layers
-           if l.get("class") in DENSE_CLASSES + CONV_CLASSES}
-    low = high = 0.0
+    own = {str(l["name"]): {"strategy": str(l.get("strategy") or "latency").lower(),
+                            **_regimes(lambda f, l=l: layer_regime(l, kinds.get("io_type", ""), metric, f), metric)}
+           for l in layers if l.get("class") in DENSE_CLASSES + CONV_CLASSES}
+    ceiling = {str(l["name"]): dsp_ceiling(l, kinds.get("io_type", "")) for l in layers} if metric == "dsp" else {}
+    low = high = removed = 0.0
     for row in rows:
         if row.name == "axi_wrapper":
             continue
-        band = band_factors(c, figure, metric, {**kinds, "strategy": own.get(row.name, kinds.get("strategy", ""))})
+        if getattr(row, metric) < 0:  # the DSPs beyond the part Vivado builds from LUTs: scaled with the rest
+            removed += getattr(row, metric)
+            continue
+        mine = {**kinds, **own.get(row.name, {})}
+        band = band_factors(c, figure, metric, mine)
         if band is None:
             return None
         value = getattr(row, metric)
-        low, high = low + value * band[0], high + value * band[1]
+        top = value * band[1]
+        if metric == "dsp" and value > 0 and kind_value(mine, "regime", metric, figure) == "weak":  # held to
+            # what HLS could build
+            core = band_factors(c, figure, metric, {**mine, "regime/dsp": "core", "synth/regime/dsp": "core"}) or band
+            top = min(top, max(value * core[1], ceiling.get(row.name) or 0.0))
+        low, high = low + value * band[0], high + top
+    kept = sum(max(0.0, getattr(r, metric)) for r in rows if r.name != "axi_wrapper")
+    if removed and kept > 0:
+        low, high = low * (kept + removed) / kept, high * (kept + removed) / kept
     return low, high
 
 
@@ -904,9 +1013,11 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     total = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
     extra = {k: total[k] - ip[k] for k in total}  # the platform row is not scaled by the band
     low, high = {}, {}
-    kinds = design_kinds(layers, io_type)
+    # the regime depends on the reuse factor each layer is estimated at (``fit`` passes them here)
+    effective = [{**l, "reuse_factor": reuse_factors[l["name"]]} if reuse_factors.get(l["name"]) else l for l in layers]
+    kinds = design_kinds(effective, io_type)
     for k in total:
-        band = _banded(rows, layers, c, figure, k, kinds)
+        band = _banded(rows, effective, c, figure, k, kinds)
         if band:
             # not clamped at the part's DSPs: an upper end beyond them means products Vivado may have to build
             # from LUTs, which the verdict should not call FITS

@@ -440,12 +440,13 @@ def prior_weight_cv(designs: Sequence[CalibrationDesign],
 BAND_QUANTILES = (0.1, 0.9)
 IO_TYPES = ("io_parallel", "io_stream")  # the io types a Vivado ratio may be fitted per (estimate.SYNTH_BY_IO)
 MIN_BAND_ROWS = 5  # fewer held-out ratios than this for a Vivado figure: it borrows the C-synthesis band
-BAND_KINDS = ("io_type", "strategy")
+BAND_KINDS = ("io_type", "strategy", "regime")
 """The design properties a band may be conditioned on (each cross-validation row carries them, from
 ``estimate.design_kinds``): io_parallel and io_stream designs are built differently by hls4ml (whole arrays and
 unrolled kernels vs FIFOs, line buffers and one pixel per cycle), and so are Latency and Resource kernels
 (constant products vs multipliers fed from weight memories); the model's out-of-source errors differ
-between them."""
+between them. The regime (``estimate.layer_regime``, per metric) separates the designs the model describes
+well ('core') from the kinds it is known to simplify ('weak')."""
 MIN_KIND_SOURCES = 4  # a kind's own band needs held-out ratios from this many sources, else the pooled band
 
 
@@ -467,8 +468,9 @@ def ratios(rows: Sequence[Mapping[str, Any]], figure: str, metric: str) -> List[
 
 def _kinded(rows: Sequence[Mapping[str, Any]], figure: str, metric: str,
             kind_key: str = "") -> List[Tuple[str, str, float]]:
-    """(source, the row's value of ``kind_key`` ('' when none), ratio) triples of one figure/metric."""
-    return [(r.get("source", r["id"]), str(r.get(kind_key) or "") if kind_key else "",
+    """(source, the row's value of ``kind_key`` ('' when none; the regime of ``metric`` for 'regime'), ratio)
+    triples of one figure/metric."""
+    return [(r.get("source", r["id"]), est.kind_value(r, kind_key, metric, figure) if kind_key else "",
              r["reported"][metric] / r["estimate"][metric])
             for r in rows if r["figure"] == figure and r["reported"][metric] is not None
             and r["estimate"][metric] > 0 and r["reported"][metric] > 0]
@@ -508,49 +510,83 @@ PLAIN: Recipe = ("", BAND_QUANTILES[1], False)
 # coverage is then measured on, so every extra recipe would flatter that number. Split-conformal levels that reach 80 % are
 # measured by :func:`coverage_cost` but not shipped: at their widths (3.2-12x) published PYNQ-Z2 designs below
 # 60 % of the part (the Dense 16x5, the Iris MLP) would no longer be FITS.
-RECIPES: Tuple[Recipe, ...] = (PLAIN,) + tuple((k, BAND_QUANTILES[1], False) for k in BAND_KINDS)
+REGIME: Recipe = ("regime", BAND_QUANTILES[1], True)
+"""The regime recipe (Mondrian bands): per regime (``estimate.layer_regime``) the split-conformal 10–90 % order
+statistics (a held-out ratio of a regime falls inside its regime's band at least 80 % of the time when
+exchangeable with the others), the weak regime's band made symmetric about 1 (its errors go either way:
+heavily pruned designs over-estimated, wide Resource kernels under-estimated), and a Vivado figure whose
+weak regime has too few sources takes the C-synthesis weak band (the Vivado estimate is the C-synthesis one
+times a ratio; the weak designs are those whose C-synthesis count the model simplifies)."""
+WEAK = "weak"
+RECIPES: Tuple[Recipe, ...] = (PLAIN,) + tuple((k, BAND_QUANTILES[1], False) for k in BAND_KINDS[:2]) + (REGIME,)
 
 
-def _band_of(values: Sequence[float], level: float = BAND_QUANTILES[1], conformal: bool = False) -> Dict[str, float]:
+def _band_of(values: Sequence[float], level: float = BAND_QUANTILES[1], conformal: bool = False,
+             symmetric: bool = False) -> Dict[str, float]:
+    """The band of ``values`` at ``level``; ``symmetric``: widened to [min(low, 1/high), max(high, 1/low)]."""
     bound = order_statistic if conformal else quantile
     lo, hi = bound(values, 1.0 - level), bound(values, level)
-    return {"low": round(lo, 3), "high": round(hi, 3), "n": len(values)}
+    if symmetric:
+        lo, hi = min(lo, 1.0 / hi), max(hi, 1.0 / lo)
+    return {"low": round(lo, 4 if lo < 0.1 else 3), "high": round(hi, 3), "n": len(values)}
 
 
-def _pools(rows: Sequence[Mapping[str, Any]], figure: str, m: str,
-           kind_key: str = "") -> Tuple[List[Tuple[str, str, float]], List[Tuple[str, str, float]]]:
-    """(the figure/metric's own (source, kind, ratio) triples, the pool its band is built from): a Vivado
-    figure with fewer than MIN_BAND_ROWS ratios borrows the C-synthesis ones."""
+Triples = List[Tuple[str, str, float]]
+
+
+def _pools(rows: Sequence[Mapping[str, Any]], figure: str, m: str, kind_key: str = "") -> Tuple[Triples, Triples, Triples]:
+    """(the figure/metric's own (source, kind, ratio) triples, the pool its band is built from, the triples a
+    kind with too few sources borrows): a Vivado figure with fewer than MIN_BAND_ROWS ratios borrows all the
+    C-synthesis ones; under the regime recipe a Vivado regime with too few sources borrows the C-synthesis
+    ratios of that regime (:data:`REGIME`)."""
     own = _kinded(rows, figure, m, kind_key)
-    return own, (own if len(own) >= MIN_BAND_ROWS else _kinded(rows, "csynth", m, kind_key))
+    borrow = _kinded(rows, "csynth", m, kind_key) if figure != "csynth" and kind_key == REGIME[0] else []
+    return own, (own if len(own) >= MIN_BAND_ROWS else _kinded(rows, "csynth", m, kind_key)), borrow
+
+
+def _kind_sample(pool: Sequence[Tuple[str, str, float]], kind: str, conditioned: bool,
+                 min_sources: int = MIN_KIND_SOURCES,
+                 borrow: Sequence[Tuple[str, str, float]] = ()) -> Tuple[List[float], bool]:
+    """(the ratios a band for a design of ``kind`` is built from, whether they are the kind's own): its kind's
+    when conditioned and they come from at least ``min_sources`` sources (and MIN_BAND_ROWS ratios), else the
+    kind's in ``borrow`` on the same condition, else the pooled ones."""
+    if conditioned and kind:
+        for triples in (pool, borrow):
+            sub = [(s, x) for s, k, x in triples if k == kind]
+            if len({s for s, _ in sub}) >= min_sources and len(sub) >= MIN_BAND_ROWS:
+                return [x for _, x in sub], True
+    return [x for _, _, x in pool], False
 
 
 def _kind_values(pool: Sequence[Tuple[str, str, float]], kind: str, conditioned: bool,
                  min_sources: int = MIN_KIND_SOURCES) -> List[float]:
-    """The ratios a band for a design of ``kind`` is built from: its kind's when conditioned and they come from
-    at least ``min_sources`` sources (and MIN_BAND_ROWS ratios), else the pooled ones."""
-    if conditioned and kind:
-        sub = [(s, x) for s, k, x in pool if k == kind]
-        if len({s for s, _ in sub}) >= min_sources and len(sub) >= MIN_BAND_ROWS:
-            return [x for _, x in sub]
-    return [x for _, _, x in pool]
+    """The ratios a band for a design of ``kind`` is built from (:func:`_kind_sample`, nothing borrowed)."""
+    return _kind_sample(pool, kind, conditioned, min_sources)[0]
+
+
+def _recipe_band(values: Sequence[float], recipe: Recipe, kind: str, own_kind: bool) -> Dict[str, float]:
+    """The band ``recipe`` builds from ``values`` for a design of ``kind`` (symmetric for the weak regime's own)."""
+    return _band_of(values, recipe[1], recipe[2], symmetric=recipe[0] == REGIME[0] and own_kind and kind == WEAK)
 
 
 def _nested(own: Sequence[Tuple[str, str, float]], pool: Sequence[Tuple[str, str, float]],
-            recipe: Recipe = PLAIN) -> Dict[str, float]:
-    """Coverage of the bands built by ``recipe``, each source's band built from the *other* sources only;
+            recipe: Recipe = PLAIN, borrow: Sequence[Tuple[str, str, float]] = ()) -> Dict[str, float]:
+    """Coverage of the bands built by ``recipe``, each source's band built from the *other* sources only
+    (``borrow``: the C-synthesis ratios a Vivado regime may borrow, also without the source);
     the width of a source is the median upper ÷ lower of its comparisons' bands."""
-    conditioned, level, conformal = bool(recipe[0]), recipe[1], recipe[2]
+    conditioned = bool(recipe[0])
     inside, widths = [], []
     for source in sorted({s for s, _, _ in own}):
         others = [p for p in pool if p[0] != source]
         if len(others) < 2:
             continue
+        lent = [p for p in borrow if p[0] != source]
         mine = []
         for s, kind, x in own:
             if s != source:
                 continue
-            b = _band_of(_kind_values(others, kind, conditioned), level, conformal)
+            values, own_kind = _kind_sample(others, kind, conditioned, borrow=lent)
+            b = _recipe_band(values, recipe, kind, own_kind)
             inside.append(b["low"] <= x <= b["high"])
             mine.append(b["high"] / b["low"] if b["low"] > 0 else float("inf"))
         widths.append(statistics.median(mine))
@@ -565,7 +601,12 @@ def choose_recipe(rows: Sequence[Mapping[str, Any]], figure: str, m: str) -> Tup
     (median width) whose nested coverage reaches TARGET_COVERAGE; when none does, the highest coverage
     (then the narrowest; on a tie the earlier recipe). Chosen on the leave-one-source-out ratios only, never
     on the hold-out."""
-    scored = [(r, _nested(*_pools(rows, figure, m, r[0]), r)) for r in RECIPES]
+    scored = []
+    for r in RECIPES:
+        own, pool, borrow = _pools(rows, figure, m, r[0])
+        if r[0] and not any(k for _, k, _ in own):
+            continue  # rows that do not carry the property: the recipe would be a pooled band in disguise
+        scored.append((r, _nested(own, pool, r, borrow)))
     scored = [(r, res) for r, res in scored if res]
     if not scored:
         return PLAIN, {}
@@ -598,16 +639,17 @@ def bands(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
             recipe = choose_recipe(rows, figure, m)[0] if len(own) >= 2 else PLAIN
             kind_key, level, conformal = recipe
             conditioned = bool(kind_key)
-            own = _kinded(rows, figure, m, kind_key)
+            own, _, borrow = _pools(rows, figure, m, kind_key)
             how = {"level": level, "conformal": conformal, "conditioned": kind_key}
             out[band_key(figure, m)] = dict(_band_of([x for _, _, x in own], level, conformal), **how)
-            for kind in sorted({k for _, k, _ in own if k}) if conditioned else ():
+            kinds = set(est.REGIMES) if kind_key == REGIME[0] else {k for _, k, _ in own if k}
+            for kind in sorted(kinds) if conditioned else ():
                 # one source more than the nested measurement needs: a kind's shipped band exists only when,
                 # with any one of its sources held out, the others still built that kind's band (so the
                 # measured coverage speaks for it, not for the pooled band it fell back to)
-                values = _kind_values(own, kind, True, MIN_KIND_SOURCES + 1)
-                if len(values) < len(own):
-                    out[band_key(figure, m, kind)] = dict(_band_of(values, level, conformal), **how)
+                values, own_kind = _kind_sample(own, kind, True, MIN_KIND_SOURCES + 1, borrow)
+                if own_kind:
+                    out[band_key(figure, m, kind)] = dict(_recipe_band(values, recipe, kind, True), **how)
     return out
 
 
@@ -641,7 +683,7 @@ def coverage_cost(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, floa
         if key.count("/") > 1:
             continue
         figure, m = key.split("/")
-        own, pool = _pools(rows, figure, m)
+        own, pool, _ = _pools(rows, figure, m)
         chosen: Dict[str, Any] = {}
         for level in BAND_LEVELS:
             res = _nested(own, pool, ("", level, True))
@@ -671,7 +713,8 @@ def write_constants(designs: Sequence[CalibrationDesign], path: Path = est.CONST
     constants["sources"] = sorted(sources(designs))
     constants["doc"] = {"terms": {k: v[0] for k, v in {**est.TERMS, **est.LATENCY_TERMS}.items()},
                         "how": "fpga_accel/analysis/fit.py; bands = 10-90 % quantiles (sample or split-conformal, "
-                               "pooled or per io type: fit.choose_recipe) of published / estimate "
+                               "pooled or per io type, strategy or regime: fit.choose_recipe; regime: "
+                               "estimate.REGIME_RULE) of published / estimate "
                                "under leave-one-source-out; coverage = share of held-out comparisons inside the "
                                "band built from the other sources (nested)"}
     path.write_text(json.dumps(constants, indent=1, sort_keys=True) + "\n")
