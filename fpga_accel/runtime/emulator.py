@@ -56,6 +56,31 @@ WHOLE_IMAGE = 1 << 16
 (:func:`_conv_matrix`); larger ones go through im2col patches."""
 
 
+def _numpy_clip() -> Optional[np.ufunc]:
+    """numpy's clip ufunc where it is faster than minimum then maximum, else None. numpy 2's clip loop is
+    vectorised (one pass, 3-6x faster than the two, measured on 1,024 x 120 values); numpy 1.26's is not
+    (2x slower than the two), so there the two passes stay."""
+    if int(np.__version__.split(".")[0]) < 2:
+        return None
+    try:
+        from numpy._core.umath import clip
+    except ImportError:  # pragma: no cover - a numpy 2 without the private module
+        return None
+    return clip
+
+
+_CLIP = _numpy_clip()
+
+
+def _clamp(q: np.ndarray, low: float, high: float) -> None:
+    """q = min(max(q, low), high) in place (low <= high; NaN stays NaN as with minimum/maximum)."""
+    if _CLIP is not None:
+        _CLIP(q, low, high, out=q)
+    else:
+        np.minimum(q, high, out=q)
+        np.maximum(q, low, out=q)
+
+
 class NotEmulated(ConfigError):
     """A design (layer, type or product kind) the emulator does not reproduce bit for bit."""
 
@@ -130,8 +155,7 @@ def cast(values: np.ndarray, t: FixedType) -> np.ndarray:
         if q.min() < p.lo or q.max() > p.hi:
             q = np.mod(q - p.lo, p.modulus) + p.lo
     elif p.overflow == "SAT" or p.overflow == "SAT_SYM":
-        np.minimum(q, p.hi, out=q)
-        np.maximum(q, p.low, out=q)
+        _clamp(q, p.low, p.hi)
     else:  # SAT_ZERO
         q = np.where((q < p.lo) | (q > p.hi), 0.0, q)
     q *= p.unscale
@@ -151,8 +175,7 @@ def _cast_from(values: np.ndarray, t: FixedType, res: FixedType) -> np.ndarray:
         return cast(values, res)
     s = np.multiply(values, p.scale)  # exact: a power of two
     q = _round(s, p.quantization)
-    np.minimum(q, p.hi, out=q)
-    np.maximum(q, p.low, out=q)
+    _clamp(q, p.low, p.hi)
     q *= p.unscale
     return q
 
