@@ -1094,17 +1094,18 @@ def _average_matrix(g: Dict[str, int], size: int, xt: FixedType, accum: FixedTyp
     zoo took half of its model's time summing two strided views, then casting twice). Exact: every input
     is on x's 2^-Fx grid and a window's sum of ``size`` of them stays far below 2^53 grid steps, so the
     product's sums are exact in any order, and scaling by 2^F/size (size is a power of two) is exact too;
-    the cast of the sum to accum_t is skipped only where accum_t holds every window sum of x's type, and
-    the cast of the quotient to res_t only where res_t holds every quotient (between x's lowest value,
+    the cast of the sum to accum_t is skipped only where accum_t holds every window sum of x's type
+    unchanged (not SAT_SYM, no saturation bits), and the cast of the quotient to res_t only where res_t
+    holds every quotient (between x's lowest value,
     or 0, and its highest, on accum_t's grid: an average of x's values truncated towards zero)."""
     h, w, c = g["in_height"], g["in_width"], g["n_chan"]
     oh, ow = g["out_height"], g["out_width"]
     lo, hi = xt.value_range()
     if h * w * c * oh * ow * c > WHOLE_IMAGE or xt.width > MAX_WIDTH or accum.sat_bits \
             or _int_bound(xt) * size * 2.0 ** max(0, accum.frac - xt.frac) >= EXACT / 4 \
-            or not _covers(accum, xt.frac, size * min(lo, 0.0), size * max(hi, 0.0)):
+            or not _holds(accum, xt, size * min(lo, 0.0), size * max(hi, 0.0)):
         return None
-    keep = _covers(res, accum.frac, min(lo, 0.0), max(hi, 0.0))
+    keep = _holds(res, accum, min(lo, 0.0), max(hi, 0.0))  # (SAT_SYM would move res's lowest value)
     big = np.zeros((h, w, c, oh, ow, c))
     channels = np.arange(c)
     for y in range(oh):
