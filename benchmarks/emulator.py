@@ -1,8 +1,8 @@
 """Emulator vs one csim worker on one core: the speed-up at 20,000 samples, 10^6 jet samples, the emulator's
 set-up, and the batch size from which auto (csim on the first 64 samples + the emulator) beats csim alone.
 
-Usage: python benchmarks/emulator.py [PROJECT ...]   (converted projects; none: the jet tagger and two CNNs
-of the fidelity zoo are converted into a temporary directory — three compiles)
+Usage: python benchmarks/emulator.py [PROJECT ...]   (converted projects; none: the jet tagger and four CNNs
+of the fidelity zoo are converted into a temporary directory — five compiles)
 
 BLAS runs on one thread (OPENBLAS_NUM_THREADS=1 etc., set before numpy is imported): csim is one thread,
 and on a shared machine a second BLAS thread made the emulator's small products 3-10x slower, not faster.
@@ -25,7 +25,8 @@ import numpy as np  # noqa: E402
 from fpga_accel.design import Design  # noqa: E402
 from fpga_accel.runtime.emulator import Emulator  # noqa: E402
 
-ZOO_PROJECTS = (("jet_tagger", "io_parallel"), ("qconv2d_strided_same", "io_parallel"), ("qconv2d_bn", "io_stream"))
+ZOO_PROJECTS = (("jet_tagger", "io_parallel"), ("qconv2d_strided_same", "io_parallel"), ("qconv2d_bn", "io_stream"),
+                ("qconv1d_maxpool", "io_parallel"), ("qconv1d_same_avgpool", "io_stream"))
 SIZES = (16, 64, 65, 96, 128, 256, 1024)
 
 

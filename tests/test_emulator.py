@@ -121,6 +121,61 @@ def test_convolution_by_taps_sums_what_im2col_sums(case, monkeypatch):
     assert np.array_equal(_conv_by_taps(v, g, w), expected)
 
 
+@pytest.mark.parametrize("case", [
+    (9, 9, 3, 5, 3, 3, 1, 1, (1, 1, 1, 1)),  # 'same'
+    (8, 8, 1, 4, 3, 3, 1, 1, (0, 0, 0, 0)),  # the zoo's qconv2d_bn
+    (11, 10, 2, 3, 3, 2, 2, 3, (0, 1, 1, 0)),  # strides whose windows miss the last rows/columns
+    (1, 12, 3, 4, 1, 5, 1, 2, (0, 0, 2, 2)),  # Conv1D, strided, padded
+    (1, 6, 2, 3, 1, 1, 1, 1, (0, 0, 4, 4)),  # padding wider than the kernel: outputs no input reaches
+    (3, 3, 2, 40, 3, 3, 1, 1, (1, 1, 1, 1)),  # more filters than a band's columns: one pixel per band
+])
+def test_banded_product_sums_what_the_whole_image_matrix_sums(case):
+    """A convolution's whole-image matrix times the batch by bands of output pixels (each band times the
+    input rows its windows cover) equals the one dense product and im2col bit for bit, on integers large
+    enough that a lost or doubled term would show; batches below BAND_MIN_ROWS take the dense product."""
+    from fpga_accel.runtime.emulator import BAND_MIN_ROWS, _banded, _conv_matrix, _patches
+
+    g = _geometry(*case)
+    rng = np.random.default_rng(sum(case[:8]))
+    k = g["filt_height"] * g["filt_width"] * g["n_chan"]
+    w = rng.integers(-2 ** 10, 2 ** 10, (k, g["n_filt"])).astype(np.float64)
+    big, _ = _conv_matrix(w, np.zeros(g["n_filt"]), g)
+    product = _banded(big, g["n_filt"])
+    for n in (BAND_MIN_ROWS + 3, 2):
+        v = rng.integers(-2 ** 12, 2 ** 12, (n, g["in_height"] * g["in_width"] * g["n_chan"])).astype(np.float64)
+        expected = (np.ascontiguousarray(_patches(v, g)).reshape(-1, k) @ w).reshape(n, -1)
+        assert np.array_equal(product(v, big), expected), n
+        assert np.array_equal(v @ big, expected)
+
+
+@pytest.mark.parametrize("xt, accum, res, window", [
+    (FixedType(6, 2, False), FixedType(8, 3, False), FixedType(7, 2, False), (1, 2)),  # the zoo's 1-D pooling
+    (FixedType(8, 3), FixedType(10, 5), FixedType(8, 3, True, "RND", "SAT"), (2, 2)),  # signed: towards zero
+    (FixedType(8, 3), FixedType(12, 6), FixedType(6, 2, True, "TRN", "SAT"), (2, 2)),  # res saturates
+    (FixedType(8, 3), FixedType(10, 5), FixedType(8, 3, True, "TRN", "SAT_SYM"), (1, 2)),  # -4 becomes -max
+])
+def test_average_pooling_matrix_equals_summed_views(xt, accum, res, window):
+    """Unpadded average pooling as one product with the 2^F/size window matrix equals the sums of the
+    windows cast to accum_t, divided as ap_fixed divides (truncated towards zero) and cast to res_t."""
+    from fpga_accel.runtime.emulator import _average_matrix, _divide, _patches
+
+    ph, pw = window
+    h, w, c = 4 * ph, 6 * pw, 3
+    g = {"in_height": h, "in_width": w, "n_chan": c, "filt_height": ph, "filt_width": pw, "stride_height": ph,
+         "stride_width": pw, "out_height": h // ph, "out_width": w // pw, "pad_top": 0, "pad_bottom": 0,
+         "pad_left": 0, "pad_right": 0}
+    lo, hi = xt.raw_range()
+    rng = np.random.default_rng(3)
+    v = np.ldexp(rng.integers(lo, hi + 1, (40, h * w * c)).astype(np.float64), -xt.frac)
+    v[0] = xt.value_range()[0]  # every window at the lowest value, then the highest
+    v[1] = xt.value_range()[1]
+    sums = _patches(v, g).sum(axis=(3, 4)).reshape(40, -1)
+    expected = cast(_divide(cast(sums, accum), ph * pw, accum), res)
+    run = _average_matrix(g, ph * pw, xt, accum, res)
+    assert run is not None
+    assert np.array_equal(run(v), expected)
+
+
 @pytest.fixture(scope="module")
 def mlp(tmp_path_factory):
     """A 16-64-32-32-5 QKeras MLP converted once (convert's verdict compiles it)."""
