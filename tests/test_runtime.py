@@ -263,7 +263,8 @@ assert not loaded, loaded
     assert "pynq 3." in proc.stdout
 
 
-RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelError", "Hls4mlChangedError",
+RUNTIME_WHEEL_ALL = ["Accelerator", "BoardError", "BuildError", "ConfigError", "FpgaAccelDeprecationWarning",
+                     "FpgaAccelError", "Hls4mlChangedError",
                      "InputError",
                      "NotExactError", "Progress", "SelfTestError", "SelfTestResult", "ToolNotFoundError", "Update",
                      "__version__"]
