@@ -68,10 +68,7 @@ SOURCE_WEIGHT_EXPONENT = 0.5
 
 def source_weights(designs: Sequence[CalibrationDesign], exponent: float = SOURCE_WEIGHT_EXPONENT) -> Dict[str, float]:
     """Each design's row weight, by id: n ** -exponent, n its source's designs among ``designs``."""
-    counts: Dict[str, int] = {}
-    for d in designs:
-        counts[_source(d)] = counts.get(_source(d), 0) + 1
-    return {d.id: counts[_source(d)] ** -float(exponent) for d in designs}
+    return {d.id: len(members) ** -float(exponent) for members in sources(designs).values() for d in members}
 
 
 PRIOR_WEIGHT: Dict[str, float] = {"lut": 1.0, "ff": 0.3, "dsp": 3.0, "bram18": 1.0}
@@ -581,12 +578,6 @@ def _kind_sample(pool: Sequence[Tuple[str, str, float]], kind: str, conditioned:
             if len({s for s, _ in sub}) >= min_sources and len(sub) >= MIN_BAND_ROWS:
                 return [x for _, x in sub], True
     return [x for _, _, x in pool], False
-
-
-def _kind_values(pool: Sequence[Tuple[str, str, float]], kind: str, conditioned: bool,
-                 min_sources: int = MIN_KIND_SOURCES) -> List[float]:
-    """The ratios a band for a design of ``kind`` is built from (:func:`_kind_sample`, nothing borrowed)."""
-    return _kind_sample(pool, kind, conditioned, min_sources)[0]
 
 
 def _recipe_band(values: Sequence[float], recipe: Recipe, kind: str, own_kind: bool) -> Dict[str, float]:
