@@ -234,9 +234,30 @@ def test_a_slow_part_pipelines_dsp_products_deeper():
     assert [speed_grade(p) for p in ("xc7z020clg400-1", "xc7vx690t-ffg1930-3", "xcu250-figd2104-2L-e")] == [1, 3, 2]
     assert part_family("xc7z020clg400-1", 5.0) == "7series-slow" and part_family("xc7z020clg400-1", 10.0) == "7series"
     assert part_family("xc7vx690t-ffg1930-3", 5.0) == "7series" and part_family("xczu9eg-ffvb1156-2-e", 5.0) == "ultrascale"
-    slow, fast = (layer_terms(FIXTURE_LAYER, "io_parallel", family=f) for f in ("7series-slow", "7series"))
-    assert slow.quantities["ff.dsp_bit_slow"] > 0 and "ff.dsp_bit_slow" not in fast.quantities
+    slow, fast = (layer_terms(FIXTURE_LAYER, "io_parallel", family=f, stages=s) for f, s in (("7series-slow", 1.5), ("7series", 0.0)))
+    # 80 DSP products x 16 accumulator bits x 1.5 extra stages (dsp_share 1: no digit statistics recorded)
+    assert slow.quantities["ff.dsp_stage_bit"] == pytest.approx(80 * 16 * 1.5) and "ff.dsp_stage_bit" not in fast.quantities
     assert slow.latency.get("lat.slow_depth") == 1 and "lat.slow_depth" not in fast.latency
+    narrow = layer_terms(NARROW, "io_parallel", family="7series", stages=0.5).quantities
+    assert narrow["ff.lut_stage_bit"] == pytest.approx(80 * 16 * 0.5) and "ff.dsp_stage_bit" not in narrow
+
+
+def test_pipeline_stages_fall_with_the_clock_period_and_the_speed_grade():
+    """HLS registers a product wherever its delay passes the period less the tool's uncertainty: on the
+    xc7z020-1 the extra stages fall from ~1.3 at 5 ns to none at 25 ns; a -3 part needs fewer; Vitis HLS keeps
+    27 % of the period where Vivado HLS keeps 12.5 %; UltraScale parts are costed without them."""
+    from fpga_accel.analysis.estimate import (DSP48E1_PATH_NS, SPEED_GRADE_DELAY, clock_uncertainty,
+                                              pipeline_stages)
+    assert clock_uncertainty("Vitis HLS 2023.1") == 0.27 and clock_uncertainty("Vivado HLS 2020.1") == 0.125
+    assert clock_uncertainty(None) == 0.125
+    z020 = [pipeline_stages("xc7z020clg400-1", ns, "Vivado HLS 2020.1") for ns in (5.0, 10.0, 25.0)]
+    assert z020[0] == pytest.approx(DSP48E1_PATH_NS / (5.0 * 0.875) - 1)
+    assert z020[0] > z020[1] >= z020[2] == 0.0
+    assert pipeline_stages("xc7z020clg400-1", 5.0, "Vitis HLS 2024.1") > z020[0]
+    assert pipeline_stages("xc7vx690t-ffg1930-3", 5.0) == pytest.approx(
+        max(0.0, DSP48E1_PATH_NS * SPEED_GRADE_DELAY[3] / (5.0 * 0.875) - 1))
+    assert pipeline_stages("xc7vx690t-ffg1930-3", 5.0) < z020[0]
+    assert pipeline_stages("xczu9eg-ffvb1156-2-e", 5.0) == 0.0 and pipeline_stages("xc7z020clg400-1", None) == 0.0
 
 
 def _big_layers(valid=(1, 2, 4, 8, 16, 32, 64, 128, 256), n_out=16):

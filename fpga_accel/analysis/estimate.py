@@ -16,8 +16,11 @@ and ``LATENCY_TERMS``, each with what it counts and its prior):
   (25 × 18) they need DSP cascades plus LUT glue. Narrower products are shift-and-add circuits costed by
   their adders (signed digits beyond the first). At reuse factor ≥ 8 HLS spreads a LUT-built kernel over
   several cycles and registers its partial sums (depth and FF grow with log2 RF).
-- **Part speed**: a -1 7-series part at ≤ 8 ns ('7series-slow') pipelines DSP products deeper (more FF,
-  more cycles); UltraScale DSP48E2 kernels take 0–2 cycles; softmax is slower on slow parts.
+- **Part speed and clock**: HLS cuts a product and its accumulation into as many register stages as the
+  clock needs (:func:`pipeline_stages`: the 7-series path delay of the part's speed grade over the clock
+  period less the tool's uncertainty), and registers every stage: FF grow with those stages, from none at
+  25 ns to ~1.5 extra stages at 5 ns on a -1 part. A -1 7-series part at ≤ 8 ns ('7series-slow') also takes
+  more cycles; UltraScale DSP48E2 kernels take 0–2 cycles; softmax is slower on slow parts.
 - **Resource strategy**: ceil(weights / RF) real multipliers fed from weight memories (BRAM, one column of
   width bits per multiplier), accumulators and input selection in LUTs; zeros are not skipped.
 - **Element-wise layers**: a type that rounds or saturates (AP_RND*, AP_SAT*) costs more LUTs per element.
@@ -51,7 +54,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from ..boards import Board, get_board
 from .weight_stats import precision_width, type_problem
 
-__all__ = ["part_family", "part_dsps", "dsp_overflow", "synth_ratio", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
+__all__ = ["part_family", "pipeline_stages", "clock_uncertainty", "part_dsps", "dsp_overflow", "synth_ratio", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
            "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
            "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "design_regime", "layer_regime", "kind_value",
            "REGIMES", "REGIME_RULE", "dsp_ceiling", "dsp_share", "rounds_or_saturates",
@@ -64,6 +67,9 @@ METRICS = ("lut", "ff", "dsp", "bram36", "latency")
 BRAM18_BITS = 18432
 WIDE_BITS = 10      # both operands at least this wide: a constant product is worth a DSP
 SLOW_CLOCK_NS = 8.0  # a -1 7-series part is "slow" (extra DSP pipeline stages) at this clock period or shorter
+DSP48E1_PATH_NS = 16.0  # a 7-series -1 constant product plus its accumulation, unregistered (see pipeline_stages)
+SPEED_GRADE_DELAY = {1: 1.0, 2: 0.86, 3: 0.75}  # 7-series path delay by speed grade, relative to -1 (data sheets)
+CLOCK_UNCERTAINTY = (("vitis", 0.27), ("", 0.125))  # HLS's default clock uncertainty by tool (first match)
 FIFO_SRL_DEPTH = 32  # FIFOs this deep or shallower are SRLs (SVHN: 36-deep in BRAM; zu9: 25-deep in SRL)
 
 # What each term counts, and the engineering prior its constant is pulled towards when fitting.
@@ -107,12 +113,13 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "ff.mult_bit": ("instantiated products (DSP or LUT) x accumulator bits: pipeline registers", 1.0),
     "ff.dsp_bit_7s": ("7-series parts: DSP-mapped constant products x accumulator bits (HLS registers the DSP48E1's "
                       "operands in fabric; ~29 FF per 16-bit product on xc7vx690t-3, ~4 on UltraScale)", 1.0),
-    "ff.dsp_bit_slow": ("7-series -1 parts at <= 8 ns ('7series-slow'): DSP-mapped constant products x accumulator bits "
-                        "(the extra pipeline stages of a product that does not fit a cycle; ~115 FF per 16-bit product "
-                        "on xc7z020-1 at 5 ns)", 4.0),
-    "ff.slow_lut_bit": ("7series-slow parts: LUT-built constant products (non-zero, shifts included) x accumulator "
-                        "bits: the pipeline registers of adder trees that do not fit a 5 ns cycle on a -1 part (an HGQ "
-                        "jet tagger on xc7z020-1: 20.8k FF where a fast part needs ~3k)", 1.0),
+    "ff.dsp_stage_bit": ("7-series parts: DSP-mapped constant products x accumulator bits x the extra register "
+                         "stages the clock needs (pipeline_stages: ~1.3 on xc7z020-1 at 5 ns, 0 at 25 ns): ~115 FF per "
+                         "16-bit product on xc7z020-1 at 5 ns, ~3 at 25 ns", 3.0),
+    "ff.lut_stage_bit": ("7-series parts: LUT-built constant products (non-zero, shifts included) x accumulator bits x "
+                         "the extra register stages the clock needs (pipeline_stages): the registers of adder trees "
+                         "that do not fit a cycle (an HGQ jet tagger on xc7z020-1 at 5 ns: 20.8k FF where a fast part "
+                         "needs ~3k)", 0.8),
     "ff.port_bit": ("constant products wider than the DSP48 port: products x accumulator bits (the registers of "
                     "the DSP cascade and its LUT glue)", 1.0),
     "ff.stream_in_bit": ("io_stream Dense layers: inputs x input bits (hls4ml gathers the whole input vector from "
@@ -167,7 +174,7 @@ def default_constants() -> Constants:
     """The engineering priors: what the estimator uses when nothing was fitted (no band: unknown error)."""
     return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
             "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
-            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_bit_slow": 0.1, "bram18.fifo": 0.8,
+            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_stage_bit": 0.1, "bram18.fifo": 0.8,
                                  "bram18.table": 1.0, "dsp.const_port": 0.1},
             "synth_dsp_overflow_lut": SYNTH_DSP_OVERFLOW_LUT, "bands": {}, "fitted_on": []}
 
@@ -334,7 +341,29 @@ def part_family(part: Optional[str], clock_ns: Optional[float] = None) -> str:
     return "7series"
 
 
-def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: str) -> None:
+def clock_uncertainty(tool: Optional[str]) -> float:
+    """The share of the clock period HLS keeps as margin by default: Vitis HLS 27 %, Vivado HLS 12.5 %
+    (no tool named: Vivado HLS, the PYNQ-Z2 flow's)."""
+    text = (tool or "").lower()
+    return next(u for key, u in CLOCK_UNCERTAINTY if key in text)
+
+
+def pipeline_stages(part: Optional[str], clock_ns: Optional[float], tool: Optional[str] = None) -> float:
+    """Extra register stages HLS puts in a constant product and its accumulation on a 7-series part:
+    max(0, path delay / (clock x (1 - uncertainty)) - 1), the path delay DSP48E1_PATH_NS scaled by the speed
+    grade (SPEED_GRADE_DELAY). 0 on UltraScale (DSP48E2 kernels fitted without it) and for no clock.
+
+    Why continuous: HLS schedules by its delay model and registers wherever the accumulated delay passes the
+    period it may use, so the registers fall smoothly with the clock period and the part's speed, where a
+    two-valued 'slow part' class (the earlier model) put an xc7z020-1 design at 10 ns with the fast parts:
+    a 16-bit Dense on xc7z020-1 spent ~7 FF per product bit at 5 ns and ~0.1 at 25 ns."""
+    if part_family(part, clock_ns) == "ultrascale" or not clock_ns:
+        return 0.0
+    delay = DSP48E1_PATH_NS * SPEED_GRADE_DELAY.get(speed_grade(part), SPEED_GRADE_DELAY[3])
+    return max(0.0, delay / (float(clock_ns) * (1.0 - clock_uncertainty(tool))) - 1.0)
+
+
+def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: str, stages: float = 0.0) -> None:
     """Dense and convolution layers: the multiplications, by strategy."""
     kind = layer["class"]
     a = precision_bits(layer.get("input_precision"))
@@ -421,17 +450,17 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
     t.add("ff.mult_bit", adders * acc)
     if wide and family.startswith("7series"):
         t.add("ff.dsp_bit_7s", dsp_products * acc)
-    if wide and family == "7series-slow":
-        t.add("ff.dsp_bit_slow", dsp_products * acc)
+    if wide and stages:
+        t.add("ff.dsp_stage_bit", dsp_products * acc * stages)
+    if not wide and stages:
+        t.add("ff.lut_stage_bit", adders * acc * stages)
     # HLS spreads a LUT-built kernel over more cycles once the reuse factor leaves it slack: none at RF 2
     # (L1 jet tagger convolutions: 0-1 cycles), 8-14 cycles at RF 64 (tutorial jet tagger, 6-bit)
-    stages = max(0.0, math.log2(rf) - 2) if not wide else 0.0
-    if stages:
-        t.add("ff.rf_pipe_bit", mults * acc * min(1.0, stages / 4))
-    if not wide and family == "7series-slow":
-        t.add("ff.slow_lut_bit", adders * acc)
+    rf_stages = max(0.0, math.log2(rf) - 2) if not wide else 0.0
+    if rf_stages:
+        t.add("ff.rf_pipe_bit", mults * acc * min(1.0, rf_stages / 4))
     if not wide:
-        depth = {"lat.lut_depth": 1, **({"lat.rf_depth": stages} if stages else {})}
+        depth = {"lat.lut_depth": 1, **({"lat.rf_depth": rf_stages} if rf_stages else {})}
     elif family == "ultrascale":
         depth = {"lat.dense_depth_us": 1}
     else:
@@ -447,12 +476,13 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         # UltraScale Dense at RF 1 reports 0-1 cycles)
         step = {"lat.parallel_step": 1} if family.startswith("7series") and io_type == "io_parallel" else {}
         t.latency = {"base": ii - 1, **depth, **step}
-        t.interval = {"base": ii, **({"lat.rf_depth": stages} if stages else {})}
+        t.interval = {"base": ii, **({"lat.rf_depth": rf_stages} if rf_stages else {})}
 
 
 def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[int] = None,
-                family: str = "7series") -> Terms:
-    """The terms of one layer record (the fitted constants turn them into resources and cycles)."""
+                family: str = "7series", stages: float = 0.0) -> Terms:
+    """The terms of one layer record (the fitted constants turn them into resources and cycles); ``family``
+    and ``stages`` describe the part and clock (:func:`part_family`, :func:`pipeline_stages`)."""
     kind = str(layer["class"])
     rf = max(1, int(reuse_factor or layer.get("reuse_factor") or 1))
     t = Terms()
@@ -472,7 +502,7 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
     if kind in DENSE_CLASSES or kind in CONV_CLASSES:
         if kind.startswith(("Separable", "Depthwise")):
             t.flag = "depthwise/separable costed as one convolution of its recorded sizes"
-        _kernel(layer, io_type, rf, t, family)
+        _kernel(layer, io_type, rf, t, family, stages)
         return t
     if kind == "Softmax":
         n = _elements(layer)
@@ -550,10 +580,10 @@ def _fifo_terms(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, 
 
 def design_terms(layers: Sequence[Mapping[str, Any]], io_type: str,
                  reuse_factors: Optional[Mapping[str, int]] = None,
-                 family: str = "7series") -> Tuple[List[Terms], Dict[str, float]]:
+                 family: str = "7series", stages: float = 0.0) -> Tuple[List[Terms], Dict[str, float]]:
     """Per-layer terms and the design-level ones (FIFOs, dataflow buffers)."""
     reuse_factors = reuse_factors or {}
-    per_layer = [layer_terms(l, io_type, reuse_factors.get(l["name"]), family) for l in layers]
+    per_layer = [layer_terms(l, io_type, reuse_factors.get(l["name"]), family, stages) for l in layers]
     return per_layer, _fifo_terms(layers, io_type)
 
 
@@ -564,7 +594,7 @@ def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
 # Terms whose Vivado-synthesis ratio differs from their resource's: the FFs HLS counts around DSP48E1
 # products, which Vivado packs into the DSP's own pipeline registers; FIFO BRAM, which Vivado keeps while it
 # moves small weight memories into LUTRAM.
-SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_bit_slow", "bram18.fifo", "bram18.table", "dsp.const_port")
+SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_stage_bit", "bram18.fifo", "bram18.table", "dsp.const_port")
 
 
 # DSP slices of the parts the calibration set and the boards use (Xilinx product tables), by part-name prefix.
@@ -767,10 +797,10 @@ class Estimate:
 
 def estimate_layer(layer: Mapping[str, Any], io_type: str, figure: str = "synth",
                    reuse_factor: Optional[int] = None, constants: Optional[Constants] = None,
-                   family: str = "7series") -> LayerEstimate:
+                   family: str = "7series", stages: float = 0.0) -> LayerEstimate:
     """One layer's estimate (no FIFOs, no dataflow: those belong to the design)."""
     c = constants or load_constants()
-    t = layer_terms(layer, io_type, reuse_factor, family)
+    t = layer_terms(layer, io_type, reuse_factor, family, stages)
     problem = type_problem(layer)  # an unknown type or size: costed as recorded, but reported NOT COSTED
     if problem:
         t.flag = f"not costed: {problem}"
@@ -979,13 +1009,16 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
     given, the verdict is UNCERTAIN whatever they say (the fitted constants do not speak for such a design).
     ``part`` (default: the board's) selects the DSP family, which changes how HLS registers DSP products;
     ``tool`` ('Vitis HLS' or 'Vivado HLS', default: each record's ``hls_tool``, else Vivado HLS) changes
-    how many cycles an io_stream convolution's line buffer takes per pixel."""
+    how many cycles an io_stream convolution's line buffer takes per pixel and the clock uncertainty
+    HLS keeps (:func:`pipeline_stages`)."""
     c = constants or load_constants()
     if tool:
         layers = [l if l.get("hls_tool") else {**l, "hls_tool": tool} for l in layers]
     reuse_factors = reuse_factors or {}
     family = part_family(part or board.part, clock_period)
-    per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"]), c, family) for l in layers]
+    stages = pipeline_stages(part or board.part, clock_period,
+                             tool or next((l["hls_tool"] for l in layers if l.get("hls_tool")), None))
+    per_layer = [estimate_layer(l, io_type, figure, reuse_factors.get(l["name"]), c, family, stages) for l in layers]
     fifo = _resources(_fifo_terms(layers, io_type), c, figure, io_type)
     rows = list(per_layer)
     if any(fifo.values()):

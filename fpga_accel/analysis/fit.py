@@ -137,13 +137,18 @@ def _family(design: CalibrationDesign) -> str:
     return est.part_family(design.provenance.part, design.provenance.clock_ns)
 
 
+def _stages(design: CalibrationDesign) -> float:
+    p = design.provenance
+    return est.pipeline_stages(p.part, p.clock_ns, f"{p.tool} {p.tool_version}")
+
+
 def _layer_q(layer: Mapping[str, Any], design: CalibrationDesign) -> Dict[str, float]:
-    return est.layer_terms(layer, design.io_type, family=_family(design)).quantities
+    return est.layer_terms(layer, design.io_type, family=_family(design), stages=_stages(design)).quantities
 
 
 def _design_q(design: CalibrationDesign) -> Dict[str, float]:
     layers = estimator_layers(design)
-    per, fifo = est.design_terms(layers, design.io_type, family=_family(design))
+    per, fifo = est.design_terms(layers, design.io_type, family=_family(design), stages=_stages(design))
     total: Dict[str, float] = dict(fifo)
     for t in per:
         for k, v in t.quantities.items():
@@ -234,7 +239,7 @@ def _latency_data(designs: Sequence[CalibrationDesign]) -> List[Tuple[Any, ...]]
         layers = estimator_layers(d)
         specs = []
         for l in layers:
-            t = est.layer_terms(l, d.io_type, family=_family(d))
+            t = est.layer_terms(l, d.io_type, family=_family(d), stages=_stages(d))
             specs.append((t.latency, t.interval, l["class"] in est.FREE_CLASSES))
         inst = [(specs[i][0], _cycles_max(x["latency"])) for i, x in instance_pairs(d)
                 if x.get("latency") is not None and not specs[i][2]]
