@@ -244,7 +244,7 @@ def test_a_slow_part_pipelines_dsp_products_deeper():
 
 def test_pipeline_stages_fall_with_the_clock_period_and_the_speed_grade():
     """HLS registers a product wherever its delay passes the period less the tool's uncertainty: on the
-    xc7z020-1 the extra stages fall from ~1.3 at 5 ns to none at 25 ns; a -3 part needs fewer; Vitis HLS keeps
+    xc7z020-1 the extra stages fall from ~2.7 at 5 ns to none at 25 ns; a -3 part needs fewer; Vitis HLS keeps
     27 % of the period where Vivado HLS keeps 12.5 %; UltraScale parts are costed without them."""
     from fpga_accel.analysis.estimate import (DSP48E1_PATH_NS, SPEED_GRADE_DELAY, clock_uncertainty,
                                               pipeline_stages)
