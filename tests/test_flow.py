@@ -165,7 +165,8 @@ def test_the_quantize_step_hands_its_model_to_the_later_steps(project_file, monk
     config = FlowConfig.from_file(project_file)
     loads = []
     real = model_io.load_model
-    monkeypatch.setattr(model_io, "load_model", lambda path, custom=None: loads.append(Path(path).name) or real(path, custom))
+    monkeypatch.setattr(model_io, "load_model",
+                        lambda path, custom=None: loads.append(Path(path).name) or real(path, custom))
     project = run_flow(config, stop="csim", engine="emulator")
     assert loads == ["float.h5"]
     keys = ("reference_accuracy", "csim_accuracy", "bit_exact", "argmax_agreement", "max_abs_diff", "engine")
