@@ -2,6 +2,8 @@
 accuracy (goal >= 3x end to end) and estimator time on a 10-layer model (goal < 1 s)."""
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -40,12 +42,17 @@ def bench_sweep(engines_only: bool = False) -> None:
         _inputs(root)
         times = {}
         for label, workers, jobs, engine in runs:
+            # each run its own csim cache: the points' sources are the same in every run (and every earlier
+            # run of this script), so a shared cache made a later csim run compile nothing
+            os.environ["FPGA_ACCEL_CACHE"] = str(root / f"cache-{len(times)}")
             spec = SweepSpec(name=label.replace(" ", "_").replace(",", ""), model=root / "float.h5",
                              data=root / "digits.npz", output_dir=root / "out", test_samples=200, engine=engine,
                              grid={"weight_bits": [3, 4, 5, 6], "reuse_factor": [1, 2], "activation_bits": [4, 6]})
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _children_cpu()
             run_sweep(spec, workers=workers, csim_jobs=jobs)
             times[label] = time.perf_counter() - t0
+            print(f"  {label}: {times[label]:.1f} s, load {os.getloadavg()[0]:.1f}; " + _where(spec.root)
+                  + f"; CPU of this process and its children {_children_cpu() - cpu0:.1f} s", flush=True)
         print("sweep of 16 points (quantize, convert, csim build + compare, estimate), incl. cluster start-up")
         two = times["2 workers"]
         for label, _, _, _ in runs[:-2]:
@@ -54,6 +61,23 @@ def bench_sweep(engines_only: bool = False) -> None:
         emulated = times["2 workers, emulator"]
         print(f"  2 workers, csim per point {two:6.1f} s   emulator per point {emulated:6.1f} s   "
               f"speed-up {two / emulated:4.2f}x  (goal >= 3x)")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process and its finished children (Dask workers, g++)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _where(root: Path) -> str:
+    """Where a sweep's time went: each step's seconds summed over the points (flow.json), in wall time of the
+    worker that ran it; what is left of (workers x the sweep's time) is start-up (cluster, TensorFlow import in
+    each worker), idle tails and teardown."""
+    steps: dict = {}
+    for record in root.rglob("flow.json"):
+        for step in json.loads(record.read_text())["steps"]:
+            steps[step["step"]] = steps.get(step["step"], 0.0) + float(step.get("seconds") or 0.0)
+    return "points' steps summed: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items())
 
 
 def bench_estimator() -> None:

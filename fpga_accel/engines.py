@@ -37,7 +37,9 @@ of csim's time. Below 64 samples auto is csim plus the emulator on the same samp
 Re-measured 2026-12-07 at load 10-11 (best of 3), auto / csim at 96 / 128 / 256 samples: jet MLP 0.95 / 0.55 /
 0.27, one Dense 1.00 / 0.83 / 0.37, one table activation 1.22 / 1.10 / 0.67, the io_stream CNN 0.06 at 256:
 128 would still make the cheapest design slower, 256 does not (at load 1.3: jet 0.76 / 0.60 / 0.27, table activation
-1.45 / 1.13 / 0.58)."""
+1.45 / 1.13 / 0.58). Again at load 4.5-6 after the emulator's per-call cuts (benchmarks/emulator.py, CPU time, best of
+5): auto below csim from 96 samples on the jet MLP, four zoo CNNs and one Dense; a hard tanh 1.20x at 96, 0.92x at
+128: 256 kept."""
 
 __all__ = ["AUTO_MIN_SAMPLES", "CHECK_SAMPLES", "ENGINES", "check_engine", "emulator_else_csim", "resolve_engine",
            "run_engine", "settle_auto"]

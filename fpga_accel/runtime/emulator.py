@@ -51,6 +51,10 @@ samples, not 1024 (whose 256 MB per layer made every cast and copy of the MLPerf
 memory instead of cache: twice the time per sample, measured by benchmarks/emulator_layers.py)."""
 TAP_BLOCK_VALUES = 1 << 18
 """Values of padded image a convolution computed by taps (:func:`_conv_by_taps`) takes at a time."""
+SOFTMAX_DIRECT = 1 << 18
+"""A softmax whose input type has fewer raw values than this (2 MB of float64 entries) reads its exp table
+through one entry per raw value (:func:`_softmax`): a subtraction, a scale and a gather instead of the
+cast to inp_norm_t and the index's bit slicing — on the jet MLP the softmax was ~1/3 of the emulator's time."""
 WHOLE_IMAGE = 1 << 16
 """A convolution whose image-to-image matrix has at most this many entries is one dense product
 (:func:`_conv_matrix`); larger ones go through im2col patches."""
@@ -265,6 +269,9 @@ class Emulator:
         self._steps: List[Tuple[Call, Callable[[Dict[str, Tensor]], None]]] = []
         self._widest = 0  # values per sample of the widest layer output seen (sizes the chunks)
         self._compile()
+        # read once, not per call (a 1-sample call parsed the input type again: ~15 µs of ~80)
+        self._in_type = firmware.var_type(firmware.input_var)
+        self._out_var = firmware.resolve(firmware.output_var)
 
     @classmethod
     def open(cls, root: "str | Path", project_name: str, io_type: str) -> "Emulator":
@@ -278,7 +285,7 @@ class Emulator:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs as the csim library returns them: (n, n_out) float32 (in chunks that stay in cache)."""
-        out = self.fw.resolve(self.fw.output_var)
+        out = self._out_var
         parts = [self._run(part)[out].values.astype(np.float32) for part in self._chunks(x)]
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
@@ -288,7 +295,7 @@ class Emulator:
         traces: Dict[str, List[np.ndarray]] = {}
         for part in self._chunks(x) if len(x) else [x]:
             env = self._run(part)
-            outs.append(env[self.fw.resolve(self.fw.output_var)].values.astype(np.float32))
+            outs.append(env[self._out_var].values.astype(np.float32))
             for name, var in self.fw.traced.items():
                 if self.fw.resolve(var) in env:
                     traces.setdefault(name, []).append(env[self.fw.resolve(var)].values.astype(np.float32))
@@ -308,7 +315,7 @@ class Emulator:
             start += size
 
     def _run(self, x: np.ndarray) -> Dict[str, Tensor]:
-        t = self.fw.var_type(self.fw.input_var)
+        t = self._in_type
         assert t is not None  # checked in _compile
         flat = np.asarray(x, dtype=np.float32).reshape(len(x), -1).astype(np.float64)
         env = {self.fw.input_var: Tensor(cast(flat, t), t)}  # the wrapper's ap_fixed(float): NaN/inf too
@@ -831,8 +838,12 @@ def _holds_relu(res: FixedType, xt: FixedType) -> bool:
     return _holds(res, xt, 0.0, max(0.0, xt.value_range()[1]))
 
 
+_BIT = FixedType(1, 1, False)
+"""ap_uint<1>, binary_tanh's result type when the activation is binary_cast (made once, not per call)."""
+
+
 def _binary_tanh(v: np.ndarray, xt: FixedType, res: FixedType) -> np.ndarray:
-    if res == FixedType(1, 1, False):  # binary_cast to ap_uint<1>: (cache > 0) ? cache : 0
+    if res == _BIT:  # binary_cast to ap_uint<1>: (cache > 0) ? cache : 0
         return np.where(v >= 0, 1.0, 0.0)
     return cast(np.where(v >= 0, 1.0, -1.0), res)
 
@@ -858,15 +869,20 @@ def _hard(kind: str) -> Callable[[Emulator, Call], Callable[[Dict[str, Tensor]],
             raise NotEmulated(call.layer, "its slope/shift types are not ap_fixed")
         slope, shift = float(cast(np.array(slope), slope_t)), float(cast(np.array(shift), shift_t))
 
+        ones: Dict[FixedType, float] = {}  # per input type, once: a 1-sample call spent ~1/3 of its time here
+        src_var, dst_var = emu.fw.resolve(src), emu.fw.resolve(dst)
+
         def step(env: Dict[str, Tensor]) -> None:
-            x = env[emu.fw.resolve(src)]
-            auto = _auto_add(_auto_mul(slope_t, x.type), shift_t)  # `auto datareg = slope * data + shift`
+            x = env[src_var]
+            one = ones.get(x.type)
+            if one is None:
+                auto = _auto_add(_auto_mul(slope_t, x.type), shift_t)  # `auto datareg = slope * data + shift`
+                one = ones[x.type] = float(cast(np.array(1.0), auto))
             d = slope * x.values + shift
-            one, zero = float(cast(np.array(1.0), auto)), 0.0
-            d = np.where(d > 1, one, np.where(d < 0, zero, d))
+            d = np.where(d > 1, one, np.where(d < 0, 0.0, d))
             if kind == "tanh":
                 d = 2 * d - 1
-            env[emu.fw.resolve(dst)] = Tensor(cast(d, res), res)
+            env[dst_var] = Tensor(cast(d, res), res)
 
         return step
 
@@ -922,10 +938,18 @@ def _table(spec: TableFunction) -> Callable[[Emulator, Call], Callable[[Dict[str
 
 
 def _top_bits(values: np.ndarray, t: FixedType, bits: int) -> np.ndarray:
-    """hls4ml's softmax_idx_from_real_val: the top ``bits`` bits of the W-bit pattern, as unsigned."""
-    raw = np.ldexp(values, t.frac)
-    raw = np.mod(raw, float(2 ** t.width))  # two's complement pattern
-    return np.floor(raw / float(2 ** (t.width - bits))).astype(np.int64)
+    """hls4ml's softmax_idx_from_real_val: the top ``bits`` bits of the W-bit pattern, as unsigned.
+
+    On the integers ``raw = value·2^F`` an arithmetic shift and a mask are the slice of the two's
+    complement pattern (floor(raw / 2^k) mod 2^b is floor((raw mod 2^(k+b)) / 2^k)): two integer passes
+    where the float64 mod and floor took four slower ones."""
+    if bits > t.width:  # the slice reaches below the pattern: shifted left instead
+        raw = np.mod(np.ldexp(values, t.frac), float(2 ** t.width))  # two's complement pattern
+        return np.floor(raw * float(2 ** (bits - t.width))).astype(np.int64)
+    raw = np.multiply(values, 2.0 ** t.frac).astype(np.int64)  # exact: values on t's grid, at most 53 bits
+    np.right_shift(raw, t.width - bits, out=raw)
+    np.bitwise_and(raw, (1 << bits) - 1, out=raw)
+    return raw
 
 
 def _real_from_index(i: np.ndarray, t: FixedType, bits: int) -> np.ndarray:
@@ -957,43 +981,74 @@ def _softmax(emu: Emulator, call: Call) -> Callable[[Dict[str, Tensor]], None]:
     inv_x = _real_from_index(np.arange(n_inv), inv_inp, inv_bits)
     with np.errstate(divide="ignore"):
         inv_table = cast_any(_f32(np.float32(1) / inv_x).astype(np.float64), inv_t)
-    tables: Dict[FixedType, Tuple[np.ndarray, bool]] = {}
+    # e (accum_t values) times 1/sum (inv_table_t values), exact in float64: its type lets the cast skip its scan
+    prod_t = _auto_mul(accum, inv_t) if accum.width + inv_t.width <= MAX_WIDTH else None
+    lookups: Dict[FixedType, Tuple[Callable[[np.ndarray], np.ndarray], bool]] = {}
+    src_var, dst_var = emu.fw.resolve(src), emu.fw.resolve(dst)
 
-    def exp_table(data_t: FixedType) -> Tuple[np.ndarray, bool]:
-        """(the exp table for inputs of ``data_t``, already cast to accum_t as each entry is read; whether
-        accum_t holds every partial sum of a row's n_slice entries unchanged, so the tree's casts can be skipped)."""
-        if data_t not in tables:
-            t = norm if norm is not None else data_t
-            x = _f32(_real_from_index(np.arange(n_exp), t, exp_bits) * np.float32(scale))
+    def exp_lookup(data_t: FixedType) -> Tuple[Callable[[np.ndarray], np.ndarray], bool]:
+        """(rows of ``data_t`` values (n_slice, m) -> their exp table entries, already cast to accum_t as
+        each entry is read; whether accum_t holds every partial sum of a row's n_slice entries unchanged,
+        so the tree's casts can be skipped). Built once per input type."""
+        if data_t in lookups:
+            return lookups[data_t]
+        t = norm if norm is not None else data_t
+        x = _f32(_real_from_index(np.arange(n_exp), t, exp_bits) * np.float32(scale))
+        if norm is not None:
+            x = -x
+        table = cast(cast_any(_exp32(x).astype(np.float64), exp_t), accum)
+        # partial sums of a row's entries lie between n_slice times the lowest and the highest entry
+        lowest, highest = min(float(table.min()), 0.0), max(float(table.max()), 0.0)
+        plain_sum = _covers(accum, accum.frac, n_slice * lowest, n_slice * highest)
+        lo, hi = data_t.raw_range()
+        to_raw = 2.0 ** data_t.frac
+        if hi - lo >= SOFTMAX_DIRECT or data_t.width > MAX_WIDTH:
+            def lookup(v: np.ndarray) -> np.ndarray:
+                if norm is None:
+                    return table[_top_bits(v, data_t, exp_bits)]
+                return table[_top_bits(cast(v.max(axis=0) - v, norm), norm, exp_bits)]
+        else:
+            # one entry per raw value the index is computed from: for the stable softmax max(row) - x,
+            # which lies in [0, hi - lo] steps of data_t's grid; for the latency one x itself, in [lo, hi].
+            # Each entry is what the steps below compute for that value, so the lookup is the same function.
+            steps = np.arange(hi - lo + 1, dtype=np.float64)
             if norm is not None:
-                x = -x
-            table = cast(cast_any(_exp32(x).astype(np.float64), exp_t), accum)
-            # partial sums of a row's entries lie between n_slice times the lowest and the highest entry
-            lowest, highest = min(float(table.min()), 0.0), max(float(table.max()), 0.0)
-            tables[data_t] = table, _covers(accum, accum.frac, n_slice * lowest, n_slice * highest)
-        return tables[data_t]
+                direct = table[_top_bits(cast(steps / to_raw, norm), norm, exp_bits)]
+                offset = 0.0
+            else:
+                direct = table[_top_bits((steps + lo) / to_raw, data_t, exp_bits)]
+                offset = float(-lo)
+
+            def lookup(v: np.ndarray) -> np.ndarray:
+                raw = np.subtract(v.max(axis=0), v) if norm is not None else v.copy()
+                raw *= to_raw  # exact: integers (a difference of two values on the grid stays below 2^53)
+                if offset:
+                    raw += offset
+                return direct.take(raw.astype(np.intp))
+
+        lookups[data_t] = lookup, plain_sum
+        return lookups[data_t]
 
     def rows(v: np.ndarray) -> np.ndarray:
-        """(n, n_in) -> one row per independent softmax (n * n_outer * n_inner, n_slice)."""
-        return v.reshape(-1, n_outer, n_slice, n_inner).transpose(0, 1, 3, 2).reshape(-1, n_slice)
+        """(n, n_in) -> one column per independent softmax (n_slice, n * n_outer * n_inner): the steps below
+        then run along long rows (numpy's reductions and broadcasts over 5-value rows ran 4-6x slower)."""
+        return np.ascontiguousarray(v.reshape(-1, n_outer, n_slice, n_inner).transpose(2, 0, 1, 3).reshape(n_slice, -1))
 
     def unrows(v: np.ndarray, n: int) -> np.ndarray:
-        return v.reshape(n, n_outer, n_inner, n_slice).transpose(0, 1, 3, 2).reshape(n, n_in)
+        return np.ascontiguousarray(v.reshape(n_slice, n, n_outer, n_inner).transpose(1, 2, 0, 3).reshape(n, n_in))
 
     def step(env: Dict[str, Tensor]) -> None:
-        x = env[emu.fw.resolve(src)]
+        x = env[src_var]
         n = x.values.shape[0]
         v = rows(x.values)
-        table, plain_sum = exp_table(x.type)
-        if norm is not None:
-            d = cast(v.max(axis=1, keepdims=True) - v, norm)
-            idx = _top_bits(d, norm, exp_bits)
-        else:
-            idx = _top_bits(v, x.type, exp_bits)
-        e = table[idx]
-        total = e.sum(axis=1) if plain_sum else _tree_sum(e, accum)  # exact either way: values on accum's grid
+        lookup, plain_sum = exp_lookup(x.type)
+        e = lookup(v)
+        # exact either way: values on accum's grid
+        total = e.sum(axis=0) if plain_sum else _tree_sum(e.T, accum)
         inv = inv_table[_top_bits(cast(total, inv_inp), inv_inp, inv_bits)]
-        env[emu.fw.resolve(dst)] = Tensor(unrows(cast(e * inv[:, None], res), n), res)
+        e *= inv
+        out = cast(e, res) if prod_t is None else _cast_from(e, prod_t, res)
+        env[dst_var] = Tensor(unrows(out, n), res)
 
     return step
 
