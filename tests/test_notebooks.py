@@ -130,9 +130,10 @@ def test_fit_and_profile_notebook(workdir):
     for axes, (name, kind, precision) in zip(drawn["profile"], expected):
         assert axes["title"] == f"{name} {kind}: {precision}"
         assert axes["bounds"] == list(hls_type(precision).value_range())  # the type's range, drawn at its bounds
-    # bit-exact: one bar for the outputs (per layer only when a layer diverges), its length the exact share
-    assert drawn["bit_exact"] == 1.0 and drawn["compared"] == {}
-    assert drawn["agreement"] == ["outputs"] and drawn["widths"] == [1.0]
+    # bit-exact: one bar per traced layer (as where a layer diverges), each its share of samples exact: 100 %
+    assert drawn["bit_exact"] == 1.0 and list(drawn["compared"].values()) == [1.0] * len(drawn["compared"])
+    assert drawn["agreement"] == list(drawn["compared"]) == ["fc1", "relu1", "out"]  # x_q is the input's cast
+    assert drawn["widths"] == [1.0] * len(drawn["agreement"])
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     assert not [out for out in outputs if out.get("output_type") == "error"]
     html = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
