@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 NOTEBOOK_BAR_SAMPLES = 512
 """Batches from this size show a progress bar in a notebook unasked (a loop of small calls draws none)."""
+LAYER_SAMPLES = 200
+"""Samples traced to compare the layers: the first ones of a bit-exact batch, else the first that diverged."""
 _KERAS_ACTIVATION_LAYERS = KERAS_ACTIVATION_LAYERS  # the one table: fpga_accel.activations
 _ACTIVATION_NODES = ACTIVATION_LAYER_CLASSES
 _INPUT_NODES = frozenset({"Input", "InputLayer"})
@@ -109,8 +111,8 @@ class AgreementReport:
         return f" ({verdict} the tables' tolerance {self.output_tolerance:.3g})"
 
     def rows(self) -> list[dict[str, Any]]:
-        """Per compared layer (graph order): the share of samples csim matches bit for bit. Filled only when
-        the design is not bit-exact (the layers are traced to find where it diverges)."""
+        """Per compared layer (graph order): the share of samples csim matches bit for bit (traced on up to
+        ``LAYER_SAMPLES``: the first ones when the design is bit-exact, else the ones that diverged)."""
         return [{"layer": name, "bit_exact": frac, "first_diverging": name == self.first_divergent_layer}
                 for name, frac in self.layer_exact.items()]
 
@@ -332,18 +334,23 @@ class Design:
         return types_table(self.name, self.meta.layers, str(self.meta_file))
 
     def compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None,
-                engine: str | None = None, progress: Progress | None = None) -> AgreementReport:
+                engine: str | None = None, progress: Progress | None = None,
+                layers: bool = True) -> AgreementReport:
         """Agreement of csim with ``model`` (the QKeras reference) on ``x``; points at the first layer
         that diverges when it is not bit-exact. ``progress`` hears the design's samples (as predict's).
+        ``layers``: compare every traced layer of a bit-exact design too (``report.layer_exact``, its plot;
+        a trace run and a Keras run of up to ``LAYER_SAMPLES`` samples more); a design that is not bit-exact
+        has its layers compared either way.
 
         A model ending in softmax is judged on its logits (the design's softmax tables are approximate by
         design), wherever they live: a standalone softmax layer's input, or the pre-activation output of a
         layer with ``activation="softmax"``.
         """
-        return self.predict_compare(model, x, y_true, workers, engine, progress)[1]
+        return self.predict_compare(model, x, y_true, workers, engine, progress, layers)[1]
 
     def predict_compare(self, model: Any, x: Any, y_true: Any = None, workers: int | None = None,
-                        engine: str | None = None, progress: Progress | None = None) -> tuple[Any, AgreementReport]:
+                        engine: str | None = None, progress: Progress | None = None,
+                        layers: bool = True) -> tuple[Any, AgreementReport]:
         """``(predict(x), compare(model, x, y_true))`` from one run of the design over ``x``: the outputs
         compare computes are the ones predict returns (``fpga-accel csim --reference`` needs both)."""
         if self.meta.inputs:
@@ -412,11 +419,13 @@ class Design:
             report.reference_accuracy = float(np.mean(ref.reshape(n, -1).argmax(1) == labels))
             report.csim_accuracy = float(np.mean(ours.reshape(n, -1).argmax(1) == labels))
         if not exact.all():
-            self._locate_divergence(model, xs[~exact][:200], report, run)
+            self._compare_layers(model, xs[~exact][:LAYER_SAMPLES], report, run, locate=True)
         elif not report.softmax_within_tolerance and where is not None:  # exact logits, softmax off
             report.first_divergent_layer = where.layer
             within = np.max(np.abs(ref - ours).reshape(n, -1), axis=1) <= float(out_tolerance or 0.0)
             report.layer_exact = {where.layer: float(within.mean())}
+        elif layers:  # bit-exact: every traced layer measured too, so the report (its plot) shows it per layer
+            self._compare_layers(model, xs[:LAYER_SAMPLES], report, run, locate=False)
         return ours, report
 
     def _softmax_tolerance(self, shape: tuple[int, ...], where: LogitsLocation) -> float | None:
@@ -505,8 +514,10 @@ class Design:
         """(Keras layer, traced csim node computing the same tensor), in graph order (:func:`layer_pairs`)."""
         return layer_pairs(self.meta.layers, model)
 
-    def _locate_divergence(self, model: Any, xs: np.ndarray, report: AgreementReport,
-                           run: Callable[[Callable[[str | None], Any]], Any]) -> None:
+    def _compare_layers(self, model: Any, xs: np.ndarray, report: AgreementReport,
+                        run: Callable[[Callable[[str | None], Any]], Any], locate: bool) -> None:
+        """``report.layer_exact``: per traced layer, the share of ``xs`` csim matches bit for bit; with
+        ``locate`` (``xs`` the samples that diverged), also the first diverging layer."""
         pairs = self._layer_pairs(model)
         if not pairs:
             return
@@ -526,11 +537,11 @@ class Design:
                 continue
             frac = float(exact_rows(ref[name], ours).mean())
             report.layer_exact[name] = frac
-            if frac < 1.0 and report.first_divergent_layer is None and node not in quantizing_tables \
+            if locate and frac < 1.0 and report.first_divergent_layer is None and node not in quantizing_tables \
                     and (output_quantizer(keras_layers[name]) is not None
                          or not _within_float32_rounding(ref[name], ours)):
                 report.first_divergent_layer = name
-        if report.first_divergent_layer is None:  # only float32-level differences: name the first of them
+        if locate and report.first_divergent_layer is None:  # only float32-level differences: the first of them
             tables = {name for name, node in pairs if node in quantizing_tables}
             report.first_divergent_layer = next((name for name, frac in report.layer_exact.items()
                                                  if frac < 1.0 and name not in tables), None)

@@ -262,7 +262,7 @@ def test_the_verdict_runs_blas_on_one_thread():
         pass
 
     class Probe:
-        def compare(self, reference, x, progress=None):
+        def compare(self, reference, x, progress=None, layers=True):
             seen.append(blas())
             raise Stop
 

@@ -275,6 +275,66 @@ def test_every_node_key_is_checked_where_hls4ml_declares_it(monkeypatch):
         "node key 'x': module hls4ml.gone does not exist"]
 
 
+def _spelled_node_keys(path, names: bool = True) -> list[str]:
+    """Where ``path`` names an hls4ml node key with a string of its own instead of ``hls.node_keys``: a literal
+    (or f-string) passed to ``get_attr``/``set_attr`` or indexing/tested against ``.types``, ``.weights`` or
+    ``.attributes``; with ``names``, also any literal of a key only hls4ml's nodes have (a type, quantizer,
+    data or tensor-names key of the table)."""
+    import ast
+
+    from fpga_accel.hls.node_keys import NODE_KEYS
+
+    own = {k for k in NODE_KEYS if k.endswith(("_t", "_quantizer", "_data", "_tensor_names"))} if names else set()
+    mappings = ("types", "weights", "attributes")
+
+    def literal(node) -> bool:
+        return isinstance(node, ast.JoinedStr) or isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        key = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("get_attr", "set_attr") and node.args and literal(node.args[0]):
+            key = node.args[0]
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+                and node.value.attr in mappings and literal(node.slice):
+            key = node.slice
+        elif isinstance(node, ast.Compare) and literal(node.left) and isinstance(node.ops[0], (ast.In, ast.NotIn)) \
+                and isinstance(node.comparators[0], ast.Attribute) and node.comparators[0].attr in mappings:
+            key = node.left
+        elif isinstance(node, ast.Constant) and node.value in own:
+            key = node
+        if key is not None:
+            found.append(f"{path.name}:{key.lineno}: {ast.unparse(key)}")
+    return sorted(set(found))
+
+
+def test_node_keys_are_spelled_only_in_the_table():
+    """A key hls4ml renames is changed in one place: no module reads or writes a ModelGraph node through a key
+    of its own, and the modules on hls4ml's side of the boundary (hls/, stages/) spell no type, quantizer or
+    data key either: they go through ``hls.node_keys``, the table the boundary checks against hls4ml.
+    (Outside: the layer records' "types" and the emulator name the C++ typedefs of fpga_accel.json, the runtime
+    wheel has no hls4ml; foreign_project reads the field names of the C++ structs hls4ml writes.)"""
+    from pathlib import Path
+
+    package = Path(fa.__file__).parent
+    spelled = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name != "node_keys.py":
+            boundary = path.parent.name in ("hls", "stages") and path.name != "foreign_project.py"
+            spelled += _spelled_node_keys(path, names=boundary)
+    assert spelled == []
+
+
+def test_the_node_key_check_finds_a_key_spelled_again(tmp_path):
+    mutant = tmp_path / "mutant.py"
+    mutant.write_text('n = node.get_attr("n_in")\nnode.set_attr(f"{w}_t", 1)\nt = node.types["result_t"]\n'
+                      'ok = "bias" in node.weights\nq = {"weight_quantizer": 1}\nfine = node.get_attr(keys.N_IN)\n')
+    assert _spelled_node_keys(mutant) == [
+        "mutant.py:1: 'n_in'", "mutant.py:2: f'{w}_t'", "mutant.py:3: 'result_t'", "mutant.py:4: 'bias'",
+        "mutant.py:5: 'weight_quantizer'"]
+
+
 def test_hls4ml_config_names_the_final_folder_however_the_path_is_written(tmp_path):
     """hls4ml_config.yml records the (staging) output folder; PyYAML folds a long path at its spaces onto a
     second line, where a text replace did not find it and the deleted staging folder stayed recorded. The

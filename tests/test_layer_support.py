@@ -226,7 +226,7 @@ class _StubDesign:
     def __init__(self, report) -> None:
         self.report = report
 
-    def compare(self, reference, x, progress=None):
+    def compare(self, reference, x, progress=None, layers=True):
         return self.report
 
 

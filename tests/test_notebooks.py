@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 import fpga_accel as fa
 from fpga_accel.analysis.weight_stats import hls_type
@@ -19,12 +22,39 @@ from fpga_accel.stages.bundle import make_bundle
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def _run(path: Path, *checks: str):
-    """Execute the notebook, with ``checks`` appended as cells run in its kernel after its own (they read the
-    notebook's objects: its figures as drawn)."""
+ROOT = NOTEBOOKS.parent
+WARNING_FILTERS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["filterwarnings"]
+"""The suite's warning filters (pyproject.toml): pytest applies them to the tests, not to a notebook's kernel."""
+APPLY_FILTERS = f"""
+import builtins, importlib, warnings
+for _spec in {WARNING_FILTERS!r}:  # pytest's order: a later filter wins
+    _action, _message, _category, _module, _line = (_spec.split(":", 4) + [""] * 4)[:5]
+    _where, _, _name = _category.strip().rpartition(".")
+    _category = getattr(importlib.import_module(_where) if _where else builtins, _name or "Warning")
+    warnings.filterwarnings(_action.strip(), _message.strip(), _category, _module.strip(), int(_line or 0))
+"""
+"""Run first in the kernel of every notebook executed here (the notebook files are not changed): fpga_accel's
+deprecations are errors there as in the suite, hls4ml's and fpga_accel's DeprecationWarnings are shown."""
+DEPRECATION = re.compile(r"^.*\b\w*DeprecationWarning: .*$", re.MULTILINE)
+
+
+def _deprecations(nb) -> list[str]:
+    """The deprecation warnings a notebook's cells showed (on stderr, where the kernel writes warnings)."""
+    return [line for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stderr"
+            for line in DEPRECATION.findall(out.get("text", ""))]
+
+
+def _run(path: Path, *checks: str, deprecations_allowed: bool = False):
+    """Execute the notebook, with the suite's warning filters applied first and ``checks`` appended as cells
+    run in its kernel after its own (they read the notebook's objects: its figures as drawn). A deprecation
+    warning of fpga_accel or hls4ml the notebook triggers fails the run, as it fails a test."""
     nb = nbformat.read(path, as_version=4)
-    nb.cells += [nbformat.v4.new_code_cell(check) for check in checks]
+    nb.cells = [nbformat.v4.new_code_cell(APPLY_FILTERS), *nb.cells,
+                *(nbformat.v4.new_code_cell(check) for check in checks)]
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    if not deprecations_allowed:
+        assert _deprecations(nb) == [], f"{path.name} triggers deprecated API"
     return nb
 
 
@@ -100,9 +130,10 @@ def test_fit_and_profile_notebook(workdir):
     for axes, (name, kind, precision) in zip(drawn["profile"], expected):
         assert axes["title"] == f"{name} {kind}: {precision}"
         assert axes["bounds"] == list(hls_type(precision).value_range())  # the type's range, drawn at its bounds
-    # bit-exact: one bar for the outputs (per layer only when a layer diverges), its length the exact share
-    assert drawn["bit_exact"] == 1.0 and drawn["compared"] == {}
-    assert drawn["agreement"] == ["outputs"] and drawn["widths"] == [1.0]
+    # bit-exact: one bar per traced layer (as where a layer diverges), each its share of samples exact: 100 %
+    assert drawn["bit_exact"] == 1.0 and list(drawn["compared"].values()) == [1.0] * len(drawn["compared"])
+    assert drawn["agreement"] == list(drawn["compared"]) == ["fc1", "relu1", "out"]  # x_q is the input's cast
+    assert drawn["widths"] == [1.0] * len(drawn["agreement"])
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     assert not [out for out in outputs if out.get("output_type") == "error"]
     html = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
@@ -117,3 +148,22 @@ def test_fit_and_profile_notebook(workdir):
     assert "estimate for profiled on pynq-z2" in text
     assert "synth    dsp" in text and "csynth   lut" in text and " 2532" in text and " 1526" in text
     assert (workdir / "hls_projects" / "profiled" / "fpga_accel.json").is_file()
+
+
+def test_a_notebook_using_deprecated_api_fails(tmp_path):
+    """The kernel gets the suite's filters: fpga_accel's own deprecation stops the notebook (an error, as
+    outside pytest.warns in a test), one of hls4ml's is shown and found."""
+    path = tmp_path / "old.ipynb"
+    own = "import warnings\nfrom fpga_accel.errors import FpgaAccelDeprecationWarning\n" \
+          "warnings.warn('old spelling', FpgaAccelDeprecationWarning)\nprint('went on')"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(own)]), path)
+    with pytest.raises(CellExecutionError) as stopped:
+        _run(path)
+    assert (stopped.value.ename, stopped.value.evalue) == ("FpgaAccelDeprecationWarning", "old spelling")
+    upstream = "import warnings\nwarnings.warn_explicit('old hls4ml api', DeprecationWarning, 'hls4ml/x.py', 7, " \
+               "module='hls4ml.x')\nwarnings.warn_explicit('not ours', DeprecationWarning, 'numpy/x.py', 7, " \
+               "module='numpy.x')"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(upstream)]), path)
+    assert _deprecations(_run(path, deprecations_allowed=True)) == ["hls4ml/x.py:7: DeprecationWarning: old hls4ml api"]
+    with pytest.raises(AssertionError, match="old.ipynb triggers deprecated API"):
+        _run(path)

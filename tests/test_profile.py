@@ -77,6 +77,21 @@ def test_agreement_plot_marks_first_diverging_layer():
     assert "first diverging layer: fc2" in ax.get_title()
 
 
+def test_agreement_plot_of_a_bit_exact_design_shows_every_traced_layer(project):
+    """A bit-exact design is drawn per layer too (it was one "outputs" bar): every traced layer, csim against the
+    reference's same layer, at 100 %, named on the axis in graph order; none marked."""
+    design, x, _ = project
+    report = design.compare(qmlp(), x)
+    assert report.passed and report.first_divergent_layer is None
+    fig = report.plot()
+    (ax,) = fig.get_axes()
+    layers = ["fc1", "relu1", "fc2", "relu2", "fc3", "relu3", "out"]
+    assert [label.get_text() for label in ax.get_yticklabels()] == layers == list(report.layer_exact)
+    assert [b.get_width() for b in ax.patches] == [1.0] * len(layers)
+    assert not [b for b in ax.patches if b.get_gid() == "first-diverging"]
+    assert ax.get_title() == "bit-exact 100.0% of 64 samples"
+
+
 def test_cli_profile_writes_png_svg_and_refuses_overwrite(project, caplog):
     _, _, out = project
     png, svg = out / "profile.png", out / "profile.svg"

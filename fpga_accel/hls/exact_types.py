@@ -41,8 +41,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import node_keys as keys
 from .boundary import MethodChange
-from .probe import affine_probe
+from .probe import BATCHNORM_CLASSES, affine_probe
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ MAX_INV_TABLE_BITS = 12
 SUM_CLASSES = {"Dense": "dense", "Conv1D": "conv", "Conv2D": "conv", "PointwiseConv1D": "conv",
                "PointwiseConv2D": "conv", "Conv2DBatchnorm": "conv", "DepthwiseConv1D": "depthwise",
                "DepthwiseConv2D": "depthwise"}
-AFFINE_CLASSES = ("BatchNormalization", "ApplyAlpha")
+AFFINE_CLASSES = (keys.BATCHNORM_NODE, "ApplyAlpha")
 ACTIVATION_CLASSES = ("Activation", "ReLU")
 TABLE_CLASSES = ("Activation", "ParametrizedActivation")
 """Nodes a lookup-table activation can be (hls4ml makes every elu a ParametrizedActivation, alpha its parameter)."""
@@ -146,7 +147,7 @@ def sum_type(x: tuple[int, int, bool], w: tuple[int, int, bool], n_terms: int,
 
 def _configured_auto(node: Any, type_name: str) -> bool:
     """True where the configuration left a type to inference (hls4ml nodes made by passes have none)."""
-    cfg = node.get_attr("precision")
+    cfg = node.get_attr(keys.PRECISION)
     if isinstance(cfg, dict):
         return cfg.get(type_name.removesuffix("_t"), "auto") == "auto"
     return True
@@ -174,13 +175,13 @@ def type_rules(node: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-_QUANTIZER_ATTRS = {"weight_t": ("weight_quantizer", "kernel"), "bias_t": ("bias_quantizer", "bias"),
-                    "result_t": ("activation_quantizer", "activation")}
+_QUANTIZER_ATTRS = {keys.WEIGHT_T: (keys.WEIGHT_QUANTIZER, "kernel"), keys.BIAS_T: (keys.BIAS_QUANTIZER, "bias"),
+                    keys.RESULT_T: (keys.ACTIVATION_QUANTIZER, "activation")}
 
 
 def _given_rule(node: Any, type_name: str) -> str:
     """Why a type no rule derived is what it is: a quantizer's, the configuration's, or hls4ml's own."""
-    if node.class_name in ("Input", "InputLayer") and type_name == "result_t":
+    if node.class_name in ("Input", "InputLayer") and type_name == keys.RESULT_T:
         return "design input: the input quantizer's type (the cast is the quantizer), --input-precision or " \
                "sized from calibration data"
     attr, what = _QUANTIZER_ATTRS.get(type_name, ("", ""))
@@ -268,29 +269,30 @@ def float_kernel_types(model: Any) -> dict[str, dict[str, str]]:
 
 def _n_terms(node: Any, kind: str) -> int:
     if kind == "dense":
-        return int(node.get_attr("n_in"))
-    taps = int(node.get_attr("filt_height", 1)) * int(node.get_attr("filt_width", 1))
-    return taps if kind == "depthwise" else taps * int(node.get_attr("n_chan"))
+        return int(node.get_attr(keys.N_IN))
+    taps = int(node.get_attr(keys.FILT_HEIGHT, 1)) * int(node.get_attr(keys.FILT_WIDTH, 1))
+    return taps if kind == "depthwise" else taps * int(node.get_attr(keys.N_CHAN))
 
 
 def _derive_sum(node: Any, kind: str) -> bool:
     x = _as_fixed(node.get_input_variable().type.precision)
-    w = _as_fixed(node.types["weight_t"].precision) if "weight_t" in node.types else None
+    w = _as_fixed(node.types[keys.WEIGHT_T].precision) if keys.WEIGHT_T in node.types else None
     if x is None or w is None:
         return False
-    if node.get_attr("weight_quantizer") is None and str(node.get_attr("class_name", "")).startswith("Q"):
+    if node.get_attr(keys.WEIGHT_QUANTIZER) is None and str(node.get_attr(keys.CLASS_NAME, "")).startswith("Q"):
         # a QKeras layer without a kernel quantizer computes with float32 weights
-        _set_type(node, "weight_t", constant_type(np.asarray(node.weights["weight"].data), MAX_EXACT_FRACTION_BITS),
+        _set_type(node, keys.WEIGHT_T, constant_type(np.asarray(node.weights[keys.WEIGHT].data),
+                                                     MAX_EXACT_FRACTION_BITS),
                   "float32 weights of a QKeras layer without kernel quantizer: exact type of the values")
-        w = _as_fixed(node.types["weight_t"].precision)
+        w = _as_fixed(node.types[keys.WEIGHT_T].precision)
     bias = None
-    if "bias" in node.weights and np.any(np.asarray(node.weights["bias"].data) != 0):
-        if _configured_auto(node, "bias_t") and node.get_attr("bias_quantizer") is None:
-            _set_type(node, "bias_t", constant_type(np.asarray(node.weights["bias"].data)),
+    if keys.BIAS in node.weights and np.any(np.asarray(node.weights[keys.BIAS].data) != 0):
+        if _configured_auto(node, keys.BIAS_T) and node.get_attr(keys.BIAS_QUANTIZER) is None:
+            _set_type(node, keys.BIAS_T, constant_type(np.asarray(node.weights[keys.BIAS].data)),
                       f"float bias: exact type of the values (at most {CONST_FRACTION_BITS} fraction bits)")
-        bias = _as_fixed(node.types["bias_t"].precision)
+        bias = _as_fixed(node.types[keys.BIAS_T].precision)
     exact = sum_type(x, w, _n_terms(node, kind), bias)
-    for type_name in ("accum_t", "result_t"):
+    for type_name in (keys.ACCUM_T, keys.RESULT_T):
         if type_name in node.types and _configured_auto(node, type_name):
             _set_type(node, type_name, exact, "exact sum: product = input + weight bits, accumulator + "
                       "ceil(log2 fan-in) carry bits + the bias's bits")
@@ -302,15 +304,16 @@ def _derive_affine(node: Any) -> bool:
     x = _as_fixed(node.get_input_variable().type.precision)
     if x is None:
         return False
-    for weight in ("scale", "bias"):
-        if _configured_auto(node, f"{weight}_t") and node.get_attr(f"{weight}_quantizer") is None:
-            _set_type(node, f"{weight}_t", constant_type(np.asarray(node.weights[weight].data)),
+    for weight, type_name, quantizer in ((keys.SCALE, keys.SCALE_T, keys.SCALE_QUANTIZER),
+                                         (keys.BIAS, keys.BIAS_T, keys.BIAS_QUANTIZER)):
+        if _configured_auto(node, type_name) and node.get_attr(quantizer) is None:
+            _set_type(node, type_name, constant_type(np.asarray(node.weights[weight].data)),
                       f"affine map probed from the Keras layer: exact or {CONST_FRACTION_BITS} fraction bits")
-    s, b = _as_fixed(node.types["scale_t"].precision), _as_fixed(node.types["bias_t"].precision)
+    s, b = _as_fixed(node.types[keys.SCALE_T].precision), _as_fixed(node.types[keys.BIAS_T].precision)
     if s is None or b is None:
         return False
-    if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", sum_type(x, s, 1, b), "exact affine map: scale·x + bias, no rounding")
+    if _configured_auto(node, keys.RESULT_T):
+        _set_type(node, keys.RESULT_T, sum_type(x, s, 1, b), "exact affine map: scale·x + bias, no rounding")
     return True
 
 
@@ -325,15 +328,15 @@ def quantized_bits_type(config: dict[str, Any]) -> Any | None:
 def _derive_activation(node: Any) -> bool:
     from ..quantizer_types import fixed_type
 
-    quantizer = node.get_attr("activation_quantizer") or {}
+    quantizer = node.get_attr(keys.ACTIVATION_QUANTIZER) or {}
     if quantizer.get("class_name") in ("linear", "quantized_relu"):  # 'linear': hls4ml's quantized_bits
         exact = fixed_type(quantizer)
         if exact is None:
             return False
         # hls4ml's ap_int/ap_uint for integer >= bits truncates and wraps
-        _set_type(node, "result_t", exact, "quantized activation: its grid, RND_CONV, (symmetric) SAT")
-    elif _is_plain_relu(node) and _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", node.get_input_variable().type.precision,
+        _set_type(node, keys.RESULT_T, exact, "quantized activation: its grid, RND_CONV, (symmetric) SAT")
+    elif _is_plain_relu(node) and _configured_auto(node, keys.RESULT_T):
+        _set_type(node, keys.RESULT_T, node.get_input_variable().type.precision,
                   "float relu/linear: keeps its input's type")
     return True
 
@@ -349,11 +352,11 @@ def _is_plain_relu(node: Any) -> bool:
     parser names its activation "ReLU", so the lower-case check alone missed it and hls4ml's default type
     truncated a wide sum), ``Activation("relu")``, or a thresholded relu with threshold 0 (what hls4ml 1.3's
     Keras-3 parser makes of every ``ReLU`` layer)."""
-    if node.get_attr("activation_quantizer"):
+    if node.get_attr(keys.ACTIVATION_QUANTIZER):
         return False
-    act = str(node.get_attr("activation", "")).lower()
+    act = str(node.get_attr(keys.ACTIVATION, "")).lower()
     if act in THRESHOLDED_RELU_NAMES:
-        theta = node.get_attr("activ_param", None)
+        theta = node.get_attr(keys.ACTIV_PARAM, None)
         return theta is not None and float(theta) == 0.0
     return act in RELU_NAMES
 
@@ -387,7 +390,7 @@ def _following_quantizer(node: Any) -> Any | None:
     users = node.get_output_nodes()
     if len(users) != 1 or users[0].class_name not in ACTIVATION_CLASSES:
         return None
-    quantizer = users[0].get_attr("activation_quantizer") or {}
+    quantizer = users[0].get_attr(keys.ACTIVATION_QUANTIZER) or {}
     if quantizer.get("class_name") not in ("linear", "quantized_relu"):
         return None
     return fixed_type(quantizer)
@@ -399,7 +402,7 @@ def _own_quantizer(node: Any) -> Any | None:
     stochastic ones and a symmetric sigmoid, whose lower clip no unsigned type has)."""
     from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
 
-    quantizer = node.get_attr("activation_quantizer") or {}
+    quantizer = node.get_attr(keys.ACTIVATION_QUANTIZER) or {}
     kind, cfg = quantizer.get("class_name"), quantizer.get("config") or {}
     if cfg.get("use_stochastic_rounding"):
         return None
@@ -466,11 +469,11 @@ def _derive_table_activation(node: Any) -> bool:
     otherwise hls4ml's own table, recorded as judged with the reason (the convert verdict names it)."""
     from hls4ml.model.types import NamedType
 
-    function = str(node.get_attr("activation")).lower()  # a Keras ELU layer's is "ELU"
+    function = str(node.get_attr(keys.ACTIVATION)).lower()  # a Keras ELU layer's is "ELU"
     x = _fixed_point(node.get_input_variable().type.precision)
-    q_precision = _own_quantizer(node) if node.get_attr("activation_quantizer") else _following_quantizer(node)
+    q_precision = _own_quantizer(node) if node.get_attr(keys.ACTIVATION_QUANTIZER) else _following_quantizer(node)
     q = _fixed_point(q_precision) if q_precision is not None else None
-    alpha = node.get_attr("activ_param", 1.0) if node.class_name == "ParametrizedActivation" else 1.0
+    alpha = node.get_attr(keys.ACTIV_PARAM, 1.0) if node.class_name == "ParametrizedActivation" else 1.0
     if x is None:
         size, why = 0, "its input is not fixed-point"
     elif alpha is None or float(alpha) != 1.0:
@@ -478,19 +481,19 @@ def _derive_table_activation(node: Any) -> bool:
     else:
         size, why = table_rule(function, x, q)
     result = _fixed_point(node.get_output_variable().type.precision)
-    if why is None and not _configured_auto(node, "result_t") and not _holds_grid(result, q):
+    if why is None and not _configured_auto(node, keys.RESULT_T) and not _holds_grid(result, q):
         why = f"its result type {result} is set by the configuration and does not hold the quantizer's values"
     if why is not None:  # (hls4ml's config always names a table type: its default, not a user's choice)
-        _record_rule(node, "table_t", f"{TABLE_JUDGED}: {why}")
+        _record_rule(node, keys.TABLE_T, f"{TABLE_JUDGED}: {why}")
         return True
-    node.set_attr("table_t", NamedType(f"{node.name}_table_t", q_precision))
-    node.set_attr("table_size", size)
-    whose = "its own quantizer's" if node.get_attr("activation_quantizer") else "the following quantizer's"
+    node.set_attr(keys.TABLE_T, NamedType(f"{node.name}_table_t", q_precision))
+    node.set_attr(keys.TABLE_SIZE, size)
+    whose = "its own quantizer's" if node.get_attr(keys.ACTIVATION_QUANTIZER) else "the following quantizer's"
     rule = (f"{TABLE_EXACT}: one entry per input value ({size:,} entries), {whose} type, checked equal to QKeras "
             "on every input value")
-    _record_rule(node, "table_t", rule)
-    if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", q_precision, rule)
+    _record_rule(node, keys.TABLE_T, rule)
+    if _configured_auto(node, keys.RESULT_T):
+        _set_type(node, keys.RESULT_T, q_precision, rule)
     return True
 
 
@@ -537,23 +540,23 @@ def _derive_hard_sigmoid(node: Any) -> bool:
     from hls4ml.model.types import NamedType
 
     slope = keras_hard_sigmoid_slope()
-    node.set_attr("slope", slope)
-    node.set_attr("shift", 0.5)
-    for name, value in (("slope_t", slope), ("shift_t", 0.5)):
+    node.set_attr(keys.SLOPE, slope)
+    node.set_attr(keys.SHIFT, 0.5)
+    for name, value in ((keys.SLOPE_T, slope), (keys.SHIFT_T, 0.5)):
         node.set_attr(name, NamedType(f"{node.name}_{name}", exact_type(np.array([value]))))
     x = _fixed_point(node.get_input_variable().type.precision)
     q_precision = _following_quantizer(node)
     q = _fixed_point(q_precision) if q_precision is not None else None
     why = "its input is not fixed-point" if x is None else hard_sigmoid_rule(x, q, slope)
-    if why is None and not _configured_auto(node, "result_t"):
+    if why is None and not _configured_auto(node, keys.RESULT_T):
         why = "its result type is set by the configuration"
     if why is not None:
-        _record_rule(node, "slope_t", f"{TABLE_JUDGED}: {why}")
+        _record_rule(node, keys.SLOPE_T, f"{TABLE_JUDGED}: {why}")
         return True
     rule = (f"{TABLE_EXACT} (no table): hard_sigmoid with Keras' float32 slope {slope:.9g}, the following quantizer's type, "
             "checked equal to QKeras on every input value")
-    _record_rule(node, "slope_t", rule)
-    _set_type(node, "result_t", q_precision, rule)
+    _record_rule(node, keys.SLOPE_T, rule)
+    _set_type(node, keys.RESULT_T, q_precision, rule)
     return True
 
 
@@ -571,7 +574,7 @@ def table_verdicts(layers: list[dict[str, Any]]) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for layer in layers:
         types = layer.get("types") or {}
-        rules = [str((types.get(name) or {}).get("rule", "")) for name in ("table_t", "slope_t")]
+        rules = [str((types.get(name) or {}).get("rule", "")) for name in (keys.TABLE_T, keys.SLOPE_T)]
         rule = next((r for r in rules if r.startswith((TABLE_EXACT, TABLE_JUDGED))), "")
         if rule.startswith(TABLE_EXACT):
             found[layer["name"]] = None
@@ -583,10 +586,10 @@ def table_verdicts(layers: list[dict[str, Any]]) -> dict[str, str | None]:
 def _pool_size(node: Any) -> int:
     """Values one output averages: the pool window, or the whole map for global pooling."""
     if node.class_name == "GlobalPooling1D":
-        return int(node.get_attr("n_in", 1))
+        return int(node.get_attr(keys.N_IN, 1))
     if node.class_name == "GlobalPooling2D":
-        return int(node.get_attr("in_height", 1)) * int(node.get_attr("in_width", 1))
-    return int(node.get_attr("pool_height", 1)) * int(node.get_attr("pool_width", 1))
+        return int(node.get_attr(keys.IN_HEIGHT, 1)) * int(node.get_attr(keys.IN_WIDTH, 1))
+    return int(node.get_attr(keys.POOL_HEIGHT, 1)) * int(node.get_attr(keys.POOL_WIDTH, 1))
 
 
 def _derive_pooling(node: Any) -> bool:
@@ -594,13 +597,13 @@ def _derive_pooling(node: Any) -> bool:
     if x is None:
         return False
     extra = 0
-    if str(node.get_attr("pool_op", "max")).lower() == "average":
+    if str(node.get_attr(keys.POOL_OP, "max")).lower() == "average":
         extra = math.ceil(math.log2(max(1, _pool_size(node))))
-    if "accum_t" in node.types and _configured_auto(node, "accum_t"):
-        _set_type(node, "accum_t", _fixed(x[0] + 2 * extra, x[1] + extra, x[2]),
+    if keys.ACCUM_T in node.types and _configured_auto(node, keys.ACCUM_T):
+        _set_type(node, keys.ACCUM_T, _fixed(x[0] + 2 * extra, x[1] + extra, x[2]),
                   "pooling sum: input type + the window's carry bits")
-    if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", _fixed(x[0] + extra, x[1], x[2]),
+    if _configured_auto(node, keys.RESULT_T):
+        _set_type(node, keys.RESULT_T, _fixed(x[0] + extra, x[1], x[2]),
                   "average pooling: input type + the division's bits" if extra else "max pooling: the input's type")
     return True
 
@@ -609,12 +612,12 @@ def _derive_average(node: Any) -> bool:
     """Keras' Average of two tensors, (a + b) / 2: hls4ml's sum type (one more integer bit than the wider
     input) plus the fraction bit the halving adds (hls4ml's own rule drops it and truncates)."""
     inputs = [_as_fixed(node.get_input_variable(name).type.precision) for name in node.inputs]
-    if len(inputs) != 2 or any(x is None for x in inputs) or not _configured_auto(node, "result_t"):
+    if len(inputs) != 2 or any(x is None for x in inputs) or not _configured_auto(node, keys.RESULT_T):
         return False
     (w1, i1, s1), (w2, i2, s2) = inputs  # type: ignore[misc]
     integer = max(i1 + (s2 and not s1), i2 + (s1 and not s2)) + 1
     fraction = max(w1 - i1, w2 - i2) + 1
-    _set_type(node, "result_t", _fixed(integer + fraction, integer, s1 or s2),
+    _set_type(node, keys.RESULT_T, _fixed(integer + fraction, integer, s1 or s2),
               "average of two: the wider sum + one fraction bit for the halving")
     return True
 
@@ -628,12 +631,12 @@ def _derive_merge(node: Any, op: str) -> bool:
     """Add/Subtract: one more integer bit than the wider input (a sign bit more for an unsigned input beside a
     signed one), the finer fraction; Multiply: the full product; Maximum/Minimum: a type holding both inputs."""
     inputs = [_as_fixed(node.get_input_variable(name).type.precision) for name in node.inputs]
-    if len(inputs) != 2 or any(x is None for x in inputs) or not _configured_auto(node, "result_t"):
+    if len(inputs) != 2 or any(x is None for x in inputs) or not _configured_auto(node, keys.RESULT_T):
         return False
     (w1, i1, s1), (w2, i2, s2) = inputs  # type: ignore[misc]
     signed = s1 or s2 or op == "subtract"
     if op == "multiply":
-        _set_type(node, "result_t", _fixed(w1 + w2, i1 + i2, s1 or s2), "product of two: the full width")
+        _set_type(node, keys.RESULT_T, _fixed(w1 + w2, i1 + i2, s1 or s2), "product of two: the full width")
         return True
     integer = max(i1 + (signed and not s1), i2 + (signed and not s2))
     rule = "a type holding both inputs"
@@ -641,7 +644,7 @@ def _derive_merge(node: Any, op: str) -> bool:
         integer += 1
         rule = "sum of two: the wider input + one carry bit"
     fraction = max(w1 - i1, w2 - i2)
-    _set_type(node, "result_t", _fixed(integer + fraction, integer, signed), rule)
+    _set_type(node, keys.RESULT_T, _fixed(integer + fraction, integer, signed), rule)
     return True
 
 
@@ -662,9 +665,9 @@ def _derive_concat(node: Any) -> bool:
     computes the same from the types *its* inference gave the inputs, before this pass derives theirs (a
     batch norm's or a power-of-two Dense's exact type is wider): it has to follow the derived types."""
     both = _holding_both([_as_fixed(node.get_input_variable(name).type.precision) for name in node.inputs])
-    if both is None or not _configured_auto(node, "result_t"):
+    if both is None or not _configured_auto(node, keys.RESULT_T):
         return False
-    _set_type(node, "result_t", both, "concatenation: a type holding both inputs' types")
+    _set_type(node, keys.RESULT_T, both, "concatenation: a type holding both inputs' types")
     return True
 
 
@@ -675,8 +678,8 @@ PASSTHROUGH_CLASSES = ("Reshape", "Transpose", "Clone", "ZeroPadding1D", "ZeroPa
 
 def _derive_passthrough(node: Any) -> bool:
     """Reshape, Flatten, Clone, padding, Transpose...: values move, so the input's type carries over."""
-    if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", node.get_input_variable().type.precision, "values move: the input's type")
+    if _configured_auto(node, keys.RESULT_T):
+        _set_type(node, keys.RESULT_T, node.get_input_variable().type.precision, "values move: the input's type")
     return True
 
 
@@ -686,23 +689,27 @@ def _strict_sign_consumer(node: Any) -> bool:
     if len(users) != 1:
         return False
     act = users[0]
-    quantizer = act.get_attr("activation_quantizer") or {}
-    return act.class_name in ACTIVATION_CLASSES and act.get_attr("activation") == "binary_tanh" \
+    quantizer = act.get_attr(keys.ACTIVATION_QUANTIZER) or {}
+    return act.class_name in ACTIVATION_CLASSES and act.get_attr(keys.ACTIVATION) == "binary_tanh" \
         and quantizer.get("class_name") == "binary_tanh" and "use_01" not in quantizer.get("config", {})
+
+
+TIES_LOWERED = "fpga_accel_ties_lowered"
+"""Node attribute (fpga_accel's own): the bias was lowered for binary_tanh's ties already."""
 
 
 def _lower_ties(node: Any) -> None:
     """x > 0 as x - lsb >= 0: lower the bias by one step of the node's (exact) result grid."""
-    if node.get_attr("fpga_accel_ties_lowered") or "bias" not in node.weights:
+    if node.get_attr(TIES_LOWERED) or keys.BIAS not in node.weights:
         return
-    result = _as_fixed(node.types["result_t"].precision)
+    result = _as_fixed(node.types[keys.RESULT_T].precision)
     if result is None:
         return
     lsb = 2.0 ** -(result[0] - result[1])
-    bias = np.asarray(node.weights["bias"].data, dtype=np.float64) - lsb
-    _replace_weight(node, "bias", bias, constant_type(bias),
+    bias = np.asarray(node.weights[keys.BIAS].data, dtype=np.float64) - lsb
+    _replace_weight(node, keys.BIAS, bias, constant_type(bias),
                     "binary_tanh ties: bias lowered by one step of the result grid (QKeras maps 0 to -1)")
-    node.set_attr("fpga_accel_ties_lowered", True)
+    node.set_attr(TIES_LOWERED, True)
 
 
 def softmax_types(logits: Any, n: int) -> dict[str, tuple[int, int]]:
@@ -723,6 +730,11 @@ def softmax_types(logits: Any, n: int) -> dict[str, tuple[int, int]]:
     }
 
 
+SOFTMAX_TYPE_KEYS = {"inp_norm": keys.INP_NORM_T, "exp_table": keys.EXP_TABLE_T, "accum": keys.ACCUM_T,
+                     "inv_inp": keys.INV_INP_T, "inv_table": keys.INV_TABLE_T}
+"""The node key of each of :func:`softmax_types`' types."""
+
+
 def softmax_rows(node: Any) -> tuple[int, int, int]:
     """(n_outer, n_slice, n_inner) of a softmax node: Keras normalises along its ``axis`` (the last by
     default), so a tensor of shape (..., k, ...) is n_outer x n_inner independent softmaxes of n_slice = k
@@ -730,7 +742,7 @@ def softmax_rows(node: Any) -> tuple[int, int, int]:
     normalises over the whole tensor; set here, io_parallel calls ``softmax_multidim`` (one softmax per row)
     and io_stream's softmax (one per stream word: the last axis) is described as it computes."""
     shape = [int(d) for d in node.get_input_variable().shape]
-    axis = node.get_attr("axis", -1)
+    axis = node.get_attr(keys.AXIS, -1)
     axis = -1 if axis is None else int(axis)
     axis = axis + len(shape) + 1 if axis < 0 else axis  # Keras' axis counts the batch axis
     axis = min(max(axis - 1, 0), len(shape) - 1)
@@ -746,19 +758,19 @@ def _derive_softmax(node: Any) -> bool:
     if _as_fixed(logits) is None:
         return False
     n_outer, n_slice, n_inner = softmax_rows(node)
-    node.set_attr("n_outer", n_outer)  # hls4ml's Keras-2 parser sets neither: one softmax over every value
-    node.set_attr("n_inner", n_inner)
+    node.set_attr(keys.N_OUTER, n_outer)  # hls4ml's Keras-2 parser sets neither: one softmax over every value
+    node.set_attr(keys.N_INNER, n_inner)
     types = softmax_types(logits, n_slice)
     for name, (width, integer) in types.items():
         rounding = RoundingMode.TRN if name == "inp_norm" else RoundingMode.RND
         precision = FixedPrecisionType(width, integer, signed=False, rounding_mode=rounding,
                                        saturation_mode=SaturationMode.SAT)
-        node.set_attr(f"{name}_t", NamedType(f"{node.name}_{name}_t", precision))
-        _record_rule(node, f"{name}_t", "softmax table sized from the logits type: one exp entry per "
+        node.set_attr(SOFTMAX_TYPE_KEYS[name], NamedType(f"{node.name}_{name}_t", precision))
+        _record_rule(node, SOFTMAX_TYPE_KEYS[name], "softmax table sized from the logits type: one exp entry per "
                                          "representable x_max - x below 8")
-    node.set_attr("activation", "softmax")  # a Keras Softmax layer leaves "Softmax": config/call names differ
-    node.set_attr("exp_table_size", 2 ** types["inp_norm"][0])
-    node.set_attr("inv_table_size", 2 ** MAX_INV_TABLE_BITS)
+    node.set_attr(keys.ACTIVATION, "softmax")  # a Keras Softmax layer leaves "Softmax": config/call names differ
+    node.set_attr(keys.EXP_TABLE_SIZE, 2 ** types["inp_norm"][0])
+    node.set_attr(keys.INV_TABLE_SIZE, 2 ** MAX_INV_TABLE_BITS)
     return True
 
 
@@ -780,20 +792,20 @@ def derive_types(model: Any) -> list[str]:
             done = _derive_sum(node, SUM_CLASSES[cls])
         elif cls in AFFINE_CLASSES:
             done = _derive_affine(node)
-        elif cls in TABLE_CLASSES and str(node.get_attr("activation")).lower() in _table_functions() \
-                and (not node.get_attr("activation_quantizer") or _own_quantizer(node) is not None):
+        elif cls in TABLE_CLASSES and str(node.get_attr(keys.ACTIVATION)).lower() in _table_functions() \
+                and (not node.get_attr(keys.ACTIVATION_QUANTIZER) or _own_quantizer(node) is not None):
             done = _derive_table_activation(node)  # a float one, or QKeras' quantized_tanh/sigmoid with the real f
-        elif cls == "HardActivation" and node.get_attr("activation") == "hard_sigmoid" \
-                and not node.get_attr("activation_quantizer"):
+        elif cls == "HardActivation" and node.get_attr(keys.ACTIVATION) == "hard_sigmoid" \
+                and not node.get_attr(keys.ACTIVATION_QUANTIZER):
             done = _derive_hard_sigmoid(node)  # a Keras float hard_sigmoid (QKeras' quantized_sigmoid has its own)
         elif cls in ACTIVATION_CLASSES or (cls == "ParametrizedActivation" and _is_plain_relu(node)):
             done = _derive_activation(node)
         elif cls in ("Pooling1D", "Pooling2D", "GlobalPooling1D", "GlobalPooling2D"):
             done = _derive_pooling(node)
-        elif cls == "Merge" and str(node.get_attr("op", "")).lower() == "average":
+        elif cls == "Merge" and str(node.get_attr(keys.MERGE_OP, "")).lower() == "average":
             done = _derive_average(node)
-        elif cls == "Merge" and str(node.get_attr("op", "")).lower() in MERGE_OPS:
-            done = _derive_merge(node, str(node.get_attr("op")).lower())
+        elif cls == "Merge" and str(node.get_attr(keys.MERGE_OP, "")).lower() in MERGE_OPS:
+            done = _derive_merge(node, str(node.get_attr(keys.MERGE_OP)).lower())
         elif cls == "Softmax":
             done = _derive_softmax(node)
         elif cls == "Concatenate":
@@ -914,7 +926,7 @@ def _probed_batchnorm(original: Any) -> Any:
             raise Hls4mlChangedError(f"{layer.get('name')}: hls4ml's Keras-2 reader "
                                      f"{type(reader).__name__} has no `model` to probe the batch norm from")
         scale, bias = affine_probe(model.get_layer(layer["name"]), tuple(input_shapes[0][1:]))
-        layer["scale_data"], layer["bias_data"] = scale, bias
+        layer[keys.SCALE_DATA], layer[keys.BIAS_DATA] = scale, bias
         return layer, shape
 
     return probed
@@ -955,7 +967,7 @@ def hls4ml_changes(backend: str) -> Any:
     from ..keras_compat import hls4ml_handler_changes, is_keras3
 
     keras2 = {} if is_keras3() else {cls: HandlerChange(_probed_batchnorm)
-                                     for cls in ("BatchNormalization", "QBatchNormalization")}
+                                     for cls in BATCHNORM_CLASSES}
     return Changes(backend=backend, remove_passes=_REPLACED_HLS4ML_PASSES, add_passes={PASS: _pass_class},
                    add_flows={FLOW: ((PASS,), ("vivado:streaming", "vivado:quantization", "vivado:optimize"))},
                    keras2_handlers=keras2, keras3_handlers=hls4ml_handler_changes(), methods=(PAD_BEFORE_ITS_CONV,))

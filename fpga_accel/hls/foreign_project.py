@@ -25,6 +25,7 @@ from ..layout import ProjectLayout
 from ..runtime.hls_text import c_int, config_structs, follow_typedefs
 from ..analysis.scope import project_scope_problem
 from ..analysis.weight_stats import UnknownType, hls_type, precision_width, shift_weight_stats, weight_stats
+from .node_keys import BATCHNORM_NODE
 
 __all__ = ["read_design", "read_hls4ml_project", "from_model", "c_int"]
 
@@ -33,7 +34,7 @@ FUNCTIONS: Tuple[Tuple[str, str], ...] = (
     (r"dense", "Dense"), (r"pointwise_conv_1d", "Conv1D"), (r"pointwise_conv_2d", "Conv2D"),
     (r"depthwise_conv_1d", "DepthwiseConv1D"), (r"depthwise_conv_2d", "DepthwiseConv2D"),
     (r"separable_conv_1d", "SeparableConv1D"), (r"separable_conv_2d", "SeparableConv2D"),
-    (r"conv_1d", "Conv1D"), (r"conv_2d", "Conv2D"), (r"normalize", "BatchNormalization"),
+    (r"conv_1d", "Conv1D"), (r"conv_2d", "Conv2D"), (r"normalize", BATCHNORM_NODE),
     (r"softmax", "Softmax"), (r"leaky_relu", "LeakyReLU"), (r"(s?elu)(_|$)", "ELU"), (r"prelu", "PReLU"),
     (r"global_pooling", "GlobalPooling2D"), (r"pooling1d", "Pooling1D"), (r"pooling2d", "Pooling2D"),
     (r"zeropad1d", "ZeroPadding1D"), (r"zeropad2d", "ZeroPadding2D"), (r"resize", "Resize"),

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations
+from . import node_keys as keys
 from .probe import BATCHNORM_CLASSES, KERAS_BATCHNORM_CLASS, affine_probe
 from .values import to_numpy
 
@@ -79,10 +80,10 @@ def _keras2_nodes(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[A
     node, output_shape = handlers[class_name](keras_layer, [t.name for t in in_tensors],
                                               [list(t.shape) for t in in_tensors], reader)
     out_names = [t.name for t in out_tensors]
-    node["input_keras_tensor_names"] = [t.name for t in in_tensors]
-    node["output_keras_tensor_names"] = out_names
-    activation = node.get("activation")
-    if activation is None or activation == "linear" or node["class_name"] in ACTIVATION_NODES:
+    node[keys.INPUT_TENSORS] = [t.name for t in in_tensors]
+    node[keys.OUTPUT_TENSORS] = out_names
+    activation = node.get(keys.ACTIVATION)
+    if activation is None or activation == "linear" or node[keys.CLASS_NAME] in ACTIVATION_NODES:
         return (node,)
     if isinstance(activation, dict):  # a QKeras quantizer, serialized
         act_layer = {"class_name": "QActivation",
@@ -92,16 +93,16 @@ def _keras2_nodes(layer: Any, in_tensors: Sequence[Any], out_tensors: Sequence[A
                      "config": {"name": f"{node['name']}_{activation}", "activation": activation}}
     act, _ = handlers[act_layer["class_name"]](act_layer, None, [output_shape], reader)
     between = f"{out_names[0]}_pre_activation"
-    node["output_keras_tensor_names"] = [between]
-    act["input_keras_tensor_names"] = [between]
-    act["output_keras_tensor_names"] = out_names
+    node[keys.OUTPUT_TENSORS] = [between]
+    act[keys.INPUT_TENSORS] = [between]
+    act[keys.OUTPUT_TENSORS] = out_names
     return node, act
 
 
 def _probe_batchnorm(layer: Any, nodes: tuple[dict[str, Any], ...], in_tensors: Sequence[Any]) -> None:
     for node in nodes:
-        if node.get("class_name") in BATCHNORM_CLASSES:
-            node["scale_data"], node["bias_data"] = affine_probe(layer, tuple(in_tensors[0].shape[1:]))
+        if node.get(keys.CLASS_NAME) in BATCHNORM_CLASSES:
+            node[keys.SCALE_DATA], node[keys.BIAS_DATA] = affine_probe(layer, tuple(in_tensors[0].shape[1:]))
 
 
 def _qkeras_layer_classes() -> list[type]:

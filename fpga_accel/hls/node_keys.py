@@ -19,11 +19,13 @@ import importlib
 import inspect
 from typing import Any
 
-__all__ = ["NODE_KEYS", "NodeKey", "key_problems"]
+__all__ = ["BATCHNORM_NODE", "NODE_KEYS", "NodeKey", "key_problems"]
 
 _CONV = "Conv2D"
 _POOL = "Pooling2D"
-_BN = "BatchNormalization"  # hls4ml's node class (the Keras classes: hls.probe.BATCHNORM_CLASSES)
+BATCHNORM_NODE = "BatchNormalization"
+"""hls4ml's batch-norm node class (the Keras layer classes are ``hls.probe.BATCHNORM_CLASSES``)."""
+_BN = BATCHNORM_NODE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,13 @@ EXP_TABLE_SIZE = _key("exp_table_size", module="hls4ml.backends.vivado.passes.co
 INV_TABLE_SIZE = _key("inv_table_size", module="hls4ml.backends.vivado.passes.core_templates")
 TRACE = _key("trace", "Dense")
 FUNCTION_CPP = _key("function_cpp", module="hls4ml.model.graph")
+CLASS_NAME = _key("class_name", module="hls4ml.model.layers")  # the Keras class the node was parsed from
+PRECISION = _key("precision", module="hls4ml.model.optimizer.passes.move_scales")  # the layer config's Precision
+# the parser's layer dict (hls4ml's Keras-3 converter names the tensors; the batch norm reads its map from it)
+INPUT_TENSORS = _key("input_keras_tensor_names", module="hls4ml.converters.keras_v3_to_hls")
+OUTPUT_TENSORS = _key("output_keras_tensor_names", module="hls4ml.converters.keras_v3_to_hls")
+SCALE_DATA = _key("scale_data", module="hls4ml.model.layers")
+BIAS_DATA = _key("bias_data", module="hls4ml.model.layers")
 # what a layer computes
 ACTIVATION = _key("activation", "Activation", "Softmax")
 ACTIV_PARAM = _key("activ_param", module="hls4ml.converters.keras.core")
@@ -79,6 +88,7 @@ SHIFT = _key("shift", "HardActivation")
 WEIGHT_QUANTIZER = _key("weight_quantizer", module="hls4ml.converters.keras.qkeras")
 BIAS_QUANTIZER = _key("bias_quantizer", module="hls4ml.converters.keras.qkeras")
 ACTIVATION_QUANTIZER = _key("activation_quantizer", module="hls4ml.converters.keras.qkeras")
+SCALE_QUANTIZER = _key("scale_quantizer", module="hls4ml.model.layers")
 # weights (WeightAttribute "x" is both ``node.weights["x"]`` and the node key "x")
 WEIGHT = _key("weight", "Dense", _CONV)
 BIAS = _key("bias", "Dense", _CONV, _BN)
@@ -88,9 +98,12 @@ RESULT_T = _key("result_t", "Dense", "Activation")
 ACCUM_T = _key("accum_t", "Dense", _CONV, _POOL, "Softmax")
 WEIGHT_T = _key("weight_t", "Dense", _CONV)
 BIAS_T = _key("bias_t", "Dense", _CONV, _BN)
+SCALE_T = _key("scale_t", _BN)
 TABLE_T = _key("table_t", "Activation")
 EXP_TABLE_T = _key("exp_table_t", "Softmax")
 INV_TABLE_T = _key("inv_table_t", "Softmax")
+INV_INP_T = _key("inv_inp_t", "Softmax")
+INP_NORM_T = _key("inp_norm_t", module="hls4ml.backends.vivado.passes.core_templates")
 SLOPE_T = _key("slope_t", "HardActivation")
 SHIFT_T = _key("shift_t", "HardActivation")
 
