@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fpga_accel.layer_support import TABLE  # noqa: E402
+from fpga_accel.layer_support import KERAS3_GROUPS, TABLE  # noqa: E402
 
 README = ROOT / "README.md"
 START, END = "<!-- layers:start -->", "<!-- layers:end -->"
@@ -21,10 +21,11 @@ START, END = "<!-- layers:start -->", "<!-- layers:end -->"
 
 def table() -> str:
     lines = ["| Keras class | status | rule / reason | refused or judged when |", "|---|---|---|---|"]
-    for cls in sorted(TABLE):
-        entry = TABLE[cls]
+    rows = [(f"`{cls}`", TABLE[cls]) for cls in sorted(TABLE)] + [(label, entry) for label, (_, entry) in
+                                                                  KERAS3_GROUPS.items()]
+    for name, entry in rows:
         when = "; ".join(f"{c.when} ({c.status.value})" for c in entry.conditions) or "–"
-        lines.append(f"| `{cls}` | {entry.status.value} | {entry.note.replace('|', '/')} | {when} |")
+        lines.append(f"| {name} | {entry.status.value} | {entry.note.replace('|', '/')} | {when} |")
     return "\n".join(lines)
 
 

@@ -211,17 +211,25 @@ ACTIVATION_LAYERS = ("Activation", "QActivation", "ReLU", "LeakyReLU", "Threshol
 """Keras layers hls4ml 1.3 turns into an element-wise activation node (a Softmax is a node of its own)."""
 
 
+def _unpacked_flat(layer: Any) -> bool:
+    """In io_stream hls4ml 1.3 repacks the stream for a Reshape to several axes (a Repack node) but not for one
+    to a single axis: the stream keeps the input's words (one per position, its last axis) while the result's
+    type is one word of every value. A vector in the same word ((16,) -> (16,), (1, 16) -> (16,)) is unchanged."""
+    out, inp = _output_shape(layer), _input_shape(layer)
+    return len(out) == 1 and (inp[-1] if inp else 1) != out[0]
+
+
 def _into_activation(layer: Any, io: str) -> bool:
-    if io != "io_stream":
+    if io != "io_stream" or not _unpacked_flat(layer):
         return False
     return any(type(c).__name__ in ACTIVATION_LAYERS and _activation(c) != "softmax" for c in _consumers(layer))
 
 
 RESHAPE_INTO_ACTIVATION = Condition(
-    "in io_stream, directly followed by an activation layer",
-    "hls4ml 1.3's io_stream activation after a Flatten/Reshape reads the stream in the wrong shape (0 % exact "
-    "measured: a relu, a QActivation); put the activation before the Flatten/Reshape (it is element-wise), "
-    "or use io_parallel",
+    "in io_stream, to one axis from a tensor whose last axis is shorter, directly followed by an activation layer",
+    "hls4ml 1.3's io_stream activation after a Flatten/Reshape to one axis reads the stream in the input's words as "
+    "if they were one (0 % exact measured: a relu, a QActivation); put the activation before the Flatten/Reshape "
+    "(it is element-wise), or use io_parallel",
     _into_activation)
 
 
@@ -273,10 +281,12 @@ RELU6_STREAM = Condition(
     lambda layer, io: io == "io_stream" and _activation(layer) == "relu6")
 
 NNET_ACTIVATIONS = {"linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "softplus", "softsign", "elu", "selu",
-                    "hard_sigmoid", "hard_tanh", "leaky_relu", "thresholded_relu", "prelu", "binary_tanh",
+                    "hard_sigmoid", "leaky_relu", "thresholded_relu", "prelu", "binary_tanh",
                     "ternary_tanh"}
 """Activations hls4ml 1.3's Vivado C++ has a function for (``nnet_activation.h``): hls4ml writes a call to
 ``nnet::<name>`` for any other Keras activation name, and g++ stops ('is not a member of nnet')."""
+# hard_tanh is not among them: nnet::hard_tanh reads a slope and a shift only QKeras' quantizers' HardActivation
+# config has; Keras 3's Activation("hard_tanh") gets a plain config (g++ error found on a held-out model).
 
 
 def _no_nnet_function(layer: Any, io: str) -> bool:
@@ -285,12 +295,21 @@ def _no_nnet_function(layer: Any, io: str) -> bool:
         return False
     return str(act).lower() not in NNET_ACTIVATIONS
 
+def _no_nnet_function_reason(layer: Any) -> str:
+    if str(_activation(layer)).lower() == "hard_tanh":
+        return ("hls4ml 1.3 writes Keras' hard_tanh as a plain activation whose config lacks the slope and shift its "
+                "C++ function reads (g++ error \"'slope' is not a member of\"); use a QActivation(quantized_bits(bits, "
+                "0)) (it saturates at ±1), or compute it outside the design")
+    return NO_NNET_FUNCTION.reason
+
+
 NO_NNET_FUNCTION = Condition(
-    "with an activation hls4ml 1.3 has no C++ function for (swish/silu, gelu, exponential, mish, hard_silu, ...)",
+    "with an activation hls4ml 1.3 has no C++ function for (swish/silu, gelu, exponential, mish, hard_silu, "
+    "Keras 3's hard_tanh, ...)",
     "hls4ml 1.3 writes a call to a function its nnet_utils do not have (g++ error 'is not a member of nnet'); use "
     "one it has (relu, sigmoid, tanh, softplus, softsign, elu, selu, hard_sigmoid, ...), or compute it outside "
     "the design",
-    _no_nnet_function)
+    _no_nnet_function, explain=_no_nnet_function_reason)
 
 
 def _real_quantized_table(layer: Any) -> bool:
@@ -350,6 +369,11 @@ MERGE_MANY = Condition(
     "hls4ml 1.3 merges two tensors at a time; chain two-input merges",
     lambda layer, io: _n_inputs(layer) > 2)
 
+def _axis_is_2(layer: Any) -> bool:
+    axis = _config(layer).get("axis")
+    return isinstance(axis, (list, tuple)) and len(axis) == 1 and int(axis[0]) == 2
+
+
 def _dilated(layer: Any) -> bool:
     rate = _config(layer).get("dilation_rate") or 1
     return any(int(d) != 1 for d in (rate if isinstance(rate, (list, tuple)) else (rate,)))
@@ -360,6 +384,13 @@ DILATED = Condition(
     "hls4ml 1.3's Keras parser drops dilation_rate and computes an undilated convolution (another output "
     "shape, other numbers); use dilation_rate=1, e.g. a larger kernel with zeros between its taps",
     lambda layer, io: _dilated(layer))
+
+GROUPED = Condition(
+    "with groups > 1",
+    "hls4ml 1.3's Keras parser ignores groups: it computes a full convolution from a kernel holding 1/groups of "
+    "the weights it reads (its weight file is short); use groups=1, or one convolution per group joined by a "
+    "Concatenate",
+    lambda layer, io: int(_config(layer).get("groups") or 1) != 1)
 
 DEPTH_MULTIPLIER = Condition(
     "with depth_multiplier > 1",
@@ -451,11 +482,11 @@ TABLE: dict[str, Support] = {
     "Softmax": _exact(SOFTMAX_RULE, SOFTMAX_AXIS),
     "Dense": _exact(_SUM, DENSE_ND, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
     "QDense": _exact(_SUM, DENSE_ND, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
-    "Conv1D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
-    "Conv2D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
-    "QConv1D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
-    "QConv2D": _exact(_SUM, DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
-    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "Conv1D": _exact(_SUM, DILATED, GROUPED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "Conv2D": _exact(_SUM, DILATED, GROUPED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "QConv1D": _exact(_SUM, DILATED, GROUPED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "QConv2D": _exact(_SUM, DILATED, GROUPED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
+    "QConv2DBatchnorm": _exact(_SUM + " (folded batch norm)", DILATED, GROUPED, RELU6_STREAM, NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
     "QDenseBatchnorm": _exact(_SUM + " (qkeras-v3 only; hls4ml parses none: converted as the QDense it is at "
                               "inference, with QKeras' folded, quantized kernel and bias)", DENSE_ND, RELU6_STREAM,
                               NO_NNET_FUNCTION, FLOAT_ACTIVATION_ARG),
@@ -519,11 +550,26 @@ TABLE: dict[str, Support] = {
     "ELU": _judged("exp by a lookup table; with alpha 1 exact under the table rule (see Activation)"),
     "LeakyReLU": _judged("alpha rounded to the design's type"),
     "PReLU": _judged("learned alphas rounded to the design's type"),
-    "ThresholdedReLU": _judged("the threshold rounded to the design's type"),
+    "ThresholdedReLU": _exact("keeps its input's type; the threshold truncated onto the input's grid (for values on "
+                              "that grid x > floor(theta) exactly when x > theta; hls4ml rounded it)"),
     "LayerNormalization": _judged("mean and variance in fixed point, 1/sqrt by a lookup table", Condition(
         "on an input that is not a sequence (steps, features)",
         "hls4ml 1.3 parses LayerNormalization only on (steps, features) inputs and stops with an exception "
-        "otherwise; give it a Reshape((1, n)) first", lambda layer, io: input_rank(layer) != 2)),
+        "otherwise; give it a Reshape((1, n)) first", lambda layer, io: input_rank(layer) != 2), Condition(
+        "in io_stream",
+        "hls4ml 1.3 has no io_stream LayerNormalization: it calls the io_parallel function on streams (g++ error "
+        "'no match for operator='); use io_parallel",
+        lambda layer, io: io == "io_stream"), Condition(
+        "with an axis other than [2] in its config (Keras 3 writes -1)",
+        "hls4ml 1.3's parser reads the axis only as the list [2] and stops with an exception otherwise; give "
+        "LayerNormalization(axis=[2]) (the last axis of a (steps, features) input)",
+        lambda layer, io: input_rank(layer) == 2 and not _axis_is_2(layer))),
+    "RandomCrop": _refused("Keras 3 crops the centre at inference (another shape); hls4ml 1.3's Keras 3 parser "
+                           "passes the values through unchanged; use a Cropping2D"),
+    "EinsumDense": _refused("no exact type rule in fpga_accel (hls4ml 1.3's einsum_dense computes in types of its own "
+                            "inference: 83.7 % exact measured on a held-out model), and hls4ml 1.3 builds it in "
+                            "io_parallel only (AssertionError in io_stream); use a Dense (on a Flatten) or a "
+                            "Conv1D with kernel_size=1"),
     "Embedding": _refused("takes integer token indices; the PYNQ AXI-stream wrapper streams float samples "
                           "through a fixed-point cast: give the one-hot vector to a Dense instead"),
     "BinaryDense": _refused("not a Keras or QKeras layer fpga_accel knows; use QDense with binary() weights"),
@@ -539,6 +585,29 @@ TABLE: dict[str, Support] = {
 """Every Keras class hls4ml 1.3's Keras parser accepts, with its status in fpga_accel (plus Dropout, which
 hls4ml skips, and QDenseBatchnorm, which fpga_accel hands to its QDense parser)."""
 
+KERAS3_GROUPS: dict[str, tuple[tuple[str, ...], Support]] = {
+    "`AlphaDropout`, `GaussianDropout`, `SpatialDropout1D/2D/3D`, `Random*` preprocessing but `RandomCrop` (Keras 3)": (
+        ("AlphaDropout", "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+         "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast",
+         "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale",
+         "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation",
+         "RandomSaturation", "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom"),
+        _exact("identity at inference: hls4ml 1.3's Keras 3 parser makes it a linear activation, which keeps its "
+               "input's type (its Keras 2 parser does not parse these: refused there)")),
+    "`MaxPooling3D`, `AveragePooling3D`, `GlobalMaxPooling3D`, `GlobalAveragePooling3D` (Keras 3)": (
+        ("MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D", "GlobalAveragePooling3D"),
+        _refused("hls4ml 1.3 parses 3-D pooling but builds only 1-D and 2-D layers (ValueError 'Only 1D and 2D "
+                 "layers are supported', found on a held-out model); reshape to 2-D and use the 2-D pooling")),
+    "HGQ2 layers (`QAdd`, `QEinsumDense`, `QMultiHeadAttention`, `Quantizer`, ...; Keras 3)": (
+        ("QAdd", "QAverage", "QAveragePooling1D", "QAveragePooling2D", "QAveragePooling3D", "QAveragePow2",
+         "QBatchNormDense", "QDot", "QEinsum", "QEinsumDense", "QEinsumDenseBatchnorm", "QGlobalAveragePooling1D",
+         "QGlobalAveragePooling2D", "QGlobalAveragePooling3D", "QGlobalMaxPooling1D", "QGlobalMaxPooling2D",
+         "QGlobalMaxPooling3D", "QLinformerAttention", "QMaxPooling1D", "QMaxPooling2D", "QMaxPooling3D", "QMaximum",
+         "QMinimum", "QMultiHeadAttention", "QMultiply", "QSoftmax", "QSubtract", "QUnaryFunctionLUT", "Quantizer"),
+        _refused(_HGQ)),
+}
+"""Classes only hls4ml 1.3's Keras 3 parser accepts, one status per group (README shows one row per group)."""
+
 UNKNOWN = Support(Status.judged, "not in fpga_accel's table (a newer hls4ml parses it): the verdict judges it")
 
 
@@ -550,7 +619,12 @@ def parsed_classes() -> list[str]:
 
 
 def support(class_name: str) -> Support:
-    return TABLE.get(class_name, UNKNOWN)
+    if class_name in TABLE:
+        return TABLE[class_name]
+    for classes, entry in KERAS3_GROUPS.values():
+        if class_name in classes:
+            return entry
+    return UNKNOWN
 
 
 # ------------------------------------------------------------------------------ a model
@@ -749,6 +823,6 @@ def check_compile_size(model: Any, io_type: str, allow_slow_compile: bool) -> No
                                         "seconds)", found[1])
 
 
-__all__ = ["Assessment", "Condition", "REFUSE_IM2COL", "Status", "Support", "TABLE", "TABLE_RULE", "UnrolledSize", "WARN_IM2COL",
+__all__ = ["Assessment", "Condition", "KERAS3_GROUPS", "REFUSE_IM2COL", "Status", "Support", "TABLE", "TABLE_RULE", "UnrolledSize", "WARN_IM2COL",
            "assess", "check_compile_size", "check_layers", "parsed_classes", "slow_compile_reason", "support",
            "unrolled_layers", "unrolled_products", "walk"]

@@ -602,6 +602,93 @@ def flatten_into_activation(seed: int) -> Any:
                                                      _qdense(3), _q(8, 3)])
 
 
+@entry("QDepthwiseConv2D", "BatchNormalization")
+def qdepthwise_batchnorm(seed: int) -> Any:
+    """A batch norm right after a depthwise convolution (found on a model kept out of the zoo: hls4ml 1.3 fused it
+    into the depthwise kernel, broadcast to channels times its weights, and convert stopped on the weight file)."""
+    from qkeras import QDepthwiseConv2D
+
+    _seed(seed)
+    L = _k().layers
+    model = _seq("qdepthwise_batchnorm", (5, 5, 3), [_q(6, 1), QDepthwiseConv2D(3, depthwise_quantizer=_qb(5, 0),
+                                                                                 bias_quantizer=_qb(5, 0)),
+                                                     L.BatchNormalization(name="bn"), _q(8, 3), L.Flatten()])
+    bn = model.get_layer("bn")  # scaled, not shifted (beta = mean = 0): what hls4ml 1.3 fuses into the conv
+    rng = np.random.default_rng(seed)
+    for var, low, high in ((bn.gamma, 0.5, 2.0), (bn.moving_variance, 0.3, 3.0)):
+        var.assign(rng.uniform(low, high, 3).astype(np.float32))
+    return model
+
+
+@entry("Conv2D")
+def conv2d_groups(seed: int) -> Any:
+    """A grouped convolution (found on a model kept out of the zoo: hls4ml 1.3 ignores groups and read twice the
+    weights its file held); convert refuses it, naming the layer."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("conv2d_groups", (6, 6, 4), [_q(6, 1), L.Conv2D(4, 3, groups=2, name="grouped"), _q(8, 3), L.Flatten()])
+
+
+@entry("ThresholdedReLU")
+def thresholded_relu_offgrid(seed: int) -> Any:
+    """A threshold between two values of a quantizer's grid (0.37 on steps of 0.125): hls4ml cast it to the input's
+    rounding type, 0.375, and dropped the inputs equal to 0.375 that Keras passes."""
+    _seed(seed)
+    L = _k().layers
+    if not hasattr(L, "ThresholdedReLU"):
+        raise NotOnThisStack("Keras 3 has no ThresholdedReLU layer")
+    return _seq("thresholded_relu_offgrid", (8,), [_q(6, 2), L.ThresholdedReLU(0.37, name="thr"), _qdense_wide(4),
+                                                    _q(10, 4), L.ThresholdedReLU(0.3, name="thr2"), _qdense_wide(3), _q(10, 4)])
+
+
+@entry("LayerNormalization", low=-1, high=1)
+def layernorm_sequence(seed: int) -> Any:
+    """A LayerNormalization on (steps, features) between quantizers: judged in io_parallel (1/sqrt by a table);
+    refused in io_stream (found on a model kept out of the zoo: a g++ error, hls4ml 1.3 has no stream version)."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("layernorm_sequence", (4, 6), [_q(8, 2), L.LayerNormalization(name="ln"), _q(8, 2), L.Flatten(),
+                                               _qdense(3)])
+
+
+@entry("QConv1D", "ZeroPadding1D", "MaxPooling1D")
+def qconv1d_causal(seed: int) -> Any:
+    """A causal QConv1D after an asymmetric padding, then an overlapping pooling: exact on Keras 2; qkeras-v3's
+    QConv1D passes 'CAUSAL' to a 2-D convolution and Keras itself fails (found on a model kept out of the zoo: a
+    traceback after the design was compiled), so convert refuses it first, naming the layer."""
+    from qkeras import QConv1D
+
+    _seed(seed)
+    L = _k().layers
+    return _seq("qconv1d_causal", (12, 2), [_q(7, 2), L.ZeroPadding1D((2, 1)),
+                                            QConv1D(3, 3, padding="causal", kernel_quantizer=_qb(5, 0),
+                                                    bias_quantizer=_qb(5, 0), name="causal"),
+                                            _q(8, 3), L.MaxPooling1D(3, strides=2), L.Flatten()])
+
+
+@entry("Activation")
+def hard_tanh_activation(seed: int) -> Any:
+    """Keras 3's hard_tanh (found on a model kept out of the zoo: a g++ error, hls4ml 1.3's hard_tanh reads a slope
+    and shift its plain activation config lacks); convert refuses it, naming the layer."""
+    if not hasattr(_k().activations, "hard_tanh"):
+        raise NotOnThisStack("Keras 2 has no hard_tanh activation")
+    _seed(seed)
+    return _seq("hard_tanh_activation", (8,), [_q(), _qdense(6), _k().layers.Activation("hard_tanh", name="ht"),
+                                               _q(6, 0)])
+
+
+@entry("Reshape", "QActivation")
+def reshape_into_activation(seed: int) -> Any:
+    """Activations right after Reshapes that keep io_stream's words intact: a vector to the same vector, and a vector
+    to (4, 4) (hls4ml repacks the stream for that one); 100 % exact measured with the refusal forced off (a flat
+    Reshape/Flatten of a tensor with a shorter last axis into an activation: 0 %, still refused)."""
+    _seed(seed)
+    L = _k().layers
+    return _seq("reshape_into_activation", (8,), [_q(8, 2), _qdense(16), L.Reshape((16,), name="rs_vec"), _q(6, 2),
+                                                  L.Reshape((4, 4), name="rs_2d"), _q(6, 1), L.Flatten(), _qdense(3),
+                                                  _q(8, 3)])
+
+
 # -------------------------------------------------------------------------------- float layers
 
 

@@ -347,3 +347,26 @@ def test_float_kernels_in_a_quantized_model_are_bit_exact(tmp_path):
     x = np.random.default_rng(0).uniform(-15, 15, (300, 16, 3)).astype(np.float32)  # 3x the input quantizer's range
     report = design.compare(model, x)
     assert report.bit_exact == 1.0, report.format()
+
+
+def test_a_thresholded_relu_truncates_its_threshold_onto_the_inputs_grid():
+    """ThresholdedReLU(0.37) on steps of 0.125: hls4ml cast theta to the input's RND_CONV type (0.375, dropping the
+    inputs equal to it that Keras passes); truncated, 0.25, no grid value lies between it and 0.37."""
+    from breadth_zoo import NotOnThisStack
+
+    try:
+        types = {r["name"]: r["types"] for r in _probed_layers("thresholded_relu_offgrid")}
+    except NotOnThisStack as exc:
+        pytest.skip(str(exc))
+    assert types["thr"]["result_t"]["precision"] == "fixed<6,3,RND_CONV,SAT,0>"  # the input quantizer's
+    assert types["thr"]["param_t"]["precision"] == "ufixed<3,0,TRN,WRAP,0>"
+    assert types["thr2"]["param_t"]["precision"] == "ufixed<5,0,TRN,WRAP,0>"  # 0.3 on steps of 1/32: 9/32
+    assert types["thr"]["param_t"]["rule"].startswith("threshold truncated onto the input's grid")
+
+
+def _probed_layers(entry_id, io_type="io_parallel"):
+    from breadth_zoo import BREADTH
+
+    from fpga_accel.stages.convert import probe_layers
+
+    return probe_layers(BREADTH[entry_id].model(0), fa.ConvertConfig(name="m", io_type=io_type))

@@ -36,6 +36,17 @@ def test_every_parsed_class_has_a_status_and_a_zoo_model() -> None:
     assert parsed - covered - {"Dropout"} == set(), "parsed classes the breadth zoo does not build"
 
 
+def test_every_class_the_keras3_parser_adds_has_a_status() -> None:
+    """hls4ml 1.3's Keras 3 parser accepts more classes (3-D pooling, EinsumDense, Keras 3's noise and preprocessing
+    layers, HGQ2's): none is left to the catch-all 'judged' (held-out models: a traceback, 83.7 % exact)."""
+    from fpga_accel.keras_compat import is_keras3
+    from fpga_accel.layer_support import UNKNOWN, parsed_classes, support
+
+    if not is_keras3():
+        pytest.skip("the Keras 3 parser runs on the Keras 3 stack")
+    assert [cls for cls in parsed_classes() if support(cls) is UNKNOWN] == []
+
+
 def test_readme_layer_table_is_current() -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "layer_table.py"), "--check"],
                           capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
@@ -45,7 +56,7 @@ def test_readme_layer_table_is_current() -> None:
 REFUSED = ["merge_dot", "qdense_3d_input", "nested_functional", "time_distributed", "float_lstm",
            "global_average_2d_keepdims", "float_layernorm", "embedding", "qconv1d_dilated",
            "relu_max_value", "depthwise1d_multiplier", "upsampling_bilinear", "swish_gelu_activation",
-           "float_simple_rnn", "global_max_keepdims"]
+           "float_simple_rnn", "global_max_keepdims", "conv2d_groups", "hard_tanh_activation"]
 
 
 @pytest.mark.parametrize("entry_id", REFUSED)
@@ -149,7 +160,8 @@ def test_flatten_at_the_input_refused_in_io_stream_only() -> None:
     assert assess(model, "io_parallel").refused == ()
     reason, into_activation = assess(model, "io_stream").refused  # its last Flatten feeds a QActivation
     assert reason.startswith("flatten") and "input_t" in reason
-    assert "(Flatten) in io_stream, directly followed by an activation layer" in into_activation
+    assert "(Flatten) in io_stream, to one axis from a tensor whose last axis is shorter, directly followed by an " \
+        "activation layer" in into_activation
 
 
 def test_activation_after_flatten_refused_in_io_stream_only() -> None:
@@ -158,8 +170,50 @@ def test_activation_after_flatten_refused_in_io_stream_only() -> None:
     model = _model(BREADTH["flatten_into_activation"])
     assert assess(model, "io_parallel") == assess(model, "io_parallel").__class__((), ())
     (reason,) = assess(model, "io_stream").refused
-    assert reason.startswith("flat (Flatten) in io_stream, directly followed by an activation layer: ")
+    assert reason.startswith("flat (Flatten) in io_stream, to one axis from a tensor whose last axis is shorter, "
+                             "directly followed by an activation layer: ")
     assert "put the activation before the Flatten/Reshape" in reason
+
+
+def test_layernorm_judged_in_io_parallel_refused_in_io_stream() -> None:
+    from fpga_accel.layer_support import assess
+
+    from fpga_accel.keras_compat import is_keras3
+
+    model = _model(BREADTH["layernorm_sequence"])
+    found = assess(model, "io_parallel")
+    if is_keras3():  # its config says axis -1, which hls4ml 1.3's parser stops on (found on a held-out model)
+        (reason,) = found.refused
+        assert reason.startswith("ln (LayerNormalization) with an axis other than [2]") and "axis=[2]" in reason
+    else:
+        assert found.refused == () and found.judged[0].startswith("ln (LayerNormalization): ")
+    (reason,) = assess(model, "io_stream").refused
+    assert reason.startswith("ln (LayerNormalization) in io_stream: ") and "no match for operator=" in reason
+
+
+def test_grouped_convolution_refused_naming_the_layer() -> None:
+    from fpga_accel.layer_support import assess
+
+    for io_type in IO_TYPES:
+        (reason,) = assess(_model(BREADTH["conv2d_groups"]), io_type).refused
+        assert reason.startswith("grouped (Conv2D) with groups > 1: ") and "ignores groups" in reason
+
+
+def test_a_model_keras_cannot_run_is_refused_before_hls4ml_writes(tmp_path) -> None:
+    """qkeras-v3's causal QConv1D fails inside Keras: refused first, naming the layer (Keras 2 runs it: exact)."""
+    import fpga_accel as fa
+    from fpga_accel.keras_compat import is_keras3
+
+    model = _model(BREADTH["qconv1d_causal"])
+    config = fa.ConvertConfig(name="causal", output_dir=tmp_path / "p", verify_samples=0)
+    if not is_keras3():
+        from fpga_accel.stages.convert import check_keras_runs
+
+        check_keras_runs(model)  # nothing to refuse
+        return
+    with pytest.raises(fa.ConfigError, match=r"^Keras cannot run this model itself in causal \(QConv1D\): .*CAUSAL"):
+        fa.convert(model, config)
+    assert not (tmp_path / "p").exists()
 
 
 def test_global_max_pooling_keepdims_refused_naming_the_layer() -> None:
@@ -195,7 +249,8 @@ def test_float_activation_and_rnn_are_judged_with_the_layer_named() -> None:
 EXACT = ["qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_average_2d",
          "merge_average", "merge_max_min_concat", "qbatchnorm", "qdense_batchnorm",  # qkeras-v3 only
          "softmax_multidim",  # logits exact, softmax outputs within the tables' tolerance (report.passed)
-         "relu_layer_wide_sum", "concat_mixed_types", "crop_unsigned_asym", "pool1d_overlap_flatten"]
+         "relu_layer_wide_sum", "concat_mixed_types", "crop_unsigned_asym", "pool1d_overlap_flatten",
+         "qdepthwise_batchnorm", "thresholded_relu_offgrid", "reshape_into_activation"]
 
 
 @pytest.mark.slow
@@ -203,11 +258,16 @@ EXACT = ["qconv1d_pooling", "qconv2d_pooling", "global_average_1d", "global_aver
                          + [("qdense_chain", "io_parallel"),  # io_stream: refused (Flatten at the input)
                             ("softmax_axis1", "io_parallel"),  # io_stream: refused (a strided axis)
                             ("conv1d_padded_branches", "io_stream"),  # io_parallel pads inside the conv
-                            ("flatten_into_activation", "io_parallel")])  # io_stream: refused
+                            ("flatten_into_activation", "io_parallel"),  # io_stream: refused
+                            ("qconv1d_causal", "io_parallel"), ("qconv1d_causal", "io_stream")])  # Keras 2 only
 def test_exact_classes_are_bit_exact(entry_id, io_type, tmp_path) -> None:
     import fpga_accel as fa
     from fpga_accel.layer_support import assess
 
+    from fpga_accel.keras_compat import is_keras3
+
+    if entry_id == "qconv1d_causal" and is_keras3():
+        pytest.skip("qkeras-v3's causal QConv1D does not run in Keras (refused: see the test above)")
     entry = BREADTH[entry_id]
     model = _model(entry)
     assert assess(model, io_type) == assess(model, io_type).__class__((), ())

@@ -361,6 +361,32 @@ def _is_plain_relu(node: Any) -> bool:
     return act in RELU_NAMES
 
 
+def _is_thresholded_relu(node: Any) -> bool:
+    """A Keras ``ThresholdedReLU`` (any threshold) without a quantizer, as hls4ml parses it."""
+    return node.class_name == "ParametrizedActivation" and not node.get_attr("activation_quantizer") \
+        and str(node.get_attr("activation", "")).lower() in THRESHOLDED_RELU_NAMES
+
+
+def _derive_thresholded_relu(node: Any) -> bool:
+    """``x if x > theta else 0``: the result is x or 0, exact in the input's type. hls4ml casts theta to
+    ``param_t`` (by default the input's type, which rounds when it is a quantizer's: a theta just below a
+    grid value moved onto it, and that value then no longer passed). Cast instead by truncation onto a grid
+    at least as fine as the input's: for inputs on that grid ``x > floor(theta) <=> x > theta``."""
+    x = _as_fixed(node.get_input_variable().type.precision)
+    theta = node.get_attr("activ_param", None)
+    if x is None or theta is None or not np.isfinite(float(theta)):
+        return False
+    fraction = max(x[0] - x[1], 0)
+    floor = math.floor(math.ldexp(float(theta), fraction))
+    if _configured_auto(node, "result_t"):
+        _set_type(node, "result_t", node.get_input_variable().type.precision,
+                  "thresholded relu: x or 0, keeps its input's type")
+    if "param_t" in node.types and _configured_auto(node, "param_t"):
+        _set_type(node, "param_t", _range_type(np.array([math.ldexp(floor, -fraction)]), fraction),
+                  "threshold truncated onto the input's grid: x > floor(theta) <=> x > theta")
+    return True
+
+
 TABLE_MAX_ENTRIES = 1 << 16
 """Largest tanh/sigmoid/softplus/softsign/elu table the rule sizes (entries); a wider input is judged."""
 TABLE_EXACT = "lookup table sized exact"
@@ -800,6 +826,8 @@ def derive_types(model: Any) -> list[str]:
             done = _derive_hard_sigmoid(node)  # a Keras float hard_sigmoid (QKeras' quantized_sigmoid has its own)
         elif cls in ACTIVATION_CLASSES or (cls == "ParametrizedActivation" and _is_plain_relu(node)):
             done = _derive_activation(node)
+        elif _is_thresholded_relu(node):  # threshold other than 0
+            done = _derive_thresholded_relu(node)
         elif cls in ("Pooling1D", "Pooling2D", "GlobalPooling1D", "GlobalPooling2D"):
             done = _derive_pooling(node)
         elif cls == "Merge" and str(node.get_attr(keys.MERGE_OP, "")).lower() == "average":
@@ -959,6 +987,26 @@ PAD_BEFORE_ITS_CONV = MethodChange(
     _pad_before_its_conv)
 
 
+def _no_depthwise_fuse(match: Any) -> Any:
+    """hls4ml 1.3 fuses a batch norm into the layer before it by ``scale * kernel``; a depthwise kernel
+    (taps, channels, 1) broadcasts that to (taps, channels, channels) — a weight file with ``channels`` times
+    the weights the layer reads (found on QDepthwiseConv2D + BatchNormalization, kept out of the zoo: convert
+    stopped on the weight count). After a depthwise convolution the batch norm stays a layer of its own,
+    with its exact affine type."""
+    from hls4ml.model.layers import DepthwiseConv1D, DepthwiseConv2D
+
+    def match_unless_depthwise(self: Any, node: Any) -> Any:
+        if isinstance(node.get_input_node(), (DepthwiseConv1D, DepthwiseConv2D)):
+            return False
+        return match(self, node)
+
+    return match_unless_depthwise
+
+
+NO_DEPTHWISE_BN_FUSE = MethodChange(
+    "hls4ml.model.optimizer.passes.bn_fuse:FuseBatchNormalization.match", ("node",), _no_depthwise_fuse)
+
+
 def hls4ml_changes(backend: str) -> Any:
     """Everything fpga_accel changes in hls4ml to convert exactly (see :mod:`fpga_accel.hls.boundary`):
     the exact-types pass in its flow, the passes in ``_REPLACED_HLS4ML_PASSES`` out of theirs, batch norms
@@ -970,7 +1018,7 @@ def hls4ml_changes(backend: str) -> Any:
                                      for cls in BATCHNORM_CLASSES}
     return Changes(backend=backend, remove_passes=_REPLACED_HLS4ML_PASSES, add_passes={PASS: _pass_class},
                    add_flows={FLOW: ((PASS,), ("vivado:streaming", "vivado:quantization", "vivado:optimize"))},
-                   keras2_handlers=keras2, keras3_handlers=hls4ml_handler_changes(), methods=(PAD_BEFORE_ITS_CONV,))
+                   keras2_handlers=keras2, keras3_handlers=hls4ml_handler_changes(), methods=(PAD_BEFORE_ITS_CONV, NO_DEPTHWISE_BN_FUSE))
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from ..config import ConvertConfig, IOType, LayerSetting, SoftmaxMode, Strategy
 from ..errors import ConfigError, InputError, NotExactError
 from ..hls.exact_types import exact_flows, float_kernel_types, inexact_layers, table_verdicts, uncovered_layers
 from ..layer_support import (TABLE as LAYER_TABLE, Assessment, assess, check_compile_size, check_layers,
-                             slow_compile_reason)
+                             slow_compile_reason, walk)
 from ..float_ranges import float_precisions, integer_bits, is_float_model
 from ..hls import multi_io, node_keys
 from ..hls.layers import layer_table
@@ -72,6 +72,29 @@ def is_multi_port(model: Any) -> bool:
 
 def _first_layer(model: Any) -> Any:
     return next((layer for layer in model.layers if type(layer).__name__ != "InputLayer"), None)
+
+
+def check_keras_runs(model: Any) -> None:
+    """Run the Keras model on two made-up samples before hls4ml writes anything: the verdict compares csim with
+    it, and a model Keras itself cannot compute (qkeras-v3's QConv1D with padding='causal' passes 'CAUSAL' to a
+    2-D convolution, found on a held-out model) would otherwise stop convert with Keras' traceback after the
+    design was written and compiled."""
+    import re
+
+    x, _ = random_model_inputs(model, 2)
+    try:
+        model(x, training=False)
+    except Exception as exc:  # noqa: BLE001 - any failure inside Keras: the model's, not fpga_accel's
+        lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+        found = re.search(r"when calling (\w+)\.call", lines[0]) if lines else None
+        where = ""
+        if found:
+            names = [layer.name for layer in walk(model) if type(layer).__name__ == found.group(1)]
+            where = f" in {', '.join(names) or 'a layer'} ({found.group(1)})"
+            lines = lines[1:]
+        why = lines[0] if lines else type(exc).__name__
+        raise ConfigError(f"Keras cannot run this model itself{where}: {why} — fix the model first (convert checks "
+                          "csim against it)") from None
 
 
 def input_quantizer_precision(model: Any) -> str | None:
@@ -288,6 +311,7 @@ def _prepare(model: Any, config: ConvertConfig, calibration: np.ndarray | None) 
                           + " (allow_inexact / --allow-inexact converts it anyway)")
     for reason in inexact:
         log.warning("not exact: %s", reason)
+    check_keras_runs(model)
     if calibration is not None and len(model.inputs) > 1:
         raise ConfigError("calibration data for a multi-input model is not supported: give the model input "
                           "quantizers (QActivation) so its input type needs no data")
