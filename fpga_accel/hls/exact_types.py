@@ -363,8 +363,8 @@ def _is_plain_relu(node: Any) -> bool:
 
 def _is_thresholded_relu(node: Any) -> bool:
     """A Keras ``ThresholdedReLU`` (any threshold) without a quantizer, as hls4ml parses it."""
-    return node.class_name == "ParametrizedActivation" and not node.get_attr("activation_quantizer") \
-        and str(node.get_attr("activation", "")).lower() in THRESHOLDED_RELU_NAMES
+    return node.class_name == "ParametrizedActivation" and not node.get_attr(keys.ACTIVATION_QUANTIZER) \
+        and str(node.get_attr(keys.ACTIVATION, "")).lower() in THRESHOLDED_RELU_NAMES
 
 
 def _derive_thresholded_relu(node: Any) -> bool:
@@ -373,16 +373,16 @@ def _derive_thresholded_relu(node: Any) -> bool:
     grid value moved onto it, and that value then no longer passed). Cast instead by truncation onto a grid
     at least as fine as the input's: for inputs on that grid ``x > floor(theta) <=> x > theta``."""
     x = _as_fixed(node.get_input_variable().type.precision)
-    theta = node.get_attr("activ_param", None)
+    theta = node.get_attr(keys.ACTIV_PARAM, None)
     if x is None or theta is None or not np.isfinite(float(theta)):
         return False
     fraction = max(x[0] - x[1], 0)
     floor = math.floor(math.ldexp(float(theta), fraction))
-    if _configured_auto(node, "result_t"):
-        _set_type(node, "result_t", node.get_input_variable().type.precision,
+    if _configured_auto(node, keys.RESULT_T):
+        _set_type(node, keys.RESULT_T, node.get_input_variable().type.precision,
                   "thresholded relu: x or 0, keeps its input's type")
-    if "param_t" in node.types and _configured_auto(node, "param_t"):
-        _set_type(node, "param_t", _range_type(np.array([math.ldexp(floor, -fraction)]), fraction),
+    if keys.PARAM_T in node.types and _configured_auto(node, keys.PARAM_T):
+        _set_type(node, keys.PARAM_T, _range_type(np.array([math.ldexp(floor, -fraction)]), fraction),
                   "threshold truncated onto the input's grid: x > floor(theta) <=> x > theta")
     return True
 
