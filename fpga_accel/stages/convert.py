@@ -12,6 +12,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -79,8 +80,6 @@ def check_keras_runs(model: Any) -> None:
     it, and a model Keras itself cannot compute (qkeras-v3's QConv1D with padding='causal' passes 'CAUSAL' to a
     2-D convolution, found on a held-out model) would otherwise stop convert with Keras' traceback after the
     design was written and compiled."""
-    import re
-
     x, _ = random_model_inputs(model, 2)
     try:
         model(x, training=False)
