@@ -374,30 +374,33 @@ def _axis_is_2(layer: Any) -> bool:
     return isinstance(axis, (list, tuple)) and len(axis) == 1 and int(axis[0]) == 2
 
 
-def _dilated(layer: Any) -> bool:
-    rate = _config(layer).get("dilation_rate") or 1
-    return any(int(d) != 1 for d in (rate if isinstance(rate, (list, tuple)) else (rate,)))
+def _not_one(key: str) -> Callable[[Any, str], bool]:
+    """A condition on a Keras config value that hls4ml 1.3 supports only at 1 (a number or one per axis)."""
+    def holds(layer: Any, io: str) -> bool:
+        value = _config(layer).get(key) or 1
+        return any(int(v) != 1 for v in (value if isinstance(value, (list, tuple)) else (value,)))
+    return holds
 
 
 DILATED = Condition(
     "with dilation_rate > 1",
     "hls4ml 1.3's Keras parser drops dilation_rate and computes an undilated convolution (another output "
     "shape, other numbers); use dilation_rate=1, e.g. a larger kernel with zeros between its taps",
-    lambda layer, io: _dilated(layer))
+    _not_one("dilation_rate"))
 
 GROUPED = Condition(
     "with groups > 1",
     "hls4ml 1.3's Keras parser ignores groups: it computes a full convolution from a kernel holding 1/groups of "
     "the weights it reads (its weight file is short); use groups=1, or one convolution per group joined by a "
     "Concatenate",
-    lambda layer, io: int(_config(layer).get("groups") or 1) != 1)
+    _not_one("groups"))
 
 DEPTH_MULTIPLIER = Condition(
     "with depth_multiplier > 1",
     "hls4ml 1.3's depthwise convolution supports a depth multiplier of 1 only (the compiled csim aborts on "
     "its first sample, both io types); use depth_multiplier=1 and a pointwise (1x1) convolution for more "
     "channels",
-    lambda layer, io: int(_config(layer).get("depth_multiplier") or 1) != 1)
+    _not_one("depth_multiplier"))
 
 
 def _on_keras3(layer: Any, io: str) -> bool:
