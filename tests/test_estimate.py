@@ -119,6 +119,44 @@ def test_io_stream_latency_overlaps_and_fifos_are_costed():
     assert fifo.bram36 == pytest.approx(32 * C["csynth"]["bram18.fifo"] * C["synth_term_ratio"]["bram18.fifo"] / 2, abs=0.1)
 
 
+def test_the_axi_wrapper_is_costed_as_hls4ml_writes_it_for_each_io_type():
+    """io_stream: the wrapper's two hls::stream copies are FIFOs as deep as the image (BRAM), not registers per
+    element; io_parallel: its local arrays are registers, elements x bits."""
+    board = get_board("pynq-z2")
+    platform = board.platform
+    image = [{"name": "in", "class": "Input", "shape": [64, 64, 3], "precision": "fixed<8,3>"},
+             {"name": "relu", "class": "Activation", "shape": [64, 64, 3], "activation": "relu",
+              "input_precision": "fixed<8,3>", "precision": "fixed<8,3>"}]
+    s = estimate_layers(image, name="img", board=board, io_type="io_stream", clock_period=10)
+    wrapper = next(l for l in s.layers if l.name == "axi_wrapper")
+    # in and out: 4096 words deep, 3 channels of 8 bits: 4096 x 4-bit BRAM18s, two per channel, each
+    fifo_bram18 = 2 * 3 * 2 * C["csynth"]["bram18.fifo"] * C["synth_term_ratio"]["bram18.fifo"]
+    assert wrapper.bram36 == pytest.approx(platform["bram36"] + fifo_bram18 / 2, abs=0.1)
+    assert wrapper.lut - platform["lut"] < 1000 and wrapper.ff - platform["ff"] < 1000  # 24,576 elements
+    mlp = [{"name": "in", "class": "Input", "shape": [16], "precision": "fixed<16,6>"},
+           dict(FIXTURE_LAYER, name="fc")]
+    p = estimate_layers(mlp, name="mlp", board=board, io_type="io_parallel", clock_period=10)
+    wrapper = next(l for l in p.layers if l.name == "axi_wrapper")
+    assert wrapper.ff == pytest.approx(platform["ff"] + 16 * 16 + 5 * 16)
+    assert wrapper.lut == pytest.approx(platform["lut"] + 2 * (16 + 5))
+    assert wrapper.bram36 == platform["bram36"]
+
+
+def test_pooling_registers_its_window():
+    """Pooling FF grows with the window (2x2 pools spent 7-11 FF per channel-bit, 4x4 ones 27-78, where an
+    io_stream ReLU spends ~3 FF in all): its own term, not the element-wise layers' one."""
+    pool = {"name": "p", "class": "Pooling2D", "shape": [13, 13, 16], "in_height": 26, "in_width": 26,
+            "pool_height": 2, "pool_width": 2, "input_precision": "fixed<16,6>", "precision": "fixed<16,6>"}
+    two = layer_terms(pool, "io_stream")
+    four = layer_terms(dict(pool, pool_height=4, pool_width=4, shape=[6, 6, 16]), "io_stream")
+    assert two.quantities["ff.pool_bit"] == 16 * 16 * 4 and four.quantities["ff.pool_bit"] == 16 * 16 * 16
+    assert two.latency["base"] == 26 * 26  # one input pixel per cycle
+    relu = {"name": "r", "class": "Activation", "activation": "relu", "shape": [26, 26, 16],
+            "input_precision": "fixed<16,6>", "precision": "fixed<16,6>"}
+    assert "ff.pool_bit" not in layer_terms(relu, "io_stream").quantities
+    assert C["csynth"]["ff.pool_bit"] > 10 * C["csynth"]["ff.elem_bit"]  # fitted: a window costs, a ReLU not
+
+
 def test_unknown_layer_classes_are_reported_not_free():
     layers = [{"name": "in", "class": "Input", "shape": [16]}, dict(FIXTURE_LAYER),
               {"name": "mystery", "class": "FancyAttention", "shape": [5], "input_precision": "fixed<16,6>"}]

@@ -131,6 +131,8 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "ff.share_bit": ("products time-shared through a DSP x input bits", 1.0),
     "ff.resource_bit": ("Resource strategy: (multipliers + outputs) x accumulator bits", 2.0),
     "ff.elem_bit": ("element-wise and pooling layers: elements per cycle x (input + output bits)", 1.0),
+    "ff.pool_bit": ("pooling: elements per cycle x input bits x window size (the window's registers: 2x2 pools "
+                    "spent 7-11 FF per channel-bit, 4x4 pools 27-78, where an io_stream ReLU spends ~3 FF in all)", 2.0),
     "ff.softmax_bit": ("softmax: elements x input bits", 5.0),
     "ff.stream_bit": ("io_stream layer ports: channels x (input + output bits)", 2.0),
     "ff.layer": ("layers (control registers)", 50.0),
@@ -178,7 +180,7 @@ def default_constants() -> Constants:
     """The engineering priors: what the estimator uses when nothing was fitted (no band: unknown error)."""
     return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
             "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
-            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_stage_bit": 0.1, "bram18.fifo": 0.8,
+            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_stage_bit": 0.1, "ff.pool_bit": 0.5, "bram18.fifo": 0.8,
                                  "bram18.table": 1.0, "dsp.const_port": 0.1},
             "synth_dsp_overflow_lut": SYNTH_DSP_OVERFLOW_LUT, "bands": {}, "fitted_on": []}
 
@@ -526,6 +528,7 @@ def layer_terms(layer: Mapping[str, Any], io_type: str, reuse_factor: Optional[i
             window = int(layer.get("pool_height") or layer.get("filt_height") or 2) * \
                 int(layer.get("pool_width") or layer.get("filt_width") or (1 if kind.endswith("1D") else 2))
         t.add("lut.pool_bit", per_cycle * a * window)
+        t.add("ff.pool_bit", per_cycle * a * window)
         t.add("ff.elem_bit", per_cycle * (a + o))
         in_px = int(layer.get("in_height", 1)) * int(layer.get("in_width", 1)) if stream else 1
         t.latency = {"base": max(in_px, px), "lat.elem": 1}
@@ -569,17 +572,21 @@ def _fifo_terms(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, 
             q["lut.pipo_bit"], q["ff.pipo_bit"] = float(bits), float(bits)
         return q
     for l in inner:
-        depth, chans = _pixels(l), _channels(l)
-        bits = precision_bits(l.get("precision"))
-        if depth > FIFO_SRL_DEPTH:
-            per_channel = min(math.ceil(bits / wd) * math.ceil(depth / d)
-                              for d, wd in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
-            q["bram18.fifo"] = q.get("bram18.fifo", 0.0) + chans * per_channel
-            q["lut.fifo"] = q.get("lut.fifo", 0.0) + chans
-            q["ff.fifo"] = q.get("ff.fifo", 0.0) + chans
-        else:
-            q["lut.fifo_srl_bit"] = q.get("lut.fifo_srl_bit", 0.0) + chans * bits
+        _fifo_q(_pixels(l), _channels(l), precision_bits(l.get("precision")), q)
     return q
+
+
+def _fifo_q(depth: int, chans: int, bits: int, q: Dict[str, float]) -> None:
+    """Add one io_stream FIFO of ``depth`` words, ``chans`` channels of ``bits`` each, to the terms ``q``: in
+    BRAM18s (the narrowest aspect ratio that holds a channel) when deeper than FIFO_SRL_DEPTH, else in SRLs."""
+    if depth > FIFO_SRL_DEPTH:
+        per_channel = min(math.ceil(bits / wd) * math.ceil(depth / d)
+                          for d, wd in ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
+        q["bram18.fifo"] = q.get("bram18.fifo", 0.0) + chans * per_channel
+        q["lut.fifo"] = q.get("lut.fifo", 0.0) + chans
+        q["ff.fifo"] = q.get("ff.fifo", 0.0) + chans
+    else:
+        q["lut.fifo_srl_bit"] = q.get("lut.fifo_srl_bit", 0.0) + chans * bits
 
 
 def design_terms(layers: Sequence[Mapping[str, Any]], io_type: str,
@@ -598,7 +605,7 @@ def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
 # Terms whose Vivado-synthesis ratio differs from their resource's: the FFs HLS counts around DSP48E1
 # products, which Vivado packs into the DSP's own pipeline registers; FIFO BRAM, which Vivado keeps while it
 # moves small weight memories into LUTRAM.
-SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_stage_bit", "bram18.fifo", "bram18.table", "dsp.const_port")
+SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_stage_bit", "ff.pool_bit", "bram18.fifo", "bram18.table", "dsp.const_port")
 
 
 # DSP slices of the parts the calibration set and the boards use (Xilinx product tables), by part-name prefix.
@@ -1003,6 +1010,38 @@ def verdict(total: Mapping[str, float], low: Mapping[str, float], high: Mapping[
     return "UNCERTAIN"
 
 
+def _wrapper_row(layers: Sequence[Mapping[str, Any]], io_type: str, board: Board, c: Constants,
+                 figure: str) -> "LayerEstimate":
+    """The AXI wrapper hls4ml's VivadoAccelerator backend writes around the IP (``myproject_axi.cpp``), plus the
+    board's platform (DMA, interconnect, reset logic; ``Board.platform``, not fitted).
+
+    Why by io type: io_parallel copies the inputs and outputs through local arrays that the IP's complete
+    partitioning makes registers (elements x bits FF, a write enable and a read multiplexer per element);
+    io_stream copies them one word of channels at a time into two ``hls::stream`` FIFOs as deep as the
+    input's and output's pixel counts (``#pragma HLS STREAM depth``), which cost what the FIFOs between the
+    layers cost: a 64x64x3 image's wrapper is three BRAM18s, not the 12k elements' registers (counting them
+    per element made a PYNQ-Z2 U-Net placed at 48 % LUT 'DOES NOT FIT')."""
+    inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), {"shape": [1]})
+    output = layers[-1] if layers else {"shape": [1]}
+    a = precision_bits(inputs.get("precision") or inputs.get("input_precision"))
+    o = precision_bits(output.get("precision"))
+    n_in, n_out = _elements(inputs), _elements(output)
+    platform = board.platform
+    if io_type == "io_stream":
+        q: Dict[str, float] = {}
+        _fifo_q(_pixels(inputs), _channels(inputs), a, q)
+        _fifo_q(_pixels(output), _channels(output), o, q)
+        fifo = _resources(q, c, figure, io_type)
+        words = _channels(inputs) + _channels(output)
+        lut, ff, bram36 = words * 2.0 + fifo["lut"], words * 4.0 + fifo["ff"], fifo["bram18"] / 2.0
+    else:
+        lut, ff, bram36 = (n_in + n_out) * 2.0, float(n_in * a + n_out * o), 0.0
+    return LayerEstimate("axi_wrapper", "AXI stream", 1, lut=round(lut + platform["lut"], 1),
+                         ff=round(ff + platform["ff"], 1), dsp=platform["dsp"],
+                         bram36=round(bram36 + platform["bram36"], 1),
+                         latency_cycles=n_in + n_out, interval=max(n_in, n_out))  # one word per cycle in and out
+
+
 def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Board, io_type: str,
                     clock_period: float, figure: str = "synth", margin: float = 0.8,
                     reuse_factors: Optional[Mapping[str, int]] = None,
@@ -1039,14 +1078,8 @@ def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Bo
                                       dsp=round(d_dsp, 1), lut=round(d_lut, 1), latency_cycles=0, interval=0))
             ip = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
     if platform:
-        inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
-        n_in = _elements(inputs) if inputs else 1
-        n_out = _elements(layers[-1]) if layers else 1
-        row = board.platform  # the board's DMA, interconnect and reset logic around the IP
-        rows.append(LayerEstimate("axi_wrapper", "AXI stream", 1, lut=(n_in + n_out) * 2.0 + row["lut"],
-                                  ff=(n_in + n_out) * 4.0 + row["ff"], dsp=row["dsp"], bram36=row["bram36"],
-                                  latency_cycles=n_in + n_out, interval=max(n_in, n_out)))
-        lat, ii = lat + n_in + n_out, max(ii, n_in, n_out)  # one word per cycle in and out
+        rows.append(_wrapper_row(layers, io_type, board, c, figure))
+        lat, ii = lat + rows[-1].latency_cycles, max(ii, rows[-1].interval)
     total = {k: round(sum(getattr(l, k) for l in rows), 1) for k in ("dsp", "lut", "ff", "bram36")}
     extra = {k: total[k] - ip[k] for k in total}  # the platform row is not scaled by the band
     low, high = {}, {}

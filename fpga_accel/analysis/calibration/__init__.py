@@ -30,6 +30,7 @@ SCOPE_RULE = ("the model describes hls4ml 0.5 and later as released: a design is
               "DATAFLOW pragma removed)")
 RESOURCES = ("lut", "ff", "dsp")
 CONV_CLASSES = ("Conv1D", "Conv2D", "Conv2DBatchnorm")
+GLOBAL_POOL_CLASSES = ("GlobalPooling1D", "GlobalPooling2D")
 
 
 class CalibrationError(ValueError):
@@ -256,6 +257,8 @@ def estimator_layers(design: CalibrationDesign) -> List[Dict[str, Any]]:
         nxt = _in_shape(layers[i + 1]) if i + 1 < len(layers) else None
         if cls == "Dense":
             shape = [layer["n_out"]]
+        elif cls in GLOBAL_POOL_CLASSES and layer.get("n_filt"):  # one value per channel (n_in: the steps read)
+            shape = [layer["n_filt"]]
         else:
             shape = _spatial_out(layer) or nxt
             if shape is None or (layer.get("n_in") and math.prod(shape) != layer["n_in"]
