@@ -11,7 +11,7 @@ import pytest
 from fpga_accel.errors import ConfigError
 
 import fpga_accel as fa
-from fpga_accel.analysis.estimate import (band_factors, design_kinds, kind_value, synth_ratio, estimate, estimate_layer, estimate_layers,
+from fpga_accel.analysis.estimate import (band_factors, design_terms, design_kinds, kind_value, synth_ratio, estimate, estimate_layer, estimate_layers,
                                           layer_terms, load_constants)
 from fpga_accel.hls.foreign_project import read_hls4ml_project
 from fpga_accel.analysis.weight_stats import weight_stats
@@ -140,6 +140,22 @@ def test_the_axi_wrapper_is_costed_as_hls4ml_writes_it_for_each_io_type():
     assert wrapper.ff == pytest.approx(platform["ff"] + 16 * 16 + 5 * 16)
     assert wrapper.lut == pytest.approx(platform["lut"] + 2 * (16 + 5))
     assert wrapper.bram36 == platform["bram36"]
+
+
+def test_vivado_hls_passes_a_wide_io_parallel_input_through_a_bram_fifo():
+    """In an io_parallel dataflow design (a Resource kernel) built by Vivado HLS, the input — reshaped into one
+    word — reaches the first process through a depth-2 FIFO, an 18-bit-wide BRAM18 per 18 bits of the word
+    (697 BRAM18 for a 784 x 16-bit input, as published); Vitis HLS and a narrow input (2 x 256 bits) have none."""
+    dense = dict(FIXTURE_LAYER, name="fc", n_in=784, rf_n_in=784, n_weights=784 * 5, n_nonzero_weights=784 * 5,
+                 strategy="resource", reuse_factor=784)
+    layers = [{"name": "in", "class": "Input", "shape": [784], "precision": "fixed<16,6>"}, dense]
+    fifo = design_terms([dict(l, hls_tool="Vivado HLS 2020.1") for l in layers], "io_parallel")[1]
+    assert fifo["bram18.fifo"] == 697 and fifo["ff.pipo_bit"] == 784 * 16
+    assert "bram18.fifo" not in design_terms([dict(l, hls_tool="Vitis HLS 2024.1") for l in layers], "io_parallel")[1]
+    narrow = [dict(layers[0], shape=[16]), dict(dense, n_in=16, rf_n_in=16, n_weights=80, n_nonzero_weights=80)]
+    assert "bram18.fifo" not in design_terms(narrow, "io_parallel")[1]
+    latency = [layers[0], dict(dense, strategy="latency", reuse_factor=1)]  # no dataflow: the input is registers
+    assert "bram18.fifo" not in design_terms(latency, "io_parallel")[1]
 
 
 def test_pooling_registers_its_window():

@@ -570,10 +570,33 @@ def _fifo_terms(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, 
         if dataflow:
             bits = sum(_elements(l) * precision_bits(l.get("precision")) for l in inner)
             q["lut.pipo_bit"], q["ff.pipo_bit"] = float(bits), float(bits)
+            word = _input_channel_bits(layers)
+            if word:
+                q["bram18.fifo"] = q.get("bram18.fifo", 0.0) + math.ceil(word / 18)
+                q["ff.pipo_bit"] += word
         return q
     for l in inner:
         _fifo_q(_pixels(l), _channels(l), precision_bits(l.get("precision")), q)
     return q
+
+
+WIDE_CHANNEL_BITS = 1024
+"""A dataflow channel of depth 2 holding more bits than this is a BRAM FIFO in Vivado HLS (2 x 1,400 bits were,
+2 x 256 were not)."""
+
+
+def _input_channel_bits(layers: Sequence[Mapping[str, Any]]) -> int:
+    """Bits of the input's dataflow channel in an io_parallel design built by Vivado HLS, if it is a BRAM FIFO
+    (else 0): hls4ml reshapes the input array into one word (``ARRAY_RESHAPE complete``) and Vivado HLS passes it
+    to the first process through a FIFO of depth 2, one 18-bit-wide BRAM18 per 18 bits of the word — 78 BRAM18 for
+    a 140 x 10-bit input, 697 for a 784 x 16-bit one (those designs' whole C-synthesis BRAM beyond their
+    instances, to the block). Vitis HLS did not (a 784 x 16-bit input, no such FIFO)."""
+    tool = next((str(l["hls_tool"]) for l in layers if l.get("hls_tool")), "")
+    inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
+    if inputs is None or "vitis" in tool.lower():
+        return 0
+    word = _elements(inputs) * precision_bits(inputs.get("precision"))
+    return word if 2 * word > WIDE_CHANNEL_BITS else 0
 
 
 def _fifo_q(depth: int, chans: int, bits: int, q: Dict[str, float]) -> None:
