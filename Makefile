@@ -11,15 +11,13 @@ VENV   ?= .venv-$(shell tools/find-python --version $(PYTHON))$(if $(filter-out 
 endif
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test bench fidelity estimate-accuracy mutation-check clean
+.PHONY: demo test bench fidelity estimate-accuracy mutation-check clean
 
 $(BIN)/.installed: pyproject.toml
 	py="$$(tools/find-python $(PYTHON))" && "$$py" -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[$(EXTRA),test]"
 	touch $@
-
-install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
 	$(BIN)/fpga-accel demo --force
