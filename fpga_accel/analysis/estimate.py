@@ -590,7 +590,7 @@ def _input_channel_bits(layers: Sequence[Mapping[str, Any]]) -> int:
     (else 0): hls4ml reshapes the input array into one word (``ARRAY_RESHAPE complete``) and Vivado HLS passes it
     to the first process through a FIFO of depth 2, one 18-bit-wide BRAM18 per 18 bits of the word — 78 BRAM18 for
     a 140 x 10-bit input, 697 for a 784 x 16-bit one (those designs' whole C-synthesis BRAM beyond their
-    instances, to the block). Vitis HLS did not (a 784 x 16-bit input, no such FIFO)."""
+    instances, to the block). Vitis HLS did not (a 784 x 6-bit input, no such FIFO)."""
     tool = next((str(l["hls_tool"]) for l in layers if l.get("hls_tool")), "")
     inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
     if inputs is None or "vitis" in tool.lower():
