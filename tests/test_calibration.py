@@ -181,12 +181,11 @@ def test_instances_are_matched_to_layers():
 def test_global_pooling_records_have_one_value_per_channel():
     """hls4ml's GlobalPooling1D states n_in (the steps it reads) and n_filt (its channels): the estimator's record
     holds n_filt values, what the layer writes (its n_in read as the shape costed a 16-channel pool as 128)."""
-    glob = [(d.id, l) for d in DESIGNS for raw, l in zip(d.layers, estimator_layers(d)[1:])
+    glob = [(d.id, raw, rec) for d in DESIGNS for raw, rec in zip(d.layers, estimator_layers(d)[1:])
             if raw["class"] == "GlobalPooling1D"]
     assert glob
-    for design, rec in glob:
-        raw = next(r for d in DESIGNS if d.id == design for r in d.layers if r["name"] == rec["name"])
-        assert rec["shape"] == [raw["n_filt"]], design
+    for design, raw, rec in glob:
+        assert rec["name"] == raw["name"] and rec["shape"] == [raw["n_filt"]], design
 
 
 def test_benchmark_cross_validates_every_comparison(loso_rows):

@@ -580,6 +580,11 @@ def _fifo_terms(layers: Sequence[Mapping[str, Any]], io_type: str) -> Dict[str, 
     return q
 
 
+def _input_record(layers: Sequence[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+    """The design's (first) input layer record, if it has one."""
+    return next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
+
+
 WIDE_CHANNEL_BITS = 1024
 """A dataflow channel of depth 2 holding more bits than this is a BRAM FIFO in Vivado HLS (2 x 1,400 bits were,
 2 x 256 were not)."""
@@ -592,7 +597,7 @@ def _input_channel_bits(layers: Sequence[Mapping[str, Any]]) -> int:
     a 140 x 10-bit input, 697 for a 784 x 16-bit one (those designs' whole C-synthesis BRAM beyond their
     instances, to the block). Vitis HLS did not (a 784 x 6-bit input, no such FIFO)."""
     tool = next((str(l["hls_tool"]) for l in layers if l.get("hls_tool")), "")
-    inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), None)
+    inputs = _input_record(layers)
     if inputs is None or "vitis" in tool.lower():
         return 0
     word = _elements(inputs) * precision_bits(inputs.get("precision"))
@@ -1044,7 +1049,7 @@ def _wrapper_row(layers: Sequence[Mapping[str, Any]], io_type: str, board: Board
     input's and output's pixel counts (``#pragma HLS STREAM depth``), which cost what the FIFOs between the
     layers cost: a 64x64x3 image's wrapper is three BRAM18s, not the 12k elements' registers (counting them
     per element made a PYNQ-Z2 U-Net placed at 48 % LUT 'DOES NOT FIT')."""
-    inputs = next((l for l in layers if l["class"] in ("Input", "InputLayer")), {"shape": [1]})
+    inputs = _input_record(layers) or {"shape": [1]}
     output = layers[-1] if layers else {"shape": [1]}
     a = precision_bits(inputs.get("precision") or inputs.get("input_precision"))
     o = precision_bits(output.get("precision"))
