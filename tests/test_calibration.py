@@ -188,6 +188,32 @@ def test_global_pooling_records_have_one_value_per_channel():
         assert rec["name"] == raw["name"] and rec["shape"] == [raw["n_filt"]], design
 
 
+
+def test_a_report_of_the_ip_with_its_axi_wrapper_is_compared_with_the_wrapper_costed():
+    """A Vivado figure whose scope is ``myproject_axi`` (the IP inside hls4ml's AXI wrapper) is compared with the
+    IP's estimate plus the wrapper's (never the board's platform); a figure of the hls4ml top alone with the IP's."""
+    from fpga_accel.analysis import estimate as est
+    from fpga_accel.analysis.fit import predict
+
+    c = est.load_constants()
+    wrapped = [d for d in IN_SCOPE if d.synth and d.synth.wrapped]
+    bare = [d for d in IN_SCOPE if d.synth and not d.synth.wrapped]
+    assert len(wrapped) >= 5 and len(bare) >= 10
+    assert not any("no axi wrapper" in d.synth.scope.lower() for d in wrapped)
+    assert all(d.synth.scope.lower().startswith(("hls4ml top", "hls top", "myproject (the hls4ml top"))
+               for d in bare), [d.synth.scope for d in bare]
+    for d in wrapped[:3] + bare[:2]:
+        layers = estimator_layers(d)
+        e = estimate_layers(layers, name=d.id, board=get_board("pynq-z2"), io_type=d.io_type,
+                            clock_period=d.provenance.clock_ns, figure="synth", constants=c, platform=False,
+                            part=d.provenance.part, tool=f"{d.provenance.tool} {d.provenance.tool_version}")
+        wrapper = est.axi_wrapper_cost(layers, d.io_type, c, "synth") if d.synth.wrapped else {}
+        got = predict(d, "synth", c)
+        for k in ("lut", "ff", "bram36"):
+            assert got[k] == pytest.approx(e.ip_total[k] + wrapper.get(k, 0.0)), (d.id, k)
+        if d.synth.wrapped:
+            assert wrapper["lut"] > 0 and wrapper["ff"] > 0
+
 def test_benchmark_cross_validates_every_comparison(loso_rows):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import estimate_accuracy as ea

@@ -55,7 +55,7 @@ from ..boards import Board, get_board
 from .weight_stats import precision_width, type_problem
 
 __all__ = ["part_family", "pipeline_stages", "clock_uncertainty", "part_dsps", "dsp_overflow", "synth_ratio", "speed_grade", "LayerEstimate", "Estimate", "Constants", "TERMS", "LATENCY_TERMS", "load_constants", "precision_bits",
-           "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate",
+           "layer_terms", "design_terms", "estimate_layer", "estimate_layers", "estimate", "axi_wrapper_cost",
            "KNOWN_CLASSES", "verdict", "VERDICTS", "band_factors", "design_kinds", "design_regime", "layer_regime", "kind_value",
            "REGIMES", "REGIME_RULE", "dsp_ceiling", "dsp_share", "rounds_or_saturates",
            "slow_line_buffer", "table_blocks"]
@@ -1038,10 +1038,10 @@ def verdict(total: Mapping[str, float], low: Mapping[str, float], high: Mapping[
     return "UNCERTAIN"
 
 
-def _wrapper_row(layers: Sequence[Mapping[str, Any]], io_type: str, board: Board, c: Constants,
-                 figure: str) -> "LayerEstimate":
-    """The AXI wrapper hls4ml's VivadoAccelerator backend writes around the IP (``myproject_axi.cpp``), plus the
-    board's platform (DMA, interconnect, reset logic; ``Board.platform``, not fitted).
+def axi_wrapper_cost(layers: Sequence[Mapping[str, Any]], io_type: str, c: Constants,
+                     figure: str) -> Dict[str, float]:
+    """LUT, FF and BRAM36 of the AXI wrapper hls4ml's VivadoAccelerator backend writes around the IP
+    (``myproject_axi.cpp``), without the board's platform.
 
     Why by io type: io_parallel copies the inputs and outputs through local arrays that the IP's complete
     partitioning makes registers (elements x bits FF, a write enable and a read multiplexer per element);
@@ -1054,20 +1054,27 @@ def _wrapper_row(layers: Sequence[Mapping[str, Any]], io_type: str, board: Board
     a = precision_bits(inputs.get("precision") or inputs.get("input_precision"))
     o = precision_bits(output.get("precision"))
     n_in, n_out = _elements(inputs), _elements(output)
-    platform = board.platform
     if io_type == "io_stream":
         q: Dict[str, float] = {}
         _fifo_q(_pixels(inputs), _channels(inputs), a, q)
         _fifo_q(_pixels(output), _channels(output), o, q)
         fifo = _resources(q, c, figure, io_type)
         words = _channels(inputs) + _channels(output)
-        lut, ff, bram36 = words * 2.0 + fifo["lut"], words * 4.0 + fifo["ff"], fifo["bram18"] / 2.0
-    else:
-        lut, ff, bram36 = (n_in + n_out) * 2.0, float(n_in * a + n_out * o), 0.0
-    return LayerEstimate("axi_wrapper", "AXI stream", 1, lut=round(lut + platform["lut"], 1),
-                         ff=round(ff + platform["ff"], 1), dsp=platform["dsp"],
-                         bram36=round(bram36 + platform["bram36"], 1),
-                         latency_cycles=n_in + n_out, interval=max(n_in, n_out))  # one word per cycle in and out
+        return {"lut": words * 2.0 + fifo["lut"], "ff": words * 4.0 + fifo["ff"], "bram36": fifo["bram18"] / 2.0}
+    return {"lut": (n_in + n_out) * 2.0, "ff": float(n_in * a + n_out * o), "bram36": 0.0}
+
+
+def _wrapper_row(layers: Sequence[Mapping[str, Any]], io_type: str, board: Board, c: Constants,
+                 figure: str) -> "LayerEstimate":
+    """The AXI wrapper (:func:`axi_wrapper_cost`) plus the board's platform (DMA, interconnect, reset logic;
+    ``Board.platform``, not fitted), one word per cycle in and out."""
+    w = axi_wrapper_cost(layers, io_type, c, figure)
+    n_in, n_out = _elements(_input_record(layers) or {"shape": [1]}), _elements(layers[-1] if layers else {"shape": [1]})
+    platform = board.platform
+    return LayerEstimate("axi_wrapper", "AXI stream", 1, lut=round(w["lut"] + platform["lut"], 1),
+                         ff=round(w["ff"] + platform["ff"], 1), dsp=platform["dsp"],
+                         bram36=round(w["bram36"] + platform["bram36"], 1),
+                         latency_cycles=n_in + n_out, interval=max(n_in, n_out))
 
 
 def estimate_layers(layers: Sequence[Mapping[str, Any]], *, name: str, board: Board, io_type: str,

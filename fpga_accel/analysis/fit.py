@@ -384,12 +384,19 @@ def fit_constants(designs: Sequence[CalibrationDesign],
 
 
 def predict(design: CalibrationDesign, figure: str, constants: est.Constants) -> Dict[str, float]:
-    """The estimator's totals for the hls4ml IP (no platform row), in the reports' units (BRAM in 36 Kb)."""
-    e = est.estimate_layers(estimator_layers(design), name=design.id, board=est.get_board("pynq-z2"),
+    """The estimator's totals for what the report covers — the hls4ml IP, with its AXI wrapper when the report's
+    scope includes it (:attr:`Figure.wrapped`), never the board's platform — in the reports' units (BRAM in
+    36 Kb)."""
+    layers = estimator_layers(design)
+    e = est.estimate_layers(layers, name=design.id, board=est.get_board("pynq-z2"),
                             io_type=design.io_type, clock_period=design.provenance.clock_ns, figure=figure,
                             constants=constants, platform=False, part=design.provenance.part,
                             tool=f"{design.provenance.tool} {design.provenance.tool_version}")
-    return {**e.ip_total, "latency": float(e.latency_cycles)}
+    totals = dict(e.ip_total)
+    if design.figures[figure].wrapped:
+        wrapper = est.axi_wrapper_cost(layers, design.io_type, constants, figure)
+        totals = {k: v + wrapper.get(k, 0.0) for k, v in totals.items()}
+    return {**totals, "latency": float(e.latency_cycles)}
 
 
 def published(design: CalibrationDesign, figure: str) -> Dict[str, Optional[float]]:

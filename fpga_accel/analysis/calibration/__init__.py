@@ -75,6 +75,14 @@ class Figure:
     instances: List[Dict[str, Any]] = field(default_factory=list)
 
     @property
+    def wrapped(self) -> bool:
+        """Whether the report is of the IP with hls4ml's AXI wrapper around it (``myproject_axi``), as its
+        ``scope`` says, rather than of the hls4ml top alone: the estimate it is compared with must then
+        carry the wrapper too (:func:`fpga_accel.analysis.estimate.axi_wrapper_cost`)."""
+        text = self.scope.lower()
+        return "wrapper" in text and "no axi wrapper" not in text
+
+    @property
     def bram36_equiv(self) -> float:
         """BRAM in 36 Kb tiles, whichever unit the report used."""
         return float(self.bram36) if self.bram36 is not None else float(self.bram18 or 0) / 2.0
