@@ -158,6 +158,22 @@ def test_vivado_hls_passes_a_wide_io_parallel_input_through_a_bram_fifo():
     assert "bram18.fifo" not in design_terms(latency, "io_parallel")[1]
 
 
+def test_a_resource_stream_dense_fans_its_input_out_to_its_multipliers():
+    """A Resource io_stream Dense registers its gathered input (ff.stream_in_bit) and the registers that fan it out
+    to its multipliers, inputs x bits x log2(multipliers) (published: ~1 FF per input bit at 1 multiplier, 3 at 16,
+    4 at 56-120); a Latency Dense and an io_parallel one have no such term."""
+    big = dict(FIXTURE_LAYER, n_in=784, rf_n_in=784, n_out=4, rf_n_out=4, shape=[4], n_weights=3136,
+               n_nonzero_weights=3136, strategy="resource")
+    q16 = layer_terms(big, "io_stream", reuse_factor=196).quantities   # 16 multipliers
+    q1 = layer_terms(big, "io_stream", reuse_factor=3136).quantities   # 1 multiplier
+    assert q16["ff.stream_in_bit"] == q1["ff.stream_in_bit"] == 784 * 16
+    assert q16["ff.fanout_bit"] == pytest.approx(784 * 16 * 4) and "ff.fanout_bit" not in q1
+    assert "ff.fanout_bit" not in layer_terms(big, "io_parallel", reuse_factor=196).quantities
+    assert "ff.fanout_bit" not in layer_terms(dict(big, strategy="latency"), "io_stream", reuse_factor=1).quantities
+    ff16, ff1 = (estimate_layer(big, "io_stream", "csynth", reuse_factor=r).ff for r in (196, 3136))
+    assert ff16 - ff1 >= 784 * 16 * 4 * C["csynth"]["ff.fanout_bit"] > 0
+
+
 def test_pooling_registers_its_window():
     """Pooling FF grows with the window (2x2 pools spent 7-11 FF per channel-bit, 4x4 ones 27-78, where an
     io_stream ReLU spends ~3 FF in all): its own term, not the element-wise layers' one."""
