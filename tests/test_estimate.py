@@ -119,6 +119,30 @@ def test_io_stream_latency_overlaps_and_fifos_are_costed():
     assert fifo.bram36 == pytest.approx(32 * C["csynth"]["bram18.fifo"] * C["synth_term_ratio"]["bram18.fifo"] / 2, abs=0.1)
 
 
+def test_a_small_fifo_is_bram_in_c_synthesis_and_lutram_in_vivado():
+    """A FIFO channel of at most FIFO_LUTRAM_BITS (64 words x 16 bits) counts one BRAM18 in C-synthesis, as HLS
+    reports it, and is costed at its own Vivado ratio (Vivado builds it from LUTRAM); 65 words are a plain FIFO."""
+    from fpga_accel.analysis.estimate import FIFO_LUTRAM_BITS
+
+    relu = {"name": "relu", "class": "Activation", "shape": [8, 8, 4], "activation": "relu",
+            "input_precision": "fixed<16,6>", "precision": "fixed<16,6>"}
+    layers = [{"name": "in", "class": "Input", "shape": [8, 8, 4]}, relu, dict(relu, name="relu2")]
+    assert 8 * 8 * 16 == FIFO_LUTRAM_BITS
+    q = design_terms(layers, "io_stream")[1]
+    assert q["bram18.fifo_small"] == 4 and "bram18.fifo" not in q  # one BRAM18 per channel
+    deeper = [dict(l, shape=[65, 1, 4]) for l in layers]
+    q = design_terms(deeper, "io_stream")[1]
+    assert q["bram18.fifo"] == 4 and "bram18.fifo_small" not in q
+    board = get_board("pynq-z2")
+    kw = dict(name="f", board=board, io_type="io_stream", clock_period=10, platform=False)
+    fifos = {fig: next(l for l in estimate_layers(layers, figure=fig, **kw).layers if l.name == "fifos")
+             for fig in ("csynth", "synth")}
+    small = C["csynth"]["bram18.fifo_small"]
+    assert fifos["csynth"].bram36 == pytest.approx(4 * small / 2, abs=0.1)
+    assert fifos["synth"].bram36 == pytest.approx(4 * small * C["synth_term_ratio"]["bram18.fifo_small"] / 2, abs=0.1)
+    assert C["synth_term_ratio"]["bram18.fifo_small"] < 0.5 * C["synth_term_ratio"]["bram18.fifo"]
+
+
 def test_the_axi_wrapper_is_costed_as_hls4ml_writes_it_for_each_io_type():
     """io_stream: the wrapper's two hls::stream copies are FIFOs as deep as the image (BRAM), not registers per
     element; io_parallel: its local arrays are registers, elements x bits."""
@@ -234,7 +258,9 @@ def test_verdict_is_uncertain_only_when_the_band_straddles_or_a_layer_is_not_cos
 
     assert verdict(*_at(0.7, high=1.6), CAPACITY) == "UNCERTAIN"     # upper end 112 % of the part
     assert verdict(*_at(0.7, high=1.4), CAPACITY) == "FITS"          # upper end 98 %
-    assert verdict(*_at(0.75, low=1.1), CAPACITY) == "DOES NOT FIT"  # even the lower end is above the margin
+    assert verdict(*_at(0.75, low=1.4), CAPACITY) == "DOES NOT FIT"  # even the lower end is above the part
+    # a lower end between the margin and the part may fit (a CNN placed at 93 % BRAM had its lower end at 81 %)
+    assert verdict(*_at(0.75, low=1.1, high=1.5), CAPACITY) == "UNCERTAIN"
     assert verdict(*_at(0.3), CAPACITY, unknown=["mystery"]) == "UNCERTAIN"  # NOT COSTED never FITS
     total, _, _ = _at(0.5)
     assert verdict(total, {}, {}, CAPACITY) == "FITS"  # no fitted band: the central estimate decides
