@@ -112,6 +112,11 @@ TERMS: Dict[str, Tuple[str, float]] = {
     "lut.round_sat_bit": ("element-wise layers whose output type rounds (AP_RND*) or saturates (AP_SAT*): elements "
                           "per cycle x input bits. A relu into ufixed<6,0,AP_RND,AP_SAT> cost ~105 LUT per element "
                           "(jet tagger, SVHN 6-bit) against ~45 for the same relu into its input type", 3.0),
+    "lut.acc_round_sat_bit": ("Dense/Conv layers whose accumulator type rounds or saturates (fixed<24,16,RND,SAT>): "
+                              "2 x multipliers (Resource) or products (Latency) x accumulator bits — each product's "
+                              "cast into the accumulator and each accumulation round and saturate, the element-wise "
+                              "layers' logic twice per product (a 1-D CNN encoder spent ~7.4 LUT per multiplier-bit "
+                              "beyond its 2.5x lower estimate, in every layer alike)", 3.0),
     "lut.port_bit": ("Latency-strategy constant products with an operand wider than the DSP48 port (25 x 18): products "
                      "x input bits x weight bits (HLS builds the overflow in LUTs around the DSP: ~375 LUT per "
                      "28 x 12 product in one C-synthesis report, far fewer for 22-28 x 18 products on an xczu3eg)", 0.3),
@@ -188,7 +193,7 @@ def default_constants() -> Constants:
     """The engineering priors: what the estimator uses when nothing was fitted (no band: unknown error)."""
     return {"csynth": {k: v[1] for k, v in TERMS.items()}, "latency": {k: v[1] for k, v in LATENCY_TERMS.items()},
             "synth_ratio": {"lut": 0.5, "ff": 0.8, "dsp": 1.0, "bram18": 0.7},
-            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_stage_bit": 0.1, "ff.pool_bit": 0.5, "bram18.fifo": 0.8, "bram18.fifo_small": 0.2,
+            "synth_term_ratio": {"ff.dsp_bit_7s": 0.1, "ff.dsp_stage_bit": 0.1, "ff.pool_bit": 0.5, "bram18.fifo": 0.8, "bram18.fifo_small": 0.2, "lut.acc_round_sat_bit": 0.5,
                                  "bram18.table": 1.0, "dsp.const_port": 0.1},
             "synth_dsp_overflow_lut": SYNTH_DSP_OVERFLOW_LUT, "bands": {}, "fitted_on": []}
 
@@ -411,6 +416,8 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
             t.add("lut.generic_mult_bit", m * a * w)
         t.add("lut.resource_bit", (m + n_out) * acc)
         t.add("ff.resource_bit", (m + n_out) * acc)
+        if rounds_or_saturates(layer.get("accum_precision")):
+            t.add("lut.acc_round_sat_bit", 2 * m * acc)
         if not is_conv and io_type == "io_stream" and m > 1:
             t.add("ff.fanout_bit", n_in * a * math.log2(m))
         if n * w > 1024:
@@ -463,6 +470,8 @@ def _kernel(layer: Mapping[str, Any], io_type: str, rf: int, t: Terms, family: s
         t.add("lut.narrow_mult_bit", mults * a * w)
     adders = nz * units - shared
     t.add("lut.add_bit", adders * acc)
+    if rounds_or_saturates(layer.get("accum_precision")):
+        t.add("lut.acc_round_sat_bit", 2 * adders * acc)
     t.add("ff.mult_bit", adders * acc)
     if wide and family.startswith("7series"):
         t.add("ff.dsp_bit_7s", dsp_products * acc)
@@ -647,7 +656,7 @@ def _cycles(spec: Mapping[str, float], lat: Mapping[str, float]) -> float:
 # products, which Vivado packs into the DSP's own pipeline registers; FIFO BRAM, which Vivado keeps while it
 # moves small weight memories into LUTRAM.
 SYNTH_TERMS = ("ff.dsp_bit_7s", "ff.dsp_stage_bit", "ff.pool_bit", "bram18.fifo", "bram18.fifo_small", "bram18.table",
-               "dsp.const_port")
+               "dsp.const_port", "lut.acc_round_sat_bit")
 
 
 # DSP slices of the parts the calibration set and the boards use (Xilinx product tables), by part-name prefix.
