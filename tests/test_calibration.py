@@ -188,7 +188,6 @@ def test_global_pooling_records_have_one_value_per_channel():
         assert rec["name"] == raw["name"] and rec["shape"] == [raw["n_filt"]], design
 
 
-
 def test_a_report_of_the_ip_with_its_axi_wrapper_is_compared_with_the_wrapper_costed():
     """A Vivado figure whose scope is ``myproject_axi`` (the IP inside hls4ml's AXI wrapper) is compared with the
     IP's estimate plus the wrapper's (never the board's platform); a figure of the hls4ml top alone with the IP's."""
@@ -213,6 +212,7 @@ def test_a_report_of_the_ip_with_its_axi_wrapper_is_compared_with_the_wrapper_co
             assert got[k] == pytest.approx(e.ip_total[k] + wrapper.get(k, 0.0)), (d.id, k)
         if d.synth.wrapped:
             assert wrapper["lut"] > 0 and wrapper["ff"] > 0
+
 
 def test_benchmark_cross_validates_every_comparison(loso_rows):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
